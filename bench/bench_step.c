@@ -1,0 +1,61 @@
+/* bench_step — time full training steps (forward + backward + AdamW) of a config's model on
+ * random tokens. Prints one JSON line: tokens/s, ms per step, model GFLOP/s.
+ * usage: bench_step --config configs/base.ini [--set k=v ...] [--steps 5] [--warmup 1] [--threads 1] */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/config.h"
+#include "jobs/jobs.h"
+#include "src/batch.h"
+#include "src/common.h"
+#include "src/step.h"
+
+int main(int argc, char **argv) {
+    runtime_fix_blas_core(argv);
+    const char *config_path = "configs/base.ini", *sets[32];
+    int n_sets = 0, steps = 5, warmup = 1, threads = 1;
+    for (int i = 1; i < argc; i++) {
+        if (i + 1 >= argc) return job_fail("bench_step: every option takes a value");
+        if (!strcmp(argv[i], "--config")) config_path = argv[++i];
+        else if (!strcmp(argv[i], "--set") && n_sets < 32) sets[n_sets++] = argv[++i];
+        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[++i]);
+        else return job_fail("bench_step: unknown option (see the comment at the top of bench/bench_step.c)");
+    }
+    ProactConfig cfg;
+    if (config_load(&cfg, config_path, sets, n_sets)) return job_fail(px_error_message());
+    cfg.optim.total_steps = steps + warmup;
+    runtime_set_threads(threads);
+    Model m;
+    AdamW opt;
+    CausalBatch batch;
+    Activations acts = {0};
+    if (model_create(&m, &cfg.model) || model_alloc_grads(&m) || adamw_create(&opt, &cfg.optim, m.n_params) ||
+        causal_batch_alloc(&batch, cfg.train.global_batch, cfg.train.seq_len))
+        return job_fail(px_error_message());
+    model_init_random(&m, 1);
+    Rng rng;
+    rng_seed(&rng, 2);
+    double t0 = 0, loss = 0;
+    for (int s = 0; s < warmup + steps; s++) {
+        if (s == warmup) t0 = runtime_now();
+        StepStats st;
+        if (causal_batch_fill_synthetic(&batch, "random", m.cfg.vocab_size, &rng) ||
+            lm_train_step(&m, &acts, &opt, batch.tokens, batch.targets, &batch.lay, s, &st))
+            return job_fail(px_error_message());
+        loss = st.loss;
+    }
+    double dt = (runtime_now() - t0) / steps;
+    double flops = model_train_flops(&m.cfg, &batch.lay);
+    printf("{\"impl\": \"proact\", \"core\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_ms\": %.2f, "
+           "\"gflops\": %.2f, \"params\": %zu, \"last_loss\": %.4f}\n",
+           runtime_blas_core(), threads, batch.lay.n_rows / dt, dt * 1e3, flops / dt / 1e9, m.n_params, loss);
+    activations_free(&acts);
+    causal_batch_free(&batch);
+    adamw_free(&opt);
+    model_free(&m);
+    config_free(&cfg);
+    return 0;
+}

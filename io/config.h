@@ -1,0 +1,44 @@
+/* config.h — proact's INI configuration (libinih), with --set section.key=value overrides.
+ *
+ * Every key is declared in one table (io/config.c) with its type, default and help; an
+ * unknown section or key, a malformed value or an inconsistent model shape is an error
+ * that names the file, the line and the key. */
+#ifndef PROACT_CONFIG_H
+#define PROACT_CONFIG_H
+
+#include "../src/model.h"
+#include "../src/optim.h"
+
+typedef struct {
+    ModelConfig model;
+    char model_init[4096];    /* [model] init: "" = from scratch, or a Hugging Face model dir */
+    struct {
+        int steps;            /* [train] steps */
+        int global_batch;     /* [train] global_batch: sequences per step over all ranks */
+        int seq_len;          /* [train] seq_len: tokens per sequence (synthetic data) */
+        int seed;             /* [train] seed */
+        int log_every;        /* [train] log_every */
+    } train;
+    OptimConfig optim;        /* [optim] lr, min_lr_ratio, warmup_steps, beta1, beta2, eps,
+                                 weight_decay, grad_clip; total_steps = train.steps */
+    struct {
+        char source[32];      /* [data] source: "random" (uniform random tokens) */
+    } data;
+    struct {
+        char dir[4096];       /* [run] dir */
+        int threads;          /* [run] threads: BLAS threads, 0 = all cores */
+    } run;
+    char path[4096];          /* the file it came from */
+    char *text;               /* the file text plus overrides (owned), for checkpoints */
+} ProactConfig;
+
+/* Fills defaults, parses `path` (may be NULL: defaults only), then applies the
+ * `n_overrides` strings "section.key=value" in order, then validates. */
+int config_load(ProactConfig *c, const char *path, const char *const *overrides, int n_overrides);
+void config_free(ProactConfig *c);
+/* Writes every key with its current value as INI (for --print-config and checkpoints). */
+int config_dump(const ProactConfig *c, char *buf, size_t size);
+/* Bytes config_dump needs for c, including the terminating NUL. */
+size_t config_dump_size(const ProactConfig *c);
+
+#endif

@@ -1,0 +1,98 @@
+/* forward.c — `proact forward`: a plain causal forward pass over given token ids.
+ * Recipe: load the model directory -> build a causal layout -> forward -> print or save. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "io/hf_model.h"
+#include "io/npy.h"
+#include "jobs.h"
+#include "src/common.h"
+#include "src/model.h"
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: proact forward --model DIR --ids 1,17,250 [-o logits.npy] [--threads N]\n\n"
+                 "Runs a plain causal forward pass of the model in DIR (Hugging Face layout: config.json +\n"
+                 "model.safetensors) over the token ids. Without -o prints one line per position:\n"
+                 "'<position> <argmax token id>'. With -o writes the logits as a NumPy .npy file\n"
+                 "(float32, shape [T, vocab]).\n");
+}
+
+int cmd_forward(int argc, char **argv) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"ids", required_argument, 0, 'i'},
+                                         {"output", required_argument, 0, 'o'}, {"threads", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *model_dir = NULL, *ids_text = NULL, *out_path = NULL;
+    int threads = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "m:i:o:t:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model_dir = optarg; break;
+        case 'i': ids_text = optarg; break;
+        case 'o': out_path = optarg; break;
+        case 't': threads = atoi(optarg); break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!model_dir || !ids_text || optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    int *ids = NULL;
+    int T = parse_int_list(ids_text, &ids, "--ids");
+    if (T < 0) return job_fail(px_error_message());
+
+    runtime_set_threads(threads);
+    runtime_report_blas();
+    Model m;
+    if (hf_load_model(model_dir, &m)) {
+        free(ids);
+        return job_fail(px_error_message());
+    }
+    int status = 0;
+    int *seq_start = calloc(2, sizeof(int)), *pos = calloc(T, sizeof(int));
+    int *zero = calloc(T, sizeof(int));
+    Activations acts = {0};
+    if (!seq_start || !pos || !zero) {
+        status = job_fail("out of memory");
+        goto done;
+    }
+    for (int t = 0; t < T; t++) {
+        pos[t] = t;
+        if (ids[t] < 0 || ids[t] >= m.cfg.vocab_size) {
+            px_error("--ids: token id %d at position %d is outside the vocabulary of %s (size %d)", ids[t], t,
+                     model_dir, m.cfg.vocab_size);
+            status = job_fail(px_error_message());
+            goto done;
+        }
+    }
+    seq_start[1] = T;
+    AttnLayout lay = {.n_rows = T, .n_seqs = 1, .seq_start = seq_start, .pos = pos, .vis_prefix = zero,
+                      .blk_start = zero};
+    if (model_forward(&m, &acts, ids, &lay)) {
+        status = job_fail(px_error_message());
+        goto done;
+    }
+    const int V = m.cfg.vocab_size;
+    if (out_path) {
+        int64_t shape[2] = {T, V};
+        if (npy_write_f32(out_path, acts.logits, shape, 2)) status = job_fail(px_error_message());
+    } else {
+        for (int t = 0; t < T; t++) {
+            const float *z = acts.logits + (size_t)t * V;
+            int best = 0;
+            for (int j = 1; j < V; j++)
+                if (z[j] > z[best]) best = j;
+            printf("%d %d\n", t, best);
+        }
+    }
+done:
+    activations_free(&acts);
+    model_free(&m);
+    free(ids);
+    free(seq_start);
+    free(pos);
+    free(zero);
+    return status;
+}

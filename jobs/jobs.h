@@ -1,0 +1,35 @@
+/* jobs.h — the subcommands of the proact binary and the runtime they share. */
+#ifndef PROACT_JOBS_H
+#define PROACT_JOBS_H
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name; returns the exit status */
+    const char *summary;
+} Command;
+
+int cmd_init(int argc, char **argv);
+int cmd_forward(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+
+/* --- runtime.c ------------------------------------------------------------------------ */
+
+/* Must run first in main(), before any BLAS call or MPI_Init: if OpenBLAS chose a generic
+ * core (e.g. Prescott) on a CPU with AVX2/AVX-512, sets OPENBLAS_CORETYPE and re-executes
+ * the program so that the fast kernels are used. PROACT_BLAS_CORE=keep disables it. */
+void runtime_fix_blas_core(char **argv);
+/* Prints, once per process group, the OpenBLAS core and thread count (stderr). */
+void runtime_report_blas(void);
+/* BLAS threads: n > 0 sets it; 0 keeps OpenBLAS's choice. Returns the count in use. */
+int runtime_set_threads(int n);
+const char *runtime_blas_core(void);
+double runtime_now(void);
+/* Measured cblas_sgemm speed (GFLOP/s) on n x n matrices for about `seconds`. */
+double runtime_sgemm_gflops(int n, double seconds);
+
+/* Prints "proact: error: <msg>" to stderr and returns 1 (the exit status). */
+int job_fail(const char *msg);
+/* Parses "a,b,c" into ints; returns count or -1 with px_error naming `what`. */
+int parse_int_list(const char *s, int **out, const char *what);
+
+#endif

@@ -1,0 +1,158 @@
+/* runtime.c — process-level setup shared by the commands: OpenBLAS core and threads,
+ * clocks, and error printing. */
+#include <cblas.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "src/common.h"
+
+char *openblas_get_corename(void);
+
+/* OpenBLAS cores with AVX2-or-better kernels: anything else on an AVX2 CPU is the slow
+ * generic fallback that some virtual machines trigger. */
+static const char *const fast_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
+                                         "Excavator"};
+
+static int core_is_fast(const char *core) {
+    for (size_t i = 0; i < sizeof fast_cores / sizeof fast_cores[0]; i++)
+        if (strcasecmp(core, fast_cores[i]) == 0) return 1;
+    return 0;
+}
+
+/* The OpenBLAS core this CPU deserves, or NULL if it has no AVX2. */
+static const char *best_core_for_cpu(void) {
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        return "SkylakeX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+    return NULL;
+}
+
+/* Print once across ranks: before MPI_Init, the launcher's environment tells the rank. */
+static int is_first_process(void) {
+    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v) return atoi(v) == 0;
+    }
+    return 1;
+}
+
+void runtime_fix_blas_core(char **argv) {
+    const char *core = openblas_get_corename();
+    const char *previous = getenv("PROACT_BLAS_REEXEC");
+    if (previous) {
+        if (is_first_process())
+            fprintf(stderr, "proact: OpenBLAS chose the generic core '%s' for this CPU; switched to '%s' "
+                            "(OPENBLAS_CORETYPE). Set PROACT_BLAS_CORE=keep to prevent this.\n",
+                    previous, core);
+        unsetenv("PROACT_BLAS_REEXEC");
+        return;
+    }
+    const char *best = best_core_for_cpu();
+    if (!best || core_is_fast(core)) return;
+    const char *policy = getenv("PROACT_BLAS_CORE");
+    if (policy && strcmp(policy, "keep") == 0) {
+        if (is_first_process())
+            fprintf(stderr, "proact: warning: OpenBLAS runs the generic core '%s' although this CPU supports "
+                            "'%s' (kept because PROACT_BLAS_CORE=keep); matrix work will be several times slower.\n",
+                    core, best);
+        return;
+    }
+    if (setenv("OPENBLAS_CORETYPE", best, 1) || setenv("PROACT_BLAS_REEXEC", core, 1)) return;
+    execv("/proc/self/exe", argv);
+    /* exec failed: carry on, slowly, and say so */
+    fprintf(stderr, "proact: warning: could not re-execute with OPENBLAS_CORETYPE=%s (%s); running on the "
+                    "slow generic core '%s'\n", best, strerror(errno), core);
+    unsetenv("PROACT_BLAS_REEXEC");
+}
+
+const char *runtime_blas_core(void) { return openblas_get_corename(); }
+
+void runtime_report_blas(void) {
+    if (!is_first_process() || getenv("PROACT_QUIET_BLAS")) return;
+    fprintf(stderr, "proact: OpenBLAS core %s, %d thread%s\n", openblas_get_corename(),
+            openblas_get_num_threads(), openblas_get_num_threads() == 1 ? "" : "s");
+}
+
+int runtime_set_threads(int n) {
+    if (n > 0) openblas_set_num_threads(n);
+    return openblas_get_num_threads();
+}
+
+double runtime_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double runtime_sgemm_gflops(int n, double seconds) {
+    float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
+    double best = 0.0;
+    if (a && b && c) {
+        for (int i = 0; i < n * n; i++) {
+            a[i] = (float)((i * 7) % 13) / 13.0f;
+            b[i] = (float)((i * 5) % 11) / 11.0f;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
+        double start = runtime_now();
+        do {
+            double t0 = runtime_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            double rate = 2.0 * n * (double)n * n / (runtime_now() - t0) / 1e9;
+            if (rate > best) best = rate;
+        } while (runtime_now() - start < seconds);
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+int job_fail(const char *msg) {
+    fprintf(stderr, "proact: error: %s\n", msg);
+    return 1;
+}
+
+int parse_int_list(const char *s, int **out, const char *what) {
+    int cap = 16, n = 0;
+    int *v = malloc(sizeof(int) * cap);
+    if (!v) return px_error("out of memory parsing %s", what);
+    const char *p = s;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long x = strtol(p, &end, 10);
+        if (end == p || errno || x < INT_MIN || x > INT_MAX || (*end && *end != ',')) {
+            free(v);
+            return px_error("%s: '%s' is not a comma-separated list of integers", what, s);
+        }
+        if (n == cap) {
+            int *bigger = realloc(v, sizeof(int) * (cap *= 2));
+            if (!bigger) {
+                free(v);
+                return px_error("out of memory parsing %s", what);
+            }
+            v = bigger;
+        }
+        v[n++] = (int)x;
+        p = *end ? end + 1 : end;
+        if (*end == ',' && !*p) {
+            free(v);
+            return px_error("%s: '%s' ends with a comma", what, s);
+        }
+    }
+    if (n == 0) {
+        free(v);
+        return px_error("%s: empty list", what);
+    }
+    *out = v;
+    return n;
+}

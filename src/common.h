@@ -1,0 +1,28 @@
+/* common.h — error reporting and small helpers shared by every layer.
+ *
+ * Library functions return 0 on success and -1 on failure; on failure they
+ * have called px_error() with a one-line message naming the file, field or
+ * line at fault. Callers (jobs/) print px_error_message() and exit non-zero.
+ */
+#ifndef PROACT_COMMON_H
+#define PROACT_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PX_PATH_MAX 4096
+
+/* Records a printf-style error message (replaces any earlier one). Always returns -1
+ * so that `return px_error(...)` reads naturally. */
+int px_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The last message recorded by px_error(), or "" if none. */
+const char *px_error_message(void);
+
+/* Allocation that records an error (naming what) instead of returning silently. */
+void *px_calloc(size_t count, size_t size, const char *what);
+
+#define PX_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define PX_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+#endif
