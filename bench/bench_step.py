@@ -20,7 +20,30 @@ import os
 import sys
 import time
 
-import torch
+
+def _pin_blas_threads():
+    # torch.set_num_threads only limits OpenMP: the OpenBLAS that torch calls for matmuls
+    # keeps its own thread pool, sized at load time. Pin it BEFORE importing torch, or a
+    # "1 thread" run quietly uses every core.
+    for i, arg in enumerate(sys.argv):
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            n = sys.argv[i + 1]
+            break
+        if arg.startswith("--threads="):
+            n = arg.split("=", 1)[1]
+            break
+    else:
+        n = "1"
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = n
+    # --omp-threads K: torch's own (OpenMP) threads, when they should differ from BLAS's
+    for i, arg in enumerate(sys.argv):
+        if arg == "--omp-threads" and i + 1 < len(sys.argv):
+            os.environ["OMP_NUM_THREADS"] = sys.argv[i + 1]
+
+
+_pin_blas_threads()
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "reference"))
 import twin  # noqa: E402
@@ -41,7 +64,8 @@ def parse_args():
     ap.add_argument("--seq", type=int, default=256, help="tokens per sequence")
     ap.add_argument("--steps", type=int, default=5, help="timed steps")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps first")
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads")
+    ap.add_argument("--threads", type=int, default=1, help="BLAS and torch intra-op threads")
+    ap.add_argument("--omp-threads", type=int, default=0, help="torch intra-op threads if not --threads")
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--grad-clip", type=float, default=1.0)
@@ -51,7 +75,7 @@ def parse_args():
 
 def main():
     a = parse_args()
-    torch.set_num_threads(a.threads)
+    torch.set_num_threads(a.omp_threads or a.threads)
     torch.manual_seed(a.seed)
     hd = a.head_dim or a.d // a.heads
     arch = "LlamaForCausalLM" if a.arch == "llama" else "Qwen2ForCausalLM"

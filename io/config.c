@@ -510,7 +510,8 @@ static int resolve_and_check(ParseState *st) {
             c->train.global_batch);
     REQUIRE(c->train.seq_len >= 2, "train", "seq_len",
             "must be at least 2 (one input and one target token), got %d", c->train.seq_len);
-    REQUIRE(c->train.seq_len <= m->max_seq_len, "train", "seq_len",
+    /* With model.init the imported config.json decides max_seq_len; train checks it there. */
+    REQUIRE(c->model_init[0] || c->train.seq_len <= m->max_seq_len, "train", "seq_len",
             "%d exceeds model.max_seq_len = %d", c->train.seq_len, m->max_seq_len);
     REQUIRE(c->train.seed >= 0, "train", "seed", "must be >= 0, got %d", c->train.seed);
     REQUIRE(c->train.log_every > 0, "train", "log_every", "must be positive, got %d",

@@ -24,6 +24,7 @@ $P train --config configs/small.ini --set data.source=copy --set model.vocab_siz
   --set optim.lr=3e-3 --set train.steps="${DEMO_STEPS:-200}" --set train.seq_len=64 \
   --set train.log_every=25 --set run.dir="$RUN"
 
-echo "== 3. the trained model: argmax of each position of a repeated sequence"
-echo "   (the second half of a copy sequence is predictable, so predictions there echo the first half)"
+echo "== 3. the trained model on a repeated sequence: '<position> <predicted next token id>'"
+echo "   (input 5 60 42 7 19 33 5 60 42 7 19 33; a model that has fully learned to copy predicts"
+echo "   60 42 7 19 33 at positions 6-10; after 200 steps it is part of the way there)"
 $P forward --model "$RUN/model" --ids 5,60,42,7,19,33,5,60,42,7,19,33

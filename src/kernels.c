@@ -127,8 +127,8 @@ void rope_backward(float *dx, const int *pos, int N, int n_heads, int hd, int ro
 static void masked_softmax_row(float *p, int L, int t, int vp, int bs) {
     int a_end = PX_MIN(vp, L);
     float mx = -INFINITY;
-    for (int j = 0; j < a_end; j++) mx = fmaxf(mx, p[j]);
-    for (int j = bs; j <= t; j++) mx = fmaxf(mx, p[j]);
+    for (int j = 0; j < a_end; j++) mx = p[j] > mx ? p[j] : mx;
+    for (int j = bs; j <= t; j++) mx = p[j] > mx ? p[j] : mx;
     float sum = 0.0f;
     for (int j = 0; j < L; j++) {
         int visible = j < vp || (j >= bs && j <= t);

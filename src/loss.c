@@ -8,8 +8,8 @@
 static double log_sum_exp(const float *z, int V, float *mx) {
     float m = z[0];
     for (int j = 1; j < V; j++) m = z[j] > m ? z[j] : m;
-    double s = 0.0;
-    for (int j = 0; j < V; j++) s += exp((double)(z[j] - m));
+    double s = 0.0; /* float exponentials (vectorisable), summed in double */
+    for (int j = 0; j < V; j++) s += expf(z[j] - m);
     *mx = m;
     return m + log(s);
 }
@@ -42,7 +42,8 @@ double cross_entropy_forward_backward(float *logits, const int *targets, int n_r
         double lse = log_sum_exp(z, vocab, &mx);
         total += lse - z[targets[n]];
         counted++;
-        for (int j = 0; j < vocab; j++) z[j] = (float)exp((double)z[j] - lse) * scale;
+        const float lse_f = (float)lse;
+        for (int j = 0; j < vocab; j++) z[j] = expf(z[j] - lse_f) * scale;
         z[targets[n]] -= scale;
     }
     if (count) *count = counted;

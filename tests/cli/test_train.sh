@@ -13,4 +13,16 @@ last=$(grep '^step' "$WORK/log" | tail -1 | sed 's/.*loss \([0-9.]*\).*/\1/')
 check "the model learns to copy ($first -> $last)" awk -v a="$first" -v b="$last" 'BEGIN{exit !(a > 3.3 && b < 2.3)}'
 check "progress line fields" grep -Eq '^step +300/300 \| loss [0-9.]+ \| lr [0-9.e+-]+ \| grad-norm [0-9.]+ \| [0-9]+ tok/s \| MFU [0-9.]+% \| ETA' "$WORK/log"
 check "saved model loads into forward" "$PROACT" forward --model "$WORK/run/model" --ids 1,2,3,4
+
+# fine-tuning: model.init starts from the trained weights, so the first loss is already
+# the learned one (a fresh model starts near ln 32 = 3.47)
+"$PROACT" train --config "$SRC/configs/tiny.ini" --set model.init="$WORK/run/model" --set data.source=copy \
+  --set train.seq_len=32 --set train.global_batch=8 --set train.steps=2 --set train.log_every=1 \
+  --set optim.lr=1e-4 --set run.dir="$WORK/run2" >"$WORK/log2"
+init_loss=$(grep -m1 '^step' "$WORK/log2" | sed 's/.*loss \([0-9.]*\).*/\1/')
+check "model.init continues from the trained weights (first loss $init_loss)" awk -v a="$init_loss" 'BEGIN{exit !(a < 2.5)}'
+check "model.init names the source directory" grep -q "from $WORK/run/model" "$WORK/log2"
+expect_fail "seq_len beyond the imported model's max_seq_len" "max_seq_len" \
+  "$PROACT" train --config "$SRC/configs/tiny.ini" --set model.init="$WORK/run/model" --set train.seq_len=4096 \
+  --set run.dir="$WORK/run3"
 finish
