@@ -1,6 +1,8 @@
 /* hf_model.c — load and save Hugging Face model directories (Llama / Qwen2). */
 #include "hf_model.h"
 
+#include "atomic_file.h"
+
 #include "../src/common.h"
 #include "safetensors.h"
 
@@ -339,30 +341,6 @@ static int mkdir_p(const char *dir) {
     return 0;
 }
 
-static int write_file_atomic(const char *path, const char *text, size_t len) {
-    char tmp[PX_PATH_MAX + 8];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return px_error("%.200s...: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return px_error("%s: cannot create %s: %s", path, tmp, strerror(errno));
-    errno = 0;
-    int ok = fwrite(text, 1, len, fp) == len && fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return px_error("%s: write failed: %s", path, e ? strerror(e) : "I/O error");
-    }
-    return 0;
-}
-
 /* The shortest decimal that reads back as the same float, so that 1e-6f is written as
  * 1e-06 rather than 9.9999999747524271e-07. */
 static json_t *json_float(float x) {
@@ -409,7 +387,7 @@ static int save_config(const char *dir, const ModelConfig *c, int bf16) {
     }
     full[len] = '\n';
     full[len + 1] = '\0';
-    int rc = write_file_atomic(path, full, len + 1);
+    int rc = atomic_write_buffer(path, full, len + 1);
     free(full);
     return rc;
 }

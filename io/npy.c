@@ -1,6 +1,8 @@
 /* npy.c — NumPy .npy float32 files (format 1.0 written; 1.0, 2.0 and 3.0 read). */
 #include "npy.h"
 
+#include "atomic_file.h"
+
 #include "../src/common.h"
 
 #include <ctype.h>
@@ -53,6 +55,19 @@ static int build_header(const char *path, const int64_t *shape, int ndim, size_t
     return 0;
 }
 
+typedef struct {
+    const char *header;
+    size_t header_len;
+    const float *data;
+    size_t numel;
+} NpyBody;
+
+static int write_npy_body(FILE *fp, void *ctx) {
+    const NpyBody *b = ctx;
+    if (fwrite(b->header, 1, b->header_len, fp) != b->header_len) return -1;
+    return b->numel == 0 || fwrite(b->data, sizeof(float), b->numel, fp) == b->numel ? 0 : -1;
+}
+
 int npy_write_f32(const char *path, const float *data, const int64_t *shape, int ndim) {
     if (ndim < 0 || ndim > NPY_MAX_DIMS) return px_error("%s: %d dimensions (0..%d supported)", path, ndim, NPY_MAX_DIMS);
     char hdr[512];
@@ -60,28 +75,8 @@ int npy_write_f32(const char *path, const float *data, const int64_t *shape, int
     if (build_header(path, shape, ndim, &numel, hdr, sizeof hdr, &hlen) != 0) return -1;
     if (numel > 0 && !data) return px_error("%s: no data", path);
 
-    char tmp[PX_PATH_MAX + 8];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return px_error("%.200s...: path too long", path);
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) return px_error("%s: cannot create %s: %s", path, tmp, strerror(errno));
-    errno = 0;
-    int ok = fwrite(hdr, 1, hlen, fp) == hlen && (numel == 0 || fwrite(data, sizeof(float), numel, fp) == numel) &&
-             fflush(fp) == 0 && fsync(fileno(fp)) == 0;
-    int e = errno;
-    if (fclose(fp) != 0 && ok) {
-        ok = 0;
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = 0;
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        return px_error("%s: write failed: %s", path, e ? strerror(e) : "I/O error");
-    }
-    return 0;
+    NpyBody body = {hdr, hlen, data, numel};
+    return atomic_write(path, write_npy_body, &body);
 }
 
 /* ---- reading ------------------------------------------------------------------------ */

@@ -1,6 +1,8 @@
 /* safetensors.c — a validating safetensors reader (mmap) and an atomic writer. */
 #include "safetensors.h"
 
+#include "atomic_file.h"
+
 #include "../src/common.h"
 
 #include <errno.h>
@@ -443,40 +445,28 @@ static int write_all(FILE *fp, const char *path, const char *header, size_t hlen
         if (writer_numel(path, &ts[i], &numel) != 0) return -1; /* cannot fail: checked by build_header */
         if (write_tensor_data(fp, &ts[i], numel) != 0) return -1;
     }
-    if (fflush(fp) != 0 || fsync(fileno(fp)) != 0) return -1;
     return 0;
+}
+
+typedef struct {
+    const char *path, *header;
+    size_t hlen;
+    const StWriteTensor *tensors;
+    int n;
+} StBody;
+
+static int write_body(FILE *fp, void *ctx) {
+    const StBody *b = ctx;
+    return write_all(fp, b->path, b->header, b->hlen, b->tensors, b->n);
 }
 
 int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta_kv, int n_meta) {
     if (n < 0 || n_meta < 0) return px_error("%s: negative tensor or metadata count", path);
-    char tmp[PX_PATH_MAX + 8];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return px_error("%.200s...: path too long", path);
     size_t hlen;
     char *header = build_header(path, tensors, n, meta_kv, n_meta, &hlen);
     if (!header) return -1;
-
-    FILE *fp = fopen(tmp, "wb");
-    if (!fp) {
-        int e = errno;
-        free(header);
-        return px_error("%s: cannot create %s: %s", path, tmp, strerror(e));
-    }
-    errno = 0;
-    int rc = write_all(fp, path, header, hlen, tensors, n);
-    int e = errno;
+    StBody body = {path, header, hlen, tensors, n};
+    int rc = atomic_write(path, write_body, &body);
     free(header);
-    if (fclose(fp) != 0 && rc == 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc != 0) {
-        unlink(tmp);
-        return px_error("%s: write failed: %s", path, e ? strerror(e) : "I/O error");
-    }
-    return 0;
+    return rc;
 }

@@ -148,6 +148,17 @@ fail:
     return -1;
 }
 
+size_t model_param_count(const ModelConfig *cfg) {
+    Model m;
+    memset(&m, 0, sizeof m);
+    if (model_config_validate(cfg)) return 0;
+    m.cfg = *cfg;
+    m.layer_begin = px_calloc(cfg->n_layers + 1, sizeof(size_t), "layer offsets");
+    size_t n = m.layer_begin && build_table(&m) == 0 ? m.n_params : 0;
+    model_free(&m);
+    return n;
+}
+
 int model_alloc_grads(Model *m) {
     if (m->grads) return 0;
     m->grads = px_calloc(m->n_params, sizeof(float), "gradients");

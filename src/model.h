@@ -83,6 +83,8 @@ typedef struct {
 /* Builds the tensor table and allocates params (zeroed). */
 int model_create(Model *m, const ModelConfig *cfg);
 int model_alloc_grads(Model *m);
+/* Parameters a config implies, without allocating them (0 with px_error if invalid). */
+size_t model_param_count(const ModelConfig *cfg);
 void model_free(Model *m);
 /* Random init: matrices ~ N(0, init_std), norms = 1, biases = 0. Deterministic in seed. */
 void model_init_random(Model *m, uint64_t seed);

@@ -210,6 +210,7 @@ static void test_qwen2_05b(void **state) {
     assert_int_equal(m->tie_embeddings, 1);
     assert_int_equal(m->qkv_bias, 1);
     assert_int_equal(m->max_seq_len, 32768);
+    assert_int_equal(model_param_count(m), 494032768); /* the real Qwen2-0.5B */
     assert_string_equal(c.model_init, "");
     config_free(&c);
 }

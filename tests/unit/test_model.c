@@ -65,6 +65,18 @@ static void test_layout_contiguous_layers_and_hf_names(void **state) {
     model_free(&m);
 }
 
+/* The real Qwen2-0.5B (Hugging Face's model card: 494,032,768 parameters, tied). */
+static void test_qwen2_0_5b_parameter_count(void **state) {
+    (void)state;
+    ModelConfig c = {.arch = MODEL_ARCH_QWEN2, .vocab_size = 151936, .hidden_size = 896, .n_layers = 24,
+                     .n_heads = 14, .n_kv_heads = 2, .head_dim = 64, .intermediate_size = 4864,
+                     .rope_theta = 1e6f, .rms_norm_eps = 1e-6f, .tie_embeddings = 1, .qkv_bias = 1,
+                     .max_seq_len = 32768, .init_std = 0.02f};
+    assert_int_equal(model_param_count(&c), 494032768);
+    c.tie_embeddings = 0; /* an untied head adds V x d */
+    assert_int_equal(model_param_count(&c), 494032768 + 151936 * 896);
+}
+
 static void test_config_validation_names_field(void **state) {
     (void)state;
     ModelConfig c = tiny_config(0);
@@ -202,6 +214,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_contiguous_layers_and_hf_names),
         cmocka_unit_test(test_config_validation_names_field),
+        cmocka_unit_test(test_qwen2_0_5b_parameter_count),
         cmocka_unit_test(test_model_gradient_llama),
         cmocka_unit_test(test_model_gradient_qwen2),
         cmocka_unit_test(test_hidden_tokens_do_not_leak),
