@@ -30,10 +30,9 @@ int main(int argc, char **argv) {
     runtime_set_threads(threads);
     Model m;
     AdamW opt;
-    CausalBatch batch;
+    PackedBatch batch = {0};
     Activations acts = {0};
-    if (model_create(&m, &cfg.model) || model_alloc_grads(&m) || adamw_create(&opt, &cfg.optim, m.n_params) ||
-        causal_batch_alloc(&batch, cfg.train.global_batch, cfg.train.seq_len))
+    if (model_create(&m, &cfg.model) || model_alloc_grads(&m) || adamw_create(&opt, &cfg.optim, m.n_params))
         return job_fail(px_error_message());
     model_init_random(&m, 1);
     Rng rng;
@@ -42,8 +41,9 @@ int main(int argc, char **argv) {
     for (int s = 0; s < warmup + steps; s++) {
         if (s == warmup) t0 = runtime_now();
         StepStats st;
-        if (causal_batch_fill_synthetic(&batch, "random", m.cfg.vocab_size, &rng) ||
-            lm_train_step(&m, &acts, &opt, batch.tokens, batch.targets, &batch.lay, s, &st))
+        if (packed_batch_fill_synthetic(&batch, "random", cfg.train.global_batch, cfg.train.seq_len, m.cfg.vocab_size,
+                                        &rng) ||
+            lm_train_step(&m, &acts, &opt, batch.tokens, batch.targets, packed_batch_layout(&batch), s, &st))
             return job_fail(px_error_message());
         loss = st.loss;
     }
@@ -51,9 +51,9 @@ int main(int argc, char **argv) {
     double flops = model_train_flops(&m.cfg, &batch.lay);
     printf("{\"impl\": \"proact\", \"core\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_ms\": %.2f, "
            "\"gflops\": %.2f, \"params\": %zu, \"last_loss\": %.4f}\n",
-           runtime_blas_core(), threads, batch.lay.n_rows / dt, dt * 1e3, flops / dt / 1e9, m.n_params, loss);
+           runtime_blas_core(), threads, batch.n_rows / dt, dt * 1e3, flops / dt / 1e9, m.n_params, loss);
     activations_free(&acts);
-    causal_batch_free(&batch);
+    packed_batch_free(&batch);
     adamw_free(&opt);
     model_free(&m);
     config_free(&cfg);

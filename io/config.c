@@ -57,7 +57,7 @@ static const char *const arch_names[] = {
     [MODEL_ARCH_QWEN2] = "qwen2",
     NULL,
 };
-static const char *const source_names[] = {"random", "copy", NULL};
+static const char *const source_names[] = {"pairs", "random", "copy", NULL};
 
 #define KEY(sec, nm, type, member, def, choices, help)                                        \
     {sec, nm, type, offsetof(ProactConfig, member), sizeof(((ProactConfig *)0)->member), def, \
@@ -94,6 +94,8 @@ static const KeyDef keys[] = {
         "tokens per sequence, 2 .. model.max_seq_len"),
     KEY("train", "seed", KEY_INT, train.seed, "1234", NULL, "random seed (init and data)"),
     KEY("train", "log_every", KEY_INT, train.log_every, "10", NULL, "log every this many steps"),
+    KEY("train", "eval_every", KEY_INT, train.eval_every, "50", NULL,
+        "validation loss every this many steps; 0 = only at the end"),
 
     KEY("optim", "lr", KEY_FLOAT, optim.lr, "3e-4", NULL, "peak learning rate"),
     KEY("optim", "min_lr_ratio", KEY_FLOAT, optim.min_lr_ratio, "0.1", NULL,
@@ -109,7 +111,15 @@ static const KeyDef keys[] = {
         "max global gradient L2 norm; <= 0 disables clipping"),
 
     KEY("data", "source", KEY_STRING, data.source, "random", source_names,
-        "training data: random (uniform random tokens) | copy (a random half repeated: learnable)"),
+        "training data: pairs (data.train) | random (uniform tokens) | copy (a learnable synthetic task)"),
+    KEY("data", "train", KEY_STRING, data.train, "", NULL,
+        "training pairs: token shards (.h5 from proact prepare) or a TSV (tokenized at start)"),
+    KEY("data", "valid", KEY_STRING, data.valid, "", NULL, "validation pairs (.h5 or .tsv); empty = none"),
+    KEY("data", "tokenizer", KEY_STRING, data.tokenizer, "", NULL, "tokenizer.json for .tsv data"),
+    KEY("data", "template", KEY_STRING, data.template_name, "plain", NULL,
+        "template for .tsv data: plain | chatml | llama3"),
+    KEY("data", "max_tokens", KEY_INT, data.max_tokens, "256", NULL,
+        "pairs with more tokens on a side are skipped (.tsv)"),
 
     KEY("run", "dir", KEY_STRING, run.dir, "runs/default", NULL,
         "run directory (logs, checkpoints)"),
@@ -453,6 +463,11 @@ static int key_error(const ParseState *st, const char *section, const char *name
     return px_error("%s.%s: %s (default)", section, name, msg);
 }
 
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 /* SwiGLU width when intermediate_size = 0: Llama's 2/3 * 4d, rounded up to a multiple of 16. */
 static int default_intermediate(int d) { return (int)(((8LL * d + 47) / 48) * 16); }
 
@@ -533,7 +548,17 @@ static int resolve_and_check(ParseState *st) {
             (double)o->weight_decay);
     c->optim.total_steps = c->train.steps;
 
-    /* [run] ([data] source is checked against its choices while parsing) */
+    REQUIRE(c->train.eval_every >= 0, "train", "eval_every", "must be >= 0, got %d", c->train.eval_every);
+
+    /* [data] (source is checked against its choices while parsing) */
+    const int pairs = strcmp(c->data.source, "pairs") == 0;
+    REQUIRE(!pairs || c->data.train[0], "data", "train", "must name the training pairs when data.source = pairs");
+    REQUIRE(c->data.max_tokens > 0, "data", "max_tokens", "must be positive, got %d", c->data.max_tokens);
+    const char *tsv = ends_with(c->data.train, ".tsv") ? "train" : ends_with(c->data.valid, ".tsv") ? "valid" : NULL;
+    REQUIRE(!pairs || !tsv || c->data.tokenizer[0], "data", "tokenizer",
+            "must name a tokenizer.json: data.%s is a .tsv", tsv ? tsv : "");
+
+    /* [run] */
     REQUIRE(c->run.dir[0] != '\0', "run", "dir", "must not be empty");
     REQUIRE(c->run.threads >= 0, "run", "threads", "must be >= 0 (0 = all cores), got %d",
             c->run.threads);

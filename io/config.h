@@ -18,11 +18,17 @@ typedef struct {
         int seq_len;          /* [train] seq_len: tokens per sequence (synthetic data) */
         int seed;             /* [train] seed */
         int log_every;        /* [train] log_every */
+        int eval_every;       /* [train] eval_every: validation loss every N steps (0 = only at the end) */
     } train;
     OptimConfig optim;        /* [optim] lr, min_lr_ratio, warmup_steps, beta1, beta2, eps,
                                  weight_decay, grad_clip; total_steps = train.steps */
     struct {
-        char source[32];      /* [data] source: "random" (uniform random tokens) */
+        char source[32];      /* [data] source: pairs | random | copy */
+        char train[4096];     /* [data] train: token shards (.h5) or pairs (.tsv) */
+        char valid[4096];     /* [data] valid: the same, for the validation loss ("" = none) */
+        char tokenizer[4096]; /* [data] tokenizer: tokenizer.json for .tsv data */
+        char template_name[64]; /* [data] template: for .tsv data (plain, chatml, llama3) */
+        int max_tokens;       /* [data] max_tokens: longer pairs (.tsv) are skipped */
     } data;
     struct {
         char dir[4096];       /* [run] dir */

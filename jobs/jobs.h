@@ -11,6 +11,9 @@ typedef struct {
 int cmd_init(int argc, char **argv);
 int cmd_forward(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);  /* jobs/tokenize.c */
+int cmd_tokenizer(int argc, char **argv); /* jobs/tokenizer_train.c: `proact tokenizer train` */
+int cmd_prepare(int argc, char **argv);
 
 /* --- runtime.c ------------------------------------------------------------------------ */
 

@@ -12,6 +12,9 @@ static const Command commands[] = {
     {"init", cmd_init, "create a from-scratch model directory (Hugging Face layout) from a config"},
     {"forward", cmd_forward, "run a causal forward pass over token ids; print argmax or write logits (.npy)"},
     {"train", cmd_train, "train a model from a config (synthetic data for now)"},
+    {"tokenize", cmd_tokenize, "encode lines of stdin to token ids with a tokenizer.json (or --decode ids)"},
+    {"prepare", cmd_prepare, "tokenize a TSV of (source, target) pairs into HDF5 token shards"},
+    {"tokenizer", cmd_tokenizer, "tokenizer tools: 'proact tokenizer train' learns a byte-level BPE"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

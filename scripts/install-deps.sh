@@ -11,9 +11,15 @@ PACKAGES=(
   libscalapack-openmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libinih-dev libjansson-dev libpcre2-dev libmicrohttpd-dev
-  libcmocka-dev
+  libcmocka-dev libutf8proc-dev
   python3 python3-numpy python3-torch python3-h5py
+  unicode-data
 )
+# Node.js runs the reference tokenizer (npm @huggingface/tokenizers) in the tests; a machine
+# that already has node and npm (e.g. from nodesource) keeps them.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -23,14 +29,24 @@ for p in "${PACKAGES[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: all ${#PACKAGES[@]} packages present"
-  exit 0
+  echo "install-deps: all ${#PACKAGES[@]} Debian packages present"
+else
+  echo "install-deps: installing ${missing[*]}"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-echo "install-deps: installing ${missing[*]}"
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# npm packages the tests use as references, pinned in tests/node/package.json, installed
+# into .deps/node (not tracked). Reinstalled only when package.json changes.
+root=$(cd "$(dirname "$0")/.." && pwd)
+node_dir="$root/.deps/node"
+if ! cmp -s "$root/tests/node/package.json" "$node_dir/package.json" || [ ! -d "$node_dir/node_modules" ]; then
+  echo "install-deps: installing npm packages into .deps/node"
+  mkdir -p "$node_dir"
+  cp "$root/tests/node/package.json" "$node_dir/package.json"
+  (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error)
+fi
 echo "install-deps: done"

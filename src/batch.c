@@ -5,49 +5,91 @@
 
 #include "common.h"
 
-int causal_batch_alloc(CausalBatch *b, int B, int T) {
-    memset(b, 0, sizeof *b);
-    b->B = B;
-    b->T = T;
-    size_t N = (size_t)B * T;
-    b->tokens = px_calloc(N, sizeof(int), "batch tokens");
-    b->targets = px_calloc(N, sizeof(int), "batch targets");
-    b->pos = px_calloc(N, sizeof(int), "batch positions");
-    b->zero = px_calloc(N, sizeof(int), "batch visibility");
-    b->seq_start = px_calloc((size_t)B + 1, sizeof(int), "batch sequence starts");
-    if (!b->tokens || !b->targets || !b->pos || !b->zero || !b->seq_start) {
-        causal_batch_free(b);
-        return -1;
-    }
-    for (int s = 0; s <= B; s++) b->seq_start[s] = s * T;
-    for (size_t n = 0; n < N; n++) b->pos[n] = (int)(n % T);
-    b->lay = (AttnLayout){.n_rows = (int)N, .n_seqs = B, .seq_start = b->seq_start, .pos = b->pos,
-                          .vis_prefix = b->zero, .blk_start = b->zero};
-    return 0;
+void packed_batch_clear(PackedBatch *b) {
+    b->n_rows = 0;
+    b->n_seqs = 0;
 }
 
-void causal_batch_free(CausalBatch *b) {
+void packed_batch_free(PackedBatch *b) {
     free(b->tokens);
     free(b->targets);
     free(b->pos);
-    free(b->zero);
+    free(b->vis_prefix);
+    free(b->blk_start);
     free(b->seq_start);
     memset(b, 0, sizeof *b);
 }
 
-int causal_batch_fill_synthetic(CausalBatch *b, const char *source, int vocab, Rng *rng) {
+static int grow_ints(int **p, int cap) {
+    int *q = realloc(*p, sizeof(int) * (size_t)cap);
+    if (!q) return px_error("out of memory growing a batch to %d rows", cap);
+    *p = q;
+    return 0;
+}
+
+static int reserve(PackedBatch *b, int rows, int seqs) {
+    if (rows > b->cap_rows) {
+        int cap = b->cap_rows ? b->cap_rows : 1024;
+        while (cap < rows) cap *= 2;
+        if (grow_ints(&b->tokens, cap) || grow_ints(&b->targets, cap) || grow_ints(&b->pos, cap) ||
+            grow_ints(&b->vis_prefix, cap) || grow_ints(&b->blk_start, cap))
+            return -1;
+        b->cap_rows = cap;
+    }
+    if (seqs + 1 > b->cap_seqs) {
+        int cap = b->cap_seqs ? b->cap_seqs : 64;
+        while (cap < seqs + 1) cap *= 2;
+        if (grow_ints(&b->seq_start, cap)) return -1;
+        b->cap_seqs = cap;
+    }
+    return 0;
+}
+
+int packed_batch_add_causal(PackedBatch *b, const int *seq, const unsigned char *predict, int len) {
+    if (len < 2) return px_error("a training sequence needs at least 2 tokens (got %d)", len);
+    int rows = len - 1;
+    if (reserve(b, b->n_rows + rows, b->n_seqs + 1)) return -1;
+    int r0 = b->n_rows;
+    for (int t = 0; t < rows; t++) {
+        b->tokens[r0 + t] = seq[t];
+        b->targets[r0 + t] = !predict || predict[t + 1] ? seq[t + 1] : -1;
+        b->pos[r0 + t] = t;
+        b->vis_prefix[r0 + t] = 0;
+        b->blk_start[r0 + t] = 0;
+    }
+    b->seq_start[b->n_seqs] = r0;
+    b->n_seqs++;
+    b->n_rows += rows;
+    b->seq_start[b->n_seqs] = b->n_rows;
+    return 0;
+}
+
+const AttnLayout *packed_batch_layout(PackedBatch *b) {
+    b->lay = (AttnLayout){.n_rows = b->n_rows, .n_seqs = b->n_seqs, .seq_start = b->seq_start, .pos = b->pos,
+                          .vis_prefix = b->vis_prefix, .blk_start = b->blk_start};
+    return &b->lay;
+}
+
+int packed_batch_count_targets(const PackedBatch *b) {
+    int n = 0;
+    for (int r = 0; r < b->n_rows; r++) n += b->targets[r] >= 0;
+    return n;
+}
+
+int packed_batch_fill_synthetic(PackedBatch *b, const char *source, int n, int T, int vocab, Rng *rng) {
     int copy = strcmp(source, "copy") == 0;
     if (!copy && strcmp(source, "random") != 0)
-        return px_error("data.source: unknown source '%s' (expected: random, copy)", source);
-    int half = (b->T + 1) / 2;
-    int *seq = px_calloc((size_t)b->T + 1, sizeof(int), "synthetic sequence");
+        return px_error("data.source: '%s' is not a synthetic source (random, copy)", source);
+    int half = (T + 1) / 2;
+    int *seq = px_calloc((size_t)T + 1, sizeof(int), "synthetic sequence");
     if (!seq) return -1;
-    for (int s = 0; s < b->B; s++) {
-        for (int t = 0; t <= b->T; t++)
+    packed_batch_clear(b);
+    int rc = 0;
+    for (int s = 0; s < n && rc == 0; s++) {
+        for (int t = 0; t <= T; t++)
             seq[t] = copy && t >= half ? seq[t - half] : (int)rng_below(rng, (uint64_t)vocab);
-        memcpy(b->tokens + (size_t)s * b->T, seq, sizeof(int) * b->T);
-        memcpy(b->targets + (size_t)s * b->T, seq + 1, sizeof(int) * b->T);
+        rc = packed_batch_add_causal(b, seq, NULL, T + 1);
     }
     free(seq);
-    return 0;
+    return rc;
 }

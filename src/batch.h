@@ -1,5 +1,5 @@
-/* batch.h — a batch of B plain causal sequences of T tokens with next-token targets,
- * and the synthetic data sources used before token shards (data.source). */
+/* batch.h — a packed batch of sequences (no padding) with next-token targets, and the
+ * synthetic data sources used for benchmarks and smoke tests (data.source). */
 #ifndef PROACT_BATCH_H
 #define PROACT_BATCH_H
 
@@ -7,19 +7,27 @@
 #include "rng.h"
 
 typedef struct {
-    int B, T;
-    int *tokens;   /* [B*T] inputs */
-    int *targets;  /* [B*T] next tokens */
-    int *seq_start, *pos, *zero;
-    AttnLayout lay; /* B packed causal sequences, positions 0..T-1 */
-} CausalBatch;
+    int n_rows, n_seqs, cap_rows, cap_seqs;
+    int *tokens;     /* [n_rows] inputs */
+    int *targets;    /* [n_rows] next token, or -1 where nothing is predicted */
+    int *pos, *vis_prefix, *blk_start; /* [n_rows] see AttnLayout */
+    int *seq_start;  /* [n_seqs+1] */
+    AttnLayout lay;  /* valid after packed_batch_layout() */
+} PackedBatch;
 
-int causal_batch_alloc(CausalBatch *b, int B, int T);
-void causal_batch_free(CausalBatch *b);
+void packed_batch_clear(PackedBatch *b);
+void packed_batch_free(PackedBatch *b);
+/* Adds seq[0..len-1] as one causal sequence of len-1 rows: row t reads seq[t] at position t
+ * and predicts seq[t+1] if predict is NULL or predict[t+1] is non-zero (else target -1). */
+int packed_batch_add_causal(PackedBatch *b, const int *seq, const unsigned char *predict, int len);
+/* The attention layout of the rows added so far. */
+const AttnLayout *packed_batch_layout(PackedBatch *b);
+/* Rows with a target. */
+int packed_batch_count_targets(const PackedBatch *b);
 
-/* Fills the batch with synthetic sequences of T+1 tokens (inputs = first T, targets = last T):
- * "random": uniform random tokens; "copy": a random first half repeated in the second half,
- * which a model can learn (its loss falls towards ln(V)/2). Returns -1 for an unknown source. */
-int causal_batch_fill_synthetic(CausalBatch *b, const char *source, int vocab, Rng *rng);
+/* Fills the batch with n synthetic sequences of T rows (T+1 tokens): "random": uniform random
+ * tokens; "copy": a random first half repeated in the second half, which a model can learn (its
+ * loss falls towards ln(V)/2). Returns -1 (px_error) for another source. */
+int packed_batch_fill_synthetic(PackedBatch *b, const char *source, int n, int T, int vocab, Rng *rng);
 
 #endif

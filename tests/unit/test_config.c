@@ -124,13 +124,27 @@ static void load_shipped(ProactConfig *c, const char *name) {
     free(text);
 }
 
+/* The demo and test configs train on the in-repository fixture: the files exist. */
+static void assert_fixture_data(const ProactConfig *c) {
+    assert_string_equal(c->data.source, "pairs");
+    const char *paths[] = {c->data.train, c->data.valid, c->data.tokenizer};
+    for (int i = 0; i < 3; i++) {
+        assert_non_null(strstr(paths[i], "tests/data/fixture/"));
+        char full[8192];
+        snprintf(full, sizeof full, "%s/%s", PROACT_SOURCE_DIR, paths[i]);
+        FILE *fp = fopen(full, "r");
+        if (!fp) fail_msg("%s: missing", full);
+        fclose(fp);
+    }
+}
+
 static void test_tiny(void **state) {
     (void)state;
     ProactConfig c;
     load_shipped(&c, "tiny.ini");
     const ModelConfig *m = &c.model;
     assert_int_equal(m->arch, MODEL_ARCH_QWEN2);
-    assert_int_equal(m->vocab_size, 512);
+    assert_int_equal(m->vocab_size, 1024);
     assert_int_equal(m->hidden_size, 64);
     assert_int_equal(m->n_layers, 2);
     assert_int_equal(m->n_heads, 4);
@@ -142,9 +156,9 @@ static void test_tiny(void **state) {
     assert_true(c.train.seq_len <= m->max_seq_len);
     assert_int_equal(c.train.seq_len, 64);
     assert_int_equal(c.train.global_batch, 4);
-    assert_int_equal(c.train.steps, 20);
-    assert_int_equal(c.optim.total_steps, 20);
-    assert_string_equal(c.data.source, "random");
+    assert_int_equal(c.train.steps, 100);
+    assert_int_equal(c.optim.total_steps, 100);
+    assert_fixture_data(&c);
     assert_string_equal(c.model_init, "");
     config_free(&c);
     assert_null(c.text);
@@ -156,7 +170,7 @@ static void test_small(void **state) {
     load_shipped(&c, "small.ini");
     const ModelConfig *m = &c.model;
     assert_int_equal(m->arch, MODEL_ARCH_LLAMA);
-    assert_int_equal(m->vocab_size, 4096);
+    assert_int_equal(m->vocab_size, 1024);
     assert_int_equal(m->hidden_size, 256);
     assert_int_equal(m->n_layers, 4);
     assert_int_equal(m->n_heads, 8);
@@ -170,6 +184,7 @@ static void test_small(void **state) {
     assert_int_equal(c.train.steps, 200);
     assert_int_equal(c.optim.total_steps, 200);
     assert_true(c.optim.lr == 1e-3f);
+    assert_fixture_data(&c);
     config_free(&c);
 }
 
@@ -448,7 +463,7 @@ static void test_override_errors(void **state) {
                           "llama, qwen2)");
     expect_override_error("data.source=files",
                           "--set data.source=files: data.source: unknown source 'files' "
-                          "(expected: random, copy)");
+                          "(expected: pairs, random, copy)");
     expect_override_error("train.steps=0", "--set train.steps=0: train.steps: must be positive");
     expect_override_error("model.Hidden_size=1", "unknown key 'Hidden_size' in section [model]");
     /* The first bad override is reported. */
@@ -493,7 +508,7 @@ static void test_file_errors(void **state) {
          "model.tie_embeddings: expected a boolean (true/false, yes/no, on/off, 1/0), got 'maybe'"},
         {"[model]\narch = gpt2\n", 2, "model.arch: unknown arch 'gpt2' (expected: llama, qwen2)"},
         {"[model]\narch = Llama\n", 2, "model.arch: unknown arch 'Llama'"},
-        {"[data]\nsource = web\n", 2, "data.source: unknown source 'web' (expected: random, copy)"},
+        {"[data]\nsource = web\n", 2, "data.source: unknown source 'web' (expected: pairs, random, copy)"},
         {"[model]\nhidden_size = 64\nn_layers = 2\nhidden_size = 128\n", 4,
          "model.hidden_size given twice (first at line 2)"},
         {"[model]\nhidden_size = 64\n[train]\nsteps = 3\n[model]\nhidden_size = 64\n", 6,

@@ -1,0 +1,85 @@
+#include "dataset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/common.h"
+#include "../src/template.h"
+#include "files.h"
+#include "shards.h"
+#include "tokenizer_json.h"
+
+static int ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Takes ownership of an IdVec's ids as a TokenSpan. */
+static TokenSpan take_span(IdVec *v) {
+    TokenSpan s = {v->ids, (int)v->n};
+    v->ids = NULL;
+    v->n = v->cap = 0;
+    return s;
+}
+
+static int load_tsv(Dataset *d, const char *tokenizer_path, const char *template_name, int max_tokens,
+                    PairsReport report, void *report_ctx) {
+    if (!tokenizer_path || !tokenizer_path[0])
+        return px_error("%s: a .tsv needs a tokenizer (data.tokenizer)", d->path);
+    const TemplateSpec *spec = template_find(template_name);
+    if (!spec) return -1;
+    Tokenizer *tok = NULL;
+    TemplateTokens tt = {0};
+    ShardWriter *w = NULL;
+    template_guess_languages(d->path, d->src_lang, d->tgt_lang, sizeof d->src_lang);
+    int rc = tokenizer_load(tokenizer_path, &tok) ||
+                     file_read_all(tokenizer_path, &d->tokenizer_json, &d->tokenizer_json_len) ||
+                     template_tokenize(spec, tok, d->src_lang, d->tgt_lang, &tt) || !(w = shard_writer_new()) ||
+                     pairs_tsv_read(d->path, tok, max_tokens, 0, w, &d->tsv_stats, report, report_ctx)
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        shard_writer_to_pairs(w, &d->pairs);
+        w = NULL;
+        d->template_tokens = (TemplatePieces){take_span(&tt.prompt), take_span(&tt.src_end), take_span(&tt.tgt_begin),
+                                              take_span(&tt.tgt_end)};
+        d->tokenizer_fingerprint = tokenizer_fingerprint(tok);
+        snprintf(d->template_name, sizeof d->template_name, "%s", spec->name);
+    }
+    shard_writer_free(w);
+    template_tokens_free(&tt);
+    tokenizer_free(tok);
+    return rc;
+}
+
+static int load_shards(Dataset *d) {
+    ShardInfo info;
+    if (shards_read_info(d->path, &info)) return -1;
+    d->template_tokens = (TemplatePieces){info.prompt, info.src_end, info.tgt_begin, info.tgt_end};
+    d->tokenizer_fingerprint = info.tokenizer_fingerprint;
+    snprintf(d->template_name, sizeof d->template_name, "%s", info.template_name);
+    snprintf(d->src_lang, sizeof d->src_lang, "%s", info.src_lang);
+    snprintf(d->tgt_lang, sizeof d->tgt_lang, "%s", info.tgt_lang);
+    if (shards_read_tokenizer_json(d->path, &d->tokenizer_json, &d->tokenizer_json_len)) return -1;
+    return shards_read_slice(d->path, 0, info.n_examples, &d->pairs);
+}
+
+int dataset_load(const char *path, const char *tokenizer_path, const char *template_name, int max_tokens,
+                 Dataset *d, PairsReport report, void *report_ctx) {
+    memset(d, 0, sizeof *d);
+    snprintf(d->path, sizeof d->path, "%s", path);
+    int rc = ends_with(path, ".tsv") ? load_tsv(d, tokenizer_path, template_name, max_tokens, report, report_ctx)
+                                     : load_shards(d);
+    if (rc) dataset_free(d);
+    return rc;
+}
+
+void dataset_free(Dataset *d) {
+    pair_set_free(&d->pairs);
+    free(d->template_tokens.prompt.ids);
+    free(d->template_tokens.src_end.ids);
+    free(d->template_tokens.tgt_begin.ids);
+    free(d->template_tokens.tgt_end.ids);
+    free(d->tokenizer_json);
+    memset(d, 0, sizeof *d);
+}

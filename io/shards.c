@@ -1,0 +1,467 @@
+/* shards.c — write and read HDF5 token shards (layout in shards.h and docs/formats.md). */
+#include "shards.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/common.h"
+
+/* HDF5 prints its own error stack by default; we report one line ourselves instead. */
+static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+/* ---------------------------------------------------------------- growable arrays */
+
+typedef struct {
+    void *data;
+    size_t n, cap, elem;
+} Grow;
+
+static int grow_append(Grow *g, const void *src, size_t count) {
+    if (g->n + count > g->cap) {
+        size_t cap = g->cap ? g->cap : 1024;
+        while (cap < g->n + count) cap *= 2;
+        void *p = realloc(g->data, cap * g->elem);
+        if (!p) return px_error("out of memory collecting token shards (%zu elements)", cap);
+        g->data = p;
+        g->cap = cap;
+    }
+    if (count) memcpy((char *)g->data + g->n * g->elem, src, count * g->elem);
+    g->n += count;
+    return 0;
+}
+
+static int grow_push_i64(Grow *g, int64_t v) { return grow_append(g, &v, 1); }
+
+struct ShardWriter {
+    Grow src_tokens, tgt_tokens, src_off, tgt_off;
+    Grow src_word_ends, tgt_word_ends, src_word_off, tgt_word_off;
+    Grow src_text, tgt_text, src_text_off, tgt_text_off;
+    Grow lengths, line;
+};
+
+#define WRITER_ARRAYS(w)                                                                                   \
+    &(w)->src_tokens, &(w)->tgt_tokens, &(w)->src_off, &(w)->tgt_off, &(w)->src_word_ends,                  \
+        &(w)->tgt_word_ends, &(w)->src_word_off, &(w)->tgt_word_off, &(w)->src_text, &(w)->tgt_text,        \
+        &(w)->src_text_off, &(w)->tgt_text_off, &(w)->lengths, &(w)->line
+
+ShardWriter *shard_writer_new(void) {
+    ShardWriter *w = px_calloc(1, sizeof *w, "shard writer");
+    if (!w) return NULL;
+    w->src_tokens.elem = w->tgt_tokens.elem = w->src_word_ends.elem = w->tgt_word_ends.elem = sizeof(int);
+    w->lengths.elem = sizeof(int);
+    w->src_off.elem = w->tgt_off.elem = w->src_word_off.elem = w->tgt_word_off.elem = sizeof(int64_t);
+    w->src_text_off.elem = w->tgt_text_off.elem = w->line.elem = sizeof(int64_t);
+    w->src_text.elem = w->tgt_text.elem = 1;
+    Grow *starts[] = {&w->src_off, &w->tgt_off, &w->src_word_off, &w->tgt_word_off, &w->src_text_off,
+                      &w->tgt_text_off};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+        if (grow_push_i64(starts[i], 0)) {
+            shard_writer_free(w);
+            return NULL;
+        }
+    return w;
+}
+
+void shard_writer_free(ShardWriter *w) {
+    if (!w) return;
+    Grow *all[] = {WRITER_ARRAYS(w)};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]->data);
+    free(w);
+}
+
+int64_t shard_writer_count(const ShardWriter *w) { return (int64_t)w->line.n; }
+
+int shard_writer_add(ShardWriter *w, const ShardExample *ex) {
+    int lengths[4] = {ex->n_src_words, ex->n_src_tokens, ex->n_tgt_words, ex->n_tgt_tokens};
+    if (grow_append(&w->src_tokens, ex->src_tokens, ex->n_src_tokens) ||
+        grow_append(&w->tgt_tokens, ex->tgt_tokens, ex->n_tgt_tokens) ||
+        grow_push_i64(&w->src_off, (int64_t)w->src_tokens.n) || grow_push_i64(&w->tgt_off, (int64_t)w->tgt_tokens.n) ||
+        grow_append(&w->src_word_ends, ex->src_word_ends, ex->n_src_words) ||
+        grow_append(&w->tgt_word_ends, ex->tgt_word_ends, ex->n_tgt_words) ||
+        grow_push_i64(&w->src_word_off, (int64_t)w->src_word_ends.n) ||
+        grow_push_i64(&w->tgt_word_off, (int64_t)w->tgt_word_ends.n) ||
+        grow_append(&w->src_text, ex->src_text, ex->src_text_len) ||
+        grow_append(&w->tgt_text, ex->tgt_text, ex->tgt_text_len) ||
+        grow_push_i64(&w->src_text_off, (int64_t)w->src_text.n) ||
+        grow_push_i64(&w->tgt_text_off, (int64_t)w->tgt_text.n) || grow_append(&w->lengths, lengths, 4) ||
+        grow_push_i64(&w->line, ex->line))
+        return -1;
+    return 0;
+}
+
+int shard_writer_to_pairs(ShardWriter *w, PairSet *out) {
+    memset(out, 0, sizeof *out);
+    out->count = (int64_t)w->line.n;
+    out->src_tokens = w->src_tokens.data;
+    out->tgt_tokens = w->tgt_tokens.data;
+    out->src_off = w->src_off.data;
+    out->tgt_off = w->tgt_off.data;
+    out->src_word_ends = w->src_word_ends.data;
+    out->tgt_word_ends = w->tgt_word_ends.data;
+    out->src_word_off = w->src_word_off.data;
+    out->tgt_word_off = w->tgt_word_off.data;
+    out->src_text = w->src_text.data;
+    out->tgt_text = w->tgt_text.data;
+    out->src_text_off = w->src_text_off.data;
+    out->tgt_text_off = w->tgt_text_off.data;
+    out->line = w->line.data;
+    free(w->lengths.data);
+    free(w);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- HDF5 writing helpers */
+
+static int write_dataset(hid_t loc, const char *path, const char *name, hid_t type, const void *data, int rank,
+                         const hsize_t *dims) {
+    static const char dummy[8] = {0}; /* HDF5 wants a buffer even for an empty dataset */
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    if (space < 0) return px_error("%s: cannot create dataspace for '%s'", path, name);
+    hid_t dset = H5Dcreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (dset < 0) rc = px_error("%s: cannot create dataset '%s'", path, name);
+    else if (H5Dwrite(dset, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data ? data : dummy) < 0)
+        rc = px_error("%s: cannot write dataset '%s'", path, name);
+    if (dset >= 0 && H5Dclose(dset) < 0 && rc == 0) rc = px_error("%s: cannot close dataset '%s'", path, name);
+    H5Sclose(space);
+    return rc;
+}
+
+static int write_1d(hid_t loc, const char *path, const char *name, hid_t type, const Grow *g) {
+    hsize_t dims[1] = {g->n};
+    return write_dataset(loc, path, name, type, g->data, 1, dims);
+}
+
+static int write_attr_string(hid_t loc, const char *path, const char *name, const char *value) {
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
+    size_t len = strlen(value);
+    int rc = 0;
+    if (type < 0 || space < 0 || H5Tset_size(type, len ? len : 1) < 0) {
+        rc = px_error("%s: cannot create attribute '%s'", path, name);
+    } else {
+        hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+        if (attr < 0 || H5Awrite(attr, type, len ? value : "") < 0)
+            rc = px_error("%s: cannot write attribute '%s'", path, name);
+        if (attr >= 0) H5Aclose(attr);
+    }
+    if (type >= 0) H5Tclose(type);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+static int write_attr_i64(hid_t loc, const char *path, const char *name, int64_t value) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr = space < 0 ? -1 : H5Acreate2(loc, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (attr < 0 || H5Awrite(attr, H5T_NATIVE_INT64, &value) < 0)
+        rc = px_error("%s: cannot write attribute '%s'", path, name);
+    if (attr >= 0) H5Aclose(attr);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+static int write_span(hid_t loc, const char *path, const char *name, const TokenSpan *s) {
+    hsize_t dims[1] = {(hsize_t)s->n};
+    return write_dataset(loc, path, name, H5T_NATIVE_INT, s->ids, 1, dims);
+}
+
+static int write_contents(hid_t file, const char *path, const ShardWriter *w, const ShardInfo *info,
+                          const char *tok_json, size_t tok_len) {
+    char fp[17];
+    snprintf(fp, sizeof fp, "%016" PRIx64, info->tokenizer_fingerprint);
+    hsize_t len_dims[2] = {w->line.n, 4};
+    hsize_t tok_dims[1] = {tok_len};
+    if (write_attr_string(file, path, "format", SHARDS_FORMAT) ||
+        write_attr_i64(file, path, "format_version", SHARDS_FORMAT_VERSION) ||
+        write_attr_i64(file, path, "n_examples", (int64_t)w->line.n) ||
+        write_attr_string(file, path, "source", info->source) ||
+        write_attr_string(file, path, "src_lang", info->src_lang) ||
+        write_attr_string(file, path, "tgt_lang", info->tgt_lang) ||
+        write_attr_string(file, path, "template", info->template_name) ||
+        write_attr_string(file, path, "tokenizer_fingerprint", fp) ||
+        write_1d(file, path, "src_tokens", H5T_NATIVE_INT, &w->src_tokens) ||
+        write_1d(file, path, "tgt_tokens", H5T_NATIVE_INT, &w->tgt_tokens) ||
+        write_1d(file, path, "src_offsets", H5T_NATIVE_INT64, &w->src_off) ||
+        write_1d(file, path, "tgt_offsets", H5T_NATIVE_INT64, &w->tgt_off) ||
+        write_1d(file, path, "src_word_ends", H5T_NATIVE_INT, &w->src_word_ends) ||
+        write_1d(file, path, "tgt_word_ends", H5T_NATIVE_INT, &w->tgt_word_ends) ||
+        write_1d(file, path, "src_word_offsets", H5T_NATIVE_INT64, &w->src_word_off) ||
+        write_1d(file, path, "tgt_word_offsets", H5T_NATIVE_INT64, &w->tgt_word_off) ||
+        write_1d(file, path, "src_text", H5T_NATIVE_UINT8, &w->src_text) ||
+        write_1d(file, path, "tgt_text", H5T_NATIVE_UINT8, &w->tgt_text) ||
+        write_1d(file, path, "src_text_offsets", H5T_NATIVE_INT64, &w->src_text_off) ||
+        write_1d(file, path, "tgt_text_offsets", H5T_NATIVE_INT64, &w->tgt_text_off) ||
+        write_dataset(file, path, "lengths", H5T_NATIVE_INT, w->lengths.data, 2, len_dims) ||
+        write_1d(file, path, "line", H5T_NATIVE_INT64, &w->line) ||
+        write_dataset(file, path, "tokenizer_json", H5T_NATIVE_UINT8, tok_json, 1, tok_dims))
+        return -1;
+    hid_t g = H5Gcreate2(file, "template", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return px_error("%s: cannot create group '/template'", path);
+    int rc = write_span(g, path, "prompt", &info->prompt) || write_span(g, path, "src_end", &info->src_end) ||
+                     write_span(g, path, "tgt_begin", &info->tgt_begin) ||
+                     write_span(g, path, "tgt_end", &info->tgt_end)
+                 ? -1
+                 : 0;
+    H5Gclose(g);
+    return rc;
+}
+
+int shard_writer_finish(ShardWriter *w, const char *path, const ShardInfo *info, const char *tokenizer_json,
+                        size_t tokenizer_json_len) {
+    quiet_hdf5();
+    char tmp[PX_PATH_MAX + 32];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
+        shard_writer_free(w);
+        return px_error("%.200s...: path too long", path);
+    }
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (file < 0) {
+        shard_writer_free(w);
+        return px_error("%s: cannot create %s (does the directory exist and is it writable?)", path, tmp);
+    }
+    int rc = write_contents(file, path, w, info, tokenizer_json, tokenizer_json_len);
+    if (H5Fclose(file) < 0 && rc == 0) rc = px_error("%s: cannot close %s (disk full?)", path, tmp);
+    if (rc == 0 && rename(tmp, path) != 0) rc = px_error("%s: cannot rename %s: %s", path, tmp, strerror(errno));
+    if (rc != 0) unlink(tmp);
+    shard_writer_free(w);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static hid_t open_shard(const char *path) {
+    quiet_hdf5();
+    if (access(path, R_OK) != 0) {
+        px_error("%s: cannot open token shards: %s", path, strerror(errno));
+        return -1;
+    }
+    hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (file < 0) px_error("%s: not an HDF5 file (or truncated/corrupt)", path);
+    return file;
+}
+
+static int read_attr_string(hid_t file, const char *path, const char *name, char *out, size_t size) {
+    if (H5Aexists(file, name) <= 0) return px_error("%s: not a proact token shard (attribute '%s' missing)", path, name);
+    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
+    hid_t ftype = attr < 0 ? -1 : H5Aget_type(attr);
+    int rc = 0;
+    if (ftype < 0 || H5Tget_class(ftype) != H5T_STRING) {
+        rc = px_error("%s: attribute '%s' is not a string", path, name);
+    } else {
+        size_t len = H5Tget_size(ftype);
+        char *buf = calloc(len + 1, 1);
+        hid_t mtype = H5Tcopy(H5T_C_S1);
+        if (!buf || mtype < 0 || H5Tset_size(mtype, len) < 0 || H5Aread(attr, mtype, buf) < 0)
+            rc = px_error("%s: cannot read attribute '%s'", path, name);
+        else
+            snprintf(out, size, "%s", buf);
+        free(buf);
+        if (mtype >= 0) H5Tclose(mtype);
+    }
+    if (ftype >= 0) H5Tclose(ftype);
+    if (attr >= 0) H5Aclose(attr);
+    return rc;
+}
+
+static int read_attr_i64(hid_t file, const char *path, const char *name, int64_t *out) {
+    if (H5Aexists(file, name) <= 0) return px_error("%s: not a proact token shard (attribute '%s' missing)", path, name);
+    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
+    int rc = attr < 0 || H5Aread(attr, H5T_NATIVE_INT64, out) < 0
+                 ? px_error("%s: cannot read attribute '%s'", path, name)
+                 : 0;
+    if (attr >= 0) H5Aclose(attr);
+    return rc;
+}
+
+/* Length of a 1-D dataset. */
+static int dataset_length(hid_t loc, const char *path, const char *name, hsize_t *len) {
+    hid_t dset = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (dset < 0) return px_error("%s: dataset '%s' missing", path, name);
+    hid_t space = H5Dget_space(dset);
+    int rc = 0;
+    if (space < 0 || H5Sget_simple_extent_ndims(space) < 1 || H5Sget_simple_extent_dims(space, len, NULL) < 0)
+        rc = px_error("%s: dataset '%s' has no readable shape", path, name);
+    if (space >= 0) H5Sclose(space);
+    H5Dclose(dset);
+    return rc;
+}
+
+/* Reads elements [start, start+count) of a 1-D dataset into buf, by hyperslab. */
+static int read_range(hid_t loc, const char *path, const char *name, hid_t mtype, int64_t start, int64_t count,
+                      void *buf) {
+    if (count == 0) return 0;
+    hid_t dset = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (dset < 0) return px_error("%s: dataset '%s' missing", path, name);
+    hid_t fspace = H5Dget_space(dset);
+    hsize_t len = 0, off = (hsize_t)start, cnt = (hsize_t)count;
+    int rc = 0;
+    hid_t mspace = -1;
+    if (fspace < 0 || H5Sget_simple_extent_dims(fspace, &len, NULL) < 0) {
+        rc = px_error("%s: dataset '%s' has no readable shape", path, name);
+    } else if (start < 0 || off + cnt > len) {
+        rc = px_error("%s: dataset '%s' has %llu elements, cannot read [%lld, %lld): the file is inconsistent", path,
+                      name, (unsigned long long)len, (long long)start, (long long)(start + count));
+    } else if (H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &off, NULL, &cnt, NULL) < 0 ||
+               (mspace = H5Screate_simple(1, &cnt, NULL)) < 0 ||
+               H5Dread(dset, mtype, mspace, fspace, H5P_DEFAULT, buf) < 0) {
+        rc = px_error("%s: cannot read dataset '%s' (corrupt file?)", path, name);
+    }
+    if (mspace >= 0) H5Sclose(mspace);
+    if (fspace >= 0) H5Sclose(fspace);
+    H5Dclose(dset);
+    return rc;
+}
+
+static int read_span(hid_t file, const char *path, const char *name, TokenSpan *s) {
+    hsize_t len;
+    if (dataset_length(file, path, name, &len)) return -1;
+    s->n = (int)len;
+    s->ids = px_calloc(len ? len : 1, sizeof(int), name);
+    if (!s->ids) return -1;
+    return read_range(file, path, name, H5T_NATIVE_INT, 0, (int64_t)len, s->ids);
+}
+
+int shards_read_info(const char *path, ShardInfo *info) {
+    memset(info, 0, sizeof *info);
+    hid_t file = open_shard(path);
+    if (file < 0) return -1;
+    char format[64] = "", fp[32] = "";
+    int64_t version = 0;
+    int rc = read_attr_string(file, path, "format", format, sizeof format);
+    if (rc == 0 && strcmp(format, SHARDS_FORMAT) != 0)
+        rc = px_error("%s: not a proact token shard (format '%s')", path, format);
+    if (rc == 0) rc = read_attr_i64(file, path, "format_version", &version);
+    if (rc == 0 && version != SHARDS_FORMAT_VERSION)
+        rc = px_error("%s: token shard format version %lld, this proact reads version %d", path, (long long)version,
+                      SHARDS_FORMAT_VERSION);
+    info->format_version = (int)version;
+    if (rc == 0)
+        rc = read_attr_i64(file, path, "n_examples", &info->n_examples) ||
+                     read_attr_string(file, path, "source", info->source, sizeof info->source) ||
+                     read_attr_string(file, path, "src_lang", info->src_lang, sizeof info->src_lang) ||
+                     read_attr_string(file, path, "tgt_lang", info->tgt_lang, sizeof info->tgt_lang) ||
+                     read_attr_string(file, path, "template", info->template_name, sizeof info->template_name) ||
+                     read_attr_string(file, path, "tokenizer_fingerprint", fp, sizeof fp)
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        char *end;
+        info->tokenizer_fingerprint = strtoull(fp, &end, 16);
+        if (*end || strlen(fp) != 16)
+            rc = px_error("%s: attribute 'tokenizer_fingerprint' is not 16 hex digits", path);
+    }
+    if (rc == 0)
+        rc = read_span(file, path, "template/prompt", &info->prompt) ||
+                     read_span(file, path, "template/src_end", &info->src_end) ||
+                     read_span(file, path, "template/tgt_begin", &info->tgt_begin) ||
+                     read_span(file, path, "template/tgt_end", &info->tgt_end)
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        hsize_t n_off;
+        if (dataset_length(file, path, "src_offsets", &n_off)) rc = -1;
+        else if ((int64_t)n_off != info->n_examples + 1)
+            rc = px_error("%s: dataset 'src_offsets' has %llu entries for %lld examples (corrupt file?)", path,
+                          (unsigned long long)n_off, (long long)info->n_examples);
+    }
+    H5Fclose(file);
+    if (rc) shard_info_free(info);
+    return rc;
+}
+
+void shard_info_free(ShardInfo *info) {
+    free(info->prompt.ids);
+    free(info->src_end.ids);
+    free(info->tgt_begin.ids);
+    free(info->tgt_end.ids);
+    info->prompt.ids = info->src_end.ids = info->tgt_begin.ids = info->tgt_end.ids = NULL;
+}
+
+int shards_read_tokenizer_json(const char *path, char **json, size_t *len) {
+    hid_t file = open_shard(path);
+    if (file < 0) return -1;
+    hsize_t n;
+    int rc = dataset_length(file, path, "tokenizer_json", &n);
+    char *buf = rc ? NULL : px_calloc(n + 1, 1, "tokenizer.json");
+    if (rc == 0 && !buf) rc = -1;
+    if (rc == 0) rc = read_range(file, path, "tokenizer_json", H5T_NATIVE_UINT8, 0, (int64_t)n, buf);
+    H5Fclose(file);
+    if (rc) {
+        free(buf);
+        return -1;
+    }
+    *json = buf;
+    *len = n;
+    return 0;
+}
+
+/* Reads offsets [first, first+count] of `off_name`, rebased to 0, then the elements they span. */
+static int read_ragged(hid_t file, const char *path, const char *off_name, const char *data_name, hid_t mtype,
+                       size_t elem, int64_t first, int64_t count, int64_t **off_out, void **data_out) {
+    int64_t *off = px_calloc((size_t)count + 1, sizeof(int64_t), off_name);
+    if (!off) return -1;
+    if (read_range(file, path, off_name, H5T_NATIVE_INT64, first, count + 1, off)) {
+        free(off);
+        return -1;
+    }
+    int64_t base = off[0], n = off[count] - base;
+    for (int64_t i = 0; i <= count; i++) {
+        if (off[i] < base || (i > 0 && off[i] < off[i - 1])) {
+            free(off);
+            return px_error("%s: dataset '%s' is not monotone (corrupt file?)", path, off_name);
+        }
+        off[i] -= base;
+    }
+    void *data = px_calloc(n ? (size_t)n : 1, elem, data_name);
+    if (!data || read_range(file, path, data_name, mtype, base, n, data)) {
+        free(off);
+        free(data);
+        return -1;
+    }
+    *off_out = off;
+    *data_out = data;
+    return 0;
+}
+
+int shards_read_slice(const char *path, int64_t first, int64_t count, ShardSlice *s) {
+    memset(s, 0, sizeof *s);
+    s->first = first;
+    s->count = count;
+    hid_t file = open_shard(path);
+    if (file < 0) return -1;
+    int rc = read_ragged(file, path, "src_offsets", "src_tokens", H5T_NATIVE_INT, sizeof(int), first, count,
+                         &s->src_off, (void **)&s->src_tokens) ||
+                     read_ragged(file, path, "tgt_offsets", "tgt_tokens", H5T_NATIVE_INT, sizeof(int), first, count,
+                                 &s->tgt_off, (void **)&s->tgt_tokens) ||
+                     read_ragged(file, path, "src_word_offsets", "src_word_ends", H5T_NATIVE_INT, sizeof(int), first,
+                                 count, &s->src_word_off, (void **)&s->src_word_ends) ||
+                     read_ragged(file, path, "tgt_word_offsets", "tgt_word_ends", H5T_NATIVE_INT, sizeof(int), first,
+                                 count, &s->tgt_word_off, (void **)&s->tgt_word_ends) ||
+                     read_ragged(file, path, "src_text_offsets", "src_text", H5T_NATIVE_UINT8, 1, first, count,
+                                 &s->src_text_off, (void **)&s->src_text) ||
+                     read_ragged(file, path, "tgt_text_offsets", "tgt_text", H5T_NATIVE_UINT8, 1, first, count,
+                                 &s->tgt_text_off, (void **)&s->tgt_text)
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        s->line = px_calloc((size_t)count + 1, sizeof(int64_t), "line numbers");
+        rc = !s->line || read_range(file, path, "line", H5T_NATIVE_INT64, first, count, s->line) ? -1 : 0;
+    }
+    H5Fclose(file);
+    if (rc) shard_slice_free(s);
+    return rc;
+}
+
+void shard_slice_free(ShardSlice *s) { pair_set_free(s); }
+
+void shards_rank_range(int64_t n, int rank, int size, int64_t *first, int64_t *count) {
+    /* the first n % size ranks get one extra example */
+    int64_t base = n / size, extra = n % size;
+    *first = rank * base + (rank < extra ? rank : extra);
+    *count = base + (rank < extra ? 1 : 0);
+}

@@ -1,0 +1,13 @@
+/* tokenizer_json.h — load a Hugging Face tokenizer.json into a Tokenizer (src/tokenizer.h). */
+#ifndef PROACT_TOKENIZER_JSON_H
+#define PROACT_TOKENIZER_JSON_H
+
+#include "../src/tokenizer.h"
+
+/* Supports model BPE with a ByteLevel pre-tokenizer (alone, or in a Sequence after Split
+ * regexes), normalizer null / NFC (or a Sequence of those), added tokens with their flags,
+ * merges as "a b" strings or [a, b] pairs, ignore_merges. Anything else is an error naming
+ * the file and the component: "tok.json: unsupported model type 'Unigram' (field model.type)". */
+int tokenizer_load(const char *path, Tokenizer **out);
+
+#endif

@@ -1,0 +1,329 @@
+#!/usr/bin/env bash
+# Builds proact's real parallel corpora from Debian packages (DESIGN §7, data-sources.md):
+# downloads the packages with `apt-get download`, unpacks them with `dpkg-deb -x` (nothing is
+# installed, except libsword-utils for mod2imp when it is missing), and runs
+# scripts/data/build_corpora.py, which does the extraction and alignment.
+# Deterministic and idempotent: the same package versions give byte-identical files, and a run
+# whose outputs are present and match the pinned checksums only prints the counts.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: scripts/fetch-data.sh [--out DIR] [--fixture] [--accept-new] [--force] [--help]
+
+Builds three parallel corpora from Debian bookworm packages into DIR (default: data/ at the
+repository root), each as {train,valid,test}.tsv (source TAB target) and .ref (origin of each
+pair, line for line):
+  DIR/libreoffice-en-de/  LibreOffice help en->de, aligned by paragraph id
+                          (test: module text/simpress, valid: text/sdatabase, train: the rest)
+  DIR/ding-en-de/         Ding example sentences en->de (split by a hash of the English side)
+  DIR/bible-en-es/        World English Bible -> Reina-Valera 1909, aligned by verse
+                          (test: John, valid: Ruth, train: the rest)
+Downloads are cached in DIR/.cache. DIR/PACKAGES lists the package versions used and
+DIR/SHA256SUMS the checksums of all outputs, which must match the pinned
+scripts/fetch-data.sha256.
+
+options:
+  --out DIR     write the corpora to DIR
+  --fixture     also regenerate the small in-repository fixture tests/data/fixture/
+  --accept-new  accept outputs that differ from the pinned checksums (e.g. after a Debian
+                point release) and update scripts/fetch-data.sha256
+  --force       rebuild even when the outputs are up to date
+  -h, --help    show this message
+EOF
+}
+
+die() { echo "fetch-data: error: $*" >&2; exit 1; }
+log() { echo "fetch-data: $*" >&2; }
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/data"
+want_fixture=0
+accept_new=0
+force=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --out) [ $# -ge 2 ] || die "--out needs a directory"; out="$2"; shift 2 ;;
+    --out=*) out="${1#--out=}"; shift ;;
+    --fixture) want_fixture=1; shift ;;
+    --accept-new) accept_new=1; shift ;;
+    --force) force=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown argument '$1'" ;;
+  esac
+done
+
+PY=/usr/bin/python3
+BUILDER="$root/scripts/data/build_corpora.py"
+PINNED="$root/scripts/fetch-data.sha256"
+FIXTURE_DIR="$root/tests/data/fixture"
+FIXTURE_FILES=(README.md john.en-es.train.tsv john.en-es.test.tsv
+               libreoffice.en-de.train.tsv libreoffice.en-de.test.tsv)
+CORPORA=(libreoffice-en-de ding-en-de bible-en-es)
+# Packages downloaded (not installed). Their files:
+#   libreoffice-help-{en-us,de}: usr/share/libreoffice/help/{en-US,de}/text/<module>/*.html
+#   trans-de-en:                 usr/share/trans/de-en (the Ding dictionary)
+#   sword-text-{web,sparv}:      usr/share/sword/{mods.d,modules} (SWORD modules)
+PACKAGES=(libreoffice-help-en-us libreoffice-help-de trans-de-en sword-text-web sword-text-sparv)
+WEB_MODULE=engWEB2015eb   # in sword-text-web: World English Bible (with deuterocanon)
+RV_MODULE=spaRV1909eb     # in sword-text-sparv: Reina-Valera 1909
+
+for tool in apt-get apt-cache dpkg-deb dpkg-query sha256sum; do
+  command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found (this script needs Debian's apt and dpkg)"
+done
+[ -x "$PY" ] || die "$PY not found (install python3)"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+cache="$out/.cache"
+mkdir -p "$cache/debs"
+SECONDS=0
+
+# --- package versions -------------------------------------------------------------------------
+
+# The version apt would download now (from the local package lists; no network).
+candidate_version() {
+  local v
+  v=$(apt-cache policy "$1" 2>/dev/null | awk '/Candidate:/ {print $2; exit}')
+  if [ -z "$v" ] || [ "$v" = "(none)" ]; then
+    die "Debian package '$1' is not known to apt; run 'apt-get update' (bookworm main must be in the sources)"
+  fi
+  echo "$v"
+}
+declare -A VERSION
+for p in "${PACKAGES[@]}"; do VERSION[$p]=$(candidate_version "$p") || exit 1; done
+
+# The lines of DIR/PACKAGES for the downloaded packages (mod2imp's version is added at build).
+package_lines() { for p in "${PACKAGES[@]}"; do echo "$p ${VERSION[$p]}"; done; }
+
+builder_hash() { sha256sum "$BUILDER" | cut -d' ' -f1; }
+
+# --- checksums --------------------------------------------------------------------------------
+
+# Checksum lines "HASH  path" of the fixture files, paths prefixed with fixture/.
+fixture_sums() {
+  (cd "$FIXTURE_DIR" && sha256sum "${FIXTURE_FILES[@]}") | sed 's|  |  fixture/|'
+}
+
+# Pinned lines (no comments), only the data lines or only the fixture lines.
+pinned_data() { [ -f "$PINNED" ] && grep -v '^#' "$PINNED" | grep -v '  fixture/' || true; }
+pinned_fixture() { [ -f "$PINNED" ] && grep -v '^#' "$PINNED" | grep '  fixture/' || true; }
+
+data_up_to_date() {
+  [ -f "$out/SHA256SUMS" ] && [ -f "$out/PACKAGES" ] && [ -f "$cache/builder.sha256" ] || return 1
+  (cd "$out" && sha256sum --quiet --strict -c SHA256SUMS >/dev/null 2>&1) || return 1
+  [ "$(pinned_data)" = "$(cat "$out/SHA256SUMS")" ] || return 1
+  [ "$(cat "$cache/builder.sha256")" = "$(builder_hash)" ] || return 1
+  # The versions apt offers now are the ones the outputs were built from.
+  [ "$(grep -v '^#' "$out/PACKAGES" | grep -v '(installed' )" = "$(package_lines)" ] || return 1
+}
+
+fixture_up_to_date() {
+  local f
+  for f in "${FIXTURE_FILES[@]}"; do [ -f "$FIXTURE_DIR/$f" ] || return 1; done
+  [ "$(pinned_fixture)" = "$(fixture_sums)" ]
+}
+
+# Compares current checksum lines ($1) with pinned ones ($2); prints the differences.
+report_differences() {
+  "$PY" - "$1" "$2" <<'PY'
+import sys
+cur = dict(reversed(l.split("  ", 1)) for l in sys.argv[1].splitlines() if l)
+pin = dict(reversed(l.split("  ", 1)) for l in sys.argv[2].splitlines() if l)
+for path in sorted(set(cur) | set(pin)):
+    if path not in pin:
+        print("  not pinned:  " + path)
+    elif path not in cur:
+        print("  missing:     " + path)
+    elif cur[path] != pin[path]:
+        print("  differs:     " + path)
+PY
+}
+
+# Writes scripts/fetch-data.sha256 from DIR/SHA256SUMS and the fixture lines ($1).
+write_pins() {
+  {
+    echo "# Pinned SHA-256 of what scripts/fetch-data.sh builds: DIR/ (default data/) and, with"
+    echo "# --fixture, tests/data/fixture/ (as fixture/...). A mismatch means other inputs (e.g. a"
+    echo "# Debian point release); check the data, then: scripts/fetch-data.sh --fixture --accept-new"
+    echo "# Built from:"
+    grep -v '^#' "$out/PACKAGES" | sed 's/^/#   /'
+    cat "$out/SHA256SUMS"
+    [ -z "$1" ] || echo "$1"
+  } > "$PINNED.tmp"
+  mv "$PINNED.tmp" "$PINNED"
+}
+
+# --- downloading and unpacking ----------------------------------------------------------------
+
+# Prints the cached .deb of PKG at VERSION, if any.
+cached_deb() {
+  local f
+  for f in "$cache/debs/${1}_"*.deb; do
+    [ -e "$f" ] && [ "$(dpkg-deb -f "$f" Version 2>/dev/null)" = "$2" ] && { echo "$f"; return; }
+  done
+  return 0
+}
+
+# Downloads PKG=VERSION into the cache unless present with the archive's checksum; unpacks it
+# into $cache/x/PKG. Prints the .deb's path.
+fetch_package() {
+  local pkg="$1" ver="$2" deb want x
+  want=$(apt-cache show "$pkg=$ver" 2>/dev/null | awk '/^SHA256:/ {print $2; exit}')
+  deb=$(cached_deb "$pkg" "$ver")
+  if [ -n "$deb" ] && [ -n "$want" ] && [ "$(sha256sum "$deb" | cut -d' ' -f1)" != "$want" ]; then
+    log "cached $(basename "$deb") is corrupt; downloading it again"
+    rm -f "$deb"; deb=""
+  fi
+  if [ -z "$deb" ]; then
+    log "downloading $pkg $ver"
+    rm -f "$cache/debs/${pkg}_"*.deb   # older versions
+    # As root, apt's download sandbox user (_apt) cannot write here: run it as root instead.
+    local sandbox=()
+    [ "$(id -u)" -ne 0 ] || sandbox=(-o APT::Sandbox::User=root)
+    if ! (cd "$cache/debs" && apt-get download -q "${sandbox[@]}" "$pkg=$ver") >"$cache/apt.log" 2>&1; then
+      cat "$cache/apt.log" >&2
+      die "could not download Debian package '$pkg' ($ver) with apt-get download (output above)"
+    fi
+    deb=$(cached_deb "$pkg" "$ver")
+    [ -n "$deb" ] || die "apt-get download of '$pkg' ($ver) left no .deb in $cache/debs"
+  fi
+  x="$cache/x/$pkg"
+  if [ "$(cat "$x/.version" 2>/dev/null)" != "$ver" ]; then
+    rm -rf "$x"; mkdir -p "$x"
+    dpkg-deb -x "$deb" "$x" || die "could not unpack $deb (Debian package '$pkg')"
+    echo "$ver" > "$x/.version"
+  fi
+  echo "$deb"
+}
+
+# mod2imp (libsword-utils) exports a SWORD module as text. Installed when missing, like
+# scripts/install-deps.sh does; --no-install-recommends keeps it to 4 small packages.
+ensure_mod2imp() {
+  command -v mod2imp >/dev/null 2>&1 && return
+  log "installing libsword-utils (for mod2imp)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  if ! DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+        libsword-utils >"$cache/apt-install.log" 2>&1; then
+    cat "$cache/apt-install.log" >&2
+    die "could not install Debian package 'libsword-utils' (needed for mod2imp; output above)"
+  fi
+  command -v mod2imp >/dev/null 2>&1 || die "libsword-utils is installed but mod2imp is not on PATH"
+}
+
+# Exports SWORD module $1 from the unpacked packages to $cache/imp/$1.imp.
+export_module() {
+  local module="$1" sword="$cache/sword"
+  [ -f "$sword/mods.d/$module.conf" ] || \
+    die "SWORD module '$module' not found; the packages provide: $(cd "$sword/mods.d" && ls | sed 's/\.conf$//' | tr '\n' ' ')"
+  mkdir -p "$cache/imp" "$cache/home"
+  # Only our module tree: SWORD_PATH set, and HOME pointing away from any ~/.sword.
+  HOME="$cache/home" SWORD_PATH="$sword" mod2imp "$module" > "$cache/imp/$module.imp" \
+    || die "mod2imp $module failed"
+  grep -q '^\$\$\$John 1:1$' "$cache/imp/$module.imp" || die "mod2imp $module gave no Gospel of John"
+}
+
+build_data() {
+  local p deb debs=() bytes=0
+  for p in "${PACKAGES[@]}"; do
+    deb=$(fetch_package "$p" "${VERSION[$p]}") || exit 1
+    debs+=("$deb")
+  done
+  for d in "${debs[@]}"; do bytes=$((bytes + $(stat -c %s "$d"))); done
+  log "packages: ${#debs[@]} .deb files, $((bytes / 1024)) KiB (cached in $cache/debs)"
+  ensure_mod2imp
+  local sword_ver
+  sword_ver=$(dpkg-query -W -f='${Version}' libsword-utils 2>/dev/null || echo unknown)
+
+  rm -rf "$cache/sword"; mkdir -p "$cache/sword"
+  cp -r "$cache/x/sword-text-web/usr/share/sword/." "$cache/sword/"
+  cp -r "$cache/x/sword-text-sparv/usr/share/sword/." "$cache/sword/"
+  export_module "$WEB_MODULE"
+  export_module "$RV_MODULE"
+
+  # Build into a scratch directory and move into place only when all three succeeded.
+  local build="$cache/build" help="usr/share/libreoffice/help" pids=() pid status=0
+  rm -rf "$build"; mkdir -p "$build"
+  log "building corpora"
+  "$PY" "$BUILDER" libreoffice "$cache/x/libreoffice-help-en-us/$help/en-US" \
+    "$cache/x/libreoffice-help-de/$help/de" "$build/libreoffice-en-de" & pids+=($!)
+  "$PY" "$BUILDER" ding "$cache/x/trans-de-en/usr/share/trans/de-en" "$build/ding-en-de" & pids+=($!)
+  "$PY" "$BUILDER" bible "$cache/imp/$WEB_MODULE.imp" "$cache/imp/$RV_MODULE.imp" \
+    "$build/bible-en-es" & pids+=($!)
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  [ "$status" -eq 0 ] || die "scripts/data/build_corpora.py failed (output above)"
+  {
+    echo "# Debian bookworm packages the corpora were built from"
+    package_lines
+    echo "libsword-utils $sword_ver (installed; its mod2imp exported $WEB_MODULE and $RV_MODULE)"
+  } > "$build/PACKAGES"
+
+  for c in "${CORPORA[@]}"; do rm -rf "${out:?}/$c"; mv "$build/$c" "$out/$c"; done
+  mv "$build/PACKAGES" "$out/PACKAGES"
+  (cd "$out" && sha256sum PACKAGES */*.tsv */*.ref | LC_ALL=C sort -k2) > "$out/SHA256SUMS"
+  builder_hash > "$cache/builder.sha256"
+}
+
+build_fixture() {
+  local args=() line
+  while read -r line; do
+    args+=("${line%% *}=${line#* }")
+  done < <(grep -v '^#' "$out/PACKAGES" | sed 's/ (installed.*//')
+  log "writing the fixture to ${FIXTURE_DIR#"$root"/}"
+  "$PY" "$BUILDER" fixture "$out" "$FIXTURE_DIR" "${args[@]}" || die "building the fixture failed"
+}
+
+# --- main -------------------------------------------------------------------------------------
+
+mismatch=0
+if [ "$force" -eq 0 ] && data_up_to_date; then
+  log "${out} is up to date (checksums match scripts/fetch-data.sha256)"
+  built=0
+else
+  build_data
+  built=1
+fi
+
+fixture_lines="$(pinned_fixture)"
+if [ "$want_fixture" -eq 1 ]; then
+  if [ "$built" -eq 1 ] || [ "$force" -eq 1 ] || ! fixture_up_to_date; then
+    build_fixture
+  else
+    log "tests/data/fixture is up to date"
+  fi
+  fixture_lines="$(fixture_sums)"
+fi
+
+if [ ! -f "$PINNED" ]; then
+  write_pins "$fixture_lines"
+  log "no pinned checksums yet: wrote scripts/fetch-data.sha256 from this run"
+else
+  current="$(cat "$out/SHA256SUMS")"
+  pinned="$(pinned_data)"
+  if [ "$want_fixture" -eq 1 ]; then
+    current="$current"$'\n'"$(fixture_sums)"
+    pinned="$pinned"$'\n'"$(pinned_fixture)"
+  fi
+  if [ "$current" != "$pinned" ]; then
+    echo "fetch-data: the outputs differ from the pinned checksums (scripts/fetch-data.sha256):" >&2
+    report_differences "$current" "$pinned" >&2
+    echo "fetch-data: built from:" >&2
+    grep -v '^#' "$out/PACKAGES" | sed 's/^/  /' >&2
+    echo "fetch-data: pinned checksums were made from:" >&2
+    grep '^#   ' "$PINNED" | sed 's/^#   /  /' >&2
+    if [ "$accept_new" -eq 1 ]; then
+      write_pins "$fixture_lines"
+      log "--accept-new: updated scripts/fetch-data.sha256"
+    else
+      mismatch=1
+    fi
+  fi
+fi
+
+echo
+"$PY" "$BUILDER" counts "$out"
+echo
+echo "fetch-data: done in ${SECONDS}s; corpora in $out"
+if [ "$mismatch" -eq 1 ]; then
+  die "checksums differ from scripts/fetch-data.sha256 (see above); rerun with --accept-new to accept them"
+fi
