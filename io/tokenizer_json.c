@@ -47,9 +47,12 @@ static int must_be_empty(const char *path, json_t *model, const char *key) {
                 (json_is_string(v) && json_string_length(v) == 0);
     if (empty) return 0;
     char shown[64] = "a value";
-    if (json_is_string(v)) snprintf(shown, sizeof shown, "'%.40s'", json_string_value(v));
-    else if (json_is_true(v)) snprintf(shown, sizeof shown, "true");
-    else if (json_is_number(v)) snprintf(shown, sizeof shown, "%g", json_number_value(v));
+    if (json_is_string(v))
+        snprintf(shown, sizeof shown, "'%.40s'", json_string_value(v));
+    else if (json_is_true(v))
+        snprintf(shown, sizeof shown, "true");
+    else if (json_is_number(v))
+        snprintf(shown, sizeof shown, "%g", json_number_value(v));
     return px_error("%s: unsupported model.%s %s (field model.%s)", path, key, shown, key);
 }
 
@@ -129,7 +132,8 @@ static int read_normalizer(const char *path, json_t *n, const char *field, int *
 
 static int read_byte_level(const char *path, json_t *p, const char *field, Tokenizer *t) {
     int prefix, use_regex; /* defaults as in tokenizers.js */
-    if (get_bool(path, p, "add_prefix_space", field, 0, &prefix) || get_bool(path, p, "use_regex", field, 1, &use_regex))
+    if (get_bool(path, p, "add_prefix_space", field, 0, &prefix) ||
+        get_bool(path, p, "use_regex", field, 1, &use_regex))
         return -1;
     tokenizer_set_byte_level(t, prefix, use_regex);
     return 0;
@@ -140,7 +144,8 @@ static int read_split(const char *path, json_t *p, const char *field, Tokenizer 
     json_t *regex = json_is_object(pat) ? member(pat, "Regex") : NULL;
     json_t *literal = json_is_object(pat) ? member(pat, "String") : NULL;
     json_t *s = regex ? regex : literal;
-    if (!json_is_string(s)) return px_error("%s: field %s.pattern must be {\"Regex\": ...} or {\"String\": ...}", path, field);
+    if (!json_is_string(s))
+        return px_error("%s: field %s.pattern must be {\"Regex\": ...} or {\"String\": ...}", path, field);
     if (!json_is_string(behavior) || strcmp(json_string_value(behavior), "Isolated") != 0)
         return px_error("%s: unsupported Split behavior '%s' (field %s.behavior)", path,
                         json_is_string(behavior) ? json_string_value(behavior) : "(none)", field);
@@ -154,7 +159,9 @@ static int read_split(const char *path, json_t *p, const char *field, Tokenizer 
 
 /* ByteLevel, or a Sequence of Split steps ending with ByteLevel. */
 static int read_pre_tokenizer(const char *path, json_t *p, Tokenizer *t) {
-    if (!p) return px_error("%s: unsupported pre_tokenizer null (byte-level BPE needs ByteLevel; field pre_tokenizer)", path);
+    if (!p)
+        return px_error("%s: unsupported pre_tokenizer null (byte-level BPE needs ByteLevel; field pre_tokenizer)",
+                        path);
     const char *type = get_type(path, p, "pre_tokenizer");
     if (!type) return -1;
     if (strcmp(type, "ByteLevel") == 0) return read_byte_level(path, p, "pre_tokenizer", t);
@@ -162,7 +169,8 @@ static int read_pre_tokenizer(const char *path, json_t *p, Tokenizer *t) {
         return px_error("%s: unsupported pre_tokenizer '%s' (field pre_tokenizer.type)", path, type);
     json_t *list = member(p, "pretokenizers");
     size_t n = json_array_size(list);
-    if (!json_is_array(list) || n == 0) return px_error("%s: field pre_tokenizer.pretokenizers must be a non-empty array", path);
+    if (!json_is_array(list) || n == 0)
+        return px_error("%s: field pre_tokenizer.pretokenizers must be a non-empty array", path);
     for (size_t i = 0; i < n; i++) {
         char field[96];
         snprintf(field, sizeof field, "pre_tokenizer.pretokenizers[%zu]", i);
@@ -183,7 +191,8 @@ static int check_decoder(const char *path, json_t *d) {
     if (!d) return px_error("%s: unsupported decoder null (field decoder)", path);
     const char *type = get_type(path, d, "decoder");
     if (!type) return -1;
-    if (strcmp(type, "ByteLevel") != 0) return px_error("%s: unsupported decoder '%s' (field decoder.type)", path, type);
+    if (strcmp(type, "ByteLevel") != 0)
+        return px_error("%s: unsupported decoder '%s' (field decoder.type)", path, type);
     return 0;
 }
 
@@ -196,10 +205,11 @@ static int read_added_token(const char *path, json_t *a, size_t i, Tokenizer *t)
     if (!json_is_object(a) || !json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) > INT32_MAX)
         return px_error("%s: field %s.id must be a non-negative integer", path, field);
     if (!json_is_string(content)) return px_error("%s: field %s.content must be a string", path, field);
-    TokenizerAddedToken tok = {.content = json_string_value(content), .len = json_string_length(content),
-                               .id = (int)json_integer_value(id)};
-    if (get_bool(path, a, "single_word", field, 0, &tok.single_word) || get_bool(path, a, "lstrip", field, 0, &tok.lstrip) ||
-        get_bool(path, a, "rstrip", field, 0, &tok.rstrip) || get_bool(path, a, "special", field, 0, &tok.special) ||
+    TokenizerAddedToken tok = {
+        .content = json_string_value(content), .len = json_string_length(content), .id = (int)json_integer_value(id)};
+    if (get_bool(path, a, "single_word", field, 0, &tok.single_word) ||
+        get_bool(path, a, "lstrip", field, 0, &tok.lstrip) || get_bool(path, a, "rstrip", field, 0, &tok.rstrip) ||
+        get_bool(path, a, "special", field, 0, &tok.special) ||
         get_bool(path, a, "normalized", field, !tok.special, &tok.normalized)) /* default: not special */
         return -1;
     return tokenizer_add_added_token(t, &tok);
@@ -225,8 +235,10 @@ static json_t *parse_file(const char *path) {
     json_t *root = json_loadf(fp, JSON_ALLOW_NUL, &err);
     int read_failed = ferror(fp);
     fclose(fp);
-    if (read_failed) px_error("%s: read error", path);
-    else if (!root) px_error("%s: not a tokenizer.json: not valid JSON (line %d: %s)", path, err.line, err.text);
+    if (read_failed)
+        px_error("%s: read error", path);
+    else if (!root)
+        px_error("%s: not a tokenizer.json: not valid JSON (line %d: %s)", path, err.line, err.text);
     if (read_failed) json_decref(root);
     return read_failed ? NULL : root;
 }
@@ -246,9 +258,10 @@ int tokenizer_load(const char *path, Tokenizer **out) {
     int nfc = 0, rc = check_is_tokenizer(path, root);
     if (rc == 0 && !(t = tokenizer_new(path))) rc = -1;
     if (rc == 0)
-        rc = read_model(path, member(root, "model"), t) || read_normalizer(path, member(root, "normalizer"), "normalizer", &nfc) ||
-             read_pre_tokenizer(path, member(root, "pre_tokenizer"), t) || check_decoder(path, member(root, "decoder")) ||
-             read_added_tokens(path, root, t);
+        rc = read_model(path, member(root, "model"), t) ||
+             read_normalizer(path, member(root, "normalizer"), "normalizer", &nfc) ||
+             read_pre_tokenizer(path, member(root, "pre_tokenizer"), t) ||
+             check_decoder(path, member(root, "decoder")) || read_added_tokens(path, root, t);
     if (rc == 0) {
         tokenizer_set_nfc(t, nfc);
         rc = tokenizer_finish(t);

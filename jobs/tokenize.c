@@ -82,7 +82,8 @@ static int parse_ids(const char *s, size_t len, long line_no, IdVec *ids) {
         size_t start = i;
         while (i < len && s[i] >= '0' && s[i] <= '9' && v <= 1L << 31) v = v * 10 + (s[i++] - '0');
         if (i == start || v > 1L << 31 || (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != '\r'))
-            return px_error("stdin line %ld: '%.*s' is not a token id", line_no, (int)PX_MIN(len - start, 20), s + start);
+            return px_error("stdin line %ld: '%.*s' is not a token id", line_no, (int)PX_MIN(len - start, 20),
+                            s + start);
         if (idvec_push(ids, (int)v)) return -1;
     }
     return 0;
@@ -104,7 +105,8 @@ static int do_line(Job *job, const char *s, size_t len) {
     }
     char *text;
     size_t n;
-    if (parse_ids(s, len, job->line_no, &job->ids) || tokenizer_decode(job->tok, job->ids.ids, job->ids.n, 0, &text, &n))
+    if (parse_ids(s, len, job->line_no, &job->ids) ||
+        tokenizer_decode(job->tok, job->ids.ids, job->ids.n, 0, &text, &n))
         return -1;
     int rc = bytes_reserve(&job->out, n + 1);
     if (rc == 0) {
@@ -134,7 +136,8 @@ static int run(Job *job, size_t *bytes_in) {
             rc = do_line(job, in.s + start, (size_t)(nl - in.s) - start);
             start = (size_t)(nl - in.s) + 1;
         }
-        if (rc == 0 && k == 0 && start < end) rc = do_line(job, in.s + start, end - start), start = end; /* no final \n */
+        if (rc == 0 && k == 0 && start < end)
+            rc = do_line(job, in.s + start, end - start), start = end; /* no final \n */
         memmove(in.s, in.s + start, end - start);
         in.n = end - start;
         if (rc == 0) rc = flush_out(&job->out); /* after every read: output streams with the input */
@@ -145,8 +148,10 @@ static int run(Job *job, size_t *bytes_in) {
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    static const struct option opts[] = {{"tokenizer", required_argument, 0, 't'}, {"decode", no_argument, 0, 'd'},
-                                         {"timing", no_argument, 0, 'T'},         {"help", no_argument, 0, 'h'},
+    static const struct option opts[] = {{"tokenizer", required_argument, 0, 't'},
+                                         {"decode", no_argument, 0, 'd'},
+                                         {"timing", no_argument, 0, 'T'},
+                                         {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *path = NULL;
     int decode = 0, timing = 0, c;

@@ -105,8 +105,8 @@ fixture_sums() {
 }
 
 # Pinned lines (no comments), only the data lines or only the fixture lines.
-pinned_data() { [ -f "$PINNED" ] && grep -v '^#' "$PINNED" | grep -v '  fixture/' || true; }
-pinned_fixture() { [ -f "$PINNED" ] && grep -v '^#' "$PINNED" | grep '  fixture/' || true; }
+pinned_data() { if [ -f "$PINNED" ]; then grep -v '^#' "$PINNED" | grep -v '  fixture/' || true; fi; }
+pinned_fixture() { if [ -f "$PINNED" ]; then grep -v '^#' "$PINNED" | grep '  fixture/' || true; fi; }
 
 data_up_to_date() {
   [ -f "$out/SHA256SUMS" ] && [ -f "$out/PACKAGES" ] && [ -f "$cache/builder.sha256" ] || return 1
@@ -260,7 +260,7 @@ build_data() {
 
   for c in "${CORPORA[@]}"; do rm -rf "${out:?}/$c"; mv "$build/$c" "$out/$c"; done
   mv "$build/PACKAGES" "$out/PACKAGES"
-  (cd "$out" && sha256sum PACKAGES */*.tsv */*.ref | LC_ALL=C sort -k2) > "$out/SHA256SUMS"
+  (cd "$out" && sha256sum -- PACKAGES */*.tsv */*.ref | LC_ALL=C sort -k2) > "$out/SHA256SUMS"
   builder_hash > "$cache/builder.sha256"
 }
 
@@ -310,7 +310,7 @@ else
     echo "fetch-data: built from:" >&2
     grep -v '^#' "$out/PACKAGES" | sed 's/^/  /' >&2
     echo "fetch-data: pinned checksums were made from:" >&2
-    grep '^#   ' "$PINNED" | sed 's/^#   /  /' >&2
+    { grep '^#   ' "$PINNED" || true; } | sed 's/^#   /  /' >&2
     if [ "$accept_new" -eq 1 ]; then
       write_pins "$fixture_lines"
       log "--accept-new: updated scripts/fetch-data.sha256"

@@ -81,20 +81,42 @@ void template_tokens_free(TemplateTokens *tt) {
     idvec_free(&tt->tgt_end);
 }
 
-void template_guess_languages(const char *path, char *src, char *tgt, size_t size) {
-    const char *base = strrchr(path, '/');
-    base = base ? base + 1 : path;
-    for (const char *p = base; *p; p++) {
-        size_t a = strspn(p, "abcdefghijklmnopqrstuvwxyz");
-        if ((a == 2 || a == 3) && p[a] == '-' && (p == base || p[-1] == '.' || p[-1] == '_')) {
-            size_t b = strspn(p + a + 1, "abcdefghijklmnopqrstuvwxyz");
-            char after = p[a + 1 + b];
-            if ((b == 2 || b == 3) && (after == '.' || after == '_' || after == '\0')) {
-                snprintf(src, size, "%.*s", (int)a, p);
-                snprintf(tgt, size, "%.*s", (int)b, p + a + 1);
-                return;
-            }
+/* ISO 639-1 codes accepted in file names: a list, so that "state-of-art" is not read as of->art. */
+static int is_language_code(const char *p, size_t n) {
+    static const char *const codes[] = {"ar", "bg", "ca", "cs", "da", "de", "el", "en", "es", "et", "fa", "fi", "fr",
+                                         "he", "hi", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "nb", "nl",
+                                         "no", "pl", "pt", "ro", "ru", "sk", "sl", "sr", "sv", "th", "tr", "uk", "vi",
+                                         "zh"};
+    if (n != 2) return 0;
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (strncmp(codes[i], p, 2) == 0) return 1;
+    return 0;
+}
+
+/* Looks for "xx-yy" (two language codes) delimited by '.', '_', '-' or the ends of [begin, end). */
+static int find_pair(const char *begin, const char *end, char *src, char *tgt, size_t size) {
+    for (const char *p = begin; p + 5 <= end; p++) {
+        if (p > begin && p[-1] != '.' && p[-1] != '_' && p[-1] != '-') continue;
+        if (!is_language_code(p, strspn(p, "abcdefghijklmnopqrstuvwxyz")) || p[2] != '-') continue;
+        const char *q = p + 3, *after = q + strspn(q, "abcdefghijklmnopqrstuvwxyz");
+        if (after > end) after = end;
+        if (is_language_code(q, (size_t)(after - q)) && (after == end || *after == '.' || *after == '_')) {
+            snprintf(src, size, "%.2s", p);
+            snprintf(tgt, size, "%.2s", q);
+            return 1;
         }
+    }
+    return 0;
+}
+
+void template_guess_languages(const char *path, char *src, char *tgt, size_t size) {
+    /* the file name first, then each directory up the path (data/libreoffice-en-de/train.tsv) */
+    const char *end = path + strlen(path);
+    while (end > path) {
+        const char *begin = end;
+        while (begin > path && begin[-1] != '/') begin--;
+        if (find_pair(begin, end, src, tgt, size)) return;
+        end = begin > path ? begin - 1 : path;
     }
     snprintf(src, size, "source");
     snprintf(tgt, size, "target");

@@ -29,11 +29,11 @@
 
 #include "common.h"
 
-#define MAX_TOKEN_ID (1 << 28)         /* ids above this are surely a broken file */
-#define MAX_SPLITS 8                   /* Split steps in a pre-tokenizer Sequence */
-#define CACHE_MAX_PIECE 256            /* longer pieces are not cached */
-#define CACHE_MAX_ENTRIES (1u << 18)   /* the piece cache is emptied when it grows past this */
-#define JIT_STACK_MAX (8u << 20)       /* PCRE2 JIT stack for very long pieces */
+#define MAX_TOKEN_ID (1 << 28)       /* ids above this are surely a broken file */
+#define MAX_SPLITS 8                 /* Split steps in a pre-tokenizer Sequence */
+#define CACHE_MAX_PIECE 256          /* longer pieces are not cached */
+#define CACHE_MAX_ENTRIES (1u << 18) /* the piece cache is emptied when it grows past this */
+#define JIT_STACK_MAX (8u << 20)     /* PCRE2 JIT stack for very long pieces */
 #define DEAD_SYM UINT32_MAX
 
 /* ───────────────────────── growable buffers ───────────────────────── */
@@ -248,15 +248,20 @@ static int utf8_step(const unsigned char *s, size_t n) {
     if (c < 0x80) return 1;
     int need;
     unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF) need = 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
     else if (c >= 0xE0 && c <= 0xEF) {
         need = 2;
-        if (c == 0xE0) lo = 0xA0;      /* overlong */
-        else if (c == 0xED) hi = 0x9F; /* surrogates */
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
     } else if (c >= 0xF0 && c <= 0xF4) {
         need = 3;
-        if (c == 0xF0) lo = 0x90;      /* overlong */
-        else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
     } else
         return -1;
     for (int i = 1; i <= need; i++) {
@@ -348,7 +353,7 @@ static uint32_t byte_char(int b) {
 /* ───────────────────────── the tokenizer ───────────────────────── */
 
 typedef struct {
-    size_t off, len; /* content in Tokenizer.added_text */
+    size_t off, len;   /* content in Tokenizer.added_text */
     size_t noff, nlen; /* normalized content (== content unless normalized under NFC) */
     int id, single_word, lstrip, rstrip, normalized, special;
 } AddedTok;
@@ -370,9 +375,10 @@ typedef struct {
     size_t a, b;
 } Span;
 
+/* A candidate merge: key = rank << 32 | position of the left symbol (lowest first). */
 typedef struct {
     uint64_t key;
-    uint32_t rank, pos, left, right, merged;
+    uint32_t left, right, merged;
 } HeapEnt;
 
 /* Scratch state of tokenizer_encode; the reason a Tokenizer serves one thread at a time. */
@@ -389,7 +395,7 @@ typedef struct {
     size_t heap_n, heap_cap;
     int32_t *ids;
     size_t ids_n, ids_cap;
-    StrMap cache;          /* piece bytes → offset into cache_ids: [count, ids...] */
+    StrMap cache; /* piece bytes → offset into cache_ids: [count, ids...] */
     int32_t *cache_ids;
     size_t cache_n, cache_cap;
     pcre2_match_context *mctx;
@@ -399,8 +405,8 @@ typedef struct {
 struct Tokenizer {
     char *origin; /* file name, for messages */
     /* as loaded */
-    StrMap vocab;     /* model.vocab: token → id */
-    Buf merge_text;   /* merges: "left\0right\0" in rank order */
+    StrMap vocab;   /* model.vocab: token → id */
+    Buf merge_text; /* merges: "left\0right\0" in rank order */
     size_t n_merges;
     AddedTok *added;
     size_t n_added, cap_added;
@@ -413,7 +419,7 @@ struct Tokenizer {
     int has_byte_level, add_prefix_space, use_regex;
     int finished;
     /* built by tokenizer_finish */
-    StrMap tok;      /* vocab with the added tokens' contents over it (tokenizers.js tokens_to_ids) */
+    StrMap tok;       /* vocab with the added tokens' contents over it (tokenizers.js tokens_to_ids) */
     StrMap added_map; /* added token content and normalized content → index into added */
     AddedSet raw_set, norm_set;
     char **id_token; /* id → token string (NULL for gaps) */
@@ -424,8 +430,8 @@ struct Tokenizer {
     int32_t *sym_out; /* symbol → output id, or -1 (dropped) */
     uint32_t byte_sym[256];
     PairMap pairs;
-    int32_t unk_id;   /* -1 without unk token */
-    Regex gpt2;       /* the ByteLevel regex (use_regex) */
+    int32_t unk_id; /* -1 without unk token */
+    Regex gpt2;     /* the ByteLevel regex (use_regex) */
     char byte_utf8[256][3];
     unsigned char byte_utf8_len[256];
     int16_t char_byte[324]; /* GPT-2 character (< U+0144) → byte, or -1 */
@@ -518,7 +524,10 @@ int tokenizer_add_vocab(Tokenizer *t, const char *token, size_t len, int id) {
 }
 
 int tokenizer_add_merge(Tokenizer *t, const char *left, size_t left_len, const char *right, size_t right_len) {
-    char zero = '\0';
+    if (!left_len || !right_len || memchr(left, 0, left_len) || memchr(right, 0, right_len))
+        return px_error("%s: merge %zu has an empty token or a NUL (field model.merges[%zu])", t->origin, t->n_merges,
+                        t->n_merges);
+    char zero = '\0'; /* the list is stored NUL-separated */
     if (buf_put(&t->merge_text, left, left_len) || buf_put(&t->merge_text, &zero, 1) ||
         buf_put(&t->merge_text, right, right_len) || buf_put(&t->merge_text, &zero, 1))
         return -1;
@@ -531,8 +540,13 @@ int tokenizer_add_added_token(Tokenizer *t, const TokenizerAddedToken *a) {
     if (a->len == 0) return px_error("%s: an added token (id %d) has empty content", t->origin, a->id);
     if (grow(&t->added, &t->cap_added, t->n_added + 1, sizeof *t->added, "added tokens")) return -1;
     AddedTok *d = &t->added[t->n_added];
-    *d = (AddedTok){.off = t->added_text.n, .len = a->len, .id = a->id, .single_word = !!a->single_word,
-                    .lstrip = !!a->lstrip, .rstrip = !!a->rstrip, .normalized = !!a->normalized,
+    *d = (AddedTok){.off = t->added_text.n,
+                    .len = a->len,
+                    .id = a->id,
+                    .single_word = !!a->single_word,
+                    .lstrip = !!a->lstrip,
+                    .rstrip = !!a->rstrip,
+                    .normalized = !!a->normalized,
                     .special = !!a->special};
     char zero = '\0';
     if (buf_put(&t->added_text, a->content, a->len) || buf_put(&t->added_text, &zero, 1)) return -1;
@@ -595,9 +609,12 @@ static int is_ascii_letter(uint32_t c) { return (c | 0x20) >= 'a' && (c | 0x20) 
  * folds, as in tokenizers.js). */
 static int rx_literal(Buf *o, uint32_t cp, int fold) {
     char tmp[32];
-    if (fold && is_ascii_letter(cp)) snprintf(tmp, sizeof tmp, "[%c%c]", (char)(cp | 0x20), (char)(cp & ~0x20u));
-    else if (cp < 0x80 && ((cp | 0x20) - 'a' < 26 || cp - '0' < 10)) snprintf(tmp, sizeof tmp, "%c", (char)cp);
-    else snprintf(tmp, sizeof tmp, "\\x{%X}", (unsigned)cp);
+    if (fold && is_ascii_letter(cp))
+        snprintf(tmp, sizeof tmp, "[%c%c]", (char)(cp | 0x20), (char)(cp & ~0x20u));
+    else if (cp < 0x80 && ((cp | 0x20) - 'a' < 26 || cp - '0' < 10))
+        snprintf(tmp, sizeof tmp, "%c", (char)cp);
+    else
+        snprintf(tmp, sizeof tmp, "\\x{%X}", (unsigned)cp);
     return buf_puts(o, tmp);
 }
 
@@ -619,7 +636,7 @@ static int hexval(char c) {
     return -1;
 }
 
-/* Parses `digits` hex digits at p (exactly, or up to `digits` when braced ends at '}'). */
+/* The value of the n hex digits at p (1 to 8 of them), or -1. */
 static long parse_hex(const char *p, size_t n) {
     if (n == 0 || n > 8) return -1;
     long v = 0;
@@ -645,7 +662,8 @@ static int rx_codepoint_escape(const Rx *r, uint32_t *cp, size_t *len) {
     }
     if (left >= 4 && p[1] == 'x' && parse_hex(p + 2, 2) >= 0) return *cp = (uint32_t)parse_hex(p + 2, 2), *len = 4, 1;
     if (left >= 6 && p[1] == 'u' && parse_hex(p + 2, 4) >= 0) return *cp = (uint32_t)parse_hex(p + 2, 4), *len = 6, 1;
-    if (left >= 3 && p[1] == 'c' && is_ascii_letter((unsigned char)p[2])) return *cp = (unsigned char)p[2] % 32, *len = 3, 1;
+    if (left >= 3 && p[1] == 'c' && is_ascii_letter((unsigned char)p[2]))
+        return *cp = (unsigned char)p[2] % 32, *len = 3, 1;
     return 0;
 }
 
@@ -686,11 +704,12 @@ static const char *class_shorthand(char c) {
 
 /* POSIX bracket [:name:] inside a class, as tokenizers.js maps them. */
 static const char *posix_fragment(const char *name, size_t len) {
-    static const char *const map[][2] = {
-        {"alpha", "\\p{Alphabetic}"}, {"alnum", "\\p{Alphabetic}\\p{Nd}"}, {"digit", "\\p{Nd}"},
-        {"lower", "\\p{Lowercase}"},  {"upper", "\\p{Uppercase}"},         {"space", "\\p{White_Space}"},
-        {"blank", "\\t\\p{Zs}"},      {"punct", "\\p{P}\\p{S}"},           {"cntrl", "\\p{Cc}"},
-        {"word", WORD_IN_CLASS},      {"xdigit", "0-9A-Fa-f"}};
+    static const char *const map[][2] = {{"alpha", "\\p{Alphabetic}"}, {"alnum", "\\p{Alphabetic}\\p{Nd}"},
+                                         {"digit", "\\p{Nd}"},         {"lower", "\\p{Lowercase}"},
+                                         {"upper", "\\p{Uppercase}"},  {"space", "\\p{White_Space}"},
+                                         {"blank", "\\t\\p{Zs}"},      {"punct", "\\p{P}\\p{S}"},
+                                         {"cntrl", "\\p{Cc}"},         {"word", WORD_IN_CLASS},
+                                         {"xdigit", "0-9A-Fa-f"}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strlen(map[i][0]) == len && memcmp(map[i][0], name, len) == 0) return map[i][1];
     return NULL;
@@ -698,18 +717,48 @@ static const char *posix_fragment(const char *name, size_t len) {
 
 /* General_Category long names (JavaScript accepts both forms; PCRE2 only the short one). */
 static const char *gc_short(const char *name, size_t len) {
-    static const char *const map[][2] = {
-        {"Letter", "L"}, {"Cased_Letter", "LC"}, {"Uppercase_Letter", "Lu"}, {"Lowercase_Letter", "Ll"},
-        {"Titlecase_Letter", "Lt"}, {"Modifier_Letter", "Lm"}, {"Other_Letter", "Lo"}, {"Mark", "M"},
-        {"Combining_Mark", "M"}, {"Nonspacing_Mark", "Mn"}, {"Spacing_Mark", "Mc"}, {"Enclosing_Mark", "Me"},
-        {"Number", "N"}, {"Decimal_Number", "Nd"}, {"digit", "Nd"}, {"Letter_Number", "Nl"}, {"Other_Number", "No"},
-        {"Punctuation", "P"}, {"punct", "P"}, {"Connector_Punctuation", "Pc"}, {"Dash_Punctuation", "Pd"},
-        {"Open_Punctuation", "Ps"}, {"Close_Punctuation", "Pe"}, {"Initial_Punctuation", "Pi"},
-        {"Final_Punctuation", "Pf"}, {"Other_Punctuation", "Po"}, {"Symbol", "S"}, {"Math_Symbol", "Sm"},
-        {"Currency_Symbol", "Sc"}, {"Modifier_Symbol", "Sk"}, {"Other_Symbol", "So"}, {"Separator", "Z"},
-        {"Space_Separator", "Zs"}, {"Line_Separator", "Zl"}, {"Paragraph_Separator", "Zp"}, {"Other", "C"},
-        {"Control", "Cc"}, {"cntrl", "Cc"}, {"Format", "Cf"}, {"Surrogate", "Cs"}, {"Private_Use", "Co"},
-        {"Unassigned", "Cn"}};
+    static const char *const map[][2] = {{"Letter", "L"},
+                                         {"Cased_Letter", "LC"},
+                                         {"Uppercase_Letter", "Lu"},
+                                         {"Lowercase_Letter", "Ll"},
+                                         {"Titlecase_Letter", "Lt"},
+                                         {"Modifier_Letter", "Lm"},
+                                         {"Other_Letter", "Lo"},
+                                         {"Mark", "M"},
+                                         {"Combining_Mark", "M"},
+                                         {"Nonspacing_Mark", "Mn"},
+                                         {"Spacing_Mark", "Mc"},
+                                         {"Enclosing_Mark", "Me"},
+                                         {"Number", "N"},
+                                         {"Decimal_Number", "Nd"},
+                                         {"digit", "Nd"},
+                                         {"Letter_Number", "Nl"},
+                                         {"Other_Number", "No"},
+                                         {"Punctuation", "P"},
+                                         {"punct", "P"},
+                                         {"Connector_Punctuation", "Pc"},
+                                         {"Dash_Punctuation", "Pd"},
+                                         {"Open_Punctuation", "Ps"},
+                                         {"Close_Punctuation", "Pe"},
+                                         {"Initial_Punctuation", "Pi"},
+                                         {"Final_Punctuation", "Pf"},
+                                         {"Other_Punctuation", "Po"},
+                                         {"Symbol", "S"},
+                                         {"Math_Symbol", "Sm"},
+                                         {"Currency_Symbol", "Sc"},
+                                         {"Modifier_Symbol", "Sk"},
+                                         {"Other_Symbol", "So"},
+                                         {"Separator", "Z"},
+                                         {"Space_Separator", "Zs"},
+                                         {"Line_Separator", "Zl"},
+                                         {"Paragraph_Separator", "Zp"},
+                                         {"Other", "C"},
+                                         {"Control", "Cc"},
+                                         {"cntrl", "Cc"},
+                                         {"Format", "Cf"},
+                                         {"Surrogate", "Cs"},
+                                         {"Private_Use", "Co"},
+                                         {"Unassigned", "Cn"}};
     static const char *const shorts[] = {"L",  "LC", "Lu", "Ll", "Lt", "Lm", "Lo", "M",  "Mn", "Mc", "Me", "N",  "Nd",
                                          "Nl", "No", "P",  "Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po", "S",  "Sm", "Sc",
                                          "Sk", "So", "Z",  "Zs", "Zl", "Zp", "C",  "Cc", "Cf", "Cs", "Co", "Cn"};
@@ -722,20 +771,104 @@ static const char *gc_short(const char *name, size_t len) {
 
 /* Binary properties JavaScript accepts without a "name=" prefix. */
 static int is_binary_property(const char *name, size_t len) {
-    static const char *const names[] = {
-        "ASCII", "ASCII_Hex_Digit", "AHex", "Alphabetic", "Alpha", "Any", "Assigned", "Bidi_Control", "Bidi_C",
-        "Bidi_Mirrored", "Bidi_M", "Case_Ignorable", "CI", "Cased", "Changes_When_Casefolded", "CWCF",
-        "Changes_When_Casemapped", "CWCM", "Changes_When_Lowercased", "CWL", "Changes_When_NFKC_Casefolded", "CWKCF",
-        "Changes_When_Titlecased", "CWT", "Changes_When_Uppercased", "CWU", "Dash", "Default_Ignorable_Code_Point",
-        "DI", "Deprecated", "Dep", "Diacritic", "Dia", "Emoji", "Emoji_Component", "EComp", "Emoji_Modifier", "EMod",
-        "Emoji_Modifier_Base", "EBase", "Emoji_Presentation", "EPres", "Extended_Pictographic", "ExtPict", "Extender",
-        "Ext", "Grapheme_Base", "Gr_Base", "Grapheme_Extend", "Gr_Ext", "Hex_Digit", "Hex", "IDS_Binary_Operator",
-        "IDSB", "IDS_Trinary_Operator", "IDST", "ID_Continue", "IDC", "ID_Start", "IDS", "Ideographic", "Ideo",
-        "Join_Control", "Join_C", "Logical_Order_Exception", "LOE", "Lowercase", "Lower", "Math",
-        "Noncharacter_Code_Point", "NChar", "Pattern_Syntax", "Pat_Syn", "Pattern_White_Space", "Pat_WS",
-        "Quotation_Mark", "QMark", "Radical", "Regional_Indicator", "RI", "Sentence_Terminal", "STerm", "Soft_Dotted",
-        "SD", "Terminal_Punctuation", "Term", "Unified_Ideograph", "UIdeo", "Uppercase", "Upper", "Variation_Selector",
-        "VS", "White_Space", "space", "XID_Continue", "XIDC", "XID_Start", "XIDS"};
+    static const char *const names[] = {"ASCII",
+                                        "ASCII_Hex_Digit",
+                                        "AHex",
+                                        "Alphabetic",
+                                        "Alpha",
+                                        "Any",
+                                        "Assigned",
+                                        "Bidi_Control",
+                                        "Bidi_C",
+                                        "Bidi_Mirrored",
+                                        "Bidi_M",
+                                        "Case_Ignorable",
+                                        "CI",
+                                        "Cased",
+                                        "Changes_When_Casefolded",
+                                        "CWCF",
+                                        "Changes_When_Casemapped",
+                                        "CWCM",
+                                        "Changes_When_Lowercased",
+                                        "CWL",
+                                        "Changes_When_NFKC_Casefolded",
+                                        "CWKCF",
+                                        "Changes_When_Titlecased",
+                                        "CWT",
+                                        "Changes_When_Uppercased",
+                                        "CWU",
+                                        "Dash",
+                                        "Default_Ignorable_Code_Point",
+                                        "DI",
+                                        "Deprecated",
+                                        "Dep",
+                                        "Diacritic",
+                                        "Dia",
+                                        "Emoji",
+                                        "Emoji_Component",
+                                        "EComp",
+                                        "Emoji_Modifier",
+                                        "EMod",
+                                        "Emoji_Modifier_Base",
+                                        "EBase",
+                                        "Emoji_Presentation",
+                                        "EPres",
+                                        "Extended_Pictographic",
+                                        "ExtPict",
+                                        "Extender",
+                                        "Ext",
+                                        "Grapheme_Base",
+                                        "Gr_Base",
+                                        "Grapheme_Extend",
+                                        "Gr_Ext",
+                                        "Hex_Digit",
+                                        "Hex",
+                                        "IDS_Binary_Operator",
+                                        "IDSB",
+                                        "IDS_Trinary_Operator",
+                                        "IDST",
+                                        "ID_Continue",
+                                        "IDC",
+                                        "ID_Start",
+                                        "IDS",
+                                        "Ideographic",
+                                        "Ideo",
+                                        "Join_Control",
+                                        "Join_C",
+                                        "Logical_Order_Exception",
+                                        "LOE",
+                                        "Lowercase",
+                                        "Lower",
+                                        "Math",
+                                        "Noncharacter_Code_Point",
+                                        "NChar",
+                                        "Pattern_Syntax",
+                                        "Pat_Syn",
+                                        "Pattern_White_Space",
+                                        "Pat_WS",
+                                        "Quotation_Mark",
+                                        "QMark",
+                                        "Radical",
+                                        "Regional_Indicator",
+                                        "RI",
+                                        "Sentence_Terminal",
+                                        "STerm",
+                                        "Soft_Dotted",
+                                        "SD",
+                                        "Terminal_Punctuation",
+                                        "Term",
+                                        "Unified_Ideograph",
+                                        "UIdeo",
+                                        "Uppercase",
+                                        "Upper",
+                                        "Variation_Selector",
+                                        "VS",
+                                        "White_Space",
+                                        "space",
+                                        "XID_Continue",
+                                        "XIDC",
+                                        "XID_Start",
+                                        "XIDS"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strlen(names[i]) == len && memcmp(names[i], name, len) == 0) return 1;
     return 0;
@@ -754,11 +887,16 @@ static int property_pcre(Rx *r, size_t at, size_t plen, Buf *out) {
         size_t klen = (size_t)(eq - body), vlen = blen - klen - 1;
         const char *gc = gc_short(eq + 1, vlen);
         int script = (klen == 6 && memcmp(body, "Script", 6) == 0) || (klen == 2 && memcmp(body, "sc", 2) == 0);
-        int scx = (klen == 17 && memcmp(body, "Script_Extensions", 17) == 0) || (klen == 3 && memcmp(body, "scx", 3) == 0);
-        int isgc = (klen == 16 && memcmp(body, "General_Category", 16) == 0) || (klen == 2 && memcmp(body, "gc", 2) == 0);
-        if (isgc && gc) snprintf(tmp, sizeof tmp, "\\%c{%s}", neg, gc);
-        else if ((script || scx) && vlen < 100) snprintf(tmp, sizeof tmp, "\\%c{%s=%.*s}", neg, scx ? "scx" : "sc", (int)vlen, eq + 1);
-        else return rx_unsupported(r, at, "property");
+        int scx =
+            (klen == 17 && memcmp(body, "Script_Extensions", 17) == 0) || (klen == 3 && memcmp(body, "scx", 3) == 0);
+        int isgc =
+            (klen == 16 && memcmp(body, "General_Category", 16) == 0) || (klen == 2 && memcmp(body, "gc", 2) == 0);
+        if (isgc && gc)
+            snprintf(tmp, sizeof tmp, "\\%c{%s}", neg, gc);
+        else if ((script || scx) && vlen < 100)
+            snprintf(tmp, sizeof tmp, "\\%c{%s=%.*s}", neg, scx ? "scx" : "sc", (int)vlen, eq + 1);
+        else
+            return rx_unsupported(r, at, "property");
     } else if (blen >= 100)
         return rx_unsupported(r, at, "property");
     else if (gc_short(body, blen))
@@ -858,21 +996,27 @@ static int rx_class(Rx *r) {
         int clen;
         uint32_t c = rx_char(r, at, &clen);
         if (c == ']' && at != first) break;
-        if (c == '\\') rc = class_escape(r, &body, &tail);
+        if (c == '\\')
+            rc = class_escape(r, &body, &tail);
         else if (c == '[' && at + 1 < r->n && r->p[at + 1] == ':') {
             const char *end = strstr(r->p + at + 2, ":]");
             int pneg = r->p[at + 2] == '^';
             const char *frag = end ? posix_fragment(r->p + at + 2 + pneg, (size_t)(end - r->p - at - 2 - pneg)) : NULL;
-            if (!frag || pneg) rc = rx_unsupported(r, at, "POSIX class");
-            else r->i = (size_t)(end - r->p) + 2, rc = class_member(r, &body, &tail, frag, 0, at);
+            if (!frag || pneg)
+                rc = rx_unsupported(r, at, "POSIX class");
+            else
+                r->i = (size_t)(end - r->p) + 2, rc = class_member(r, &body, &tail, frag, 0, at);
         } else if (c == '[' || (c == '&' && at + 1 < r->n && r->p[at + 1] == '&'))
             rc = rx_unsupported(r, at, "nested class or intersection");
         else if (c == '-') {
             int terminal = at + 1 < r->n && r->p[at + 1] == ']';
             r->i++;
-            if (tail == TAIL_SET && !terminal) rc = rx_unsupported(r, at, "range with a set endpoint");
-            else if (tail == TAIL_SCALAR && !terminal) rc = buf_puts(&body, "-"), tail = TAIL_RANGE;
-            else rc = class_member(r, &body, &tail, NULL, '-', at);
+            if (tail == TAIL_SET && !terminal)
+                rc = rx_unsupported(r, at, "range with a set endpoint");
+            else if (tail == TAIL_SCALAR && !terminal)
+                rc = buf_puts(&body, "-"), tail = TAIL_RANGE;
+            else
+                rc = class_member(r, &body, &tail, NULL, '-', at);
         } else {
             r->i += (size_t)clen;
             rc = class_member(r, &body, &tail, NULL, c, at);
@@ -885,8 +1029,8 @@ static int rx_class(Rx *r) {
     r->atom_start = (long)r->out.n;
     r->last_quant = 0;
     if (rc == 0)
-        rc = buf_puts(&r->out, neg ? "[^" : "[") || buf_puts(&r->out, body.s) ||
-             (add.n && buf_puts(&r->out, add.s)) || buf_puts(&r->out, "]");
+        rc = buf_puts(&r->out, neg ? "[^" : "[") || buf_puts(&r->out, body.s) || (add.n && buf_puts(&r->out, add.s)) ||
+             buf_puts(&r->out, "]");
     free(body.s);
     free(add.s);
     return rc;
@@ -948,11 +1092,14 @@ static int rx_open_group(Rx *r) {
     size_t left = r->n - r->i, in_len = 1;
     const char *out = "(";
     int fold = r->fold;
-    if (left >= 4 && memcmp(p, "(?i:", 4) == 0) out = "(?:", in_len = 4, fold = 1;
-    else if (left >= 3 && memcmp(p, "(?>", 3) == 0) out = "(?:", in_len = 3;
+    if (left >= 4 && memcmp(p, "(?i:", 4) == 0)
+        out = "(?:", in_len = 4, fold = 1;
+    else if (left >= 3 && memcmp(p, "(?>", 3) == 0)
+        out = "(?:", in_len = 3;
     else if (left >= 2 && p[1] == '?') {
         for (size_t k = 0; k < sizeof same / sizeof same[0] && in_len == 1; k++)
-            if (left >= strlen(same[k]) && memcmp(p, same[k], strlen(same[k])) == 0) out = same[k], in_len = strlen(same[k]);
+            if (left >= strlen(same[k]) && memcmp(p, same[k], strlen(same[k])) == 0)
+                out = same[k], in_len = strlen(same[k]);
         if (in_len == 1) return rx_unsupported(r, r->i, "group");
     }
     if (r->depth == (int)(sizeof r->groups / sizeof r->groups[0])) return rx_unsupported(r, r->i, "nesting depth");
@@ -1031,9 +1178,7 @@ static int rx_step(Rx *r) {
         r->last_quant = 1;
         return buf_puts(&r->out, "+");
     case '*':
-    case '?':
-        r->last_quant = 1;
-        return buf_puts(&r->out, c == '*' ? "*" : "?");
+    case '?': r->last_quant = 1; return buf_puts(&r->out, c == '*' ? "*" : "?");
     default: return rx_emit_literal(r, c);
     }
 }
@@ -1069,18 +1214,22 @@ static int regex_compile(const Tokenizer *t, Regex *re, const char *pcre_pat, co
 }
 
 int tokenizer_add_split(Tokenizer *t, const char *pattern, size_t len, int is_regex, const char *field) {
-    if (t->n_splits == MAX_SPLITS) return px_error("%s: more than %d Split pre-tokenizers (%s)", t->origin, MAX_SPLITS, field);
+    if (t->n_splits == MAX_SPLITS)
+        return px_error("%s: more than %d Split pre-tokenizers (%s)", t->origin, MAX_SPLITS, field);
     Regex *re = &t->splits[t->n_splits];
     Buf pcre = {0};
     re->source = strndup(pattern, len); /* NUL-terminated: the translator may look ahead with strstr */
     if (!re->source) return px_error("out of memory");
     int rc = 0;
-    if (is_regex) rc = rx_translate(t, re->source, len, field, &pcre);
+    if (is_regex)
+        rc = rx_translate(t, re->source, len, field, &pcre);
     else
         for (size_t i = 0; i < len && rc == 0;) { /* a literal string: every code point literal */
             int k = utf8_step((const unsigned char *)pattern + i, len - i);
-            if (k <= 0) rc = px_error("%s: invalid UTF-8 in %s", t->origin, field);
-            else rc = rx_literal(&pcre, utf8_cp((const unsigned char *)pattern + i, k), 0), i += (size_t)k;
+            if (k <= 0)
+                rc = px_error("%s: invalid UTF-8 in %s", t->origin, field);
+            else
+                rc = rx_literal(&pcre, utf8_cp((const unsigned char *)pattern + i, k), 0), i += (size_t)k;
         }
     if (rc == 0 && pcre.n == 0) rc = px_error("%s: empty Split pattern (field %s)", t->origin, field);
     if (rc == 0) rc = regex_compile(t, re, pcre.s, field);
@@ -1105,8 +1254,8 @@ static int nfc_into(Work *w, const char *s, size_t n, Buf *out) {
     while (i < n && (unsigned char)s[i] < 0xCC) i++;
     if (i == n) return buf_put(out, s, n);
     utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
-    utf8proc_ssize_t k = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, (utf8proc_int32_t *)w->ucs,
-                                            (utf8proc_ssize_t)w->ucs_cap, opt);
+    utf8proc_ssize_t k = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n,
+                                            (utf8proc_int32_t *)w->ucs, (utf8proc_ssize_t)w->ucs_cap, opt);
     if (k > (utf8proc_ssize_t)w->ucs_cap) {
         if (grow(&w->ucs, &w->ucs_cap, (size_t)k + 1, sizeof *w->ucs, "NFC")) return -1;
         k = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, (utf8proc_int32_t *)w->ucs,
@@ -1114,7 +1263,7 @@ static int nfc_into(Work *w, const char *s, size_t n, Buf *out) {
     }
     if (k < 0) return px_error("NFC normalization failed: %s", utf8proc_errmsg(k));
     if (grow(&w->ucs, &w->ucs_cap, (size_t)k + 1, sizeof *w->ucs, "NFC")) return -1; /* room for the NUL */
-    utf8proc_ssize_t m = utf8proc_reencode((utf8proc_int32_t *)w->ucs, k, opt); /* composes, then UTF-8 in place */
+    utf8proc_ssize_t m = utf8proc_reencode((utf8proc_int32_t *)w->ucs, k, opt);      /* composes, then UTF-8 in place */
     if (m < 0) return px_error("NFC normalization failed: %s", utf8proc_errmsg(m));
     return buf_put(out, w->ucs, (size_t)m);
 }
@@ -1159,10 +1308,12 @@ static int build_added(Tokenizer *t) {
             a->nlen = t->work->norm.n;
             char zero = '\0';
             if (t->work->norm.n == 0) return px_error("%s: added token %d normalizes to nothing", t->origin, a->id);
-            if (buf_put(&t->added_text, t->work->norm.s, t->work->norm.n) || buf_put(&t->added_text, &zero, 1)) return -1;
+            if (buf_put(&t->added_text, t->work->norm.s, t->work->norm.n) || buf_put(&t->added_text, &zero, 1))
+                return -1;
         }
         const char *content = t->added_text.s + a->off, *norm = t->added_text.s + a->noff;
-        if (strmap_set(&t->tok, content, a->len, a->id) || strmap_set(&t->added_map, content, a->len, (int32_t)i)) return -1;
+        if (strmap_set(&t->tok, content, a->len, a->id) || strmap_set(&t->added_map, content, a->len, (int32_t)i))
+            return -1;
         if (a->normalized && t->nfc && strmap_set(&t->added_map, norm, a->nlen, (int32_t)i)) return -1;
     }
     return build_added_set(t, &t->raw_set, 0) || build_added_set(t, &t->norm_set, 1);
@@ -1194,8 +1345,10 @@ static int build_id_table(Tokenizer *t) {
     for (size_t i = 0; i < t->n_added && rc == 0; i++) {
         const AddedTok *a = &t->added[i];
         long e = strmap_intern(&contents, t->added_text.s + a->off, a->len, 0, NULL);
-        if (e < 0) rc = -1;
-        else contents.ents[e].val |= ID_ADDED | (a->special ? ID_SPECIAL : 0);
+        if (e < 0)
+            rc = -1;
+        else
+            contents.ents[e].val |= ID_ADDED | (a->special ? ID_SPECIAL : 0);
     }
     for (int id = 0; id < n && rc == 0; id++) {
         int32_t flags;
@@ -1218,9 +1371,12 @@ static int32_t output_id(const Tokenizer *t, const char *s, size_t len) {
 static int resolve_unk(Tokenizer *t) {
     if (!t->has_unk) return 0;
     int32_t id, ai;
-    if (strmap_get(&t->added_map, t->unk.s, t->unk.n, &ai)) t->unk_id = t->added[ai].id;
-    else if (strmap_get(&t->tok, t->unk.s, t->unk.n, &id)) t->unk_id = id;
-    else return px_error("%s: unk_token '%s' is not in the vocabulary (field model.unk_token)", t->origin, t->unk.s);
+    if (strmap_get(&t->added_map, t->unk.s, t->unk.n, &ai))
+        t->unk_id = t->added[ai].id;
+    else if (strmap_get(&t->tok, t->unk.s, t->unk.n, &id))
+        t->unk_id = id;
+    else
+        return px_error("%s: unk_token '%s' is not in the vocabulary (field model.unk_token)", t->origin, t->unk.s);
     return 0;
 }
 
@@ -1270,9 +1426,10 @@ static int build_merges(Tokenizer *t) {
 
 /* The ByteLevel regex as tokenizers.js runs it: a native JavaScript regex, where \s is
  * JavaScript's whitespace (U+FEFF yes, U+0085 no). */
-#define JS_SPACE "\\t\\n\\x{B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}"
-static const char GPT2_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" JS_SPACE "\\p{L}\\p{N}]+|[" JS_SPACE
-                                   "]+(?![^" JS_SPACE "])|[" JS_SPACE "]+";
+#define JS_SPACE                                                                                                       \
+    "\\t\\n\\x{B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}"
+static const char GPT2_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" JS_SPACE
+                                   "\\p{L}\\p{N}]+|[" JS_SPACE "]+(?![^" JS_SPACE "])|[" JS_SPACE "]+";
 
 static int build_work(Tokenizer *t) {
     Work *w = t->work;
@@ -1410,8 +1567,8 @@ static HeapEnt heap_pop(Work *w) {
 static int push_pair(const Tokenizer *t, Work *w, int32_t a, int32_t b) {
     const PairSlot *m = pairmap_find(&t->pairs, w->sym[a], w->sym[b]);
     if (!m) return 0;
-    HeapEnt e = {.key = (uint64_t)m->rank << 32 | (uint32_t)a, .rank = m->rank, .pos = (uint32_t)a,
-                 .left = w->sym[a], .right = w->sym[b], .merged = m->merged};
+    HeapEnt e = {
+        .key = (uint64_t)m->rank << 32 | (uint32_t)a, .left = w->sym[a], .right = w->sym[b], .merged = m->merged};
     return heap_push(w, e);
 }
 
@@ -1442,7 +1599,7 @@ static int bpe_word(const Tokenizer *t, const unsigned char *s, size_t n) {
         if (push_pair(t, w, i, i + 1)) return -1;
     while (w->heap_n) {
         HeapEnt e = heap_pop(w);
-        int32_t a = (int32_t)e.pos, b = w->nxt[a];
+        int32_t a = (int32_t)(e.key & 0xFFFFFFFFu), b = w->nxt[a];
         if (w->sym[a] != e.left || b >= len || w->sym[b] != e.right) continue; /* stale */
         w->sym[a] = e.merged;
         w->sym[b] = DEAD_SYM;
@@ -1507,9 +1664,12 @@ static int regex_next(const Tokenizer *t, const Regex *re, const char *s, size_t
     }
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
     *ms = ov[0], *me = ov[1];
-    if (*me > *ms) *pos = *me;
-    else if (*me < n) *pos = *me + (size_t)utf8_step((const unsigned char *)s + *me, n - *me);
-    else *pos = n + 1;
+    if (*me > *ms)
+        *pos = *me;
+    else if (*me < n)
+        *pos = *me + (size_t)utf8_step((const unsigned char *)s + *me, n - *me);
+    else
+        *pos = n + 1;
     return 1;
 }
 
@@ -1621,8 +1781,10 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, size_t n, int skip_spec
             break;
         }
         if (skip_special && (t->id_flags[id] & ID_SPECIAL)) continue;
-        if (t->id_flags[id] & ID_ADDED) rc = buf_put(&raw, t->id_token[id], t->id_len[id]); /* verbatim */
-        else rc = decode_byte_level(t, t->id_token[id], t->id_len[id], &raw);
+        if (t->id_flags[id] & ID_ADDED)
+            rc = buf_put(&raw, t->id_token[id], t->id_len[id]); /* verbatim */
+        else
+            rc = decode_byte_level(t, t->id_token[id], t->id_len[id], &raw);
     }
     if (rc == 0) rc = buf_puts(&text, "") || utf8_sanitize(raw.s, raw.n, &text);
     free(raw.s);
@@ -1683,8 +1845,10 @@ static uint64_t fingerprint_vocab(const Tokenizer *t, uint64_t h) {
     for (size_t i = 0; i < t->vocab.n; i++) {
         const StrEntry *e = &t->vocab.ents[i];
         VocabItem it = {t->vocab.arena + e->off, e->len, e->val};
-        if (v) v[i] = it;
-        else h = fnv_u64(fnv_str(h, it.s, it.len), (uint64_t)it.id); /* no memory: map order, still deterministic */
+        if (v)
+            v[i] = it;
+        else
+            h = fnv_u64(fnv_str(h, it.s, it.len), (uint64_t)it.id); /* no memory: map order, still deterministic */
     }
     if (!v) return h;
     qsort(v, t->vocab.n, sizeof *v, vocab_cmp);

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The in-repository data fixture (tests/data/fixture, made by scripts/fetch-data.sh --fixture)
 # is well-formed: one pair per line with exactly one tab, both sides non-empty, valid UTF-8,
 # no source sentence in both train and test, counts and sizes as its README documents, within
@@ -75,7 +76,7 @@ check "whole fixture directory within ${DIR_BUDGET} bytes" within "$DIR_BUDGET" 
 
 check "README.md states the MPL-2.0 notice" grep -q "subject to the terms of the Mozilla Public License, v. 2.0" "$FIX/README.md"
 check "README.md states the Bibles are public domain" grep -q "public domain" "$FIX/README.md"
-no_ding() { ! ls "$FIX" | grep -qi ding; }
+no_ding() { [ -z "$(find "$FIX" -iname '*ding*')" ]; }
 check "no Ding (GPL) file in the fixture" no_ding
 
 # The files are what scripts/fetch-data.sh --fixture produced (pinned checksums).
@@ -90,4 +91,8 @@ pinned() {
 }
 check "fixture matches the checksums pinned in scripts/fetch-data.sha256" pinned
 
+# the shipped tokenizer is exactly what its documented command produces from this fixture
+"$PROACT" tokenizer train --vocab-size 1024 -o "$WORK/tokenizer.json" "$FIX/john.en-es.train.tsv" \
+  "$FIX/libreoffice.en-de.train.tsv" >/dev/null
+check "tokenizer.json is reproducible from the fixture (README command)" cmp "$WORK/tokenizer.json" "$FIX/tokenizer.json"
 finish

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "src/pairs.h"
+#include "src/template.h"
 
 /* Two examples: (src 10 11 12 | tgt 20 21) and (src 13 | tgt 22 23 24). */
 static int src_tokens[4] = {10, 11, 12, 13}, tgt_tokens[5] = {20, 21, 22, 23, 24};
@@ -90,11 +91,28 @@ static void test_synthetic_copy(void **state) {
     packed_batch_free(&b);
 }
 
+static void test_guess_languages(void **state) {
+    (void)state;
+    char s[32], t[32];
+    const char *cases[][3] = {{"john.en-es.train.tsv", "en", "es"},
+                              {"data/libreoffice-en-de/train.tsv", "en", "de"},
+                              {"/x/ding-en-de/valid.tsv", "en", "de"},
+                              {"runs/de-en_pairs.tsv", "de", "en"},
+                              {"a/b/train.tsv", "source", "target"},
+                              {"state-of-art.tsv", "source", "target"}}; /* words, not codes */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        template_guess_languages(cases[i][0], s, t, sizeof s);
+        assert_string_equal(s, cases[i][1]);
+        assert_string_equal(t, cases[i][2]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequence_and_targets),
         cmocka_unit_test(test_sampler_epochs),
         cmocka_unit_test(test_synthetic_copy),
+        cmocka_unit_test(test_guess_languages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -61,8 +61,10 @@ static void byte_token(int b, char out[3]) {
             if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) cp++;
     }
     memset(out, 0, 3);
-    if (cp < 0x80) out[0] = (char)cp;
-    else out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F));
+    if (cp < 0x80)
+        out[0] = (char)cp;
+    else
+        out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F));
 }
 
 static void put_json_string(FILE *f, const char *s, size_t n) {
@@ -221,26 +223,31 @@ static void test_bytes_and_pretokenizer(void **state) {
 static void test_split_regex(void **state) {
     (void)state;
     /* Qwen2-style Split, then ByteLevel without its own regex */
-    Spec s = {.merges = "Ġ t,Ġt h,Ġth e,Å ¿,Å¿ x,ħ Â",
-              .pre_tokenizer = "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
-                               "\"(?i:'s|'t)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|"
-                               "\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"}, \"behavior\": \"Isolated\", \"invert\": false},"
-                               "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}"};
+    Spec s = {
+        .merges = "Ġ t,Ġt h,Ġth e,Å ¿,Å¿ x,ħ Â",
+        .pre_tokenizer =
+            "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
+            "\"(?i:'s|'t)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|"
+            "\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"}, \"behavior\": \"Isolated\", \"invert\": false},"
+            "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}"};
     Tokenizer *t = load_spec(&s);
-    assert_string_equal(tokens(t, "the 42"), "t|h|e|Ġ|4|2");    /* digits one by one */
-    assert_string_equal(tokens(t, "IT'S"), "I|T|'|S");          /* (?i:'s) matches 'S */
-    assert_string_equal(tokens(t, "'\xc5\xbfx"), "'|Å¿x");      /* ...but only ASCII folds: 'ſ is not 's */
+    assert_string_equal(tokens(t, "the 42"), "t|h|e|Ġ|4|2"); /* digits one by one */
+    assert_string_equal(tokens(t, "IT'S"), "I|T|'|S");       /* (?i:'s) matches 'S */
+    assert_string_equal(tokens(t, "'\xc5\xbfx"), "'|Å¿x");   /* ...but only ASCII folds: 'ſ is not 's */
     assert_string_equal(tokens(t, "x the"), "x|Ġthe");
     /* U+0085 is \s for Split: the two are separate pieces, so "ħ Â" cannot merge across them */
-    assert_string_equal(tokens(t, "a\xc2\x85\xc2\x85" "b"), "a|Â|ħ|Â|ħ|b");
+    assert_string_equal(tokens(t, "a\xc2\x85\xc2\x85"
+                                  "b"),
+                        "a|Â|ħ|Â|ħ|b");
     tokenizer_free(t);
 
     /* a literal String split, and a pattern with a quantified group and classes */
-    s.pre_tokenizer = "{\"type\": \"Sequence\", \"pretokenizers\": ["
-                      "{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Isolated\", \"invert\": false},"
-                      "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\d{2}+|[a-c]+|(?i:[d-f])\"}, \"behavior\": "
-                      "\"Isolated\", \"invert\": false},"
-                      "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}";
+    s.pre_tokenizer =
+        "{\"type\": \"Sequence\", \"pretokenizers\": ["
+        "{\"type\": \"Split\", \"pattern\": {\"String\": \"-\"}, \"behavior\": \"Isolated\", \"invert\": false},"
+        "{\"type\": \"Split\", \"pattern\": {\"Regex\": \"\\\\d{2}+|[a-c]+|(?i:[d-f])\"}, \"behavior\": "
+        "\"Isolated\", \"invert\": false},"
+        "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}";
     s.merges = "a b,ab c,1 2,3 4,12 34,D e,De F";
     t = load_spec(&s);
     assert_string_equal(tokens(t, "abc-12345"), "abc|-|1234|5");
@@ -250,27 +257,35 @@ static void test_split_regex(void **state) {
 
 /* ---- added tokens --------------------------------------------------------------------- */
 
-#define ADDED(id, content, flags) \
-    "{\"id\": " #id ", \"content\": \"" content "\", \"single_word\": false, " flags "}"
+#define ADDED(id, content, flags) "{\"id\": " #id ", \"content\": \"" content "\", \"single_word\": false, " flags "}"
 
 static void test_added_tokens(void **state) {
     (void)state;
-    Spec s = {.merges = "a b",
-              .added = "[" ADDED(500, "<s>", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true") ","
-                       ADDED(501, "ab", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false") ","
-                       ADDED(502, "abc", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false") ","
-                       ADDED(503, "<L>", "\"lstrip\": true, \"rstrip\": false, \"normalized\": false, \"special\": true") ","
-                       ADDED(504, "<R>", "\"lstrip\": false, \"rstrip\": true, \"normalized\": false, \"special\": false") ","
-                       "{\"id\": 505, \"content\": \"<W>\", \"single_word\": true, \"special\": true}]"};
+    Spec s = {
+        .merges = "a b",
+        .added = "[" ADDED(500, "<s>", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true") "," ADDED(501, "ab", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false") "," ADDED(
+            502, "abc",
+            "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false") "," ADDED(503, "<L>",
+                                                                                                         "\"lstrip\": "
+                                                                                                         "true, "
+                                                                                                         "\"rstrip\": "
+                                                                                                         "false, "
+                                                                                                         "\"normalized"
+                                                                                                         "\": false, "
+                                                                                                         "\"special\": "
+                                                                                                         "true") "," ADDED(504,
+                                                                                                                           "<R>",
+                                                                                                                           "\"lstrip\": false, \"rstrip\": true, \"normalized\": false, \"special\": false") ","
+                                                                                                                                                                                                             "{\"id\": 505, \"content\": \"<W>\", \"single_word\": true, \"special\": true}]"};
     Tokenizer *t = load_spec(&s);
     assert_int_equal(tokenizer_token_to_id(t, "<s>"), 500);
     assert_string_equal(tokens(t, "x<s>y"), "x|<s>|y");
     assert_string_equal(tokens(t, "<s><s>"), "<s>|<s>");
-    assert_string_equal(tokens(t, "abcd"), "abc|d");     /* longest match */
-    assert_string_equal(tokens(t, "xab"), "x|ab");       /* the added token, not the merge */
+    assert_string_equal(tokens(t, "abcd"), "abc|d");      /* longest match */
+    assert_string_equal(tokens(t, "xab"), "x|ab");        /* the added token, not the merge */
     assert_string_equal(tokens(t, "a  <L>b"), "a|<L>|b"); /* lstrip eats the spaces before */
     assert_string_equal(tokens(t, "a  <R>  b"), "a|Ġ|Ġ|<R>|b");
-    assert_string_equal(tokens(t, "x<W>y"), "x|<W>|y");   /* single_word is not used (as in tokenizers.js) */
+    assert_string_equal(tokens(t, "x<W>y"), "x|<W>|y"); /* single_word is not used (as in tokenizers.js) */
     assert_string_equal(tokens(t, "<s"), "<|s");
     assert_int_equal(tokenizer_vocab_size(t), 1258); /* write_spec puts "<unused>" at 1257 */
 
@@ -301,7 +316,8 @@ static void test_nfc(void **state) {
     tokenizer_free(t);
 
     s.normalizer = "{\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}]}";
-    s.added = "[" ADDED(600, "e\\u0301t\\u00e9", "\"lstrip\": false, \"rstrip\": false, \"normalized\": true, \"special\": false") "]";
+    s.added = "[" ADDED(600, "e\\u0301t\\u00e9",
+                        "\"lstrip\": false, \"rstrip\": false, \"normalized\": true, \"special\": false") "]";
     t = load_spec(&s);
     assert_string_equal(tokens(t, "cafe\xcc\x81"), "cafÃ©"); /* NFC first */
     const char *nfd = "e\xcc\x81t\xc3\xa9", *nfc = "\xc3\xa9t\xc3\xa9";
@@ -319,14 +335,26 @@ static void test_invalid_utf8(void **state) {
     Spec s = {.merges = "ï ¿,ï¿ ½"};
     Tokenizer *t = load_spec(&s);
     /* WHATWG: each maximal invalid subpart becomes one U+FFFD (here the token "ï¿½") */
-    assert_string_equal(tokens_n(t, "a\xff" "b", 3), "a|ï¿½|b");
-    assert_string_equal(tokens_n(t, "\xe2\x82", 2), "ï¿½");                  /* truncated: one */
-    assert_string_equal(tokens_n(t, "\xe2\x82" "a", 3), "ï¿½|a");
+    assert_string_equal(tokens_n(t,
+                                 "a\xff"
+                                 "b",
+                                 3),
+                        "a|ï¿½|b");
+    assert_string_equal(tokens_n(t, "\xe2\x82", 2), "ï¿½"); /* truncated: one */
+    assert_string_equal(tokens_n(t,
+                                 "\xe2\x82"
+                                 "a",
+                                 3),
+                        "ï¿½|a");
     assert_string_equal(tokens_n(t, "\xf0\x80\x80", 3), "ï¿½|ï¿½|ï¿½");         /* overlong: three */
     assert_string_equal(tokens_n(t, "\xed\xa0\x80", 3), "ï¿½|ï¿½|ï¿½");         /* surrogate: three */
     assert_string_equal(tokens_n(t, "\xf4\x90\x80\x80", 4), "ï¿½|ï¿½|ï¿½|ï¿½"); /* > U+10FFFF */
     assert_string_equal(tokens_n(t, "\xc0\xaf", 2), "ï¿½|ï¿½");
-    assert_string_equal(tokens_n(t, "\xf0\x9f\x98" "!", 4), "ï¿½|!");
+    assert_string_equal(tokens_n(t,
+                                 "\xf0\x9f\x98"
+                                 "!",
+                                 4),
+                        "ï¿½|!");
     assert_string_equal(tokens_n(t, "x\0y", 3), "x|Ā|y"); /* NUL is a byte like any other */
 
     /* decoding bytes that are not UTF-8 gives U+FFFD too */
@@ -342,10 +370,16 @@ static void test_invalid_utf8(void **state) {
 static void test_decode_round_trip(void **state) {
     (void)state;
     Spec s = {.merges = "Ġ t,h e,Ġt he,Ã ¤,Ã ¶,Ã ¼",
-              .added = "[" ADDED(700, "<|endoftext|>", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true") "]"};
+              .added = "[" ADDED(700, "<|endoftext|>",
+                                 "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true") "]"};
     Tokenizer *t = load_spec(&s);
-    const char *texts[] = {"the quick brown fox", "  leading and trailing  ", "Grüße aus Köln, Straße", "tabs\tand\r\n",
-                           "emoji \xf0\x9f\x98\x80 \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9", "<|endoftext|>x", "",
+    const char *texts[] = {"the quick brown fox",
+                           "  leading and trailing  ",
+                           "Grüße aus Köln, Straße",
+                           "tabs\tand\r\n",
+                           "emoji \xf0\x9f\x98\x80 \xf0\x9f\x91\xa8\xe2\x80\x8d\xf0\x9f\x91\xa9",
+                           "<|endoftext|>x",
+                           "",
                            "\xe4\xbd\xa0\xe5\xa5\xbd"};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         IdVec ids = {0};
@@ -423,8 +457,8 @@ static void expect_spec_error(const Spec *s, const char *needle) {
     tokenizer_free(t);
 }
 
-#define SPLIT(re) \
-    "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"" re "\"}, " \
+#define SPLIT(re)                                                                                                      \
+    "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"" re "\"}, "        \
     "\"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", \"use_regex\": false}]}"
 
 static void test_unsupported_components(void **state) {
@@ -435,16 +469,20 @@ static void test_unsupported_components(void **state) {
     expect_spec_error(&s, "unsupported normalizer 'Lowercase' (field normalizer.normalizers[1].type)");
     s = (Spec){.pre_tokenizer = "{\"type\": \"Metaspace\", \"replacement\": \"_\"}"};
     expect_spec_error(&s, "unsupported pre_tokenizer 'Metaspace'");
-    s.pre_tokenizer = "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\"}, {\"type\": \"ByteLevel\"}]}";
+    s.pre_tokenizer =
+        "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Digits\"}, {\"type\": \"ByteLevel\"}]}";
     expect_spec_error(&s, "unsupported pre_tokenizer 'Digits' (field pre_tokenizer.pretokenizers[0].type)");
-    s.pre_tokenizer = "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, "
-                      "\"behavior\": \"Removed\", \"invert\": false}, {\"type\": \"ByteLevel\"}]}";
+    s.pre_tokenizer =
+        "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, "
+        "\"behavior\": \"Removed\", \"invert\": false}, {\"type\": \"ByteLevel\"}]}";
     expect_spec_error(&s, "unsupported Split behavior 'Removed'");
-    s.pre_tokenizer = "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, "
-                      "\"behavior\": \"Isolated\", \"invert\": true}, {\"type\": \"ByteLevel\"}]}";
+    s.pre_tokenizer =
+        "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, "
+        "\"behavior\": \"Isolated\", \"invert\": true}, {\"type\": \"ByteLevel\"}]}";
     expect_spec_error(&s, "unsupported Split invert true");
-    s.pre_tokenizer = "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, "
-                      "\"behavior\": \"Isolated\", \"invert\": false}]}";
+    s.pre_tokenizer =
+        "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"a\"}, "
+        "\"behavior\": \"Isolated\", \"invert\": false}]}";
     expect_spec_error(&s, "ByteLevel must be its last step");
     s.pre_tokenizer = SPLIT("(a)\\\\1");
     expect_spec_error(&s, "unsupported regex escape '\\1");
@@ -472,11 +510,12 @@ static void test_unsupported_components(void **state) {
     expect_load_error("config.json", "{\"architectures\": [\"Qwen2ForCausalLM\"], \"model_type\": \"qwen2\"}",
                       "not a tokenizer.json (no \"model\" object); it looks like a model config.json");
     expect_load_error("garbage.json", "this is not JSON\n", "not a tokenizer.json: not valid JSON");
-    expect_load_error("unk.json",
-                      "{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
-                      "\"normalizer\": null, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"decoder\": {\"type\": "
-                      "\"ByteLevel\"}, \"added_tokens\": []}",
-                      "unk_token '<unk>' is not in the vocabulary (field model.unk_token)");
+    expect_load_error(
+        "unk.json",
+        "{\"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"vocab\": {\"a\": 0}, \"merges\": []}, "
+        "\"normalizer\": null, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"decoder\": {\"type\": "
+        "\"ByteLevel\"}, \"added_tokens\": []}",
+        "unk_token '<unk>' is not in the vocabulary (field model.unk_token)");
     expect_load_error("merge.json",
                       "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a b\", \"ab\"]}, "
                       "\"normalizer\": null, \"pre_tokenizer\": {\"type\": \"ByteLevel\"}, \"decoder\": {\"type\": "
@@ -493,11 +532,16 @@ static void test_unsupported_components(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_merges_by_rank),       cmocka_unit_test(test_merge_ties_go_left),
-        cmocka_unit_test(test_ignore_merges),        cmocka_unit_test(test_bytes_and_pretokenizer),
-        cmocka_unit_test(test_split_regex),          cmocka_unit_test(test_added_tokens),
-        cmocka_unit_test(test_nfc),                  cmocka_unit_test(test_invalid_utf8),
-        cmocka_unit_test(test_decode_round_trip),    cmocka_unit_test(test_fingerprint),
+        cmocka_unit_test(test_merges_by_rank),
+        cmocka_unit_test(test_merge_ties_go_left),
+        cmocka_unit_test(test_ignore_merges),
+        cmocka_unit_test(test_bytes_and_pretokenizer),
+        cmocka_unit_test(test_split_regex),
+        cmocka_unit_test(test_added_tokens),
+        cmocka_unit_test(test_nfc),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_decode_round_trip),
+        cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_unsupported_components),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
