@@ -18,63 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-#include <utf8proc.h>
-
+#include "bytelevel.h"
 #include "common.h"
+#include "tokenizer.h"
 
 const char *const BPE_SPECIAL_TOKENS[BPE_N_SPECIAL] = {"<pad>", "<src>", "</src>", "<tgt>", "</tgt>", "<|endoftext|>"};
 
-/* BPE_SPLIT_REGEX rewritten for PCRE2 so that it means exactly what the JavaScript and Rust
- * references make of it: \s is Unicode White_Space (PCRE2's \s would miss U+0085), and (?i:...)
- * folds ASCII only (PCRE2's caseless mode would also let U+017F match 's'). */
-#define WS "\\t-\\r\\x{20}\\x{85}\\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}"
-static const char SPLIT_REGEX_PCRE2[] = "'(?:[sS]|[tT]|[rR][eE]|[vV][eE]|[mM]|[lL][lL]|[dD])"
-                                        "|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+"
-                                        "|\\p{N}"
-                                        "| ?[^" WS "\\p{L}\\p{N}]+[\\r\\n]*"
-                                        "|[" WS "]*[\\r\\n]+"
-                                        "|[" WS "]+(?![^" WS "])"
-                                        "|[" WS "]+";
-
-/* ---- bytes_to_unicode --------------------------------------------------------------------- */
-
-/* GPT-2's printable bytes map to themselves; the others, in byte order, to U+0100, U+0101, ... */
-static int byte_is_printable(int b) {
-    return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-}
-
-static uint32_t byte_codepoint(int b) {
-    if (byte_is_printable(b)) return (uint32_t)b;
-    int n = 0;
-    for (int i = 0; i < b; i++) n += !byte_is_printable(i);
-    return 256u + (uint32_t)n;
-}
-
-/* order[r] = the byte with rank r (ranks sort the bytes by code point, GPT-2's vocab order). */
-static void byte_order(uint8_t order[256]) {
-    int r = 0;
-    for (int b = 0; b < 256; b++)
-        if (byte_is_printable(b)) order[r++] = (uint8_t)b;
-    for (int b = 0; b < 256; b++)
-        if (!byte_is_printable(b)) order[r++] = (uint8_t)b;
-}
-
-size_t bpe_bytes_to_unicode(const uint8_t *bytes, size_t len, char *out) {
-    size_t o = 0;
-    for (size_t i = 0; i < len; i++) {
-        uint32_t cp = byte_codepoint(bytes[i]); /* < 0x800: one or two UTF-8 bytes */
-        if (cp < 0x80) {
-            out[o++] = (char)cp;
-        } else {
-            out[o++] = (char)(0xC0 | (cp >> 6));
-            out[o++] = (char)(0x80 | (cp & 0x3F));
-        }
-    }
-    out[o] = '\0';
-    return o;
-}
+size_t bpe_bytes_to_unicode(const uint8_t *bytes, size_t len, char *out) { return bytelevel_encode(bytes, len, out); }
 
 /* ---- a hash table of byte strings (words while counting, tokens while training) ------------ */
 
@@ -172,31 +122,38 @@ struct BpeTrainer {
     StrTable words;
     int64_t *counts; /* [words.n] */
     size_t counts_cap;
-    pcre2_code *re;
-    pcre2_match_data *md;
-    uint8_t *fix; /* scratch for the U+FFFD replacement */
-    size_t fix_cap;
+    Tokenizer *pre; /* the encoder's pre-tokenizer, set up as tokenizer_write_json describes it */
     BpeTrainerStats stats;
 };
+
+/* The pre-tokenizer of the tokenizer.json that io/tokenizer_write.c writes: normalizer NFC,
+ * the special tokens as added tokens (normalized false), Split(BPE_SPLIT_REGEX, Isolated), then
+ * ByteLevel without prefix space or regex. */
+static Tokenizer *new_pretokenizer(void) {
+    Tokenizer *t = tokenizer_new("the BPE trainer's pre-tokenizer");
+    if (!t) return NULL;
+    tokenizer_set_nfc(t, 1);
+    int rc = 0;
+    for (int k = 0; k < BPE_N_SPECIAL && rc == 0; k++) {
+        TokenizerAddedToken a = {.content = BPE_SPECIAL_TOKENS[k], .len = strlen(BPE_SPECIAL_TOKENS[k]), .id = k,
+                                 .special = 1};
+        rc = tokenizer_add_added_token(t, &a);
+    }
+    if (rc == 0) rc = tokenizer_add_split(t, BPE_SPLIT_REGEX, strlen(BPE_SPLIT_REGEX), 1, "BPE_SPLIT_REGEX");
+    tokenizer_set_byte_level(t, 0, 0);
+    if (rc == 0) rc = tokenizer_finish_pretokenizer(t);
+    if (rc) {
+        tokenizer_free(t);
+        return NULL;
+    }
+    return t;
+}
 
 BpeTrainer *bpe_trainer_new(void) {
     BpeTrainer *tr = px_calloc(1, sizeof *tr, "BPE trainer");
     if (!tr) return NULL;
-    int err;
-    PCRE2_SIZE at;
-    tr->re =
-        pcre2_compile((PCRE2_SPTR)SPLIT_REGEX_PCRE2, PCRE2_ZERO_TERMINATED, PCRE2_UTF | PCRE2_UCP, &err, &at, NULL);
-    if (!tr->re) {
-        PCRE2_UCHAR msg[256];
-        pcre2_get_error_message(err, msg, sizeof msg);
-        px_error("pre-tokenizer regex: %s at offset %zu", (const char *)msg, (size_t)at);
-        bpe_trainer_free(tr);
-        return NULL;
-    }
-    (void)pcre2_jit_compile(tr->re, PCRE2_JIT_COMPLETE); /* optional: the interpreter is the fallback */
-    tr->md = pcre2_match_data_create_from_pattern(tr->re, NULL);
-    if (!tr->md) {
-        px_error("out of memory: regex match data");
+    tr->pre = new_pretokenizer();
+    if (!tr->pre) {
         bpe_trainer_free(tr);
         return NULL;
     }
@@ -207,9 +164,7 @@ void bpe_trainer_free(BpeTrainer *tr) {
     if (!tr) return;
     strtab_free(&tr->words);
     free(tr->counts);
-    pcre2_match_data_free(tr->md);
-    pcre2_code_free(tr->re);
-    free(tr->fix);
+    tokenizer_free(tr->pre);
     free(tr);
 }
 
@@ -233,125 +188,23 @@ static int count_word(BpeTrainer *tr, const uint8_t *p, size_t n) {
     return 0;
 }
 
-/* Copies s to d replacing each maximal invalid UTF-8 subpart by U+FFFD (EF BF BD), the WHATWG
- * TextDecoder rule. d holds 3 * n bytes. Returns the length written. */
-static size_t utf8_fix(const uint8_t *s, size_t n, uint8_t *d, int64_t *replaced) {
-    size_t i = 0, o = 0;
-    while (i < n) {
-        uint8_t c = s[i];
-        if (c < 0x80) {
-            d[o++] = c;
-            i++;
-            continue;
-        }
-        int need = 0;
-        uint8_t lo = 0x80, hi = 0xBF; /* the allowed range of the next byte */
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c == 0xE0)
-            need = 2, lo = 0xA0;
-        else if ((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF)
-            need = 2;
-        else if (c == 0xED)
-            need = 2, hi = 0x9F;
-        else if (c == 0xF0)
-            need = 3, lo = 0x90;
-        else if (c >= 0xF1 && c <= 0xF3)
-            need = 3;
-        else if (c == 0xF4)
-            need = 3, hi = 0x8F;
-        size_t j = i + 1;
-        int k = 0;
-        while (k < need && j < n && s[j] >= lo && s[j] <= hi) {
-            k++;
-            j++;
-            lo = 0x80;
-            hi = 0xBF;
-        }
-        if (need > 0 && k == need) {
-            memcpy(d + o, s + i, j - i);
-            o += j - i;
-        } else { /* the lead byte and the continuation bytes that fitted: one U+FFFD */
-            d[o++] = 0xEF;
-            d[o++] = 0xBF;
-            d[o++] = 0xBD;
-            (*replaced)++;
-        }
-        i = j;
+/* The pre-tokenizer's output: a piece is a word; a special token only counts as one. */
+static int count_piece(const char *piece, size_t len, int added_id, void *ctx) {
+    BpeTrainer *tr = ctx;
+    if (added_id >= 0) {
+        tr->stats.specials++;
+        return 0;
     }
-    return o;
-}
-
-/* Splits one piece of text (no special tokens in it) into words and counts them. */
-static int add_segment(BpeTrainer *tr, const uint8_t *s, size_t n) {
-    if (n == 0) return 0;
-    int ascii = 1;
-    for (size_t i = 0; i < n && ascii; i++) ascii = s[i] < 0x80;
-    uint8_t *nfc = NULL;
-    if (!ascii) {
-        if (n > SIZE_MAX / 3 || RESERVE(tr->fix, tr->fix_cap, 3 * n, "UTF-8 scratch")) return -1;
-        n = utf8_fix(s, n, tr->fix, &tr->stats.replaced);
-        s = tr->fix;
-        /* Text whose code points are all below U+0300 is already NFC (lead bytes below 0xCC). */
-        int maybe_not_nfc = 0;
-        for (size_t i = 0; i < n && !maybe_not_nfc; i++) maybe_not_nfc = s[i] >= 0xCC;
-        if (maybe_not_nfc) {
-            utf8proc_ssize_t m = utf8proc_map(s, (utf8proc_ssize_t)n, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-            if (m < 0) return px_error("NFC normalization failed: %s", utf8proc_errmsg(m));
-            s = nfc;
-            n = (size_t)m;
-        }
-    }
-    int rc = 0;
-    size_t gap = 0, at = 0; /* start of the text not yet in a word; where to search next */
-    while (at < n) {
-        int m = pcre2_match(tr->re, s, n, at, PCRE2_NO_UTF_CHECK, tr->md, NULL);
-        if (m == PCRE2_ERROR_NOMATCH) break;
-        if (m < 0) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(m, msg, sizeof msg);
-            rc = px_error("pre-tokenizer regex: %s", (const char *)msg);
-            break;
-        }
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tr->md);
-        size_t b = ov[0], e = ov[1];
-        if (e == b) { /* an empty match (this pattern has none): step over one character */
-            at = b + 1;
-            while (at < n && (s[at] & 0xC0) == 0x80) at++;
-            continue;
-        }
-        if ((rc = count_word(tr, s + gap, b - gap)) || (rc = count_word(tr, s + b, e - b))) break;
-        gap = at = e;
-    }
-    if (rc == 0) rc = count_word(tr, s + gap, n - gap); /* "Isolated": the gaps are words too */
-    free(nfc);
-    return rc;
+    return count_word(tr, (const uint8_t *)piece, len);
 }
 
 int bpe_trainer_add_text(BpeTrainer *tr, const char *text, size_t len) {
-    const uint8_t *s = (const uint8_t *)text;
     tr->stats.texts++;
     tr->stats.bytes += (int64_t)len;
-    /* Special tokens are added tokens with normalized=false: the encoder cuts them out of the
-     * raw text first, so they never take part in a word. */
-    size_t start = 0, i = 0;
-    const uint8_t *lt;
-    while (i < len && (lt = memchr(s + i, '<', len - i)) != NULL) {
-        i = (size_t)(lt - s);
-        size_t best = 0;
-        for (int k = 0; k < BPE_N_SPECIAL; k++) {
-            size_t sl = strlen(BPE_SPECIAL_TOKENS[k]);
-            if (sl > best && sl <= len - i && memcmp(s + i, BPE_SPECIAL_TOKENS[k], sl) == 0) best = sl;
-        }
-        if (best == 0) {
-            i++;
-            continue;
-        }
-        if (add_segment(tr, s + start, i - start)) return -1;
-        tr->stats.specials++;
-        start = i = i + best;
-    }
-    return add_segment(tr, s + start, len - start);
+    size_t replaced = 0;
+    int rc = tokenizer_pretokenize(tr->pre, text, len, count_piece, tr, &replaced);
+    tr->stats.replaced += (int64_t)replaced;
+    return rc;
 }
 
 /* ---- training ----------------------------------------------------------------------------- */
@@ -573,7 +426,7 @@ static int run_setup(Run *r, const BpeTrainer *tr) {
         if (strtab_intern(&r->tokens, (const uint8_t *)BPE_SPECIAL_TOKENS[k], strlen(BPE_SPECIAL_TOKENS[k]), &id) != 1)
             return -1;
     uint8_t order[256];
-    byte_order(order);
+    bytelevel_order(order);
     for (int k = 0; k < 256; k++) {
         if (strtab_intern(&r->tokens, &order[k], 1, &id) != 1) return -1;
         byte_id[order[k]] = id;
@@ -671,7 +524,7 @@ static int fill_tokens(const Run *r, BpeResult *out) {
             memcpy(out->tokens[i], p, len);
             out->tokens[i][len] = '\0';
         } else {
-            bpe_bytes_to_unicode(p, len, out->tokens[i]);
+            bytelevel_encode(p, len, out->tokens[i]);
         }
     }
     return 0;

@@ -1,12 +1,14 @@
 /* bpe_train.h — train a byte-level BPE tokenizer (the GPT-2 / Llama 3 / Qwen2 kind).
  *
- * Recipe (the same pipeline the encoder in src/tokenizer.c runs, so that the merges are learned
- * on exactly the pieces the encoder will see):
+ * Recipe: the text is split by the encoder's own pre-tokenizer (tokenizer_pretokenize of
+ * src/tokenizer.h, set up as the tokenizer.json that io/tokenizer_write.c writes), so that the
+ * merges are learned on exactly the pieces the encoder will see:
  *
- *   text ─ split out special tokens (matched verbatim, as added tokens with normalized=false)
- *        ─ invalid UTF-8 → U+FFFD (each maximal invalid subpart, like the WHATWG TextDecoder)
+ *   text ─ invalid UTF-8 → U+FFFD (each maximal invalid subpart, like the WHATWG TextDecoder)
+ *        ─ split out special tokens (matched verbatim, as added tokens with normalized=false)
  *        ─ NFC (utf8proc)
- *        ─ split with BPE_SPLIT_REGEX (PCRE2; behaviour "Isolated": matches and gaps are pieces)
+ *        ─ split with BPE_SPLIT_REGEX (translated to PCRE2 as for any tokenizer.json; behaviour
+ *          "Isolated": matches and gaps are pieces)
  *        ─ count each piece ("word") as a byte string.
  *
  * Training starts from one symbol per byte and repeatedly merges the adjacent pair of symbols
@@ -31,7 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The pre-tokenizer split pattern written to tokenizer.json (Qwen2 / Llama 3 style: English
+/* The pre-tokenizer split pattern (Hugging Face / Oniguruma syntax) that the trainer splits with
+ * and io/tokenizer_write.c writes to tokenizer.json (Qwen2 / Llama 3 style: English
  * contractions, letters with one optional leading non-letter, single digits, punctuation runs
  * with a leading space, whitespace). A word keeps its leading space. */
 #define BPE_SPLIT_REGEX                                                                                                \
@@ -78,7 +81,7 @@ typedef struct {
     int64_t replaced; /* invalid UTF-8 subparts replaced by U+FFFD */
 } BpeTrainerStats;
 
-/* A new, empty trainer (compiles the split regex). NULL with px_error on failure. */
+/* A new, empty trainer (builds its pre-tokenizer). NULL with px_error on failure. */
 BpeTrainer *bpe_trainer_new(void);
 void bpe_trainer_free(BpeTrainer *tr);
 
@@ -96,7 +99,8 @@ int bpe_trainer_train(const BpeTrainer *tr, const BpeTrainParams *params, BpeRes
 void bpe_result_free(BpeResult *r);
 
 /* The byte-level form of a byte string (GPT-2's bytes_to_unicode, UTF-8 encoded) into out,
- * which must hold 2 * len + 1 bytes; returns the length written (NUL-terminated). */
+ * which must hold 2 * len + 1 bytes; returns the length written (NUL-terminated). The same as
+ * bytelevel_encode of src/bytelevel.h. */
 size_t bpe_bytes_to_unicode(const uint8_t *bytes, size_t len, char *out);
 
 #endif

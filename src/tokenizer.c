@@ -13,6 +13,11 @@
  *         ─ BPE: merge the adjacent pair of lowest rank (leftmost on ties) until none applies
  *         ─ ids (pieces are cached: piece bytes → ids)
  *
+ * Everything before BPE is the pre-tokenizer: it hands pieces and added tokens to a sink, which
+ * for tokenizer_encode is BPE and for tokenizer_pretokenize the caller (the BPE trainer, so that
+ * it learns its merges on exactly the pieces the encoder will see). UTF-8 handling is
+ * src/utf8.c, the byte ↔ character map src/bytelevel.c.
+ *
  * Strings are byte strings throughout: every symbol BPE can produce (the 256 byte characters
  * and the results of the merges) is interned once at load time, so the merge table is keyed
  * by pairs of small integers and the hot path does no string work.
@@ -27,7 +32,9 @@
 #include <pcre2.h>
 #include <utf8proc.h>
 
+#include "bytelevel.h"
 #include "common.h"
+#include "utf8.h"
 
 #define MAX_TOKEN_ID (1 << 28)       /* ids above this are surely a broken file */
 #define MAX_SPLITS 8                 /* Split steps in a pre-tokenizer Sequence */
@@ -241,95 +248,11 @@ static void pairmap_set(PairMap *m, uint32_t a, uint32_t b, uint32_t rank, uint3
 
 /* ───────────────────────── UTF-8 ───────────────────────── */
 
-/* Length of the UTF-8 sequence at s[0..n) if it is valid, else minus the length of its maximal
- * invalid subpart (at least 1): the WHATWG decoder replaces exactly that subpart by U+FFFD. */
-static int utf8_step(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    if (c < 0x80) return 1;
-    int need;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 1;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else
-        return -1;
-    for (int i = 1; i <= need; i++) {
-        if ((size_t)i >= n || s[i] < lo || s[i] > hi) return -i;
-        lo = 0x80, hi = 0xBF;
-    }
-    return need + 1;
-}
-
-/* Code point of the valid sequence at s (length len). */
-static uint32_t utf8_cp(const unsigned char *s, int len) {
-    if (len == 1) return s[0];
-    uint32_t cp = s[0] & (0x7F >> len);
-    for (int i = 1; i < len; i++) cp = cp << 6 | (s[i] & 0x3F);
-    return cp;
-}
-
-static int utf8_put(uint32_t cp, char *out) {
-    unsigned char *o = (unsigned char *)out;
-    if (cp < 0x80) return o[0] = (unsigned char)cp, 1;
-    if (cp < 0x800) return o[0] = (unsigned char)(0xC0 | cp >> 6), o[1] = (unsigned char)(0x80 | (cp & 0x3F)), 2;
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xE0 | cp >> 12);
-        o[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xF0 | cp >> 18);
-    o[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-    o[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Offset of the first invalid byte of s, or n if all of it is valid UTF-8. */
-static size_t utf8_first_invalid(const char *text, size_t n) {
-    const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i < n;) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        int k = utf8_step(s + i, n - i);
-        if (k < 0) return i;
-        i += (size_t)k;
-    }
-    return n;
-}
-
-/* Appends s with every maximal invalid subpart replaced by U+FFFD. */
-static int utf8_sanitize(const char *text, size_t n, Buf *out) {
-    const unsigned char *s = (const unsigned char *)text;
-    if (grow(&out->s, &out->cap, out->n + 3 * n + 1, 1, "text")) return -1; /* each bad byte grows to 3 */
-    char *o = out->s + out->n;
-    for (size_t i = 0; i < n;) {
-        int k = utf8_step(s + i, n - i);
-        if (k > 0) {
-            memcpy(o, s + i, (size_t)k);
-            o += k;
-            i += (size_t)k;
-        } else {
-            memcpy(o, "\xEF\xBF\xBD", 3);
-            o += 3;
-            i += (size_t)-k;
-        }
-    }
-    out->n = (size_t)(o - out->s);
-    out->s[out->n] = '\0';
+/* Appends text with every maximal invalid subpart replaced by U+FFFD (*replaced: how many). */
+static int buf_sanitize(Buf *b, const char *text, size_t n, size_t *replaced) {
+    if (grow(&b->s, &b->cap, b->n + UTF8_SANITIZED_MAX(n) + 1, 1, "text")) return -1;
+    b->n += utf8_sanitize(text, n, b->s + b->n, replaced);
+    b->s[b->n] = '\0';
     return 0;
 }
 
@@ -337,17 +260,6 @@ static int utf8_sanitize(const char *text, size_t n, Buf *out) {
 static int is_js_space(uint32_t c) {
     return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) ||
            c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000 || c == 0xFEFF;
-}
-
-/* ───────────────────────── GPT-2 byte ↔ character map ───────────────────────── */
-
-/* bytes_to_unicode: printable Latin-1 bytes map to themselves, the other 68 to U+0100.. */
-static uint32_t byte_char(int b) {
-    if ((b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF)) return (uint32_t)b;
-    int n = 0;
-    for (int x = 0; x < b; x++)
-        if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) n++;
-    return 256 + (uint32_t)n;
 }
 
 /* ───────────────────────── the tokenizer ───────────────────────── */
@@ -417,7 +329,8 @@ struct Tokenizer {
     Regex splits[MAX_SPLITS];
     int n_splits;
     int has_byte_level, add_prefix_space, use_regex;
-    int finished;
+    int finished;  /* tokenizer_finish or tokenizer_finish_pretokenizer done */
+    int has_model; /* vocabulary, merges and id table built (tokenizer_finish) */
     /* built by tokenizer_finish */
     StrMap tok;       /* vocab with the added tokens' contents over it (tokenizers.js tokens_to_ids) */
     StrMap added_map; /* added token content and normalized content → index into added */
@@ -432,9 +345,6 @@ struct Tokenizer {
     PairMap pairs;
     int32_t unk_id; /* -1 without unk token */
     Regex gpt2;     /* the ByteLevel regex (use_regex) */
-    char byte_utf8[256][3];
-    unsigned char byte_utf8_len[256];
-    int16_t char_byte[324]; /* GPT-2 character (< U+0144) → byte, or -1 */
     Work *work;
 };
 
@@ -451,9 +361,6 @@ Tokenizer *tokenizer_new(const char *origin) {
         return NULL;
     }
     t->unk_id = -1;
-    for (int b = 0; b < 256; b++) t->byte_utf8_len[b] = (unsigned char)utf8_put(byte_char(b), t->byte_utf8[b]);
-    for (int c = 0; c < 324; c++) t->char_byte[c] = -1;
-    for (int b = 0; b < 256; b++) t->char_byte[byte_char(b)] = (int16_t)b;
     return t;
 }
 
@@ -600,7 +507,7 @@ static int rx_unsupported(Rx *r, size_t at, const char *what) {
 static uint32_t rx_char(const Rx *r, size_t at, int *len) {
     int k = utf8_step((const unsigned char *)r->p + at, r->n - at);
     *len = k > 0 ? k : 1;
-    return k > 0 ? utf8_cp((const unsigned char *)r->p + at, k) : 0xFFFD;
+    return k > 0 ? utf8_decode((const unsigned char *)r->p + at, k) : 0xFFFD;
 }
 
 static int is_ascii_letter(uint32_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
@@ -1229,7 +1136,7 @@ int tokenizer_add_split(Tokenizer *t, const char *pattern, size_t len, int is_re
             if (k <= 0)
                 rc = px_error("%s: invalid UTF-8 in %s", t->origin, field);
             else
-                rc = rx_literal(&pcre, utf8_cp((const unsigned char *)pattern + i, k), 0), i += (size_t)k;
+                rc = rx_literal(&pcre, utf8_decode((const unsigned char *)pattern + i, k), 0), i += (size_t)k;
         }
     if (rc == 0 && pcre.n == 0) rc = px_error("%s: empty Split pattern (field %s)", t->origin, field);
     if (rc == 0) rc = regex_compile(t, re, pcre.s, field);
@@ -1396,7 +1303,8 @@ static int intern_merge(Tokenizer *t, const char *left, size_t la, const char *r
  * table, and computes each symbol's output id. */
 static int build_merges(Tokenizer *t) {
     for (int b = 0; b < 256; b++) {
-        long s = strmap_intern(&t->syms, t->byte_utf8[b], t->byte_utf8_len[b], 0, NULL);
+        char u[2];
+        long s = strmap_intern(&t->syms, u, (size_t)bytelevel_utf8((uint8_t)b, u), 0, NULL);
         if (s < 0) return -1;
         t->byte_sym[b] = (uint32_t)s;
     }
@@ -1440,15 +1348,22 @@ static int build_work(Tokenizer *t) {
     return strmap_rehash(&w->cache, 1024);
 }
 
-int tokenizer_finish(Tokenizer *t) {
+/* tokenizer_finish with model = 1; tokenizer_finish_pretokenizer with model = 0 (no vocabulary,
+ * merges or id table: enough for tokenizer_pretokenize). */
+static int finish(Tokenizer *t, int model) {
     if (t->finished) return px_error("%s: tokenizer_finish called twice", t->origin);
     if (!t->has_byte_level) return px_error("%s: the pre-tokenizer has no ByteLevel step", t->origin);
-    if (t->vocab.n == 0) return px_error("%s: empty vocabulary (field model.vocab)", t->origin);
-    if (build_added(t) || build_id_table(t) || resolve_unk(t) || build_merges(t) || build_work(t)) return -1;
+    if (model && t->vocab.n == 0) return px_error("%s: empty vocabulary (field model.vocab)", t->origin);
+    if (build_added(t) || (model && (build_id_table(t) || resolve_unk(t) || build_merges(t))) || build_work(t))
+        return -1;
     if (t->use_regex && regex_compile(t, &t->gpt2, GPT2_PATTERN, "the ByteLevel regex")) return -1;
     t->finished = 1;
+    t->has_model = model;
     return 0;
 }
+
+int tokenizer_finish(Tokenizer *t) { return finish(t, 1); }
+int tokenizer_finish_pretokenizer(Tokenizer *t) { return finish(t, 0); }
 
 /* ───────────────────────── encoding ───────────────────────── */
 
@@ -1494,7 +1409,7 @@ static void trim_end(const char *s, Span *sp) {
     while (sp->b > sp->a) {
         size_t k = sp->b - 1;
         while (k > sp->a && ((unsigned char)s[k] & 0xC0) == 0x80) k--;
-        if (!is_js_space(utf8_cp((const unsigned char *)s + k, (int)(sp->b - k)))) break;
+        if (!is_js_space(utf8_decode((const unsigned char *)s + k, (int)(sp->b - k)))) break;
         sp->b = k;
     }
 }
@@ -1502,7 +1417,7 @@ static void trim_end(const char *s, Span *sp) {
 static void trim_start(const char *s, Span *sp) {
     while (sp->a < sp->b) {
         int k = utf8_step((const unsigned char *)s + sp->a, sp->b - sp->a);
-        if (k <= 0 || !is_js_space(utf8_cp((const unsigned char *)s + sp->a, k))) break;
+        if (k <= 0 || !is_js_space(utf8_decode((const unsigned char *)s + sp->a, k))) break;
         sp->a += (size_t)k;
     }
 }
@@ -1620,9 +1535,8 @@ static int bpe_word(const Tokenizer *t, const unsigned char *s, size_t n) {
 /* ignore_merges (Llama 3): a piece that is itself a token is not split. */
 static int whole_piece_id(const Tokenizer *t, const unsigned char *s, size_t n, int32_t *id) {
     Buf *bl = &t->work->bl;
-    bl->n = 0;
-    for (size_t i = 0; i < n; i++)
-        if (buf_put(bl, t->byte_utf8[s[i]], t->byte_utf8_len[s[i]])) return -1;
+    if (grow(&bl->s, &bl->cap, 2 * n + 1, 1, "a tokenizer buffer")) return -1;
+    bl->n = bytelevel_encode(s, n, bl->s);
     *id = output_id(t, bl->s, bl->n);
     return 0;
 }
@@ -1673,24 +1587,31 @@ static int regex_next(const Tokenizer *t, const Regex *re, const char *s, size_t
     return 1;
 }
 
-/* The ByteLevel step on one piece: prefix space, GPT-2 regex (use_regex), then BPE. */
-static int byte_level(const Tokenizer *t, const char *s, size_t n, IdVec *out) {
+/* Where the pre-tokenizer's output goes, in text order: each piece (added_id -1) and each added
+ * token (its id). tokenizer_encode's sink runs BPE; tokenizer_pretokenize's is the caller's. */
+typedef struct {
+    TokenizerPieceFn fn;
+    void *ctx;
+} Sink;
+
+/* The ByteLevel step on one piece: prefix space, GPT-2 regex (use_regex), then the sink. */
+static int byte_level(const Tokenizer *t, const char *s, size_t n, const Sink *out) {
     if (t->add_prefix_space && (n == 0 || s[0] != ' ')) {
         Buf *p = &t->work->prefixed;
         p->n = 0;
         if (buf_put(p, " ", 1) || buf_put(p, s, n)) return -1;
         s = p->s, n = p->n;
     }
-    if (!t->use_regex) return encode_piece(t, s, n, out);
+    if (!t->use_regex) return out->fn(s, n, -1, out->ctx) ? -1 : 0;
     size_t pos = 0, ms, me;
     int rc;
     while ((rc = regex_next(t, &t->gpt2, s, n, &pos, &ms, &me)) == 1)
-        if (me > ms && encode_piece(t, s + ms, me - ms, out)) return -1;
+        if (me > ms && out->fn(s + ms, me - ms, -1, out->ctx)) return -1;
     return rc;
 }
 
 /* Split step k (Isolated: matches and gaps are pieces), then the steps after it. */
-static int pre_tokenize(const Tokenizer *t, int k, const char *s, size_t n, IdVec *out) {
+static int pre_tokenize(const Tokenizer *t, int k, const char *s, size_t n, const Sink *out) {
     if (k == t->n_splits) return byte_level(t, s, n, out);
     size_t pos = 0, prev = 0, ms, me;
     int rc;
@@ -1703,21 +1624,26 @@ static int pre_tokenize(const Tokenizer *t, int k, const char *s, size_t n, IdVe
     return prev < n ? pre_tokenize(t, k + 1, s + prev, n - prev, out) : 0;
 }
 
+/* An added token found in the text (s[sp]) goes to the sink with its id. */
+static int put_added(const AddedTok *a, const char *s, Span sp, const Sink *out) {
+    return out->fn(s + sp.a, sp.b - sp.a, a->id, out->ctx) ? -1 : 0;
+}
+
 /* A section after normalization: split out normalized added tokens, pre-tokenize the rest. */
-static int encode_normalized(const Tokenizer *t, const char *s, size_t n, IdVec *out) {
+static int split_normalized(const Tokenizer *t, const char *s, size_t n, const Sink *out) {
     if (split_added(t, &t->norm_set, s, n, 1)) return -1;
     strip_neighbours(t, s, 1);
     for (size_t i = 0; i < t->work->n_spans[1]; i++) {
         Span sp = t->work->spans[1][i];
         if (sp.b <= sp.a) continue;
         const AddedTok *a = added_lookup(t, s, sp);
-        if (a ? idvec_push(out, a->id) : pre_tokenize(t, 0, s + sp.a, sp.b - sp.a, out)) return -1;
+        if (a ? put_added(a, s, sp, out) : pre_tokenize(t, 0, s + sp.a, sp.b - sp.a, out)) return -1;
     }
     return 0;
 }
 
-/* Valid UTF-8 text: split out raw added tokens, normalize and encode the sections between. */
-static int encode_valid(const Tokenizer *t, const char *s, size_t n, IdVec *out) {
+/* Valid UTF-8 text: split out raw added tokens, normalize and pre-tokenize the sections between. */
+static int split_valid(const Tokenizer *t, const char *s, size_t n, const Sink *out) {
     Work *w = t->work;
     if (split_added(t, &t->raw_set, s, n, 0)) return -1;
     strip_neighbours(t, s, 0);
@@ -1726,7 +1652,7 @@ static int encode_valid(const Tokenizer *t, const char *s, size_t n, IdVec *out)
         if (sp.b <= sp.a) continue;
         const AddedTok *a = added_lookup(t, s, sp);
         if (a) {
-            if (idvec_push(out, a->id)) return -1;
+            if (put_added(a, s, sp, out)) return -1;
             continue;
         }
         const char *ns = s + sp.a;
@@ -1735,36 +1661,63 @@ static int encode_valid(const Tokenizer *t, const char *s, size_t n, IdVec *out)
             if (nfc_into(w, ns, nn, &w->norm)) return -1;
             ns = w->norm.s, nn = w->norm.n;
         }
-        if (nn && encode_normalized(t, ns, nn, out)) return -1;
+        if (nn && split_normalized(t, ns, nn, out)) return -1;
     }
     return 0;
 }
 
-int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, IdVec *out) {
-    if (!t->finished) return px_error("%s: tokenizer used before tokenizer_finish", t->origin);
+/* Any bytes: invalid UTF-8 → U+FFFD, then the pipeline into out. */
+static int split_text(const Tokenizer *t, const char *text, size_t len, const Sink *out, size_t *replaced) {
+    if (replaced) *replaced = 0;
     size_t bad = utf8_first_invalid(text, len);
-    if (bad == len) return encode_valid(t, text, len, out);
+    if (bad == len) return split_valid(t, text, len, out);
     Buf *clean = &t->work->clean;
     clean->n = 0;
-    if (buf_put(clean, text, bad) || utf8_sanitize(text + bad, len - bad, clean)) return -1;
-    return encode_valid(t, clean->s, clean->n, out);
+    if (buf_put(clean, text, bad) || buf_sanitize(clean, text + bad, len - bad, replaced)) return -1;
+    return split_valid(t, clean->s, clean->n, out);
+}
+
+int tokenizer_pretokenize(const Tokenizer *t, const char *text, size_t len, TokenizerPieceFn fn, void *ctx,
+                          size_t *replaced) {
+    if (!t->finished) return px_error("%s: tokenizer used before tokenizer_finish", t->origin);
+    Sink out = {fn, ctx};
+    return split_text(t, text, len, &out, replaced);
+}
+
+typedef struct {
+    const Tokenizer *t;
+    IdVec *ids;
+} EncodeCtx;
+
+/* tokenizer_encode's sink: an added token is its id, a piece goes through BPE. */
+static int encode_sink(const char *s, size_t n, int added_id, void *ctx) {
+    const EncodeCtx *e = ctx;
+    return added_id >= 0 ? idvec_push(e->ids, added_id) : encode_piece(e->t, s, n, e->ids);
+}
+
+int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, IdVec *out) {
+    if (!t->finished) return px_error("%s: tokenizer used before tokenizer_finish", t->origin);
+    if (!t->has_model) return px_error("%s: a pre-tokenizer only (no model): it cannot encode", t->origin);
+    EncodeCtx e = {t, out};
+    Sink sink = {encode_sink, &e};
+    return split_text(t, text, len, &sink, NULL);
 }
 
 /* ───────────────────────── decoding ───────────────────────── */
 
 /* Appends the bytes of a byte-level token; a token with a character outside the GPT-2 map is
  * copied as it is. */
-static int decode_byte_level(const Tokenizer *t, const char *tok, size_t len, Buf *raw) {
+static int decode_byte_level(const char *tok, size_t len, Buf *raw) {
     const unsigned char *s = (const unsigned char *)tok;
     size_t start = raw->n;
     for (size_t i = 0; i < len;) {
         int k = utf8_step(s + i, len - i);
-        uint32_t cp = k > 0 ? utf8_cp(s + i, k) : 0xFFFFFFFFu;
-        if (cp >= 324 || t->char_byte[cp] < 0) {
+        int byte = k > 0 ? bytelevel_byte(utf8_decode(s + i, k)) : -1;
+        if (byte < 0) {
             raw->n = start;
             return buf_put(raw, tok, len);
         }
-        unsigned char b = (unsigned char)t->char_byte[cp];
+        unsigned char b = (unsigned char)byte;
         if (buf_put(raw, &b, 1)) return -1;
         i += (size_t)k;
     }
@@ -1784,9 +1737,9 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, size_t n, int skip_spec
         if (t->id_flags[id] & ID_ADDED)
             rc = buf_put(&raw, t->id_token[id], t->id_len[id]); /* verbatim */
         else
-            rc = decode_byte_level(t, t->id_token[id], t->id_len[id], &raw);
+            rc = decode_byte_level(t->id_token[id], t->id_len[id], &raw);
     }
-    if (rc == 0) rc = buf_puts(&text, "") || utf8_sanitize(raw.s, raw.n, &text);
+    if (rc == 0) rc = buf_puts(&text, "") || buf_sanitize(&text, raw.s, raw.n, NULL);
     free(raw.s);
     if (rc) {
         free(text.s);

@@ -28,6 +28,21 @@ void idvec_free(IdVec *v);
  * matched as Hugging Face does. 0 or -1 (px_error) on allocation failure. */
 int tokenizer_encode(const Tokenizer *t, const char *text, size_t len, IdVec *out);
 
+/* --- the pre-tokenizer alone (the BPE trainer) -------------------------------------------
+ * tokenizer_pretokenize runs exactly the stages of tokenizer_encode before BPE — invalid UTF-8
+ * → U+FFFD, added tokens, normalizer, Split regexes, ByteLevel prefix space and regex — and
+ * hands their output to fn in text order instead of encoding it: each added token as (the text
+ * it matched, its length, its id) and each piece as (its bytes, length, added_id -1). A piece is
+ * never empty; its bytes are the raw UTF-8 that BPE starts from, one symbol per byte (their
+ * byte-level characters are in src/bytelevel.h). The pointers are valid during the call only,
+ * and fn must not use t. fn returns 0 to go on, or -1 after px_error to stop: then
+ * tokenizer_pretokenize returns -1. *replaced (if not NULL) = the number of invalid UTF-8
+ * subparts replaced. Works on any finished Tokenizer, also one built by
+ * tokenizer_finish_pretokenizer. */
+typedef int (*TokenizerPieceFn)(const char *piece, size_t len, int added_id, void *ctx);
+int tokenizer_pretokenize(const Tokenizer *t, const char *text, size_t len, TokenizerPieceFn fn, void *ctx,
+                          size_t *replaced);
+
 /* Decodes ids to UTF-8 into a malloc'ed NUL-terminated string (*out, length *out_len).
  * skip_special drops special added tokens. An id outside the vocabulary -> -1 naming it.
  * Byte sequences that are not valid UTF-8 after decoding become U+FFFD. */
@@ -46,8 +61,9 @@ uint64_t tokenizer_fingerprint(const Tokenizer *t);
 
 void tokenizer_free(Tokenizer *t);
 
-/* Thread safety: tokenizer_encode keeps a cache of pieces and scratch buffers inside the
- * Tokenizer, so one Tokenizer must not encode in two threads at once (load one per thread).
+/* Thread safety: tokenizer_encode (and tokenizer_pretokenize) keeps a cache of pieces and scratch
+ * buffers inside the Tokenizer, so one Tokenizer must not encode in two threads at once (load one
+ * per thread).
  * Everything else is read-only after tokenizer_finish.
  *
  * Behaviour follows the npm reference @huggingface/tokenizers where it differs from the Rust
@@ -85,5 +101,9 @@ void tokenizer_set_byte_level(Tokenizer *t, int add_prefix_space, int use_regex)
 /* Builds the lookup tables (vocabulary, merges, added tokens). -1 (px_error) on an unknown
  * unk_token, an empty vocabulary, a missing ByteLevel step, or out of memory. */
 int tokenizer_finish(Tokenizer *t);
+/* Instead of tokenizer_finish: builds only the pre-tokenizer (normalizer, added tokens, Split
+ * steps, ByteLevel), for tokenizer_pretokenize. No vocabulary or merges are needed (any given
+ * are ignored); such a Tokenizer cannot encode (-1 naming origin) and decodes no id. */
+int tokenizer_finish_pretokenizer(Tokenizer *t);
 
 #endif
