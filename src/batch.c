@@ -45,22 +45,34 @@ static int reserve(PackedBatch *b, int rows, int seqs) {
     return 0;
 }
 
+int packed_batch_begin_sequence(PackedBatch *b, int max_rows) {
+    if (reserve(b, b->n_rows + max_rows, b->n_seqs + 1)) return -1;
+    b->seq_start[b->n_seqs] = b->n_rows;
+    return 0;
+}
+
+void packed_batch_push_row(PackedBatch *b, int token, int target, int pos, int vis_prefix, int blk_start) {
+    int r = b->n_rows++;
+    b->tokens[r] = token;
+    b->targets[r] = target;
+    b->pos[r] = pos;
+    b->vis_prefix[r] = vis_prefix;
+    b->blk_start[r] = blk_start;
+}
+
+void packed_batch_end_sequence(PackedBatch *b) {
+    b->n_seqs++;
+    b->seq_start[b->n_seqs] = b->n_rows;
+}
+
+int packed_batch_sequence_rows(const PackedBatch *b) { return b->n_rows - b->seq_start[b->n_seqs]; }
+
 int packed_batch_add_causal(PackedBatch *b, const int *seq, const unsigned char *predict, int len) {
     if (len < 2) return px_error("a training sequence needs at least 2 tokens (got %d)", len);
-    int rows = len - 1;
-    if (reserve(b, b->n_rows + rows, b->n_seqs + 1)) return -1;
-    int r0 = b->n_rows;
-    for (int t = 0; t < rows; t++) {
-        b->tokens[r0 + t] = seq[t];
-        b->targets[r0 + t] = !predict || predict[t + 1] ? seq[t + 1] : -1;
-        b->pos[r0 + t] = t;
-        b->vis_prefix[r0 + t] = 0;
-        b->blk_start[r0 + t] = 0;
-    }
-    b->seq_start[b->n_seqs] = r0;
-    b->n_seqs++;
-    b->n_rows += rows;
-    b->seq_start[b->n_seqs] = b->n_rows;
+    if (packed_batch_begin_sequence(b, len - 1)) return -1;
+    for (int t = 0; t + 1 < len; t++)
+        packed_batch_push_row(b, seq[t], !predict || predict[t + 1] ? seq[t + 1] : -1, t, 0, 0);
+    packed_batch_end_sequence(b);
     return 0;
 }
 

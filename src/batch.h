@@ -20,6 +20,14 @@ void packed_batch_free(PackedBatch *b);
 /* Adds seq[0..len-1] as one causal sequence of len-1 rows: row t reads seq[t] at position t
  * and predicts seq[t+1] if predict is NULL or predict[t+1] is non-zero (else target -1). */
 int packed_batch_add_causal(PackedBatch *b, const int *seq, const unsigned char *predict, int len);
+/* Row-by-row building of one sequence: begin, push rows (blk_start relative to the sequence
+ * start), end. packed_batch_add_causal is built on these. */
+int packed_batch_begin_sequence(PackedBatch *b, int max_rows);
+void packed_batch_push_row(PackedBatch *b, int token, int target, int pos, int vis_prefix, int blk_start);
+void packed_batch_end_sequence(PackedBatch *b);
+/* Rows added to the current sequence so far (the relative index of the next row). */
+int packed_batch_sequence_rows(const PackedBatch *b);
+
 /* The attention layout of the rows added so far. */
 const AttnLayout *packed_batch_layout(PackedBatch *b);
 /* Rows with a target. */
