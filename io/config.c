@@ -58,6 +58,9 @@ static const char *const arch_names[] = {
     NULL,
 };
 static const char *const source_names[] = {"pairs", "random", "copy", NULL};
+static const char *const schedule_names[] = {
+    [SCHEDULE_RANDOM] = "random", [SCHEDULE_CUTS] = "cuts", [SCHEDULE_WAITK] = "waitk", [SCHEDULE_FULL] = "full", NULL,
+};
 
 #define KEY(sec, nm, type, member, def, choices, help)                                        \
     {sec, nm, type, offsetof(ProactConfig, member), sizeof(((ProactConfig *)0)->member), def, \
@@ -120,6 +123,24 @@ static const KeyDef keys[] = {
         "template for .tsv data: plain | chatml | llama3"),
     KEY("data", "max_tokens", KEY_INT, data.max_tokens, "256", NULL,
         "pairs with more tokens on a side are skipped (.tsv)"),
+
+    KEY("stream", "schedule", KEY_ENUM, stream.kind, "random", schedule_names,
+        "read schedule of the student copy: random | cuts | waitk | full (DESIGN 2.3)"),
+    KEY("stream", "k_min", KEY_INT, stream.k_min, "1", NULL, "random: smallest first read k0"),
+    KEY("stream", "k_max", KEY_INT, stream.k_max, "3", NULL, "random: largest first read k0"),
+    KEY("stream", "mean_step", KEY_FLOAT, stream.mean_step, "1", NULL,
+        "random: mean of the geometric step between words (may be 0)"),
+    KEY("stream", "p_full", KEY_FLOAT, stream.p_full, "0.1", NULL,
+        "random: probability that an example uses the full view"),
+    KEY("stream", "k", KEY_INT, stream.k, "3", NULL, "waitk: the k of g(j) = min(k + j - 1, n + 1)"),
+    KEY("stream", "phi", KEY_INT, stream.phi, "0", NULL, "position of the first target token (group positions)"),
+    KEY("spsd", "alpha", KEY_FLOAT, spsd.alpha, "1", NULL, "weight of the teacher's cross-entropy"),
+    KEY("spsd", "lambda", KEY_FLOAT, spsd.lambda, "1", NULL,
+        "weight of the distillation KL; 0 = masking only"),
+    KEY("spsd", "tau", KEY_FLOAT, spsd.tau, "1", NULL, "distillation temperature"),
+    KEY("mpi", "zero", KEY_BOOL, mpi.zero, "false", NULL,
+        "ZeRO-1: shard the AdamW state over the ranks (reduce-scatter + allgather)"),
+    KEY("mpi", "bucket_mb", KEY_FLOAT, mpi.bucket_mb, "4", NULL, "gradient allreduce bucket size in MB"),
 
     KEY("run", "dir", KEY_STRING, run.dir, "runs/default", NULL,
         "run directory (logs, checkpoints)"),
@@ -557,6 +578,19 @@ static int resolve_and_check(ParseState *st) {
     const char *tsv = ends_with(c->data.train, ".tsv") ? "train" : ends_with(c->data.valid, ".tsv") ? "valid" : NULL;
     REQUIRE(!pairs || !tsv || c->data.tokenizer[0], "data", "tokenizer",
             "must name a tokenizer.json: data.%s is a .tsv", tsv ? tsv : "");
+
+    /* [stream], [spsd], [mpi] */
+    const StreamConfig *sc = &c->stream;
+    REQUIRE(sc->k_min >= 1, "stream", "k_min", "must be >= 1, got %d", sc->k_min);
+    REQUIRE(sc->k_max >= sc->k_min, "stream", "k_max", "must be >= k_min = %d, got %d", sc->k_min, sc->k_max);
+    REQUIRE(sc->mean_step >= 0, "stream", "mean_step", "must be >= 0, got %g", (double)sc->mean_step);
+    REQUIRE(sc->p_full >= 0 && sc->p_full <= 1, "stream", "p_full", "must be in [0, 1], got %g", (double)sc->p_full);
+    REQUIRE(sc->k >= 1, "stream", "k", "must be >= 1, got %d", sc->k);
+    REQUIRE(sc->phi >= 0, "stream", "phi", "must be >= 0, got %d", sc->phi);
+    REQUIRE(c->spsd.alpha >= 0, "spsd", "alpha", "must be >= 0, got %g", (double)c->spsd.alpha);
+    REQUIRE(c->spsd.lambda >= 0, "spsd", "lambda", "must be >= 0, got %g", (double)c->spsd.lambda);
+    REQUIRE(c->spsd.tau > 0, "spsd", "tau", "must be positive, got %g", (double)c->spsd.tau);
+    REQUIRE(c->mpi.bucket_mb > 0, "mpi", "bucket_mb", "must be positive, got %g", (double)c->mpi.bucket_mb);
 
     /* [run] */
     REQUIRE(c->run.dir[0] != '\0', "run", "dir", "must not be empty");

@@ -8,6 +8,7 @@
 
 #include "../src/model.h"
 #include "../src/optim.h"
+#include "../src/stream.h"
 
 typedef struct {
     ModelConfig model;
@@ -30,6 +31,16 @@ typedef struct {
         char template_name[64]; /* [data] template: for .tsv data (plain, chatml, llama3) */
         int max_tokens;       /* [data] max_tokens: longer pairs (.tsv) are skipped */
     } data;
+    StreamConfig stream;      /* [stream] schedule, k_min, k_max, mean_step, p_full, k, phi */
+    struct {
+        float alpha;          /* [spsd] alpha: weight of the teacher's cross-entropy */
+        float lambda;         /* [spsd] lambda: weight of the distillation KL (0 = masking only) */
+        float tau;            /* [spsd] tau: distillation temperature */
+    } spsd;
+    struct {
+        int zero;             /* [mpi] zero: 1 = ZeRO-1 (optimizer state sharded over ranks) */
+        float bucket_mb;      /* [mpi] bucket_mb: gradient allreduce bucket size */
+    } mpi;
     struct {
         char dir[4096];       /* [run] dir */
         int threads;          /* [run] threads: BLAS threads, 0 = all cores */

@@ -52,7 +52,7 @@ static int load_tsv(Dataset *d, const char *tokenizer_path, const char *template
     return rc;
 }
 
-static int load_shards(Dataset *d) {
+static int open_shards(Dataset *d) {
     ShardInfo info;
     if (shards_read_info(d->path, &info)) return -1;
     d->template_tokens = (TemplatePieces){info.prompt, info.src_end, info.tgt_begin, info.tgt_end};
@@ -60,21 +60,29 @@ static int load_shards(Dataset *d) {
     snprintf(d->template_name, sizeof d->template_name, "%s", info.template_name);
     snprintf(d->src_lang, sizeof d->src_lang, "%s", info.src_lang);
     snprintf(d->tgt_lang, sizeof d->tgt_lang, "%s", info.tgt_lang);
+    d->n_examples = info.n_examples;
     if (shards_read_tokenizer_json(d->path, &d->tokenizer_json, &d->tokenizer_json_len)) return -1;
-    return shards_read_slice(d->path, 0, info.n_examples, &d->pairs);
+    d->file = shards_open(d->path);
+    return d->file ? 0 : -1;
 }
 
-int dataset_load(const char *path, const char *tokenizer_path, const char *template_name, int max_tokens,
+int dataset_open(const char *path, const char *tokenizer_path, const char *template_name, int max_tokens,
                  Dataset *d, PairsReport report, void *report_ctx) {
     memset(d, 0, sizeof *d);
     snprintf(d->path, sizeof d->path, "%s", path);
     int rc = ends_with(path, ".tsv") ? load_tsv(d, tokenizer_path, template_name, max_tokens, report, report_ctx)
-                                     : load_shards(d);
+                                     : open_shards(d);
+    if (rc == 0 && !d->file) d->n_examples = d->pairs.count;
     if (rc) dataset_free(d);
     return rc;
 }
 
+int dataset_get(Dataset *d, const int64_t *idx, int n, PairSet *out) {
+    return d->file ? shards_read_examples(d->file, idx, n, out) : pair_set_select(&d->pairs, idx, n, out);
+}
+
 void dataset_free(Dataset *d) {
+    shards_close(d->file);
     pair_set_free(&d->pairs);
     free(d->template_tokens.prompt.ids);
     free(d->template_tokens.src_end.ids);

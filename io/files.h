@@ -7,4 +7,17 @@
 /* Reads a whole file into a malloc'ed NUL-terminated buffer; errors name the path. */
 int file_read_all(const char *path, char **data, size_t *len);
 
+/* mkdir -p: creates dir and its parents; fine if it exists. Errors name the path. */
+int file_mkdirs(const char *dir);
+
+/* A log of one JSON object per line (RUN_DIR/metrics.jsonl), appended and flushed line by line
+ * so that a crash loses at most the line being written. */
+typedef struct {
+    char path[4096];
+    void *fp;
+} JsonLog;
+int json_log_open(JsonLog *log, const char *dir, const char *name);
+int json_log_line(JsonLog *log, const char *line);
+void json_log_close(JsonLog *log);
+
 #endif

@@ -2,6 +2,7 @@
 #include "hf_model.h"
 
 #include "atomic_file.h"
+#include "files.h"
 
 #include "../src/common.h"
 #include "safetensors.h"
@@ -325,21 +326,6 @@ int hf_load_model(const char *dir, Model *m) {
 
 /* ---- saving ------------------------------------------------------------------------- */
 
-static int mkdir_p(const char *dir) {
-    char buf[PX_PATH_MAX];
-    if ((size_t)snprintf(buf, sizeof buf, "%s", dir) >= sizeof buf) return px_error("%.200s...: path too long", dir);
-    size_t n = strlen(buf);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != '\0') continue;
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return px_error("%s: cannot create directory: %s", buf, strerror(errno));
-        buf[i] = saved;
-    }
-    struct stat sb;
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) return px_error("%s: not a directory", dir);
-    return 0;
-}
 
 /* The shortest decimal that reads back as the same float, so that 1e-6f is written as
  * 1e-06 rather than 9.9999999747524271e-07. */
@@ -412,7 +398,7 @@ static int save_weights(const char *dir, const Model *m, int bf16) {
 }
 
 int hf_save_model(const char *dir, const Model *m, int bf16) {
-    if (mkdir_p(dir) != 0) return -1;
+    if (file_mkdirs(dir) != 0) return -1;
     if (save_config(dir, &m->cfg, bf16) != 0) return -1;
     return save_weights(dir, m, bf16);
 }

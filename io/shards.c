@@ -21,15 +21,19 @@ typedef struct {
     size_t n, cap, elem;
 } Grow;
 
+static int grow_reserve(Grow *g, size_t need) {
+    if (need <= g->cap) return 0;
+    size_t cap = g->cap ? g->cap : 1024;
+    while (cap < need) cap *= 2;
+    void *p = realloc(g->data, cap * g->elem);
+    if (!p) return px_error("out of memory collecting token shards (%zu elements)", cap);
+    g->data = p;
+    g->cap = cap;
+    return 0;
+}
+
 static int grow_append(Grow *g, const void *src, size_t count) {
-    if (g->n + count > g->cap) {
-        size_t cap = g->cap ? g->cap : 1024;
-        while (cap < g->n + count) cap *= 2;
-        void *p = realloc(g->data, cap * g->elem);
-        if (!p) return px_error("out of memory collecting token shards (%zu elements)", cap);
-        g->data = p;
-        g->cap = cap;
-    }
+    if (grow_reserve(g, g->n + count)) return -1;
     if (count) memcpy((char *)g->data + g->n * g->elem, src, count * g->elem);
     g->n += count;
     return 0;
@@ -464,4 +468,85 @@ void shards_rank_range(int64_t n, int rank, int size, int64_t *first, int64_t *c
     int64_t base = n / size, extra = n % size;
     *first = rank * base + (rank < extra ? rank : extra);
     *count = base + (rank < extra ? 1 : 0);
+}
+
+/* ---------------------------------------------------------------- example lists */
+
+struct ShardFile {
+    char path[4096];
+    hid_t file;
+    int64_t n_examples;
+};
+
+ShardFile *shards_open(const char *path) {
+    ShardInfo info;
+    if (shards_read_info(path, &info)) return NULL; /* validates the format */
+    shard_info_free(&info);
+    ShardFile *f = px_calloc(1, sizeof *f, "shard file");
+    if (!f) return NULL;
+    snprintf(f->path, sizeof f->path, "%s", path);
+    f->n_examples = info.n_examples;
+    f->file = open_shard(path);
+    if (f->file < 0) {
+        free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void shards_close(ShardFile *f) {
+    if (!f) return;
+    H5Fclose(f->file);
+    free(f);
+}
+
+/* Appends example e's elements of one ragged array (offsets dataset + data dataset). */
+static int append_ragged(ShardFile *f, const char *off_name, const char *data_name, hid_t mtype, size_t elem,
+                         int64_t e, Grow *data, Grow *off) {
+    int64_t range[2];
+    if (read_range(f->file, f->path, off_name, H5T_NATIVE_INT64, e, 2, range)) return -1;
+    int64_t n = range[1] - range[0];
+    if (n < 0) return px_error("%s: dataset '%s' is not monotone at example %lld (corrupt file?)", f->path, off_name,
+                               (long long)e);
+    if (grow_reserve(data, data->n + (size_t)n)) return -1;
+    if (read_range(f->file, f->path, data_name, mtype, range[0], n, (char *)data->data + data->n * elem)) return -1;
+    data->n += (size_t)n;
+    return grow_push_i64(off, (int64_t)data->n);
+}
+
+int shards_read_examples(ShardFile *f, const int64_t *idx, int n, PairSet *out) {
+    memset(out, 0, sizeof *out);
+    Grow src = {.elem = sizeof(int)}, tgt = {.elem = sizeof(int)}, sw = {.elem = sizeof(int)}, tw = {.elem = sizeof(int)};
+    Grow st = {.elem = 1}, tt = {.elem = 1}, line = {.elem = sizeof(int64_t)};
+    Grow offs[6];
+    for (int i = 0; i < 6; i++) offs[i] = (Grow){.elem = sizeof(int64_t)};
+    int rc = 0;
+    for (int i = 0; i < 6 && rc == 0; i++) rc = grow_push_i64(&offs[i], 0);
+    for (int k = 0; k < n && rc == 0; k++) {
+        int64_t e = idx[k];
+        if (e < 0 || e >= f->n_examples) {
+            rc = px_error("%s: example %lld is out of range (the file has %lld)", f->path, (long long)e,
+                          (long long)f->n_examples);
+            break;
+        }
+        int64_t ln;
+        rc = append_ragged(f, "src_offsets", "src_tokens", H5T_NATIVE_INT, sizeof(int), e, &src, &offs[0]) ||
+                     append_ragged(f, "tgt_offsets", "tgt_tokens", H5T_NATIVE_INT, sizeof(int), e, &tgt, &offs[1]) ||
+                     append_ragged(f, "src_word_offsets", "src_word_ends", H5T_NATIVE_INT, sizeof(int), e, &sw,
+                                   &offs[2]) ||
+                     append_ragged(f, "tgt_word_offsets", "tgt_word_ends", H5T_NATIVE_INT, sizeof(int), e, &tw,
+                                   &offs[3]) ||
+                     append_ragged(f, "src_text_offsets", "src_text", H5T_NATIVE_UINT8, 1, e, &st, &offs[4]) ||
+                     append_ragged(f, "tgt_text_offsets", "tgt_text", H5T_NATIVE_UINT8, 1, e, &tt, &offs[5]) ||
+                     read_range(f->file, f->path, "line", H5T_NATIVE_INT64, e, 1, &ln) || grow_push_i64(&line, ln)
+                 ? -1
+                 : 0;
+    }
+    *out = (PairSet){.first = -1, .count = n, .src_tokens = src.data, .tgt_tokens = tgt.data,
+                     .src_off = offs[0].data, .tgt_off = offs[1].data, .src_word_ends = sw.data,
+                     .tgt_word_ends = tw.data, .src_word_off = offs[2].data, .tgt_word_off = offs[3].data,
+                     .src_text = st.data, .tgt_text = tt.data, .src_text_off = offs[4].data,
+                     .tgt_text_off = offs[5].data, .line = line.data};
+    if (rc) pair_set_free(out);
+    return rc;
 }

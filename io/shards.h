@@ -73,6 +73,14 @@ int shards_read_tokenizer_json(const char *path, char **json, size_t *len);
 int shards_read_slice(const char *path, int64_t first, int64_t count, ShardSlice *out);
 void shard_slice_free(ShardSlice *s);
 
+/* An open shard file for reading examples one list at a time (each rank reads only the
+ * examples of its part of the step's global batch, by hyperslab). */
+typedef struct ShardFile ShardFile;
+ShardFile *shards_open(const char *path);
+/* Reads examples idx[0..n-1] (any order, repeats allowed) into out; out->first is -1. */
+int shards_read_examples(ShardFile *f, const int64_t *idx, int n, PairSet *out);
+void shards_close(ShardFile *f);
+
 /* Even split of n examples over `size` ranks: rank gets [*first, *first + *count). */
 void shards_rank_range(int64_t n, int rank, int size, int64_t *first, int64_t *count);
 

@@ -1,8 +1,11 @@
-/* train.c — `proact train`: causal language-model training on one process.
- * Recipe: parse config -> load or create the model -> load the data -> loop (batch, forward,
- * loss, backward, AdamW; validation loss every train.eval_every steps) -> save the model.
- * Pairs are trained as full-view sequences (prompt source | target); the streaming layouts,
- * self-distillation and MPI come with the ProactiveLLM trainer. */
+/* train.c — `proact train`: ProactiveLLM training, data-parallel over MPI ranks (DESIGN §2, §4).
+ *
+ * Recipe: parse config -> set up the world -> load or create the model (identical on every
+ * rank: same seed) -> open the data -> loop: the step's global batch (the same on any rank
+ * count) -> this rank's share, each example with its sampled read schedule in the synchronized
+ * [source | student | teacher] layout -> forward -> SPSD loss scaled by the GLOBAL number of
+ * target tokens -> backward with the gradient allreduce overlapped -> AdamW -> log -> save.
+ * Every decision that ends the run is agreed by all ranks at the step boundary. */
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,27 +15,35 @@
 #include "io/atomic_file.h"
 #include "io/config.h"
 #include "io/dataset.h"
+#include "io/files.h"
 #include "io/hf_model.h"
 #include "jobs.h"
+#include "mpi/grad_sync.h"
+#include "mpi/world.h"
 #include "src/batch.h"
 #include "src/common.h"
 #include "src/loss.h"
 #include "src/model.h"
 #include "src/optim.h"
 #include "src/pairs.h"
-#include "src/step.h"
+#include "src/stream.h"
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: proact train --config FILE [--set section.key=value ...] [--print-config]\n\n"
-                 "Trains the model of the config ([model], or a Hugging Face directory in model.init) for\n"
-                 "train.steps AdamW steps of train.global_batch sequences, printing a progress line every\n"
-                 "train.log_every steps and the validation loss every train.eval_every steps, and writes the\n"
-                 "result to RUN_DIR/model (run.dir) with the data's tokenizer.json. Data (data.source):\n"
-                 "  pairs   data.train (and data.valid): token shards (.h5) or a TSV with data.tokenizer\n"
-                 "  random  uniform random tokens of train.seq_len\n"
-                 "  copy    a random first half repeated in the second half (a learnable task)\n"
-                 "--print-config prints every key with its resolved value and exits.\n");
+    fprintf(out,
+            "usage: [mpirun -np N | srun] proact train --config FILE [--set section.key=value ...] [--print-config]\n\n"
+            "Trains the model of the config ([model], or a Hugging Face directory in model.init) for\n"
+            "train.steps AdamW steps of train.global_batch examples split over the MPI ranks, and writes\n"
+            "RUN_DIR/model (run.dir) with the data's tokenizer.json, and RUN_DIR/metrics.jsonl.\n"
+            "Data (data.source):\n"
+            "  pairs   data.train (and data.valid): token shards (.h5) or a TSV with data.tokenizer, trained\n"
+            "          with the synchronized [source | student | teacher] layout and the loss\n"
+            "          CE(student) + alpha CE(teacher) + lambda tau^2 KL (sections [stream], [spsd])\n"
+            "  random  uniform random tokens of train.seq_len (plain causal)\n"
+            "  copy    a random first half repeated in the second half (plain causal, learnable)\n"
+            "--print-config prints every key with its resolved value and exits.\n");
 }
+
+/* ---------------------------------------------------------------- data */
 
 typedef struct {
     int pairs; /* data.source = pairs */
@@ -46,72 +57,205 @@ static void print_skip(void *ctx, const char *path, long line, const char *why) 
     if ((*shown)++ < 20) fprintf(stderr, "%s:%ld: skipped: %s\n", path, line, why);
 }
 
-static int load_one(const ProactConfig *cfg, const char *path, Dataset *d, int vocab) {
-    long shown = 0;
-    if (dataset_load(path, cfg->data.tokenizer, cfg->data.template_name, cfg->data.max_tokens, d, print_skip, &shown))
+static int open_one(const ProactConfig *cfg, const World *w, const char *path, Dataset *d) {
+    long shown = w->rank == 0 ? 0 : 1 << 30; /* rank 0 reports malformed lines, once */
+    if (dataset_open(path, cfg->data.tokenizer, cfg->data.template_name, cfg->data.max_tokens, d, print_skip, &shown))
         return -1;
-    if (shown > 20) fprintf(stderr, "%s: ... %ld more skipped lines not shown\n", path, shown - 20);
-    int max_id = pair_set_max_token(&d->pairs, &d->template_tokens);
-    if (max_id >= vocab)
-        return px_error("%s: token id %d does not fit the model's vocabulary of %d (model.vocab_size must cover "
-                        "the tokenizer)", path, max_id, vocab);
-    printf("data: %s: %lld pairs, template '%s', %s->%s", path, (long long)d->pairs.count, d->template_name,
-           d->src_lang, d->tgt_lang);
-    if (pairs_skipped(&d->tsv_stats)) printf(" (%ld malformed lines skipped)", pairs_skipped(&d->tsv_stats));
-    printf("\n");
+    if (w->rank == 0) {
+        if (shown > 20) fprintf(stderr, "%s: ... %ld more skipped lines not shown\n", path, shown - 20);
+        printf("data: %s: %lld pairs, template '%s', %s->%s%s", path, (long long)d->n_examples, d->template_name,
+               d->src_lang, d->tgt_lang, d->file ? " (token shards, read by hyperslab)" : "");
+        if (pairs_skipped(&d->tsv_stats)) printf(" (%ld malformed lines skipped)", pairs_skipped(&d->tsv_stats));
+        printf("\n");
+    }
     return 0;
 }
 
-static int load_data(const ProactConfig *cfg, TrainData *td, int vocab) {
+static int open_data(const ProactConfig *cfg, const World *w, TrainData *td) {
     memset(td, 0, sizeof *td);
     td->pairs = strcmp(cfg->data.source, "pairs") == 0;
     if (!td->pairs) return 0;
-    if (load_one(cfg, cfg->data.train, &td->train, vocab)) return -1;
+    if (open_one(cfg, w, cfg->data.train, &td->train)) return -1;
     if (cfg->data.valid[0]) {
-        if (load_one(cfg, cfg->data.valid, &td->valid, vocab)) return -1;
+        if (open_one(cfg, w, cfg->data.valid, &td->valid)) return -1;
         td->has_valid = 1;
         if (td->valid.tokenizer_fingerprint != td->train.tokenizer_fingerprint)
             return px_error("%s: made with another tokenizer than %s (fingerprints %016llx and %016llx)",
                             cfg->data.valid, cfg->data.train, (unsigned long long)td->valid.tokenizer_fingerprint,
                             (unsigned long long)td->train.tokenizer_fingerprint);
     }
-    return pair_sampler_init(&td->sampler, td->train.pairs.count, (uint64_t)cfg->train.seed * 31u + 7u);
+    return pair_sampler_init(&td->sampler, td->train.n_examples, (uint64_t)cfg->train.seed * 31u + 7u);
 }
 
-static void free_data(TrainData *td) {
+static void close_data(TrainData *td) {
     dataset_free(&td->train);
     dataset_free(&td->valid);
     pair_sampler_free(&td->sampler);
 }
 
-static int fill_batch(const ProactConfig *cfg, TrainData *td, PackedBatch *b, int vocab, Rng *rng) {
-    if (!td->pairs)
-        return packed_batch_fill_synthetic(b, cfg->data.source, cfg->train.global_batch, cfg->train.seq_len, vocab,
-                                           rng);
-    packed_batch_clear(b);
-    for (int i = 0; i < cfg->train.global_batch; i++)
-        if (pair_batch_add(b, &td->train.pairs, &td->train.template_tokens, pair_sampler_next(&td->sampler)))
-            return -1;
+/* ---------------------------------------------------------------- one rank's batch */
+
+typedef struct {
+    PackedBatch batch;
+    PairSet pairs;            /* this rank's examples of the step */
+    int n_examples, cap;
+    int *student_first, *teacher_first, *n_copy_rows; /* per example (pairs only) */
+    int *g;                   /* schedule scratch */
+    int g_cap;
+} RankBatch;
+
+static void rank_batch_free(RankBatch *rb) {
+    packed_batch_free(&rb->batch);
+    pair_set_free(&rb->pairs);
+    free(rb->student_first);
+    free(rb->teacher_first);
+    free(rb->n_copy_rows);
+    free(rb->g);
+    memset(rb, 0, sizeof *rb);
+}
+
+/* The read schedule of example e at a step depends only on (seed, step, e): the same on any
+ * number of ranks. */
+static uint64_t schedule_seed(int seed, int step, int64_t e) {
+    return ((uint64_t)seed * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)(step + 1) << 40) ^ (uint64_t)e;
+}
+
+/* Builds the synchronized layout of examples idx[0..n-1] (global indices into d). */
+static int build_spsd(RankBatch *rb, Dataset *d, const StreamConfig *sc, const int64_t *idx, int n, int seed,
+                      int step) {
+    pair_set_free(&rb->pairs);
+    packed_batch_clear(&rb->batch);
+    if (dataset_get(d, idx, n, &rb->pairs)) return -1;
+    if (n > rb->cap) {
+        int *a = realloc(rb->student_first, sizeof(int) * n), *b = realloc(rb->teacher_first, sizeof(int) * n);
+        int *c = realloc(rb->n_copy_rows, sizeof(int) * n);
+        if (a) rb->student_first = a;
+        if (b) rb->teacher_first = b;
+        if (c) rb->n_copy_rows = c;
+        if (!a || !b || !c) return px_error("out of memory for a batch of %d examples", n);
+        rb->cap = n;
+    }
+    rb->n_examples = n;
+    for (int k = 0; k < n; k++) {
+        int m = pair_tgt_words(&rb->pairs, k);
+        if (m > rb->g_cap) {
+            int *g = realloc(rb->g, sizeof(int) * m);
+            if (!g) return px_error("out of memory for a read schedule");
+            rb->g = g;
+            rb->g_cap = m;
+        }
+        Rng rng;
+        rng_seed(&rng, schedule_seed(seed, step, idx[k]));
+        schedule_sample(sc, pair_src_words(&rb->pairs, k), m, &rng, rb->g);
+        SpsdRows rows;
+        if (spsd_batch_add(&rb->batch, &rb->pairs, &d->template_tokens, k, rb->g, sc->phi, &rows)) return -1;
+        rb->student_first[k] = rows.student_first;
+        rb->teacher_first[k] = rows.teacher_first;
+        rb->n_copy_rows[k] = rows.n_copy_rows;
+    }
     return 0;
 }
 
-/* Mean cross-entropy over the target tokens of every validation pair (forward only). */
-static int evaluate(Model *m, Activations *a, PackedBatch *b, const Dataset *d, int batch, double *loss) {
-    double sum = 0;
-    long count = 0;
-    for (int64_t e0 = 0; e0 < d->pairs.count; e0 += batch) {
-        packed_batch_clear(b);
-        for (int64_t e = e0; e < e0 + batch && e < d->pairs.count; e++)
-            if (pair_batch_add(b, &d->pairs, &d->template_tokens, e)) return -1;
-        const AttnLayout *lay = packed_batch_layout(b);
-        if (model_forward(m, a, b->tokens, lay)) return -1;
-        int n;
-        sum += cross_entropy_forward(a->logits, b->targets, lay->n_rows, m->cfg.vocab_size, &n);
-        count += n;
+/* This rank's share of the step's global batch. Synthetic data: all ranks draw the whole
+ * global batch from the step's seed and keep their part, so any rank count sees the same data. */
+static int build_batch(const ProactConfig *cfg, const World *w, TrainData *td, RankBatch *rb, int vocab, int step,
+                       int64_t *global_idx) {
+    const int B = cfg->train.global_batch;
+    int64_t first, count;
+    shards_rank_range(B, w->rank, w->size, &first, &count);
+    if (!td->pairs) {
+        Rng rng;
+        rng_seed(&rng, (uint64_t)cfg->train.seed * 7919u + (uint64_t)step);
+        PackedBatch all = {0};
+        int rc = packed_batch_fill_synthetic(&all, cfg->data.source, B, cfg->train.seq_len, vocab, &rng);
+        packed_batch_clear(&rb->batch);
+        for (int64_t s = first; rc == 0 && s < first + count; s++) { /* copy my sequences */
+            int r0 = all.seq_start[s], r1 = all.seq_start[s + 1];
+            if ((rc = packed_batch_begin_sequence(&rb->batch, r1 - r0))) break;
+            for (int r = r0; r < r1; r++)
+                packed_batch_push_row(&rb->batch, all.tokens[r], all.targets[r], all.pos[r], 0, 0);
+            packed_batch_end_sequence(&rb->batch);
+        }
+        packed_batch_free(&all);
+        return rc;
     }
-    *loss = count ? sum / count : NAN;
+    for (int k = 0; k < B; k++) global_idx[k] = pair_sampler_next(&td->sampler); /* same on every rank */
+    if (build_spsd(rb, &td->train, &cfg->stream, global_idx + first, (int)count, cfg->train.seed, step)) return -1;
+    int max_id = pair_set_max_token(&rb->pairs, &td->train.template_tokens);
+    if (max_id >= vocab)
+        return px_error("%s: token id %d does not fit the model's vocabulary of %d (model.vocab_size must cover the "
+                        "tokenizer)", td->train.path, max_id, vocab);
     return 0;
 }
+
+/* Positions beyond what the model allows, as an error. (Rows may exceed max_seq_len: the two
+ * target copies share their positions.) */
+static int check_lengths(const PackedBatch *b, int max_len) {
+    for (int r = 0; r < b->n_rows; r++)
+        if (b->pos[r] >= max_len)
+            return px_error("a training sequence reaches position %d, beyond the model's max_seq_len=%d (lower "
+                            "data.max_tokens or raise model.max_seq_len)", b->pos[r], max_len);
+    return 0;
+}
+
+/* Loss and dlogits for this rank's rows; sums[] += ce_student, ce_teacher, kl, count. */
+static int rank_loss(const ProactConfig *cfg, const TrainData *td, RankBatch *rb, float *logits, int vocab,
+                     double global_count, double sums[4]) {
+    const float scale = (float)(1.0 / global_count);
+    if (!td->pairs) {
+        int n;
+        sums[0] += cross_entropy_forward_backward(logits, rb->batch.targets, rb->batch.n_rows, vocab, scale, &n);
+        sums[3] += n;
+        return 0;
+    }
+    SpsdLoss l;
+    if (spsd_loss_forward_backward(logits, rb->batch.targets, rb->batch.n_rows, vocab, rb->student_first,
+                                   rb->teacher_first, rb->n_copy_rows, rb->n_examples, cfg->spsd.alpha,
+                                   cfg->spsd.lambda, cfg->spsd.tau, scale, &l))
+        return -1;
+    sums[0] += l.ce_student;
+    sums[1] += l.ce_teacher;
+    sums[2] += l.kl;
+    sums[3] += l.count;
+    return 0;
+}
+
+/* Student predicted rows of this rank's batch (for pairs) or rows with targets (synthetic). */
+static double rank_target_count(const TrainData *td, const RankBatch *rb) {
+    if (!td->pairs) return packed_batch_count_targets(&rb->batch);
+    double n = 0;
+    for (int k = 0; k < rb->n_examples; k++)
+        for (int i = 0; i < rb->n_copy_rows[k]; i++) n += rb->batch.targets[rb->student_first[k] + i] >= 0;
+    return n;
+}
+
+/* Validation: every pair once (split over the ranks), the schedule of a fixed seed; returns
+ * the global means of the student CE, the teacher CE and the KL. */
+static int evaluate(const ProactConfig *cfg, const World *w, TrainData *td, Model *m, Activations *a,
+                    RankBatch *rb, double out[3]) {
+    int64_t first, count;
+    shards_rank_range(td->valid.n_examples, w->rank, w->size, &first, &count);
+    double sums[4] = {0, 0, 0, 0};
+    int rc = 0;
+    const int B = cfg->train.global_batch;
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)B);
+    if (!idx) rc = px_error("out of memory for validation");
+    for (int64_t e0 = first; rc == 0 && e0 < first + count; e0 += B) {
+        int n = (int)PX_MIN((int64_t)B, first + count - e0);
+        for (int k = 0; k < n; k++) idx[k] = e0 + k;
+        if (build_spsd(rb, &td->valid, &cfg->stream, idx, n, cfg->train.seed + 1, -1) ||
+            check_lengths(&rb->batch, m->cfg.max_seq_len) ||
+            model_forward(m, a, rb->batch.tokens, packed_batch_layout(&rb->batch)) ||
+            rank_loss(cfg, td, rb, a->logits, m->cfg.vocab_size, 1.0, sums))
+            rc = -1;
+    }
+    free(idx);
+    if (world_agree(w, rc) || world_sum(sums, 4)) return -1;
+    for (int i = 0; i < 3; i++) out[i] = sums[3] > 0 ? sums[i] / sums[3] : NAN;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- output */
 
 static void format_duration(char *buf, size_t size, double seconds) {
     int s = (int)(seconds + 0.5);
@@ -131,17 +275,27 @@ static int save_model(const ProactConfig *cfg, const Model *m, const TrainData *
     return 0;
 }
 
+static int print_config(const ProactConfig *cfg) {
+    size_t size = config_dump_size(cfg);
+    char *text = malloc(size);
+    int rc = text && config_dump(cfg, text, size) == 0 ? (fputs(text, stdout), 0) : job_fail("cannot print the config");
+    free(text);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the job */
+
 int cmd_train(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
                                          {"print-config", no_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *config_path = NULL, *sets[64];
-    int n_sets = 0, print_config = 0, c;
+    int n_sets = 0, want_print = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:s:ph", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
-        case 'p': print_config = 1; break;
+        case 'p': want_print = 1; break;
         case 's':
             if (n_sets == 64) return job_fail("too many --set options (at most 64)");
             sets[n_sets++] = optarg;
@@ -154,98 +308,160 @@ int cmd_train(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-
     ProactConfig cfg;
     if (config_load(&cfg, config_path, sets, n_sets)) return job_fail(px_error_message());
-    if (print_config) { /* every key with its resolved value, as INI that loads back */
-        size_t size = config_dump_size(&cfg);
-        char *text = malloc(size);
-        int rc = text && config_dump(&cfg, text, size) == 0 ? (fputs(text, stdout), 0) : job_fail("cannot print the config");
-        free(text);
+    if (want_print) {
+        int rc = print_config(&cfg);
         config_free(&cfg);
         return rc;
     }
-    int threads = runtime_set_threads(cfg.run.threads);
+
+    World w;
+    if (world_init(NULL, NULL, &w)) {
+        config_free(&cfg);
+        return job_fail(px_error_message());
+    }
+    const int root = w.rank == 0;
+    /* one BLAS thread per rank unless asked otherwise: ranks already fill the cores */
+    int threads = runtime_set_threads(cfg.run.threads ? cfg.run.threads : (w.size > 1 ? 1 : 0));
     runtime_report_blas();
 
-    int status = 0;
+    int status = 0, rc = 0;
     Model m = {0};
     AdamW opt = {0};
-    PackedBatch batch = {0};
     Activations acts = {0};
     TrainData td = {0};
-    if (cfg.model_init[0]) {
-        if (hf_load_model(cfg.model_init, &m)) goto fail;
-        printf("model: %s from %s\n", model_arch_hf_class(m.cfg.arch), cfg.model_init);
-    } else {
-        if (model_create(&m, &cfg.model)) goto fail;
-        model_init_random(&m, (uint64_t)cfg.train.seed);
-        printf("model: %s from scratch (seed %d)\n", model_arch_hf_class(m.cfg.arch), cfg.train.seed);
-    }
-    printf("model: %.2fM parameters, %d layers, d=%d, heads %d/%d, vocab %d\n", m.n_params / 1e6, m.cfg.n_layers,
-           m.cfg.hidden_size, m.cfg.n_heads, m.cfg.n_kv_heads, m.cfg.vocab_size);
-    if (!strcmp(cfg.data.source, "pairs") ? 0 : cfg.train.seq_len > m.cfg.max_seq_len) {
-        px_error("train.seq_len=%d exceeds the model's max_seq_len=%d", cfg.train.seq_len, m.cfg.max_seq_len);
-        goto fail;
-    }
-    if (load_data(&cfg, &td, m.cfg.vocab_size)) goto fail;
-    if (model_alloc_grads(&m) || adamw_create(&opt, &cfg.optim, m.n_params)) goto fail;
+    RankBatch rb = {0};
+    GradSync *gs = NULL;
+    JsonLog log = {0};
+    int64_t *global_idx = NULL;
 
-    const double peak = runtime_sgemm_gflops(512, 0.3) * 1e9;
-    printf("train: %d steps x %d sequences, data '%s', %d BLAS thread%s, sgemm peak %.1f GFLOP/s\n", cfg.train.steps,
-           cfg.train.global_batch, cfg.data.source, threads, threads == 1 ? "" : "s", peak / 1e9);
+    if (cfg.model_init[0]) rc = hf_load_model(cfg.model_init, &m);
+    else if ((rc = model_create(&m, &cfg.model)) == 0) model_init_random(&m, (uint64_t)cfg.train.seed);
+    if (world_agree(&w, rc)) goto fail;
+    if (root) {
+        printf("model: %s from %s, %.2fM parameters, %d layers, d=%d, heads %d/%d, vocab %d\n",
+               model_arch_hf_class(m.cfg.arch), cfg.model_init[0] ? cfg.model_init : "scratch", m.n_params / 1e6,
+               m.cfg.n_layers, m.cfg.hidden_size, m.cfg.n_heads, m.cfg.n_kv_heads, m.cfg.vocab_size);
+    }
+    rc = open_data(&cfg, &w, &td);
+    if (rc == 0 && !td.pairs && cfg.train.seq_len > m.cfg.max_seq_len)
+        rc = px_error("train.seq_len=%d exceeds the model's max_seq_len=%d", cfg.train.seq_len, m.cfg.max_seq_len);
+    if (rc == 0) rc = model_alloc_grads(&m);
+    if (rc == 0 && !(gs = grad_sync_new(&w, &m, cfg.mpi.bucket_mb, cfg.mpi.zero))) rc = -1;
+    if (rc == 0) rc = grad_sync_optimizer_create(gs, &opt, &cfg.optim);
+    if (rc == 0 && !(global_idx = malloc(sizeof(int64_t) * (size_t)cfg.train.global_batch)))
+        rc = px_error("out of memory");
+    if (rc == 0 && root) rc = json_log_open(&log, cfg.run.dir, "metrics.jsonl");
+    if (world_agree(&w, rc)) goto fail;
 
-    Rng data_rng;
-    rng_seed(&data_rng, (uint64_t)cfg.train.seed * 7919u + 17u);
+    const double peak = runtime_sgemm_gflops(512, 0.3) * 1e9 * w.size;
+    if (root)
+        printf("train: %d steps x %d examples on %d rank%s (%d BLAS thread%s each), data '%s'%s%s, sgemm peak %.1f "
+               "GFLOP/s\n",
+               cfg.train.steps, cfg.train.global_batch, w.size, w.size == 1 ? "" : "s", threads, threads == 1 ? "" : "s",
+               cfg.data.source, td.pairs ? ", schedule " : "", td.pairs ? schedule_name(cfg.stream.kind) : "",
+               peak / 1e9);
+
     const double t_start = runtime_now();
-    double window_t0 = t_start, window_tokens = 0, window_flops = 0;
+    double window_t0 = t_start, window_tokens = 0, window_flops = 0, window_wait = 0;
     for (int step = 0; step < cfg.train.steps; step++) {
-        if (fill_batch(&cfg, &td, &batch, m.cfg.vocab_size, &data_rng)) goto fail;
-        const AttnLayout *lay = packed_batch_layout(&batch);
-        if (lay->n_rows > m.cfg.max_seq_len * batch.n_seqs) { /* some sequence is too long */
-            for (int s = 0; s < lay->n_seqs; s++)
-                if (lay->seq_start[s + 1] - lay->seq_start[s] > m.cfg.max_seq_len) {
-                    px_error("a training sequence of %d tokens exceeds the model's max_seq_len=%d (lower "
-                             "data.max_tokens)", lay->seq_start[s + 1] - lay->seq_start[s], m.cfg.max_seq_len);
-                    goto fail;
-                }
+        /* 1. this rank's batch; all ranks agree before any collective */
+        rc = build_batch(&cfg, &w, &td, &rb, m.cfg.vocab_size, step, global_idx);
+        if (rc == 0) rc = check_lengths(&rb.batch, m.cfg.max_seq_len);
+        if (world_agree(&w, rc)) goto fail;
+        double counts[1] = {rank_target_count(&td, &rb)};
+        if (world_sum(counts, 1)) goto fail;
+        if (counts[0] == 0) {
+            px_error("step %d: the global batch has no target tokens", step + 1);
+            goto fail;
         }
-        StepStats st;
-        if (lm_train_step(&m, &acts, &opt, batch.tokens, batch.targets, lay, step, &st)) goto fail;
-        window_tokens += lay->n_rows;
-        window_flops += model_train_flops(&m.cfg, lay);
+        /* 2. forward and loss (scaled by the global target count) */
+        const AttnLayout *lay = packed_batch_layout(&rb.batch);
+        double sums[5] = {0, 0, 0, 0, lay->n_rows};
+        rc = model_forward(&m, &acts, rb.batch.tokens, lay);
+        if (rc == 0) rc = rank_loss(&cfg, &td, &rb, acts.logits, m.cfg.vocab_size, counts[0], sums);
+        if (world_agree(&w, rc)) goto fail;
+        /* 3. backward, with the gradient allreduce started bucket by bucket */
+        model_zero_grads(&m);
+        double wait_s = 0;
+        model_backward_hooked(&m, &acts, rb.batch.tokens, lay, grad_sync_on_backward, gs);
+        if (grad_sync_finish(gs, &wait_s)) goto fail;
+        /* 4. the same statistics on every rank; a diverged loss stops everyone */
+        if (world_sum(sums, 5)) goto fail;
+        const double ce_s = sums[0] / sums[3], ce_t = sums[1] / sums[3], kl = sums[2] / sums[3];
+        const double loss = td.pairs ? ce_s + cfg.spsd.alpha * ce_t + cfg.spsd.lambda * cfg.spsd.tau * cfg.spsd.tau * kl
+                                     : ce_s;
+        if (!isfinite(loss)) {
+            px_error("loss is %g at step %d: training diverged (lower optim.lr?)", loss, step + 1);
+            goto fail;
+        }
+        double grad_norm = grad_sync_optimizer_step(gs, &opt, step);
+        if (grad_norm < 0) goto fail;
+        window_tokens += sums[4];
+        window_flops += model_train_flops(&m.cfg, lay) * w.size; /* about: ranks have similar batches */
+        window_wait += wait_s;
         const int last = step + 1 == cfg.train.steps;
-        if ((step + 1) % cfg.train.log_every == 0 || step == 0 || last) {
+        if (root && ((step + 1) % cfg.train.log_every == 0 || step == 0 || last)) {
             double now = runtime_now(), dt = now - window_t0;
-            char eta[32];
+            char eta[32], line[512];
             format_duration(eta, sizeof eta, (now - t_start) / (step + 1) * (cfg.train.steps - step - 1));
-            printf("step %5d/%d | loss %.4f | lr %.2e | grad-norm %.3f | %.0f tok/s | MFU %.1f%% | ETA %s\n",
-                   step + 1, cfg.train.steps, st.loss, st.lr, st.grad_norm, window_tokens / dt,
-                   100.0 * window_flops / dt / peak, eta);
+            float lr = lr_at_step(&cfg.optim, step);
+            if (td.pairs)
+                printf("step %5d/%d | loss %.4f (student %.4f teacher %.4f kl %.4f) | lr %.2e | grad-norm %.3f | %.0f "
+                       "tok/s | MFU %.1f%% | ETA %s\n",
+                       step + 1, cfg.train.steps, loss, ce_s, ce_t, kl, lr, grad_norm, window_tokens / dt,
+                       100.0 * window_flops / dt / peak, eta);
+            else
+                printf("step %5d/%d | loss %.4f | lr %.2e | grad-norm %.3f | %.0f tok/s | MFU %.1f%% | ETA %s\n",
+                       step + 1, cfg.train.steps, loss, lr, grad_norm, window_tokens / dt,
+                       100.0 * window_flops / dt / peak, eta);
             fflush(stdout);
+            snprintf(line, sizeof line,
+                     "{\"step\": %d, \"loss\": %.6f, \"loss_student\": %.6f, \"loss_teacher\": %.6f, \"kl\": %.6f, "
+                     "\"tokens\": %.0f, \"tokens_per_s\": %.1f, \"lr\": %.6g, \"grad_norm\": %.6f, \"ranks\": %d, "
+                     "\"allreduce_wait_s\": %.6f, \"elapsed_s\": %.3f}",
+                     step + 1, loss, ce_s, td.pairs ? ce_t : 0.0, td.pairs ? kl : 0.0, sums[4], window_tokens / dt, lr,
+                     grad_norm, w.size, window_wait, now - t_start);
+            rc = json_log_line(&log, line);
             window_t0 = now;
-            window_tokens = window_flops = 0;
+            window_tokens = window_flops = window_wait = 0;
         }
+        if (world_agree(&w, root ? rc : 0)) goto fail;
         if (td.has_valid && ((cfg.train.eval_every && (step + 1) % cfg.train.eval_every == 0) || last)) {
-            double t0 = runtime_now(), vloss;
-            if (evaluate(&m, &acts, &batch, &td.valid, cfg.train.global_batch, &vloss)) goto fail;
-            printf("eval  %5d/%d | val loss %.4f | ppl %.2f | %lld pairs | %.1f s\n", step + 1, cfg.train.steps, vloss,
-                   exp(vloss), (long long)td.valid.pairs.count, runtime_now() - t0);
-            fflush(stdout);
+            double t0 = runtime_now(), v[3];
+            if (evaluate(&cfg, &w, &td, &m, &acts, &rb, v)) goto fail;
+            if (root) {
+                char line[256];
+                printf("eval  %5d/%d | val loss student %.4f teacher %.4f kl %.4f | %lld pairs | %.1f s\n", step + 1,
+                       cfg.train.steps, v[0], v[1], v[2], (long long)td.valid.n_examples, runtime_now() - t0);
+                fflush(stdout);
+                snprintf(line, sizeof line,
+                         "{\"step\": %d, \"val_loss_student\": %.6f, \"val_loss_teacher\": %.6f, \"val_kl\": %.6f}",
+                         step + 1, v[0], v[1], v[2]);
+                rc = json_log_line(&log, line);
+            }
+            if (world_agree(&w, root ? rc : 0)) goto fail;
             window_t0 += runtime_now() - t0; /* evaluation time is not training throughput */
         }
     }
-    if (save_model(&cfg, &m, &td)) goto fail;
-    printf("done in %.1f s\n", runtime_now() - t_start);
+    /* every rank holds the same parameters; rank 0 writes them */
+    rc = root ? save_model(&cfg, &m, &td) : 0;
+    if (world_agree(&w, rc)) goto fail;
+    if (root) printf("done in %.1f s\n", runtime_now() - t_start);
     goto done;
 fail:
     status = job_fail(px_error_message());
 done:
-    free_data(&td);
+    json_log_close(&log);
+    free(global_idx);
+    grad_sync_free(gs);
+    rank_batch_free(&rb);
+    close_data(&td);
     activations_free(&acts);
-    packed_batch_free(&batch);
     adamw_free(&opt);
     model_free(&m);
     config_free(&cfg);
+    world_finalize();
     return status;
 }

@@ -351,6 +351,11 @@ int model_forward(Model *m, Activations *a, const int *tokens, const AttnLayout 
 }
 
 int model_backward(Model *m, Activations *a, const int *tokens, const AttnLayout *lay) {
+    return model_backward_hooked(m, a, tokens, lay, NULL, NULL);
+}
+
+int model_backward_hooked(Model *m, Activations *a, const int *tokens, const AttnLayout *lay, BackwardHook hook,
+                          void *ctx) {
     const ModelConfig *c = &m->cfg;
     const int N = lay->n_rows, d = c->hidden_size, nh = c->n_heads, nkv = c->n_kv_heads, hd = c->head_dim;
     const int qkv_dim = (nh + 2 * nkv) * hd, q_dim = nh * hd, f = c->intermediate_size;
@@ -362,6 +367,7 @@ int model_backward(Model *m, Activations *a, const int *tokens, const AttnLayout
     matmul_backward(a->d_tmp, m->g.lm_head, NULL, a->logits, a->lnf, m->w.lm_head, N, d, c->vocab_size);
     memset(a->d_resid, 0, sizeof(float) * Nd);
     rmsnorm_backward(a->d_resid, m->g.final_norm, a->d_tmp, a->resid_final, m->w.final_norm, a->rstdf, N, d);
+    if (hook) hook(ctx, c->n_layers);
 
     /* d_resid holds d(loss)/d(output of layer l) throughout the loop. */
     for (int l = c->n_layers - 1; l >= 0; l--) {
@@ -384,8 +390,10 @@ int model_backward(Model *m, Activations *a, const int *tokens, const AttnLayout
         memset(a->d_tmp, 0, sizeof(float) * Nd);
         matmul_backward(a->d_tmp, g->wqkv, g->bqkv, a->d_qkv, a->ln1[l], w->wqkv, N, d, qkv_dim);
         rmsnorm_backward(a->d_resid, g->ln1, a->d_tmp, a->resid[l], w->ln1, a->rstd1[l], N, d);
+        if (hook) hook(ctx, l);
     }
     embedding_backward(m->g.embed, a->d_resid, tokens, N, d);
+    if (hook) hook(ctx, -1);
     return 0;
 }
 

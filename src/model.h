@@ -154,6 +154,13 @@ int model_forward(Model *m, Activations *a, const int *tokens, const AttnLayout 
  * into m->grads (call model_zero_grads first). Needs the activations of model_forward. */
 int model_backward(Model *m, Activations *a, const int *tokens, const AttnLayout *lay);
 
+/* The same, calling hook(ctx, stage) as parts of the gradient become final, so that their
+ * allreduce can start while backward goes on: stage = n_layers after the LM head and final
+ * norm, stage = l after layer l, stage = -1 at the end (embedding; a tied LM head too). */
+typedef void (*BackwardHook)(void *ctx, int stage);
+int model_backward_hooked(Model *m, Activations *a, const int *tokens, const AttnLayout *lay, BackwardHook hook,
+                          void *ctx);
+
 /* Model FLOPs of one forward+backward over the layout (6*N*params-style count plus
  * attention), used for MFU. Counts masked attention entries as computed (what sgemm does). */
 double model_train_flops(const ModelConfig *c, const AttnLayout *lay);

@@ -29,11 +29,16 @@ float clip_coefficient(double total_norm, float max_norm) {
 }
 
 int adamw_create(AdamW *opt, const OptimConfig *cfg, size_t n_params) {
+    return adamw_create_shard(opt, cfg, 0, n_params);
+}
+
+int adamw_create_shard(AdamW *opt, const OptimConfig *cfg, size_t base, size_t n) {
     opt->cfg = *cfg;
-    opt->n = n_params;
+    opt->n = n;
+    opt->base = base;
     opt->t = 0;
-    opt->m = px_calloc(n_params, sizeof(float), "AdamW first moment");
-    opt->v = px_calloc(n_params, sizeof(float), "AdamW second moment");
+    opt->m = px_calloc(n, sizeof(float), "AdamW first moment");
+    opt->v = px_calloc(n, sizeof(float), "AdamW second moment");
     if (!opt->m || !opt->v) {
         adamw_free(opt);
         return -1;
@@ -53,12 +58,21 @@ void adamw_update_range(AdamW *opt, float *p, const float *g, size_t lo, size_t 
     const float b1 = c->beta1, b2 = c->beta2;
     const float bc1 = 1.0f - powf(b1, (float)opt->t), bc2_sqrt = sqrtf(1.0f - powf(b2, (float)opt->t));
     const float step_size = lr / bc1, shrink = decay ? 1.0f - lr * c->weight_decay : 1.0f;
-    float *m = opt->m, *v = opt->v;
+    float *m = opt->m, *v = opt->v; /* moments of params [base, base + n) */
     for (size_t i = lo; i < hi; i++) {
+        const size_t k = i - opt->base;
         p[i] *= shrink;
-        m[i] = b1 * m[i] + (1.0f - b1) * g[i];
-        v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-        p[i] -= step_size * m[i] / (sqrtf(v[i]) / bc2_sqrt + c->eps);
+        m[k] = b1 * m[k] + (1.0f - b1) * g[i];
+        v[k] = b2 * v[k] + (1.0f - b2) * g[i] * g[i];
+        p[i] -= step_size * m[k] / (sqrtf(v[k]) / bc2_sqrt + c->eps);
+    }
+}
+
+void adamw_update_model_range(AdamW *opt, Model *m, const float *g, size_t lo, size_t hi, float lr) {
+    for (int i = 0; i < m->n_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        size_t a = PX_MAX(lo, t->offset), b = PX_MIN(hi, t->offset + t->numel);
+        if (a < b) adamw_update_range(opt, m->params, g, a, b, lr, t->decay);
     }
 }
 

@@ -21,7 +21,8 @@ typedef struct {
 typedef struct {
     OptimConfig cfg;
     size_t n;
-    float *m;   /* first moment, same layout as params */
+    size_t base; /* global index of m[0], v[0]: 0, or the start of this rank's shard (ZeRO-1) */
+    float *m;   /* first moment of params [base, base + n) */
     float *v;   /* second moment */
     int t;      /* number of updates done */
 } AdamW;
@@ -34,6 +35,11 @@ double vector_l2_norm(const float *x, size_t n);
 float clip_coefficient(double total_norm, float max_norm);
 
 int adamw_create(AdamW *opt, const OptimConfig *cfg, size_t n_params);
+/* Moments for params [base, base + n) only (a ZeRO-1 shard). */
+int adamw_create_shard(AdamW *opt, const OptimConfig *cfg, size_t base, size_t n);
+/* One update of the shard [lo, hi) of the model (global indices) with gradient g (indexed
+ * globally), tensor by tensor for the decay flag; grads already clipped. opt->t must count it. */
+void adamw_update_model_range(AdamW *opt, Model *m, const float *g, size_t lo, size_t hi, float lr);
 void adamw_free(AdamW *opt);
 /* One AdamW update of p[lo..hi) (a slice of the full parameter vector) with gradient g
  * already scaled; `decay` says whether weight decay applies. opt->t must already count

@@ -13,6 +13,59 @@ void pair_set_free(PairSet *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* Copies the ragged rows idx of (off, data) into (*off_out, *data_out). */
+static int select_ragged(const int64_t *off, const void *data, size_t elem, const int64_t *idx, int n,
+                         int64_t **off_out, void **data_out) {
+    int64_t total = 0;
+    for (int k = 0; k < n; k++) total += off[idx[k] + 1] - off[idx[k]];
+    int64_t *o = malloc(sizeof(int64_t) * ((size_t)n + 1));
+    char *d = malloc(elem * (size_t)(total ? total : 1));
+    if (!o || !d) {
+        free(o);
+        free(d);
+        return px_error("out of memory selecting %d examples", n);
+    }
+    o[0] = 0;
+    for (int k = 0; k < n; k++) {
+        int64_t len = off[idx[k] + 1] - off[idx[k]];
+        memcpy(d + elem * (size_t)o[k], (const char *)data + elem * (size_t)off[idx[k]], elem * (size_t)len);
+        o[k + 1] = o[k] + len;
+    }
+    *off_out = o;
+    *data_out = d;
+    return 0;
+}
+
+int pair_set_select(const PairSet *src, const int64_t *idx, int n, PairSet *out) {
+    memset(out, 0, sizeof *out);
+    out->first = -1;
+    out->count = n;
+    for (int k = 0; k < n; k++)
+        if (idx[k] < 0 || idx[k] >= src->count)
+            return px_error("example %lld is out of range (the set has %lld)", (long long)idx[k], (long long)src->count);
+    int rc = select_ragged(src->src_off, src->src_tokens, sizeof(int), idx, n, &out->src_off, (void **)&out->src_tokens) ||
+                     select_ragged(src->tgt_off, src->tgt_tokens, sizeof(int), idx, n, &out->tgt_off,
+                                   (void **)&out->tgt_tokens) ||
+                     select_ragged(src->src_word_off, src->src_word_ends, sizeof(int), idx, n, &out->src_word_off,
+                                   (void **)&out->src_word_ends) ||
+                     select_ragged(src->tgt_word_off, src->tgt_word_ends, sizeof(int), idx, n, &out->tgt_word_off,
+                                   (void **)&out->tgt_word_ends) ||
+                     select_ragged(src->src_text_off, src->src_text, 1, idx, n, &out->src_text_off,
+                                   (void **)&out->src_text) ||
+                     select_ragged(src->tgt_text_off, src->tgt_text, 1, idx, n, &out->tgt_text_off,
+                                   (void **)&out->tgt_text)
+                 ? -1
+                 : 0;
+    if (rc == 0) {
+        out->line = malloc(sizeof(int64_t) * ((size_t)n + 1));
+        if (!out->line) rc = px_error("out of memory selecting %d examples", n);
+        else
+            for (int k = 0; k < n; k++) out->line[k] = src->line[idx[k]];
+    }
+    if (rc) pair_set_free(out);
+    return rc;
+}
+
 static int span_max(const int *ids, int64_t n, int mx) {
     for (int64_t i = 0; i < n; i++) mx = ids[i] > mx ? ids[i] : mx;
     return mx;

@@ -30,6 +30,8 @@ typedef struct {
 } PairSet;
 
 void pair_set_free(PairSet *s);
+/* Copies examples idx[0..n-1] of src (indices within src) into a new set (out->first = -1). */
+int pair_set_select(const PairSet *src, const int64_t *idx, int n, PairSet *out);
 /* Largest token id used by the pairs and the template (to check against the vocabulary). */
 int pair_set_max_token(const PairSet *s, const TemplatePieces *tp);
 
