@@ -91,6 +91,10 @@ int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, i
     Copy c = {s->tgt_tokens + s->tgt_off[e], s->tgt_word_ends + s->tgt_word_off[e],
               (int)(s->tgt_off[e + 1] - s->tgt_off[e]), pair_tgt_words(s, e), tp};
     const int T = copy_len(&c);
+    for (int j = 0; j < c.m; j++) /* a bad schedule would index outside the source word ends */
+        if (g[j] < 1 || g[j] > n + 1 || (j > 0 && g[j] < g[j - 1]))
+            return px_error("example %lld: read schedule g(%d) = %d is not monotone in 1..%d", (long long)(s->first + e),
+                            j + 1, g[j], n + 1);
     if (T < 2) return px_error("example %lld: the target copy has fewer than 2 tokens", (long long)(s->first + e));
     if (packed_batch_begin_sequence(b, S + 2 * (T - 1))) return -1;
     /* source rows: causal over the source; they predict nothing */

@@ -4,7 +4,8 @@
  * One training sequence holds the source once and the target twice:
  *
  *   [ prompt x_1..x_n src_end ]  [ tgt_begin y_1..y_m tgt_end ]_student  [ same ]_teacher
- *   positions 0 .. S-1             phi+0 .. phi+T-1                        phi+0 .. phi+T-1
+ *   positions 0 .. S-1             phi+0 .. phi+T-1 (token positions; the last token of each copy
+ *                                  predicts nothing and is not an input row: rows go to phi+T-2)
  *
  * Visibility (AttnLayout: vis_prefix + causal inside the row's own block):
  *   source rows   causal over the source only               vis_prefix 0, blk_start 0
@@ -14,7 +15,7 @@
  * The two copies never see each other. "Shift by one": the row whose NEXT token belongs to
  * target word j carries g(j), so the last token of word j-1 already sees g(j) source words
  * (at inference that token is fed again after the READ — "pop and refeed"). Rows whose next
- * token is in tgt_begin see g(1); the row predicting tgt_end sees everything (unit n+1).
+ * token is in tgt_begin see g(1); the rows predicting tgt_end tokens see everything (unit n+1).
  * The last token of each copy (the end of tgt_end) is not an input row: it predicts nothing.
  */
 #ifndef PROACT_STREAM_H
@@ -48,7 +49,8 @@ typedef struct {
 } SpsdRows;
 
 /* Appends example e as one synchronized sequence using the schedule g[0..m-1] (m = target
- * words). Targets are set on the rows that predict a target token or tgt_end, in both copies.
+ * words; monotone, each in 1..n+1, else an error). Targets are set on the rows that predict a
+ * target token or tgt_end, in both copies.
  * rows (optional) receives where the copies landed. */
 int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi,
                    SpsdRows *rows);

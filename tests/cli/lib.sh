@@ -4,6 +4,8 @@ PROACT="$1"
 REF_DIR="${2:-}"
 PYTHON="${3:-/usr/bin/python3}"
 SRC="${PROACT_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
+# run from the repository root, as users do: the shipped configs name data relative to it
+cd "$SRC"
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 FAILED=0

@@ -25,4 +25,23 @@ check "model.init names the source directory" grep -q "from $WORK/run/model" "$W
 expect_fail "seq_len beyond the imported model's max_seq_len" "max_seq_len" \
   "$PROACT" train --config "$SRC/configs/tiny.ini" --set model.init="$WORK/run/model" --set data.source=copy --set train.seq_len=4096 \
   --set run.dir="$WORK/run3"
+
+# ablations by config only (DESIGN 2.4): offline, masking only, and the wait-k baseline
+ablate() { # ablate NAME sets...
+  local name=$1; shift
+  "$PROACT" train --config "$SRC/configs/tiny.ini" --set train.steps=6 --set train.log_every=1 \
+    --set train.eval_every=0 --set data.valid= --set run.dir="$WORK/$name" "$@" >"$WORK/$name.log" 2>&1
+}
+check "offline ablation runs (stream.schedule = full)" ablate full --set stream.schedule=full
+check "offline: student and teacher are the same computation (equal losses, kl 0)" "$PYTHON" -c "
+import json; rows = [json.loads(l) for l in open('$WORK/full/metrics.jsonl')]
+assert all(r['loss_student'] == r['loss_teacher'] and r['kl'] == 0 for r in rows), rows[0]"
+check "masking-only ablation runs (spsd.lambda = 0)" ablate masking --set spsd.lambda=0
+check "masking only: the loss has no KL term" "$PYTHON" -c "
+import json; rows = [json.loads(l) for l in open('$WORK/masking/metrics.jsonl')]
+assert all(abs(r['loss'] - r['loss_student'] - r['loss_teacher']) < 1e-5 for r in rows) and any(r['kl'] > 0 for r in rows), rows[0]"
+check "wait-k baseline runs (stream.schedule = waitk, spsd.lambda = 0)" ablate waitk --set stream.schedule=waitk --set stream.k=2 --set spsd.lambda=0
+check "wait-k: the student (2 words ahead) is worse than the full-view teacher" "$PYTHON" -c "
+import json; rows = [json.loads(l) for l in open('$WORK/waitk/metrics.jsonl')]
+assert sum(r['loss_student'] for r in rows) > sum(r['loss_teacher'] for r in rows), rows[-1]"
 finish

@@ -115,6 +115,8 @@ static void test_layout_hand_worked(void **state) {
     assert_memory_equal(lay->pos, pos, sizeof pos);
     assert_memory_equal(lay->vis_prefix, vis, sizeof vis);
     assert_memory_equal(lay->blk_start, blk, sizeof blk);
+    int bad[2][2] = {{0, 1}, {3, 2}}; /* g(1) = 0; not monotone */
+    for (int k = 0; k < 2; k++) assert_int_equal(spsd_batch_add(&b, &s, &tp, 0, bad[k], 7, NULL), -1);
     assert_int_equal(attn_layout_validate(lay), 0);
     for (int t = 0; t < 14; t++)
         for (int j = 0; j < 14; j++) {
