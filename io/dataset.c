@@ -81,6 +81,16 @@ int dataset_get(Dataset *d, const int64_t *idx, int n, PairSet *out) {
     return d->file ? shards_read_examples(d->file, idx, n, out) : pair_set_select(&d->pairs, idx, n, out);
 }
 
+int dataset_lengths(Dataset *d, const int64_t *idx, int n, int *src_tokens, int *tgt_tokens) {
+    if (d->file) return shards_read_lengths(d->file, idx, n, src_tokens, tgt_tokens);
+    for (int k = 0; k < n; k++) {
+        if (idx[k] < 0 || idx[k] >= d->pairs.count) return px_error("%s: example %lld is out of range", d->path, (long long)idx[k]);
+        src_tokens[k] = (int)(d->pairs.src_off[idx[k] + 1] - d->pairs.src_off[idx[k]]);
+        tgt_tokens[k] = (int)(d->pairs.tgt_off[idx[k] + 1] - d->pairs.tgt_off[idx[k]]);
+    }
+    return 0;
+}
+
 void dataset_free(Dataset *d) {
     shards_close(d->file);
     pair_set_free(&d->pairs);

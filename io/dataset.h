@@ -29,5 +29,7 @@ int dataset_open(const char *path, const char *tokenizer_path, const char *templ
 void dataset_free(Dataset *d);
 /* Examples idx[0..n-1] (0-based in the data set) into *out. */
 int dataset_get(Dataset *d, const int64_t *idx, int n, PairSet *out);
+/* Source and target token counts of examples idx[0..n-1], without reading the examples. */
+int dataset_lengths(Dataset *d, const int64_t *idx, int n, int *src_tokens, int *tgt_tokens);
 
 #endif

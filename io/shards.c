@@ -550,3 +550,25 @@ int shards_read_examples(ShardFile *f, const int64_t *idx, int n, PairSet *out) 
     if (rc) pair_set_free(out);
     return rc;
 }
+
+int shards_read_lengths(ShardFile *f, const int64_t *idx, int n, int *src_tokens, int *tgt_tokens) {
+    hid_t dset = H5Dopen2(f->file, "lengths", H5P_DEFAULT);
+    if (dset < 0) return px_error("%s: dataset 'lengths' missing", f->path);
+    hid_t fspace = H5Dget_space(dset);
+    int rc = fspace < 0 ? px_error("%s: dataset 'lengths' has no readable shape", f->path) : 0;
+    for (int k = 0; k < n && rc == 0; k++) {
+        hsize_t start[2] = {(hsize_t)idx[k], 0}, count[2] = {1, 4}, dims[2];
+        int row[4];
+        hid_t mspace = H5Screate_simple(2, count, NULL);
+        if (idx[k] < 0 || idx[k] >= f->n_examples || H5Sget_simple_extent_dims(fspace, dims, NULL) != 2 ||
+            dims[1] != 4 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            mspace < 0 || H5Dread(dset, H5T_NATIVE_INT, mspace, fspace, H5P_DEFAULT, row) < 0)
+            rc = px_error("%s: cannot read dataset 'lengths' at example %lld", f->path, (long long)idx[k]);
+        if (mspace >= 0) H5Sclose(mspace);
+        src_tokens[k] = row[1];
+        tgt_tokens[k] = row[3];
+    }
+    if (fspace >= 0) H5Sclose(fspace);
+    H5Dclose(dset);
+    return rc;
+}

@@ -161,9 +161,9 @@ static int build_spsd(RankBatch *rb, Dataset *d, const StreamConfig *sc, const i
 static int build_batch(const ProactConfig *cfg, const World *w, TrainData *td, RankBatch *rb, int vocab, int step,
                        int64_t *global_idx) {
     const int B = cfg->train.global_batch;
-    int64_t first, count;
-    shards_rank_range(B, w->rank, w->size, &first, &count);
     if (!td->pairs) {
+        int64_t first, count;
+        shards_rank_range(B, w->rank, w->size, &first, &count);
         Rng rng;
         rng_seed(&rng, (uint64_t)cfg->train.seed * 7919u + (uint64_t)step);
         PackedBatch all = {0};
@@ -180,7 +180,21 @@ static int build_batch(const ProactConfig *cfg, const World *w, TrainData *td, R
         return rc;
     }
     for (int k = 0; k < B; k++) global_idx[k] = pair_sampler_next(&td->sampler); /* same on every rank */
-    if (build_spsd(rb, &td->train, &cfg->stream, global_idx + first, (int)count, cfg->train.seed, step)) return -1;
+    /* deal the global batch by cost (rows of the synchronized layout), so that no rank waits for a
+     * slower one; every rank computes the same assignment */
+    int n_mine = 0, rc = 0;
+    int *src = malloc(sizeof(int) * B), *tgt = malloc(sizeof(int) * B), *owner = malloc(sizeof(int) * B);
+    double *cost = malloc(sizeof(double) * B);
+    int64_t *mine = malloc(sizeof(int64_t) * B);
+    if (!src || !tgt || !owner || !cost || !mine) rc = px_error("out of memory dealing a batch of %d", B);
+    if (rc == 0) rc = dataset_lengths(&td->train, global_idx, B, src, tgt);
+    for (int k = 0; rc == 0 && k < B; k++) cost[k] = src[k] + 2.0 * tgt[k] + 8.0;
+    if (rc == 0) rc = balance_by_cost(cost, B, w->size, owner);
+    for (int k = 0; rc == 0 && k < B; k++)
+        if (owner[k] == w->rank) mine[n_mine++] = global_idx[k];
+    if (rc == 0) rc = build_spsd(rb, &td->train, &cfg->stream, mine, n_mine, cfg->train.seed, step);
+    free(src), free(tgt), free(owner), free(cost), free(mine);
+    if (rc) return -1;
     int max_id = pair_set_max_token(&rb->pairs, &td->train.template_tokens);
     if (max_id >= vocab)
         return px_error("%s: token id %d does not fit the model's vocabulary of %d (model.vocab_size must cover the "
@@ -253,6 +267,25 @@ static int evaluate(const ProactConfig *cfg, const World *w, TrainData *td, Mode
     if (world_agree(w, rc) || world_sum(sums, 4)) return -1;
     for (int i = 0; i < 3; i++) out[i] = sums[3] > 0 ? sums[i] / sums[3] : NAN;
     return 0;
+}
+
+/* Validation at `step` (0 = before training): printed and logged by rank 0. */
+static int run_eval(const ProactConfig *cfg, const World *w, TrainData *td, Model *m, Activations *a, RankBatch *rb,
+                    JsonLog *log, int step) {
+    double t0 = runtime_now(), v[3];
+    if (evaluate(cfg, w, td, m, a, rb, v)) return -1;
+    int rc = 0;
+    if (w->rank == 0) {
+        char line[256];
+        printf("eval  %5d/%d | val loss student %.4f teacher %.4f kl %.4f | %lld pairs | %.1f s\n", step,
+               cfg->train.steps, v[0], v[1], v[2], (long long)td->valid.n_examples, runtime_now() - t0);
+        fflush(stdout);
+        snprintf(line, sizeof line,
+                 "{\"step\": %d, \"val_loss_student\": %.6f, \"val_loss_teacher\": %.6f, \"val_kl\": %.6f}", step,
+                 v[0], v[1], v[2]);
+        rc = json_log_line(log, line);
+    }
+    return world_agree(w, rc);
 }
 
 /* ---------------------------------------------------------------- output */
@@ -363,6 +396,7 @@ int cmd_train(int argc, char **argv) {
                cfg.data.source, td.pairs ? ", schedule " : "", td.pairs ? schedule_name(cfg.stream.kind) : "",
                peak / 1e9);
 
+    if (td.has_valid && run_eval(&cfg, &w, &td, &m, &acts, &rb, &log, 0)) goto fail; /* where training starts */
     const double t_start = runtime_now();
     double window_t0 = t_start, window_tokens = 0, window_flops = 0, window_wait = 0;
     for (int step = 0; step < cfg.train.steps; step++) {
@@ -429,19 +463,8 @@ int cmd_train(int argc, char **argv) {
         }
         if (world_agree(&w, root ? rc : 0)) goto fail;
         if (td.has_valid && ((cfg.train.eval_every && (step + 1) % cfg.train.eval_every == 0) || last)) {
-            double t0 = runtime_now(), v[3];
-            if (evaluate(&cfg, &w, &td, &m, &acts, &rb, v)) goto fail;
-            if (root) {
-                char line[256];
-                printf("eval  %5d/%d | val loss student %.4f teacher %.4f kl %.4f | %lld pairs | %.1f s\n", step + 1,
-                       cfg.train.steps, v[0], v[1], v[2], (long long)td.valid.n_examples, runtime_now() - t0);
-                fflush(stdout);
-                snprintf(line, sizeof line,
-                         "{\"step\": %d, \"val_loss_student\": %.6f, \"val_loss_teacher\": %.6f, \"val_kl\": %.6f}",
-                         step + 1, v[0], v[1], v[2]);
-                rc = json_log_line(&log, line);
-            }
-            if (world_agree(&w, root ? rc : 0)) goto fail;
+            double t0 = runtime_now();
+            if (run_eval(&cfg, &w, &td, &m, &acts, &rb, &log, step + 1)) goto fail;
             window_t0 += runtime_now() - t0; /* evaluation time is not training throughput */
         }
     }

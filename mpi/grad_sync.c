@@ -116,6 +116,14 @@ int grad_sync_buckets(const GradSync *gs) { return gs->n_buckets; }
 void grad_sync_on_backward(void *ctx, int stage) {
     GradSync *gs = ctx;
     if (gs->world.size == 1 || gs->zero) return;
+    if (stage == BACKWARD_PROGRESS) { /* only progress what is in flight */
+        for (int i = 0; i < gs->n_buckets; i++)
+            if (gs->buckets[i].started && gs->buckets[i].req != MPI_REQUEST_NULL) {
+                int done;
+                MPI_Test(&gs->buckets[i].req, &done, MPI_STATUS_IGNORE);
+            }
+        return;
+    }
     const int order = stage_order(gs->m, stage);
     for (int i = 0; i < gs->n_buckets; i++) {
         Bucket *b = &gs->buckets[i];

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its peer in the same run; writes bench/results.json
 # and prints a table for docs/performance.md. Not a test: numbers depend on the machine.
-# Usage: scripts/bench.sh [--quick] [--only train|tokenizer]
+# Usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=4; ONLY=all
@@ -9,14 +9,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) STEPS=2 ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--only train|tokenizer]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd]" >&2; exit 2 ;;
   esac
   shift
 done
 PY=${PROACT_PYTHON:-/usr/bin/python3}
 ./scripts/install-deps.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target bench_step bench_sgemm proact_bin >/dev/null
+cmake --build build -j"$(nproc)" --target bench_step bench_sgemm bench_spsd bench_allreduce proact_bin >/dev/null
 OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
 echo '{}' > "$OUT/empty.json"
 
@@ -60,6 +60,27 @@ print(json.dumps({"input": path, "mb": os.path.getsize(path) / 1e6, "pairs": kep
 PY
 fi
 
+if [ "$ONLY" = all ] || [ "$ONLY" = spsd ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  FIX=tests/data/fixture
+  ./build/proact prepare --input $FIX/john.en-es.train.tsv --tokenizer $FIX/tokenizer.json -o "$OUT/john.h5" >/dev/null
+  echo "== SPSD step vs a plain cross-entropy step (configs/small.ini, same examples)" >&2
+  ./build/bench_spsd --config configs/small.ini --data "$OUT/john.h5" --steps $((STEPS + 2)) --threads 1 > "$OUT/spsd.json"
+  echo "== data parallel: 1 rank x 1 thread vs 2 ranks x 1 thread, 8 examples per rank" >&2
+  for np in 1 2; do
+    mpirun -np $np --oversubscribe ./build/proact train --config configs/small.ini --set data.train="$OUT/john.h5" \
+      --set data.valid= --set train.steps=40 --set train.log_every=10 --set train.global_batch=$((8 * np)) \
+      --set run.threads=1 --set run.dir="$OUT/ddp$np" > "$OUT/ddp$np.log"
+  done
+  # overlap: equal-length synthetic sequences, so that no rank waits for another and the time
+  # left in MPI after backward is only the allreduce that backward did not hide
+  mpirun -np 2 --oversubscribe ./build/proact train --config configs/small.ini --set data.source=random \
+    --set train.seq_len=128 --set train.steps=40 --set train.log_every=10 --set train.global_batch=16 \
+    --set run.threads=1 --set run.dir="$OUT/overlap" > "$OUT/overlap.log"
+  params=$(grep -o '[0-9.]*M parameters' "$OUT/ddp1.log" | head -1 | sed 's/M.*//')
+  mpirun -np 2 --oversubscribe ./build/bench_allreduce "$($PY -c "print(int($params * 1e6))")" > "$OUT/allreduce.json"
+fi
+
 $PY - "$OUT" <<'PY'
 import json, os, sys, datetime
 d = sys.argv[1]
@@ -100,6 +121,31 @@ if r("tokenizer.json"):
           f"-> {tk['ratio']:.1f}x, identical ids: {tk['identical_ids']}")
     print(f"prepare: {pr['mb']:.1f} MB, {pr['pairs']} pairs in {pr['seconds']:.2f} s -> {pr['mb_s']:.1f} MB/s, "
           f"{pr['pairs_s']:.0f} pairs/s ({pr['input']})")
+if r("spsd.json"):
+    sp = r("spsd.json")
+    res["spsd"] = sp
+    res["spsd_overhead"] = sp["spsd_overhead"]
+    print(f"SPSD step: {sp['spsd_step_ms']:.1f} ms vs plain {sp['plain_step_ms']:.1f} ms -> {sp['spsd_overhead']:.2f}x "
+          f"(rows {sp['row_ratio']:.2f}x)")
+    def tps(n):  # tokens/s of the steps after the first window (warm-up excluded)
+        rows = [json.loads(l) for l in open(os.path.join(d, f"ddp{n}", "metrics.jsonl")) if '"loss"' in l]
+        rows = [x for x in rows if x["step"] > 10]
+        return sum(x["tokens_per_s"] for x in rows) / len(rows), sum(x["allreduce_wait_s"] for x in rows) / 30
+    t1, _ = tps(1)
+    t2, wait2 = tps(2)
+    rows = [json.loads(l) for l in open(os.path.join(d, "overlap", "metrics.jsonl")) if '"loss"' in l]
+    wait_eq = sum(x["allreduce_wait_s"] for x in rows if x["step"] > 10) / 30
+    ar = r("allreduce.json")
+    res["weak_scaling_2ranks"] = t2 / (2 * t1)
+    res["allreduce_hidden_fraction"] = max(0.0, 1 - wait_eq / ar["allreduce_s"])
+    res["ddp"] = {"tokens_per_s_1rank": t1, "tokens_per_s_2ranks": t2, "wait_per_step_s_pairs": wait2,
+                  "wait_per_step_s_equal_lengths": wait_eq, "blocking_allreduce_s": ar["allreduce_s"],
+                  "floats": ar["floats"]}
+    print(f"data parallel: 1 rank {t1:.0f} tok/s, 2 ranks {t2:.0f} tok/s -> efficiency {t2 / (2 * t1):.2f} "
+          f"(pairs; {wait2 * 1e3:.2f} ms per step waiting in MPI after backward)")
+    print(f"overlap: allreduce of {ar['floats']} floats {ar['allreduce_s'] * 1e3:.2f} ms blocking; with equal-length "
+          f"sequences {wait_eq * 1e3:.2f} ms left after backward per step -> "
+          f"{100 * res['allreduce_hidden_fraction']:.0f}% hidden")
 json.dump(res, open("bench/results.json", "w"), indent=2)
 print(f"machine: {res['machine']}; {res['date']}")
 PY

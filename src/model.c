@@ -376,16 +376,19 @@ int model_backward_hooked(Model *m, Activations *a, const int *tokens, const Att
         /* x_next = resid2 + h W_down^T: d_resid flows to resid2 unchanged */
         memset(a->d_h, 0, sizeof(float) * (size_t)N * f);
         matmul_backward(a->d_h, g->wdown, NULL, a->d_resid, a->h[l], w->wdown, N, f, d);
+        if (hook) hook(ctx, BACKWARD_PROGRESS);
         memset(a->d_gu, 0, sizeof(float) * (size_t)N * 2 * f);
         swiglu_backward(a->d_gu, a->d_h, a->gu[l], N, f);
         memset(a->d_tmp, 0, sizeof(float) * Nd);
         matmul_backward(a->d_tmp, g->wgu, NULL, a->d_gu, a->ln2[l], w->wgu, N, d, 2 * f);
+        if (hook) hook(ctx, BACKWARD_PROGRESS);
         rmsnorm_backward(a->d_resid, g->ln2, a->d_tmp, a->resid2[l], w->ln2, a->rstd2[l], N, d);
         /* resid2 = x + attout W_o^T: d_resid now is d(resid2), which flows to x unchanged */
         memset(a->d_attout, 0, sizeof(float) * (size_t)N * q_dim);
         matmul_backward(a->d_attout, g->wo, NULL, a->d_resid, a->attout[l], w->wo, N, q_dim, d);
         memset(a->d_qkv, 0, sizeof(float) * (size_t)N * qkv_dim);
         attention_backward(a->d_qkv, a->d_scores, a->d_attout, a->qkv[l], a->att[l], lay, nh, nkv, hd);
+        if (hook) hook(ctx, BACKWARD_PROGRESS);
         rope_backward(a->d_qkv, lay->pos, N, nh + nkv, hd, qkv_dim, c->rope_theta);
         memset(a->d_tmp, 0, sizeof(float) * Nd);
         matmul_backward(a->d_tmp, g->wqkv, g->bqkv, a->d_qkv, a->ln1[l], w->wqkv, N, d, qkv_dim);

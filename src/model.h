@@ -156,7 +156,10 @@ int model_backward(Model *m, Activations *a, const int *tokens, const AttnLayout
 
 /* The same, calling hook(ctx, stage) as parts of the gradient become final, so that their
  * allreduce can start while backward goes on: stage = n_layers after the LM head and final
- * norm, stage = l after layer l, stage = -1 at the end (embedding; a tied LM head too). */
+ * norm, stage = l after layer l, stage = -1 at the end (embedding; a tied LM head too), and
+ * stage = BACKWARD_PROGRESS between the large products inside a layer (nothing new is final;
+ * a chance to progress communication that MPI only advances inside its calls). */
+#define BACKWARD_PROGRESS (-2)
 typedef void (*BackwardHook)(void *ctx, int stage);
 int model_backward_hooked(Model *m, Activations *a, const int *tokens, const AttnLayout *lay, BackwardHook hook,
                           void *ctx);

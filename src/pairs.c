@@ -105,6 +105,39 @@ int pair_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, i
     return rc;
 }
 
+typedef struct {
+    double cost;
+    int index;
+} Job;
+
+static int by_cost_desc(const void *a, const void *b) {
+    const Job *x = a, *y = b;
+    if (x->cost != y->cost) return x->cost < y->cost ? 1 : -1;
+    return x->index - y->index; /* stable: the same order on every rank */
+}
+
+int balance_by_cost(const double *cost, int n, int size, int *owner) {
+    Job *jobs = malloc(sizeof *jobs * (size_t)(n ? n : 1));
+    double *load = calloc((size_t)size, sizeof *load);
+    if (!jobs || !load) {
+        free(jobs);
+        free(load);
+        return px_error("out of memory balancing %d examples", n);
+    }
+    for (int k = 0; k < n; k++) jobs[k] = (Job){cost[k], k};
+    qsort(jobs, (size_t)n, sizeof *jobs, by_cost_desc);
+    for (int k = 0; k < n; k++) {
+        int best = 0;
+        for (int r = 1; r < size; r++)
+            if (load[r] < load[best]) best = r;
+        owner[jobs[k].index] = best;
+        load[best] += jobs[k].cost;
+    }
+    free(jobs);
+    free(load);
+    return 0;
+}
+
 static void shuffle(PairSampler *ps) {
     for (int64_t i = ps->n - 1; i > 0; i--) {
         int64_t j = (int64_t)rng_below(&ps->rng, (uint64_t)i + 1), t = ps->order[i];

@@ -40,6 +40,11 @@ int pair_set_max_token(const PairSet *s, const TemplatePieces *tp);
  * tgt_begin are never predicted). */
 int pair_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, int64_t e);
 
+/* Deals n items to `size` ranks so that their summed costs are close: longest first, each to
+ * the least loaded rank (ties to the lower rank). Deterministic: every rank computes the same
+ * owner[] from the same costs. */
+int balance_by_cost(const double *cost, int n, int size, int *owner);
+
 /* Visits the examples in a fresh random order every epoch (seeded). */
 typedef struct {
     int64_t n, next;
