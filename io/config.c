@@ -103,6 +103,8 @@ static const KeyDef keys[] = {
     KEY("optim", "lr", KEY_FLOAT, optim.lr, "3e-4", NULL, "peak learning rate"),
     KEY("optim", "min_lr_ratio", KEY_FLOAT, optim.min_lr_ratio, "0.1", NULL,
         "final lr = lr * min_lr_ratio at the end of the cosine, 0 .. 1"),
+    KEY("optim", "decay_steps", KEY_INT, optim.total_steps, "0", NULL,
+        "the cosine decay ends here; 0 = train.steps (set it to stop early and resume later)"),
     KEY("optim", "warmup_steps", KEY_INT, optim.warmup_steps, "10", NULL,
         "linear warmup steps"),
     KEY("optim", "beta1", KEY_FLOAT, optim.beta1, "0.9", NULL, "AdamW beta1, 0 < beta1 < 1"),
@@ -141,6 +143,10 @@ static const KeyDef keys[] = {
     KEY("mpi", "zero", KEY_BOOL, mpi.zero, "false", NULL,
         "ZeRO-1: shard the AdamW state over the ranks (reduce-scatter + allgather)"),
     KEY("mpi", "bucket_mb", KEY_FLOAT, mpi.bucket_mb, "4", NULL, "gradient allreduce bucket size in MB"),
+
+    KEY("checkpoint", "every", KEY_INT, checkpoint.every, "0", NULL,
+        "steps between checkpoints (RUN_DIR/checkpoints); 0 = only at the end"),
+    KEY("checkpoint", "keep", KEY_INT, checkpoint.keep, "3", NULL, "how many checkpoints to keep"),
 
     KEY("run", "dir", KEY_STRING, run.dir, "runs/default", NULL,
         "run directory (logs, checkpoints)"),
@@ -567,7 +573,8 @@ static int resolve_and_check(ParseState *st) {
     REQUIRE(o->eps > 0, "optim", "eps", "must be positive, got %g", (double)o->eps);
     REQUIRE(o->weight_decay >= 0, "optim", "weight_decay", "must be >= 0, got %g",
             (double)o->weight_decay);
-    c->optim.total_steps = c->train.steps;
+    REQUIRE(c->optim.total_steps >= 0, "optim", "decay_steps", "must be >= 0, got %d", c->optim.total_steps);
+    if (c->optim.total_steps == 0) c->optim.total_steps = c->train.steps; /* decay_steps = 0: train.steps */
 
     REQUIRE(c->train.eval_every >= 0, "train", "eval_every", "must be >= 0, got %d", c->train.eval_every);
 
@@ -591,6 +598,9 @@ static int resolve_and_check(ParseState *st) {
     REQUIRE(c->spsd.lambda >= 0, "spsd", "lambda", "must be >= 0, got %g", (double)c->spsd.lambda);
     REQUIRE(c->spsd.tau > 0, "spsd", "tau", "must be positive, got %g", (double)c->spsd.tau);
     REQUIRE(c->mpi.bucket_mb > 0, "mpi", "bucket_mb", "must be positive, got %g", (double)c->mpi.bucket_mb);
+
+    REQUIRE(c->checkpoint.every >= 0, "checkpoint", "every", "must be >= 0, got %d", c->checkpoint.every);
+    REQUIRE(c->checkpoint.keep >= 1, "checkpoint", "keep", "must be >= 1, got %d", c->checkpoint.keep);
 
     /* [run] */
     REQUIRE(c->run.dir[0] != '\0', "run", "dir", "must not be empty");

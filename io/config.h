@@ -42,6 +42,10 @@ typedef struct {
         float bucket_mb;      /* [mpi] bucket_mb: gradient allreduce bucket size */
     } mpi;
     struct {
+        int every;            /* [checkpoint] every: steps between checkpoints (0 = only at the end) */
+        int keep;             /* [checkpoint] keep: how many to keep */
+    } checkpoint;
+    struct {
         char dir[4096];       /* [run] dir */
         int threads;          /* [run] threads: BLAS threads, 0 = all cores */
     } run;

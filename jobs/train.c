@@ -12,7 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <signal.h>
+
 #include "io/atomic_file.h"
+#include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/files.h"
@@ -28,9 +31,14 @@
 #include "src/pairs.h"
 #include "src/stream.h"
 
+/* Exit status after a checkpoint taken on SIGUSR1/SIGTERM: Slurm scripts requeue on it
+ * (EX_TEMPFAIL of sysexits.h). */
+#define TRAIN_EXIT_PREEMPTED 75
+
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: [mpirun -np N | srun] proact train --config FILE [--set section.key=value ...] [--print-config]\n\n"
+            "usage: [mpirun -np N | srun] proact train --config FILE [--set section.key=value ...] [--print-config]\n"
+            "       [mpirun -np N | srun] proact train --resume RUN_DIR [--set section.key=value ...]\n\n"
             "Trains the model of the config ([model], or a Hugging Face directory in model.init) for\n"
             "train.steps AdamW steps of train.global_batch examples split over the MPI ranks, and writes\n"
             "RUN_DIR/model (run.dir) with the data's tokenizer.json, and RUN_DIR/metrics.jsonl.\n"
@@ -40,8 +48,16 @@ static void usage(FILE *out) {
             "          CE(student) + alpha CE(teacher) + lambda tau^2 KL (sections [stream], [spsd])\n"
             "  random  uniform random tokens of train.seq_len (plain causal)\n"
             "  copy    a random first half repeated in the second half (plain causal, learnable)\n"
-            "--print-config prints every key with its resolved value and exits.\n");
+            "--print-config prints every key with its resolved value and exits.\n"
+            "Checkpoints go to RUN_DIR/checkpoints every checkpoint.every steps and at the end. --resume continues\n"
+            "from the newest one with RUN_DIR/config.ini (plus --set, e.g. train.steps=N). On SIGUSR1 or SIGTERM\n"
+            "all ranks agree at the next step boundary, write a checkpoint and exit with status %d.\n",
+            TRAIN_EXIT_PREEMPTED);
 }
+
+
+static volatile sig_atomic_t stop_requested = 0;
+static void on_stop_signal(int sig) { stop_requested = sig; }
 
 /* ---------------------------------------------------------------- data */
 
@@ -320,15 +336,17 @@ static int print_config(const ProactConfig *cfg) {
 
 int cmd_train(int argc, char **argv) {
     static const struct option opts[] = {{"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
-                                         {"print-config", no_argument, 0, 'p'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *config_path = NULL, *sets[64];
+                                         {"print-config", no_argument, 0, 'p'}, {"resume", required_argument, 0, 'r'},
+                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    const char *config_path = NULL, *sets[66], *resume = NULL;
     int n_sets = 0, want_print = 0, c;
+    char resume_config[PX_PATH_MAX + 16], resume_dir_set[PX_PATH_MAX + 16];
     optind = 1;
     while ((c = getopt_long(argc, argv, "c:s:ph", opts, NULL)) != -1) {
         switch (c) {
         case 'c': config_path = optarg; break;
         case 'p': want_print = 1; break;
+        case 'r': resume = optarg; break;
         case 's':
             if (n_sets == 64) return job_fail("too many --set options (at most 64)");
             sets[n_sets++] = optarg;
@@ -336,6 +354,12 @@ int cmd_train(int argc, char **argv) {
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
+    }
+    if (resume) { /* the run's own config, with run.dir kept and the --set options on top */
+        snprintf(resume_config, sizeof resume_config, "%s/config.ini", resume);
+        snprintf(resume_dir_set, sizeof resume_dir_set, "run.dir=%s", resume);
+        if (!config_path) config_path = resume_config;
+        sets[n_sets++] = resume_dir_set;
     }
     if (!config_path || optind < argc) {
         usage(stderr);
@@ -386,7 +410,47 @@ int cmd_train(int argc, char **argv) {
     if (rc == 0 && !(global_idx = malloc(sizeof(int64_t) * (size_t)cfg.train.global_batch)))
         rc = px_error("out of memory");
     if (rc == 0 && root) rc = json_log_open(&log, cfg.run.dir, "metrics.jsonl");
+    if (rc == 0 && root && !resume) { /* what --resume will read back */
+        size_t size = config_dump_size(&cfg);
+        char *text = malloc(size), path[PX_PATH_MAX + 16];
+        snprintf(path, sizeof path, "%s/config.ini", cfg.run.dir);
+        rc = !text || config_dump(&cfg, text, size) || atomic_write_buffer(path, text, strlen(text)) ? -1 : 0;
+        free(text);
+    }
     if (world_agree(&w, rc)) goto fail;
+    int first_step = 0;
+    double tokens_done = 0;
+    if (resume) { /* the newest checkpoint that reads back whole; a corrupt one is reported and skipped */
+        char ckpt[PX_PATH_MAX + 64];
+        int steps[64], n = checkpoint_list(resume, steps, 64), loaded = 0;
+        if (n == 0) {
+            px_error("%s: no checkpoint to resume from (%s/checkpoints is empty or missing)", resume, resume);
+            goto fail;
+        }
+        for (int i = 0; i < n && !loaded; i++) {
+            CheckpointMeta got = {0};
+            snprintf(ckpt, sizeof ckpt, "%s/checkpoints/step-%08d.h5", resume, steps[i]);
+            int r = checkpoint_load(ckpt, &m, &opt, td.pairs ? &td.sampler : NULL, &got);
+            double incompatible[1] = {r == CHECKPOINT_INCOMPATIBLE};
+            if (world_sum(incompatible, 1)) goto fail;
+            if (world_agree(&w, r) == 0) {
+                loaded = 1;
+                first_step = got.step;
+                if (root) printf("resume: %s at step %d\n", ckpt, first_step);
+            } else if (incompatible[0] > 0) {
+                goto fail; /* another model or format: an older checkpoint of the run would not fit either */
+            } else if (root) {
+                fprintf(stderr, "proact: warning: %s%s\n", px_error_message(),
+                        i + 1 < n ? "; trying the previous checkpoint" : "");
+            }
+        }
+        if (!loaded) {
+            px_error("%s: none of its %d checkpoints could be read (see the warnings above)", resume, n);
+            goto fail;
+        }
+    }
+    signal(SIGUSR1, on_stop_signal);
+    signal(SIGTERM, on_stop_signal);
 
     const double peak = runtime_sgemm_gflops(512, 0.3) * 1e9 * w.size;
     if (root)
@@ -396,10 +460,24 @@ int cmd_train(int argc, char **argv) {
                cfg.data.source, td.pairs ? ", schedule " : "", td.pairs ? schedule_name(cfg.stream.kind) : "",
                peak / 1e9);
 
-    if (td.has_valid && run_eval(&cfg, &w, &td, &m, &acts, &rb, &log, 0)) goto fail; /* where training starts */
+    if (td.has_valid && !resume && run_eval(&cfg, &w, &td, &m, &acts, &rb, &log, 0)) goto fail; /* the start */
     const double t_start = runtime_now();
     double window_t0 = t_start, window_tokens = 0, window_flops = 0, window_wait = 0;
-    for (int step = 0; step < cfg.train.steps; step++) {
+    for (int step = first_step; step < cfg.train.steps; step++) {
+        /* 0. a stop signal on any rank stops all of them here, after a checkpoint */
+        double stop[1] = {stop_requested};
+        if (world_sum(stop, 1)) goto fail;
+        if (stop[0] > 0) {
+            CheckpointMeta meta = {step, tokens_done, cfg.text, w.rank, w.size};
+            if (world_agree(&w, checkpoint_save(cfg.run.dir, &m, &opt, td.pairs ? &td.sampler : NULL, &meta,
+                                                cfg.checkpoint.keep)))
+                goto fail;
+            if (root)
+                printf("stop: signal received; checkpoint at step %d written; resume with: proact train --resume %s\n",
+                       step, cfg.run.dir);
+            status = TRAIN_EXIT_PREEMPTED;
+            goto done;
+        }
         /* 1. this rank's batch; all ranks agree before any collective */
         rc = build_batch(&cfg, &w, &td, &rb, m.cfg.vocab_size, step, global_idx);
         if (rc == 0) rc = check_lengths(&rb.batch, m.cfg.max_seq_len);
@@ -433,6 +511,7 @@ int cmd_train(int argc, char **argv) {
         double grad_norm = grad_sync_optimizer_step(gs, &opt, step);
         if (grad_norm < 0) goto fail;
         window_tokens += sums[4];
+        tokens_done += sums[3];
         window_flops += model_train_flops(&m.cfg, lay) * w.size; /* about: ranks have similar batches */
         window_wait += wait_s;
         const int last = step + 1 == cfg.train.steps;
@@ -466,6 +545,15 @@ int cmd_train(int argc, char **argv) {
             double t0 = runtime_now();
             if (run_eval(&cfg, &w, &td, &m, &acts, &rb, &log, step + 1)) goto fail;
             window_t0 += runtime_now() - t0; /* evaluation time is not training throughput */
+        }
+        if ((cfg.checkpoint.every && (step + 1) % cfg.checkpoint.every == 0) || last) {
+            double t0 = runtime_now();
+            CheckpointMeta meta = {step + 1, tokens_done, cfg.text, w.rank, w.size};
+            if (world_agree(&w, checkpoint_save(cfg.run.dir, &m, &opt, td.pairs ? &td.sampler : NULL, &meta,
+                                                cfg.checkpoint.keep)))
+                goto fail;
+            if (root) printf("checkpoint: step %d (%.2f s)\n", step + 1, runtime_now() - t0);
+            window_t0 += runtime_now() - t0;
         }
     }
     /* every rank holds the same parameters; rank 0 writes them */

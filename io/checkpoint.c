@@ -1,0 +1,429 @@
+/* checkpoint.c — collective HDF5 checkpoints (layout in checkpoint.h). */
+#include "checkpoint.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <hdf5.h>
+#include <inttypes.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../src/common.h"
+#include "atomic_file.h"
+#include "files.h"
+
+/* ---------------------------------------------------------------- checksums */
+
+/* A checksum that adds up over slices: sum of a hash of (global index, value bits), mod 2^64,
+ * so each rank hashes the part it holds and an allreduce gives the whole dataset's. */
+static uint64_t mix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+static uint64_t slice_checksum(const void *data, size_t elem, size_t count, size_t first_index) {
+    uint64_t sum = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint64_t bits = 0;
+        memcpy(&bits, (const char *)data + i * elem, elem);
+        sum += mix(((uint64_t)(first_index + i) << 32) ^ bits ^ 0x9e3779b97f4a7c15ULL);
+    }
+    return sum;
+}
+
+static uint64_t sum_over_ranks(uint64_t v) {
+    uint64_t total = v;
+    MPI_Allreduce(&v, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    return total;
+}
+
+/* ---------------------------------------------------------------- small HDF5 helpers */
+
+static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static int attr_write(hid_t loc, const char *name, hid_t type, const void *value, const char *path) {
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t a = space < 0 ? -1 : H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = a < 0 || H5Awrite(a, type, value) < 0 ? px_error("%s: cannot write attribute '%s'", path, name) : 0;
+    if (a >= 0) H5Aclose(a);
+    if (space >= 0) H5Sclose(space);
+    return rc;
+}
+
+static int attr_string(hid_t loc, const char *name, const char *value, const char *path) {
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, strlen(value) ? strlen(value) : 1);
+    int rc = attr_write(loc, name, t, strlen(value) ? value : " ", path);
+    H5Tclose(t);
+    return rc;
+}
+
+static int attr_read_string(hid_t loc, const char *name, char **out, const char *path) {
+    if (H5Aexists(loc, name) <= 0) return px_error("%s: attribute '%s' missing (not a proact checkpoint?)", path, name);
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), ft = a < 0 ? -1 : H5Aget_type(a);
+    size_t n = ft < 0 ? 0 : H5Tget_size(ft);
+    char *buf = calloc(n + 1, 1);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, n ? n : 1);
+    int rc = !buf || a < 0 || ft < 0 || H5Tget_class(ft) != H5T_STRING || H5Aread(a, mt, buf) < 0
+                 ? px_error("%s: cannot read attribute '%s'", path, name)
+                 : 0;
+    H5Tclose(mt);
+    if (ft >= 0) H5Tclose(ft);
+    if (a >= 0) H5Aclose(a);
+    if (rc) free(buf);
+    else *out = buf;
+    return rc;
+}
+
+static int attr_read_i64(hid_t loc, const char *name, int64_t *v, const char *path) {
+    if (H5Aexists(loc, name) <= 0) return px_error("%s: attribute '%s' missing (not a proact checkpoint?)", path, name);
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    int rc = a < 0 || H5Aread(a, H5T_NATIVE_INT64, v) < 0 ? px_error("%s: cannot read attribute '%s'", path, name) : 0;
+    if (a >= 0) H5Aclose(a);
+    return rc;
+}
+
+static void model_shape_text(const Model *m, char *buf, size_t size) {
+    const ModelConfig *c = &m->cfg;
+    snprintf(buf, size, "%s vocab=%d hidden=%d layers=%d heads=%d kv_heads=%d head_dim=%d ff=%d tied=%d params=%zu",
+             model_arch_name(c->arch), c->vocab_size, c->hidden_size, c->n_layers, c->n_heads, c->n_kv_heads,
+             c->head_dim, c->intermediate_size, c->tie_embeddings, m->n_params);
+}
+
+/* ---------------------------------------------------------------- writing */
+
+/* The part [lo, hi) of tensor t (global indices) this rank writes: a 1/size slice of it when the
+ * data is replicated on every rank, or what lies in [own_lo, own_hi) when it is sharded. */
+static void owned_part(const ParamTensor *t, int replicated, size_t own_lo, size_t own_hi, int rank, int size,
+                       size_t *lo, size_t *hi) {
+    if (replicated) {
+        size_t base = t->numel / size, extra = t->numel % size;
+        size_t first = rank * base + ((size_t)rank < extra ? (size_t)rank : extra);
+        *lo = t->offset + first;
+        *hi = *lo + base + ((size_t)rank < extra ? 1 : 0);
+    } else {
+        *lo = PX_MAX(own_lo, t->offset);
+        *hi = PX_MIN(own_hi, t->offset + t->numel);
+        if (*hi < *lo) *hi = *lo;
+    }
+}
+
+/* Collective: writes the 1-D float dataset `name` of tensor t from values[global index - base]. */
+static int write_tensor(hid_t group, const char *name, const ParamTensor *t, const float *values, size_t base,
+                        size_t lo, size_t hi, hid_t dxpl, const char *path) {
+    hsize_t dims[1] = {t->numel};
+    hid_t fspace = H5Screate_simple(1, dims, NULL);
+    hid_t dset = H5Dcreate2(group, name, H5T_NATIVE_FLOAT, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = fspace < 0 || dset < 0 ? px_error("%s: cannot create dataset '%s'", path, name) : 0;
+    hsize_t start = lo - t->offset, count = hi - lo;
+    hid_t mspace = H5Screate_simple(1, &count, NULL);
+    if (rc == 0) {
+        if (count) H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
+        else {
+            H5Sselect_none(fspace);
+            H5Sselect_none(mspace);
+        }
+        static const float dummy = 0;
+        if (H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, count ? values + (lo - base) : &dummy) < 0)
+            rc = px_error("%s: cannot write dataset '%s' (disk full?)", path, name);
+    }
+    uint64_t sum = sum_over_ranks(count ? slice_checksum(values + (lo - base), 4, count, lo - t->offset) : 0);
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016" PRIx64, sum);
+    if (rc == 0 && dset >= 0) rc = attr_string(dset, "checksum", hex, path);
+    if (mspace >= 0) H5Sclose(mspace);
+    if (dset >= 0) H5Dclose(dset);
+    if (fspace >= 0) H5Sclose(fspace);
+    return rc;
+}
+
+static int write_all(hid_t file, const char *path, const Model *m, const AdamW *opt, const PairSampler *sampler,
+                     const CheckpointMeta *meta) {
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    hid_t gm = H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t go = H5Gcreate2(file, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g1 = go < 0 ? -1 : H5Gcreate2(go, "exp_avg", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g2 = go < 0 ? -1 : H5Gcreate2(go, "exp_avg_sq", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t gs = H5Gcreate2(file, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = dxpl < 0 || gm < 0 || g1 < 0 || g2 < 0 || gs < 0 ? px_error("%s: cannot create groups", path) : 0;
+    const int sharded = opt->n != m->n_params; /* ZeRO-1: moments [base, base+n) only */
+    for (int i = 0; rc == 0 && i < m->n_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        size_t lo, hi;
+        owned_part(t, 1, 0, 0, meta->rank, meta->size, &lo, &hi);
+        rc = write_tensor(gm, t->name, t, m->params, 0, lo, hi, dxpl, path);
+        owned_part(t, !sharded, opt->base, opt->base + opt->n, meta->rank, meta->size, &lo, &hi);
+        if (rc == 0) rc = write_tensor(g1, t->name, t, opt->m, opt->base, lo, hi, dxpl, path);
+        if (rc == 0) rc = write_tensor(g2, t->name, t, opt->v, opt->base, lo, hi, dxpl, path);
+    }
+    int64_t n_order = sampler && sampler->order ? sampler->n : 0;
+    if (rc == 0) { /* the sampler's order, replicated: each rank writes a slice */
+        ParamTensor t = {.numel = (size_t)n_order};
+        size_t lo, hi;
+        owned_part(&t, 1, 0, 0, meta->rank, meta->size, &lo, &hi);
+        hsize_t dims = (hsize_t)n_order, start = lo, count = hi - lo;
+        hid_t fspace = H5Screate_simple(1, &dims, NULL), mspace = H5Screate_simple(1, &count, NULL);
+        hid_t d = H5Dcreate2(gs, "sampler_order", H5T_NATIVE_INT64, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (count) H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
+        else H5Sselect_none(fspace), H5Sselect_none(mspace);
+        static const int64_t dummy = 0;
+        /* synthetic data has no order: the dataset stays empty (every rank skips the write alike) */
+        if (d < 0 || (n_order > 0 && H5Dwrite(d, H5T_NATIVE_INT64, mspace, fspace, dxpl,
+                                              count ? sampler->order + lo : &dummy) < 0))
+            rc = px_error("%s: cannot write dataset 'state/sampler_order'", path);
+        if (d >= 0) H5Dclose(d);
+        H5Sclose(fspace);
+        H5Sclose(mspace);
+    }
+    /* attributes: the same values on every rank (collective) */
+    char shape[512], rng[80];
+    model_shape_text(m, shape, sizeof shape);
+    const uint64_t *s = sampler ? sampler->rng.s : (const uint64_t[4]){0, 0, 0, 0};
+    snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, s[0], s[1], s[2], s[3]);
+    int64_t ints[] = {CHECKPOINT_FORMAT_VERSION, meta->step, opt->t, sampler ? sampler->next : 0,
+                      sampler ? sampler->epoch : 0, meta->size};
+    const char *names[] = {"format_version", "step", "adam_t", "sampler_next", "sampler_epoch", "world_size"};
+    for (int i = 0; rc == 0 && i < 6; i++) rc = attr_write(file, names[i], H5T_NATIVE_INT64, &ints[i], path);
+    if (rc == 0)
+        rc = attr_string(file, "format", CHECKPOINT_FORMAT, path) ||
+                     attr_write(file, "tokens", H5T_NATIVE_DOUBLE, &meta->tokens, path) ||
+                     attr_string(file, "sampler_rng", rng, path) || attr_string(file, "model", shape, path) ||
+                     attr_string(file, "config", meta->config ? meta->config : "", path)
+                 ? -1
+                 : 0;
+    if (gs >= 0) H5Gclose(gs);
+    if (g2 >= 0) H5Gclose(g2);
+    if (g1 >= 0) H5Gclose(g1);
+    if (go >= 0) H5Gclose(go);
+    if (gm >= 0) H5Gclose(gm);
+    if (dxpl >= 0) H5Pclose(dxpl);
+    return rc;
+}
+
+static int step_of(const char *name) {
+    int step;
+    char tail[8];
+    return sscanf(name, "step-%d.h5%7s", &step, tail) == 1 ? step : -1;
+}
+
+/* Removes all but the newest `keep` published checkpoints. */
+static void prune(const char *dir, int keep) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    int steps[4096], n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < 4096;) {
+        int s = step_of(e->d_name);
+        if (s >= 0) steps[n++] = s;
+    }
+    closedir(d);
+    for (int i = 0; i < n; i++) {
+        int newer = 0;
+        for (int j = 0; j < n; j++) newer += steps[j] > steps[i];
+        if (newer >= keep) {
+            char path[PX_PATH_MAX + 64];
+            snprintf(path, sizeof path, "%s/step-%08d.h5", dir, steps[i]);
+            unlink(path);
+        }
+    }
+}
+
+int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
+                    const CheckpointMeta *meta, int keep) {
+    quiet();
+    char dir[PX_PATH_MAX + 16], path[PX_PATH_MAX + 64], tmp[PX_PATH_MAX + 80];
+    snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
+    snprintf(path, sizeof path, "%s/step-%08d.h5", dir, meta->step);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int rc = meta->rank == 0 ? file_mkdirs(dir) : 0, all = rc;
+    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (all) return rc ? -1 : px_error("%s: rank 0 could not create the directory", dir);
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    rc = file < 0 ? px_error("%s: cannot create (is the directory writable?)", tmp) : 0;
+    if (rc == 0) rc = write_all(file, path, m, opt, sampler, meta);
+    if (file >= 0 && H5Fclose(file) < 0 && rc == 0) rc = px_error("%s: cannot close (disk full?)", tmp);
+    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (all) {
+        if (meta->rank == 0) unlink(tmp);
+        return rc ? -1 : px_error("%s: another rank failed writing the checkpoint; the previous one is kept", path);
+    }
+    /* publish: rename, then point `latest` at it, then prune */
+    if (meta->rank == 0) {
+        char latest[PX_PATH_MAX + 32], line[64];
+        snprintf(latest, sizeof latest, "%s/latest", dir);
+        int n = snprintf(line, sizeof line, "step-%08d.h5\n", meta->step);
+        if (rename(tmp, path) != 0) rc = px_error("%s: cannot rename %s: %s", path, tmp, strerror(errno));
+        else if (atomic_write_buffer(latest, line, (size_t)n)) rc = -1;
+        else prune(dir, keep);
+    }
+    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    return all ? (rc ? -1 : px_error("%s: rank 0 could not publish the checkpoint", path)) : 0;
+}
+
+static int by_step_desc(const void *a, const void *b) { return *(const int *)b - *(const int *)a; }
+
+int checkpoint_list(const char *run_dir, int *steps, int max) {
+    char dir[PX_PATH_MAX + 16];
+    snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) && n < max;) {
+        int s = step_of(e->d_name);
+        if (s >= 0) steps[n++] = s;
+    }
+    closedir(d);
+    qsort(steps, (size_t)n, sizeof *steps, by_step_desc);
+    return n;
+}
+
+/* ---------------------------------------------------------------- reading */
+
+int checkpoint_latest(const char *run_dir, char *path, size_t size) {
+    char latest[PX_PATH_MAX + 32], name[256] = "";
+    snprintf(latest, sizeof latest, "%s/checkpoints/latest", run_dir);
+    FILE *fp = fopen(latest, "r");
+    if (!fp) return px_error("%s: no checkpoint to resume from (%s)", run_dir, strerror(errno));
+    int ok = fgets(name, sizeof name, fp) != NULL;
+    fclose(fp);
+    name[strcspn(name, "\n")] = '\0';
+    if (!ok || step_of(name) < 0) return px_error("%s: does not name a checkpoint", latest);
+    snprintf(path, size, "%s/checkpoints/%s", run_dir, name);
+    return 0;
+}
+
+/* Reads [lo, hi) of tensor t's dataset into dst[global - base] and checks the whole dataset's
+ * checksum. Collective: every rank calls it for every tensor; the slices of the ranks that
+ * `contribute` (disjoint parts, or rank 0 alone when every rank reads everything) add up. */
+static int read_tensor(hid_t file, const char *group, const ParamTensor *t, float *dst, size_t base, size_t lo,
+                       size_t hi, int contribute, const char *path) {
+    char name[256];
+    snprintf(name, sizeof name, "%s/%s", group, t->name);
+    hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
+    int rc = 0;
+    hsize_t dims = 0;
+    hid_t fspace = d < 0 ? -1 : H5Dget_space(d);
+    if (d < 0) rc = px_error("%s: dataset '%s' missing", path, name);
+    else if (H5Sget_simple_extent_dims(fspace, &dims, NULL) != 1 || dims != t->numel)
+        rc = px_error("%s: dataset '%s' has %llu elements, the model expects %zu", path, name, (unsigned long long)dims,
+                      t->numel);
+    hsize_t start = lo - t->offset, count = hi - lo;
+    if (rc == 0 && count) {
+        hid_t mspace = H5Screate_simple(1, &count, NULL);
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
+        if (H5Dread(d, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, dst + (lo - base)) < 0)
+            rc = px_error("%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
+        H5Sclose(mspace);
+    }
+    char *want = NULL;
+    if (rc == 0) rc = attr_read_string(d, "checksum", &want, path);
+    /* every rank takes part in the sum even after a local failure, so none waits forever */
+    uint64_t sum =
+        sum_over_ranks(rc == 0 && count && contribute ? slice_checksum(dst + (lo - base), 4, count, lo - t->offset) : 0);
+    int bad = 0;
+    if (rc == 0) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016" PRIx64, sum);
+        bad = strcmp(hex, want) != 0;
+    }
+    free(want);
+    if (fspace >= 0) H5Sclose(fspace);
+    if (d >= 0) H5Dclose(d);
+    if (rc) return rc;
+    return bad ? px_error("%s: dataset '%s' does not match its checksum (corrupt checkpoint)", path, name) : 0;
+}
+
+int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta) {
+    quiet();
+    hid_t file = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    int rc = file < 0 ? px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path) : 0;
+    char *format = NULL, *shape = NULL, *rng = NULL, *config = NULL, want[512];
+    int64_t version = 0, step = 0, adam_t = 0, next = 0, epoch = 0;
+    if (rc == 0)
+        rc = attr_read_string(file, "format", &format, path) || attr_read_i64(file, "format_version", &version, path)
+                 ? -1
+                 : 0;
+    int incompatible = 0;
+    if (rc == 0 && strcmp(format, CHECKPOINT_FORMAT) != 0) rc = px_error("%s: not a proact checkpoint", path);
+    if (rc == 0 && version != CHECKPOINT_FORMAT_VERSION) {
+        rc = px_error("%s: checkpoint format version %lld, this proact reads version %d", path, (long long)version,
+                      CHECKPOINT_FORMAT_VERSION);
+        incompatible = 1;
+    }
+    if (rc == 0)
+        rc = attr_read_i64(file, "step", &step, path) || attr_read_i64(file, "adam_t", &adam_t, path) ||
+                     attr_read_i64(file, "sampler_next", &next, path) ||
+                     attr_read_i64(file, "sampler_epoch", &epoch, path) ||
+                     attr_read_string(file, "model", &shape, path) || attr_read_string(file, "sampler_rng", &rng, path) ||
+                     attr_read_string(file, "config", &config, path)
+                 ? -1
+                 : 0;
+    model_shape_text(m, want, sizeof want);
+    if (rc == 0 && strcmp(shape, want) != 0) {
+        rc = px_error("%s: checkpoint of another model (%s); the config gives %s", path, shape, want);
+        incompatible = 1;
+    }
+    /* tensors: every rank reads all parameters and its part of the moments (collective sums) */
+    int rank = 0, all = rc != 0, failed = rc != 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Allreduce(&failed, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    const int sharded = opt->n != m->n_params;
+    for (int i = 0; all == 0 && i < m->n_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        size_t lo = t->offset, hi = t->offset + t->numel, mlo, mhi;
+        if (sharded) {
+            mlo = PX_MAX(opt->base, lo);
+            mhi = PX_MIN(opt->base + opt->n, hi);
+            if (mhi < mlo) mhi = mlo;
+        } else {
+            mlo = lo;
+            mhi = hi;
+        }
+        /* every rank makes all three (collective) calls, whatever failed before */
+        int r1 = read_tensor(file, "model", t, m->params, 0, lo, hi, rank == 0, path);
+        int r2 = read_tensor(file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, sharded || rank == 0, path);
+        int r3 = read_tensor(file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, sharded || rank == 0, path);
+        rc = rc ? rc : r1 ? r1 : r2 ? r2 : r3;
+        failed = rc != 0;
+        MPI_Allreduce(&failed, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    }
+    if (all == 0 && rc == 0 && sampler && sampler->order) {
+        hid_t d = H5Dopen2(file, "state/sampler_order", H5P_DEFAULT);
+        hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+        hsize_t n = 0;
+        if (d < 0 || H5Sget_simple_extent_dims(sp, &n, NULL) != 1 || (int64_t)n != sampler->n ||
+            H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, sampler->order) < 0)
+            rc = px_error("%s: the sampler state does not fit the data (%llu examples saved, %lld now)", path,
+                          (unsigned long long)n, (long long)sampler->n);
+        if (sp >= 0) H5Sclose(sp);
+        if (d >= 0) H5Dclose(d);
+        sampler->next = next;
+        sampler->epoch = (int)epoch;
+        for (int k = 0; rc == 0 && k < 4; k++) {
+            char part[17];
+            memcpy(part, rng + 16 * k, 16);
+            part[16] = '\0';
+            sampler->rng.s[k] = strtoull(part, NULL, 16);
+        }
+    }
+    opt->t = (int)adam_t;
+    if (meta) {
+        meta->step = (int)step;
+        meta->config = NULL;
+    }
+    free(format), free(shape), free(rng), free(config);
+    if (file >= 0) H5Fclose(file);
+    return rc && incompatible ? CHECKPOINT_INCOMPATIBLE : rc;
+}

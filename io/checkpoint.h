@@ -1,0 +1,54 @@
+/* checkpoint.h — training checkpoints: one HDF5 file per checkpoint, written collectively by
+ * all ranks through the MPI-IO driver (each rank writes a hyperslab slice of every dataset; no
+ * gather to rank 0), published atomically (step-N.h5.tmp, close, rename, then `latest`).
+ *
+ *   /model/<hf name>               float32, the parameters
+ *   /optim/exp_avg/<hf name>       float32, AdamW first moments (one logical dataset per tensor,
+ *   /optim/exp_avg_sq/<hf name>    whatever the rank count or ZeRO sharding)
+ *   /state/sampler_order           int64 [n examples], the current epoch's order (pairs data)
+ * Every dataset carries a `checksum` attribute (16 hex digits). Root attributes: format
+ * ("proact-checkpoint"), format_version, step, tokens, adam_t, sampler_next, sampler_epoch,
+ * sampler_rng (4 x u64 as hex), world_size, model (the model shape as text), config (the config
+ * text). This file is the one place outside mpi/ that names MPI: parallel HDF5 needs the
+ * communicator. */
+#ifndef PROACT_CHECKPOINT_H
+#define PROACT_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../src/model.h"
+#include "../src/optim.h"
+#include "../src/pairs.h"
+
+#define CHECKPOINT_FORMAT "proact-checkpoint"
+#define CHECKPOINT_FORMAT_VERSION 1
+
+typedef struct {
+    int step;           /* steps done */
+    double tokens;      /* target tokens trained on */
+    const char *config; /* config text (saved; compared on resume for the model shape) */
+    int rank, size;
+} CheckpointMeta;
+
+/* Collective: every rank calls it with the same arguments (its own optimizer shard). Writes
+ * DIR/checkpoints/step-NNNNNNNN.h5 and points DIR/checkpoints/latest at it; keeps the newest
+ * `keep`. On failure nothing replaces the previous checkpoint, and px_error says why (the same
+ * on every rank is the caller's agreement). */
+int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
+                    const CheckpointMeta *meta, int keep);
+
+/* Path of the newest complete checkpoint of a run (from `latest`), or -1. */
+int checkpoint_latest(const char *run_dir, char *path, size_t size);
+/* Steps of the published checkpoints of a run, newest first (at most max); the count. */
+int checkpoint_list(const char *run_dir, int *steps, int max);
+
+/* Reads a checkpoint into an already created model (same shape: else an error naming the
+ * difference), the optimizer (its shard [opt->base, +n) of every moment) and the sampler.
+ * Verifies every checksum. Returns 0, -1 for an unreadable or corrupt file (an older checkpoint
+ * may do), or CHECKPOINT_INCOMPATIBLE for one that can never fit (another model, another format
+ * version). Collective. */
+#define CHECKPOINT_INCOMPATIBLE (-2)
+int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta);
+
+#endif
