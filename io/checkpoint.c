@@ -14,6 +14,7 @@
 #include "../src/common.h"
 #include "atomic_file.h"
 #include "files.h"
+#include "hf_model.h"
 
 /* ---------------------------------------------------------------- checksums */
 
@@ -199,6 +200,9 @@ static int write_all(hid_t file, const char *path, const Model *m, const AdamW *
                      attr_string(file, "config", meta->config ? meta->config : "", path)
                  ? -1
                  : 0;
+    char *model_json = rc == 0 ? hf_config_text(&m->cfg) : NULL;
+    if (rc == 0) rc = !model_json || attr_string(file, "model_config", model_json, path) ? -1 : 0;
+    free(model_json);
     if (gs >= 0) H5Gclose(gs);
     if (g2 >= 0) H5Gclose(g2);
     if (g1 >= 0) H5Gclose(g1);
@@ -426,4 +430,16 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler
     free(format), free(shape), free(rng), free(config);
     if (file >= 0) H5Fclose(file);
     return rc && incompatible ? CHECKPOINT_INCOMPATIBLE : rc;
+}
+
+int checkpoint_model_config(const char *path, ModelConfig *cfg) {
+    quiet();
+    hid_t file = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    if (file < 0) return px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path);
+    char *text = NULL;
+    int rc = attr_read_string(file, "model_config", &text, path);
+    H5Fclose(file);
+    if (rc == 0) rc = hf_config_parse(text, path, cfg);
+    free(text);
+    return rc;
 }

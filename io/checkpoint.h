@@ -8,8 +8,9 @@
  *   /state/sampler_order           int64 [n examples], the current epoch's order (pairs data)
  * Every dataset carries a `checksum` attribute (16 hex digits). Root attributes: format
  * ("proact-checkpoint"), format_version, step, tokens, adam_t, sampler_next, sampler_epoch,
- * sampler_rng (4 x u64 as hex), world_size, model (the model shape as text), config (the config
- * text). This file is the one place outside mpi/ that names MPI: parallel HDF5 needs the
+ * sampler_rng (4 x u64 as hex), world_size, model (the model shape as text, compared on resume),
+ * model_config (the model's Hugging Face config.json: export rebuilds the model from it), config
+ * (the resolved training config). This file is the one place outside mpi/ that names MPI: parallel HDF5 needs the
  * communicator. */
 #ifndef PROACT_CHECKPOINT_H
 #define PROACT_CHECKPOINT_H
@@ -27,7 +28,7 @@
 typedef struct {
     int step;           /* steps done */
     double tokens;      /* target tokens trained on */
-    const char *config; /* config text (saved; compared on resume for the model shape) */
+    const char *config; /* the resolved config (INI text, every key), saved for reference */
     int rank, size;
 } CheckpointMeta;
 
@@ -37,6 +38,9 @@ typedef struct {
  * on every rank is the caller's agreement). */
 int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
                     const CheckpointMeta *meta, int keep);
+
+/* The model config stored in a checkpoint (no MPI needed: for export). */
+int checkpoint_model_config(const char *path, ModelConfig *cfg);
 
 /* Path of the newest complete checkpoint of a run (from `latest`), or -1. */
 int checkpoint_latest(const char *run_dir, char *path, size_t size);

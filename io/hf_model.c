@@ -402,3 +402,20 @@ int hf_save_model(const char *dir, const Model *m, int bf16) {
     if (save_config(dir, &m->cfg, bf16) != 0) return -1;
     return save_weights(dir, m, bf16);
 }
+
+char *hf_config_text(const ModelConfig *cfg) {
+    json_t *root = config_to_json(cfg, 0);
+    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(root);
+    if (!text) px_error("out of memory writing a model config");
+    return text;
+}
+
+int hf_config_parse(const char *text, const char *origin, ModelConfig *cfg) {
+    json_error_t err;
+    json_t *root = json_loads(text, 0, &err);
+    if (!root) return px_error("%s: model config is not valid JSON (line %d: %s)", origin, err.line, err.text);
+    int rc = config_from_json(origin, root, cfg);
+    json_decref(root);
+    return rc;
+}

@@ -18,4 +18,9 @@ int hf_load_model(const char *dir, Model *m);
  * Files are written atomically (tmp + rename). */
 int hf_save_model(const char *dir, const Model *m, int bf16);
 
+/* The config.json text of a model (malloc'ed), and its inverse: what checkpoints carry so that
+ * a model is rebuilt with exactly its shape. `origin` names the text in errors. */
+char *hf_config_text(const ModelConfig *cfg);
+int hf_config_parse(const char *text, const char *origin, ModelConfig *cfg);
+
 #endif

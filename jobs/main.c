@@ -11,8 +11,9 @@
 static const Command commands[] = {
     {"init", cmd_init, "create a from-scratch model directory (Hugging Face layout) from a config"},
     {"forward", cmd_forward, "run a causal forward pass over token ids; print argmax or write logits (.npy)"},
-    {"train", cmd_train, "train a model from a config (synthetic data for now)"},
+    {"train", cmd_train, "ProactiveLLM training (MPI data-parallel; checkpoints, --resume)"},
     {"tokenize", cmd_tokenize, "encode lines of stdin to token ids with a tokenizer.json (or --decode ids)"},
+    {"export", cmd_export, "write a checkpoint as a Hugging Face model directory (+ tokenizer, proact.json)"},
     {"prepare", cmd_prepare, "tokenize a TSV of (source, target) pairs into HDF5 token shards"},
     {"tokenizer", cmd_tokenizer, "tokenizer tools: 'proact tokenizer train' learns a byte-level BPE"},
 };

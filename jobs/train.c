@@ -304,6 +304,38 @@ static int run_eval(const ProactConfig *cfg, const World *w, TrainData *td, Mode
     return world_agree(w, rc);
 }
 
+/* RUN_DIR/tokenizer.json and RUN_DIR/proact.json: what `proact export` puts beside the weights so
+ * that the exported directory can stream (template, languages, phi, a default decision head). */
+static int write_run_streaming_files(const ProactConfig *cfg, const TrainData *td) {
+    char path[PX_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/tokenizer.json", cfg->run.dir);
+    if (atomic_write_buffer(path, td->train.tokenizer_json, td->train.tokenizer_json_len)) return -1;
+    const TemplatePieces *tp = &td->train.template_tokens;
+    const TokenSpan *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
+    const char *names[4] = {"prompt", "src_end", "tgt_begin", "tgt_end"};
+    size_t cap = 4096, len = 0;
+    for (int i = 0; i < 4; i++) cap += 12 * (size_t)spans[i]->n;
+    char *json = malloc(cap);
+    if (!json) return px_error("out of memory");
+    len += (size_t)snprintf(json + len, cap - len,
+                            "{\n  \"format\": \"proact\",\n  \"template\": \"%s\",\n  \"src_lang\": \"%s\",\n"
+                            "  \"tgt_lang\": \"%s\",\n  \"phi\": %d,\n  \"schedule\": \"%s\",\n"
+                            "  \"default_head\": \"waitk:%d\",\n  \"template_tokens\": {",
+                            td->train.template_name, td->train.src_lang, td->train.tgt_lang, cfg->stream.phi,
+                            schedule_name(cfg->stream.kind), cfg->stream.k);
+    for (int i = 0; i < 4; i++) {
+        len += (size_t)snprintf(json + len, cap - len, "%s\n    \"%s\": [", i ? "," : "", names[i]);
+        for (int k = 0; k < spans[i]->n; k++)
+            len += (size_t)snprintf(json + len, cap - len, "%s%d", k ? ", " : "", spans[i]->ids[k]);
+        len += (size_t)snprintf(json + len, cap - len, "]");
+    }
+    len += (size_t)snprintf(json + len, cap - len, "\n  }\n}\n");
+    snprintf(path, sizeof path, "%s/proact.json", cfg->run.dir);
+    int rc = atomic_write_buffer(path, json, len);
+    free(json);
+    return rc;
+}
+
 /* ---------------------------------------------------------------- output */
 
 static void format_duration(char *buf, size_t size, double seconds) {
@@ -392,6 +424,7 @@ int cmd_train(int argc, char **argv) {
     GradSync *gs = NULL;
     JsonLog log = {0};
     int64_t *global_idx = NULL;
+    char *resolved = NULL;
 
     if (cfg.model_init[0]) rc = hf_load_model(cfg.model_init, &m);
     else if ((rc = model_create(&m, &cfg.model)) == 0) model_init_random(&m, (uint64_t)cfg.train.seed);
@@ -410,12 +443,15 @@ int cmd_train(int argc, char **argv) {
     if (rc == 0 && !(global_idx = malloc(sizeof(int64_t) * (size_t)cfg.train.global_batch)))
         rc = px_error("out of memory");
     if (rc == 0 && root) rc = json_log_open(&log, cfg.run.dir, "metrics.jsonl");
-    if (rc == 0 && root && !resume) { /* what --resume will read back */
-        size_t size = config_dump_size(&cfg);
-        char *text = malloc(size), path[PX_PATH_MAX + 16];
+    /* the resolved config (every key, --set included): checkpoints carry it and --resume reads it back */
+    size_t resolved_size = config_dump_size(&cfg);
+    if (rc == 0 && (!(resolved = malloc(resolved_size)) || config_dump(&cfg, resolved, resolved_size)))
+        rc = px_error("out of memory");
+    if (rc == 0 && root && !resume) {
+        char path[PX_PATH_MAX + 16];
         snprintf(path, sizeof path, "%s/config.ini", cfg.run.dir);
-        rc = !text || config_dump(&cfg, text, size) || atomic_write_buffer(path, text, strlen(text)) ? -1 : 0;
-        free(text);
+        rc = atomic_write_buffer(path, resolved, strlen(resolved));
+        if (rc == 0 && td.pairs) rc = write_run_streaming_files(&cfg, &td);
     }
     if (world_agree(&w, rc)) goto fail;
     int first_step = 0;
@@ -468,7 +504,7 @@ int cmd_train(int argc, char **argv) {
         double stop[1] = {stop_requested};
         if (world_sum(stop, 1)) goto fail;
         if (stop[0] > 0) {
-            CheckpointMeta meta = {step, tokens_done, cfg.text, w.rank, w.size};
+            CheckpointMeta meta = {step, tokens_done, resolved, w.rank, w.size};
             if (world_agree(&w, checkpoint_save(cfg.run.dir, &m, &opt, td.pairs ? &td.sampler : NULL, &meta,
                                                 cfg.checkpoint.keep)))
                 goto fail;
@@ -548,7 +584,7 @@ int cmd_train(int argc, char **argv) {
         }
         if ((cfg.checkpoint.every && (step + 1) % cfg.checkpoint.every == 0) || last) {
             double t0 = runtime_now();
-            CheckpointMeta meta = {step + 1, tokens_done, cfg.text, w.rank, w.size};
+            CheckpointMeta meta = {step + 1, tokens_done, resolved, w.rank, w.size};
             if (world_agree(&w, checkpoint_save(cfg.run.dir, &m, &opt, td.pairs ? &td.sampler : NULL, &meta,
                                                 cfg.checkpoint.keep)))
                 goto fail;
@@ -565,6 +601,7 @@ fail:
     status = job_fail(px_error_message());
 done:
     json_log_close(&log);
+    free(resolved);
     free(global_idx);
     grad_sync_free(gs);
     rank_batch_free(&rb);
