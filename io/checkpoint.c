@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "../src/common.h"
@@ -249,6 +250,18 @@ int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const
     int rc = meta->rank == 0 ? file_mkdirs(dir) : 0, all = rc;
     MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
     if (all) return rc ? -1 : px_error("%s: rank 0 could not create the directory", dir);
+    /* A collective write that fails half-way (a full disk) can leave ranks in different MPI-IO
+     * calls: check the space first, together, so that the common case is a clear error. */
+    if (meta->rank == 0) {
+        struct statvfs fs;
+        double need = 3.0 * 4.0 * m->n_params + 8.0 * (sampler ? sampler->n : 0) + (1 << 20);
+        double have = statvfs(dir, &fs) == 0 ? (double)fs.f_bavail * fs.f_frsize : need;
+        if (have < need)
+            rc = px_error("%s: not enough disk space for a checkpoint (need %.1f MB, %.1f MB free): disk full? "
+                          "The previous checkpoint is kept", dir, need / 1e6, have / 1e6);
+    }
+    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    if (all) return rc ? -1 : px_error("%s: not enough disk space for a checkpoint (see rank 0)", dir);
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
     H5Pset_all_coll_metadata_ops(fapl, 1);
