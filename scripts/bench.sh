@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its peer in the same run; writes bench/results.json
 # and prints a table for docs/performance.md. Not a test: numbers depend on the machine.
-# Usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd]
+# Usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=4; ONLY=all
@@ -9,14 +9,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) STEPS=2 ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt]" >&2; exit 2 ;;
   esac
   shift
 done
 PY=${PROACT_PYTHON:-/usr/bin/python3}
 ./scripts/install-deps.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target bench_step bench_sgemm bench_spsd bench_allreduce proact_bin >/dev/null
+cmake --build build -j"$(nproc)" --target bench_step bench_sgemm bench_spsd bench_allreduce bench_ckpt proact_bin >/dev/null
 OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
 echo '{}' > "$OUT/empty.json"
 
@@ -79,6 +79,27 @@ if [ "$ONLY" = all ] || [ "$ONLY" = spsd ]; then
     --set run.threads=1 --set run.dir="$OUT/overlap" > "$OUT/overlap.log"
   params=$(grep -o '[0-9.]*M parameters' "$OUT/ddp1.log" | head -1 | sed 's/M.*//')
   mpirun -np 2 --oversubscribe ./build/bench_allreduce "$($PY -c "print(int($params * 1e6))")" > "$OUT/allreduce.json"
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = ckpt ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  echo "== checkpoint write/read (configs/base.ini: parameters + AdamW moments) vs dd on the same bytes" >&2
+  for np in 1 2; do
+    rm -rf "$OUT/ck"; mpirun -np $np --oversubscribe ./build/bench_ckpt --config configs/base.ini --dir "$OUT/ck" > "$OUT/ckpt$np.json"
+  done
+  mb=$($PY -c "import json; print(int(json.load(open('$OUT/ckpt1.json'))['bytes'] / 2**20))")
+  $PY - "$OUT" "$mb" > "$OUT/dd.json" <<'PY'
+import json, subprocess, sys, time
+out, mb = sys.argv[1], int(sys.argv[2])
+best_w = best_r = 1e30
+for _ in range(3):  # the same bytes, best of 3, like bench_ckpt
+    t = time.perf_counter(); subprocess.run(["dd", "if=/dev/zero", f"of={out}/dd.bin", "bs=1M", f"count={mb}"], check=True, capture_output=True)
+    best_w = min(best_w, time.perf_counter() - t)
+    t = time.perf_counter(); subprocess.run(["dd", f"if={out}/dd.bin", "of=/dev/null", "bs=1M"], check=True, capture_output=True)
+    best_r = min(best_r, time.perf_counter() - t)
+b = mb * 2**20
+print(json.dumps({"bytes": b, "write_gb_s": b / best_w / 1e9, "read_gb_s": b / best_r / 1e9}))
+PY
 fi
 
 $PY - "$OUT" <<'PY'
@@ -146,6 +167,16 @@ if r("spsd.json"):
     print(f"overlap: allreduce of {ar['floats']} floats {ar['allreduce_s'] * 1e3:.2f} ms blocking; with equal-length "
           f"sequences {wait_eq * 1e3:.2f} ms left after backward per step -> "
           f"{100 * res['allreduce_hidden_fraction']:.0f}% hidden")
+if r("ckpt1.json"):
+    dd = r("dd.json")
+    res["checkpoint"] = {"dd": dd, "ranks1": r("ckpt1.json"), "ranks2": r("ckpt2.json")}
+    for n in (1, 2):
+        c = r(f"ckpt{n}.json")
+        print(f"checkpoint, {n} rank(s): write {c['write_gb_s']:.2f} GB/s ({c['write_gb_s'] / dd['write_gb_s']:.2f} of dd), "
+              f"read {c['read_gb_s']:.2f} GB/s ({c['read_gb_s'] / dd['read_gb_s']:.2f} of dd); dd {dd['write_gb_s']:.2f} / "
+              f"{dd['read_gb_s']:.2f} GB/s")
+    res["ckpt_write_vs_dd"] = r("ckpt2.json")["write_gb_s"] / dd["write_gb_s"]
+    res["ckpt_read_vs_dd"] = r("ckpt2.json")["read_gb_s"] / dd["read_gb_s"]
 json.dump(res, open("bench/results.json", "w"), indent=2)
 print(f"machine: {res['machine']}; {res['date']}")
 PY
