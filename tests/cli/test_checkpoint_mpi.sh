@@ -106,6 +106,11 @@ else
   echo "skip: cannot mount a tmpfs here (not root?): the full-disk case is not tested"
 fi
 
+# only the newest checkpoint.keep are kept
+check "checkpoints every 2 steps, keep 2" train 2 "${R[@]}" --set train.steps=10 --set checkpoint.every=2 \
+  --set checkpoint.keep=2 --set run.dir="$WORK/keep"
+check "exactly steps 8 and 10 remain" bash -c "[ \"\$(ls '$WORK/keep/checkpoints' | tr '\n' ' ')\" = 'latest step-00000008.h5 step-00000010.h5 ' ]"
+
 # the documented layout, read by h5py and shown by h5dump
 check "h5dump -H shows the layout" bash -c "h5dump -H '$WORK/straight/checkpoints/step-00000020.h5' | grep -q 'GROUP \"exp_avg_sq\"'"
 check "h5py reads a checkpoint (attributes, model tensors, checksums)" "$PYTHON" -c "
