@@ -394,6 +394,7 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler
     }
     /* tensors: every rank reads all parameters and its part of the moments (collective sums) */
     int rank = 0, all = rc != 0, failed = rc != 0;
+    char first_error[1024] = ""; /* the first failing dataset, not the last, is the one to report */
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Allreduce(&failed, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     const int sharded = opt->n != m->n_params;
@@ -409,10 +410,13 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler
             mhi = hi;
         }
         /* every rank makes all three (collective) calls, whatever failed before */
-        int r1 = read_tensor(file, "model", t, m->params, 0, lo, hi, rank == 0, path);
-        int r2 = read_tensor(file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, sharded || rank == 0, path);
-        int r3 = read_tensor(file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, sharded || rank == 0, path);
-        rc = rc ? rc : r1 ? r1 : r2 ? r2 : r3;
+        int r[3] = {read_tensor(file, "model", t, m->params, 0, lo, hi, rank == 0, path), 0, 0};
+        if (r[0] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
+        r[1] = read_tensor(file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, sharded || rank == 0, path);
+        if (r[1] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
+        r[2] = read_tensor(file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, sharded || rank == 0, path);
+        if (r[2] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
+        rc = rc ? rc : r[0] ? r[0] : r[1] ? r[1] : r[2];
         failed = rc != 0;
         MPI_Allreduce(&failed, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     }
@@ -442,6 +446,7 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler
     }
     free(format), free(shape), free(rng), free(config);
     if (file >= 0) H5Fclose(file);
+    if (rc && first_error[0]) px_error("%s", first_error);
     return rc && incompatible ? CHECKPOINT_INCOMPATIBLE : rc;
 }
 

@@ -51,8 +51,7 @@ int cmd_export(int argc, char **argv) {
         case 'c': source = optarg; break;
         case 'o': out = optarg; break;
         case 'd':
-            if (strcmp(optarg, "bf16") == 0) bf16 = 1;
-            else if (strcmp(optarg, "f32") != 0) return job_fail("--dtype: expected f32 or bf16");
+            if (parse_dtype_option(optarg, &bf16)) return job_fail(px_error_message());
             break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

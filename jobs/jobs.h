@@ -33,6 +33,8 @@ double runtime_sgemm_gflops(int n, double seconds);
 
 /* Prints "proact: error: <msg>" to stderr and returns 1 (the exit status). */
 int job_fail(const char *msg);
+/* --dtype f32|bf16 -> *bf16; -1 with px_error otherwise. */
+int parse_dtype_option(const char *arg, int *bf16);
 /* Parses "a,b,c" into ints; returns count or -1 with px_error naming `what`. */
 int parse_int_list(const char *s, int **out, const char *what);
 

@@ -121,6 +121,13 @@ int job_fail(const char *msg) {
     return 1;
 }
 
+int parse_dtype_option(const char *arg, int *bf16) {
+    if (strcmp(arg, "bf16") == 0) *bf16 = 1;
+    else if (strcmp(arg, "f32") == 0) *bf16 = 0;
+    else return px_error("--dtype: expected f32 or bf16, got '%s'", arg);
+    return 0;
+}
+
 int parse_int_list(const char *s, int **out, const char *what) {
     int cap = 16, n = 0;
     int *v = malloc(sizeof(int) * cap);
