@@ -3,7 +3,8 @@
 #   1. tokenize the bundled fixture (Gospel of John, English -> Spanish) into HDF5 token shards,
 #   2. train the small model on it with ProactiveLLM (random read schedules + synchronized
 #      self-distillation) on 2 MPI ranks, with the validation loss before training and every 100 steps,
-#   3. ask the trained model for the first Spanish token after an English verse.
+#   3. export the newest checkpoint as a Hugging Face model directory (+ tokenizer, proact.json),
+#   4. ask the exported model for the first Spanish token after an English verse.
 # The streaming evaluation (decision heads, a latency-quality table) grows here as it lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,9 +26,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 # Open MPI refu
 mpirun -np 2 --oversubscribe $P train --config configs/small.ini --set data.train="$RUN/john.train.h5" \
   --set data.valid="$RUN/john.test.h5" --set train.steps="${DEMO_STEPS:-300}" --set run.dir="$RUN"
 
-echo "== 3. the trained model's first Spanish token after an English verse"
+echo "== 3. export the newest checkpoint as a Hugging Face model directory"
+$P export --checkpoint "$RUN" -o "$RUN/export"
+
+echo "== 4. the exported model's first Spanish token after an English verse"
 verse="Jesus answered them, I told you, and you don't believe."
 ids=$(printf '<src>%s</src><tgt>\n' "$verse" | $P tokenize --tokenizer $FIX/tokenizer.json | tr ' ' ',')
-next=$($P forward --model "$RUN/model" --ids "$ids" 2>/dev/null | tail -1 | cut -d' ' -f2)
+next=$($P forward --model "$RUN/export" --ids "$ids" 2>/dev/null | tail -1 | cut -d' ' -f2)
 echo "   source: $verse"
 echo "   first target token: '$(echo "$next" | $P tokenize --tokenizer $FIX/tokenizer.json --decode)' (id $next)"
