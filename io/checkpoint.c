@@ -15,7 +15,10 @@
 #include "../src/common.h"
 #include "atomic_file.h"
 #include "files.h"
+#include "h5util.h"
 #include "hf_model.h"
+
+#define KIND "proact checkpoint" /* what a file missing our attributes is not */
 
 /* ---------------------------------------------------------------- checksums */
 
@@ -46,51 +49,6 @@ static uint64_t sum_over_ranks(uint64_t v) {
 }
 
 /* ---------------------------------------------------------------- small HDF5 helpers */
-
-static void quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
-
-static int attr_write(hid_t loc, const char *name, hid_t type, const void *value, const char *path) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = space < 0 ? -1 : H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = a < 0 || H5Awrite(a, type, value) < 0 ? px_error("%s: cannot write attribute '%s'", path, name) : 0;
-    if (a >= 0) H5Aclose(a);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
-static int attr_string(hid_t loc, const char *name, const char *value, const char *path) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, strlen(value) ? strlen(value) : 1);
-    int rc = attr_write(loc, name, t, strlen(value) ? value : " ", path);
-    H5Tclose(t);
-    return rc;
-}
-
-static int attr_read_string(hid_t loc, const char *name, char **out, const char *path) {
-    if (H5Aexists(loc, name) <= 0) return px_error("%s: attribute '%s' missing (not a proact checkpoint?)", path, name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT), ft = a < 0 ? -1 : H5Aget_type(a);
-    size_t n = ft < 0 ? 0 : H5Tget_size(ft);
-    char *buf = calloc(n + 1, 1);
-    hid_t mt = H5Tcopy(H5T_C_S1);
-    H5Tset_size(mt, n ? n : 1);
-    int rc = !buf || a < 0 || ft < 0 || H5Tget_class(ft) != H5T_STRING || H5Aread(a, mt, buf) < 0
-                 ? px_error("%s: cannot read attribute '%s'", path, name)
-                 : 0;
-    H5Tclose(mt);
-    if (ft >= 0) H5Tclose(ft);
-    if (a >= 0) H5Aclose(a);
-    if (rc) free(buf);
-    else *out = buf;
-    return rc;
-}
-
-static int attr_read_i64(hid_t loc, const char *name, int64_t *v, const char *path) {
-    if (H5Aexists(loc, name) <= 0) return px_error("%s: attribute '%s' missing (not a proact checkpoint?)", path, name);
-    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
-    int rc = a < 0 || H5Aread(a, H5T_NATIVE_INT64, v) < 0 ? px_error("%s: cannot read attribute '%s'", path, name) : 0;
-    if (a >= 0) H5Aclose(a);
-    return rc;
-}
 
 static void model_shape_text(const Model *m, char *buf, size_t size) {
     const ModelConfig *c = &m->cfg;
@@ -139,7 +97,7 @@ static int write_tensor(hid_t group, const char *name, const ParamTensor *t, con
     uint64_t sum = sum_over_ranks(count ? slice_checksum(values + (lo - base), 4, count, lo - t->offset) : 0);
     char hex[17];
     snprintf(hex, sizeof hex, "%016" PRIx64, sum);
-    if (rc == 0 && dset >= 0) rc = attr_string(dset, "checksum", hex, path);
+    if (rc == 0 && dset >= 0) rc = h5_attr_write_string(dset, path, "checksum", hex);
     if (mspace >= 0) H5Sclose(mspace);
     if (dset >= 0) H5Dclose(dset);
     if (fspace >= 0) H5Sclose(fspace);
@@ -193,16 +151,17 @@ static int write_all(hid_t file, const char *path, const Model *m, const AdamW *
     int64_t ints[] = {CHECKPOINT_FORMAT_VERSION, meta->step, opt->t, sampler ? sampler->next : 0,
                       sampler ? sampler->epoch : 0, meta->size};
     const char *names[] = {"format_version", "step", "adam_t", "sampler_next", "sampler_epoch", "world_size"};
-    for (int i = 0; rc == 0 && i < 6; i++) rc = attr_write(file, names[i], H5T_NATIVE_INT64, &ints[i], path);
+    for (int i = 0; rc == 0 && i < 6; i++) rc = h5_attr_write(file, path, names[i], H5T_NATIVE_INT64, &ints[i]);
     if (rc == 0)
-        rc = attr_string(file, "format", CHECKPOINT_FORMAT, path) ||
-                     attr_write(file, "tokens", H5T_NATIVE_DOUBLE, &meta->tokens, path) ||
-                     attr_string(file, "sampler_rng", rng, path) || attr_string(file, "model", shape, path) ||
-                     attr_string(file, "config", meta->config ? meta->config : "", path)
+        rc = h5_attr_write_string(file, path, "format", CHECKPOINT_FORMAT) ||
+                     h5_attr_write(file, path, "tokens", H5T_NATIVE_DOUBLE, &meta->tokens) ||
+                     h5_attr_write_string(file, path, "sampler_rng", rng) ||
+                     h5_attr_write_string(file, path, "model", shape) ||
+                     h5_attr_write_string(file, path, "config", meta->config ? meta->config : "")
                  ? -1
                  : 0;
     char *model_json = rc == 0 ? hf_config_text(&m->cfg) : NULL;
-    if (rc == 0) rc = !model_json || attr_string(file, "model_config", model_json, path) ? -1 : 0;
+    if (rc == 0) rc = !model_json || h5_attr_write_string(file, path, "model_config", model_json) ? -1 : 0;
     free(model_json);
     if (gs >= 0) H5Gclose(gs);
     if (g2 >= 0) H5Gclose(g2);
@@ -242,7 +201,7 @@ static void prune(const char *dir, int keep) {
 
 int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
                     const CheckpointMeta *meta, int keep) {
-    quiet();
+    h5_quiet();
     char dir[PX_PATH_MAX + 16], path[PX_PATH_MAX + 64], tmp[PX_PATH_MAX + 80];
     snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
     snprintf(path, sizeof path, "%s/step-%08d.h5", dir, meta->step);
@@ -345,7 +304,7 @@ static int read_tensor(hid_t file, const char *group, const ParamTensor *t, floa
         H5Sclose(mspace);
     }
     char *want = NULL;
-    if (rc == 0) rc = attr_read_string(d, "checksum", &want, path);
+    if (rc == 0) rc = h5_attr_read_string(d, path, "checksum", KIND, &want);
     /* every rank takes part in the sum even after a local failure, so none waits forever */
     uint64_t sum =
         sum_over_ranks(rc == 0 && count && contribute ? slice_checksum(dst + (lo - base), 4, count, lo - t->offset) : 0);
@@ -363,13 +322,14 @@ static int read_tensor(hid_t file, const char *group, const ParamTensor *t, floa
 }
 
 int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta) {
-    quiet();
+    h5_quiet();
     hid_t file = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
     int rc = file < 0 ? px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path) : 0;
     char *format = NULL, *shape = NULL, *rng = NULL, *config = NULL, want[512];
     int64_t version = 0, step = 0, adam_t = 0, next = 0, epoch = 0;
     if (rc == 0)
-        rc = attr_read_string(file, "format", &format, path) || attr_read_i64(file, "format_version", &version, path)
+        rc = h5_attr_read_string(file, path, "format", KIND, &format) ||
+                     h5_attr_read_i64(file, path, "format_version", KIND, &version)
                  ? -1
                  : 0;
     int incompatible = 0;
@@ -380,11 +340,12 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler
         incompatible = 1;
     }
     if (rc == 0)
-        rc = attr_read_i64(file, "step", &step, path) || attr_read_i64(file, "adam_t", &adam_t, path) ||
-                     attr_read_i64(file, "sampler_next", &next, path) ||
-                     attr_read_i64(file, "sampler_epoch", &epoch, path) ||
-                     attr_read_string(file, "model", &shape, path) || attr_read_string(file, "sampler_rng", &rng, path) ||
-                     attr_read_string(file, "config", &config, path)
+        rc = h5_attr_read_i64(file, path, "step", KIND, &step) || h5_attr_read_i64(file, path, "adam_t", KIND, &adam_t) ||
+                     h5_attr_read_i64(file, path, "sampler_next", KIND, &next) ||
+                     h5_attr_read_i64(file, path, "sampler_epoch", KIND, &epoch) ||
+                     h5_attr_read_string(file, path, "model", KIND, &shape) ||
+                     h5_attr_read_string(file, path, "sampler_rng", KIND, &rng) ||
+                     h5_attr_read_string(file, path, "config", KIND, &config)
                  ? -1
                  : 0;
     model_shape_text(m, want, sizeof want);
@@ -451,11 +412,11 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler
 }
 
 int checkpoint_model_config(const char *path, ModelConfig *cfg) {
-    quiet();
+    h5_quiet();
     hid_t file = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
     if (file < 0) return px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path);
     char *text = NULL;
-    int rc = attr_read_string(file, "model_config", &text, path);
+    int rc = h5_attr_read_string(file, path, "model_config", KIND, &text);
     H5Fclose(file);
     if (rc == 0) rc = hf_config_parse(text, path, cfg);
     free(text);

@@ -490,11 +490,6 @@ static int key_error(const ParseState *st, const char *section, const char *name
     return px_error("%s.%s: %s (default)", section, name, msg);
 }
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* SwiGLU width when intermediate_size = 0: Llama's 2/3 * 4d, rounded up to a multiple of 16. */
 static int default_intermediate(int d) { return (int)(((8LL * d + 47) / 48) * 16); }
 
@@ -582,7 +577,9 @@ static int resolve_and_check(ParseState *st) {
     const int pairs = strcmp(c->data.source, "pairs") == 0;
     REQUIRE(!pairs || c->data.train[0], "data", "train", "must name the training pairs when data.source = pairs");
     REQUIRE(c->data.max_tokens > 0, "data", "max_tokens", "must be positive, got %d", c->data.max_tokens);
-    const char *tsv = ends_with(c->data.train, ".tsv") ? "train" : ends_with(c->data.valid, ".tsv") ? "valid" : NULL;
+    const char *tsv = px_ends_with(c->data.train, ".tsv")   ? "train"
+                      : px_ends_with(c->data.valid, ".tsv") ? "valid"
+                                                            : NULL;
     REQUIRE(!pairs || !tsv || c->data.tokenizer[0], "data", "tokenizer",
             "must name a tokenizer.json: data.%s is a .tsv", tsv ? tsv : "");
 

@@ -9,11 +9,6 @@
 #include "shards.h"
 #include "tokenizer_json.h"
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* Takes ownership of an IdVec's ids as a TokenSpan. */
 static TokenSpan take_span(IdVec *v) {
     TokenSpan s = {v->ids, (int)v->n};
@@ -70,7 +65,7 @@ int dataset_open(const char *path, const char *tokenizer_path, const char *templ
                  Dataset *d, PairsReport report, void *report_ctx) {
     memset(d, 0, sizeof *d);
     snprintf(d->path, sizeof d->path, "%s", path);
-    int rc = ends_with(path, ".tsv") ? load_tsv(d, tokenizer_path, template_name, max_tokens, report, report_ctx)
+    int rc = px_ends_with(path, ".tsv") ? load_tsv(d, tokenizer_path, template_name, max_tokens, report, report_ctx)
                                      : open_shards(d);
     if (rc == 0 && !d->file) d->n_examples = d->pairs.count;
     if (rc) dataset_free(d);

@@ -175,14 +175,9 @@ int hf_read_config(const char *dir, ModelConfig *cfg) {
 
 /* ---- weights: loading --------------------------------------------------------------- */
 
-static int ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), k = strlen(suffix);
-    return n >= k && strcmp(s + n - k, suffix) == 0;
-}
-
 /* Tensors a checkpoint may carry that the model legitimately does not have. */
 static int ignorable(const Model *m, const char *name) {
-    if (ends_with(name, ".rotary_emb.inv_freq")) return 1;
+    if (px_ends_with(name, ".rotary_emb.inv_freq")) return 1;
     return m->cfg.tie_embeddings && strcmp(name, "lm_head.weight") == 0;
 }
 

@@ -10,9 +10,8 @@
 #include <unistd.h>
 
 #include "../src/common.h"
+#include "h5util.h"
 
-/* HDF5 prints its own error stack by default; we report one line ourselves instead. */
-static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 
 /* ---------------------------------------------------------------- growable arrays */
 
@@ -141,34 +140,6 @@ static int write_1d(hid_t loc, const char *path, const char *name, hid_t type, c
     return write_dataset(loc, path, name, type, g->data, 1, dims);
 }
 
-static int write_attr_string(hid_t loc, const char *path, const char *name, const char *value) {
-    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
-    size_t len = strlen(value);
-    int rc = 0;
-    if (type < 0 || space < 0 || H5Tset_size(type, len ? len : 1) < 0) {
-        rc = px_error("%s: cannot create attribute '%s'", path, name);
-    } else {
-        hid_t attr = H5Acreate2(loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-        if (attr < 0 || H5Awrite(attr, type, len ? value : "") < 0)
-            rc = px_error("%s: cannot write attribute '%s'", path, name);
-        if (attr >= 0) H5Aclose(attr);
-    }
-    if (type >= 0) H5Tclose(type);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
-static int write_attr_i64(hid_t loc, const char *path, const char *name, int64_t value) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t attr = space < 0 ? -1 : H5Acreate2(loc, name, H5T_NATIVE_INT64, space, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = 0;
-    if (attr < 0 || H5Awrite(attr, H5T_NATIVE_INT64, &value) < 0)
-        rc = px_error("%s: cannot write attribute '%s'", path, name);
-    if (attr >= 0) H5Aclose(attr);
-    if (space >= 0) H5Sclose(space);
-    return rc;
-}
-
 static int write_span(hid_t loc, const char *path, const char *name, const TokenSpan *s) {
     hsize_t dims[1] = {(hsize_t)s->n};
     return write_dataset(loc, path, name, H5T_NATIVE_INT, s->ids, 1, dims);
@@ -180,14 +151,14 @@ static int write_contents(hid_t file, const char *path, const ShardWriter *w, co
     snprintf(fp, sizeof fp, "%016" PRIx64, info->tokenizer_fingerprint);
     hsize_t len_dims[2] = {w->line.n, 4};
     hsize_t tok_dims[1] = {tok_len};
-    if (write_attr_string(file, path, "format", SHARDS_FORMAT) ||
-        write_attr_i64(file, path, "format_version", SHARDS_FORMAT_VERSION) ||
-        write_attr_i64(file, path, "n_examples", (int64_t)w->line.n) ||
-        write_attr_string(file, path, "source", info->source) ||
-        write_attr_string(file, path, "src_lang", info->src_lang) ||
-        write_attr_string(file, path, "tgt_lang", info->tgt_lang) ||
-        write_attr_string(file, path, "template", info->template_name) ||
-        write_attr_string(file, path, "tokenizer_fingerprint", fp) ||
+    if (h5_attr_write_string(file, path, "format", SHARDS_FORMAT) ||
+        h5_attr_write_i64(file, path, "format_version", SHARDS_FORMAT_VERSION) ||
+        h5_attr_write_i64(file, path, "n_examples", (int64_t)w->line.n) ||
+        h5_attr_write_string(file, path, "source", info->source) ||
+        h5_attr_write_string(file, path, "src_lang", info->src_lang) ||
+        h5_attr_write_string(file, path, "tgt_lang", info->tgt_lang) ||
+        h5_attr_write_string(file, path, "template", info->template_name) ||
+        h5_attr_write_string(file, path, "tokenizer_fingerprint", fp) ||
         write_1d(file, path, "src_tokens", H5T_NATIVE_INT, &w->src_tokens) ||
         write_1d(file, path, "tgt_tokens", H5T_NATIVE_INT, &w->tgt_tokens) ||
         write_1d(file, path, "src_offsets", H5T_NATIVE_INT64, &w->src_off) ||
@@ -217,7 +188,7 @@ static int write_contents(hid_t file, const char *path, const ShardWriter *w, co
 
 int shard_writer_finish(ShardWriter *w, const char *path, const ShardInfo *info, const char *tokenizer_json,
                         size_t tokenizer_json_len) {
-    quiet_hdf5();
+    h5_quiet();
     char tmp[PX_PATH_MAX + 32];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= sizeof tmp) {
         shard_writer_free(w);
@@ -238,8 +209,17 @@ int shard_writer_finish(ShardWriter *w, const char *path, const ShardInfo *info,
 
 /* ---------------------------------------------------------------- reading */
 
+/* A string attribute into a fixed buffer (the ShardInfo fields). */
+static int read_attr_string(hid_t file, const char *path, const char *name, char *out, size_t size) {
+    char *value;
+    if (h5_attr_read_string(file, path, name, "proact token shard", &value)) return -1;
+    snprintf(out, size, "%s", value);
+    free(value);
+    return 0;
+}
+
 static hid_t open_shard(const char *path) {
-    quiet_hdf5();
+    h5_quiet();
     if (access(path, R_OK) != 0) {
         px_error("%s: cannot open token shards: %s", path, strerror(errno));
         return -1;
@@ -247,39 +227,6 @@ static hid_t open_shard(const char *path) {
     hid_t file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (file < 0) px_error("%s: not an HDF5 file (or truncated/corrupt)", path);
     return file;
-}
-
-static int read_attr_string(hid_t file, const char *path, const char *name, char *out, size_t size) {
-    if (H5Aexists(file, name) <= 0) return px_error("%s: not a proact token shard (attribute '%s' missing)", path, name);
-    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
-    hid_t ftype = attr < 0 ? -1 : H5Aget_type(attr);
-    int rc = 0;
-    if (ftype < 0 || H5Tget_class(ftype) != H5T_STRING) {
-        rc = px_error("%s: attribute '%s' is not a string", path, name);
-    } else {
-        size_t len = H5Tget_size(ftype);
-        char *buf = calloc(len + 1, 1);
-        hid_t mtype = H5Tcopy(H5T_C_S1);
-        if (!buf || mtype < 0 || H5Tset_size(mtype, len) < 0 || H5Aread(attr, mtype, buf) < 0)
-            rc = px_error("%s: cannot read attribute '%s'", path, name);
-        else
-            snprintf(out, size, "%s", buf);
-        free(buf);
-        if (mtype >= 0) H5Tclose(mtype);
-    }
-    if (ftype >= 0) H5Tclose(ftype);
-    if (attr >= 0) H5Aclose(attr);
-    return rc;
-}
-
-static int read_attr_i64(hid_t file, const char *path, const char *name, int64_t *out) {
-    if (H5Aexists(file, name) <= 0) return px_error("%s: not a proact token shard (attribute '%s' missing)", path, name);
-    hid_t attr = H5Aopen(file, name, H5P_DEFAULT);
-    int rc = attr < 0 || H5Aread(attr, H5T_NATIVE_INT64, out) < 0
-                 ? px_error("%s: cannot read attribute '%s'", path, name)
-                 : 0;
-    if (attr >= 0) H5Aclose(attr);
-    return rc;
 }
 
 /* Length of a 1-D dataset. */
@@ -339,13 +286,13 @@ int shards_read_info(const char *path, ShardInfo *info) {
     int rc = read_attr_string(file, path, "format", format, sizeof format);
     if (rc == 0 && strcmp(format, SHARDS_FORMAT) != 0)
         rc = px_error("%s: not a proact token shard (format '%s')", path, format);
-    if (rc == 0) rc = read_attr_i64(file, path, "format_version", &version);
+    if (rc == 0) rc = h5_attr_read_i64(file, path, "format_version", "proact token shard", &version);
     if (rc == 0 && version != SHARDS_FORMAT_VERSION)
         rc = px_error("%s: token shard format version %lld, this proact reads version %d", path, (long long)version,
                       SHARDS_FORMAT_VERSION);
     info->format_version = (int)version;
     if (rc == 0)
-        rc = read_attr_i64(file, path, "n_examples", &info->n_examples) ||
+        rc = h5_attr_read_i64(file, path, "n_examples", "proact token shard", &info->n_examples) ||
                      read_attr_string(file, path, "source", info->source, sizeof info->source) ||
                      read_attr_string(file, path, "src_lang", info->src_lang, sizeof info->src_lang) ||
                      read_attr_string(file, path, "tgt_lang", info->tgt_lang, sizeof info->tgt_lang) ||

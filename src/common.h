@@ -22,6 +22,9 @@ const char *px_error_message(void);
 /* Allocation that records an error (naming what) instead of returning silently. */
 void *px_calloc(size_t count, size_t size, const char *what);
 
+/* 1 if s ends with suffix. */
+int px_ends_with(const char *s, const char *suffix);
+
 #define PX_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PX_MAX(a, b) ((a) > (b) ? (a) : (b))
 
