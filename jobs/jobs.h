@@ -15,6 +15,7 @@ int cmd_tokenize(int argc, char **argv);  /* jobs/tokenize.c */
 int cmd_tokenizer(int argc, char **argv); /* jobs/tokenizer_train.c: `proact tokenizer train` */
 int cmd_prepare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_run(int argc, char **argv);      /* jobs/run.c: stream stdin through the runner */
 
 /* --- runtime.c ------------------------------------------------------------------------ */
 
