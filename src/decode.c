@@ -130,6 +130,20 @@ static void attend_two_blocks(float *out, float *p, const float *q, const float 
 
 /* ---------------------------------------------------------------- forward */
 
+/* out[n, OC] = in[n, IC] W[OC, IC]^T (+ b): matmul_forward, but a few rows go through sgemv,
+ * because sgemm packs all of W for every call, which dominates when decoding one token. */
+static void linear_rows(float *out, const float *in, const float *W, const float *b, int n, int IC, int OC) {
+    if (n > 4) {
+        matmul_forward(out, in, W, b, n, IC, OC);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        float *y = out + (size_t)i * OC;
+        if (b) memcpy(y, b, sizeof(float) * OC);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, IC, 1.0f, W, IC, in + (size_t)i * IC, 1, b ? 1.0f : 0.0f, y, 1);
+    }
+}
+
 int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n, DecodeSide side,
                    int vis_src, int phi, int want_last) {
     const ModelConfig *cfg = &m->cfg;
@@ -160,7 +174,7 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
         const LayerWeights *w = &m->w.layers[l];
         /* x[n, d] -> xn -> qkv[n, qkv_dim] (RoPE on q and k) */
         rmsnorm_forward(s->xn, rstd, s->x, w->ln1, n, d, cfg->rms_norm_eps);
-        matmul_forward(s->qkv, s->xn, w->wqkv, w->bqkv, n, d, qkv_dim);
+        linear_rows(s->qkv, s->xn, w->wqkv, w->bqkv, n, d, qkv_dim);
         rope_forward(s->qkv, pos, n, nh + nkv, hd, qkv_dim, cfg->rope_theta);
         /* append k, v of the new rows: cache rows first .. first+n-1 of layer l */
         float *Kl = own->k + (size_t)l * own->cap * kv_dim, *Vl = own->v + (size_t)l * own->cap * kv_dim;
@@ -182,12 +196,12 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
             }
         }
         /* x2 = x + attout Wo^T;  x = x2 + down(swiglu(gate_up(norm(x2)))) */
-        matmul_forward(s->x2, s->attout, w->wo, NULL, n, q_dim, d);
+        linear_rows(s->x2, s->attout, w->wo, NULL, n, q_dim, d);
         for (size_t i = 0; i < (size_t)n * d; i++) s->x2[i] += s->x[i];
         rmsnorm_forward(s->xn, rstd, s->x2, w->ln2, n, d, cfg->rms_norm_eps);
-        matmul_forward(s->gu, s->xn, w->wgu, NULL, n, d, 2 * f);
+        linear_rows(s->gu, s->xn, w->wgu, NULL, n, d, 2 * f);
         swiglu_forward(s->h, s->gu, n, f);
-        matmul_forward(s->x, s->h, w->wdown, NULL, n, f, d);
+        linear_rows(s->x, s->h, w->wdown, NULL, n, f, d);
         for (size_t i = 0; i < (size_t)n * d; i++) s->x[i] += s->x2[i];
     }
     own->len = first + n;
