@@ -217,3 +217,36 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
     if (rstd != rstd_small) free(rstd);
     return 0;
 }
+
+/* ---------------------------------------------------------------- cues */
+
+void decode_cues(const Model *m, const DecodeScratch *s, int window, const int *layers, int n_layers,
+                 const int *heads, int n_heads, Cues *out) {
+    const float *z = s->logits;
+    const int V = m->cfg.vocab_size;
+    float mx = z[0];
+    for (int i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
+    double sum = 0, sz = 0;
+    for (int i = 0; i < V; i++) {
+        double e = exp((double)z[i] - mx);
+        sum += e;
+        sz += e * ((double)z[i] - mx);
+    }
+    /* H = log sum - E[z - mx];  pmax = 1 / sum */
+    out->entropy = (float)(log(sum) - sz / sum);
+    out->maxprob = (float)(1.0 / sum);
+    out->hidden = s->hidden;
+    /* attention mass on source keys [ns - w, ns) of the last row, mean over layers and heads */
+    const int ns = s->att_src, from = ns > window ? ns - window : 0;
+    const int nl = n_layers ? n_layers : m->cfg.n_layers, nh = n_heads ? n_heads : m->cfg.n_heads;
+    double mass = 0;
+    for (int a = 0; a < nl; a++) {
+        const int l = n_layers ? layers[a] : a;
+        for (int b = 0; b < nh; b++) {
+            const int h = n_heads ? heads[b] : b;
+            const float *p = s->att_last + ((size_t)l * m->cfg.n_heads + h) * s->cap_keys;
+            for (int j = from; j < ns; j++) mass += p[j];
+        }
+    }
+    out->attn_front = (float)(mass / ((double)nl * nh));
+}

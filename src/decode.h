@@ -13,6 +13,7 @@
 #ifndef PROACT_DECODE_H
 #define PROACT_DECODE_H
 
+#include "heads.h"
 #include "model.h"
 
 /* One side (source or target) of the cache: per layer K and V, [cap, n_kv_heads*head_dim]. */
@@ -53,6 +54,13 @@ typedef enum { DECODE_SOURCE = 0, DECODE_TARGET = 1 } DecodeSide;
  * 0, or -1 with px_error (bad token id, out of memory). */
 int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n, DecodeSide side,
                    int vis_src, int phi, int want_last);
+
+/* The decision cues (heads.h) of the last row of the latest decode_forward with want_last:
+ * entropy and max probability of its next-token distribution, attention mass on the newest
+ * `window` visible source tokens averaged over the given layers and query heads (NULL/0: all),
+ * and its final hidden state (out->hidden points into s). */
+void decode_cues(const Model *m, const DecodeScratch *s, int window, const int *layers, int n_layers,
+                 const int *heads, int n_heads, Cues *out);
 
 /* Drops the newest n target entries (pop and refeed). */
 void kv_cache_pop_target(KvCache *c, int n);

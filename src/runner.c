@@ -267,39 +267,13 @@ static int choose_token(Runner *r, int exclude) {
     return best;
 }
 
-/* Entropy, max probability and attention mass on the newest w source tokens of the last row. */
+/* The cues of the decision row (the last row fed). */
 static void compute_cues(Runner *r) {
-    const float *z = r->sc.logits;
-    const int V = r->m->cfg.vocab_size;
-    float mx = z[0];
-    for (int i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
-    double sum = 0, sz = 0;
-    for (int i = 0; i < V; i++) {
-        double e = exp((double)z[i] - mx);
-        sum += e;
-        sz += e * ((double)z[i] - mx);
-    }
-    /* H = log sum - E[z - mx];  pmax = 1 / sum */
-    r->cues.entropy = (float)(log(sum) - sz / sum);
-    r->cues.maxprob = (float)(1.0 / sum);
-    r->cues.hidden = r->sc.hidden;
-
     const int w = r->head.kind == HEAD_ATTN ? r->head.k
                   : r->probe && r->head.kind == HEAD_PROBE && r->probe->attn_window > 0 ? r->probe->attn_window
                                                                                        : r->opt.attn_window;
-    const int ns = r->sc.att_src, from = ns > w ? ns - w : 0;
-    const int nl = r->opt.n_attn_layers ? r->opt.n_attn_layers : r->m->cfg.n_layers;
-    const int nh = r->opt.n_attn_heads ? r->opt.n_attn_heads : r->m->cfg.n_heads;
-    double mass = 0;
-    for (int a = 0; a < nl; a++) {
-        int l = r->opt.n_attn_layers ? r->opt.attn_layers[a] : a;
-        for (int b = 0; b < nh; b++) {
-            int h = r->opt.n_attn_heads ? r->opt.attn_heads[b] : b;
-            const float *p = r->sc.att_last + ((size_t)l * r->m->cfg.n_heads + h) * r->sc.cap_keys;
-            for (int j = from; j < ns; j++) mass += p[j];
-        }
-    }
-    r->cues.attn_front = (float)(mass / ((double)nl * nh));
+    decode_cues(r->m, &r->sc, w, r->opt.attn_layers, r->opt.n_attn_layers, r->opt.attn_heads, r->opt.n_attn_heads,
+                &r->cues);
 }
 
 /* Feeds target tokens that see the whole source read so far; the last row's logits and cues
