@@ -16,6 +16,7 @@ int cmd_tokenizer(int argc, char **argv); /* jobs/tokenizer_train.c: `proact tok
 int cmd_prepare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_run(int argc, char **argv);      /* jobs/run.c: stream stdin through the runner */
+int cmd_serve(int argc, char **argv);    /* jobs/serve.c: HTTP server (SimulEval remote protocol, sessions) */
 
 /* --- runtime.c ------------------------------------------------------------------------ */
 

@@ -15,6 +15,7 @@ static const Command commands[] = {
     {"tokenize", cmd_tokenize, "encode lines of stdin to token ids with a tokenizer.json (or --decode ids)"},
     {"export", cmd_export, "write a checkpoint as a Hugging Face model directory (+ tokenizer, proact.json)"},
     {"run", cmd_run, "stream source words from stdin through a decision head; JSON lines out"},
+    {"serve", cmd_serve, "HTTP server for the streaming runner (SimulEval remote protocol, concurrent sessions)"},
     {"prepare", cmd_prepare, "tokenize a TSV of (source, target) pairs into HDF5 token shards"},
     {"tokenizer", cmd_tokenizer, "tokenizer tools: 'proact tokenizer train' learns a byte-level BPE"},
 };
