@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its peer in the same run; writes bench/results.json
 # and prints a table for docs/performance.md. Not a test: numbers depend on the machine.
-# Usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt]
+# Usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt|decode]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=4; ONLY=all
@@ -9,14 +9,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) STEPS=2 ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt|decode]" >&2; exit 2 ;;
   esac
   shift
 done
 PY=${PROACT_PYTHON:-/usr/bin/python3}
 ./scripts/install-deps.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target bench_step bench_sgemm bench_spsd bench_allreduce bench_ckpt proact_bin >/dev/null
+cmake --build build -j"$(nproc)" --target bench_step bench_sgemm bench_spsd bench_allreduce bench_ckpt bench_decode proact_bin >/dev/null
 OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
 echo '{}' > "$OUT/empty.json"
 
@@ -102,6 +102,41 @@ print(json.dumps({"bytes": b, "write_gb_s": b / best_w / 1e9, "read_gb_s": b / b
 PY
 fi
 
+if [ "$ONLY" = all ] || [ "$ONLY" = decode ]; then
+  # Streaming decode: greedy incremental decoding, proact (decode.h) vs the PyTorch twin with a KV
+  # cache; 64 source tokens encoded once, then 128 target tokens one at a time (group positions).
+  # Models: the tiny trained stream model and random-init small.ini / base.ini. Same ids both sides.
+  ./build/proact init --config configs/small.ini -o "$OUT/dec-small" >/dev/null
+  ./build/proact init --config configs/base.ini -o "$OUT/dec-base" >/dev/null
+  bash tests/cli/make_stream_model.sh build/proact "$OUT/sm" >/dev/null
+  SRC=$($PY -c "import random; r = random.Random(7); print(','.join(str(r.randrange(5, 1024)) for _ in range(64)))")
+  DEC_TOKENS=128
+  for spec in "tiny:$OUT/sm/model" "small:$OUT/dec-small" "base:$OUT/dec-base"; do
+    name=${spec%%:*}; dir=${spec#*:}
+    for t in 1 2; do
+      echo "== decode $name, threads $t: proact vs PyTorch incremental decoding" >&2
+      ./build/bench_decode decode --model "$dir" --src-ids "$SRC" --first 3 --tokens $DEC_TOKENS --repeat 5 --threads $t \
+        > "$OUT/dec_${name}_proact$t.json"
+      for mv in mv linear; do  # one-row products as gemv, or as nn.Linear does them; the better one counts
+        $PY bench/bench_decode.py --model "$dir" --src-ids "$SRC" --first 3 --tokens $DEC_TOKENS --repeat 5 --threads $t \
+          --matvec $mv > "$OUT/dec_${name}_torch${t}_$mv.json"
+      done
+    done
+  done
+  # Decision heads: the full runner over the fixture's test sentences. The cue heads are pinned to
+  # waitk:3's decisions (/min-lag=3/max-lag=3) so that every head does the same decoding work.
+  echo "== decision-head overhead (runner over tests/data/fixture/john.en-es.test.tsv)" >&2
+  HEADS=(--head waitk:3 --head entropy:5.5/min-lag=3/max-lag=3 --head attn:4:0.1/min-lag=3/max-lag=3
+         --head probe:0.5/min-lag=3/max-lag=3)
+  ./build/bench_decode heads --model "$OUT/sm/model" "${HEADS[@]}" --head entropy:5.5 --head attn:4:0.1 \
+    --repeat 5 > "$OUT/heads_tiny.json"
+  # the same runner on the small.ini shape (random weights, the fixture's tokenizer and template)
+  mkdir -p "$OUT/dec-small-stream"
+  cp "$OUT"/dec-small/* "$OUT/sm/model/tokenizer.json" "$OUT/sm/model/proact.json" "$OUT/dec-small-stream/"
+  ./build/bench_decode heads --model "$OUT/dec-small-stream" "${HEADS[@]}" --sentences 10 --repeat 3 \
+    > "$OUT/heads_small.json"
+fi
+
 $PY - "$OUT" <<'PY'
 import json, os, sys, datetime
 d = sys.argv[1]
@@ -177,6 +212,59 @@ if r("ckpt1.json"):
               f"{dd['read_gb_s']:.2f} GB/s")
     res["ckpt_write_vs_dd"] = r("ckpt2.json")["write_gb_s"] / dd["write_gb_s"]
     res["ckpt_read_vs_dd"] = r("ckpt2.json")["read_gb_s"] / dd["read_gb_s"]
+if r("dec_small_proact1.json"):
+    dec = {"src_tokens": r("dec_small_proact1.json")["src_tokens"], "decoded": r("dec_small_proact1.json")["decoded"],
+           "core": r("dec_small_proact1.json")["core"], "models": {}}
+    print("| model | params | threads | proact tok/s | PyTorch tok/s (best) | ratio | same greedy tokens "
+          "| weight gemv ms/token proact / PyTorch | ms/token proact / PyTorch |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in ("tiny", "small", "base"):
+        entry = {"params": r(f"dec_{name}_proact1.json")["params"]}
+        for t in (1, 2):
+            p = r(f"dec_{name}_proact{t}.json")
+            runs = [r(f"dec_{name}_torch{t}_{mv}.json") for mv in ("mv", "linear")]
+            best = max(runs, key=lambda x: x["tokens_per_s"])
+            a, b = p.pop("tokens"), best["tokens"]
+            prefix = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+            same32 = sum(x == y for x, y in zip(a[:32], b[:32]))
+            for x in runs:
+                x.pop("tokens")
+            if same32 != min(32, len(a)):
+                sys.exit(f"decode {name}, threads {t}: proact and PyTorch disagree on the greedy tokens "
+                         f"(first difference at token {prefix})")
+            entry[f"threads{t}"] = {"proact": p, "pytorch_best": best, "pytorch_runs": runs,
+                                   "ratio": p["tokens_per_s"] / best["tokens_per_s"], "same_first32": same32,
+                                   "same_prefix": prefix, "same_total": sum(x == y for x, y in zip(a, b))}
+            print(f"| {name} | {entry['params'] / 1e6:.2f}M | {t} | {p['tokens_per_s']:.0f} | {best['tokens_per_s']:.0f} "
+                  f"({best['matvec']}) | {p['tokens_per_s'] / best['tokens_per_s']:.2f}x | {prefix}/{len(a)} "
+                  f"| {p['gemv_ms_per_token']:.3f} / {best['gemv_ms_per_token']:.3f} "
+                  f"| {p['ms_per_token']:.3f} / {best['ms_per_token']:.3f} |")
+        dec["models"][name] = entry
+    heads = {"tiny": r("heads_tiny.json"), "small": r("heads_small.json")}
+    dec["heads"] = heads
+    res["decode"] = dec
+    res["decode_vs_pytorch"] = dec["models"]["small"]["threads1"]["ratio"]
+    res["decode_vs_pytorch_by_model"] = {n: {f"threads{t}": dec["models"][n][f"threads{t}"]["ratio"] for t in (1, 2)}
+                                         for n in dec["models"]}
+    res["decode_tokens_per_s"] = {n: {f"threads{t}": {"proact": dec["models"][n][f"threads{t}"]["proact"]["tokens_per_s"],
+                                                      "pytorch": dec["models"][n][f"threads{t}"]["pytorch_best"]["tokens_per_s"]}
+                                      for t in (1, 2)} for n in dec["models"]}
+    # head overhead: the cue computation measured directly (cue_us_per_decision x decisions) over the
+    # rest of the runner's time; the worst cue head on each model
+    for name, h in heads.items():
+        waitk = next(x for x in h["heads"] if x["head"].startswith("waitk"))
+        pinned = [x for x in h["heads"] if x["uses_cues"] and "/min-lag=3/max-lag=3" in x["head"]]
+        same = all((x["words"], x["tokens_decoded"], x["tokens_encoded"]) ==
+                   (waitk["words"], waitk["tokens_decoded"], waitk["tokens_encoded"]) for x in pinned)
+        e2e = max(x["seconds"] for x in pinned) / waitk["seconds"] - 1
+        frac = max(x["cue_fraction"] for x in h["heads"] if x["uses_cues"])
+        h["summary"] = {"cue_fraction_worst": frac, "end_to_end_pinned_vs_waitk": e2e, "same_work": same}
+        print(f"heads on {name} (d={h['d']}, vocab {h['vocab']}): cue computation {frac * 100:.1f}% of the rest "
+              f"of the runner's time (worst head, {max(x['cue_us_per_decision'] for x in pinned):.1f} us per "
+              f"decision); end to end, cue heads pinned to waitk:3's decisions vs waitk:3: {e2e * 100:+.1f}% "
+              f"(same work: {same}); waitk:3 {waitk['ms_per_word']:.3f} ms per word")
+    res["head_overhead"] = heads["tiny"]["summary"]["cue_fraction_worst"]
+    res["head_overhead_small"] = heads["small"]["summary"]["cue_fraction_worst"]
 json.dump(res, open("bench/results.json", "w"), indent=2)
 print(f"machine: {res['machine']}; {res['date']}")
 PY

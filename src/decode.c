@@ -222,19 +222,7 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
 
 void decode_cues(const Model *m, const DecodeScratch *s, int window, const int *layers, int n_layers,
                  const int *heads, int n_heads, Cues *out) {
-    const float *z = s->logits;
-    const int V = m->cfg.vocab_size;
-    float mx = z[0];
-    for (int i = 1; i < V; i++) mx = z[i] > mx ? z[i] : mx;
-    double sum = 0, sz = 0;
-    for (int i = 0; i < V; i++) {
-        double e = exp((double)z[i] - mx);
-        sum += e;
-        sz += e * ((double)z[i] - mx);
-    }
-    /* H = log sum - E[z - mx];  pmax = 1 / sum */
-    out->entropy = (float)(log(sum) - sz / sum);
-    out->maxprob = (float)(1.0 / sum);
+    softmax_stats(s->logits, m->cfg.vocab_size, &out->entropy, &out->maxprob);
     out->hidden = s->hidden;
     /* attention mass on source keys [ns - w, ns) of the last row, mean over layers and heads */
     const int ns = s->att_src, from = ns > window ? ns - window : 0;

@@ -62,6 +62,9 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
 void decode_cues(const Model *m, const DecodeScratch *s, int window, const int *layers, int n_layers,
                  const int *heads, int n_heads, Cues *out);
 
+/* Entropy (nats) and largest probability of softmax(z[0..V)) (softmax_stats.c). */
+void softmax_stats(const float *z, int V, float *entropy, float *maxprob);
+
 /* Drops the newest n target entries (pop and refeed). */
 void kv_cache_pop_target(KvCache *c, int n);
 

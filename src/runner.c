@@ -372,7 +372,9 @@ int runner_step(Runner *r, RunnerWord *out) {
             if (rc < 0) return -1;
             if (rc > 0) break;
         }
-        compute_cues(r); /* the scratch still holds the decision row: it was fed last */
+        /* the scratch still holds the decision row: it was fed last. Fixed heads need no cues
+         * (only the trace shows them). */
+        if (head_uses_cues(&r->head) || r->opt.trace) compute_cues(r);
         const int source_done = r->end_read;
         HeadState st = {.word_index = r->words_written + 1, .units_read = r->words_read + r->end_read,
                         .source_done = source_done};
