@@ -2,7 +2,8 @@
 # Uses the tiny trained model of make_stream_model.sh (PROACT_STREAM_MODEL).
 source "$(dirname "$0")/lib.sh"
 MODEL="${PROACT_STREAM_MODEL:?PROACT_STREAM_MODEL must name the streaming test model}"
-cut -f1 tests/data/fixture/john.en-es.test.tsv | head -5 >"$WORK/src.txt"
+# (head first: under pipefail, cut could die of SIGPIPE when head stops reading)
+head -5 tests/data/fixture/john.en-es.test.tsv | cut -f1 >"$WORK/src.txt"
 
 run() { # run HEAD [extra args] < input > output
   local head="$1"; shift
