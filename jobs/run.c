@@ -15,6 +15,7 @@
 #include "src/common.h"
 #include "src/runner.h"
 #include "src/utf8.h"
+#include "src/words.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -246,7 +247,7 @@ int cmd_run(int argc, char **argv) {
             int eof = got == 0 && i == got; /* one pass with i == 0 at end of input */
             if (i == got && !eof) break;
             char ch = eof ? '\n' : buf[i];
-            int space = ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
+            int space = word_separator((unsigned char)ch);
             if (!space) {
                 if (wlen + 1 > wcap) {
                     char *p = realloc(word, wcap = wcap ? wcap * 2 : 64);

@@ -16,6 +16,7 @@
 #include "common.h"
 #include "decode.h"
 #include "rng.h"
+#include "words.h"
 
 struct Runner {
     const Model *m;
@@ -58,7 +59,11 @@ void runner_options_default(RunnerOptions *o) {
     o->max_lead_words = 100;
 }
 
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
+/* Shortens [*s, *s + *len) to exclude leading and trailing word separators. */
+static void trim_separators(const char **s, size_t *len) {
+    while (*len && word_separator((unsigned char)(*s)[0])) ++*s, --*len;
+    while (*len && word_separator((unsigned char)(*s)[*len - 1])) --*len;
+}
 
 /* starts_word[id] flags: the token's text begins with whitespace (it starts a new word) / is
  * nothing but whitespace (it joins the word that follows instead of being one). */
@@ -74,7 +79,7 @@ static int build_word_table(Runner *r) {
         if (!tokenizer_id_to_token(r->tok, id)) continue; /* a hole in the vocabulary */
         if (tokenizer_decode(r->tok, &id, 1, 0, &text, &len)) return -1;
         size_t spaces = 0;
-        while (spaces < len && is_space(text[spaces])) spaces++;
+        while (spaces < len && word_separator((unsigned char)text[spaces])) spaces++;
         r->starts_word[id] = (unsigned char)((spaces > 0 ? WORD_START : 0) | (len > 0 && spaces == len ? ALL_SPACE : 0));
         free(text);
     }
@@ -173,8 +178,7 @@ int runner_begin(Runner *r) {
 
 int runner_push_word(Runner *r, const char *word, size_t len) {
     if (r->source_ended) return px_error("a source word arrived after the end of the source");
-    while (len && is_space(word[0])) word++, len--;
-    while (len && is_space(word[len - 1])) len--;
+    trim_separators(&word, &len);
     if (!len) return 0;
     char small[256], *buf = len + 2 <= sizeof small ? small : malloc(len + 2);
     if (!buf) return px_error("out of memory");
@@ -329,10 +333,9 @@ static int word_text(Runner *r, const char **text) {
     r->word_text = NULL;
     size_t len = 0;
     if (tokenizer_decode(r->tok, r->word.ids, r->word.n, 1, &r->word_text, &len)) return -1;
-    char *s = r->word_text;
-    while (len && is_space(s[0])) s++, len--;
-    while (len && is_space(s[len - 1])) len--;
-    s[len] = '\0';
+    const char *s = r->word_text;
+    trim_separators(&s, &len);
+    r->word_text[(s - r->word_text) + len] = '\0';
     *text = s;
     return len > 0;
 }

@@ -5,17 +5,15 @@
 
 #include "common.h"
 
-static int is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
-
 int split_words(const char *text, size_t len, WordSpan **out) {
     *out = NULL;
     int n = 0, cap = 0;
     WordSpan *w = NULL;
     for (size_t i = 0; i < len;) {
-        while (i < len && is_space((unsigned char)text[i])) i++;
+        while (i < len && word_separator((unsigned char)text[i])) i++;
         if (i == len) break;
         size_t start = i;
-        while (i < len && !is_space((unsigned char)text[i])) i++;
+        while (i < len && !word_separator((unsigned char)text[i])) i++;
         if (n == cap) {
             cap = cap ? 2 * cap : 16;
             WordSpan *bigger = realloc(w, sizeof *w * cap);

@@ -12,6 +12,11 @@ typedef struct {
     size_t start, len; /* byte range of the word in the text */
 } WordSpan;
 
+/* The bytes that separate words: ASCII space, tab, CR, LF, VT, FF. */
+static inline int word_separator(unsigned char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
 /* Splits on ASCII whitespace (space, tab, CR, LF, VT, FF). Returns the number of words and
  * a malloc'ed array in *out (NULL when there are none), or -1. */
 int split_words(const char *text, size_t len, WordSpan **out);
