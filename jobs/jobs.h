@@ -17,6 +17,7 @@ int cmd_prepare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_run(int argc, char **argv);      /* jobs/run.c: stream stdin through the runner */
 int cmd_serve(int argc, char **argv);    /* jobs/serve.c: HTTP server (SimulEval remote protocol, sessions) */
+int cmd_score(int argc, char **argv);    /* jobs/score.c: BLEU/chrF and latency of a translation or instances.log */
 
 /* --- runtime.c ------------------------------------------------------------------------ */
 

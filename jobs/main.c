@@ -18,6 +18,7 @@ static const Command commands[] = {
     {"serve", cmd_serve, "HTTP server for the streaming runner (SimulEval remote protocol, concurrent sessions)"},
     {"prepare", cmd_prepare, "tokenize a TSV of (source, target) pairs into HDF5 token shards"},
     {"tokenizer", cmd_tokenizer, "tokenizer tools: 'proact tokenizer train' learns a byte-level BPE"},
+    {"score", cmd_score, "BLEU/chrF and latency (AL, LAAL, AP, DAL) of a translation or of an instances.log"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

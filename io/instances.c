@@ -1,0 +1,406 @@
+/* instances.c — SimulEval's instances.log and scores.tsv, and one-segment-per-line text files
+ * (instances.h). */
+#include "io/instances.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "io/atomic_file.h"
+#include "io/files.h"
+#include "src/common.h"
+#include "src/utf8.h"
+
+/* ---- writing instances.log ---------------------------------------------------------------- */
+
+/* A JSON string literal (quotes, escapes; UTF-8 kept as is). NULL if text is not valid UTF-8. */
+static char *json_quote(const char *text) {
+    json_t *s = json_string(text ? text : "");
+    if (!s) return NULL;
+    char *q = json_dumps(s, JSON_ENCODE_ANY);
+    json_decref(s);
+    return q;
+}
+
+/* Shortest "%.{15,16,17}g" that reads back as x (what Python's repr does for most values). */
+static void format_real(char *buf, size_t size, double x) {
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+/* A delay: an integer when integral (SimulEval writes text delays as ints), else a real. */
+static void format_delay(char *buf, size_t size, double x) {
+    if (x == floor(x) && fabs(x) < 9007199254740992.0) /* 2^53: every integer exact */
+        snprintf(buf, size, "%.0f", x);
+    else
+        format_real(buf, size, x);
+}
+
+/* Elapsed ms with ms precision: "%.3f" without trailing zeros, but always a real ("1500.0"). */
+static void format_ms(char *buf, size_t size, double x) {
+    snprintf(buf, size, "%.3f", x);
+    char *dot = strchr(buf, '.');
+    if (!dot) return;
+    char *end = buf + strlen(buf);
+    while (end > dot + 2 && end[-1] == '0') *--end = '\0';
+}
+
+typedef struct {
+    const Instance *v;
+    int n;
+    char **quoted; /* [3n]: prediction, reference, source of each instance, as JSON strings */
+} WriteCtx;
+
+static int write_numbers(FILE *fp, const double *x, int n, void (*fmt)(char *, size_t, double)) {
+    char buf[64];
+    fputc('[', fp);
+    for (int i = 0; i < n; i++) {
+        fmt(buf, sizeof buf, x[i]);
+        fprintf(fp, "%s%s", i ? ", " : "", buf);
+    }
+    return fputc(']', fp) == EOF ? -1 : 0;
+}
+
+static int write_body(FILE *fp, void *ctx) {
+    const WriteCtx *w = ctx;
+    for (int i = 0; i < w->n; i++) {
+        const Instance *x = &w->v[i];
+        /* json.dumps' default separators, so that the lines look like SimulEval's */
+        fprintf(fp, "{\"index\": %lld, \"prediction\": %s, \"delays\": ", (long long)x->index, w->quoted[3 * i]);
+        write_numbers(fp, x->delays, x->n_delays, format_delay);
+        fputs(", \"elapsed\": ", fp);
+        write_numbers(fp, x->elapsed, x->elapsed ? x->n_delays : 0, format_ms);
+        if (fprintf(fp, ", \"prediction_length\": %d, \"reference\": %s, \"source\": %s, \"source_length\": %d}\n",
+                    x->n_delays, w->quoted[3 * i + 1], w->quoted[3 * i + 2], x->source_length) < 0)
+            return -1;
+    }
+    return ferror(fp) ? -1 : 0;
+}
+
+static int check_finite(const Instance *x, const double *a, const char *field) {
+    for (int k = 0; a && k < x->n_delays; k++)
+        if (!isfinite(a[k]))
+            return px_error("instance %lld: field '%s' holds a value that is not finite", (long long)x->index, field);
+    return 0;
+}
+
+int instances_write(const char *path, const Instance *v, int n) {
+    if (n < 0 || (n > 0 && !v)) return px_error("%s: instances_write: bad arguments", path);
+    WriteCtx w = {v, n, calloc(3 * (size_t)n + 1, sizeof(char *))};
+    if (!w.quoted) return px_error("%s: out of memory", path);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        const Instance *x = &v[i];
+        const char *texts[3] = {x->prediction, x->reference, x->source};
+        static const char *const names[3] = {"prediction", "reference", "source"};
+        for (int k = 0; k < 3 && rc == 0; k++)
+            if (!(w.quoted[3 * i + k] = json_quote(texts[k])))
+                rc = px_error("%s: instance %lld: field '%s' is not valid UTF-8", path,
+                              (long long)x->index, names[k]);
+        if (rc == 0 && x->n_delays > 0 && !x->delays)
+            rc = px_error("%s: instance %lld: %d delays announced but none given", path, (long long)x->index, x->n_delays);
+        if (rc == 0 && (check_finite(x, x->delays, "delays") || check_finite(x, x->elapsed, "elapsed")))
+            rc = -1;
+    }
+    if (rc == 0) rc = atomic_write(path, write_body, &w);
+    for (int i = 0; i < 3 * n; i++) free(w.quoted[i]);
+    free(w.quoted);
+    return rc;
+}
+
+/* ---- reading instances.log ---------------------------------------------------------------- */
+
+/* The bad-line error: "path:line: field 'name' <what>". */
+#define FIELD_ERROR(name, what) px_error("%s:%d: field '%s' %s", path, line, name, what)
+
+static int get_int64(json_t *o, const char *key, int64_t min, int64_t max, int64_t *out) {
+    json_t *x = json_object_get(o, key);
+    if (json_is_integer(x)) {
+        *out = json_integer_value(x);
+    } else if (json_is_real(x) && json_real_value(x) == floor(json_real_value(x)) && fabs(json_real_value(x)) < 9e15) {
+        *out = (int64_t)json_real_value(x); /* 5.0 is a whole number too */
+    } else {
+        return -1;
+    }
+    return *out >= min && *out <= max ? 0 : -1;
+}
+
+/* A list of numbers into a malloc'ed array; -1 if x is not one. */
+static int get_numbers(json_t *x, double **out, int *n) {
+    *out = NULL;
+    *n = 0;
+    if (!json_is_array(x) || json_array_size(x) > INT_MAX) return -1;
+    size_t len = json_array_size(x);
+    double *a = malloc(sizeof *a * (len ? len : 1));
+    if (!a) return -1;
+    for (size_t i = 0; i < len; i++) {
+        json_t *e = json_array_get(x, i);
+        if (!json_is_number(e)) {
+            free(a);
+            return -1;
+        }
+        a[i] = json_number_value(e);
+    }
+    *out = a;
+    *n = (int)len;
+    return 0;
+}
+
+static char *dup_string(json_t *x) {
+    const char *s = json_string_value(x);
+    return s ? strdup(s) : NULL;
+}
+
+/* "source": a string, or (SimulEval for some inputs) a list of strings joined by spaces. */
+static char *get_source(json_t *x) {
+    if (!x || json_is_null(x)) return strdup("");
+    if (json_is_string(x)) return dup_string(x);
+    if (!json_is_array(x)) return NULL;
+    size_t len = 1, i;
+    json_t *e;
+    json_array_foreach(x, i, e) {
+        if (!json_is_string(e)) return NULL;
+        len += json_string_length(e) + 1;
+    }
+    char *s = malloc(len), *p = s;
+    if (!s) return NULL;
+    json_array_foreach(x, i, e) {
+        if (i) *p++ = ' ';
+        size_t k = json_string_length(e);
+        memcpy(p, json_string_value(e), k);
+        p += k;
+    }
+    *p = '\0';
+    return s;
+}
+
+/* One line (a JSON object) into *x; -1 with path:line and the field at fault. */
+static int parse_instance(const char *path, int line, const char *text, size_t len, Instance *x) {
+    json_error_t err;
+    json_t *o = json_loadb(text, len, 0, &err);
+    if (!o) return px_error("%s:%d: not valid JSON: %s", path, line, err.text);
+    int rc = -1;
+    double *elapsed = NULL;
+    int n_elapsed = 0;
+    int64_t v64;
+    json_t *f;
+    memset(x, 0, sizeof *x);
+    if (!json_is_object(o)) {
+        px_error("%s:%d: not a JSON object", path, line);
+        goto done;
+    }
+    if (!json_object_get(o, "index") || get_int64(o, "index", 0, INT64_MAX, &x->index)) {
+        FIELD_ERROR("index", json_object_get(o, "index") ? "is not an integer >= 0" : "is missing");
+        goto done;
+    }
+    if (!(f = json_object_get(o, "prediction")) || !(x->prediction = dup_string(f))) {
+        FIELD_ERROR("prediction", f ? "is not a string" : "is missing");
+        goto done;
+    }
+    if (!(f = json_object_get(o, "delays")) || get_numbers(f, &x->delays, &x->n_delays)) {
+        FIELD_ERROR("delays", f ? "is not a list of numbers" : "is missing");
+        goto done;
+    }
+    /* SimulEval writes "elapsed" for every instance, but it is only meaningful with a clock:
+     * [] (speech output) or null mean unknown; a list must match the delays one to one. */
+    f = json_object_get(o, "elapsed");
+    if (f && !json_is_null(f)) {
+        if (get_numbers(f, &elapsed, &n_elapsed)) {
+            FIELD_ERROR("elapsed", "is not a list of numbers");
+            goto done;
+        }
+        if (n_elapsed > 0 && n_elapsed != x->n_delays) {
+            px_error("%s:%d: field 'elapsed' has %d values but 'delays' has %d", path, line, n_elapsed, x->n_delays);
+            goto done;
+        }
+        if (n_elapsed > 0) {
+            x->elapsed = elapsed;
+            elapsed = NULL;
+        }
+    }
+    /* SimulEval's prediction_length is len(prediction_list), one entry per delay. We do not
+     * count the words of "prediction" against it: with --eval-latency-unit char SimulEval
+     * writes one delay per character, and Python's split() knows more spaces than we do. */
+    if ((f = json_object_get(o, "prediction_length"))) {
+        if (get_int64(o, "prediction_length", 0, INT_MAX, &v64)) {
+            FIELD_ERROR("prediction_length", "is not an integer >= 0");
+            goto done;
+        }
+        if (v64 != x->n_delays) {
+            px_error("%s:%d: field 'prediction_length' is %lld but 'delays' has %d values", path, line, (long long)v64,
+                     x->n_delays);
+            goto done;
+        }
+    }
+    if (!(f = json_object_get(o, "reference")) || !(x->reference = dup_string(f))) {
+        FIELD_ERROR("reference", f ? "is not a string" : "is missing");
+        goto done;
+    }
+    if (!(x->source = get_source(json_object_get(o, "source")))) {
+        FIELD_ERROR("source", "is not a string or a list of strings");
+        goto done;
+    }
+    if (!json_object_get(o, "source_length") || get_int64(o, "source_length", 0, INT_MAX, &v64)) {
+        FIELD_ERROR("source_length", json_object_get(o, "source_length") ? "is not an integer >= 0" : "is missing");
+        goto done;
+    }
+    x->source_length = (int)v64;
+    rc = 0;
+done:
+    free(elapsed);
+    json_decref(o);
+    if (rc) instance_free(x);
+    return rc;
+}
+
+typedef struct {
+    int64_t index;
+    int line;
+} IndexLine;
+
+static int cmp_index_line(const void *a, const void *b) {
+    const IndexLine *x = a, *y = b;
+    if (x->index != y->index) return x->index < y->index ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* SimulEval keys instances by index (a repeat silently replaces the earlier one); we refuse. */
+static int check_unique(const char *path, const IndexLine *il, int n) {
+    IndexLine *s = malloc(sizeof *s * (size_t)n);
+    if (!s) return px_error("%s: out of memory", path);
+    memcpy(s, il, sizeof *s * (size_t)n);
+    qsort(s, (size_t)n, sizeof *s, cmp_index_line);
+    int rc = 0;
+    for (int i = 1; i < n && rc == 0; i++)
+        if (s[i].index == s[i - 1].index)
+            rc = px_error("%s:%d: field 'index' is %lld, as on line %d", path, s[i].line, (long long)s[i].index,
+                          s[i - 1].line);
+    free(s);
+    return rc;
+}
+
+int instances_read(const char *path, Instance **v, int *n) {
+    *v = NULL;
+    *n = 0;
+    char *data;
+    size_t len;
+    if (file_read_all(path, &data, &len)) return -1;
+    Instance *a = NULL;
+    IndexLine *il = NULL;
+    int count = 0, cap = 0, rc = 0, line = 0;
+    for (size_t pos = 0; pos < len && rc == 0;) {
+        char *nl = memchr(data + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - data) : len, next = nl ? end + 1 : len;
+        line++;
+        size_t k = pos;
+        while (k < end && (data[k] == ' ' || data[k] == '\t' || data[k] == '\r')) k++;
+        if (k == end) { /* blank line */
+            pos = next;
+            continue;
+        }
+        if (count == cap) {
+            cap = cap ? 2 * cap : 64;
+            Instance *bigger = realloc(a, sizeof *a * (size_t)cap);
+            IndexLine *bigger_il = bigger ? realloc(il, sizeof *il * (size_t)cap) : NULL;
+            if (bigger) a = bigger;
+            if (bigger_il) il = bigger_il;
+            if (!bigger || !bigger_il) {
+                rc = px_error("%s: out of memory", path);
+                break;
+            }
+        }
+        rc = parse_instance(path, line, data + pos, end - pos, &a[count]);
+        if (rc == 0) {
+            il[count] = (IndexLine){a[count].index, line};
+            count++;
+        }
+        pos = next;
+    }
+    free(data);
+    if (rc == 0 && count == 0) rc = px_error("%s: no instances", path);
+    if (rc == 0) rc = check_unique(path, il, count);
+    free(il);
+    if (rc) {
+        for (int i = 0; i < count; i++) instance_free(&a[i]);
+        free(a);
+        return -1;
+    }
+    *v = a;
+    *n = count;
+    return 0;
+}
+
+/* ---- scores.tsv ----------------------------------------------------------------------------- */
+
+static void tsv_value(FILE *fp, double x, int last) {
+    if (isnan(x)) fputs("nan", fp);
+    else fprintf(fp, "%.6f", x);
+    fputc(last ? '\n' : '\t', fp);
+}
+
+static int scores_body(FILE *fp, void *ctx) {
+    const EvalScores *s = ctx;
+    fputs("BLEU\tchrF\tAL\tLAAL\tAP\tDAL", fp);
+    fputs(s->has_ca ? "\tAL_CA\tLAAL_CA\tAP_CA\tDAL_CA\n" : "\n", fp);
+    const double v[] = {s->bleu.score, s->chrf, s->AL, s->LAAL, s->AP, s->DAL, s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
+    int nv = s->has_ca ? 10 : 6;
+    for (int i = 0; i < nv; i++) tsv_value(fp, v[i], i == nv - 1);
+    return ferror(fp) ? -1 : 0;
+}
+
+int scores_tsv_write(const char *path, const EvalScores *s) { return atomic_write(path, scores_body, (void *)s); }
+
+/* ---- text files, one segment per line ------------------------------------------------------------ */
+
+int lines_read(const char *path, char ***lines, int *n) {
+    *lines = NULL;
+    *n = 0;
+    char *data;
+    size_t len;
+    if (file_read_all(path, &data, &len)) return -1;
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++) count += data[i] == '\n';
+    if (len > 0 && data[len - 1] != '\n') count++; /* the last line without its newline */
+    if (count > INT_MAX) {
+        free(data);
+        return px_error("%s: too many lines", path);
+    }
+    /* one block: the pointers, then the text (each line NUL-terminated in place of its '\n') */
+    char **block = malloc(sizeof(char *) * count + len + 1);
+    if (!block) {
+        free(data);
+        return px_error("%s: out of memory", path);
+    }
+    char *text = (char *)(block + count);
+    memcpy(text, data, len);
+    text[len] = '\0';
+    free(data);
+    size_t pos = 0;
+    for (size_t i = 0; i < count; i++) {
+        char *nl = memchr(text + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - text) : len;
+        size_t bad;
+        if (memchr(text + pos, '\0', end - pos)) {
+            free(block);
+            return px_error("%s:%zu: holds a NUL byte", path, i + 1);
+        }
+        if (!utf8_valid(text + pos, end - pos, &bad)) {
+            free(block);
+            return px_error("%s:%zu: invalid UTF-8 at byte %zu of the line", path, i + 1, bad + 1);
+        }
+        text[end] = '\0';
+        if (end > pos && text[end - 1] == '\r') text[end - 1] = '\0';
+        block[i] = text + pos;
+        pos = end + 1;
+    }
+    *lines = block;
+    *n = (int)count;
+    return 0;
+}

@@ -1,0 +1,136 @@
+# proact score: BLEU and chrF2 of --hyp/--ref against sacreBLEU 2.6.0's values, and the latency of an
+# instances.log against SimulEval's (tests/data/metrics: expected.json per set, latency.json).
+source "$(dirname "$0")/lib.sh"
+M=tests/data/metrics
+
+# compare.py JSON EXPECTED KEY: BLEU (with its counts and signature) and chrF2 equal sacreBLEU's to 1e-6
+cat >"$WORK/compare.py" <<'PY'
+import json, sys
+got, exp, key = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+b = exp[key]
+assert abs(got["BLEU"] - b["score"]) <= 1e-6, (got["BLEU"], b["score"])
+assert abs(got["bp"] - b["bp"]) <= 1e-6, (got["bp"], b["bp"])
+assert got["counts"] == b["counts"] and got["totals"] == b["totals"], (got["counts"], b["counts"])
+assert (got["sys_len"], got["ref_len"]) == (b["sys_len"], b["ref_len"])
+assert got["signature"] == b["signature"], (got["signature"], b["signature"])
+assert abs(got["chrF"] - exp["chrF2"]["score"]) <= 1e-6, (got["chrF"], exp["chrF2"]["score"])
+assert got["chrF_signature"] == exp["chrF2"]["signature"]
+n = sum(1 for _ in open(sys.argv[4], encoding="utf-8", newline="\n"))
+assert got["n"] == n, (got["n"], n)
+PY
+
+for set in bible-es-apertium-3000 bible-es-apertium-first200 edge-empty-hyps edge-identical edge-unicode-punct; do
+  D=$M/bleu/$set
+  "$PROACT" score --hyp $D/hyp.txt --ref $D/ref.txt --json >"$WORK/$set.json"
+  check "$set: one JSON object; BLEU, chrF2 and signature equal sacreBLEU's" \
+    "$PYTHON" "$WORK/compare.py" "$WORK/$set.json" $D/expected.json "bleu tok=13a lowercase=0" $D/hyp.txt
+done
+D=$M/bleu/bible-es-apertium-first200
+"$PROACT" score --hyp $D/hyp.txt --ref $D/ref.txt --tokenize intl --lowercase --json >"$WORK/intl.json"
+check "--tokenize intl --lowercase equals sacreBLEU's" \
+  "$PYTHON" "$WORK/compare.py" "$WORK/intl.json" $D/expected.json "bleu tok=intl lowercase=1" $D/hyp.txt
+
+"$PROACT" score --hyp $D/hyp.txt --ref $D/ref.txt >"$WORK/table.txt"
+check "the table names BLEU, chrF2 and the signature" bash -c "
+  grep -q '^BLEU  *15\.03  (47\.3/21\.0/10\.3/5\.3, BP 0\.986, ratio 0\.986, hyp 5059 ref 5131)$' '$WORK/table.txt' &&
+  grep -q '^chrF2  *41\.22$' '$WORK/table.txt' &&
+  grep -qF 'nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0' '$WORK/table.txt'"
+
+# CRLF line ends give the same scores
+sed 's/$/\r/' $D/hyp.txt >"$WORK/hyp_crlf.txt"
+"$PROACT" score --hyp "$WORK/hyp_crlf.txt" --ref $D/ref.txt --json >"$WORK/crlf.json"
+check "CRLF line ends are tolerated" \
+  "$PYTHON" "$WORK/compare.py" "$WORK/crlf.json" $D/expected.json "bleu tok=13a lowercase=0" $D/hyp.txt
+
+# --- instances.log: every latency.json case as one sentence (texts with the right word counts), plus
+# two sentences without output; SimulEval's own style for some lines (source as a list, no elapsed).
+"$PYTHON" - $M/latency.json "$WORK/instances.log" "$WORK/expected_latency.json" <<'PY'
+import json, sys
+cases = json.load(open(sys.argv[1]))
+words = lambda n, w: " ".join(f"{w}{i}" for i in range(n))
+with open(sys.argv[2], "w") as f:
+    for i, c in enumerate(cases):
+        n, src = len(c["delays"]), c["source_length"]
+        o = {"index": i, "prediction": words(n, "t"), "delays": c["delays"],
+             "elapsed": [d * 250.0 for d in c["delays"]],
+             "prediction_length": n, "reference": words(c["reference_length"], "r"),
+             "source": words(src, "s"), "source_length": src}
+        if i % 3 == 1:  # as SimulEval writes some: the source as a list of words, extra keys
+            o["source"] = o["source"].split()
+            o["metric"] = {"AL": 0}
+        f.write(json.dumps(o, ensure_ascii=i % 2 == 0) + "\n")
+    for i in range(2):  # nothing written: skipped in the latency, counted
+        f.write(json.dumps({"index": len(cases) + i, "prediction": "", "delays": [], "elapsed": [],
+                            "prediction_length": 0, "reference": "a b c", "source": "x y", "source_length": 2}) + "\n")
+mean = lambda k: sum(c[k] for c in cases) / len(cases)
+keys = ["AL", "LAAL", "AP", "DAL"]
+json.dump({"n": len(cases) + 2, "ref": {k: mean(k) for k in keys}, "hyp": {k: mean(k + "_hyplen") for k in keys}},
+          open(sys.argv[3], "w"))
+PY
+cat >"$WORK/latency_check.py" <<'PY'
+import json, sys
+got, exp, mode = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
+assert got["n"] == exp["n"] and got["n_no_output"] == 2, (got["n"], got["n_no_output"])
+for k, v in exp[mode].items():
+    assert abs(got[k] - v) <= 1e-9 * (1 + abs(v)), (k, got[k], v)
+assert got["use_ref_len"] == (mode == "ref")
+assert 0 <= got["BLEU"] <= 100 and 0 <= got["chrF"] <= 100
+PY
+"$PROACT" score --instances "$WORK/instances.log" --json --scores-tsv "$WORK/scores.tsv" >"$WORK/inst.json"
+check "--instances: AL, LAAL, AP, DAL are the means of SimulEval's values" \
+  "$PYTHON" "$WORK/latency_check.py" "$WORK/inst.json" "$WORK/expected_latency.json" ref
+"$PROACT" score --instances "$WORK/instances.log" --no-use-ref-len --json >"$WORK/inst_hyp.json"
+check "--no-use-ref-len: the means of SimulEval's hypothesis-length values" \
+  "$PYTHON" "$WORK/latency_check.py" "$WORK/inst_hyp.json" "$WORK/expected_latency.json" hyp
+check "scores.tsv: SimulEval's shape, the same values" "$PYTHON" - "$WORK/scores.tsv" "$WORK/inst.json" <<'PY'
+import json, sys
+lines = open(sys.argv[1]).read().split("\n")
+assert lines[0] == "BLEU\tchrF\tAL\tLAAL\tAP\tDAL" and lines[2] == "" and len(lines) == 3, lines
+got = json.load(open(sys.argv[2]))
+for name, value in zip(lines[0].split("\t"), lines[1].split("\t")):
+    assert abs(float(value) - got[name]) <= 5e-7 and len(value.split(".")[1]) == 6, (name, value, got[name])
+PY
+
+# computation-aware: with elapsed = 250 ms per source word read (no computation time), the *_CA values
+# are the latencies in ms: AL_CA = 250 AL, ..., and AP_CA = AP (a ratio)
+"$PROACT" score --instances "$WORK/instances.log" --word-ms 250 --json >"$WORK/ca.json"
+check "--word-ms: *_CA = 250 x the latency in words when computing takes no time" "$PYTHON" - "$WORK/ca.json" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))
+assert g["word_ms"] == 250
+for k, scale in [("AL", 250), ("LAAL", 250), ("DAL", 250), ("AP", 1)]:
+    assert abs(g[k + "_CA"] - scale * g[k]) <= 1e-9 * scale * (1 + abs(g[k])), (k, g[k], g[k + "_CA"])
+PY
+"$PROACT" score --instances "$WORK/instances.log" --word-ms 250 >"$WORK/ca_table.txt"
+check "the table shows the latency and the *_CA values" bash -c "
+  grep -q '^sentences 208 (2 without output' '$WORK/ca_table.txt' && grep -q '^AL  ' '$WORK/ca_table.txt' &&
+  grep -q '^DAL_CA ' '$WORK/ca_table.txt' && grep -qF 'signature nrefs:1|case:mixed' '$WORK/ca_table.txt'"
+sed '1s/"elapsed": \[[^]]*\]/"elapsed": null/' "$WORK/instances.log" >"$WORK/no_clock.log"
+"$PROACT" score --instances "$WORK/no_clock.log" --word-ms 250 --json >"$WORK/no_clock.json" 2>"$WORK/no_clock.err"
+check "a sentence without elapsed times: a warning and no *_CA" bash -c "
+  grep -q 'warning: .*no elapsed times' '$WORK/no_clock.err' && ! grep -q AL_CA '$WORK/no_clock.json'"
+
+# --- errors: one line naming the file, line, field or option
+head -10 $D/hyp.txt >"$WORK/hyp10.txt"
+head -9 $D/ref.txt >"$WORK/ref9.txt"
+: >"$WORK/empty.txt"
+printf 'fine\nbad \xff byte\n' >"$WORK/bad_utf8.txt"
+head -2 "$WORK/instances.log" >"$WORK/bad.log"
+echo '{"index": 99, "prediction": "a", "delays": "1", "reference": "a", "source_length": 1}' >>"$WORK/bad.log"
+expect_fail "mismatched line counts" "--hyp has 10 lines but --ref has 9" \
+  "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/ref9.txt"
+expect_fail "empty hypothesis file" "empty.txt: empty file" "$PROACT" score --hyp "$WORK/empty.txt" --ref "$WORK/ref9.txt"
+expect_fail "missing file" "nope.txt: cannot open" "$PROACT" score --hyp "$WORK/nope.txt" --ref "$WORK/ref9.txt"
+expect_fail "invalid UTF-8" "bad_utf8.txt:2: invalid UTF-8" "$PROACT" score --hyp "$WORK/bad_utf8.txt" --ref "$WORK/bad_utf8.txt"
+expect_fail "both modes" "not both" "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/ref9.txt" --instances "$WORK/instances.log"
+expect_fail "neither mode" "nothing to score" "$PROACT" score --json
+expect_fail "--hyp without --ref" "--hyp needs --ref" "$PROACT" score --hyp "$WORK/hyp10.txt"
+expect_fail "bad --tokenize" "--tokenize must be 13a, none, intl or char (got 'zh')" "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --tokenize zh
+expect_fail "bad --word-ms" "--word-ms must be a number > 0" "$PROACT" score --instances "$WORK/instances.log" --word-ms 0
+expect_fail "--word-ms without --instances" "apply to --instances only" \
+  "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --word-ms 300
+expect_fail "malformed instances.log line" "bad.log:3: field 'delays' is not a list of numbers" \
+  "$PROACT" score --instances "$WORK/bad.log"
+expect_fail "empty instances.log" "empty.txt: no instances" "$PROACT" score --instances "$WORK/empty.txt"
+expect_fail "stray argument" "unexpected argument 'extra'" "$PROACT" score --instances "$WORK/instances.log" extra
+finish
