@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "../src/common.h"
+#include "atomic_file.h"
 
 int file_read_all(const char *path, char **data, size_t *len) {
     FILE *fp = fopen(path, "rb");
@@ -39,6 +40,15 @@ int file_read_all(const char *path, char **data, size_t *len) {
     *data = buf;
     *len = n;
     return 0;
+}
+
+int file_copy(const char *src, const char *dst) {
+    char *data;
+    size_t len;
+    if (file_read_all(src, &data, &len)) return -1;
+    int rc = atomic_write_buffer(dst, data, len);
+    free(data);
+    return rc;
 }
 
 int file_mkdirs(const char *dir) {

@@ -7,6 +7,9 @@
 /* Reads a whole file into a malloc'ed NUL-terminated buffer; errors name the path. */
 int file_read_all(const char *path, char **data, size_t *len);
 
+/* Copies a file to dst, published atomically (atomic_file.h). Errors name the path. */
+int file_copy(const char *src, const char *dst);
+
 /* mkdir -p: creates dir and its parents; fine if it exists. Errors name the path. */
 int file_mkdirs(const char *dir);
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/atomic_file.h"
 #include "io/hf_model.h"
 #include "io/tokenizer_json.h"
 #include "src/common.h"
@@ -107,7 +108,8 @@ static int read_proact_json(const char *dir, StreamModel *sm) {
     sm->format.phi = phi ? (int)json_integer_value(phi) : 0;
     if (read_string(path, root, "src_lang", sm->src_lang, sizeof sm->src_lang, "source") ||
         read_string(path, root, "tgt_lang", sm->tgt_lang, sizeof sm->tgt_lang, "target") ||
-        read_string(path, root, "default_head", sm->default_head, sizeof sm->default_head, "waitk:3"))
+        read_string(path, root, "default_head", sm->default_head, sizeof sm->default_head, "waitk:3") ||
+        read_string(path, root, "template", sm->template_name, sizeof sm->template_name, "plain"))
         goto done;
     json_t *probe = json_object_get(root, "probe");
     if (probe && !json_is_null(probe)) {
@@ -157,4 +159,54 @@ int stream_model_head(const StreamModel *sm, const char *spec, HeadSpec *out) {
         return px_error("decision head '%s' needs a probe, and %s has none: run proact probe --model %s first", spec,
                         sm->dir, sm->dir);
     return 0;
+}
+
+static json_t *float_array(const float *v, int n) {
+    json_t *a = json_array();
+    for (int i = 0; a && i < n; i++)
+        if (json_array_append_new(a, json_real(v[i]))) {
+            json_decref(a);
+            return NULL;
+        }
+    return a;
+}
+
+int stream_model_write_probe(const char *dir, const Probe *p, const ProbeFitInfo *info) {
+    char path[PX_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/proact.json", dir);
+    json_error_t err;
+    json_t *root = json_load_file(path, 0, &err);
+    if (!root) return px_error("%s:%d: %s", path, err.line, err.text);
+    json_t *probe = json_pack("{s:o?, s:o?, s:o?, s:f, s:i, s:{s:s, s:s, s:I, s:I, s:f, s:f, s:i, s:f, s:f, s:f, s:f, s:i}}",
+                              "weights", float_array(p->w, p->dim), "mean", float_array(p->mean, p->dim), "scale",
+                              float_array(p->scale, p->dim), "bias", (double)p->bias, "attn_window", p->attn_window,
+                              "fit", "method", "logistic regression (IRLS, ScaLAPACK)", "data", info->data,
+                              "samples", (json_int_t)info->samples, "holdout", (json_int_t)info->holdout, "lambda",
+                              info->lambda, "positive_rate", info->positive_rate, "iterations", info->iterations,
+                              "train_accuracy", info->train_accuracy, "holdout_accuracy", info->holdout_accuracy,
+                              "ridge_train_accuracy", info->ridge_train_accuracy, "ridge_holdout_accuracy",
+                              info->ridge_holdout_accuracy, "ranks", info->ranks);
+    int rc = 0;
+    if (!json_is_object(root)) rc = px_error("%s: not a JSON object", path);
+    else if (!probe || !json_object_get(probe, "weights") || !json_object_get(probe, "mean") ||
+             !json_object_get(probe, "scale") || json_object_set_new(root, "probe", probe))
+        rc = px_error("%s: out of memory building the probe", path);
+    else probe = NULL; /* owned by root now */
+    char *text = rc ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    if (rc == 0 && !text) rc = px_error("%s: out of memory", path);
+    if (rc == 0) {
+        size_t len = strlen(text);
+        char *with_newline = px_calloc(len + 2, 1, "proact.json");
+        if (!with_newline) rc = -1;
+        else {
+            memcpy(with_newline, text, len);
+            with_newline[len] = '\n';
+            rc = atomic_write_buffer(path, with_newline, len + 1);
+            free(with_newline);
+        }
+    }
+    free(text);
+    json_decref(probe);
+    json_decref(root);
+    return rc;
 }

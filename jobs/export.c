@@ -31,12 +31,7 @@ static int copy_if_present(const char *run_dir, const char *out, const char *nam
     snprintf(dst, sizeof dst, "%s/%s", out, name);
     struct stat sb;
     if (stat(src, &sb) != 0) return 0;
-    char *data;
-    size_t len;
-    if (file_read_all(src, &data, &len)) return -1;
-    int rc = atomic_write_buffer(dst, data, len);
-    free(data);
-    return rc ? -1 : 1;
+    return file_copy(src, dst) ? -1 : 1;
 }
 
 int cmd_export(int argc, char **argv) {

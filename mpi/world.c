@@ -1,7 +1,9 @@
 #include "world.h"
 
 #include <mpi.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../src/common.h"
@@ -36,4 +38,53 @@ int world_agree(const World *w, int local_status) {
     msg[sizeof msg - 1] = '\0';
     if (w->size == 1) return px_error("%s", msg);
     return px_error("rank %d: %s", first, msg);
+}
+
+int world_gather_bytes(const World *w, const void *mine, size_t len, void **all, size_t *all_len) {
+    *all = NULL;
+    *all_len = 0;
+    int my_len = len > (size_t)INT_MAX ? -1 : (int)len; /* MPI counts are ints */
+    int *lens = NULL, *offs = NULL, status = 0;
+    char *buf = NULL;
+    if (w->rank == 0) {
+        lens = px_calloc((size_t)w->size, sizeof(int), "gather lengths");
+        offs = px_calloc((size_t)w->size, sizeof(int), "gather offsets");
+        if (!lens || !offs) status = -1;
+    }
+    /* everyone learns whether rank 0 can receive before anyone sends */
+    if (world_agree(w, status) ||
+        MPI_Gather(&my_len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        status = -1;
+        goto done;
+    }
+    if (w->rank == 0) {
+        size_t total = 0;
+        for (int r = 0; r < w->size && status == 0; r++) {
+            if (lens[r] < 0 || total + (size_t)lens[r] > (size_t)INT_MAX)
+                status = px_error("gathering results: more than 2 GiB on rank 0 (rank %d)", r);
+            else {
+                offs[r] = (int)total;
+                total += (size_t)lens[r];
+            }
+        }
+        if (status == 0 && !(buf = px_calloc(total ? total : 1, 1, "gathered results"))) status = -1;
+        *all_len = total;
+    }
+    if (world_agree(w, status)) {
+        status = -1;
+        goto done;
+    }
+    if (MPI_Gatherv(mine, my_len, MPI_BYTE, buf, lens, offs, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+        status = px_error("MPI_Gatherv failed while gathering results");
+    if (world_agree(w, status)) status = -1;
+done:
+    free(lens);
+    free(offs);
+    if (status) {
+        free(buf);
+        *all_len = 0;
+    } else {
+        *all = buf;
+    }
+    return status;
 }

@@ -164,7 +164,9 @@ static int feed_source(Runner *r, const int *ids, int n) {
     return 0;
 }
 
-int runner_begin(Runner *r) {
+int runner_begin(Runner *r) { return runner_begin_sentence(r, r->sentences + 1); }
+
+int runner_begin_sentence(Runner *r, uint64_t sentence) {
     kv_cache_reset(&r->kv);
     r->queue.n = r->queue_ends.n = r->src_ids.n = r->tgt_ids.n = r->tgt_vis.n = r->word.n = 0;
     r->queue_head = r->queue_tok = 0;
@@ -172,7 +174,8 @@ int runner_begin(Runner *r) {
     r->n_pending = r->row_current = r->waiting_read = r->words_written = 0;
     r->tokens_decoded = r->tokens_encoded = 0;
     r->limit = NULL;
-    rng_seed(&r->rng, r->opt.seed ^ (0x9E3779B97F4A7C15ULL * ++r->sentences));
+    r->sentences = sentence;
+    rng_seed(&r->rng, r->opt.seed ^ (0x9E3779B97F4A7C15ULL * sentence));
     return feed_source(r, r->fmt.tp.prompt.ids, r->fmt.tp.prompt.n);
 }
 

@@ -79,8 +79,12 @@ Runner *runner_new(const Model *m, const Tokenizer *tok, const StreamFormat *fmt
                    const Probe *probe, const RunnerOptions *opt);
 void runner_free(Runner *r);
 
-/* Starts a new sentence (forgets the previous one). */
+/* Starts a new sentence (forgets the previous one). Sentences are numbered 1, 2, ... in the order
+ * they begin; the number seeds sampling. */
 int runner_begin(Runner *r);
+/* The same with the sentence number given, so that a sentence samples the same words whichever
+ * process or order runs it (proact eval splits sentences over ranks). */
+int runner_begin_sentence(Runner *r, uint64_t sentence);
 /* Queues one source word (len bytes of UTF-8, no whitespace inside; leading/trailing whitespace is
  * trimmed, an empty word is ignored). The runner reads it when its head asks for more source. */
 int runner_push_word(Runner *r, const char *word, size_t len);

@@ -1,0 +1,394 @@
+/* probe.c — `proact probe`: fit the probe decision head (DESIGN §2.5) on the model's own signals.
+ * Recipe: parse options -> world -> load the model and the training data -> choose the examples
+ * (a seeded order, until --samples decision points) and deal them to the ranks -> each rank
+ * collects features and self-labels (src/probe_data.h) -> standardize, fit ridge and logistic
+ * (IRLS) with ScaLAPACK over all ranks (mpi/dist_fit.h) -> accuracies -> rank 0 writes the probe
+ * into proact.json.
+ *
+ * Which examples, which read schedule and which points are used depends only on --seed, never on
+ * the number of ranks, so 1 and N ranks fit the same probe (up to summation order). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/dataset.h"
+#include "io/files.h"
+#include "io/stream_model.h"
+#include "jobs.h"
+#include "mpi/dist_fit.h"
+#include "mpi/grad_sync.h"
+#include "mpi/world.h"
+#include "src/common.h"
+#include "src/probe_data.h"
+#include "src/rng.h"
+#include "src/stream.h"
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: proact probe --model DIR --data train.h5|train.tsv [--samples N] [-o DIR]\n"
+            "                    [--lambda L] [--holdout F] [--attn-window W] [--seed S] [--threads N]\n\n"
+            "Fits the probe decision head (probe:P) on the model's own sufficiency signal: at decision\n"
+            "points of training examples read under random schedules, the features are the student's\n"
+            "cues [h; H; pmax; A_front] and the label says whether its next token already equals the\n"
+            "full-context teacher's. Ridge and logistic (IRLS) probes are solved with ScaLAPACK over all\n"
+            "ranks (mpirun/srun); the logistic one is written into proact.json for probe:P.\n\n"
+            "--samples N    decision points to collect (default 4000; fewer if the data runs out)\n"
+            "-o DIR         write the model with its probe to DIR (default: into --model itself)\n"
+            "--lambda L     L2 penalty of both fits (default 1)\n"
+            "--holdout F    fraction of the examples held out to measure accuracy (default 0.2)\n"
+            "--attn-window  W of the A_front feature (default 4 tokens)\n");
+}
+
+typedef struct {
+    const char *model_dir, *data, *out_dir;
+    int64_t samples;
+    double lambda, holdout;
+    int attn_window, threads;
+    uint64_t seed;
+} ProbeArgs;
+
+static int parse_args(int argc, char **argv, ProbeArgs *a) {
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},   {"data", required_argument, 0, 'd'},
+        {"samples", required_argument, 0, 'n'}, {"out", required_argument, 0, 'o'},
+        {"lambda", required_argument, 0, 'l'},  {"holdout", required_argument, 0, 'f'},
+        {"attn-window", required_argument, 0, 'w'}, {"seed", required_argument, 0, 's'},
+        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    *a = (ProbeArgs){.samples = 4000, .lambda = 1.0, .holdout = 0.2, .attn_window = 4, .threads = 1, .seed = 1};
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, "m:d:n:o:l:f:w:s:t:h", opts, NULL)) != -1) {
+        char *end = NULL;
+        switch (c) {
+        case 'm': a->model_dir = optarg; break;
+        case 'd': a->data = optarg; break;
+        case 'o': a->out_dir = optarg; break;
+        case 'n':
+            a->samples = strtoll(optarg, &end, 10);
+            if (*end || a->samples < 10) return px_error("--samples must be an integer >= 10");
+            break;
+        case 'l':
+            a->lambda = strtod(optarg, &end);
+            if (*end || !(a->lambda >= 0 && isfinite(a->lambda))) return px_error("--lambda must be a number >= 0");
+            break;
+        case 'f':
+            a->holdout = strtod(optarg, &end);
+            if (*end || !(a->holdout >= 0 && a->holdout < 0.9)) return px_error("--holdout must be in [0, 0.9)");
+            break;
+        case 'w':
+            a->attn_window = (int)strtol(optarg, &end, 10);
+            if (*end || a->attn_window < 1) return px_error("--attn-window must be an integer >= 1");
+            break;
+        case 's':
+            a->seed = strtoull(optarg, &end, 10);
+            if (*end) return px_error("--seed must be an integer");
+            break;
+        case 't':
+            a->threads = (int)strtol(optarg, &end, 10);
+            if (*end || a->threads < 1) return px_error("--threads must be an integer >= 1");
+            break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (!a->model_dir || !a->data || optind < argc) {
+        usage(stderr);
+        return 2;
+    }
+    return 0;
+}
+
+/* --- which examples: the same choice on every rank -------------------------------------------- */
+
+/* The read schedule of example e: random (training's sampler), seeded by e alone. */
+static void example_schedule(uint64_t seed, int64_t e, int n, int m, int *g) {
+    StreamConfig sc = {.kind = SCHEDULE_RANDOM, .k_min = 1, .k_max = 3, .mean_step = 1.0f, .p_full = 0};
+    Rng rng;
+    rng_seed(&rng, seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(e + 1)));
+    schedule_sample(&sc, n, m, &rng, g);
+}
+
+typedef struct {
+    int64_t n;         /* examples chosen */
+    int64_t *example;  /* [n] data-set index, in the chosen order */
+    int *points;       /* [n] decision points to take from it (the last one may be cut short) */
+    int64_t total;     /* sum of points */
+} Choice;
+
+/* Visits the examples in a seeded random order, counting each one's decision points (target
+ * words read before the source is finished), until `samples` points. Reads only lengths and
+ * word boundaries, in chunks. */
+static int choose_examples(Dataset *d, uint64_t seed, int64_t samples, Choice *ch) {
+    memset(ch, 0, sizeof *ch);
+    const int64_t N = d->n_examples;
+    int64_t *order = px_calloc((size_t)N, sizeof *order, "example order");
+    ch->example = px_calloc((size_t)N, sizeof *ch->example, "examples");
+    ch->points = px_calloc((size_t)N, sizeof *ch->points, "points");
+    if (!order || !ch->example || !ch->points) {
+        free(order);
+        return -1;
+    }
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int64_t i = 0; i < N; i++) order[i] = i;
+    for (int64_t i = N - 1; i > 0; i--) { /* Fisher-Yates */
+        int64_t j = (int64_t)rng_below(&rng, (uint64_t)i + 1), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    int rc = 0;
+    enum { CHUNK = 256 };
+    for (int64_t at = 0; at < N && ch->total < samples && rc == 0; at += CHUNK) {
+        int n = (int)PX_MIN((int64_t)CHUNK, N - at);
+        PairSet ps = {0};
+        if (dataset_get(d, order + at, n, &ps)) {
+            rc = -1;
+            break;
+        }
+        for (int k = 0; k < n && ch->total < samples; k++) {
+            int ns = pair_src_words(&ps, k), m = pair_tgt_words(&ps, k), *g = px_calloc((size_t)m + 1, sizeof *g, "schedule");
+            if (!g) {
+                rc = -1;
+                break;
+            }
+            example_schedule(seed, order[at + k], ns, m, g);
+            int p = 0;
+            for (int j = 0; j < m; j++) p += g[j] <= ns;
+            free(g);
+            if (p == 0) continue;
+            p = (int)PX_MIN((int64_t)p, samples - ch->total);
+            ch->example[ch->n] = order[at + k];
+            ch->points[ch->n++] = p;
+            ch->total += p;
+        }
+        pair_set_free(&ps);
+    }
+    free(order);
+    if (rc == 0 && ch->total < 10) rc = px_error("%s: too few decision points (%lld) to fit a probe", d->path, (long long)ch->total);
+    return rc;
+}
+
+/* --- this rank's features ---------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t n, cap;
+    int dim;
+    double *x, *y; /* [n][dim], [n] */
+} Rows;
+
+static int rows_reserve(Rows *r, int64_t more) {
+    if (r->n + more <= r->cap) return 0;
+    int64_t cap = PX_MAX(r->cap * 2, r->n + more + 256);
+    double *x = realloc(r->x, (size_t)cap * (size_t)r->dim * sizeof(double)), *y;
+    if (!x) return px_error("out of memory collecting probe features");
+    r->x = x;
+    if (!(y = realloc(r->y, (size_t)cap * sizeof(double)))) return px_error("out of memory collecting probe features");
+    r->y = y;
+    r->cap = cap;
+    return 0;
+}
+
+/* Example k of the choice goes to rank k % size; every 1/holdout-th example is held out. */
+static int is_holdout(int64_t k, double holdout) {
+    if (holdout <= 0) return 0;
+    int64_t every = (int64_t)llround(1.0 / holdout);
+    return every >= 2 && k % every == every - 1;
+}
+
+static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choice *ch, const ProbeArgs *a,
+                   Rows *fit, Rows *held) {
+    const int dim = sm->model.cfg.hidden_size + 3;
+    fit->dim = held->dim = dim;
+    ProbeCollector pc;
+    if (probe_collector_init(&pc, &sm->model)) return -1;
+    int rc = 0;
+    int64_t mine = 0, done = 0;
+    for (int64_t k = w->rank; k < ch->n; k += w->size) mine++;
+    double t0 = runtime_now(), last = t0;
+    for (int64_t k = w->rank; k < ch->n && rc == 0; k += w->size) {
+        PairSet ps = {0};
+        if (dataset_get(d, &ch->example[k], 1, &ps)) {
+            rc = -1;
+            break;
+        }
+        int n = pair_src_words(&ps, 0), m = pair_tgt_words(&ps, 0), got = 0;
+        Rows *dst = is_holdout(k, a->holdout) ? held : fit;
+        int *g = px_calloc((size_t)m + 1, sizeof *g, "schedule");
+        double *label = px_calloc((size_t)m + 1, sizeof *label, "labels");
+        rc = g && label ? rows_reserve(dst, m) : -1;
+        if (rc == 0) {
+            example_schedule(a->seed, ch->example[k], n, m, g);
+            rc = probe_collect_example(&pc, &sm->model, &sm->format, &ps, 0, g, a->attn_window,
+                                       dst->x + (size_t)dst->n * dim, label, &got);
+        }
+        if (rc == 0) { /* the first points[k] of them: the choice's cut of the last example */
+            got = PX_MIN(got, ch->points[k]);
+            for (int i = 0; i < got; i++) dst->y[dst->n + i] = label[i];
+            dst->n += got;
+        } else {
+            char msg[900];
+            snprintf(msg, sizeof msg, "%s", px_error_message());
+            px_error("%s: example %lld: %s", d->path, (long long)ch->example[k] + 1, msg);
+        }
+        free(g);
+        free(label);
+        pair_set_free(&ps);
+        done++;
+        if (w->rank == 0 && (runtime_now() - last > 5 || done == mine)) {
+            last = runtime_now();
+            fprintf(stderr, "proact probe: rank 0 collected %lld/%lld examples (%.1f s)\n", (long long)done,
+                    (long long)mine, last - t0);
+        }
+    }
+    probe_collector_free(&pc);
+    return rc;
+}
+
+/* --- fitting and measuring --------------------------------------------------------------------- */
+
+/* (x - mean) / scale in place, with the fit's statistics (for the held-out rows). */
+static void standardize_with(Rows *r, const double *mean, const double *scale) {
+    for (int64_t i = 0; i < r->n; i++)
+        for (int k = 0; k < r->dim; k++) r->x[i * r->dim + k] = (r->x[i * r->dim + k] - mean[k]) / scale[k];
+}
+
+/* Accuracy over all ranks of the rule score(x) >= cut, score = coef . [x; 1] (a logistic
+ * probe's z >= 0, ridge's fitted value >= 0.5). */
+static int accuracy(const Rows *r, const double *coef, double cut, double *acc) {
+    double counts[2] = {0, (double)r->n};
+    for (int64_t i = 0; i < r->n; i++) {
+        double z = coef[r->dim];
+        for (int k = 0; k < r->dim; k++) z += coef[k] * r->x[i * r->dim + k];
+        counts[0] += (z >= cut) == (r->y[i] > 0.5);
+    }
+    if (world_sum(counts, 2)) return -1;
+    *acc = counts[1] > 0 ? counts[0] / counts[1] : NAN;
+    return 0;
+}
+
+/* The probe of heads.h from the fit: weights on standardized features, the statistics, the bias. */
+static int make_probe(const double *coef, const double *mean, const double *scale, int dim, int window, Probe *p) {
+    memset(p, 0, sizeof *p);
+    p->dim = dim;
+    p->attn_window = window;
+    p->w = px_calloc((size_t)dim, sizeof(float), "probe");
+    p->mean = px_calloc((size_t)dim, sizeof(float), "probe");
+    p->scale = px_calloc((size_t)dim, sizeof(float), "probe");
+    if (!p->w || !p->mean || !p->scale) return -1;
+    for (int k = 0; k < dim; k++) {
+        p->w[k] = (float)coef[k];
+        p->mean[k] = (float)mean[k];
+        p->scale[k] = (float)scale[k];
+    }
+    p->bias = (float)coef[dim];
+    return 0;
+}
+
+/* -o DIR: the model's files beside the new proact.json */
+static int copy_model(const char *from, const char *to) {
+    static const char *files[] = {"config.json", "model.safetensors", "tokenizer.json", "proact.json"};
+    if (file_mkdirs(to)) return -1;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char src[PX_PATH_MAX + 32], dst[PX_PATH_MAX + 32];
+        snprintf(src, sizeof src, "%s/%s", from, files[i]);
+        snprintf(dst, sizeof dst, "%s/%s", to, files[i]);
+        if (file_copy(src, dst)) return -1;
+    }
+    return 0;
+}
+
+int cmd_probe(int argc, char **argv) {
+    ProbeArgs a;
+    int parsed = parse_args(argc, argv, &a);
+    if (parsed == 1) return 0;
+    if (parsed == 2) return 2;
+    if (parsed) return job_fail(px_error_message());
+    World w;
+    if (world_init(NULL, NULL, &w)) return job_fail(px_error_message());
+    runtime_set_threads(a.threads);
+    runtime_report_blas();
+
+    StreamModel sm;
+    Dataset d = {0};
+    Choice ch = {0};
+    Rows fit = {0}, held = {0};
+    Probe probe = {0};
+    int status = 0, iters = 0, dim = 0;
+    double *mean = NULL, *scale = NULL, *logit = NULL, *ridge = NULL;
+    char tok_path[PX_PATH_MAX + 32];
+    int rc = stream_model_load(a.model_dir, &sm);
+    if (rc == 0) {
+        snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", a.model_dir);
+        rc = dataset_open(a.data, tok_path, sm.template_name, sm.model.cfg.max_seq_len, &d, NULL, NULL);
+    }
+    if (rc == 0) rc = choose_examples(&d, a.seed, a.samples, &ch);
+    if (world_agree(&w, rc)) goto fail;
+    if (w.rank == 0)
+        fprintf(stderr, "proact probe: %lld decision points from %lld examples of %s on %d rank%s\n",
+                (long long)ch.total, (long long)ch.n, a.data, w.size, w.size == 1 ? "" : "s");
+    if (world_agree(&w, collect(&w, &sm, &d, &ch, &a, &fit, &held))) goto fail;
+
+    dim = sm.model.cfg.hidden_size + 3;
+    mean = px_calloc((size_t)dim, sizeof *mean, "probe");
+    scale = px_calloc((size_t)dim, sizeof *scale, "probe");
+    logit = px_calloc((size_t)dim + 1, sizeof *logit, "probe");
+    ridge = px_calloc((size_t)dim + 1, sizeof *ridge, "probe");
+    if (world_agree(&w, mean && scale && logit && ridge ? 0 : -1)) goto fail;
+    double t0 = runtime_now();
+    if (dist_standardize(&w, fit.x, fit.n, dim, mean, scale)) goto fail;
+    standardize_with(&held, mean, scale);
+    if (dist_ridge_fit(&w, fit.x, fit.y, fit.n, dim, a.lambda, ridge) ||
+        dist_logistic_fit(&w, fit.x, fit.y, fit.n, dim, a.lambda, 100, 1e-10, logit, &iters))
+        goto fail;
+    double fit_s = runtime_now() - t0;
+
+    double counts[3] = {(double)fit.n, (double)held.n, 0}, acc[4];
+    for (int64_t i = 0; i < fit.n; i++) counts[2] += fit.y[i];
+    if (world_sum(counts, 3) || accuracy(&fit, logit, 0, &acc[0]) || accuracy(&held, logit, 0, &acc[1]) ||
+        accuracy(&fit, ridge, 0.5, &acc[2]) || accuracy(&held, ridge, 0.5, &acc[3]))
+        goto fail;
+    rc = 0;
+    if (w.rank == 0) {
+        const char *dir = a.out_dir ? a.out_dir : a.model_dir;
+        ProbeFitInfo info = {a.data, (int64_t)counts[0], (int64_t)counts[1], a.lambda, counts[2] / counts[0], iters,
+                             acc[0], acc[1], acc[2], acc[3], w.size};
+        rc = make_probe(logit, mean, scale, dim, a.attn_window, &probe);
+        if (rc == 0 && a.out_dir && strcmp(a.out_dir, a.model_dir) != 0) rc = copy_model(a.model_dir, a.out_dir);
+        if (rc == 0) rc = stream_model_write_probe(dir, &probe, &info);
+        if (rc == 0) {
+            printf("probe fitted on %lld decision points (%lld held out), %d rank%s, ScaLAPACK %.2f s\n",
+                   (long long)counts[0], (long long)counts[1], w.size, w.size == 1 ? "" : "s", fit_s);
+            printf("  label = 1 (student's next token already the teacher's): %.1f%% of the points\n",
+                   100 * counts[2] / counts[0]);
+            printf("  %-34s %9s %9s\n", "", "train", "held out");
+            printf("  %-34s %8.1f%% %8.1f%%\n", "logistic (IRLS), the probe head's", 100 * acc[0], 100 * acc[1]);
+            printf("  %-34s %8.1f%% %8.1f%%\n", "ridge regression", 100 * acc[2], 100 * acc[3]);
+            printf("  %-34s %8.1f%%\n", "always the majority label",
+                   100 * PX_MAX(counts[2] / counts[0], 1 - counts[2] / counts[0]));
+            printf("wrote the probe into %s/proact.json: use --head probe:P (P = the WRITE probability, e.g. 0.5)\n",
+                   dir);
+        }
+    }
+    if (world_agree(&w, rc)) goto fail;
+    goto done;
+fail:
+    status = job_fail(px_error_message());
+done:
+    probe_free(&probe);
+    free(mean);
+    free(scale);
+    free(logit);
+    free(ridge);
+    free(fit.x);
+    free(fit.y);
+    free(held.x);
+    free(held.y);
+    free(ch.example);
+    free(ch.points);
+    dataset_free(&d);
+    stream_model_free(&sm);
+    world_finalize();
+    return status;
+}

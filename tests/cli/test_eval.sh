@@ -1,0 +1,168 @@
+# proact eval: the test set streamed through several heads on 1 and on 3 ranks, scored and plotted.
+# Uses the tiny trained model of make_stream_model.sh (PROACT_STREAM_MODEL).
+source "$(dirname "$0")/lib.sh"
+# Under the sanitizer build: Open MPI's own allocations at MPI_Init are not ours (make_stream_model.sh)
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+MODEL="${PROACT_STREAM_MODEL:?PROACT_STREAM_MODEL must name the streaming test model}"
+DATA=tests/data/fixture/john.en-es.test.tsv
+HEADS=waitk:2,entropy:3.5,maxprob:0.3/min-lag=2,offline
+N=14
+eval_np() { # eval_np NP OUT [extra args]
+  local np="$1" out="$2"; shift 2
+  timeout 600 mpirun -np "$np" --oversubscribe "$PROACT" eval --model "$MODEL" --data "$DATA" --limit $N \
+    --heads "$HEADS" -o "$out" "$@" >"$out.stdout" 2>"$out.stderr" || { cat "$out.stderr"; return 1; }
+}
+
+check "eval on 1 rank" eval_np 1 "$WORK/np1"
+check "eval on 3 ranks" eval_np 3 "$WORK/np3"
+
+# --- the files: SimulEval's instances.log and scores.tsv per head, the curve across heads
+check "files per head and across heads" "$PYTHON" - "$WORK/np1" $N <<'PY'
+import csv, json, os, sys
+import xml.etree.ElementTree as ET
+out, n = sys.argv[1], int(sys.argv[2])
+dirs = ["waitk_2", "entropy_3.5", "maxprob_0.3_min-lag=2", "offline"]
+keys = ["index", "prediction", "delays", "elapsed", "prediction_length", "reference", "source", "source_length"]
+for d in dirs:
+    lines = [json.loads(l) for l in open(f"{out}/{d}/instances.log")]
+    assert len(lines) == n, (d, len(lines))
+    for i, o in enumerate(lines):
+        assert list(o) == keys, list(o)
+        assert o["index"] == i and o["source_length"] == len(o["source"].split())
+        assert o["prediction_length"] == len(o["prediction"].split()) == len(o["delays"]) == len(o["elapsed"])
+        assert all(isinstance(x, int) and 1 <= x <= o["source_length"] for x in o["delays"]), o["delays"]
+        assert o["delays"] == sorted(o["delays"])
+        # the computation-aware clock: never before the word was spoken (400 ms/word), never backwards
+        assert all(e >= 400 * x - 1e-6 for e, x in zip(o["elapsed"], o["delays"])), o
+        assert o["elapsed"] == sorted(o["elapsed"])
+    head, vals = [l.rstrip("\n").split("\t") for l in open(f"{out}/{d}/scores.tsv")]
+    assert head[:6] == ["BLEU", "chrF", "AL", "LAAL", "AP", "DAL"] and "LAAL_CA" in head, head
+rows = list(csv.DictReader(open(f"{out}/curve.csv")))
+assert [r["dir"] for r in rows] == dirs, rows
+assert [r["head"] for r in rows] == ["waitk:2", "entropy:3.5", "maxprob:0.3/min-lag=2", "offline"]
+svg = ET.parse(f"{out}/curve.svg").getroot()
+text = " ".join(t.text or "" for t in svg.iter() if t.tag.endswith("text"))
+for word in ["BLEU", "LAAL", "waitk", "entropy", "maxprob", "offline"]:
+    assert word in text, (word, text)
+table = open(f"{out}/summary.txt").read()
+assert all(h in table for h in ["waitk:2", "offline", "LAAL"]), table
+PY
+
+# --- 1 rank and 3 ranks give the same words, delays and scores (elapsed times are wall-clock)
+check "1 and 3 ranks: identical instances and scores" "$PYTHON" - "$WORK/np1" "$WORK/np3" <<'PY'
+import csv, json, sys
+a, b = sys.argv[1], sys.argv[2]
+ra, rb = list(csv.DictReader(open(f"{a}/curve.csv"))), list(csv.DictReader(open(f"{b}/curve.csv")))
+assert len(ra) == len(rb) == 4
+for x, y in zip(ra, rb):
+    for k in ["head", "BLEU", "chrF", "AL", "LAAL", "AP", "DAL", "n", "n_no_output"]:
+        assert x[k] == y[k], (k, x[k], y[k])
+    la = [json.loads(l) for l in open(f"{a}/{x['dir']}/instances.log")]
+    lb = [json.loads(l) for l in open(f"{b}/{x['dir']}/instances.log")]
+    for p, q in zip(la, lb):
+        p.pop("elapsed"), q.pop("elapsed")
+        assert p == q, (p, q)
+    assert len(la) == len(lb)
+PY
+
+# sampling: each sentence is seeded by its number, so the ranks that run it do not matter
+for np in 1 3; do
+  timeout 300 mpirun -np $np --oversubscribe "$PROACT" eval --model "$MODEL" --data "$DATA" --limit 6 --heads waitk:2 \
+    --temperature 1.5 --seed 9 -o "$WORK/sample$np" >/dev/null 2>&1
+done
+check "sampled output: the same on 1 and 3 ranks" "$PYTHON" - "$WORK/sample1" "$WORK/sample3" "$WORK/np1" <<'PY'
+import json, sys
+a, b, greedy = ([json.loads(l) for l in open(f"{d}/waitk_2/instances.log")] for d in sys.argv[1:4])
+assert len(a) == len(b) == 6
+for p, q in zip(a, b):
+    p.pop("elapsed"), q.pop("elapsed")
+    assert p == q, (p, q)
+assert [p["prediction"] for p in a] != [g["prediction"] for g in greedy[:6]], "sampling changed nothing"
+PY
+
+# --- the scores are what an independent implementation of SimulEval's formulas and proact score say
+check "LAAL/AL/AP/DAL recomputed from instances.log; proact score --instances agrees" "$PYTHON" - "$WORK/np1" "$PROACT" <<'PY'
+import json, subprocess, sys
+out, proact = sys.argv[1], sys.argv[2]
+def al(d, X, Y, laal):
+    if d[0] > X: return d[0]
+    if laal: Y = max(Y, len(d))
+    s, tau = 0.0, 0
+    for i, x in enumerate(d):
+        s += x - i * X / Y; tau = i + 1
+        if x >= X: break
+    return s / tau
+def dal(d, X):
+    Y = len(d); g = []
+    for i, x in enumerate(d):
+        g.append(x if i == 0 else max(x, g[-1] + X / Y))
+    return sum(gi - i * X / Y for i, gi in enumerate(g)) / Y
+for d in ["waitk_2", "entropy_3.5", "offline"]:
+    ins = [json.loads(l) for l in open(f"{out}/{d}/instances.log")]
+    ins = [o for o in ins if o["delays"]]
+    mean = lambda f: sum(f(o) for o in ins) / len(ins)
+    ref = lambda o: len(o["reference"].split())
+    mine = {"AL": mean(lambda o: al(o["delays"], o["source_length"], ref(o), False)),
+            "LAAL": mean(lambda o: al(o["delays"], o["source_length"], ref(o), True)),
+            "AP": mean(lambda o: sum(o["delays"]) / (o["source_length"] * ref(o))),
+            "DAL": mean(lambda o: dal(o["delays"], o["source_length"]))}
+    head, vals = [l.rstrip("\n").split("\t") for l in open(f"{out}/{d}/scores.tsv")]
+    tsv = dict(zip(head, map(float, vals)))
+    for k, v in mine.items():
+        assert abs(tsv[k] - v) < 1e-5, (d, k, tsv[k], v)
+    js = json.loads(subprocess.run([proact, "score", "--instances", f"{out}/{d}/instances.log", "--json"],
+                                   check=True, capture_output=True, text=True).stdout)
+    for k in ["BLEU", "chrF", "AL", "LAAL", "AP", "DAL"]:
+        assert abs(js[k] - tsv[k]) < 1e-5, (d, k, js[k], tsv[k])
+PY
+
+check "waitk:2 follows min(2 + j - 1, n); offline reads everything first" "$PYTHON" - "$WORK/np1" <<'PY'
+import json, sys
+for l in open(f"{sys.argv[1]}/waitk_2/instances.log"):
+    o = json.loads(l)
+    assert o["delays"] == [min(2 + j, o["source_length"]) for j in range(len(o["delays"]))], o
+for l in open(f"{sys.argv[1]}/offline/instances.log"):
+    o = json.loads(l)
+    assert o["delays"] == [o["source_length"]] * len(o["delays"]), o
+for l in open(f"{sys.argv[1]}/maxprob_0.3_min-lag=2/instances.log"):
+    o = json.loads(l)
+    assert all(d >= min(2 + j, o["source_length"]) for j, d in enumerate(o["delays"])), o
+PY
+
+# the predictions are what proact run writes for the same sentences and head
+head -$N "$DATA" | cut -f1 >"$WORK/src.txt"
+"$PROACT" run --model "$MODEL" --head entropy:3.5 <"$WORK/src.txt" 2>/dev/null | grep '"sentence"' >"$WORK/run.jsonl"
+check "predictions and delays equal proact run's" "$PYTHON" - "$WORK/run.jsonl" "$WORK/np1/entropy_3.5/instances.log" <<'PY'
+import json, sys
+run = [json.loads(l) for l in open(sys.argv[1])]
+ev = [json.loads(l) for l in open(sys.argv[2])]
+assert len(run) == len(ev)
+for r, e in zip(run, ev):
+    assert (r["prediction"], r["delays"]) == (e["prediction"], e["delays"]), (r, e)
+PY
+
+check "the table is printed on stdout once (rank 0)" test "$(grep -c '^waitk:2 ' "$WORK/np3.stdout")" -eq 1
+
+# a progress bar on a terminal (script gives the command one), none in a log
+script -qec "$PROACT eval --model $MODEL --data $DATA --limit 3 --heads waitk:1 -o $WORK/tty" /dev/null >"$WORK/tty.out" 2>&1 || true
+check "progress bar on a terminal" grep -q 'head 1/1 waitk:1.*\[#*\] 3/3 sentences' "$WORK/tty.out"
+check "no progress bar in a log" bash -c "! grep -q '\[#' '$WORK/np1.stderr'"
+
+# --word-ms 0: computing time only, no computation-aware columns
+"$PROACT" eval --model "$MODEL" --data "$DATA" --limit 3 --heads waitk:1 --word-ms 0 -o "$WORK/w0" >/dev/null 2>&1
+check "--word-ms 0: no *_CA scores" bash -c "! grep -q LAAL_CA '$WORK/w0/waitk_1/scores.tsv'"
+
+# --- errors: one clear line, every rank the same, no hang
+E=(--model "$MODEL" --data "$DATA" --limit 2 -o "$WORK/err")
+expect_fail "unknown head" "nonsense:1" "$PROACT" eval "${E[@]}" --heads waitk:1,nonsense:1
+expect_fail "probe head without a probe" "needs a probe" "$PROACT" eval "${E[@]}" --heads probe:0.5
+expect_fail "the same head twice" "given twice" "$PROACT" eval "${E[@]}" --heads waitk:1,waitk:1
+expect_fail "missing test set" "nope.tsv" "$PROACT" eval --model "$MODEL" --data "$WORK/nope.tsv" --heads waitk:1 -o "$WORK/err"
+expect_fail "missing model" "config.json" "$PROACT" eval --model "$WORK/none" --data "$DATA" --heads waitk:1 -o "$WORK/err"
+expect_fail "bad --word-ms" "--word-ms" "$PROACT" eval "${E[@]}" --heads waitk:1 --word-ms -3
+expect_fail "bad --tokenize" "zz" "$PROACT" eval "${E[@]}" --heads waitk:1 --tokenize zz
+expect_fail "3 ranks, bad head: all ranks stop with one error" "nonsense:1" \
+  timeout 120 mpirun -np 3 --oversubscribe "$PROACT" eval "${E[@]}" --heads nonsense:1
+touch "$WORK/file"
+expect_fail "output is a file" "$WORK/file" "$PROACT" eval --model "$MODEL" --data "$DATA" --limit 2 --heads waitk:1 -o "$WORK/file"
+finish
