@@ -36,7 +36,8 @@ static void usage(FILE *out) {
             "ranks (mpirun/srun); the logistic one is written into proact.json for probe:P.\n\n"
             "--samples N    decision points to collect (default 4000; fewer if the data runs out)\n"
             "-o DIR         write the model with its probe to DIR (default: into --model itself)\n"
-            "--lambda L     L2 penalty of both fits (default 1)\n"
+            "--lambda L     L2 penalty of both fits, or 'auto' (default): the one of 0.1, 1, 10, 100, 1000\n"
+            "               whose logistic probe has the lowest log-loss on the held-out examples\n"
             "--holdout F    fraction of the examples held out to measure accuracy (default 0.2)\n"
             "--attn-window  W of the A_front feature (default 4 tokens)\n");
 }
@@ -56,7 +57,7 @@ static int parse_args(int argc, char **argv, ProbeArgs *a) {
         {"lambda", required_argument, 0, 'l'},  {"holdout", required_argument, 0, 'f'},
         {"attn-window", required_argument, 0, 'w'}, {"seed", required_argument, 0, 's'},
         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    *a = (ProbeArgs){.samples = 4000, .lambda = 1.0, .holdout = 0.2, .attn_window = 4, .threads = 1, .seed = 1};
+    *a = (ProbeArgs){.samples = 4000, .lambda = -1 /* auto */, .holdout = 0.2, .attn_window = 4, .threads = 1, .seed = 1};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "m:d:n:o:l:f:w:s:t:h", opts, NULL)) != -1) {
@@ -70,8 +71,13 @@ static int parse_args(int argc, char **argv, ProbeArgs *a) {
             if (*end || a->samples < 10) return px_error("--samples must be an integer >= 10");
             break;
         case 'l':
+            if (strcmp(optarg, "auto") == 0) {
+                a->lambda = -1;
+                break;
+            }
             a->lambda = strtod(optarg, &end);
-            if (*end || !(a->lambda >= 0 && isfinite(a->lambda))) return px_error("--lambda must be a number >= 0");
+            if (*end || !(a->lambda >= 0 && isfinite(a->lambda)))
+                return px_error("--lambda must be a number >= 0 or 'auto'");
             break;
         case 'f':
             a->holdout = strtod(optarg, &end);
@@ -97,6 +103,7 @@ static int parse_args(int argc, char **argv, ProbeArgs *a) {
         usage(stderr);
         return 2;
     }
+    if (a->lambda < 0 && a->holdout <= 0) return px_error("--lambda auto needs held-out examples (--holdout > 0)");
     return 0;
 }
 
@@ -268,6 +275,39 @@ static int accuracy(const Rows *r, const double *coef, double cut, double *acc) 
     return 0;
 }
 
+/* Mean negative log-likelihood over all ranks of the logistic probe coef on r. */
+static int log_loss(const Rows *r, const double *coef, double *loss) {
+    double sums[2] = {0, (double)r->n};
+    for (int64_t i = 0; i < r->n; i++) {
+        double z = coef[r->dim];
+        for (int k = 0; k < r->dim; k++) z += coef[k] * r->x[i * r->dim + k];
+        /* log(1 + e^z) - y z, without overflow */
+        sums[0] += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - (r->y[i] > 0.5 ? z : 0);
+    }
+    if (world_sum(sums, 2)) return -1;
+    *loss = sums[1] > 0 ? sums[0] / sums[1] : NAN;
+    return 0;
+}
+
+/* --lambda auto: the penalty whose logistic probe predicts the held-out points best. */
+static int choose_lambda(const World *w, const Rows *fit, const Rows *held, int dim, double *coef, double *best) {
+    static const double grid[] = {0.1, 1, 10, 100, 1000};
+    double best_loss = INFINITY;
+    *best = grid[0];
+    for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++) {
+        double loss;
+        if (dist_logistic_fit(w, fit->x, fit->y, fit->n, dim, grid[i], 100, 1e-10, coef, NULL) ||
+            log_loss(held, coef, &loss))
+            return -1;
+        if (w->rank == 0) fprintf(stderr, "proact probe: lambda %-6g held-out log-loss %.4f\n", grid[i], loss);
+        if (loss < best_loss) {
+            best_loss = loss;
+            *best = grid[i];
+        }
+    }
+    return 0;
+}
+
 /* The probe of heads.h from the fit: weights on standardized features, the statistics, the bias. */
 static int make_probe(const double *coef, const double *mean, const double *scale, int dim, int window, Probe *p) {
     memset(p, 0, sizeof *p);
@@ -339,34 +379,44 @@ int cmd_probe(int argc, char **argv) {
     double t0 = runtime_now();
     if (dist_standardize(&w, fit.x, fit.n, dim, mean, scale)) goto fail;
     standardize_with(&held, mean, scale);
+    if (a.lambda < 0 && choose_lambda(&w, &fit, &held, dim, logit, &a.lambda)) goto fail;
     if (dist_ridge_fit(&w, fit.x, fit.y, fit.n, dim, a.lambda, ridge) ||
         dist_logistic_fit(&w, fit.x, fit.y, fit.n, dim, a.lambda, 100, 1e-10, logit, &iters))
         goto fail;
     double fit_s = runtime_now() - t0;
 
-    double counts[3] = {(double)fit.n, (double)held.n, 0}, acc[4];
+    /* points to fit and held out, and the label-1 points among each */
+    double counts[4] = {(double)fit.n, (double)held.n, 0, 0}, acc[6];
     for (int64_t i = 0; i < fit.n; i++) counts[2] += fit.y[i];
-    if (world_sum(counts, 3) || accuracy(&fit, logit, 0, &acc[0]) || accuracy(&held, logit, 0, &acc[1]) ||
+    for (int64_t i = 0; i < held.n; i++) counts[3] += held.y[i];
+    if (world_sum(counts, 4) || accuracy(&fit, logit, 0, &acc[0]) || accuracy(&held, logit, 0, &acc[1]) ||
         accuracy(&fit, ridge, 0.5, &acc[2]) || accuracy(&held, ridge, 0.5, &acc[3]))
         goto fail;
+    /* the baseline: always answer the label that is most frequent in the fitted points */
+    const double rate = counts[2] / counts[0], held_rate = counts[1] > 0 ? counts[3] / counts[1] : NAN;
+    acc[4] = PX_MAX(rate, 1 - rate);
+    acc[5] = rate >= 0.5 ? held_rate : 1 - held_rate;
     rc = 0;
     if (w.rank == 0) {
         const char *dir = a.out_dir ? a.out_dir : a.model_dir;
-        ProbeFitInfo info = {a.data, (int64_t)counts[0], (int64_t)counts[1], a.lambda, counts[2] / counts[0], iters,
+        ProbeFitInfo info = {a.data, (int64_t)counts[0], (int64_t)counts[1], a.lambda, rate, iters,
                              acc[0], acc[1], acc[2], acc[3], w.size};
         rc = make_probe(logit, mean, scale, dim, a.attn_window, &probe);
         if (rc == 0 && a.out_dir && strcmp(a.out_dir, a.model_dir) != 0) rc = copy_model(a.model_dir, a.out_dir);
         if (rc == 0) rc = stream_model_write_probe(dir, &probe, &info);
         if (rc == 0) {
-            printf("probe fitted on %lld decision points (%lld held out), %d rank%s, ScaLAPACK %.2f s\n",
-                   (long long)counts[0], (long long)counts[1], w.size, w.size == 1 ? "" : "s", fit_s);
-            printf("  label = 1 (student's next token already the teacher's): %.1f%% of the points\n",
-                   100 * counts[2] / counts[0]);
-            printf("  %-34s %9s %9s\n", "", "train", "held out");
-            printf("  %-34s %8.1f%% %8.1f%%\n", "logistic (IRLS), the probe head's", 100 * acc[0], 100 * acc[1]);
-            printf("  %-34s %8.1f%% %8.1f%%\n", "ridge regression", 100 * acc[2], 100 * acc[3]);
-            printf("  %-34s %8.1f%%\n", "always the majority label",
-                   100 * PX_MAX(counts[2] / counts[0], 1 - counts[2] / counts[0]));
+            static const char *rows[] = {"logistic (IRLS), the probe head's", "ridge regression",
+                                         "always the majority label"};
+            printf("probe fitted on %lld decision points (%lld held out), %d rank%s, lambda %g, ScaLAPACK %.2f s\n",
+                   (long long)counts[0], (long long)counts[1], w.size, w.size == 1 ? "" : "s", a.lambda, fit_s);
+            printf("  label = 1 (student's next token already the teacher's): %.1f%% of the points\n", 100 * rate);
+            printf("  %-34s %9s %9s\n", "accuracy", "train", "held out");
+            for (int r = 0; r < 3; r++) {
+                char held_pct[32];
+                if (isfinite(acc[2 * r + 1])) snprintf(held_pct, sizeof held_pct, "%.1f%%", 100 * acc[2 * r + 1]);
+                else snprintf(held_pct, sizeof held_pct, "-");
+                printf("  %-34s %8.1f%% %9s\n", rows[r], 100 * acc[2 * r], held_pct);
+            }
             printf("wrote the probe into %s/proact.json: use --head probe:P (P = the WRITE probability, e.g. 0.5)\n",
                    dir);
         }

@@ -5,9 +5,10 @@
 #      self-distillation) on 2 MPI ranks, with the validation loss before training and every 100 steps,
 #   3. export the newest checkpoint as a Hugging Face model directory (+ tokenizer, proact.json),
 #   4. ask the exported model for the first Spanish token after an English verse,
-#   5. stream held-out verses word by word through several decision heads (proact run) and print,
-#      per head, how long it waited (source words read per word written) and what it wrote.
-# BLEU/LAAL scoring of the heads (a latency-quality curve) joins here with proact eval.
+#   5. fit the probe decision head on the model's own signals (proact probe, ScaLAPACK on 2 ranks),
+#   6. stream one held-out verse word by word (proact run),
+#   7. evaluate decision heads on held-out verses on 2 MPI ranks (proact eval) and print the
+#      latency-quality table (BLEU, chrF, AL, LAAL, AP, DAL); the plot goes to RUN/eval/curve.svg.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
@@ -38,16 +39,21 @@ next=$($P forward --model "$RUN/export" --ids "$ids" 2>/dev/null | tail -1 | cut
 echo "   source: $verse"
 echo "   first target token: '$(echo "$next" | $P tokenize --tokenizer $FIX/tokenizer.json --decode)' (id $next)"
 
-echo "== 5. streaming: held-out verses through decision heads (proact run)"
-head -"${DEMO_SENTENCES:-12}" $FIX/john.en-es.test.tsv | cut -f1 >"$RUN/stream.src"
-printf '   %-22s %9s %13s %12s   %s\n' head sentences "words out" "mean delay" "first verse, as written"
-for head in waitk:1 waitk:3 waitk:5 entropy:4.5 maxprob:0.15 attn:4:0.3 offline; do
-  $P run --model "$RUN/export" --head "$head" <"$RUN/stream.src" 2>/dev/null >"$RUN/stream.$head.jsonl"
-  # the per-sentence summary lines: {"sentence":..,"prediction":..,"delays":[..],"source_length":..}
-  grep '"sentence"' "$RUN/stream.$head.jsonl" | awk -v head="$head" '
-    { n++; d = $0; sub(/.*"delays":\[/, "", d); sub(/\].*/, "", d); k = split(d, a, ",");
-      for (i = 1; i <= k; i++) if (a[i] != "") { sum += a[i]; w++ }
-      if (n == 1) { p = $0; sub(/.*"prediction":"/, "", p); sub(/",".*/, "", p); first = substr(p, 1, 60) } }
-    END { printf "   %-22s %9d %13d %12.2f   %s\n", head, n, w, w ? sum / w : 0, first }'
-done
-echo "   (mean delay = source words read when a target word was written; $RUN/stream.*.jsonl has every word)"
+echo "== 5. fit the probe head on the model's own signals (2 MPI ranks, ScaLAPACK)"
+mpirun -np 2 --oversubscribe $P probe --model "$RUN/export" --data "$RUN/john.train.h5" --samples "${DEMO_PROBE_SAMPLES:-3000}" \
+  2>"$RUN/probe.log" | sed 's/^/   /' || { cat "$RUN/probe.log"; exit 1; }
+
+echo "== 6. one held-out verse streamed word by word (proact run, head entropy:3.5)"
+verse=$(head -1 $FIX/john.en-es.test.tsv | cut -f1)
+echo "   source: $verse"
+echo "$verse" | $P run --model "$RUN/export" --head entropy:3.5 2>/dev/null | grep '"word"' |
+  awk -F'"' '{ printf "%s(%s) ", $4, substr($7, 2, index($7, ",") - 2) } END { print "" }' | fold -s -w 100 | sed 's/^/   /'
+echo "   (each target word with the number of source words read when it was written)"
+
+echo "== 7. latency-quality of the decision heads on ${DEMO_SENTENCES:-40} held-out verses (proact eval, 2 MPI ranks)"
+mpirun -np 2 --oversubscribe $P eval --model "$RUN/export" --data "$RUN/john.test.h5" --limit "${DEMO_SENTENCES:-40}" \
+  --heads waitk:1,waitk:3,waitk:5,waitk:9,entropy:3.5,entropy:4.5,maxprob:0.3,attn:4:0.3,probe:0.75,probe:0.9,offline \
+  --no-progress -o "$RUN/eval" 2>"$RUN/eval.log" | sed 's/^/   /' || { cat "$RUN/eval.log"; exit 1; }
+echo "   BLEU as sacreBLEU; AL/LAAL/AP/DAL in source words as SimulEval (lower = earlier); *_CA in ms with"
+echo "   the source spoken at 400 ms/word, computing time included. Plot: $RUN/eval/curve.svg"
+echo "   (a ${DEMO_STEPS:-300}-step model on 586 verses translates poorly: the table shows the trade-off, not quality)"

@@ -37,6 +37,7 @@ for k in ["train_accuracy", "holdout_accuracy", "ridge_train_accuracy", "ridge_h
 majority = max(f["positive_rate"], 1 - f["positive_rate"])
 assert f["train_accuracy"] >= majority - 0.02, f
 assert pb["fit"]["ranks"] == 2 and f["ranks"] == 1
+assert f["lambda"] in (0.1, 1, 10, 100, 1000), f  # --lambda auto chose one of its grid
 for k in ["samples", "holdout", "positive_rate", "train_accuracy", "holdout_accuracy"]:
     assert abs(f[k] - pb["fit"][k]) < 1e-9, (k, f[k], pb["fit"][k])
 PY
@@ -73,6 +74,7 @@ check "without -o the probe goes into the model's own proact.json" grep -q '"pro
 expect_fail "probe:0.5 on a model without a probe" "needs a probe" "$PROACT" run --model "$MODEL" --head probe:0.5
 expect_fail "missing data" "nope.tsv" "$PROACT" probe --model "$MODEL" --data "$WORK/nope.tsv" -o "$WORK/x"
 expect_fail "too few samples asked" "--samples" "$PROACT" probe --model "$MODEL" --data "$DATA" --samples 3 -o "$WORK/x"
+expect_fail "auto lambda without held-out points" "--holdout" "$PROACT" probe --model "$MODEL" --data "$DATA" --holdout 0 -o "$WORK/x"
 expect_fail "bad lambda" "--lambda" "$PROACT" probe --model "$MODEL" --data "$DATA" --lambda -1 -o "$WORK/x"
 expect_fail "2 ranks, missing model: one error" "config.json" \
   timeout 120 mpirun -np 2 --oversubscribe "$PROACT" probe --model "$WORK/none" --data "$DATA" -o "$WORK/x"
