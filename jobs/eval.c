@@ -10,6 +10,7 @@
  * except for the wall-clock `elapsed` times. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,44 +475,32 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     runner_options_default(&a->runner);
     optind = 1;
     int c;
+    long n;
     while ((c = getopt_long(argc, argv, "m:d:H:o:n:W:k:cp:P:s:w:t:qh", opts, NULL)) != -1) {
-        char *end = NULL;
         switch (c) {
         case 'm': a->model_dir = optarg; break;
         case 'd': a->data = optarg; break;
         case 'H': a->heads = optarg; break;
         case 'o': a->out_dir = optarg; break;
         case 'n':
-            a->limit = strtoll(optarg, &end, 10);
-            if (*end || a->limit < 1) return px_error("--limit must be an integer >= 1");
+            if (parse_long_opt("--limit", optarg, 1, LONG_MAX, &n)) return -1;
+            a->limit = n;
             break;
         case 'W':
-            a->word_ms = strtod(optarg, &end);
-            if (*end || !(a->word_ms >= 0 && a->word_ms < 1e7)) return px_error("--word-ms must be a number >= 0");
+            if (parse_double_opt("--word-ms", optarg, 0, 1e7, &a->word_ms) || a->word_ms == 1e7)
+                return px_error("--word-ms: expected ms per source word in [0, 1e7), got '%s'", optarg);
             break;
         case 'k':
             if (bleu_tokenizer_parse(optarg, &a->score.tok)) return -1;
             break;
         case 'c': a->score.lowercase = 1; break;
-        case 'p':
-            a->runner.temperature = strtof(optarg, &end);
-            if (*end || a->runner.temperature < 0) return px_error("--temperature must be a number >= 0");
-            break;
-        case 'P':
-            a->runner.top_p = strtof(optarg, &end);
-            if (*end || !(a->runner.top_p > 0 && a->runner.top_p <= 1)) return px_error("--top-p must be in (0, 1]");
-            break;
-        case 's':
-            a->runner.seed = strtoull(optarg, &end, 10);
-            if (*end) return px_error("--seed must be an integer");
-            break;
-        case 'w':
-            a->runner.attn_window = (int)strtol(optarg, &end, 10);
-            if (*end || a->runner.attn_window < 1) return px_error("--attn-window must be an integer >= 1");
-            break;
+        case 'p': if (parse_runner_opt("--temperature", optarg, &a->runner)) return -1; break;
+        case 'P': if (parse_runner_opt("--top-p", optarg, &a->runner)) return -1; break;
+        case 's': if (parse_runner_opt("--seed", optarg, &a->runner)) return -1; break;
+        case 'w': if (parse_runner_opt("--attn-window", optarg, &a->runner)) return -1; break;
         case 't':
-            a->threads = (int)strtol(optarg, &end, 10);
-            if (*end || a->threads < 1) return px_error("--threads must be an integer >= 1");
+            if (parse_long_opt("--threads", optarg, 1, 1024, &n)) return -1;
+            a->threads = (int)n;
             break;
         case 'q': a->progress = 0; break;
         case 'h': usage(stdout); return 1;

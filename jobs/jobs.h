@@ -2,6 +2,8 @@
 #ifndef PROACT_JOBS_H
 #define PROACT_JOBS_H
 
+#include "src/runner.h"
+
 typedef struct {
     const char *name;
     int (*run)(int argc, char **argv); /* argv[0] is the command name; returns the exit status */
@@ -42,5 +44,12 @@ int job_fail(const char *msg);
 int parse_dtype_option(const char *arg, int *bf16);
 /* Parses "a,b,c" into ints; returns count or -1 with px_error naming `what`. */
 int parse_int_list(const char *s, int **out, const char *what);
+/* An option's value as a number in [lo, hi]; -1 with px_error "NAME: expected ..., got 'ARG'". */
+int parse_long_opt(const char *name, const char *arg, long lo, long hi, long *out);
+int parse_double_opt(const char *name, const char *arg, double lo, double hi, double *out);
+int parse_u64_opt(const char *name, const char *arg, uint64_t *out);
+/* The runner options that proact run and proact eval share: name is one of --temperature,
+ * --top-p, --seed, --attn-window; the value goes into ro. -1 with px_error if it is bad. */
+int parse_runner_opt(const char *name, const char *arg, RunnerOptions *ro);
 
 #endif

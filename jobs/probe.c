@@ -8,6 +8,7 @@
  * Which examples, which read schedule and which points are used depends only on --seed, never on
  * the number of ranks, so 1 and N ranks fit the same probe (up to summation order). */
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,40 +61,34 @@ static int parse_args(int argc, char **argv, ProbeArgs *a) {
     *a = (ProbeArgs){.samples = 4000, .lambda = -1 /* auto */, .holdout = 0.2, .attn_window = 4, .threads = 1, .seed = 1};
     optind = 1;
     int c;
+    long n;
     while ((c = getopt_long(argc, argv, "m:d:n:o:l:f:w:s:t:h", opts, NULL)) != -1) {
-        char *end = NULL;
         switch (c) {
         case 'm': a->model_dir = optarg; break;
         case 'd': a->data = optarg; break;
         case 'o': a->out_dir = optarg; break;
         case 'n':
-            a->samples = strtoll(optarg, &end, 10);
-            if (*end || a->samples < 10) return px_error("--samples must be an integer >= 10");
+            if (parse_long_opt("--samples", optarg, 10, LONG_MAX, &n)) return -1;
+            a->samples = n;
             break;
         case 'l':
-            if (strcmp(optarg, "auto") == 0) {
-                a->lambda = -1;
-                break;
-            }
-            a->lambda = strtod(optarg, &end);
-            if (*end || !(a->lambda >= 0 && isfinite(a->lambda)))
-                return px_error("--lambda must be a number >= 0 or 'auto'");
+            if (strcmp(optarg, "auto") == 0) a->lambda = -1;
+            else if (parse_double_opt("--lambda", optarg, 0, 1e12, &a->lambda)) return -1;
             break;
         case 'f':
-            a->holdout = strtod(optarg, &end);
-            if (*end || !(a->holdout >= 0 && a->holdout < 0.9)) return px_error("--holdout must be in [0, 0.9)");
+            if (parse_double_opt("--holdout", optarg, 0, 0.9, &a->holdout) || a->holdout == 0.9)
+                return px_error("--holdout: expected a fraction in [0, 0.9), got '%s'", optarg);
             break;
         case 'w':
-            a->attn_window = (int)strtol(optarg, &end, 10);
-            if (*end || a->attn_window < 1) return px_error("--attn-window must be an integer >= 1");
+            if (parse_long_opt("--attn-window", optarg, 1, INT_MAX, &n)) return -1;
+            a->attn_window = (int)n;
             break;
         case 's':
-            a->seed = strtoull(optarg, &end, 10);
-            if (*end) return px_error("--seed must be an integer");
+            if (parse_u64_opt("--seed", optarg, &a->seed)) return -1;
             break;
         case 't':
-            a->threads = (int)strtol(optarg, &end, 10);
-            if (*end || a->threads < 1) return px_error("--threads must be an integer >= 1");
+            if (parse_long_opt("--threads", optarg, 1, 1024, &n)) return -1;
+            a->threads = (int)n;
             break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;

@@ -162,28 +162,22 @@ int cmd_run(int argc, char **argv) {
     RunnerOptions ro;
     runner_options_default(&ro);
     optind = 1;
+    long n;
     while ((c = getopt_long(argc, argv, "m:H:Tp:P:s:w:L:A:t:h", opts, NULL)) != -1) {
-        char *end = NULL;
         switch (c) {
         case 'm': model_dir = optarg; break;
         case 'H': head_spec = optarg; break;
         case 'T': do_trace = 1; break;
-        case 'p':
-            ro.temperature = strtof(optarg, &end);
-            if (*end || ro.temperature < 0) return job_fail("--temperature must be a number >= 0");
-            break;
-        case 'P':
-            ro.top_p = strtof(optarg, &end);
-            if (*end || !(ro.top_p > 0 && ro.top_p <= 1)) return job_fail("--top-p must be in (0, 1]");
-            break;
-        case 's': ro.seed = strtoull(optarg, &end, 10); if (*end) return job_fail("--seed must be an integer"); break;
-        case 'w':
-            ro.attn_window = (int)strtol(optarg, &end, 10);
-            if (*end || ro.attn_window < 1) return job_fail("--attn-window must be an integer >= 1");
-            break;
+        case 'p': if (parse_runner_opt("--temperature", optarg, &ro)) return job_fail(px_error_message()); break;
+        case 'P': if (parse_runner_opt("--top-p", optarg, &ro)) return job_fail(px_error_message()); break;
+        case 's': if (parse_runner_opt("--seed", optarg, &ro)) return job_fail(px_error_message()); break;
+        case 'w': if (parse_runner_opt("--attn-window", optarg, &ro)) return job_fail(px_error_message()); break;
         case 'L': layers = optarg; break;
         case 'A': heads = optarg; break;
-        case 't': threads = atoi(optarg); break;
+        case 't':
+            if (parse_long_opt("--threads", optarg, 1, 1024, &n)) return job_fail(px_error_message());
+            threads = (int)n;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

@@ -163,3 +163,53 @@ int parse_int_list(const char *s, int **out, const char *what) {
     *out = v;
     return n;
 }
+
+int parse_long_opt(const char *name, const char *arg, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || errno || v < lo || v > hi)
+        return px_error("%s: expected an integer in %ld..%ld, got '%s'", name, lo, hi, arg);
+    *out = v;
+    return 0;
+}
+
+int parse_double_opt(const char *name, const char *arg, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || errno || !(v >= lo && v <= hi))
+        return px_error("%s: expected a number in %g..%g, got '%s'", name, lo, hi, arg);
+    *out = v;
+    return 0;
+}
+
+int parse_u64_opt(const char *name, const char *arg, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (end == arg || *end || errno || arg[0] == '-')
+        return px_error("%s: expected a non-negative integer, got '%s'", name, arg);
+    *out = v;
+    return 0;
+}
+
+int parse_runner_opt(const char *name, const char *arg, RunnerOptions *ro) {
+    double v;
+    long k;
+    if (strcmp(name, "--temperature") == 0) {
+        if (parse_double_opt(name, arg, 0, 1e9, &v)) return -1;
+        ro->temperature = (float)v;
+    } else if (strcmp(name, "--top-p") == 0) {
+        if (parse_double_opt(name, arg, 1e-6, 1, &v)) return -1;
+        ro->top_p = (float)v;
+    } else if (strcmp(name, "--attn-window") == 0) {
+        if (parse_long_opt(name, arg, 1, INT_MAX, &k)) return -1;
+        ro->attn_window = (int)k;
+    } else if (strcmp(name, "--seed") == 0) {
+        if (parse_u64_opt(name, arg, &ro->seed)) return -1;
+    } else {
+        return px_error("parse_runner_opt: unknown option %s", name);
+    }
+    return 0;
+}

@@ -1252,26 +1252,6 @@ static void on_signal(int sig) {
     errno = saved;
 }
 
-static int parse_long_opt(const char *name, const char *arg, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (end == arg || *end || errno || v < lo || v > hi)
-        return px_error("%s: expected an integer in %ld..%ld, got '%s'", name, lo, hi, arg);
-    *out = v;
-    return 0;
-}
-
-static int parse_double_opt(const char *name, const char *arg, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(arg, &end);
-    if (end == arg || *end || errno || !(v >= lo && v <= hi))
-        return px_error("%s: expected a number in %g..%g, got '%s'", name, lo, hi, arg);
-    *out = v;
-    return 0;
-}
-
 /* Binds and listens on host:port; the socket, or -1 with px_error. *family = its address family. */
 static int open_listener(const char *host, int port, int *family, int *bound_port) {
     struct addrinfo hints = {0}, *res = NULL;
