@@ -171,6 +171,12 @@ static json_t *float_array(const float *v, int n) {
     return a;
 }
 
+/* proact.json's text: indented, then a newline */
+static int write_json_body(FILE *fp, void *root) {
+    if (json_dumpf(root, fp, JSON_INDENT(2) | JSON_REAL_PRECISION(9))) return -1;
+    return fputc('\n', fp) == EOF ? -1 : 0;
+}
+
 int stream_model_write_probe(const char *dir, const Probe *p, const ProbeFitInfo *info) {
     char path[PX_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/proact.json", dir);
@@ -189,23 +195,14 @@ int stream_model_write_probe(const char *dir, const Probe *p, const ProbeFitInfo
     int rc = 0;
     if (!json_is_object(root)) rc = px_error("%s: not a JSON object", path);
     else if (!probe || !json_object_get(probe, "weights") || !json_object_get(probe, "mean") ||
-             !json_object_get(probe, "scale") || json_object_set_new(root, "probe", probe))
+             !json_object_get(probe, "scale"))
         rc = px_error("%s: out of memory building the probe", path);
-    else probe = NULL; /* owned by root now */
-    char *text = rc ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-    if (rc == 0 && !text) rc = px_error("%s: out of memory", path);
-    if (rc == 0) {
-        size_t len = strlen(text);
-        char *with_newline = px_calloc(len + 2, 1, "proact.json");
-        if (!with_newline) rc = -1;
-        else {
-            memcpy(with_newline, text, len);
-            with_newline[len] = '\n';
-            rc = atomic_write_buffer(path, with_newline, len + 1);
-            free(with_newline);
-        }
+    else {
+        int bad = json_object_set_new(root, "probe", probe); /* takes probe, also when it fails */
+        probe = NULL;
+        if (bad) rc = px_error("%s: out of memory building the probe", path);
     }
-    free(text);
+    if (rc == 0) rc = atomic_write(path, write_json_body, root);
     json_decref(probe);
     json_decref(root);
     return rc;

@@ -57,7 +57,7 @@ static void usage(FILE *out) {
 typedef struct {
     char *prediction; /* words joined by single spaces */
     int n_words;
-    int *delays;      /* [n_words] source words read */
+    double *delays;   /* [n_words] source words read (double: as Instance holds them) */
     double *elapsed;  /* [n_words] ms on the simulated clock */
     double compute_ms;
 } Output;
@@ -75,7 +75,7 @@ static double now_ms(void) { return runtime_now() * 1e3; }
 static int output_add(Output *o, const RunnerWord *w, double clock_ms) {
     size_t old = o->prediction ? strlen(o->prediction) : 0, add = strlen(w->text);
     char *p = realloc(o->prediction, old + add + 2);
-    int *d = realloc(o->delays, (size_t)(o->n_words + 1) * sizeof *d);
+    double *d = realloc(o->delays, (size_t)(o->n_words + 1) * sizeof *d);
     if (p) o->prediction = p;
     if (d) o->delays = d;
     double *e = realloc(o->elapsed, (size_t)(o->n_words + 1) * sizeof *e);
@@ -146,16 +146,13 @@ static int bytes_put(Bytes *b, const void *data, size_t len) {
     return 0;
 }
 
-/* record: int64 index | int32 n_words | int32 text bytes | text | int32 delays[n] | double elapsed[n] | double compute_ms */
+/* record: int64 index | int32 n_words | int32 text bytes | text | double delays[n] | double elapsed[n] | double compute_ms */
 static int pack_output(Bytes *b, int64_t index, const Output *o) {
     int32_t n = o->n_words, tl = o->prediction ? (int32_t)strlen(o->prediction) : 0;
     int rc = bytes_put(b, &index, sizeof index) || bytes_put(b, &n, sizeof n) || bytes_put(b, &tl, sizeof tl) ||
              bytes_put(b, o->prediction ? o->prediction : "", (size_t)tl);
-    for (int i = 0; i < n && rc == 0; i++) {
-        int32_t d = o->delays[i];
-        rc = bytes_put(b, &d, sizeof d);
-    }
-    if (n && rc == 0) rc = bytes_put(b, o->elapsed, (size_t)n * sizeof(double));
+    if (n && rc == 0)
+        rc = bytes_put(b, o->delays, (size_t)n * sizeof(double)) || bytes_put(b, o->elapsed, (size_t)n * sizeof(double));
     return rc || bytes_put(b, &o->compute_ms, sizeof o->compute_ms) ? -1 : 0;
 }
 
@@ -178,16 +175,12 @@ static int unpack_outputs(const char *buf, size_t len, Output *out, int64_t n) {
             return px_error("gathered results: sentence %lld is out of range or came twice", (long long)index + 1);
         Output *o = &out[index];
         o->prediction = px_calloc((size_t)tl + 1, 1, "prediction");
-        o->delays = px_calloc((size_t)nw + 1, sizeof(int), "delays");
+        o->delays = px_calloc((size_t)nw + 1, sizeof(double), "delays");
         o->elapsed = px_calloc((size_t)nw + 1, sizeof(double), "elapsed");
         if (!o->prediction || !o->delays || !o->elapsed || take(&p, end, o->prediction, (size_t)tl)) return -1;
         o->n_words = nw;
-        for (int i = 0; i < nw; i++) {
-            int32_t d = 0;
-            if (take(&p, end, &d, sizeof d)) return -1;
-            o->delays[i] = d;
-        }
-        if (take(&p, end, o->elapsed, (size_t)nw * sizeof(double)) ||
+        if (take(&p, end, o->delays, (size_t)nw * sizeof(double)) ||
+            take(&p, end, o->elapsed, (size_t)nw * sizeof(double)) ||
             take(&p, end, &o->compute_ms, sizeof o->compute_ms))
             return -1;
     }
@@ -306,21 +299,11 @@ static int write_head(const char *out_dir, const TestSet *t, const Output *outs,
     if (!v) return -1;
     int rc = 0;
     double compute = 0, words = 0;
-    for (int64_t i = 0; i < t->n && rc == 0; i++) {
+    for (int64_t i = 0; i < t->n; i++) { /* borrowed: the outputs and the texts stay theirs */
         const Output *o = &outs[i];
-        WordSpan *spans = NULL;
-        int n_src = split_words(t->src[i], strlen(t->src[i]), &spans);
-        free(spans);
-        v[i].index = i;
-        v[i].prediction = o->prediction;
-        v[i].n_delays = o->n_words;
-        v[i].delays = px_calloc((size_t)o->n_words + 1, sizeof(double), "delays");
-        v[i].elapsed = o->elapsed;
-        v[i].reference = t->ref[i];
-        v[i].source = t->src[i];
-        v[i].source_length = n_src;
-        if (n_src < 0 || !v[i].delays) rc = -1;
-        for (int k = 0; k < o->n_words && rc == 0; k++) v[i].delays[k] = o->delays[k];
+        v[i] = (Instance){.index = i, .prediction = o->prediction, .delays = o->delays, .elapsed = o->elapsed,
+                          .n_delays = o->n_words, .reference = t->ref[i], .source = t->src[i],
+                          .source_length = count_words(t->src[i])};
         compute += o->compute_ms;
         words += o->n_words;
     }
@@ -333,7 +316,6 @@ static int write_head(const char *out_dir, const TestSet *t, const Output *outs,
     snprintf(path, sizeof path, "%s/scores.tsv", dir);
     if (rc == 0) rc = scores_tsv_write(path, &hr->scores);
     hr->ms_per_word = words > 0 ? compute / words : NAN;
-    for (int64_t i = 0; i < t->n; i++) free(v[i].delays); /* the rest is borrowed */
     free(v);
     return rc;
 }

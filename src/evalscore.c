@@ -28,17 +28,6 @@ void score_options_default(ScoreOptions *o) {
     o->word_ms = 0;
 }
 
-int eval_count_words(const char *text) {
-    int n = 0;
-    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p;) {
-        while (*p && word_separator(*p)) p++;
-        if (!*p) break;
-        n++;
-        while (*p && !word_separator(*p)) p++;
-    }
-    return n;
-}
-
 /* Compensated (Neumaier) sum: SimulEval's statistics.mean sums exactly, so keep the rounding
  * error of long corpora out of the mean. */
 typedef struct {
@@ -111,7 +100,7 @@ int eval_scores(const Instance *v, int n, const ScoreOptions *o, EvalScores *out
         if (!x->delays) return px_error("instance %lld: %d delays announced but none given", (long long)x->index, x->n_delays);
         if (x->source_length < 1)
             return px_error("instance %lld: source_length is %d, but it has output", (long long)x->index, x->source_length);
-        int ref_words = eval_count_words(x->reference);
+        int ref_words = count_words(x->reference);
         double ref_len = ref_words > 0 ? ref_words : 1; /* SimulEval: "".split(" ") has 1 word */
         LatencyScores s;
         if (instance_latency(x, x->delays, x->source_length, ref_len, o->use_ref_len, "delays", &s)) return -1;

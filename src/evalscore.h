@@ -71,7 +71,4 @@ typedef struct {
  * an instance with output but source_length < 1, delays that are not finite, and so on. */
 int eval_scores(const Instance *v, int n, const ScoreOptions *o, EvalScores *out);
 
-/* Words of a text as the project splits them (ASCII whitespace). */
-int eval_count_words(const char *text);
-
 #endif

@@ -5,6 +5,17 @@
 
 #include "common.h"
 
+int count_words(const char *text) {
+    int n = 0;
+    for (const unsigned char *p = (const unsigned char *)(text ? text : ""); *p;) {
+        while (*p && word_separator(*p)) p++;
+        if (!*p) break;
+        n++;
+        while (*p && !word_separator(*p)) p++;
+    }
+    return n;
+}
+
 int split_words(const char *text, size_t len, WordSpan **out) {
     *out = NULL;
     int n = 0, cap = 0;

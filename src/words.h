@@ -21,6 +21,10 @@ static inline int word_separator(unsigned char c) {
  * a malloc'ed array in *out (NULL when there are none), or -1. */
 int split_words(const char *text, size_t len, WordSpan **out);
 
+/* The number of words split_words would find in the NUL-terminated text (NULL: 0), without
+ * allocating. */
+int count_words(const char *text);
+
 /* Appends the tokens of every word to *tokens and, per word, the token count so far (its end,
  * relative to the first token appended) to *word_ends. Returns the number of words or -1. */
 int tokenize_words(const Tokenizer *t, const char *text, size_t len, IdVec *tokens, IdVec *word_ends);
