@@ -7,7 +7,13 @@
  *
  * Every sentence is run alone with a fresh stream and its own sampling seed (its number), so its
  * words and delays do not depend on which rank runs it: 1 rank and N ranks write the same files,
- * except for the wall-clock `elapsed` times. */
+ * except for the wall-clock `elapsed` times.
+ *
+ * `--merge` combines finished evaluations (say one Slurm array task per head) into the directory
+ * one evaluation of all their heads would have written: it reads each part's curve.csv back,
+ * copies the per-head files and writes the files across heads with the same writers. It only
+ * reads and writes files, so it never starts MPI. */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -20,6 +26,7 @@
 
 #include "io/atomic_file.h"
 #include "io/dataset.h"
+#include "io/files.h"
 #include "io/instances.h"
 #include "io/plot_svg.h"
 #include "io/stream_model.h"
@@ -35,7 +42,8 @@ static void usage(FILE *out) {
             "usage: proact eval --model DIR --data test.h5|test.tsv --heads SPEC[,SPEC...] -o OUT\n"
             "                   [--limit N] [--word-ms R] [--tokenize 13a|none|intl|char] [--lowercase]\n"
             "                   [--temperature T] [--top-p P] [--seed S] [--attn-window W] [--threads N]\n"
-            "                   [--no-progress]\n\n"
+            "                   [--no-progress]\n"
+            "       proact eval --merge -o OUT [--model DIR] PART_DIR [PART_DIR ...]\n\n"
             "Streams every test sentence word by word through each decision head and scores the output\n"
             "(BLEU and chrF2 as sacreBLEU; AL, LAAL, AP, DAL in source words as SimulEval). Under mpirun or\n"
             "srun the sentences are split over the ranks and the results gathered on rank 0. Writes\n"
@@ -47,7 +55,12 @@ static void usage(FILE *out) {
             "--word-ms R  the source is spoken at R ms per word (default 400): `elapsed` is then the\n"
             "             time each word was written, waiting for the speaker plus computing, and the\n"
             "             computation-aware *_CA latencies (ms) are reported; 0 = computing time only\n"
-            "--tokenize, --lowercase   BLEU options (sacreBLEU's; default 13a, mixed case)\n",
+            "--tokenize, --lowercase   BLEU options (sacreBLEU's; default 13a, mixed case)\n"
+            "--merge      combine earlier evaluations (PART_DIRs: their -o, e.g. one Slurm array task per\n"
+            "             head) into OUT as one evaluation of all their heads would have written it: copies\n"
+            "             each head's files, writes curve.csv, curve.svg, summary.txt and prints the table.\n"
+            "             Heads keep the order of the parts; all must have scored the same sentences.\n"
+            "             No MPI and no model: --model DIR only names the model in the plot's title\n",
             head_spec_help());
 }
 
@@ -70,6 +83,14 @@ static void output_free(Output *o) {
 }
 
 static double now_ms(void) { return runtime_now() * 1e3; }
+
+/* Prefixes the recorded error with where it happened (px_error cannot take its own message as an
+ * argument: it writes over it). Returns -1. */
+static int error_at(const char *where) {
+    char msg[900];
+    snprintf(msg, sizeof msg, "%s", px_error_message());
+    return px_error("%s: %s", where, msg);
+}
 
 /* Appends one written word to o. */
 static int output_add(Output *o, const RunnerWord *w, double clock_ms) {
@@ -119,9 +140,9 @@ static int stream_sentence(Runner *r, int64_t index, const char *src, double wor
     }
     free(words);
     if (rc) {
-        char msg[900];
-        snprintf(msg, sizeof msg, "%s", px_error_message());
-        return px_error("sentence %lld: %s", (long long)index + 1, msg);
+        char where[48];
+        snprintf(where, sizeof where, "sentence %lld", (long long)index + 1);
+        return error_at(where);
     }
     return 0;
 }
@@ -352,9 +373,18 @@ static int write_table(FILE *fp, void *ctx) {
     return ferror(fp) ? -1 : 0;
 }
 
+/* curve.csv's columns, in order: --merge reads the file back by them. */
+enum {
+    COL_HEAD, COL_KIND, COL_DIR, COL_BLEU, COL_CHRF, COL_AL, COL_LAAL, COL_AP, COL_DAL,
+    COL_AL_CA, COL_LAAL_CA, COL_AP_CA, COL_DAL_CA, COL_MS_PER_WORD, COL_N, COL_N_NO_OUTPUT, COL_SIGNATURE,
+    CURVE_COLUMNS
+};
+static const char curve_header[] =
+    "head,kind,dir,BLEU,chrF,AL,LAAL,AP,DAL,AL_CA,LAAL_CA,AP_CA,DAL_CA,ms_per_word,n,n_no_output,signature";
+
 static int write_curve_csv(FILE *fp, void *ctx) {
     const Table *t = ctx;
-    fprintf(fp, "head,kind,dir,BLEU,chrF,AL,LAAL,AP,DAL,AL_CA,LAAL_CA,AP_CA,DAL_CA,ms_per_word,n,n_no_output\n");
+    fprintf(fp, "%s\n", curve_header);
     for (int h = 0; h < t->n; h++) {
         const HeadResult *r = &t->hr[h];
         const EvalScores *s = &r->scores;
@@ -362,10 +392,12 @@ static int write_curve_csv(FILE *fp, void *ctx) {
         const double cav[4] = {s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
         for (int k = 0; k < 4; k++) fmt_value(ca[k], sizeof ca[k], s->has_ca, cav[k], "%.6f");
         fmt_value(mpw, sizeof mpw, 1, r->ms_per_word, "%.6f");
-        /* head specs never contain commas or quotes (head_parse), so no CSV quoting is needed */
-        fprintf(fp, "%s,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%s,%s,%s,%s,%s,%d,%d\n", r->head.spec,
+        /* no CSV quoting is needed: --heads is split at commas, and sacreBLEU's signature joins
+         * fixed names with '|' */
+        assert(!strchr(r->head.spec, ',') && !strchr(s->signature, ','));
+        fprintf(fp, "%s,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%s,%s,%s,%s,%s,%d,%d,%s\n", r->head.spec,
                 kind_name(r->head.kind), r->dir, s->bleu.score, s->chrf, s->AL, s->LAAL, s->AP, s->DAL, ca[0], ca[1],
-                ca[2], ca[3], mpw, s->n, s->n_no_output);
+                ca[2], ca[3], mpw, s->n, s->n_no_output, s->signature);
     }
     return ferror(fp) ? -1 : 0;
 }
@@ -414,24 +446,211 @@ static int write_plot(const char *path, const HeadResult *hr, int n, const char 
     return rc;
 }
 
-static int write_summary(const char *out_dir, const HeadResult *hr, int n, const char *model_dir, int64_t n_sent) {
+/* The files across heads. model_dir may be NULL (a merge without --model): the title then omits it. */
+static int write_summary(const char *out_dir, const HeadResult *hr, int n, const char *model_dir) {
     Table t = {hr, n};
     char path[PX_PATH_MAX + 32], title[PX_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/summary.txt", out_dir);
     if (atomic_write(path, write_table, &t)) return -1;
     snprintf(path, sizeof path, "%s/curve.csv", out_dir);
     if (atomic_write(path, write_curve_csv, &t)) return -1;
-    const char *base = strrchr(model_dir, '/');
-    snprintf(title, sizeof title, "Latency-quality: %s, %lld sentences", base && base[1] ? base + 1 : model_dir,
-             (long long)n_sent);
+    const char *base = model_dir ? strrchr(model_dir, '/') : NULL;
+    if (model_dir)
+        snprintf(title, sizeof title, "Latency-quality: %s, %d sentences", base && base[1] ? base + 1 : model_dir,
+                 hr[0].scores.n);
+    else
+        snprintf(title, sizeof title, "Latency-quality: %d sentences", hr[0].scores.n);
     snprintf(path, sizeof path, "%s/curve.svg", out_dir);
     return write_plot(path, hr, n, title);
+}
+
+/* The table on stdout and the lines under it. word_ms is NAN when it is not known: curve.csv does
+ * not record it, so a merge cannot say it. */
+static void print_results(const char *out_dir, const HeadResult *hr, int n, double word_ms) {
+    Table tab = {hr, n};
+    char clock[64] = "";
+    if (!isnan(word_ms)) snprintf(clock, sizeof clock, " with the source at %g ms/word", word_ms);
+    write_table(stdout, &tab);
+    printf("(%d sentences; BLEU %s; latency in source words, *_CA in ms%s)\n"
+           "wrote %s/{summary.txt,curve.csv,curve.svg} and per head instances.log, scores.tsv\n",
+           hr[0].scores.n, hr[0].scores.signature, clock, out_dir);
+    fflush(stdout);
+}
+
+/* --- merge: earlier evaluations into one ------------------------------------------------------ */
+
+/* Where a merged row came from: to copy its head's files and to name it in errors. */
+typedef struct {
+    const char *part; /* the PART_DIR */
+    int line;         /* its line in PART/curve.csv */
+} RowOrigin;
+
+/* Splits a curve.csv line at its commas, in place. Stores at most max fields; returns how many
+ * there are. */
+static int split_csv(char *line, char **fields, int max) {
+    int n = 0;
+    for (char *p = line; p; n++) {
+        char *comma = strchr(p, ',');
+        if (comma) *comma++ = '\0';
+        if (n < max) fields[n] = p;
+        p = comma;
+    }
+    return n;
+}
+
+/* A number as write_curve_csv wrote it ("%.6f", which gives "nan" for a latency without output).
+ * With absent_ok, "-" (fmt_value's "not there") reads as NAN. */
+static int csv_number(const char *where, const char *column, const char *field, int absent_ok, double *out) {
+    char *end;
+    if (absent_ok && strcmp(field, "-") == 0) {
+        *out = NAN;
+        return 0;
+    }
+    *out = strtod(field, &end);
+    return end > field && !*end ? 0 : px_error("%s: column '%s' is not a number: '%s'", where, column, field);
+}
+
+/* One row of curve.csv into hr; names are the header's columns, where is "PART/curve.csv:LINE". */
+static int parse_curve_row(char *line, char *const *names, const char *where, HeadResult *hr) {
+    char *f[CURVE_COLUMNS], name[PX_PATH_MAX + 80];
+    int nf = split_csv(line, f, CURVE_COLUMNS);
+    if (nf != CURVE_COLUMNS) return px_error("%s: %d fields, expected %d (%s)", where, nf, CURVE_COLUMNS, curve_header);
+    memset(hr, 0, sizeof *hr);
+    EvalScores *s = &hr->scores;
+    snprintf(name, sizeof name, "%s: column 'head'", where);
+    if (head_parse(f[COL_HEAD], &hr->head)) return error_at(name);
+    if (strcmp(f[COL_KIND], kind_name(hr->head.kind)))
+        return px_error("%s: column 'kind' is '%s', but head '%s' is of kind '%s'", where, f[COL_KIND], hr->head.spec,
+                        kind_name(hr->head.kind));
+    /* the directory follows from the spec; checking it also keeps the copies inside PART and OUT */
+    head_dir_name(hr->head.spec, hr->dir, sizeof hr->dir);
+    if (strcmp(f[COL_DIR], hr->dir))
+        return px_error("%s: column 'dir' is '%s', but eval writes head '%s' to '%s'", where, f[COL_DIR],
+                        hr->head.spec, hr->dir);
+    double *const value[CURVE_COLUMNS] = {
+        [COL_BLEU] = &s->bleu.score, [COL_CHRF] = &s->chrf,     [COL_AL] = &s->AL,
+        [COL_LAAL] = &s->LAAL,       [COL_AP] = &s->AP,         [COL_DAL] = &s->DAL,
+        [COL_AL_CA] = &s->AL_CA,     [COL_LAAL_CA] = &s->LAAL_CA, [COL_AP_CA] = &s->AP_CA,
+        [COL_DAL_CA] = &s->DAL_CA,   [COL_MS_PER_WORD] = &hr->ms_per_word};
+    for (int c = COL_BLEU; c <= COL_MS_PER_WORD; c++) {
+        int optional = c >= COL_AL_CA; /* the *_CA latencies and ms_per_word may be "-" */
+        if (csv_number(where, names[c], f[c], optional, value[c])) return -1;
+        if (c >= COL_AL_CA && c <= COL_DAL_CA) s->has_ca |= strcmp(f[c], "-") != 0;
+    }
+    int *const count[] = {&s->n, &s->n_no_output};
+    for (int c = COL_N; c <= COL_N_NO_OUTPUT; c++) {
+        long v;
+        snprintf(name, sizeof name, "%s: column '%s'", where, names[c]);
+        if (parse_long_opt(name, f[c], c == COL_N ? 1 : 0, c == COL_N ? INT_MAX : s->n, &v)) return -1;
+        *count[c - COL_N] = (int)v;
+    }
+    const char *sig = f[COL_SIGNATURE];
+    if (!*sig || strlen(sig) >= sizeof s->signature)
+        return px_error("%s: column 'signature' is empty or too long: '%.60s'", where, sig);
+    snprintf(s->signature, sizeof s->signature, "%s", sig);
+    return 0;
+}
+
+/* A row joins the merge if its head is new and it was scored like the first row: on the same
+ * sentences (a merged curve compares the heads) and with the same BLEU signature (the footer
+ * states one). */
+static int check_merged_row(const HeadResult *hr, const RowOrigin *from, int n, const HeadResult *r,
+                            const char *where) {
+    for (int k = 0; k < n; k++)
+        if (strcmp(hr[k].dir, r->dir) == 0)
+            return px_error("%s: head '%s' comes twice: also in %s/curve.csv:%d", where, r->head.spec, from[k].part,
+                            from[k].line);
+    if (n && r->scores.n != hr[0].scores.n)
+        return px_error("%s: head '%s' scored %d sentences, but %s/curve.csv:%d scored %d: the parts must evaluate "
+                        "the same sentences (--data, --limit)",
+                        where, r->head.spec, r->scores.n, from[0].part, from[0].line, hr[0].scores.n);
+    if (n && strcmp(r->scores.signature, hr[0].scores.signature))
+        return px_error("%s: BLEU signature %s, but %s/curve.csv:%d has %s: the parts must score alike (--tokenize, "
+                        "--lowercase)",
+                        where, r->scores.signature, from[0].part, from[0].line, hr[0].scores.signature);
+    return 0;
+}
+
+/* Appends the rows of PART/curve.csv to *hr and *from, which hold *n rows so far. */
+static int read_curve(const char *part, HeadResult **hr, RowOrigin **from, int *n) {
+    char path[PX_PATH_MAX + 32], where[PX_PATH_MAX + 48], **lines, *names[CURVE_COLUMNS];
+    int n_lines, rc;
+    snprintf(path, sizeof path, "%s/curve.csv", part);
+    if (lines_read(path, &lines, &n_lines)) return -1;
+    if (n_lines == 0 || strcmp(lines[0], curve_header))
+        rc = px_error("%s:1: not a proact eval curve (header '%.80s', expected '%s')", path, n_lines ? lines[0] : "",
+                      curve_header);
+    else
+        rc = n_lines > 1 ? 0 : px_error("%s: no heads", path);
+    if (rc == 0) {
+        split_csv(lines[0], names, CURVE_COLUMNS);
+        HeadResult *more = realloc(*hr, (size_t)(*n + n_lines - 1) * sizeof *more);
+        if (more) *hr = more;
+        RowOrigin *more_from = realloc(*from, (size_t)(*n + n_lines - 1) * sizeof *more_from);
+        if (more_from) *from = more_from;
+        if (!more || !more_from) rc = px_error("%s: out of memory", path);
+    }
+    for (int l = 1; l < n_lines && rc == 0; l++) {
+        snprintf(where, sizeof where, "%s:%d", path, l + 1);
+        rc = parse_curve_row(lines[l], names, where, &(*hr)[*n]);
+        if (rc == 0) rc = check_merged_row(*hr, *from, *n, &(*hr)[*n], where);
+        if (rc == 0) (*from)[(*n)++] = (RowOrigin){part, l + 1};
+    }
+    free(lines);
+    return rc;
+}
+
+/* Whether two paths name the same directory (then its files are already in place). */
+static int same_dir(const char *a, const char *b) {
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/* Copies PART/<dir>/{instances.log,scores.tsv} into OUT/<dir>/. With copy = 0 it only checks that
+ * they can be read, so that a missing one stops the merge before it writes anything. */
+static int merge_head_files(const char *part, const char *out_dir, const char *dir, int copy) {
+    static const char *const files[] = {"instances.log", "scores.tsv"};
+    char src[PX_PATH_MAX + 160], dst[PX_PATH_MAX + 160];
+    snprintf(dst, sizeof dst, "%s/%s", out_dir, dir);
+    if (copy && file_mkdirs(dst)) return -1;
+    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
+        snprintf(src, sizeof src, "%s/%s/%s", part, dir, files[k]);
+        snprintf(dst, sizeof dst, "%s/%s/%s", out_dir, dir, files[k]);
+        if (!copy && access(src, R_OK)) return px_error("%s: cannot read: %s", src, strerror(errno));
+        if (copy && file_copy(src, dst)) return -1;
+    }
+    return 0;
+}
+
+/* proact eval --merge: the parts' heads, in order, written to out_dir as one evaluation of them
+ * all would have written them. model_dir (may be NULL) only names the model in the plot. */
+static int merge_evals(const char *out_dir, const char *model_dir, char *const *parts, int n_parts) {
+    HeadResult *hr = NULL;
+    RowOrigin *from = NULL;
+    int n = 0, rc = 0;
+    for (int p = 0; p < n_parts && rc == 0; p++) rc = read_curve(parts[p], &hr, &from, &n);
+    for (int h = 0; h < n && rc == 0; h++) rc = merge_head_files(from[h].part, out_dir, hr[h].dir, 0);
+    if (rc == 0) rc = file_mkdirs(out_dir);
+    for (int h = 0; h < n && rc == 0; h++)
+        if (!same_dir(from[h].part, out_dir)) rc = merge_head_files(from[h].part, out_dir, hr[h].dir, 1);
+    if (rc == 0) rc = write_summary(out_dir, hr, n, model_dir);
+    if (rc == 0) {
+        fprintf(stderr, "proact eval: merged %d head%s of %d evaluation%s -> %s\n", n, n == 1 ? "" : "s", n_parts,
+                n_parts == 1 ? "" : "s", out_dir);
+        print_results(out_dir, hr, n, NAN);
+    }
+    free(hr);
+    free(from);
+    return rc;
 }
 
 /* --- the job ---------------------------------------------------------------------------------- */
 
 typedef struct {
     const char *model_dir, *data, *heads, *out_dir;
+    int merge;      /* --merge: combine the evaluations in parts[0..n_parts) */
+    char **parts;
+    int n_parts;
     int64_t limit;
     int threads, progress;
     double word_ms;
@@ -448,7 +667,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         {"temperature", required_argument, 0, 'p'}, {"top-p", required_argument, 0, 'P'},
         {"seed", required_argument, 0, 's'}, {"attn-window", required_argument, 0, 'w'},
         {"threads", required_argument, 0, 't'}, {"no-progress", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"merge", no_argument, 0, 'M'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     memset(a, 0, sizeof *a);
     a->threads = 1;
     a->progress = 1;
@@ -456,9 +675,10 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     score_options_default(&a->score);
     runner_options_default(&a->runner);
     optind = 1;
-    int c;
+    int c, run_only = 0; /* the last option given that only an evaluation takes */
     long n;
     while ((c = getopt_long(argc, argv, "m:d:H:o:n:W:k:cp:P:s:w:t:qh", opts, NULL)) != -1) {
+        if (!strchr("moMh?", c)) run_only = c;
         switch (c) {
         case 'm': a->model_dir = optarg; break;
         case 'd': a->data = optarg; break;
@@ -485,9 +705,26 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
             a->threads = (int)n;
             break;
         case 'q': a->progress = 0; break;
+        case 'M': a->merge = 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
+    }
+    if (a->merge) {
+        /* a merge reads what evaluations wrote: an option of the evaluation itself would be ignored */
+        for (const struct option *o = opts; run_only && o->name; o++)
+            if (o->val == run_only)
+                return px_error("--merge combines finished evaluations: --%s does not apply", o->name);
+        if (!a->out_dir || optind == argc) {
+            usage(stderr);
+            return 2;
+        }
+        a->parts = argv + optind;
+        a->n_parts = argc - optind;
+        /* a shell glob's "dir/" would name "dir//curve.csv" in messages */
+        for (int p = 0; p < a->n_parts; p++)
+            for (char *end = a->parts[p] + strlen(a->parts[p]); end > a->parts[p] + 1 && end[-1] == '/';) *--end = '\0';
+        return 0;
     }
     if (!a->model_dir || !a->data || !a->heads || !a->out_dir || optind < argc) {
         usage(stderr);
@@ -559,6 +796,8 @@ int cmd_eval(int argc, char **argv) {
     if (parsed == 1) return 0;
     if (parsed == 2) return 2;
     if (parsed) return job_fail(px_error_message());
+    /* a merge only reads and writes files: it runs as a plain process, before and without MPI */
+    if (a.merge) return merge_evals(a.out_dir, a.model_dir, a.parts, a.n_parts) ? job_fail(px_error_message()) : 0;
     World w;
     if (world_init(NULL, NULL, &w)) return job_fail(px_error_message());
     runtime_set_threads(a.threads);
@@ -626,15 +865,8 @@ int cmd_eval(int argc, char **argv) {
         }
     }
     if (w.rank == 0) {
-        rc = write_summary(a.out_dir, hr, n_heads, a.model_dir, t.n);
-        if (rc == 0) {
-            Table tab = {hr, n_heads};
-            write_table(stdout, &tab);
-            printf("(%lld sentences; BLEU %s; latency in source words, *_CA in ms with the source at %g ms/word)\n"
-                   "wrote %s/{summary.txt,curve.csv,curve.svg} and per head instances.log, scores.tsv\n",
-                   (long long)t.n, hr[0].scores.signature, a.word_ms, a.out_dir);
-            fflush(stdout);
-        }
+        rc = write_summary(a.out_dir, hr, n_heads, a.model_dir);
+        if (rc == 0) print_results(a.out_dir, hr, n_heads, a.word_ms);
     }
     if (world_agree(&w, rc)) status = job_fail(px_error_message());
 done:

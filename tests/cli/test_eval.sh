@@ -165,4 +165,83 @@ expect_fail "3 ranks, bad head: all ranks stop with one error" "nonsense:1" \
   timeout 120 mpirun -np 3 --oversubscribe "$PROACT" eval "${E[@]}" --heads nonsense:1
 touch "$WORK/file"
 expect_fail "output is a file" "$WORK/file" "$PROACT" eval --model "$MODEL" --data "$DATA" --limit 2 --heads waitk:1 -o "$WORK/file"
+
+# --- --merge: one evaluation per head (as a Slurm array runs them), merged, is one evaluation of both
+eval_to() { # eval_to OUT HEADS: 4 sentences, run plainly (no mpirun)
+  "$PROACT" eval --model "$MODEL" --data "$DATA" --limit 4 --heads "$2" -o "$1" >/dev/null 2>"$1.stderr" ||
+    { cat "$1.stderr"; return 1; }
+}
+# a merge never starts MPI, so under the sanitizer every leak is ours: look for them
+MERGE=(env "ASAN_OPTIONS=$ASAN_OPTIONS:detect_leaks=1" "$PROACT" eval --merge)
+merge_to() { # merge_to OUT [--model DIR] PART...: stdout into OUT.stdout
+  local out="$1"; shift
+  "${MERGE[@]}" -o "$out" "$@" >"$out.stdout" 2>"$out.stderr" || { cat "$out.stderr"; return 1; }
+}
+check "eval waitk:2,entropy:3.5 at once" eval_to "$WORK/both" waitk:2,entropy:3.5
+check "eval waitk:2, entropy:3.5 and offline one at a time" \
+  bash -c "$(declare -f eval_to); PROACT='$PROACT' MODEL='$MODEL' DATA='$DATA'
+           eval_to '$WORK/pa' waitk:2 && eval_to '$WORK/pb' entropy:3.5 && eval_to '$WORK/pc' offline"
+check "merge the one-head parts (plainly, no mpirun)" merge_to "$WORK/merged" --model "$MODEL" "$WORK/pa" "$WORK/pb"
+check "merged: curve.csv, per-head files, summary, plot and table as one evaluation's" \
+  "$PYTHON" - "$WORK/both" "$WORK/merged" "$WORK/pa" "$WORK/pb" "$(basename "$MODEL")" <<'PY'
+import csv, filecmp, sys
+import xml.etree.ElementTree as ET
+both, merged, pa, pb, model = sys.argv[1:6]
+header = open(f"{merged}/curve.csv").readline().rstrip("\n")
+assert header == open(f"{both}/curve.csv").readline().rstrip("\n") and header.endswith(",signature"), header
+# ms_per_word and the *_CA latencies are wall-clock: the rest must be equal
+cols = ["head", "kind", "dir", "BLEU", "chrF", "AL", "LAAL", "AP", "DAL", "n", "n_no_output", "signature"]
+ra, rm = list(csv.DictReader(open(f"{both}/curve.csv"))), list(csv.DictReader(open(f"{merged}/curve.csv")))
+assert [[r[k] for k in cols] for r in ra] == [[r[k] for k in cols] for r in rm], (ra, rm)
+assert [r["dir"] for r in rm] == ["waitk_2", "entropy_3.5"] and rm[0]["n"] == "4", rm
+# and every field, timings included, is the part's as it was read
+assert open(f"{merged}/curve.csv").readlines()[1:] == open(f"{pa}/curve.csv").readlines()[1:] + \
+    open(f"{pb}/curve.csv").readlines()[1:]
+assert rm[0]["signature"].startswith("nrefs:1|") and "tok:13a" in rm[0]["signature"], rm[0]
+for part, d in [(pa, "waitk_2"), (pb, "entropy_3.5")]:
+    for f in ["instances.log", "scores.tsv"]:
+        assert filecmp.cmp(f"{part}/{d}/{f}", f"{merged}/{d}/{f}", shallow=False), (d, f)
+svg = ET.parse(f"{merged}/curve.svg").getroot()
+text = [t.text or "" for t in svg.iter() if t.tag.endswith("text")]
+assert "waitk" in text and "entropy" in text, text
+assert f"Latency-quality: {model}, 4 sentences" in text, text
+table = open(f"{merged}/summary.txt").read()
+out = open(f"{merged}.stdout").read()
+assert out.startswith(table) and "\nwaitk:2 " in table and "\nentropy:3.5 " in table, (out, table)
+assert f"\n(4 sentences; BLEU {rm[0]['signature']};" in out and f"\nwrote {merged}/" in out, out
+PY
+check "merge a part of two heads and one of one, without --model" merge_to "$WORK/merged3" "$WORK/both" "$WORK/pc"
+check "... three rows in order" \
+  test "$(cut -d, -f1 "$WORK/merged3/curve.csv" | tr '\n' ' ')" = "head waitk:2 entropy:3.5 offline "
+check "... the plot's title without a model" grep -q '>Latency-quality: 4 sentences<' "$WORK/merged3/curve.svg"
+check "merge one part (--word-ms 0: no *_CA) into a copy" merge_to "$WORK/w0m" "$WORK/w0"
+check "... with the same curve.csv and summary.txt, byte for byte" \
+  bash -c "cmp '$WORK/w0/curve.csv' '$WORK/w0m/curve.csv' && cmp '$WORK/w0/summary.txt' '$WORK/w0m/summary.txt'"
+cp -r "$WORK/pa" "$WORK/self"
+check "merge into one of the parts" merge_to "$WORK/self" "$WORK/self" "$WORK/pb"
+check "... its own files stay, the other part's join" \
+  bash -c "cmp '$WORK/pa/waitk_2/instances.log' '$WORK/self/waitk_2/instances.log' &&
+           cmp '$WORK/pb/entropy_3.5/instances.log' '$WORK/self/entropy_3.5/instances.log' &&
+           [ \$(wc -l <'$WORK/self/curve.csv') -eq 3 ]"
+
+merge_fails() { # merge_fails "what" "error substring" PART...: one error line, and no OUT/curve.csv
+  local what="$1" needle="$2"; shift 2
+  expect_fail "merge: $what" "$needle" "${MERGE[@]}" -o "$WORK/bad" "$@"
+  check "merge: $what: no curve.csv written" test ! -e "$WORK/bad/curve.csv"
+}
+mkdir "$WORK/nocurve"
+for p in header number nolog; do cp -r "$WORK/pb" "$WORK/$p"; done
+sed -i '1s/,LAAL,/,LAAX,/' "$WORK/header/curve.csv"
+awk -F, -v OFS=, 'NR == 2 { $7 = "1.2.3" } 1' "$WORK/pb/curve.csv" >"$WORK/number/curve.csv" # $7: LAAL
+rm "$WORK/nolog/entropy_3.5/instances.log"
+merge_fails "a head twice" "$WORK/pa/curve.csv:2: head 'waitk:2' comes twice: also in $WORK/pa/curve.csv:2" \
+  "$WORK/pa" "$WORK/pb" "$WORK/pa"
+merge_fails "a part of other sentences (--limit 3)" \
+  "$WORK/w0/curve.csv:2: head 'waitk:1' scored 3 sentences, but $WORK/pa/curve.csv:2 scored 4" "$WORK/pa" "$WORK/w0"
+merge_fails "a part without curve.csv" "$WORK/nocurve/curve.csv" "$WORK/pa" "$WORK/nocurve"
+merge_fails "a corrupted header" "$WORK/header/curve.csv:1: not a proact eval curve" "$WORK/pa" "$WORK/header"
+merge_fails "a row with a bad number" "$WORK/number/curve.csv:2: column 'LAAL' is not a number: '1.2.3'" \
+  "$WORK/pa" "$WORK/number"
+merge_fails "a missing per-head file" "$WORK/nolog/entropy_3.5/instances.log" "$WORK/pa" "$WORK/nolog"
+merge_fails "an option of the evaluation" "--limit does not apply" --limit 3 "$WORK/pa"
 finish
