@@ -9,12 +9,55 @@
 #   6. stream one held-out verse word by word (proact run),
 #   7. evaluate decision heads on held-out verses on 2 MPI ranks (proact eval) and print the
 #      latency-quality table (BLEU, chrF, AL, LAAL, AP, DAL); the plot goes to RUN/eval/curve.svg.
+#
+# scripts/demo.sh --slurm runs the same job chain as Slurm batch jobs instead (slurm/pipeline.sh:
+# prepare -> train -> export -> probe -> eval array -> merge) on a one-node Slurm cluster that it
+# starts in a temporary directory (scripts/slurm-local.sh) and stops at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+slurm=0
+case "${1:-}" in
+  --slurm) slurm=1 ;;
+  "") ;;
+  *) echo "usage: scripts/demo.sh [--slurm]" >&2; exit 2 ;;
+esac
 ./scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)" --target proact_bin
 P=./build/proact
+
+if [ $slurm -eq 1 ]; then
+  RUN=${RUN_DIR:-runs/demo-slurm}
+  rm -rf "$RUN"
+  CLUSTER=$(mktemp -d /tmp/proact-slurm.XXXXXX)
+  chmod 755 "$CLUSTER" # munged, as user munge, must reach it
+  trap './scripts/slurm-local.sh stop "$CLUSTER/c"; rm -rf "$CLUSTER"' EXIT
+  echo "== 1. a one-node Slurm cluster (munge, slurmctld, slurmd) in $CLUSTER"
+  eval "$(./scripts/slurm-local.sh start "$CLUSTER/c")"
+  sinfo | sed 's/^/   /'
+  echo "== 2. submit the chain (slurm/pipeline.sh): each job starts when the previous one succeeded"
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PROACT=$PWD/build/proact
+  slurm/pipeline.sh --config configs/small.ini --set train.steps="${DEMO_STEPS:-300}" --run "$RUN" \
+    --heads waitk:1,waitk:3,waitk:5,waitk:9,entropy:3.5,entropy:4.5,maxprob:0.3,attn:4:0.3,probe:0.75,probe:0.9,offline \
+    --limit "${DEMO_SENTENCES:-40}" --probe-samples "${DEMO_PROBE_SAMPLES:-3000}" | sed 's/^/   job /'
+  mapfile -t ids < <(cut -d' ' -f2 "$RUN/jobs.txt")
+  echo "== 3. the queue while it runs (squeue every 10 s)"
+  t0=$(date +%s)
+  while q=$(squeue -h -j "$(IFS=,; echo "${ids[*]}")" -o "%T %i %j" 2>/dev/null) && [ -n "$q" ]; do
+    awk -v t=$(( $(date +%s) - t0 )) '$1 == "RUNNING" { run = run " " $3 "(" $2 ")" } $1 == "PENDING" { pend++ }
+      END { printf "   %4ds running:%s; %d pending\n", t, run ? run : " -", pend }' <<<"$q"
+    sleep 10
+  done
+  failed=$(for id in "${ids[@]}"; do scontrol show job -o "$id" | grep -o 'JobId=[0-9]* .*JobState=[A-Z_]*' |
+    awk '{ print $1, $NF }' | grep -v COMPLETED; done || true)
+  if [ -n "$failed" ]; then
+    echo "demo: jobs did not complete:"; echo "$failed"; tail -n 20 "$RUN"/logs/*.out; exit 1
+  fi
+  echo "== 4. done in $(( $(date +%s) - t0 )) s; the latency-quality table ($RUN/eval/summary.txt)"
+  sed 's/^/   /' "$RUN/eval/summary.txt"
+  echo "   plot: $RUN/eval/curve.svg; model: $RUN/model; job logs: $RUN/logs"
+  exit 0
+fi
 RUN=${RUN_DIR:-runs/demo}
 FIX=tests/data/fixture
 mkdir -p "$RUN"

@@ -3,7 +3,8 @@
 # Idempotent: a second run installs nothing and exits 0.
 set -euo pipefail
 
-# Build, run and test dependencies (DESIGN §6).
+# Build, run and test dependencies (DESIGN §6); slurm-wlm and munge run the local test cluster
+# (scripts/slurm-local.sh; ss from iproute2 finds its free ports).
 PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
@@ -14,6 +15,7 @@ PACKAGES=(
   libcmocka-dev libutf8proc-dev
   python3 python3-numpy python3-torch python3-h5py
   unicode-data
+  slurm-wlm munge iproute2
 )
 # Node.js runs the reference tokenizer (npm @huggingface/tokenizers) in the tests; a machine
 # that already has node and npm (e.g. from nodesource) keeps them.
