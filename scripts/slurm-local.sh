@@ -9,7 +9,8 @@
 #   scripts/slurm-local.sh stop DIR    cancels the cluster's jobs, stops the daemons, waits for them
 #   scripts/slurm-local.sh check       exits 0 if this machine can run the cluster, else says why
 #
-# Ports are chosen free at start, so several clusters (or a system Slurm) can coexist.
+# Ports are chosen free at start (and again if one is taken before the daemons bind it), so several
+# clusters, or a system Slurm, can coexist. SLURM_LOCAL_PORT=P asks for P and P+1 first.
 set -euo pipefail
 
 die() { echo "slurm-local: $*" >&2; exit 1; }
@@ -24,23 +25,25 @@ can_run() {
   id munge >/dev/null 2>&1 || { echo "slurm-local: no 'munge' user (is the munge package installed?)" >&2; return 1; }
 }
 
-# A TCP port nothing listens on, with the next one free too (slurmctld, slurmd).
+# A TCP port that no socket uses, with the next one free too (slurmctld, slurmd). Below the
+# kernel's ephemeral range, where outgoing connections (MPI's, say) would take ports meanwhile.
 free_port_pair() {
-  local p tries=0
+  local p tries=0 low
+  low=$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+  [ "$low" -gt 12000 ] || low=32768
   while [ $tries -lt 200 ]; do
-    p=$(( 20000 + (RANDOM * 32768 + RANDOM) % 30000 ))
-    if ! ss -Hltn "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null | grep -q .; then echo "$p"; return; fi
+    p=$(( 10000 + (RANDOM * 32768 + RANDOM) % (low - 10002) ))
+    if ! ss -Htan "( sport = :$p or sport = :$((p + 1)) )" 2>/dev/null | grep -q .; then echo "$p"; return; fi
     tries=$((tries + 1))
   done
   die "no free port pair found"
 }
 
-# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s.
+# wait_for SECONDS COMMAND...: polls COMMAND until it succeeds; 1 when SECONDS have passed.
 wait_for() {
-  local limit=$1 what=$2 i=0; shift 2
-  while ! "$@" >/dev/null 2>&1; do
-    i=$((i + 1))
-    [ $i -lt $((limit * 5)) ] || return 1
+  local deadline=$((SECONDS + $1)); shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
     sleep 0.2
   done
 }
@@ -55,7 +58,6 @@ start() {
   host=$(hostname -s)
   cpus=$(nproc)
   mem=$(awk '/^MemTotal:/ { print int($2 / 1024 * 0.9) }' /proc/meminfo)
-  port=$(free_port_pair)
   chmod 755 "$dir"
   local up=$dir
   while [ "$up" != / ]; do # munged, running as munge, must reach its socket and key
@@ -76,7 +78,7 @@ start() {
     --seed-file="$dir/munge/private/munged.seed" ||
     die "munged did not start (log: $dir/munge/private/munged.log)"
 
-  cat >"$dir/slurm.conf" <<EOF
+  write_conf() { cat >"$dir/slurm.conf" <<EOF
 # one-node test cluster written by scripts/slurm-local.sh
 ClusterName=proact
 SlurmctldHost=$host(127.0.0.1)
@@ -108,13 +110,30 @@ SchedulerParameters=sched_interval=2,bf_interval=1
 NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE OverSubscribe=NO State=UP
 EOF
+  }
   export SLURM_CONF=$dir/slurm.conf
-  slurmctld -f "$SLURM_CONF" || die "slurmctld did not start (log: $dir/log/slurmctld.log)"
-  slurmd -f "$SLURM_CONF" -N "$host" || die "slurmd did not start (log: $dir/log/slurmd.log)"
-  node_idle() { sinfo -h -N -o %t | grep -qx idle; }
-  wait_for 30 "the node" node_idle ||
-    die "the node did not become idle in 30 s: $(sinfo -h -N -o '%t %E' 2>&1) (logs: $dir/log)"
-  echo "export SLURM_CONF=$SLURM_CONF"
+  node_idle() { timeout 5 sinfo -h -N -o %t | grep -qx idle; }
+  daemons_up() { kill -0 "$(cat "$dir/slurmctld.pid")" && kill -0 "$(cat "$dir/slurmd.pid")"; } 2>/dev/null
+  up_and_idle() { daemons_up && node_idle; }
+  node_or_death() { ! daemons_up || node_idle; } # a daemon that exits early ends the wait at once
+  local attempt
+  for attempt in 1 2 3; do
+    if [ $attempt -eq 1 ] && [ -n "${SLURM_LOCAL_PORT:-}" ]; then port=$SLURM_LOCAL_PORT; else port=$(free_port_pair); fi
+    write_conf
+    slurmctld -f "$SLURM_CONF" || die "slurmctld did not start (log: $dir/log/slurmctld.log)"
+    slurmd -f "$SLURM_CONF" -N "$host" || die "slurmd did not start (log: $dir/log/slurmd.log)"
+    wait_for 30 node_or_death || true
+    if up_and_idle; then echo "export SLURM_CONF=$SLURM_CONF"; return; fi
+    kill_pidfile "$dir/slurmd.pid"
+    kill_pidfile "$dir/slurmctld.pid"
+    # a port taken between the choice and the bind: choose again
+    grep -qs "Address already in use" "$dir/log/slurmctld.log" "$dir/log/slurmd.log" || break
+    echo "slurm-local: port $port or $((port + 1)) was taken meanwhile; trying others" >&2
+    mv "$dir/log/slurmctld.log" "$dir/log/slurmctld.$attempt.log"
+    mv "$dir/log/slurmd.log" "$dir/log/slurmd.$attempt.log"
+  done
+  kill_pidfile "$dir/munge/munged.pid"
+  die "the cluster did not come up in 30 s (logs in $dir/log; slurmctld: $(tail -n 1 "$dir/log/slurmctld.log" 2>/dev/null))"
 }
 
 # kill_pidfile FILE: stops the daemon named in FILE and waits up to 10 s for it to go.
@@ -134,9 +153,9 @@ stop() {
   export PATH=$PATH:/usr/sbin SLURM_CONF=$dir/slurm.conf
   if [ -f "$SLURM_CONF" ] && [ -s "$dir/slurmctld.pid" ] && kill -0 "$(cat "$dir/slurmctld.pid")" 2>/dev/null; then
     # jobs first: slurmstepd outlives slurmd, so running steps would be orphaned
-    scancel --quiet --full "--user=$(id -un)" 2>/dev/null || true
-    jobs_gone() { [ -z "$(squeue -h -t R,CG,S -o %i 2>/dev/null)" ]; }
-    wait_for 40 "jobs to end" jobs_gone || echo "slurm-local: warning: jobs still running at stop" >&2
+    timeout 10 scancel --quiet --full "--user=$(id -un)" 2>/dev/null || true
+    jobs_gone() { q=$(timeout 5 squeue -h -t R,CG,S -o %i 2>/dev/null) && [ -z "$q" ]; }
+    wait_for 40 jobs_gone || echo "slurm-local: warning: jobs still running at stop" >&2
   fi
   kill_pidfile "$dir/slurmd.pid"
   kill_pidfile "$dir/slurmctld.pid"
