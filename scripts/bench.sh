@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks, each side by side with its peer in the same run; writes bench/results.json
 # and prints a table for docs/performance.md. Not a test: numbers depend on the machine.
-# Usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt|decode]
+# Usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt|decode|scaling]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STEPS=4; ONLY=all
@@ -9,14 +9,14 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --quick) STEPS=2 ;;
     --only) ONLY=$2; shift ;;
-    *) echo "usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt|decode]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench.sh [--quick] [--only train|tokenizer|spsd|ckpt|decode|scaling]" >&2; exit 2 ;;
   esac
   shift
 done
 PY=${PROACT_PYTHON:-/usr/bin/python3}
 ./scripts/install-deps.sh >/dev/null
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target bench_step bench_sgemm bench_spsd bench_allreduce bench_ckpt bench_decode proact_bin >/dev/null
+cmake --build build -j"$(nproc)" --target bench_step bench_sgemm bench_spsd bench_allreduce bench_comm bench_ckpt bench_decode proact_bin >/dev/null
 OUT=$(mktemp -d); trap 'rm -rf "$OUT"' EXIT
 echo '{}' > "$OUT/empty.json"
 
@@ -135,6 +135,18 @@ if [ "$ONLY" = all ] || [ "$ONLY" = decode ]; then
   cp "$OUT"/dec-small/* "$OUT/sm/model/tokenizer.json" "$OUT/sm/model/proact.json" "$OUT/dec-small-stream/"
   ./build/bench_decode heads --model "$OUT/dec-small-stream" "${HEADS[@]}" --sentences 10 --repeat 3 \
     > "$OUT/heads_small.json"
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = scaling ]; then
+  # The inputs of the scaling model (bench/scaling.py, docs/scaling.md): message costs between two
+  # ranks, and one rank's compute per step (1 BLAS thread) for each model size.
+  echo "== ping-pong and allreduce by size, 2 ranks" >&2
+  OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -np 2 ./build/bench_comm > "$OUT/comm.json"
+  for m in small base qwen2-0.5b; do
+    echo "== one rank's training step: $m" >&2
+    batch=(); [ $m = qwen2-0.5b ] && batch=(--set train.global_batch=1 --set train.seq_len=256) # 8.6 GB, 12 s a step
+    ./build/bench_step --config configs/$m.ini "${batch[@]}" --steps 2 --warmup 1 --threads 1 > "$OUT/step_$m.json"
+  done
 fi
 
 $PY - "$OUT" <<'PY'
@@ -265,6 +277,20 @@ if r("dec_small_proact1.json"):
               f"(same work: {same}); waitk:3 {waitk['ms_per_word']:.3f} ms per word")
     res["head_overhead"] = heads["tiny"]["summary"]["cue_fraction_worst"]
     res["head_overhead_small"] = heads["small"]["summary"]["cue_fraction_worst"]
+if r("comm.json"):
+    res["comm"] = r("comm.json")
+    res["step_by_model"] = {}
+    for m in ("small", "base", "qwen2-0.5b"):
+        st = r(f"step_{m}.json")
+        res["step_by_model"][m] = {"params": st["params"], "step_s": st["step_ms"] / 1e3, "gflops": st["gflops"],
+                                   "tokens": round(st["tokens_per_s"] * st["step_ms"] / 1e3),
+                                   "seq_len": {"small": 128, "base": 256, "qwen2-0.5b": 256}[m]}
 json.dump(res, open("bench/results.json", "w"), indent=2)
 print(f"machine: {res['machine']}; {res['date']}")
 PY
+
+if [ "$ONLY" = all ] || [ "$ONLY" = scaling ]; then
+  echo "== the scaling model (docs/scaling.md)" >&2
+  $PY bench/scaling.py --update
+fi
+$PY bench/summary.py bench/results.json docs/performance.md
