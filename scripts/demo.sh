@@ -40,15 +40,15 @@ if [ $slurm -eq 1 ]; then
   slurm/pipeline.sh --config configs/small.ini --set train.steps="${DEMO_STEPS:-300}" --run "$RUN" \
     --heads waitk:1,waitk:3,waitk:5,waitk:9,entropy:3.5,entropy:4.5,maxprob:0.3,attn:4:0.3,probe:0.75,probe:0.9,offline \
     --limit "${DEMO_SENTENCES:-40}" --probe-samples "${DEMO_PROBE_SAMPLES:-3000}" | sed 's/^/   job /'
-  mapfile -t ids < <(cut -d' ' -f2 "$RUN/jobs.txt")
+  mapfile -t job_ids < <(cut -d' ' -f2 "$RUN/jobs.txt")
   echo "== 3. the queue while it runs (squeue every 10 s)"
   t0=$(date +%s)
-  while q=$(squeue -h -j "$(IFS=,; echo "${ids[*]}")" -o "%T %i %j" 2>/dev/null) && [ -n "$q" ]; do
+  while q=$(squeue -h -j "$(IFS=,; echo "${job_ids[*]}")" -o "%T %i %j" 2>/dev/null) && [ -n "$q" ]; do
     awk -v t=$(( $(date +%s) - t0 )) '$1 == "RUNNING" { run = run " " $3 "(" $2 ")" } $1 == "PENDING" { pend++ }
       END { printf "   %4ds running:%s; %d pending\n", t, run ? run : " -", pend }' <<<"$q"
     sleep 10
   done
-  failed=$(for id in "${ids[@]}"; do scontrol show job -o "$id" | grep -o 'JobId=[0-9]* .*JobState=[A-Z_]*' |
+  failed=$(for id in "${job_ids[@]}"; do scontrol show job -o "$id" | grep -o 'JobId=[0-9]* .*JobState=[A-Z_]*' |
     awk '{ print $1, $NF }' | grep -v COMPLETED; done || true)
   if [ -n "$failed" ]; then
     echo "demo: jobs did not complete:"; echo "$failed"; tail -n 20 "$RUN"/logs/*.out; exit 1

@@ -68,8 +68,8 @@ start() {
   mkdir -p "$dir/state" "$dir/spool" "$dir/log"
 
   # munge: the socket directory must be searchable by all, the key directory private to munge
-  mkdir -p -m 755 "$dir/munge"
-  mkdir -p -m 700 "$dir/munge/private"
+  mkdir -m 755 "$dir/munge"
+  mkdir -m 700 "$dir/munge/private"
   dd if=/dev/urandom of="$dir/munge/private/munge.key" bs=128 count=1 status=none
   chmod 400 "$dir/munge/private/munge.key"
   chown -R munge:munge "$dir/munge"
@@ -138,11 +138,11 @@ EOF
 
 # kill_pidfile FILE: stops the daemon named in FILE and waits up to 10 s for it to go.
 kill_pidfile() {
-  local f=$1 pid i
+  local f=$1 pid
   [ -s "$f" ] || return 0
   pid=$(cat "$f")
   kill "$pid" 2>/dev/null || return 0
-  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.2; done
   kill -9 "$pid" 2>/dev/null || true
 }
 

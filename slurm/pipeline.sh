@@ -30,9 +30,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 die() { echo "pipeline: $*" >&2; exit 1; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
-config= run= test= limit= sets=() sbatch_opts=()
+config='' run='' test='' limit='' sets=() sbatch_opts=()
 heads=waitk:1,waitk:3,waitk:5,entropy:3.5,entropy:4.5,maxprob:0.3,probe:0.75,offline
-probe_samples=4000 nodes=1 ntasks_per_node=2 cpus=1 eval_tasks=1 probe_tasks=2 time= signal_before=300
+probe_samples=4000 nodes=1 ntasks_per_node=2 cpus=1 eval_tasks=1 probe_tasks=2 time='' signal_before=300
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || { [ "$1" = -h ] || [ "$1" = --help ] || echo "pipeline: $1 needs a value" >&2; usage; }
   case "$1" in

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # slurm_lib.sh — a real one-node Slurm cluster for the tests (scripts/slurm-local.sh), stopped on
 # every exit, and helpers to wait for jobs. Source after tests/cli/lib.sh.
 if ! "$SRC/scripts/slurm-local.sh" check; then
