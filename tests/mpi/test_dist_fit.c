@@ -15,6 +15,7 @@
 #include "mpi/world.h"
 #include "src/common.h"
 #include "src/linfit.h"
+#include "tests/support/fit_check.h"
 
 enum { N_ROWS = 1000, MAX_ITER = 50 };
 #define TOL 1e-10
@@ -117,22 +118,6 @@ static double max_abs_diff(const double *a, const double *b, int n) {
     double m = 0;
     for (int i = 0; i < n; i++) m = fmax(m, fabs(a[i] - b[i]));
     return m;
-}
-
-/* |∇| of the penalized logistic objective, computed directly. */
-static double logistic_grad_norm(const double *X, const double *y, int n, int d, double lambda, const double *c) {
-    double *g = calloc(d + 1, sizeof(double)), norm = 0;
-    for (int i = 0; i < n; i++) {
-        double z = c[d];
-        for (int j = 0; j < d; j++) z += X[i * d + j] * c[j];
-        double r = 1 / (1 + exp(-z)) - y[i];
-        for (int j = 0; j < d; j++) g[j] += r * X[i * d + j];
-        g[d] += r;
-    }
-    for (int j = 0; j < d; j++) g[j] += lambda * c[j];
-    for (int j = 0; j <= d; j++) norm += g[j] * g[j];
-    free(g);
-    return sqrt(norm);
 }
 
 /* Every rank must hold rank 0's coef, bit for bit. */

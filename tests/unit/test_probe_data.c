@@ -20,36 +20,19 @@
 #include "src/stream.h"
 #include "src/template.h"
 #include "src/words.h"
+#include "tests/support/stream_fixture.h"
 
-static Model model;
-static Tokenizer *tok;
-static StreamFormat fmt;
-static TemplateTokens tt;
+static StreamFixture fx; /* model, tokenizer, template tokens and stream format */
 
 static int setup(void **state) {
     (void)state;
-    ModelConfig c = {.arch = MODEL_ARCH_QWEN2, .vocab_size = 1024, .hidden_size = 64, .n_layers = 2, .n_heads = 4,
-                     .n_kv_heads = 2, .head_dim = 16, .intermediate_size = 96, .rope_theta = 10000.0f,
-                     .rms_norm_eps = 1e-6f, .tie_embeddings = 0, .qkv_bias = 1, .max_seq_len = 256,
-                     .init_std = 0.25f};
-    if (model_create(&model, &c)) return -1;
-    model_init_random(&model, 11);
-    if (tokenizer_load(PROACT_SOURCE_DIR "/tests/data/fixture/tokenizer.json", &tok)) return -1;
-    const TemplateSpec *spec = template_find("plain");
-    if (!spec || template_tokenize(spec, tok, "en", "es", &tt)) return -1;
-    fmt.tp.prompt = (TokenSpan){tt.prompt.ids, (int)tt.prompt.n};
-    fmt.tp.src_end = (TokenSpan){tt.src_end.ids, (int)tt.src_end.n};
-    fmt.tp.tgt_begin = (TokenSpan){tt.tgt_begin.ids, (int)tt.tgt_begin.n};
-    fmt.tp.tgt_end = (TokenSpan){tt.tgt_end.ids, (int)tt.tgt_end.n};
-    fmt.phi = 2;
+    if (stream_fixture_init(&fx, 11, 2)) return -1;
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    model_free(&model);
-    tokenizer_free(tok);
-    template_tokens_free(&tt);
+    stream_fixture_free(&fx);
     return 0;
 }
 
@@ -65,30 +48,30 @@ static int argmax(const float *z, int n) {
 /* One example (source, target texts) with schedule g: every point against the batch recompute. */
 static int check_example(const char *src, const char *tgt, const int *g, int window, int *ones) {
     IdVec st = {0}, se = {0}, tt_ = {0}, te = {0};
-    int n = tokenize_words(tok, src, strlen(src), &st, &se), m = tokenize_words(tok, tgt, strlen(tgt), &tt_, &te);
+    int n = tokenize_words(fx.tok, src, strlen(src), &st, &se), m = tokenize_words(fx.tok, tgt, strlen(tgt), &tt_, &te);
     assert_true(n > 0 && m > 0);
     int64_t soff[2] = {0, (int64_t)st.n}, toff[2] = {0, (int64_t)tt_.n}, swo[2] = {0, n}, two[2] = {0, m};
     PairSet ps = {.first = 0, .count = 1, .src_tokens = st.ids, .tgt_tokens = tt_.ids, .src_off = soff,
                   .tgt_off = toff, .src_word_ends = se.ids, .tgt_word_ends = te.ids, .src_word_off = swo,
                   .tgt_word_off = two};
-    const int d = model.cfg.hidden_size, V = model.cfg.vocab_size, L = model.cfg.n_layers, nh = model.cfg.n_heads;
+    const int d = fx.model.cfg.hidden_size, V = fx.model.cfg.vocab_size, L = fx.model.cfg.n_layers, nh = fx.model.cfg.n_heads;
     double *feat = calloc((size_t)m * (d + 3), sizeof(double)), *label = calloc((size_t)m, sizeof(double));
     ProbeCollector pc;
     int np = -1;
-    assert_int_equal(probe_collector_init(&pc, &model), 0);
-    assert_int_equal(probe_collect_example(&pc, &model, &fmt, &ps, 0, g, window, feat, label, &np), 0);
+    assert_int_equal(probe_collector_init(&pc, &fx.model), 0);
+    assert_int_equal(probe_collect_example(&pc, &fx.model, &fx.fmt, &ps, 0, g, window, feat, label, &np), 0);
     probe_collector_free(&pc);
 
     /* the batch: source | student copy | teacher copy */
     PackedBatch b = {0};
     SpsdRows rows;
-    assert_int_equal(spsd_batch_add(&b, &ps, &fmt.tp, 0, g, fmt.phi, &rows), 0);
+    assert_int_equal(spsd_batch_add(&b, &ps, &fx.fmt.tp, 0, g, fx.fmt.phi, &rows), 0);
     int ss[2] = {0, b.n_rows};
     AttnLayout lay = {.n_rows = b.n_rows, .n_seqs = 1, .seq_start = ss, .pos = b.pos, .vis_prefix = b.vis_prefix,
                       .blk_start = b.blk_start};
     Activations a = {0};
-    assert_int_equal(model_forward(&model, &a, b.tokens, &lay), 0);
-    const int tb = fmt.tp.tgt_begin.n, N = b.n_rows;
+    assert_int_equal(model_forward(&fx.model, &a, b.tokens, &lay), 0);
+    const int tb = fx.fmt.tp.tgt_begin.n, N = b.n_rows;
     int k = 0;
     for (int j = 1; j <= m; j++) {
         if (g[j - 1] > n) continue; /* the source is finished: no decision */
@@ -160,15 +143,15 @@ static void test_bad_schedule(void **state) {
     (void)state;
     const char *src = "In the beginning was the Word", *tgt = "En el principio era el Verbo";
     IdVec st = {0}, se = {0}, tt_ = {0}, te = {0};
-    int n = tokenize_words(tok, src, strlen(src), &st, &se), m = tokenize_words(tok, tgt, strlen(tgt), &tt_, &te);
+    int n = tokenize_words(fx.tok, src, strlen(src), &st, &se), m = tokenize_words(fx.tok, tgt, strlen(tgt), &tt_, &te);
     int64_t soff[2] = {0, (int64_t)st.n}, toff[2] = {0, (int64_t)tt_.n}, swo[2] = {0, n}, two[2] = {0, m};
     PairSet ps = {.count = 1, .src_tokens = st.ids, .tgt_tokens = tt_.ids, .src_off = soff, .tgt_off = toff,
                   .src_word_ends = se.ids, .tgt_word_ends = te.ids, .src_word_off = swo, .tgt_word_off = two};
     int g[6] = {2, 1, 3, 4, 5, 6}, np = 0;
     double feat[6 * 67], label[6];
     ProbeCollector pc;
-    assert_int_equal(probe_collector_init(&pc, &model), 0);
-    assert_int_equal(probe_collect_example(&pc, &model, &fmt, &ps, 0, g, 4, feat, label, &np), -1);
+    assert_int_equal(probe_collector_init(&pc, &fx.model), 0);
+    assert_int_equal(probe_collect_example(&pc, &fx.model, &fx.fmt, &ps, 0, g, 4, feat, label, &np), -1);
     assert_non_null(strstr(px_error_message(), "not monotone"));
     probe_collector_free(&pc);
     idvec_free(&st);

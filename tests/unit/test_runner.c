@@ -1,6 +1,6 @@
 /* test_runner.c — the streaming runner against full recomputation.
  *
- * A random tiny model (weights scaled so that next-token choices are clear-cut) streams
+ * A random tiny fx.model (weights scaled so that next-token choices are clear-cut) streams
  * fixture sentences. Checked:
  *  - every decision's cues (entropy, max probability, attention mass on the newest w source
  *    tokens, hidden state) and predicted token equal model_forward over the same rows with the
@@ -30,6 +30,7 @@
 #include "src/stream.h"
 #include "src/template.h"
 #include "src/words.h"
+#include "tests/support/stream_fixture.h"
 
 #define MAX_DECISIONS 4096
 
@@ -43,10 +44,7 @@ typedef struct {
     int n;
 } Trace;
 
-static Model model;
-static Tokenizer *tok;
-static StreamFormat fmt;
-static TemplateTokens tt;
+static StreamFixture fx; /* model, tokenizer, template tokens and stream format */
 static char **sources;
 static int n_sources;
 
@@ -55,25 +53,12 @@ static void record(void *ctx, const RunnerDecision *d) {
     assert_true(t->n < MAX_DECISIONS);
     Rec *r = &t->rec[t->n++];
     r->d = *d;
-    memcpy(r->hidden, d->cues.hidden, sizeof(float) * model.cfg.hidden_size);
+    memcpy(r->hidden, d->cues.hidden, sizeof(float) * fx.model.cfg.hidden_size);
 }
 
 static int setup(void **state) {
     (void)state;
-    ModelConfig c = {.arch = MODEL_ARCH_QWEN2, .vocab_size = 1024, .hidden_size = 64, .n_layers = 2, .n_heads = 4,
-                     .n_kv_heads = 2, .head_dim = 16, .intermediate_size = 96, .rope_theta = 10000.0f,
-                     .rms_norm_eps = 1e-6f, .tie_embeddings = 0, .qkv_bias = 1, .max_seq_len = 256,
-                     .init_std = 0.25f};
-    if (model_create(&model, &c)) return -1;
-    model_init_random(&model, 7);
-    if (tokenizer_load(PROACT_SOURCE_DIR "/tests/data/fixture/tokenizer.json", &tok)) return -1;
-    const TemplateSpec *spec = template_find("plain");
-    if (!spec || template_tokenize(spec, tok, "en", "es", &tt)) return -1;
-    fmt.tp.prompt = (TokenSpan){tt.prompt.ids, (int)tt.prompt.n};
-    fmt.tp.src_end = (TokenSpan){tt.src_end.ids, (int)tt.src_end.n};
-    fmt.tp.tgt_begin = (TokenSpan){tt.tgt_begin.ids, (int)tt.tgt_begin.n};
-    fmt.tp.tgt_end = (TokenSpan){tt.tgt_end.ids, (int)tt.tgt_end.n};
-    fmt.phi = 3; /* a non-zero group offset, so that positions are exercised */
+    if (stream_fixture_init(&fx, 7, 3)) return -1; /* a non-zero group offset, so that positions are exercised */
     /* a few fixture sources (first column) */
     FILE *f = fopen(PROACT_SOURCE_DIR "/tests/data/fixture/john.en-es.test.tsv", "r");
     if (!f) return -1;
@@ -91,9 +76,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    model_free(&model);
-    tokenizer_free(tok);
-    template_tokens_free(&tt);
+    stream_fixture_free(&fx);
     for (int i = 0; i < n_sources; i++) free(sources[i]);
     free(sources);
     return 0;
@@ -129,7 +112,7 @@ static void stream(const char *source, const char *spec, int push_all, const Run
     o.trace = record;
     o.trace_ctx = res->trace;
     if (!o.max_tokens) o.max_tokens = 96;
-    Runner *r = runner_new(&model, tok, &fmt, &h, NULL, &o);
+    Runner *r = runner_new(&fx.model, fx.tok, &fx.fmt, &h, NULL, &o);
     assert_non_null(r);
     assert_int_equal(runner_begin(r), 0);
     WordSpan *w;
@@ -170,9 +153,9 @@ static void recompute(const int *src, int ns, const int *tgt, const int *vis, in
     int *tokens = malloc(sizeof(int) * N), *pos = malloc(sizeof(int) * N), *vp = malloc(sizeof(int) * N),
         *bs = malloc(sizeof(int) * N), ss[2] = {0, N};
     for (int i = 0; i < ns; i++) tokens[i] = src[i], pos[i] = i, vp[i] = 0, bs[i] = 0;
-    for (int i = 0; i < nt; i++) tokens[ns + i] = tgt[i], pos[ns + i] = fmt.phi + i, vp[ns + i] = vis[i], bs[ns + i] = ns;
+    for (int i = 0; i < nt; i++) tokens[ns + i] = tgt[i], pos[ns + i] = fx.fmt.phi + i, vp[ns + i] = vis[i], bs[ns + i] = ns;
     AttnLayout lay = {.n_rows = N, .n_seqs = 1, .seq_start = ss, .pos = pos, .vis_prefix = vp, .blk_start = bs};
-    assert_int_equal(model_forward(&model, a, tokens, &lay), 0);
+    assert_int_equal(model_forward(&fx.model, a, tokens, &lay), 0);
     free(tokens);
     free(pos);
     free(vp);
@@ -183,8 +166,8 @@ static double rel_err(double a, double b) { return fabs(a - b) / (fabs(b) + 1e-3
 
 /* Checks every decision of res against a recompute. */
 static void check_decisions(const Result *res, int attn_window) {
-    const int V = model.cfg.vocab_size, d = model.cfg.hidden_size, L = model.cfg.n_layers, nh = model.cfg.n_heads;
-    const int tb = fmt.tp.tgt_begin.n;
+    const int V = fx.model.cfg.vocab_size, d = fx.model.cfg.hidden_size, L = fx.model.cfg.n_layers, nh = fx.model.cfg.n_heads;
+    const int tb = fx.fmt.tp.tgt_begin.n;
     Activations a = {0};
     int *vis = malloc(sizeof(int) * (res->n_tgt + tb + 64));
     for (int k = 0; k < res->trace->n; k++) {
@@ -224,7 +207,7 @@ static void check_decisions(const Result *res, int attn_window) {
 /* The read schedule g(j) the runner followed: units read at each WRITE of a word. Returns m. */
 static int followed_schedule(const Result *res, int *g, int *word_ends) {
     int m = 0;
-    const int tb = fmt.tp.tgt_begin.n;
+    const int tb = fx.fmt.tp.tgt_begin.n;
     for (int k = 0; k < res->trace->n; k++) {
         const RunnerDecision *d = &res->trace->rec[k].d;
         if (!d->write || !strcmp(d->reason, "end of output")) continue;
@@ -238,13 +221,13 @@ static int followed_schedule(const Result *res, int *g, int *word_ends) {
 
 /* The runner's final rows equal spsd_batch_add's student rows for the schedule it followed. */
 static void check_training_layout(const Result *res, const char *source) {
-    const int tb = fmt.tp.tgt_begin.n, np = fmt.tp.prompt.n;
+    const int tb = fx.fmt.tp.tgt_begin.n, np = fx.fmt.tp.prompt.n;
     int g[512], tends[512];
     int m = followed_schedule(res, g, tends);
     assert_true(m > 0);
     /* the example: the source's word tokens, the written target tokens */
     IdVec stoks = {0}, sends = {0};
-    int n = tokenize_words(tok, source, strlen(source), &stoks, &sends);
+    int n = tokenize_words(fx.tok, source, strlen(source), &stoks, &sends);
     assert_true(n > 0);
     /* the runner's source cache is a prefix of prompt + words + src_end */
     for (int i = np; i < res->n_src && i < np + (int)stoks.n; i++) assert_int_equal(res->src_ids[i], stoks.ids[i - np]);
@@ -254,13 +237,13 @@ static void check_training_layout(const Result *res, const char *source) {
                   .tgt_word_off = two};
     PackedBatch b = {0};
     SpsdRows rows;
-    assert_int_equal(spsd_batch_add(&b, &ps, &fmt.tp, 0, g, fmt.phi, &rows), 0);
+    assert_int_equal(spsd_batch_add(&b, &ps, &fx.fmt.tp, 0, g, fx.fmt.phi, &rows), 0);
     /* student rows 0..T-2 read copy tokens tgt_begin + target + tgt_end; the runner fed tgt_begin + target */
     const int ended = res->stats.words_read == n && !res->stats.stopped_by_limit;
     const int compare = ended ? res->n_tgt : res->n_tgt - 1; /* a limit-cut last row was never refed */
     for (int i = 0; i < compare; i++) {
         assert_int_equal(b.tokens[rows.student_first + i], res->tgt_ids[i]);
-        assert_int_equal(b.pos[rows.student_first + i], fmt.phi + i);
+        assert_int_equal(b.pos[rows.student_first + i], fx.fmt.phi + i);
         assert_int_equal(b.vis_prefix[rows.student_first + i], res->tgt_vis[i]);
     }
     packed_batch_free(&b);
@@ -327,7 +310,7 @@ static void test_waitk_and_chunk_follow_schedule(void **state) {
 /* offline = plain causal decoding over the whole source: recompute everything per token. */
 static void test_offline_equals_full_decoding(void **state) {
     (void)state;
-    const int V = model.cfg.vocab_size, tb = fmt.tp.tgt_begin.n;
+    const int V = fx.model.cfg.vocab_size, tb = fx.fmt.tp.tgt_begin.n;
     for (int i = 0; i < 3; i++) {
         Result res;
         stream(sources[i], "offline", 1, NULL, &res);
@@ -335,17 +318,17 @@ static void test_offline_equals_full_decoding(void **state) {
         for (int k = 0; k < res.trace->n; k++)
             if (res.trace->rec[k].d.write) assert_int_equal(res.trace->rec[k].d.units_read, res.stats.words_read + 1);
         IdVec stoks = {0}, sends = {0};
-        int n = tokenize_words(tok, sources[i], strlen(sources[i]), &stoks, &sends);
+        int n = tokenize_words(fx.tok, sources[i], strlen(sources[i]), &stoks, &sends);
         assert_int_equal(res.stats.words_read, n);
         /* the sequence prompt + source + src_end + tgt_begin, then greedy tokens one at a time */
-        int ns = fmt.tp.prompt.n + (int)stoks.n + fmt.tp.src_end.n;
+        int ns = fx.fmt.tp.prompt.n + (int)stoks.n + fx.fmt.tp.src_end.n;
         int *src = malloc(sizeof(int) * ns), *tgt = malloc(sizeof(int) * (res.n_tgt + 2)),
             *vis = malloc(sizeof(int) * (res.n_tgt + 2));
-        memcpy(src, fmt.tp.prompt.ids, sizeof(int) * fmt.tp.prompt.n);
-        memcpy(src + fmt.tp.prompt.n, stoks.ids, sizeof(int) * stoks.n);
-        memcpy(src + fmt.tp.prompt.n + stoks.n, fmt.tp.src_end.ids, sizeof(int) * fmt.tp.src_end.n);
+        memcpy(src, fx.fmt.tp.prompt.ids, sizeof(int) * fx.fmt.tp.prompt.n);
+        memcpy(src + fx.fmt.tp.prompt.n, stoks.ids, sizeof(int) * stoks.n);
+        memcpy(src + fx.fmt.tp.prompt.n + stoks.n, fx.fmt.tp.src_end.ids, sizeof(int) * fx.fmt.tp.src_end.n);
         int nt = tb;
-        memcpy(tgt, fmt.tp.tgt_begin.ids, sizeof(int) * tb);
+        memcpy(tgt, fx.fmt.tp.tgt_begin.ids, sizeof(int) * tb);
         Activations a = {0};
         while (nt < res.n_tgt) {
             for (int t = 0; t < nt; t++) vis[t] = ns;
@@ -414,7 +397,7 @@ static void test_empty_sentence_and_limits(void **state) {
     runner_options_default(&o);
     o.max_tokens = 40;
     o.max_lead_words = 2;
-    Runner *r = runner_new(&model, tok, &fmt, &h, NULL, &o);
+    Runner *r = runner_new(&fx.model, fx.tok, &fx.fmt, &h, NULL, &o);
     RunnerWord w;
     assert_int_equal(runner_begin(r), 0);
     assert_int_equal(runner_step(r, &w), RUNNER_NEED_SOURCE);
@@ -499,11 +482,11 @@ static void test_head_specs(void **state) {
     st.source_done = 0;
     assert_int_equal(head_decide(&h, &p, &c, &st), probe_score(&p, &c) >= 0.6);
     /* a probe head without a probe is refused by the runner */
-    assert_null(runner_new(&model, tok, &fmt, &h, NULL, NULL));
+    assert_null(runner_new(&fx.model, fx.tok, &fx.fmt, &h, NULL, NULL));
     assert_non_null(strstr(px_error_message(), "needs a probe"));
     Probe wrong = p;
     wrong.dim = 10;
-    assert_null(runner_new(&model, tok, &fmt, &h, &wrong, NULL));
+    assert_null(runner_new(&fx.model, fx.tok, &fx.fmt, &h, &wrong, NULL));
 }
 
 int main(void) {
