@@ -113,10 +113,13 @@ EOF
   }
   export SLURM_CONF=$dir/slurm.conf
   node_idle() { timeout 5 sinfo -h -N -o %t | grep -qx idle; }
-  daemons_up() { kill -0 "$(cat "$dir/slurmctld.pid")" && kill -0 "$(cat "$dir/slurmd.pid")"; } 2>/dev/null
-  up_and_idle() { daemons_up && node_idle; }
-  node_or_death() { ! daemons_up || node_idle; } # a daemon that exits early ends the wait at once
-  local attempt
+  # exited: its pid file names a process that is gone (a daemon writes the file a moment after
+  # its parent returns, so a missing file means "still starting", not "dead")
+  exited() { [ -s "$1" ] && ! kill -0 "$(cat "$1")" 2>/dev/null; }
+  some_exited() { exited "$dir/slurmctld.pid" || exited "$dir/slurmd.pid"; }
+  up_and_idle() { ! some_exited && node_idle; }
+  node_or_death() { some_exited || node_idle; } # a daemon that exits early ends the wait at once
+  local attempt why
   for attempt in 1 2 3; do
     if [ $attempt -eq 1 ] && [ -n "${SLURM_LOCAL_PORT:-}" ]; then port=$SLURM_LOCAL_PORT; else port=$(free_port_pair); fi
     write_conf
@@ -124,8 +127,11 @@ EOF
     slurmd -f "$SLURM_CONF" -N "$host" || die "slurmd did not start (log: $dir/log/slurmd.log)"
     wait_for 30 node_or_death || true
     if up_and_idle; then echo "export SLURM_CONF=$SLURM_CONF"; return; fi
+    why="the node was not idle within 30 s"
+    some_exited && why="a daemon exited"
     kill_pidfile "$dir/slurmd.pid"
     kill_pidfile "$dir/slurmctld.pid"
+    rm -f "$dir/slurmd.pid" "$dir/slurmctld.pid" # stale, they would read as exited on the next try
     # a port taken between the choice and the bind: choose again
     grep -qs "Address already in use" "$dir/log/slurmctld.log" "$dir/log/slurmd.log" || break
     echo "slurm-local: port $port or $((port + 1)) was taken meanwhile; trying others" >&2
@@ -133,7 +139,7 @@ EOF
     mv "$dir/log/slurmd.log" "$dir/log/slurmd.$attempt.log"
   done
   kill_pidfile "$dir/munge/munged.pid"
-  die "the cluster did not come up in 30 s (logs in $dir/log; slurmctld: $(tail -n 1 "$dir/log/slurmctld.log" 2>/dev/null))"
+  die "the cluster did not come up: $why (logs in $dir/log; slurmctld: $(tail -n 1 "$dir/log/slurmctld.log" 2>/dev/null); slurmd: $(tail -n 1 "$dir/log/slurmd.log" 2>/dev/null))"
 }
 
 # kill_pidfile FILE: stops the daemon named in FILE and waits up to 10 s for it to go.

@@ -14,7 +14,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-eval "$("$SRC/scripts/slurm-local.sh" start "$CLUSTER/c")"
+if ! cluster_env=$("$SRC/scripts/slurm-local.sh" start "$CLUSTER/c"); then
+  tail -n 15 "$CLUSTER"/c/log/*.log # what the daemons said, before cleanup removes them
+  exit 1
+fi
+eval "$cluster_env"
 export PROACT OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # job_states ID: "ID STATE" for the job, or for every task of an array job
