@@ -11,7 +11,7 @@
 #include "io/config.h"
 #include "jobs/jobs.h"
 #include "mpi/world.h"
-#include "src/common.h"
+#include "src/base/common.h"
 
 int main(int argc, char **argv) {
     const char *config = "configs/base.ini", *dir = "/tmp/proact-bench-ckpt";

@@ -32,11 +32,11 @@
 #include "io/hf_model.h"
 #include "io/stream_model.h"
 #include "jobs/jobs.h"
-#include "src/common.h"
-#include "src/decode.h"
-#include "src/heads.h"
-#include "src/rng.h"
-#include "src/runner.h"
+#include "src/base/common.h"
+#include "src/stream/decode.h"
+#include "src/stream/heads.h"
+#include "src/base/rng.h"
+#include "src/stream/runner.h"
 
 /* ------------------------------------------------------------------ helpers */
 

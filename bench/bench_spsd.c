@@ -10,11 +10,11 @@
 #include "io/config.h"
 #include "io/dataset.h"
 #include "jobs/jobs.h"
-#include "src/common.h"
-#include "src/loss.h"
-#include "src/pairs.h"
-#include "src/step.h"
-#include "src/stream.h"
+#include "src/base/common.h"
+#include "src/model/loss.h"
+#include "src/train/pairs.h"
+#include "src/train/step.h"
+#include "src/train/schedule.h"
 
 /* Seconds per step, averaged over `steps` after one warm-up, of forward + loss + backward + AdamW. */
 static double time_steps(Model *m, Activations *a, AdamW *opt, PackedBatch *b, const SpsdRows *rows, int n_ex,

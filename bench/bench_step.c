@@ -7,9 +7,9 @@
 
 #include "io/config.h"
 #include "jobs/jobs.h"
-#include "src/batch.h"
-#include "src/common.h"
-#include "src/step.h"
+#include "src/train/batch.h"
+#include "src/base/common.h"
+#include "src/train/step.h"
 
 int main(int argc, char **argv) {
     runtime_fix_blas_core(argv);

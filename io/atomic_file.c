@@ -1,10 +1,10 @@
-#include "atomic_file.h"
+#include "io/atomic_file.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "src/common.h"
+#include "src/base/common.h"
 
 int atomic_write(const char *path, AtomicWriteBody body, void *ctx) {
     /* The pid keeps two processes writing the same path from sharing a temporary file. */

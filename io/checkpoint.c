@@ -1,5 +1,5 @@
 /* checkpoint.c — collective HDF5 checkpoints (layout in checkpoint.h). */
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,11 +12,11 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "../src/common.h"
-#include "atomic_file.h"
-#include "files.h"
-#include "h5util.h"
-#include "hf_model.h"
+#include "src/base/common.h"
+#include "io/atomic_file.h"
+#include "io/files.h"
+#include "io/h5util.h"
+#include "io/hf_model.h"
 
 #define KIND "proact checkpoint" /* what a file missing our attributes is not */
 

@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/model.h"
-#include "../src/optim.h"
-#include "../src/pairs.h"
+#include "src/model/model.h"
+#include "src/model/optim.h"
+#include "src/train/pairs.h"
 
 #define CHECKPOINT_FORMAT "proact-checkpoint"
 #define CHECKPOINT_FORMAT_VERSION 1

@@ -17,9 +17,9 @@
  * Every value, including the defaults of the table, goes through set_value(), so the
  * defaults are parsed and checked exactly like user input.
  */
-#include "config.h"
+#include "io/config.h"
 
-#include "../src/common.h"
+#include "src/base/common.h"
 
 #include <ctype.h>
 #include <errno.h>

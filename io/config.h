@@ -6,9 +6,9 @@
 #ifndef PROACT_CONFIG_H
 #define PROACT_CONFIG_H
 
-#include "../src/model.h"
-#include "../src/optim.h"
-#include "../src/stream.h"
+#include "src/model/model.h"
+#include "src/model/optim.h"
+#include "src/train/schedule.h"
 
 typedef struct {
     ModelConfig model;

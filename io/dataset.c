@@ -1,13 +1,13 @@
-#include "dataset.h"
+#include "io/dataset.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common.h"
-#include "../src/template.h"
-#include "files.h"
-#include "shards.h"
-#include "tokenizer_json.h"
+#include "src/base/common.h"
+#include "src/text/template.h"
+#include "io/files.h"
+#include "io/shards.h"
+#include "io/tokenizer_json.h"
 
 /* Takes ownership of an IdVec's ids as a TokenSpan. */
 static TokenSpan take_span(IdVec *v) {

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/pairs.h"
-#include "pairs_tsv.h"
+#include "src/train/pairs.h"
+#include "io/pairs_tsv.h"
 
 typedef struct {
     char path[4096];

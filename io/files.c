@@ -1,4 +1,4 @@
-#include "files.h"
+#include "io/files.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../src/common.h"
-#include "atomic_file.h"
+#include "src/base/common.h"
+#include "io/atomic_file.h"
 
 int file_read_all(const char *path, char **data, size_t *len) {
     FILE *fp = fopen(path, "rb");

@@ -1,9 +1,9 @@
-#include "h5util.h"
+#include "io/h5util.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common.h"
+#include "src/base/common.h"
 
 void h5_quiet(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 

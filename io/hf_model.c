@@ -1,11 +1,11 @@
 /* hf_model.c — load and save Hugging Face model directories (Llama / Qwen2). */
-#include "hf_model.h"
+#include "io/hf_model.h"
 
-#include "atomic_file.h"
-#include "files.h"
+#include "io/atomic_file.h"
+#include "io/files.h"
 
-#include "../src/common.h"
-#include "safetensors.h"
+#include "src/base/common.h"
+#include "io/safetensors.h"
 
 #include <errno.h>
 #include <jansson.h>

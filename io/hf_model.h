@@ -3,7 +3,7 @@
 #ifndef PROACT_HF_MODEL_H
 #define PROACT_HF_MODEL_H
 
-#include "../src/model.h"
+#include "src/model/model.h"
 
 /* Reads DIR/config.json into *cfg. Errors name the file and the field:
  * "models/x/config.json: missing field 'hidden_size'",

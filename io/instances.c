@@ -13,8 +13,8 @@
 
 #include "io/atomic_file.h"
 #include "io/files.h"
-#include "src/common.h"
-#include "src/utf8.h"
+#include "src/base/common.h"
+#include "src/base/utf8.h"
 
 /* ---- writing instances.log ---------------------------------------------------------------- */
 

@@ -9,7 +9,7 @@
 #ifndef PROACT_INSTANCES_H
 #define PROACT_INSTANCES_H
 
-#include "src/evalscore.h"
+#include "src/metrics/scoring.h"
 
 /* Writes v[0..n) as instances.log. Delays are written as integers when integral (as SimulEval
  * writes text delays), elapsed in ms with 3 decimals ("elapsed": [] when unknown). Texts must

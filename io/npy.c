@@ -1,9 +1,9 @@
 /* npy.c — NumPy .npy float32 files (format 1.0 written; 1.0, 2.0 and 3.0 read). */
-#include "npy.h"
+#include "io/npy.h"
 
-#include "atomic_file.h"
+#include "io/atomic_file.h"
 
-#include "../src/common.h"
+#include "src/base/common.h"
 
 #include <ctype.h>
 #include <errno.h>

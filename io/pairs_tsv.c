@@ -1,12 +1,12 @@
-#include "pairs_tsv.h"
+#include "io/pairs_tsv.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common.h"
-#include "../src/utf8.h"
-#include "../src/words.h"
+#include "src/base/common.h"
+#include "src/base/utf8.h"
+#include "src/text/words.h"
 
 static const char *const reason_names[PAIRS_N_REASONS] = {"no tab", "more than one tab", "empty source",
                                                           "empty target", "invalid UTF-8", "too long"};

@@ -5,8 +5,8 @@
 
 #include <stdio.h>
 
-#include "../src/tokenizer.h"
-#include "shards.h"
+#include "src/text/tokenizer.h"
+#include "io/shards.h"
 
 enum { PAIRS_NO_TAB, PAIRS_TABS, PAIRS_EMPTY_SRC, PAIRS_EMPTY_TGT, PAIRS_UTF8, PAIRS_LONG, PAIRS_N_REASONS };
 

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "io/atomic_file.h"
-#include "src/common.h"
-#include "src/utf8.h"
+#include "src/base/common.h"
+#include "src/base/utf8.h"
 
 enum { W = 800, H = 560, PL = 78, PR = 600, PT = 52, PB = 492, LEGEND_X = 622 };
 

@@ -1,9 +1,9 @@
 /* safetensors.c — a validating safetensors reader (mmap) and an atomic writer. */
-#include "safetensors.h"
+#include "io/safetensors.h"
 
-#include "atomic_file.h"
+#include "io/atomic_file.h"
 
-#include "../src/common.h"
+#include "src/base/common.h"
 
 #include <errno.h>
 #include <fcntl.h>

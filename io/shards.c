@@ -1,5 +1,5 @@
 /* shards.c — write and read HDF5 token shards (layout in shards.h and docs/formats.md). */
-#include "shards.h"
+#include "io/shards.h"
 
 #include <errno.h>
 #include <hdf5.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../src/common.h"
-#include "h5util.h"
+#include "src/base/common.h"
+#include "io/h5util.h"
 
 
 /* ---------------------------------------------------------------- growable arrays */

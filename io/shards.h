@@ -20,12 +20,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/pairs.h"
+#include "src/train/pairs.h"
 
 #define SHARDS_FORMAT "proact-shards"
 #define SHARDS_FORMAT_VERSION 1
 
-/* The slice a rank reads is a PairSet (src/pairs.h). */
+/* The slice a rank reads is a PairSet (src/train/pairs.h). */
 typedef PairSet ShardSlice;
 
 typedef struct {

@@ -1,5 +1,5 @@
 /* stream_model.c — open an exported model directory for streaming (stream_model.h). */
-#include "stream_model.h"
+#include "io/stream_model.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -10,7 +10,7 @@
 #include "io/atomic_file.h"
 #include "io/hf_model.h"
 #include "io/tokenizer_json.h"
-#include "src/common.h"
+#include "src/base/common.h"
 
 /* An array of token ids inside the vocabulary -> span (malloc'ed). */
 static int read_ids(const char *path, json_t *obj, const char *key, int vocab, TokenSpan *out) {

@@ -4,10 +4,10 @@
 #ifndef PROACT_STREAM_MODEL_H
 #define PROACT_STREAM_MODEL_H
 
-#include "src/heads.h"
-#include "src/model.h"
-#include "src/runner.h"
-#include "src/tokenizer.h"
+#include "src/stream/heads.h"
+#include "src/model/model.h"
+#include "src/stream/runner.h"
+#include "src/text/tokenizer.h"
 
 typedef struct {
     Model model;
@@ -15,7 +15,7 @@ typedef struct {
     StreamFormat format;
     char src_lang[16], tgt_lang[16];
     char default_head[96];
-    char template_name[64]; /* how pairs are wrapped (src/template.h), to tokenize a TSV the same way */
+    char template_name[64]; /* how pairs are wrapped (src/text/template.h), to tokenize a TSV the same way */
     int has_probe;
     Probe probe;
     char dir[4096];

@@ -6,14 +6,14 @@
  * post_processor, truncation and padding are ignored: they only add special tokens or cut
  * sequences, which tokenizer_encode never does (add_special_tokens=False).
  */
-#include "tokenizer_json.h"
+#include "io/tokenizer_json.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "../src/common.h"
+#include "src/base/common.h"
 
 /* The member `key` of object o, or NULL if absent or null. */
 static json_t *member(json_t *o, const char *key) {

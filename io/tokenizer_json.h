@@ -1,8 +1,8 @@
-/* tokenizer_json.h — load a Hugging Face tokenizer.json into a Tokenizer (src/tokenizer.h). */
+/* tokenizer_json.h — load a Hugging Face tokenizer.json into a Tokenizer (src/text/tokenizer.h). */
 #ifndef PROACT_TOKENIZER_JSON_H
 #define PROACT_TOKENIZER_JSON_H
 
-#include "../src/tokenizer.h"
+#include "src/text/tokenizer.h"
 
 /* Supports model BPE with a ByteLevel pre-tokenizer (alone, or in a Sequence after Split
  * regexes), normalizer null / NFC (or a Sequence of those), added tokens with their flags,

@@ -2,7 +2,7 @@
  * Recipe: build the document as a jansson tree (insertion order = key order), then print it
  * with a small pretty-printer that keeps arrays of scalars on one line, straight into the
  * temporary file of atomic_write. */
-#include "tokenizer_write.h"
+#include "io/tokenizer_write.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "io/atomic_file.h"
-#include "src/common.h"
+#include "src/base/common.h"
 
 /* ---- building the tree -------------------------------------------------------------------- */
 

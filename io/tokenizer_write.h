@@ -1,4 +1,4 @@
-/* tokenizer_write.h — write a trained byte-level BPE (src/bpe_train.h) as a Hugging Face
+/* tokenizer_write.h — write a trained byte-level BPE (src/text/bpe_train.h) as a Hugging Face
  * tokenizer.json, the same components as Qwen2/Qwen3's files:
  *
  *   normalizer NFC; pre_tokenizer Sequence[Split(BPE_SPLIT_REGEX, Isolated),
@@ -12,7 +12,7 @@
 #ifndef PROACT_TOKENIZER_WRITE_H
 #define PROACT_TOKENIZER_WRITE_H
 
-#include "src/bpe_train.h"
+#include "src/text/bpe_train.h"
 
 /* 0, or -1 with px_error naming the path (or the inconsistent token / merge). */
 int tokenizer_write_json(const char *path, const BpeResult *r, int compact);

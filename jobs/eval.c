@@ -30,12 +30,12 @@
 #include "io/instances.h"
 #include "io/plot_svg.h"
 #include "io/stream_model.h"
-#include "jobs.h"
+#include "jobs/jobs.h"
 #include "mpi/world.h"
-#include "src/common.h"
-#include "src/evalscore.h"
-#include "src/runner.h"
-#include "src/words.h"
+#include "src/base/common.h"
+#include "src/metrics/scoring.h"
+#include "src/stream/runner.h"
+#include "src/text/words.h"
 
 static void usage(FILE *out) {
     fprintf(out,

@@ -12,9 +12,9 @@
 #include "io/checkpoint.h"
 #include "io/files.h"
 #include "io/hf_model.h"
-#include "jobs.h"
+#include "jobs/jobs.h"
 #include "mpi/world.h"
-#include "src/common.h"
+#include "src/base/common.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: proact export --checkpoint RUN_DIR|FILE -o MODEL_DIR [--dtype f32|bf16]\n\n"

@@ -6,9 +6,9 @@
 
 #include "io/hf_model.h"
 #include "io/npy.h"
-#include "jobs.h"
-#include "src/common.h"
-#include "src/model.h"
+#include "jobs/jobs.h"
+#include "src/base/common.h"
+#include "src/model/model.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: proact forward --model DIR --ids 1,17,250 [-o logits.npy] [--threads N]\n\n"

@@ -6,8 +6,8 @@
 
 #include "io/config.h"
 #include "io/hf_model.h"
-#include "jobs.h"
-#include "src/common.h"
+#include "jobs/jobs.h"
+#include "src/base/common.h"
 
 static void usage(FILE *out) {
     fprintf(out, "usage: proact init --config FILE [--set section.key=value ...] -o DIR [--dtype f32|bf16]\n\n"

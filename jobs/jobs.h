@@ -2,7 +2,7 @@
 #ifndef PROACT_JOBS_H
 #define PROACT_JOBS_H
 
-#include "src/runner.h"
+#include "src/stream/runner.h"
 
 typedef struct {
     const char *name;

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "jobs.h"
+#include "jobs/jobs.h"
 
 #ifndef PROACT_VERSION
 #define PROACT_VERSION "0.1.0"

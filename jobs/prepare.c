@@ -10,9 +10,9 @@
 #include "io/pairs_tsv.h"
 #include "io/shards.h"
 #include "io/tokenizer_json.h"
-#include "jobs.h"
-#include "src/common.h"
-#include "src/template.h"
+#include "jobs/jobs.h"
+#include "src/base/common.h"
+#include "src/text/template.h"
 
 static void usage(FILE *out) {
     fprintf(out,

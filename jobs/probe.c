@@ -1,7 +1,7 @@
 /* probe.c — `proact probe`: fit the probe decision head (DESIGN §2.5) on the model's own signals.
  * Recipe: parse options -> world -> load the model and the training data -> choose the examples
  * (a seeded order, until --samples decision points) and deal them to the ranks -> each rank
- * collects features and self-labels (src/probe_data.h) -> standardize, fit ridge and logistic
+ * collects features and self-labels (src/probe/probe_data.h) -> standardize, fit ridge and logistic
  * (IRLS) with ScaLAPACK over all ranks (mpi/dist_fit.h) -> accuracies -> rank 0 writes the probe
  * into proact.json.
  *
@@ -17,14 +17,14 @@
 #include "io/dataset.h"
 #include "io/files.h"
 #include "io/stream_model.h"
-#include "jobs.h"
+#include "jobs/jobs.h"
 #include "mpi/dist_fit.h"
 #include "mpi/grad_sync.h"
 #include "mpi/world.h"
-#include "src/common.h"
-#include "src/probe_data.h"
-#include "src/rng.h"
-#include "src/stream.h"
+#include "src/base/common.h"
+#include "src/probe/probe_data.h"
+#include "src/base/rng.h"
+#include "src/train/schedule.h"
 
 static void usage(FILE *out) {
     fprintf(out,

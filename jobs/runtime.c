@@ -9,8 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jobs.h"
-#include "src/common.h"
+#include "jobs/jobs.h"
+#include "src/base/common.h"
 
 char *openblas_get_corename(void);
 

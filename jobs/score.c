@@ -1,6 +1,6 @@
 /* score.c — `proact score`: quality (BLEU, chrF2, as sacreBLEU) of a translation file, or quality
  * and latency (AL, LAAL, AP, DAL, as SimulEval) of an instances.log.
- * Recipe: parse options -> read the files -> score (src/bleu.h, src/evalscore.h) -> print a
+ * Recipe: parse options -> read the files -> score (src/metrics/bleu.h, src/metrics/scoring.h) -> print a
  * table or one JSON object (and, on request, SimulEval's scores.tsv). */
 #include <getopt.h>
 #include <jansson.h>
@@ -10,10 +10,10 @@
 #include <string.h>
 
 #include "io/instances.h"
-#include "jobs.h"
-#include "src/bleu.h"
-#include "src/common.h"
-#include "src/evalscore.h"
+#include "jobs/jobs.h"
+#include "src/metrics/bleu.h"
+#include "src/base/common.h"
+#include "src/metrics/scoring.h"
 
 /* sacreBLEU's chrF signature for the defaults we compute (chrF2: 6 char orders, no words). */
 #define CHRF_SIGNATURE "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0"

@@ -39,11 +39,11 @@
 #include <unistd.h>
 
 #include "io/stream_model.h"
-#include "jobs.h"
-#include "src/common.h"
-#include "src/runner.h"
-#include "src/utf8.h"
-#include "src/words.h"
+#include "jobs/jobs.h"
+#include "src/base/common.h"
+#include "src/stream/runner.h"
+#include "src/base/utf8.h"
+#include "src/text/words.h"
 
 #define SERVE_ID_LEN 32        /* hex characters of a session id */
 #define SERVE_MAX_CODE 600     /* HTTP status codes counted: 0..599 */

@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "io/tokenizer_json.h"
-#include "jobs.h"
-#include "src/common.h"
+#include "jobs/jobs.h"
+#include "src/base/common.h"
 
 #define CHUNK (1 << 20)
 

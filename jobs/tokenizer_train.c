@@ -1,7 +1,7 @@
 /* tokenizer_train.c — `proact tokenizer train`: learn a byte-level BPE from text files and write
  * a Hugging Face tokenizer.json.
  * Recipe: read every file line by line -> split each line at tabs (a TSV of pairs gives both
- * columns; plain text gives whole lines) -> count the words of each field (src/bpe_train.c)
+ * columns; plain text gives whole lines) -> count the words of each field (src/text/bpe_train.c)
  * -> merge up to the vocabulary size -> write tokenizer.json (io/tokenizer_write.c). */
 #include <errno.h>
 #include <getopt.h>
@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "io/tokenizer_write.h"
-#include "jobs.h"
-#include "src/bpe_train.h"
-#include "src/common.h"
+#include "jobs/jobs.h"
+#include "src/text/bpe_train.h"
+#include "src/base/common.h"
 
 #define MAX_VOCAB 1000000
 

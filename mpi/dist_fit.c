@@ -14,7 +14,7 @@
  * MPI_Allreduce so that every rank sees the same bits and linfit_newton takes the same steps
  * everywhere. Every failure goes through world_agree before the next collective call.
  */
-#include "dist_fit.h"
+#include "mpi/dist_fit.h"
 
 #include <limits.h>
 #include <math.h>
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common.h"
-#include "../src/linfit.h"
+#include "src/base/common.h"
+#include "src/probe/linfit.h"
 
 /* BLACS and ScaLAPACK: Debian's libscalapack-openmpi-dev ships no C header. The Fortran
  * routines take everything by reference; the trailing size_t are gfortran's hidden lengths of

@@ -1,6 +1,6 @@
 /* dist_fit.h — ridge and logistic (IRLS) probes on rows spread over all MPI ranks, solved with
  * ScaLAPACK (PDGEMM for the Gram matrix / Hessian, PDPOSV for the solves) on BLACS grids over
- * MPI_COMM_WORLD. The math is that of src/linfit.h (same objective, coef layout, stopping rule
+ * MPI_COMM_WORLD. The math is that of src/probe/linfit.h (same objective, coef layout, stopping rule
  * and singularity test), so the result equals ridge_fit / logistic_fit on the concatenated
  * rows up to rounding.
  *
@@ -15,7 +15,7 @@
 
 #include <stdint.h>
 
-#include "world.h"
+#include "mpi/world.h"
 
 /* Block size (rows and columns) of the (d+1) × (d+1) matrices on the 2-D process grid. */
 #define DIST_FIT_NB 32

@@ -1,11 +1,11 @@
-#include "grad_sync.h"
+#include "mpi/grad_sync.h"
 
 #include <math.h>
 #include <mpi.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common.h"
+#include "src/base/common.h"
 
 /* A contiguous range of the gradient buffer, final once backward reaches `ready_stage`. */
 typedef struct {

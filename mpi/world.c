@@ -1,4 +1,4 @@
-#include "world.h"
+#include "mpi/world.h"
 
 #include <mpi.h>
 #include <limits.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/common.h"
+#include "src/base/common.h"
 
 int world_init(int *argc, char ***argv, World *w) {
     int initialized = 0, provided = 0;

@@ -108,7 +108,7 @@ if [ "$ONLY" = all ] || [ "$ONLY" = decode ]; then
   # Models: the tiny trained stream model and random-init small.ini / base.ini. Same ids both sides.
   ./build/proact init --config configs/small.ini -o "$OUT/dec-small" >/dev/null
   ./build/proact init --config configs/base.ini -o "$OUT/dec-base" >/dev/null
-  bash tests/cli/make_stream_model.sh build/proact "$OUT/sm" >/dev/null
+  bash tests/jobs/make_stream_model.sh build/proact "$OUT/sm" >/dev/null
   SRC=$($PY -c "import random; r = random.Random(7); print(','.join(str(r.randrange(5, 1024)) for _ in range(64)))")
   DEC_TOKENS=128
   for spec in "tiny:$OUT/sm/model" "small:$OUT/dec-small" "base:$OUT/dec-base"; do

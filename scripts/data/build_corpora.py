@@ -655,7 +655,7 @@ FIXTURE_ORDER = ("john.en-es.train.tsv", "john.en-es.test.tsv",
 
 
 def fixture_readme(counts, sizes, versions):
-    """README.md of the fixture. The CLI test tests/cli/test_fixture.sh reads the table."""
+    """README.md of the fixture. The CLI test tests/jobs/test_fixture.sh reads the table."""
     desc = {
         "john.en-es.train.tsv": "Gospel of John, chapters 1–12, one verse per line: "
                                 "World English Bible → Reina-Valera 1909",
@@ -676,7 +676,7 @@ def fixture_readme(counts, sizes, versions):
         "fixture out of them (`scripts/data/build_corpora.py fixture`). Do not edit by hand:",
         "the same package versions give byte-identical files, pinned in",
         "`scripts/fetch-data.sha256`. Each `.tsv` holds one pair per line, `source<TAB>target`,",
-        "UTF-8, LF line ends, no tabs inside fields; `tests/cli/test_fixture.sh` checks this.",
+        "UTF-8, LF line ends, no tabs inside fields; `tests/jobs/test_fixture.sh` checks this.",
         "",
         "| File | Pairs | Bytes | Content |",
         "|---|---|---|---|",
@@ -716,7 +716,7 @@ def fixture_readme(counts, sizes, versions):
         "    proact tokenizer train --vocab-size 1024 -o tests/data/fixture/tokenizer.json \\",
         "        tests/data/fixture/john.en-es.train.tsv tests/data/fixture/libreoffice.en-de.train.tsv",
         "",
-        "`tests/cli/test_fixture.sh` checks that the shipped file is exactly what this produces.",
+        "`tests/jobs/test_fixture.sh` checks that the shipped file is exactly what this produces.",
         "It is derived from the texts above and carries their licences.",
         "",
         "## Licences",

@@ -13,8 +13,8 @@
 
 #include "mpi/dist_fit.h"
 #include "mpi/world.h"
-#include "src/common.h"
-#include "src/linfit.h"
+#include "src/base/common.h"
+#include "src/probe/linfit.h"
 #include "tests/support/fit_check.h"
 
 enum { N_ROWS = 1000, MAX_ITER = 50 };

@@ -8,7 +8,7 @@
 
 #include "io/shards.h"
 #include "mpi/world.h"
-#include "src/common.h"
+#include "src/base/common.h"
 
 enum { N_EXAMPLES = 101 };
 

@@ -4,7 +4,7 @@
 Synchronized privileged self-distillation (DESIGN §2.4): one training sequence per example
 holds the source once and the target twice, a student copy that sees a growing source prefix
 and a teacher copy that sees the whole source. This script builds that packed batch in
-Python, INDEPENDENTLY of the C code, from the rules stated in src/stream.h's header comment,
+Python, INDEPENDENTLY of the C code, from the rules stated in src/train/schedule.h's header comment,
 runs the PyTorch twin over it in float64 and writes the whole step for the C test
 (tests/reference/test_spsd_reference.c) to compare against.
 
@@ -15,7 +15,7 @@ make_reference.py; part F32, part BF16 weights) and writes OUT/<case>/spsd.safet
          tgt_tokens, tgt_off [4], tgt_word_ends, tgt_word_off [4]  (word ends: exclusive
          end token index inside the example, as pairs.h), prompt, src_end, tgt_begin,
          tgt_end, g (the read schedules, concatenated), g_off [4]
-  I32  the packed batch as stream.h specifies it: tokens, targets (-1 = not predicted), pos,
+  I32  the packed batch as src/train/schedule.h specifies it: tokens, targets (-1 = not predicted), pos,
          vis_prefix, blk_start (relative to the sequence start), seq_start [4],
          student_first [3], teacher_first [3], n_copy_rows [3]
   F32  the expected results: logits [N, V]; loss_student, loss_teacher, kl (each the sum
@@ -111,7 +111,7 @@ CASES = {
 
 
 # --------------------------------------------------------------------------------------
-# The layout, written from src/stream.h's header comment
+# The layout, written from src/train/schedule.h's header comment
 # --------------------------------------------------------------------------------------
 
 def flatten_words(words):

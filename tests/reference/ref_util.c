@@ -14,8 +14,8 @@
 #include <jansson.h>
 
 #include "io/safetensors.h"
-#include "src/common.h"
-#include "src/model.h"
+#include "src/base/common.h"
+#include "src/model/model.h"
 
 /* ---- reading the case file --------------------------------------------------------- */
 

@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "io/safetensors.h"
-#include "src/model.h"
+#include "src/model/model.h"
 
 /* compare(): a tensor passes iff max|c - ref| <= TOL_REL max|ref| + TOL_ABS. */
 #define TOL_REL 1e-4

@@ -31,10 +31,10 @@
 
 #include "io/hf_model.h"
 #include "io/safetensors.h"
-#include "src/common.h"
-#include "src/loss.h"
-#include "src/model.h"
-#include "src/optim.h"
+#include "src/base/common.h"
+#include "src/model/loss.h"
+#include "src/model/model.h"
+#include "src/model/optim.h"
 #include "tests/reference/ref_util.h"
 
 #define TOL_ADAM 1e-5

@@ -4,7 +4,7 @@
  * tests/reference/make_reference.py and REF_DIR/spsd/<case>/spsd.safetensors by
  * tests/reference/make_spsd_reference.py (ctest's reference_generate and
  * reference_spsd_generate fixtures). The Python side builds the synchronized
- * [source | student | teacher] layout on its own, from the rules of src/stream.h. For each
+ * [source | student | teacher] layout on its own, from the rules of src/train/schedule.h. For each
  * case (qwen2, llama):
  *   1. load the model (hf_load_model) and rebuild the PairSet and TemplatePieces of the three
  *      stored examples;
@@ -35,12 +35,12 @@
 
 #include "io/hf_model.h"
 #include "io/safetensors.h"
-#include "src/batch.h"
-#include "src/common.h"
-#include "src/loss.h"
-#include "src/model.h"
-#include "src/pairs.h"
-#include "src/stream.h"
+#include "src/train/batch.h"
+#include "src/base/common.h"
+#include "src/model/loss.h"
+#include "src/model/model.h"
+#include "src/train/pairs.h"
+#include "src/train/schedule.h"
 #include "tests/reference/ref_util.h"
 
 #define TOL_LOSS 1e-5
@@ -185,7 +185,7 @@ static void run_case(const char *name) {
         free(ref);
     }
     if (!layout_ok)
-        fail_msg("%s: the C layout (spsd_batch_add) differs from the Python one built from stream.h's rules "
+        fail_msg("%s: the C layout (spsd_batch_add) differs from the Python one built from schedule.h's rules "
                  "(see FAIL lines above)",
                  name);
     if (attn_layout_validate(lay) != 0) fail_msg("attn_layout_validate: %s", px_error_message());

@@ -124,7 +124,7 @@ class Dims:
 
 
 # --------------------------------------------------------------------------------------
-# Packed attention layout (mirror of AttnLayout in src/model.h)
+# Packed attention layout (mirror of AttnLayout in src/model/model.h)
 # --------------------------------------------------------------------------------------
 
 class Layout:

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # slurm_lib.sh — a real one-node Slurm cluster for the tests (scripts/slurm-local.sh), stopped on
-# every exit, and helpers to wait for jobs. Source after tests/cli/lib.sh.
+# every exit, and helpers to wait for jobs. Source after tests/jobs/lib.sh.
 if ! "$SRC/scripts/slurm-local.sh" check; then
   echo "SKIP: Slurm cannot run here (scripts/install-deps.sh installs slurm-wlm and munge)"
   exit 77

@@ -1,6 +1,6 @@
 # scripts/slurm-local.sh itself: a cluster starts even when its first ports are taken (it chooses
 # others), refuses a directory munged cannot reach, and stop leaves no daemon behind.
-source "$(dirname "$0")/../cli/lib.sh"
+source "$(dirname "$0")/../jobs/lib.sh"
 source "$(dirname "$0")/slurm_lib.sh" # starts one cluster; this test starts a second beside it
 L="$SRC/scripts/slurm-local.sh"
 SECOND=$(mktemp -d /tmp/proact-slurm2.XXXXXX)

@@ -2,7 +2,7 @@
 # fixture (prepare -> train on 2 ranks with srun --mpi=pmix -> export -> probe -> eval array ->
 # merge), every artifact checked against the same command run directly; then a chain whose first
 # step fails, so the rest must be cancelled, not left pending.
-source "$(dirname "$0")/../cli/lib.sh"
+source "$(dirname "$0")/../jobs/lib.sh"
 source "$(dirname "$0")/slurm_lib.sh"
 FIX="$SRC/tests/data/fixture"
 RUN="$WORK/run"

@@ -4,7 +4,7 @@
 # and ends with exactly the planned steps, every parameter and optimizer moment bit for bit equal
 # to an uninterrupted run, and the same loss at every step. (3) A finished run resubmitted with more
 # steps resumes.
-source "$(dirname "$0")/../cli/lib.sh"
+source "$(dirname "$0")/../jobs/lib.sh"
 source "$(dirname "$0")/slurm_lib.sh"
 STEPS=400
 ARGS=(--config configs/tiny.ini --set train.steps=$STEPS --set train.log_every=1 --set train.eval_every=0

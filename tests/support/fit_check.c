@@ -1,5 +1,5 @@
 /* fit_check.c — see fit_check.h. */
-#include "fit_check.h"
+#include "tests/support/fit_check.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* stream_fixture.c — see stream_fixture.h. */
-#include "stream_fixture.h"
+#include "tests/support/stream_fixture.h"
 
 #include <string.h>
 

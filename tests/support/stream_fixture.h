@@ -5,10 +5,10 @@
 
 #include <stdint.h>
 
-#include "src/model.h"
-#include "src/runner.h"
-#include "src/template.h"
-#include "src/tokenizer.h"
+#include "src/model/model.h"
+#include "src/stream/runner.h"
+#include "src/text/template.h"
+#include "src/text/tokenizer.h"
 
 typedef struct {
     Model model;

@@ -1,0 +1,40 @@
+/* template.h — how a (source, target) pair is wrapped into one sequence (DESIGN §2.1):
+ *     prompt  source-words  src_end  |  tgt_begin  target-words  tgt_end
+ * `tgt_begin` is forced at inference (never predicted); `tgt_end` is predicted (it ends the
+ * output). Templates are named; {src} and {tgt} in their strings become language names. */
+#ifndef PROACT_TEMPLATE_H
+#define PROACT_TEMPLATE_H
+
+#include <stddef.h>
+
+#include "src/text/tokenizer.h"
+
+typedef struct {
+    const char *name;
+    const char *description;
+    const char *prompt, *src_end, *tgt_begin, *tgt_end;
+    const char *required[6]; /* tokens the tokenizer must have as single tokens; NULL-terminated */
+} TemplateSpec;
+
+typedef struct {
+    IdVec prompt, src_end, tgt_begin, tgt_end;
+} TemplateTokens;
+
+/* NULL (px_error listing the names) if unknown. */
+const TemplateSpec *template_find(const char *name);
+/* "plain, chatml, llama3" */
+const char *template_names(void);
+/* English name of a language code ("de" -> "German"); the code itself if unknown. */
+const char *language_name(const char *code);
+
+/* Language codes from a file name like "john.en-es.train.tsv" (two 2-3 letter codes around a
+ * dash); "source"/"target" if there are none. */
+void template_guess_languages(const char *path, char *src, char *tgt, size_t size);
+
+/* Tokenizes the template pieces with {src}/{tgt} filled in. Fails naming the template and
+ * the missing token if the tokenizer lacks one of its special tokens. */
+int template_tokenize(const TemplateSpec *spec, const Tokenizer *t, const char *src_lang, const char *tgt_lang,
+                      TemplateTokens *out);
+void template_tokens_free(TemplateTokens *tt);
+
+#endif
