@@ -34,13 +34,13 @@ int main(int argc, char **argv) {
         CheckpointMeta meta = {it + 1, 0, "", w.rank, w.size};
         MPI_Barrier(MPI_COMM_WORLD);
         double t0 = MPI_Wtime();
-        if (world_agree(&w, checkpoint_save(dir, &m, &opt, NULL, &meta, 1))) return job_fail(px_error_message());
+        if (world_agree(&w, checkpoint_save(&w, dir, &m, &opt, NULL, &meta, 1))) return job_fail(px_error_message());
         double tw = MPI_Wtime() - t0;
         snprintf(path, sizeof path, "%s/checkpoints/step-%08d.h5", dir, it + 1);
         MPI_Barrier(MPI_COMM_WORLD);
         t0 = MPI_Wtime();
         CheckpointMeta got;
-        if (world_agree(&w, checkpoint_load(path, &m, &opt, NULL, &got))) return job_fail(px_error_message());
+        if (world_agree(&w, checkpoint_load(&w, path, &m, &opt, NULL, &got))) return job_fail(px_error_message());
         double tr = MPI_Wtime() - t0;
         if (tw < best_w) best_w = tw;
         if (tr < best_r) best_r = tr;

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <inttypes.h>
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include "io/files.h"
 #include "io/h5util.h"
 #include "io/hf_model.h"
+#include "mpi/hdf5_mpio.h"
 
 #define KIND "proact checkpoint" /* what a file missing our attributes is not */
 
@@ -42,10 +42,8 @@ static uint64_t slice_checksum(const void *data, size_t elem, size_t count, size
     return sum;
 }
 
-static uint64_t sum_over_ranks(uint64_t v) {
-    uint64_t total = v;
-    MPI_Allreduce(&v, &total, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
-    return total;
+static uint64_t sum_over_ranks(const World *w, uint64_t v) {
+    return world_sum_u64(w, &v, 1) ? 0 : v; /* an MPI failure shows as a checksum mismatch */
 }
 
 /* ---------------------------------------------------------------- small HDF5 helpers */
@@ -76,7 +74,7 @@ static void owned_part(const ParamTensor *t, int replicated, size_t own_lo, size
 }
 
 /* Collective: writes the 1-D float dataset `name` of tensor t from values[global index - base]. */
-static int write_tensor(hid_t group, const char *name, const ParamTensor *t, const float *values, size_t base,
+static int write_tensor(const World *w, hid_t group, const char *name, const ParamTensor *t, const float *values, size_t base,
                         size_t lo, size_t hi, hid_t dxpl, const char *path) {
     hsize_t dims[1] = {t->numel};
     hid_t fspace = H5Screate_simple(1, dims, NULL);
@@ -94,7 +92,7 @@ static int write_tensor(hid_t group, const char *name, const ParamTensor *t, con
         if (H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, count ? values + (lo - base) : &dummy) < 0)
             rc = px_error("%s: cannot write dataset '%s' (disk full?)", path, name);
     }
-    uint64_t sum = sum_over_ranks(count ? slice_checksum(values + (lo - base), 4, count, lo - t->offset) : 0);
+    uint64_t sum = sum_over_ranks(w, count ? slice_checksum(values + (lo - base), 4, count, lo - t->offset) : 0);
     char hex[17];
     snprintf(hex, sizeof hex, "%016" PRIx64, sum);
     if (rc == 0 && dset >= 0) rc = h5_attr_write_string(dset, path, "checksum", hex);
@@ -104,7 +102,7 @@ static int write_tensor(hid_t group, const char *name, const ParamTensor *t, con
     return rc;
 }
 
-static int write_all(hid_t file, const char *path, const Model *m, const AdamW *opt, const PairSampler *sampler,
+static int write_all(const World *w, hid_t file, const char *path, const Model *m, const AdamW *opt, const PairSampler *sampler,
                      const CheckpointMeta *meta) {
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
@@ -119,10 +117,10 @@ static int write_all(hid_t file, const char *path, const Model *m, const AdamW *
         const ParamTensor *t = &m->tensors[i];
         size_t lo, hi;
         owned_part(t, 1, 0, 0, meta->rank, meta->size, &lo, &hi);
-        rc = write_tensor(gm, t->name, t, m->params, 0, lo, hi, dxpl, path);
+        rc = write_tensor(w, gm, t->name, t, m->params, 0, lo, hi, dxpl, path);
         owned_part(t, !sharded, opt->base, opt->base + opt->n, meta->rank, meta->size, &lo, &hi);
-        if (rc == 0) rc = write_tensor(g1, t->name, t, opt->m, opt->base, lo, hi, dxpl, path);
-        if (rc == 0) rc = write_tensor(g2, t->name, t, opt->v, opt->base, lo, hi, dxpl, path);
+        if (rc == 0) rc = write_tensor(w, g1, t->name, t, opt->m, opt->base, lo, hi, dxpl, path);
+        if (rc == 0) rc = write_tensor(w, g2, t->name, t, opt->v, opt->base, lo, hi, dxpl, path);
     }
     int64_t n_order = sampler && sampler->order ? sampler->n : 0;
     if (rc == 0) { /* the sampler's order, replicated: each rank writes a slice */
@@ -199,7 +197,7 @@ static void prune(const char *dir, int keep) {
     }
 }
 
-int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
+int checkpoint_save(const World *w, const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
                     const CheckpointMeta *meta, int keep) {
     h5_quiet();
     char dir[PX_PATH_MAX + 16], path[PX_PATH_MAX + 64], tmp[PX_PATH_MAX + 80];
@@ -207,7 +205,7 @@ int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const
     snprintf(path, sizeof path, "%s/step-%08d.h5", dir, meta->step);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     int rc = meta->rank == 0 ? file_mkdirs(dir) : 0, all = rc;
-    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    all = world_any(w, rc != 0);
     if (all) return rc ? -1 : px_error("%s: rank 0 could not create the directory", dir);
     /* A collective write that fails half-way (a full disk) can leave ranks in different MPI-IO
      * calls: check the space first, together, so that the common case is a clear error. */
@@ -219,18 +217,15 @@ int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const
             rc = px_error("%s: not enough disk space for a checkpoint (need %.1f MB, %.1f MB free): disk full? "
                           "The previous checkpoint is kept", dir, need / 1e6, have / 1e6);
     }
-    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    all = world_any(w, rc != 0);
     if (all) return rc ? -1 : px_error("%s: not enough disk space for a checkpoint (see rank 0)", dir);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_fapl_mpio(fapl, MPI_COMM_WORLD, MPI_INFO_NULL);
-    H5Pset_all_coll_metadata_ops(fapl, 1);
-    H5Pset_coll_metadata_write(fapl, 1);
-    hid_t file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
+    hid_t fapl = world_hdf5_fapl(w);
+    hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (fapl >= 0) H5Pclose(fapl);
     rc = file < 0 ? px_error("%s: cannot create (is the directory writable?)", tmp) : 0;
-    if (rc == 0) rc = write_all(file, path, m, opt, sampler, meta);
+    if (rc == 0) rc = write_all(w, file, path, m, opt, sampler, meta);
     if (file >= 0 && H5Fclose(file) < 0 && rc == 0) rc = px_error("%s: cannot close (disk full?)", tmp);
-    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    all = world_any(w, rc != 0);
     if (all) {
         if (meta->rank == 0) unlink(tmp);
         return rc ? -1 : px_error("%s: another rank failed writing the checkpoint; the previous one is kept", path);
@@ -244,7 +239,7 @@ int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const
         else if (atomic_write_buffer(latest, line, (size_t)n)) rc = -1;
         else prune(dir, keep);
     }
-    MPI_Allreduce(&rc, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
+    all = world_any(w, rc != 0);
     return all ? (rc ? -1 : px_error("%s: rank 0 could not publish the checkpoint", path)) : 0;
 }
 
@@ -283,7 +278,7 @@ int checkpoint_latest(const char *run_dir, char *path, size_t size) {
 /* Reads [lo, hi) of tensor t's dataset into dst[global - base] and checks the whole dataset's
  * checksum. Collective: every rank calls it for every tensor; the slices of the ranks that
  * `contribute` (disjoint parts, or rank 0 alone when every rank reads everything) add up. */
-static int read_tensor(hid_t file, const char *group, const ParamTensor *t, float *dst, size_t base, size_t lo,
+static int read_tensor(const World *w, hid_t file, const char *group, const ParamTensor *t, float *dst, size_t base, size_t lo,
                        size_t hi, int contribute, const char *path) {
     char name[256];
     snprintf(name, sizeof name, "%s/%s", group, t->name);
@@ -307,7 +302,7 @@ static int read_tensor(hid_t file, const char *group, const ParamTensor *t, floa
     if (rc == 0) rc = h5_attr_read_string(d, path, "checksum", KIND, &want);
     /* every rank takes part in the sum even after a local failure, so none waits forever */
     uint64_t sum =
-        sum_over_ranks(rc == 0 && count && contribute ? slice_checksum(dst + (lo - base), 4, count, lo - t->offset) : 0);
+        sum_over_ranks(w, rc == 0 && count && contribute ? slice_checksum(dst + (lo - base), 4, count, lo - t->offset) : 0);
     int bad = 0;
     if (rc == 0) {
         char hex[17];
@@ -321,7 +316,7 @@ static int read_tensor(hid_t file, const char *group, const ParamTensor *t, floa
     return bad ? px_error("%s: dataset '%s' does not match its checksum (corrupt checkpoint)", path, name) : 0;
 }
 
-int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta) {
+int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta) {
     h5_quiet();
     hid_t file = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
     int rc = file < 0 ? px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path) : 0;
@@ -354,10 +349,9 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler
         incompatible = 1;
     }
     /* tensors: every rank reads all parameters and its part of the moments (collective sums) */
-    int rank = 0, all = rc != 0, failed = rc != 0;
+    int rank = w->rank, all = rc != 0, failed = rc != 0;
     char first_error[1024] = ""; /* the first failing dataset, not the last, is the one to report */
-    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-    MPI_Allreduce(&failed, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    all = world_any(w, failed);
     const int sharded = opt->n != m->n_params;
     for (int i = 0; all == 0 && i < m->n_tensors; i++) {
         const ParamTensor *t = &m->tensors[i];
@@ -371,15 +365,15 @@ int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler
             mhi = hi;
         }
         /* every rank makes all three (collective) calls, whatever failed before */
-        int r[3] = {read_tensor(file, "model", t, m->params, 0, lo, hi, rank == 0, path), 0, 0};
+        int r[3] = {read_tensor(w, file, "model", t, m->params, 0, lo, hi, rank == 0, path), 0, 0};
         if (r[0] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
-        r[1] = read_tensor(file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, sharded || rank == 0, path);
+        r[1] = read_tensor(w, file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, sharded || rank == 0, path);
         if (r[1] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
-        r[2] = read_tensor(file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, sharded || rank == 0, path);
+        r[2] = read_tensor(w, file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, sharded || rank == 0, path);
         if (r[2] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
         rc = rc ? rc : r[0] ? r[0] : r[1] ? r[1] : r[2];
         failed = rc != 0;
-        MPI_Allreduce(&failed, &all, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+        all = world_any(w, failed);
     }
     if (all == 0 && rc == 0 && sampler && sampler->order) {
         hid_t d = H5Dopen2(file, "state/sampler_order", H5P_DEFAULT);

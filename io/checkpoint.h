@@ -20,6 +20,7 @@
 
 #include "src/model/model.h"
 #include "src/model/optim.h"
+#include "mpi/world.h"
 #include "src/train/pairs.h"
 
 #define CHECKPOINT_FORMAT "proact-checkpoint"
@@ -36,7 +37,7 @@ typedef struct {
  * DIR/checkpoints/step-NNNNNNNN.h5 and points DIR/checkpoints/latest at it; keeps the newest
  * `keep`. On failure nothing replaces the previous checkpoint, and px_error says why (the same
  * on every rank is the caller's agreement). */
-int checkpoint_save(const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
+int checkpoint_save(const World *w, const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
                     const CheckpointMeta *meta, int keep);
 
 /* The model config stored in a checkpoint (no MPI needed: for export). */
@@ -53,6 +54,6 @@ int checkpoint_list(const char *run_dir, int *steps, int max);
  * may do), or CHECKPOINT_INCOMPATIBLE for one that can never fit (another model, another format
  * version). Collective. */
 #define CHECKPOINT_INCOMPATIBLE (-2)
-int checkpoint_load(const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta);
+int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta);
 
 #endif

@@ -80,7 +80,7 @@ int cmd_export(int argc, char **argv) {
     OptimConfig oc = {0};
     int status = 0;
     if (checkpoint_model_config(path, &mc) || model_create(&m, &mc) || adamw_create(&opt, &oc, m.n_params) ||
-        checkpoint_load(path, &m, &opt, NULL, &meta) || hf_save_model(out, &m, bf16)) {
+        checkpoint_load(&w, path, &m, &opt, NULL, &meta) || hf_save_model(out, &m, bf16)) {
         status = job_fail(px_error_message());
     } else {
         int tok = copy_if_present(run_dir, out, "tokenizer.json"), pj = copy_if_present(run_dir, out, "proact.json");

@@ -258,20 +258,20 @@ static void standardize_with(Rows *r, const double *mean, const double *scale) {
 
 /* Accuracy over all ranks of the rule score(x) >= cut, score = coef . [x; 1] (a logistic
  * probe's z >= 0, ridge's fitted value >= 0.5). */
-static int accuracy(const Rows *r, const double *coef, double cut, double *acc) {
+static int accuracy(const World *w, const Rows *r, const double *coef, double cut, double *acc) {
     double counts[2] = {0, (double)r->n};
     for (int64_t i = 0; i < r->n; i++) {
         double z = coef[r->dim];
         for (int k = 0; k < r->dim; k++) z += coef[k] * r->x[i * r->dim + k];
         counts[0] += (z >= cut) == (r->y[i] > 0.5);
     }
-    if (world_sum(counts, 2)) return -1;
+    if (world_sum(w, counts, 2)) return -1;
     *acc = counts[1] > 0 ? counts[0] / counts[1] : NAN;
     return 0;
 }
 
 /* Mean negative log-likelihood over all ranks of the logistic probe coef on r. */
-static int log_loss(const Rows *r, const double *coef, double *loss) {
+static int log_loss(const World *w, const Rows *r, const double *coef, double *loss) {
     double sums[2] = {0, (double)r->n};
     for (int64_t i = 0; i < r->n; i++) {
         double z = coef[r->dim];
@@ -279,7 +279,7 @@ static int log_loss(const Rows *r, const double *coef, double *loss) {
         /* log(1 + e^z) - y z, without overflow */
         sums[0] += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - (r->y[i] > 0.5 ? z : 0);
     }
-    if (world_sum(sums, 2)) return -1;
+    if (world_sum(w, sums, 2)) return -1;
     *loss = sums[1] > 0 ? sums[0] / sums[1] : NAN;
     return 0;
 }
@@ -292,7 +292,7 @@ static int choose_lambda(const World *w, const Rows *fit, const Rows *held, int 
     for (size_t i = 0; i < sizeof grid / sizeof grid[0]; i++) {
         double loss;
         if (dist_logistic_fit(w, fit->x, fit->y, fit->n, dim, grid[i], 100, 1e-10, coef, NULL) ||
-            log_loss(held, coef, &loss))
+            log_loss(w, held, coef, &loss))
             return -1;
         if (w->rank == 0) fprintf(stderr, "proact probe: lambda %-6g held-out log-loss %.4f\n", grid[i], loss);
         if (loss < best_loss) {
@@ -384,8 +384,8 @@ int cmd_probe(int argc, char **argv) {
     double counts[4] = {(double)fit.n, (double)held.n, 0, 0}, acc[6];
     for (int64_t i = 0; i < fit.n; i++) counts[2] += fit.y[i];
     for (int64_t i = 0; i < held.n; i++) counts[3] += held.y[i];
-    if (world_sum(counts, 4) || accuracy(&fit, logit, 0, &acc[0]) || accuracy(&held, logit, 0, &acc[1]) ||
-        accuracy(&fit, ridge, 0.5, &acc[2]) || accuracy(&held, ridge, 0.5, &acc[3]))
+    if (world_sum(&w, counts, 4) || accuracy(&w, &fit, logit, 0, &acc[0]) || accuracy(&w, &held, logit, 0, &acc[1]) ||
+        accuracy(&w, &fit, ridge, 0.5, &acc[2]) || accuracy(&w, &held, ridge, 0.5, &acc[3]))
         goto fail;
     /* the baseline: always answer the label that is most frequent in the fitted points */
     const double rate = counts[2] / counts[0], held_rate = counts[1] > 0 ? counts[3] / counts[1] : NAN;

@@ -280,7 +280,7 @@ static int evaluate(const ProactConfig *cfg, const World *w, TrainData *td, Mode
             rc = -1;
     }
     free(idx);
-    if (world_agree(w, rc) || world_sum(sums, 4)) return -1;
+    if (world_agree(w, rc) || world_sum(w, sums, 4)) return -1;
     for (int i = 0; i < 3; i++) out[i] = sums[3] > 0 ? sums[i] / sums[3] : NAN;
     return 0;
 }
@@ -466,9 +466,9 @@ int cmd_train(int argc, char **argv) {
         for (int i = 0; i < n && !loaded; i++) {
             CheckpointMeta got = {0};
             snprintf(ckpt, sizeof ckpt, "%s/checkpoints/step-%08d.h5", resume, steps[i]);
-            int r = checkpoint_load(ckpt, &m, &opt, td.pairs ? &td.sampler : NULL, &got);
+            int r = checkpoint_load(&w, ckpt, &m, &opt, td.pairs ? &td.sampler : NULL, &got);
             double incompatible[1] = {r == CHECKPOINT_INCOMPATIBLE};
-            if (world_sum(incompatible, 1)) goto fail;
+            if (world_sum(&w, incompatible, 1)) goto fail;
             if (world_agree(&w, r) == 0) {
                 loaded = 1;
                 first_step = got.step;
@@ -502,10 +502,10 @@ int cmd_train(int argc, char **argv) {
     for (int step = first_step; step < cfg.train.steps; step++) {
         /* 0. a stop signal on any rank stops all of them here, after a checkpoint */
         double stop[1] = {stop_requested};
-        if (world_sum(stop, 1)) goto fail;
+        if (world_sum(&w, stop, 1)) goto fail;
         if (stop[0] > 0) {
             CheckpointMeta meta = {step, tokens_done, resolved, w.rank, w.size};
-            if (world_agree(&w, checkpoint_save(cfg.run.dir, &m, &opt, td.pairs ? &td.sampler : NULL, &meta,
+            if (world_agree(&w, checkpoint_save(&w, cfg.run.dir, &m, &opt, td.pairs ? &td.sampler : NULL, &meta,
                                                 cfg.checkpoint.keep)))
                 goto fail;
             if (root)
@@ -519,7 +519,7 @@ int cmd_train(int argc, char **argv) {
         if (rc == 0) rc = check_lengths(&rb.batch, m.cfg.max_seq_len);
         if (world_agree(&w, rc)) goto fail;
         double counts[1] = {rank_target_count(&td, &rb)};
-        if (world_sum(counts, 1)) goto fail;
+        if (world_sum(&w, counts, 1)) goto fail;
         if (counts[0] == 0) {
             px_error("step %d: the global batch has no target tokens", step + 1);
             goto fail;
@@ -536,7 +536,7 @@ int cmd_train(int argc, char **argv) {
         model_backward_hooked(&m, &acts, rb.batch.tokens, lay, grad_sync_on_backward, gs);
         if (grad_sync_finish(gs, &wait_s)) goto fail;
         /* 4. the same statistics on every rank; a diverged loss stops everyone */
-        if (world_sum(sums, 5)) goto fail;
+        if (world_sum(&w, sums, 5)) goto fail;
         const double ce_s = sums[0] / sums[3], ce_t = sums[1] / sums[3], kl = sums[2] / sums[3];
         const double loss = td.pairs ? ce_s + cfg.spsd.alpha * ce_t + cfg.spsd.lambda * cfg.spsd.tau * cfg.spsd.tau * kl
                                      : ce_s;
@@ -585,7 +585,7 @@ int cmd_train(int argc, char **argv) {
         if ((cfg.checkpoint.every && (step + 1) % cfg.checkpoint.every == 0) || last) {
             double t0 = runtime_now();
             CheckpointMeta meta = {step + 1, tokens_done, resolved, w.rank, w.size};
-            if (world_agree(&w, checkpoint_save(cfg.run.dir, &m, &opt, td.pairs ? &td.sampler : NULL, &meta,
+            if (world_agree(&w, checkpoint_save(&w, cfg.run.dir, &m, &opt, td.pairs ? &td.sampler : NULL, &meta,
                                                 cfg.checkpoint.keep)))
                 goto fail;
             if (root) printf("checkpoint: step %d (%.2f s)\n", step + 1, runtime_now() - t0);

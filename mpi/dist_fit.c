@@ -22,13 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/comm.h"
 #include "src/base/common.h"
 #include "src/probe/linfit.h"
 
 /* BLACS and ScaLAPACK: Debian's libscalapack-openmpi-dev ships no C header. The Fortran
  * routines take everything by reference; the trailing size_t are gfortran's hidden lengths of
  * the character arguments. */
-extern void Cblacs_get(int icontxt, int what, int *val);
+extern int Csys2blacs_handle(MPI_Comm comm);
+extern void Cfree_blacs_system_handle(int handle);
 extern void Cblacs_gridinit(int *icontxt, char *order, int nprow, int npcol);
 extern void Cblacs_gridinfo(int icontxt, int *nprow, int *npcol, int *myrow, int *mycol);
 extern void Cblacs_gridexit(int icontxt);
@@ -53,6 +55,7 @@ typedef struct {
     const char *who;
     int d, k, m; /* features, d+1, padded rows per rank */
     double lambda;
+    int sys;                 /* the BLACS handle of the World's communicator; -1 until made */
     int ctx1, ctx2;          /* P × 1 and Pr × Pc grids; -1 until created */
     int pr, pc, row2, col2;  /* the 2-D grid and this rank's place in it */
     int rows2, cols2;        /* local size of G2 */
@@ -71,8 +74,8 @@ static int l2g(int il, int iproc, int nprocs) { return ((il / NB) * nprocs + ipr
 
 /* Sums buf over ranks; every rank gets rank 0's result, bit for bit. */
 static int sum_all(const World *w, double *buf, int count) {
-    int rc = MPI_Reduce(w->rank == 0 ? MPI_IN_PLACE : buf, buf, count, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
-    if (rc == MPI_SUCCESS) rc = MPI_Bcast(buf, count, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+    int rc = MPI_Reduce(w->rank == 0 ? MPI_IN_PLACE : buf, buf, count, MPI_DOUBLE, MPI_SUM, 0, world_comm(w));
+    if (rc == MPI_SUCCESS) rc = MPI_Bcast(buf, count, MPI_DOUBLE, 0, world_comm(w));
     return world_agree(w, rc == MPI_SUCCESS ? 0 : px_error("MPI_Reduce/MPI_Bcast of %d doubles failed", count));
 }
 
@@ -80,8 +83,8 @@ static int sum_all(const World *w, double *buf, int count) {
 static int row_counts(const World *w, const char *who, int local_status, int64_t n_local, int64_t *n,
                       int64_t *m) {
     int64_t mine = n_local > 0 ? n_local : 0;
-    if (MPI_Allreduce(&mine, n, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS ||
-        MPI_Allreduce(&mine, m, 1, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD) != MPI_SUCCESS)
+    if (MPI_Allreduce(&mine, n, 1, MPI_INT64_T, MPI_SUM, world_comm(w)) != MPI_SUCCESS ||
+        MPI_Allreduce(&mine, m, 1, MPI_INT64_T, MPI_MAX, world_comm(w)) != MPI_SUCCESS)
         local_status = px_error("%s: MPI_Allreduce of the row counts failed", who);
     return world_agree(w, local_status);
 }
@@ -89,13 +92,14 @@ static int row_counts(const World *w, const char *who, int local_status, int64_t
 static void solver_close(Solver *S) {
     if (S->ctx1 >= 0) Cblacs_gridexit(S->ctx1);
     if (S->ctx2 >= 0) Cblacs_gridexit(S->ctx2);
+    if (S->sys >= 0) Cfree_blacs_system_handle(S->sys);
     free(S->A);
     free(S->G1);
     free(S->G2);
     free(S->R);
     free(S->diag);
     memset(S, 0, sizeof *S);
-    S->ctx1 = S->ctx2 = -1;
+    S->sys = S->ctx1 = S->ctx2 = -1;
 }
 
 /* Descriptors for the four distributed matrices; 0 or -1 with px_error. */
@@ -124,7 +128,7 @@ static int solver_describe(Solver *S, int P, int row1) {
 static int solver_open(Solver *S, const World *w, const char *who, int local_status, const double *X,
                        const double *y, int64_t n_local, int d, double lambda) {
     memset(S, 0, sizeof *S);
-    S->ctx1 = S->ctx2 = -1;
+    S->sys = S->ctx1 = S->ctx2 = -1;
     S->w = w;
     S->who = who;
     S->d = d;
@@ -144,9 +148,10 @@ static int solver_open(Solver *S, const World *w, const char *who, int local_sta
     S->pr = (int)sqrt((double)P);
     while (P % S->pr) S->pr--;
     S->pc = P / S->pr;
-    Cblacs_get(-1, 0, &S->ctx1); /* the system context: MPI_COMM_WORLD */
+    S->sys = Csys2blacs_handle(world_comm(w)); /* both grids over the World's communicator */
+    S->ctx1 = S->sys;
     Cblacs_gridinit(&S->ctx1, "Row", P, 1);
-    Cblacs_get(-1, 0, &S->ctx2);
+    S->ctx2 = S->sys;
     Cblacs_gridinit(&S->ctx2, "Row", S->pr, S->pc);
     Cblacs_gridinfo(S->ctx1, &nprow, &npcol, &row1, &col1);
     Cblacs_gridinfo(S->ctx2, &nprow, &npcol, &S->row2, &S->col2);
@@ -200,7 +205,7 @@ static int solver_solve(Solver *S, const char *what, double *g) {
     memset(g, 0, sizeof(double) * k);
     if (S->col2 == 0)
         for (int il = 0; il < S->rows2; il++) g[l2g(il, S->row2, S->pr)] = S->R[il];
-    status = MPI_Allreduce(MPI_IN_PLACE, g, k, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) == MPI_SUCCESS
+    status = MPI_Allreduce(MPI_IN_PLACE, g, k, MPI_DOUBLE, MPI_SUM, world_comm(S->w)) == MPI_SUCCESS
                  ? 0
                  : px_error("%s: MPI_Allreduce of the solution failed", S->who);
     return world_agree(S->w, status);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/comm.h"
 #include "src/base/common.h"
 
 /* A contiguous range of the gradient buffer, final once backward reaches `ready_stage`. */
@@ -26,12 +27,6 @@ struct GradSync {
     float *flat;          /* [padded]: gradient in, then parameters for the allgather */
     float *shard_grad;    /* [shard] */
 };
-
-int world_sum(double *values, int n) {
-    if (MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD) != MPI_SUCCESS)
-        return px_error("MPI_Allreduce of %d values failed", n);
-    return 0;
-}
 
 /* Order in which stages finish: head (n_layers), L-1, ..., 0, end (-1). Lower = earlier. */
 static int stage_order(const Model *m, int stage) { return stage == m->cfg.n_layers ? 0 : stage < 0 ? m->cfg.n_layers + 1 : m->cfg.n_layers - stage; }
@@ -135,7 +130,7 @@ void grad_sync_on_backward(void *ctx, int stage) {
         } else if (stage_order(gs->m, b->ready_stage) <= order) {
             b->started = 1;
             MPI_Iallreduce(MPI_IN_PLACE, gs->m->grads + b->lo, (int)(b->hi - b->lo), MPI_FLOAT, MPI_SUM,
-                           MPI_COMM_WORLD, &b->req);
+                           world_comm(&gs->world), &b->req);
         }
     }
 }
@@ -154,7 +149,7 @@ int grad_sync_finish(GradSync *gs, double *wait_s) {
     } else if (gs->zero) {
         memcpy(gs->flat, gs->m->grads, sizeof(float) * gs->m->n_params);
         memset(gs->flat + gs->m->n_params, 0, sizeof(float) * (gs->padded - gs->m->n_params));
-        if (MPI_Reduce_scatter_block(gs->flat, gs->shard_grad, (int)gs->shard, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD) !=
+        if (MPI_Reduce_scatter_block(gs->flat, gs->shard_grad, (int)gs->shard, MPI_FLOAT, MPI_SUM, world_comm(&gs->world)) !=
             MPI_SUCCESS)
             rc = px_error("MPI_Reduce_scatter_block of the gradients failed");
     }
@@ -175,7 +170,7 @@ double grad_sync_optimizer_step(GradSync *gs, AdamW *opt, int step) {
     size_t lo = gs->shard * (size_t)gs->world.rank, hi = PX_MIN(lo + gs->shard, m->n_params);
     double sq = 0.0;
     for (size_t i = lo; i < hi; i++) sq += (double)gs->shard_grad[i - lo] * gs->shard_grad[i - lo];
-    if (world_sum(&sq, 1)) return -1.0;
+    if (world_sum(&gs->world, &sq, 1)) return -1.0;
     double norm = sqrt(sq);
     float coef = clip_coefficient(norm, opt->cfg.grad_clip);
     /* the shard's gradient, placed at its global indices in flat, so AdamW can index globally */
@@ -185,7 +180,7 @@ double grad_sync_optimizer_step(GradSync *gs, AdamW *opt, int step) {
     if (hi > lo) adamw_update_model_range(opt, m, gs->flat, lo, hi, lr);
     /* gather every rank's updated parameters */
     memcpy(gs->flat + lo, m->params + lo, sizeof(float) * (hi > lo ? hi - lo : 0));
-    if (MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, gs->flat, (int)gs->shard, MPI_FLOAT, MPI_COMM_WORLD) !=
+    if (MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, gs->flat, (int)gs->shard, MPI_FLOAT, world_comm(&gs->world)) !=
         MPI_SUCCESS) {
         px_error("MPI_Allgather of the parameters failed");
         return -1.0;

@@ -39,7 +39,4 @@ int grad_sync_optimizer_create(GradSync *gs, AdamW *opt, const OptimConfig *cfg)
 
 int grad_sync_buckets(const GradSync *gs);
 
-/* Sums n doubles over all ranks in place. */
-int world_sum(double *values, int n);
-
 #endif

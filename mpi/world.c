@@ -1,11 +1,11 @@
 #include "mpi/world.h"
 
-#include <mpi.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mpi/comm.h"
 #include "src/base/common.h"
 
 int world_init(int *argc, char ***argv, World *w) {
@@ -17,6 +17,7 @@ int world_init(int *argc, char ***argv, World *w) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     MPI_Comm_rank(MPI_COMM_WORLD, &w->rank);
     MPI_Comm_size(MPI_COMM_WORLD, &w->size);
+    w->comm = (int)MPI_Comm_c2f(MPI_COMM_WORLD);
     return 0;
 }
 
@@ -28,16 +29,35 @@ void world_finalize(void) {
 
 int world_agree(const World *w, int local_status) {
     int mine = local_status ? w->rank : w->size, first = w->size;
-    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD) != MPI_SUCCESS)
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, world_comm(w)) != MPI_SUCCESS)
         return px_error("MPI_Allreduce failed while agreeing on errors");
     if (first == w->size) return 0;
     char msg[1024];
     if (w->rank == first) snprintf(msg, sizeof msg, "%s", px_error_message());
-    if (MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD) != MPI_SUCCESS)
+    if (MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, world_comm(w)) != MPI_SUCCESS)
         return px_error("MPI_Bcast failed while agreeing on errors");
     msg[sizeof msg - 1] = '\0';
     if (w->size == 1) return px_error("%s", msg);
     return px_error("rank %d: %s", first, msg);
+}
+
+int world_any(const World *w, int local_flag) {
+    int mine = local_flag != 0, any = mine;
+    if (MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, world_comm(w)) != MPI_SUCCESS)
+        return px_error("MPI_Allreduce failed while agreeing on a decision");
+    return any;
+}
+
+int world_sum(const World *w, double *values, int n) {
+    if (MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_DOUBLE, MPI_SUM, world_comm(w)) != MPI_SUCCESS)
+        return px_error("MPI_Allreduce of %d values failed", n);
+    return 0;
+}
+
+int world_sum_u64(const World *w, uint64_t *values, int n) {
+    if (MPI_Allreduce(MPI_IN_PLACE, values, n, MPI_UINT64_T, MPI_SUM, world_comm(w)) != MPI_SUCCESS)
+        return px_error("MPI_Allreduce of %d integers failed", n);
+    return 0;
 }
 
 int world_gather_bytes(const World *w, const void *mine, size_t len, void **all, size_t *all_len) {
@@ -53,7 +73,7 @@ int world_gather_bytes(const World *w, const void *mine, size_t len, void **all,
     }
     /* everyone learns whether rank 0 can receive before anyone sends */
     if (world_agree(w, status) ||
-        MPI_Gather(&my_len, 1, MPI_INT, lens, 1, MPI_INT, 0, MPI_COMM_WORLD) != MPI_SUCCESS) {
+        MPI_Gather(&my_len, 1, MPI_INT, lens, 1, MPI_INT, 0, world_comm(w)) != MPI_SUCCESS) {
         status = -1;
         goto done;
     }
@@ -74,7 +94,7 @@ int world_gather_bytes(const World *w, const void *mine, size_t len, void **all,
         status = -1;
         goto done;
     }
-    if (MPI_Gatherv(mine, my_len, MPI_BYTE, buf, lens, offs, MPI_BYTE, 0, MPI_COMM_WORLD) != MPI_SUCCESS)
+    if (MPI_Gatherv(mine, my_len, MPI_BYTE, buf, lens, offs, MPI_BYTE, 0, world_comm(w)) != MPI_SUCCESS)
         status = px_error("MPI_Gatherv failed while gathering results");
     if (world_agree(w, status)) status = -1;
 done:
