@@ -1,7 +1,7 @@
 /* bench_spsd — the cost of synchronized self-distillation: one training step (forward, loss,
  * backward, AdamW) on the same examples laid out (a) as plain full-view sequences with
  * cross-entropy and (b) in the synchronized [source | student | teacher] layout with the SPSD
- * loss. DESIGN §2.4 expects about (S + 2T)/(S + T) of a plain step. Prints one JSON line.
+ * loss. docs/design.md §2.4 expects about (S + 2T)/(S + T) of a plain step. Prints one JSON line.
  * usage: bench_spsd --config configs/small.ini --data pairs.h5|.tsv [--set k=v ...] [--steps 5] [--threads 1] */
 #include <stdio.h>
 #include <stdlib.h>

@@ -127,7 +127,7 @@ static const KeyDef keys[] = {
         "pairs with more tokens on a side are skipped (.tsv)"),
 
     KEY("stream", "schedule", KEY_ENUM, stream.kind, "random", schedule_names,
-        "read schedule of the student copy: random | cuts | waitk | full (DESIGN 2.3)"),
+        "read schedule of the student copy: random | cuts | waitk | full (docs/design.md §2.3)"),
     KEY("stream", "k_min", KEY_INT, stream.k_min, "1", NULL, "random: smallest first read k0"),
     KEY("stream", "k_max", KEY_INT, stream.k_max, "3", NULL, "random: largest first read k0"),
     KEY("stream", "mean_step", KEY_FLOAT, stream.mean_step, "1", NULL,

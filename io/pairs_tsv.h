@@ -1,5 +1,5 @@
 /* pairs_tsv.h — read a TSV of (source TAB target) pairs, check every line, and tokenize the
- * good ones word by word into a ShardWriter (DESIGN §2.1, docs/formats.md). */
+ * good ones word by word into a ShardWriter (docs/design.md §2.1, docs/formats.md). */
 #ifndef PROACT_PAIRS_TSV_H
 #define PROACT_PAIRS_TSV_H
 

@@ -1,5 +1,5 @@
 /* eval.c — `proact eval`: stream a test set through decision heads on every rank and score them
- * (DESIGN §2.7).
+ * (docs/design.md §2.7).
  * Recipe: parse options -> world -> load the model and check every head -> read the test set ->
  * deal the sentences to the ranks -> per head, stream this rank's sentences through the runner ->
  * gather on rank 0 -> per head instances.log + scores.tsv; across heads curve.csv, curve.svg and

@@ -19,7 +19,7 @@ static void usage(FILE *out) {
             "usage: proact prepare --input pairs.tsv --tokenizer tokenizer.json -o out.h5\n"
             "                      [--template plain|chatml|llama3] [--src-lang en] [--tgt-lang de]\n"
             "                      [--max-tokens 256] [--strict]\n\n"
-            "Tokenizes each line 'source<TAB>target' word by word (DESIGN §2.1) into HDF5 token shards\n"
+            "Tokenizes each line 'source<TAB>target' word by word (docs/design.md §2.1) into HDF5 token shards\n"
             "(docs/formats.md). Malformed lines (no tab, more than one tab, an empty side, invalid UTF-8,\n"
             "more than --max-tokens tokens on a side) are reported with file:line and skipped; --strict\n"
             "fails instead, writing nothing. The languages default to the 'xx-yy' part of the input\n"

@@ -1,4 +1,4 @@
-/* probe.c — `proact probe`: fit the probe decision head (DESIGN §2.5) on the model's own signals.
+/* probe.c — `proact probe`: fit the probe decision head (docs/design.md §2.5) on the model's own signals.
  * Recipe: parse options -> world -> load the model and the training data -> choose the examples
  * (a seeded order, until --samples decision points) and deal them to the ranks -> each rank
  * collects features and self-labels (src/probe/probe_data.h) -> standardize, fit ridge and logistic

@@ -1,4 +1,4 @@
-/* train.c — `proact train`: ProactiveLLM training, data-parallel over MPI ranks (DESIGN §2, §4).
+/* train.c — `proact train`: ProactiveLLM training, data-parallel over MPI ranks (docs/design.md §2, §4).
  *
  * Recipe: parse config -> set up the world -> load or create the model (identical on every
  * rank: same seed) -> open the data -> loop: the step's global batch (the same on any rank

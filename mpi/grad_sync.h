@@ -1,4 +1,4 @@
-/* grad_sync.h — summing gradients over ranks (DESIGN §4).
+/* grad_sync.h — summing gradients over ranks (docs/design.md §4).
  *
  * Plain data parallelism: the gradient buffer is cut into buckets in the order backward
  * finishes it (LM head and final norm, layer L-1 ... layer 0, embedding). A bucket's

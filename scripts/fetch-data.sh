@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds proact's real parallel corpora from Debian packages (DESIGN §7, data-sources.md):
+# Builds proact's real parallel corpora from Debian packages (docs/design.md §7, docs/data.md):
 # downloads the packages with `apt-get download`, unpacks them with `dpkg-deb -x` (nothing is
 # installed, except libsword-utils for mod2imp when it is missing), and runs
 # scripts/data/build_corpora.py, which does the extraction and alignment.

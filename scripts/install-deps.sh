@@ -3,8 +3,9 @@
 # Idempotent: a second run installs nothing and exits 0.
 set -euo pipefail
 
-# Build, run and test dependencies (DESIGN §6); slurm-wlm and munge run the local test cluster
-# (scripts/slurm-local.sh; ss from iproute2 finds its free ports).
+# Build, run and test dependencies (docs/architecture.md); slurm-wlm and munge run the local test
+# cluster (scripts/slurm-local.sh; ss from iproute2 finds its free ports); clang-format checks the
+# code's format and graphviz draws docs/architecture.svg (tests/architecture/).
 PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
@@ -16,6 +17,7 @@ PACKAGES=(
   python3 python3-numpy python3-torch python3-h5py
   unicode-data
   slurm-wlm munge iproute2
+  clang-format graphviz
 )
 # Node.js runs the reference tokenizer (npm @huggingface/tokenizers) in the tests; a machine
 # that already has node and npm (e.g. from nodesource) keeps them.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real one-node Slurm cluster (munge + slurmctld + slurmd) in a directory of its own, for the
-# tests and `scripts/demo.sh --slurm` (DESIGN §6). Runs as root; needs Debian's slurm-wlm and munge
+# tests and `scripts/demo.sh --slurm` (docs/design.md §6). Runs as root; needs Debian's slurm-wlm and munge
 # (scripts/install-deps.sh installs them).
 #
 #   scripts/slurm-local.sh start DIR   starts the daemons with everything in DIR (config, key, state,

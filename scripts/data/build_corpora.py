@@ -14,7 +14,7 @@ Subcommands
 
 Every corpus directory gets {train,valid,test}.tsv (source TAB target, one pair per line) and
 {train,valid,test}.ref (where each pair came from, line for line).
-(See data-sources.md in the project's shared reference notes for the sources themselves.)
+(docs/data.md describes the sources themselves.)
 """
 
 import hashlib
@@ -207,7 +207,7 @@ def help_module(rel_path):
     return parts[1] if len(parts) > 2 else "text"
 
 
-LO_TEST_MODULES = {"simpress"}  # held out (DESIGN: test = text/simpress)
+LO_TEST_MODULES = {"simpress"}  # held out (docs/design.md §7: test = text/simpress)
 LO_VALID_MODULES = {"sdatabase"}  # small (about 1,000 pairs) and self-contained: Base
 LO_MIN_WORDS, LO_MAX_WORDS = 3, 40
 # Some German paragraphs were not updated when the English was rewritten and now say something

@@ -13,7 +13,7 @@ double cross_entropy_forward_backward(float *logits, const int *targets, int n_r
 /* Cross-entropy only (logits untouched). Same return convention. */
 double cross_entropy_forward(const float *logits, const int *targets, int n_rows, int vocab, int *count);
 
-/* Synchronized privileged self-distillation (DESIGN §2.4), over the copies of `n_examples`
+/* Synchronized privileged self-distillation (docs/design.md §2.4), over the copies of `n_examples`
  * examples (student rows student_first + i paired with teacher rows teacher_first + i):
  *     L = CE(student) + alpha CE(teacher) + lambda tau^2 KL(stopgrad(softmax(z_T/tau)) || softmax(z_S/tau))
  * summed over the rows i whose target is set (the same rows in both copies). logits [N, V] is

@@ -1,4 +1,4 @@
-/* probe_data.h — training data for the probe head (DESIGN §2.5): at the decision points of a
+/* probe_data.h — training data for the probe head (docs/design.md §2.5): at the decision points of a
  * training example read under a random schedule, the student's cues as features and, as the
  * label, whether the student's next token already equals the full-context teacher's.
  *

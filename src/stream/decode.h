@@ -1,4 +1,4 @@
-/* decode.h — incremental forward passes against two key/value caches (DESIGN §2.6).
+/* decode.h — incremental forward passes against two key/value caches (docs/design.md §2.6).
  *
  * Streaming keeps the source and the target in separate caches: source rows are encoded
  * against the source cache only (they never see a target token), target rows see a prefix of

@@ -1,4 +1,4 @@
-/* heads.h — plug-and-play decision heads (DESIGN §2.5): READ or WRITE from the model's own cues.
+/* heads.h — plug-and-play decision heads (docs/design.md §2.5): READ or WRITE from the model's own cues.
  *
  * A head is chosen at run time by a spec string:
  *   entropy:TAU      WRITE if the next-token entropy H (nats) <= TAU

@@ -186,7 +186,7 @@ int runner_push_word(Runner *r, const char *word, size_t len) {
     char small[256], *buf = len + 2 <= sizeof small ? small : malloc(len + 2);
     if (!buf) return px_error("out of memory");
     size_t k = 0;
-    if (r->words_pushed > 0) buf[k++] = ' '; /* non-first words carry their leading space (DESIGN 2.1) */
+    if (r->words_pushed > 0) buf[k++] = ' '; /* non-first words carry their leading space (docs/design.md §2.1) */
     memcpy(buf + k, word, len);
     k += len;
     size_t before = r->queue.n;

@@ -1,4 +1,4 @@
-/* runner.h — the streaming runner (DESIGN §2.6): one sentence at a time, source words pushed as
+/* runner.h — the streaming runner (docs/design.md §2.6): one sentence at a time, source words pushed as
  * they arrive, target words produced as soon as the decision head says WRITE.
  *
  *   READ   encode the next source unit (a word, or the end marker once the source is finished)

@@ -42,7 +42,7 @@
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 #define BPE_N_SPECIAL 6
-/* DESIGN §2.1: the special tokens, with ids 0..5 in this order. */
+/* docs/design.md §2.1: the special tokens, with ids 0..5 in this order. */
 extern const char *const BPE_SPECIAL_TOKENS[BPE_N_SPECIAL];
 
 /* Smallest vocabulary: the special tokens and the 256 bytes. */

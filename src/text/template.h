@@ -1,4 +1,4 @@
-/* template.h — how a (source, target) pair is wrapped into one sequence (DESIGN §2.1):
+/* template.h — how a (source, target) pair is wrapped into one sequence (docs/design.md §2.1):
  *     prompt  source-words  src_end  |  tgt_begin  target-words  tgt_end
  * `tgt_begin` is forced at inference (never predicted); `tgt_end` is predicted (it ends the
  * output). Templates are named; {src} and {tgt} in their strings become language names. */

@@ -1,4 +1,4 @@
-/* words.h — the streaming unit is the word (DESIGN §2.1): texts are split on whitespace, and
+/* words.h — the streaming unit is the word (docs/design.md §2.1): texts are split on whitespace, and
  * each word is tokenized on its own (non-first words with their leading space), so word
  * boundaries in token space are exact by construction. */
 #ifndef PROACT_WORDS_H

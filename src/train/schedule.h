@@ -1,4 +1,4 @@
-/* schedule.h — the streaming side of ProactiveLLM training (DESIGN §2.2–2.4): monotone read
+/* schedule.h — the streaming side of ProactiveLLM training (docs/design.md §2.2–2.4): monotone read
  * schedules, group positions, and the synchronized [source | student | teacher] layout.
  *
  * One training sequence holds the source once and the target twice:

@@ -26,7 +26,7 @@ expect_fail "seq_len beyond the imported model's max_seq_len" "max_seq_len" \
   "$PROACT" train --config "$SRC/configs/tiny.ini" --set model.init="$WORK/run/model" --set data.source=copy --set train.seq_len=4096 \
   --set run.dir="$WORK/run3"
 
-# ablations by config only (DESIGN 2.4): offline, masking only, and the wait-k baseline
+# ablations by config only (docs/design.md §2.4): offline, masking only, and the wait-k baseline
 ablate() { # ablate NAME sets...
   local name=$1; shift
   "$PROACT" train --config "$SRC/configs/tiny.ini" --set train.steps=6 --set train.log_every=1 \

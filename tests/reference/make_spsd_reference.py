@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """make_spsd_reference.py --ref REF_DIR --out OUT — the reference of one whole SPSD step.
 
-Synchronized privileged self-distillation (DESIGN §2.4): one training sequence per example
+Synchronized privileged self-distillation (docs/design.md §2.4): one training sequence per example
 holds the source once and the target twice, a student copy that sees a growing source prefix
 and a teacher copy that sees the whole source. This script builds that packed batch in
 Python, INDEPENDENTLY of the C code, from the rules stated in src/train/schedule.h's header comment,

@@ -1,4 +1,4 @@
-/* test_spsd_reference.c — one whole SPSD step (DESIGN §2.4) against the PyTorch twin.
+/* test_spsd_reference.c — one whole SPSD step (docs/design.md §2.4) against the PyTorch twin.
  *
  * Usage: test_spsd_reference REF_DIR. REF_DIR/<case>/model is written by
  * tests/reference/make_reference.py and REF_DIR/spsd/<case>/spsd.safetensors by
