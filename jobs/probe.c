@@ -201,7 +201,7 @@ static int is_holdout(int64_t k, double holdout) {
 
 static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choice *ch, const ProbeArgs *a,
                    Rows *fit, Rows *held) {
-    const int dim = sm->model.cfg.hidden_size + 3;
+    const int dim = probe_feature_dim(sm->model.cfg.hidden_size);
     fit->dim = held->dim = dim;
     ProbeCollector pc;
     if (probe_collector_init(&pc, &sm->model)) return -1;
@@ -365,7 +365,7 @@ int cmd_probe(int argc, char **argv) {
                 (long long)ch.total, (long long)ch.n, a.data, w.size, w.size == 1 ? "" : "s");
     if (world_agree(&w, collect(&w, &sm, &d, &ch, &a, &fit, &held))) goto fail;
 
-    dim = sm.model.cfg.hidden_size + 3;
+    dim = probe_feature_dim(sm.model.cfg.hidden_size);
     mean = px_calloc((size_t)dim, sizeof *mean, "probe");
     scale = px_calloc((size_t)dim, sizeof *scale, "probe");
     logit = px_calloc((size_t)dim + 1, sizeof *logit, "probe");
