@@ -335,7 +335,7 @@ int proact_json_write(const char *path, const ProactJson *pj) {
     if (pj->other) {
         json_error_t err;
         json_t *other = json_loads(pj->other, 0, &err);
-        if (!json_is_object(other) || json_object_update_missing(root, other)) failed = failed ? failed : "(other keys)";
+        if ((!json_is_object(other) || json_object_update_missing(root, other)) && !failed) failed = "(other keys)";
         json_decref(other);
     }
     if (pj->has_probe) put(root, "probe", probe_object(pj, &failed), &failed);

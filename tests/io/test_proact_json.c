@@ -171,9 +171,10 @@ static void test_set_probe_keeps_the_rest(void **state) {
     (void)state;
     TempDir t;
     temp_dir(&t);
-    write_text(t.path, "{\"format\": \"proact\", \"template\": \"plain\", \"notes\": {\"by\": \"hand\", \"n\": [1, 2]},\n"
-                       " \"phi\": 1, \"template_tokens\": {\"prompt\": [], \"src_end\": [2], \"tgt_begin\": [3],"
-                       " \"tgt_end\": [4]}, \"probe\": null}\n");
+    write_text(t.path, "{\"format\": \"proact\", \"template\": \"plain\",\n"
+                       " \"notes\": {\"by\": \"hand\", \"n\": [1, 2]}, \"phi\": 1,\n"
+                       " \"template_tokens\": {\"prompt\": [], \"src_end\": [2], \"tgt_begin\": [3], \"tgt_end\": [4]},"
+                       " \"probe\": null}\n");
     ProactJson before, with, after;
     assert_int_equal(proact_json_read(t.path, &before), 0);
     assert_int_equal(before.has_probe, 0);
@@ -263,9 +264,11 @@ static void test_malformed_files(void **state) {
          "probe.attn_window must be at least 1"},
         {"{%s, \"probe\": {\"bias\": 0, \"weights\": [1], \"mean\": [0], \"scale\": [1], \"fit\": 3}}",
          "field probe.fit must be an object"},
-        {"{%s, \"probe\": {\"bias\": 0, \"weights\": [1], \"mean\": [0], \"scale\": [1], \"fit\": {\"samples\": \"x\"}}}",
+        {"{%s, \"probe\": {\"bias\": 0, \"weights\": [1], \"mean\": [0], \"scale\": [1],"
+         " \"fit\": {\"samples\": \"x\"}}}",
          "field probe.fit.samples must be an integer"},
-        {"{%s, \"probe\": {\"bias\": 0, \"weights\": [1], \"mean\": [0], \"scale\": [1], \"fit\": {\"lambda\": \"x\"}}}",
+        {"{%s, \"probe\": {\"bias\": 0, \"weights\": [1], \"mean\": [0], \"scale\": [1],"
+         " \"fit\": {\"lambda\": \"x\"}}}",
          "field probe.fit.lambda must be a number"},
         {"{%s,\n \"phi\": }", ":2:"}, /* JSON syntax: file:line:column */
     };
