@@ -20,7 +20,7 @@
  *   --max-lead-words (RunnerOptions.max_lead_words, default 3 here, 100 in the runner) ends a
  *   sentence's output 3 words after its source: an undertrained model that never predicts tgt_end
  *   would otherwise write 100 words past the source and the tail would dominate the timing.
- *   probe:P heads get an in-memory probe (dim d + 3, zero mean, unit scale, small random weights).
+ *   probe:P heads get an in-memory probe (dim probe_feature_dim(d), zero mean, unit scale, small random weights).
  */
 #include <cblas.h>
 #include <ctype.h>
@@ -35,6 +35,7 @@
 #include "src/base/common.h"
 #include "src/stream/decode.h"
 #include "src/stream/heads.h"
+#include "src/stream/probe_features.h"
 #include "src/base/rng.h"
 #include "src/stream/runner.h"
 
@@ -318,7 +319,7 @@ static double cue_cost_us(const Model *m, const HeadSpec *h, const Probe *probe,
 
 static int make_probe(Probe *p, int d, uint64_t seed) {
     memset(p, 0, sizeof *p);
-    p->dim = d + 3;
+    p->dim = probe_feature_dim(d);
     p->w = px_calloc((size_t)p->dim, sizeof(float), "probe");
     p->mean = px_calloc((size_t)p->dim, sizeof(float), "probe");
     p->scale = px_calloc((size_t)p->dim, sizeof(float), "probe");
@@ -330,7 +331,7 @@ static int make_probe(Probe *p, int d, uint64_t seed) {
         p->scale[i] = 1.0f;
     }
     p->bias = 0.0f;
-    p->attn_window = 4;
+    p->attn_window = CUE_ATTN_WINDOW_DEFAULT;
     return 0;
 }
 

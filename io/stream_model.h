@@ -1,6 +1,6 @@
 /* stream_model.h — an exported model directory opened for streaming: config.json +
- * model.safetensors (hf_model.h), tokenizer.json and proact.json (template token ids, phi,
- * languages, default head, and the probe once `proact probe` has fitted one). */
+ * model.safetensors (hf_model.h), tokenizer.json and proact.json (proact_json.h: template token
+ * ids, phi, languages, default head, and the probe once `proact probe` has fitted one). */
 #ifndef PROACT_STREAM_MODEL_H
 #define PROACT_STREAM_MODEL_H
 
@@ -13,7 +13,7 @@ typedef struct {
     Model model;
     Tokenizer *tokenizer;
     StreamFormat format;
-    char src_lang[16], tgt_lang[16];
+    char src_lang[32], tgt_lang[32];
     char default_head[96];
     char template_name[64]; /* how pairs are wrapped (src/text/template.h), to tokenize a TSV the same way */
     int has_probe;
@@ -28,20 +28,5 @@ void stream_model_free(StreamModel *sm);
 /* Makes the head spec usable with this model: parses it and, for probe:P, checks that the model
  * has a probe ("probe:P needs a probe: run proact probe on DIR" otherwise). */
 int stream_model_head(const StreamModel *sm, const char *spec, HeadSpec *out);
-
-/* How a probe was fitted (proact probe), kept beside it in proact.json as probe.fit. */
-typedef struct {
-    const char *data;          /* the training data it was collected from */
-    int64_t samples, holdout;  /* decision points used to fit / held out */
-    double lambda, positive_rate;
-    int iterations;            /* IRLS */
-    double train_accuracy, holdout_accuracy;             /* the logistic probe (the head's) */
-    double ridge_train_accuracy, ridge_holdout_accuracy; /* ridge regression on the same data */
-    int ranks;
-} ProbeFitInfo;
-
-/* Writes the probe into DIR/proact.json (the other fields kept; published atomically), so that
- * probe:P heads work with the model. */
-int stream_model_write_probe(const char *dir, const Probe *p, const ProbeFitInfo *info);
 
 #endif

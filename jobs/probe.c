@@ -16,6 +16,7 @@
 
 #include "io/dataset.h"
 #include "io/files.h"
+#include "io/proact_json.h"
 #include "io/stream_model.h"
 #include "jobs/jobs.h"
 #include "mpi/dist_fit.h"
@@ -201,7 +202,7 @@ static int is_holdout(int64_t k, double holdout) {
 
 static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choice *ch, const ProbeArgs *a,
                    Rows *fit, Rows *held) {
-    const int dim = sm->model.cfg.hidden_size + 3;
+    const int dim = probe_feature_dim(sm->model.cfg.hidden_size);
     fit->dim = held->dim = dim;
     ProbeCollector pc;
     if (probe_collector_init(&pc, &sm->model)) return -1;
@@ -365,7 +366,7 @@ int cmd_probe(int argc, char **argv) {
                 (long long)ch.total, (long long)ch.n, a.data, w.size, w.size == 1 ? "" : "s");
     if (world_agree(&w, collect(&w, &sm, &d, &ch, &a, &fit, &held))) goto fail;
 
-    dim = sm.model.cfg.hidden_size + 3;
+    dim = probe_feature_dim(sm.model.cfg.hidden_size);
     mean = px_calloc((size_t)dim, sizeof *mean, "probe");
     scale = px_calloc((size_t)dim, sizeof *scale, "probe");
     logit = px_calloc((size_t)dim + 1, sizeof *logit, "probe");
@@ -394,11 +395,16 @@ int cmd_probe(int argc, char **argv) {
     rc = 0;
     if (w.rank == 0) {
         const char *dir = a.out_dir ? a.out_dir : a.model_dir;
-        ProbeFitInfo info = {a.data, (int64_t)counts[0], (int64_t)counts[1], a.lambda, rate, iters,
-                             acc[0], acc[1], acc[2], acc[3], w.size};
+        ProbeFitInfo info = {.method = "logistic regression (IRLS, ScaLAPACK)", .data = a.data,
+                             .samples = (int64_t)counts[0], .holdout = (int64_t)counts[1], .lambda = a.lambda,
+                             .positive_rate = rate, .iterations = iters, .train_accuracy = acc[0],
+                             .holdout_accuracy = acc[1], .ridge_train_accuracy = acc[2],
+                             .ridge_holdout_accuracy = acc[3], .ranks = w.size};
+        char pj_path[PX_PATH_MAX + 32];
+        snprintf(pj_path, sizeof pj_path, "%s/proact.json", dir);
         rc = make_probe(logit, mean, scale, dim, a.attn_window, &probe);
         if (rc == 0 && a.out_dir && strcmp(a.out_dir, a.model_dir) != 0) rc = copy_model(a.model_dir, a.out_dir);
-        if (rc == 0) rc = stream_model_write_probe(dir, &probe, &info);
+        if (rc == 0) rc = proact_json_set_probe(pj_path, &probe, &info);
         if (rc == 0) {
             static const char *rows[] = {"logistic (IRLS), the probe head's", "ridge regression",
                                          "always the majority label"};

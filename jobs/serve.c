@@ -662,7 +662,7 @@ static enum MHD_Result failed_sentence(Server *s, Conn *conn, int earlier, const
 }
 
 static enum MHD_Result handle_info(Server *s, Conn *conn) {
-    char info[PX_PATH_MAX + 256];
+    char info[PX_PATH_MAX + 512];
     snprintf(info, sizeof info,
              "proact streaming model %s (%s -> %s), head %s; SimulEval remote protocol at /reset /input /output, "
              "sessions at /v1/sessions",

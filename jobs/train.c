@@ -20,6 +20,7 @@
 #include "io/dataset.h"
 #include "io/files.h"
 #include "io/hf_model.h"
+#include "io/proact_json.h"
 #include "jobs/jobs.h"
 #include "mpi/grad_sync.h"
 #include "mpi/world.h"
@@ -310,30 +311,17 @@ static int write_run_streaming_files(const ProactConfig *cfg, const TrainData *t
     char path[PX_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/tokenizer.json", cfg->run.dir);
     if (atomic_write_buffer(path, td->train.tokenizer_json, td->train.tokenizer_json_len)) return -1;
-    const TemplatePieces *tp = &td->train.template_tokens;
-    const TokenSpan *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
-    const char *names[4] = {"prompt", "src_end", "tgt_begin", "tgt_end"};
-    size_t cap = 4096, len = 0;
-    for (int i = 0; i < 4; i++) cap += 12 * (size_t)spans[i]->n;
-    char *json = malloc(cap);
-    if (!json) return px_error("out of memory");
-    len += (size_t)snprintf(json + len, cap - len,
-                            "{\n  \"format\": \"proact\",\n  \"template\": \"%s\",\n  \"src_lang\": \"%s\",\n"
-                            "  \"tgt_lang\": \"%s\",\n  \"phi\": %d,\n  \"schedule\": \"%s\",\n"
-                            "  \"default_head\": \"waitk:%d\",\n  \"template_tokens\": {",
-                            td->train.template_name, td->train.src_lang, td->train.tgt_lang, cfg->stream.phi,
-                            schedule_name(cfg->stream.kind), cfg->stream.k);
-    for (int i = 0; i < 4; i++) {
-        len += (size_t)snprintf(json + len, cap - len, "%s\n    \"%s\": [", i ? "," : "", names[i]);
-        for (int k = 0; k < spans[i]->n; k++)
-            len += (size_t)snprintf(json + len, cap - len, "%s%d", k ? ", " : "", spans[i]->ids[k]);
-        len += (size_t)snprintf(json + len, cap - len, "]");
-    }
-    len += (size_t)snprintf(json + len, cap - len, "\n  }\n}\n");
+    ProactJson pj;
+    proact_json_init(&pj);
+    snprintf(pj.template_name, sizeof pj.template_name, "%s", td->train.template_name);
+    snprintf(pj.src_lang, sizeof pj.src_lang, "%s", td->train.src_lang);
+    snprintf(pj.tgt_lang, sizeof pj.tgt_lang, "%s", td->train.tgt_lang);
+    snprintf(pj.schedule, sizeof pj.schedule, "%s", schedule_name(cfg->stream.kind));
+    snprintf(pj.default_head, sizeof pj.default_head, "waitk:%d", cfg->stream.k);
+    pj.phi = cfg->stream.phi;
+    pj.tokens = td->train.template_tokens; /* lent: proact_json_write only reads it */
     snprintf(path, sizeof path, "%s/proact.json", cfg->run.dir);
-    int rc = atomic_write_buffer(path, json, len);
-    free(json);
-    return rc;
+    return proact_json_write(path, &pj);
 }
 
 /* ---------------------------------------------------------------- output */

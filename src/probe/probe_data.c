@@ -72,11 +72,7 @@ int probe_collect_example(ProbeCollector *pc, const Model *m, const StreamFormat
         if (gj <= n) { /* the source is not finished: a real decision */
             Cues c;
             decode_cues(m, &pc->ss, attn_window, NULL, 0, NULL, 0, &c);
-            double *f = feat + (size_t)*n_points * (size_t)(d + 3);
-            for (int i = 0; i < d; i++) f[i] = c.hidden[i];
-            f[d] = c.entropy;
-            f[d + 1] = c.maxprob;
-            f[d + 2] = c.attn_front;
+            probe_features(&c, d, feat + (size_t)*n_points * (size_t)probe_feature_dim(d));
             label[*n_points] = argmax(pc->ss.logits, V) == argmax(pc->ts.logits, V);
             (*n_points)++;
         }

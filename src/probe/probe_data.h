@@ -9,13 +9,14 @@
  *                pending row refed with g(j) words) — so the features have the distribution the
  *                probe:P head will see;
  *   teacher row  the same row with the whole source visible to every target row;
- *   features     [h (hidden_size); H; pmax; A_front]   (probe_score's order, heads.h)
+ *   features     [h (hidden_size); H; pmax; A_front]   (probe_features.h: the head's own list and order)
  *   label        1 if argmax(student logits) == argmax(teacher logits), else 0.
  * The target is the reference (teacher forcing), as in training. */
 #ifndef PROACT_PROBE_DATA_H
 #define PROACT_PROBE_DATA_H
 
 #include "src/stream/decode.h"
+#include "src/stream/probe_features.h"
 #include "src/train/pairs.h"
 #include "src/stream/runner.h"
 
@@ -29,7 +30,7 @@ void probe_collector_free(ProbeCollector *pc);
 
 /* Decision points of example e of s under schedule g[0..m-1] (m target words, monotone in
  * 1..n+1, as schedule_sample makes). Appends one row per point with g(j) <= n:
- * feat[k * (d + 3) ..] and label[k], k = 0..*n_points-1 (the caller sizes them for m points).
+ * feat[k * probe_feature_dim(d) ..] and label[k], k = 0..*n_points-1 (the caller sizes them for m points).
  * attn_window: w of A_front. 0, or -1 with px_error. */
 int probe_collect_example(ProbeCollector *pc, const Model *m, const StreamFormat *fmt, const PairSet *s, int64_t e,
                           const int *g, int attn_window, double *feat, double *label, int *n_points);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/stream/probe_features.h"
 
 const char *head_spec_help(void) {
     return "entropy:TAU, maxprob:P, attn:W:TAU, probe:P, waitk:K, chunk:C, offline "
@@ -125,11 +126,12 @@ void probe_free(Probe *p) {
 }
 
 double probe_score(const Probe *p, const Cues *c) {
-    const int d = p->dim - 3;
+    const int d = p->dim - PROBE_EXTRA_FEATURES;
     double z = p->bias;
     for (int i = 0; i < d; i++) z += p->w[i] * ((c->hidden[i] - p->mean[i]) / p->scale[i]);
-    const float extra[3] = {c->entropy, c->maxprob, c->attn_front};
-    for (int i = 0; i < 3; i++) z += p->w[d + i] * ((extra[i] - p->mean[d + i]) / p->scale[d + i]);
+    float extra[PROBE_EXTRA_FEATURES];
+    probe_extra_features(c, extra);
+    for (int i = 0; i < PROBE_EXTRA_FEATURES; i++) z += p->w[d + i] * ((extra[i] - p->mean[d + i]) / p->scale[d + i]);
     return 1.0 / (1.0 + exp(-z));
 }
 

@@ -38,7 +38,11 @@ typedef struct {
     const float *hidden; /* [d] final hidden state (after the final norm) */
 } Cues;
 
-/* A linear probe over [h; H; pmax; A_front] (dim = d + 3), standardized feature-wise. */
+/* w of A_front (newest source tokens) when neither the head (attn:W) nor the probe sets it. */
+#define CUE_ATTN_WINDOW_DEFAULT 4
+
+/* A linear probe over x = [h; H; pmax; A_front] (dim = probe_feature_dim(d): the list and its order are
+ * probe_features.h's), standardized feature-wise. */
 typedef struct {
     int dim;
     float *w, *mean, *scale; /* [dim] each; x_std = (x - mean) / scale */

@@ -15,6 +15,7 @@
 
 #include "src/base/common.h"
 #include "src/stream/decode.h"
+#include "src/stream/probe_features.h"
 #include "src/base/rng.h"
 #include "src/text/words.h"
 
@@ -54,7 +55,7 @@ struct Runner {
 void runner_options_default(RunnerOptions *o) {
     memset(o, 0, sizeof *o);
     o->top_p = 1.0f;
-    o->attn_window = 4;
+    o->attn_window = CUE_ATTN_WINDOW_DEFAULT;
     o->max_word_tokens = 50;
     o->max_lead_words = 100;
 }
@@ -92,9 +93,9 @@ Runner *runner_new(const Model *m, const Tokenizer *tok, const StreamFormat *fmt
         px_error("decision head '%s' needs a probe, and this model has none: run proact probe first", head->spec);
         return NULL;
     }
-    if (probe && probe->dim != m->cfg.hidden_size + 3) {
-        px_error("the probe has %d features, but the model needs hidden size + 3 = %d", probe->dim,
-                 m->cfg.hidden_size + 3);
+    if (probe && probe->dim != probe_feature_dim(m->cfg.hidden_size)) {
+        px_error("the probe has %d features, but the model needs hidden size + %d = %d (%s)", probe->dim,
+                 PROBE_EXTRA_FEATURES, probe_feature_dim(m->cfg.hidden_size), PROBE_FEATURE_LIST);
         return NULL;
     }
     if (fmt->tp.tgt_begin.n < 1 || fmt->tp.tgt_end.n < 1) {
@@ -113,7 +114,7 @@ Runner *runner_new(const Model *m, const Tokenizer *tok, const StreamFormat *fmt
     if (r->opt.max_tokens <= 0) r->opt.max_tokens = m->cfg.max_seq_len > 0 ? m->cfg.max_seq_len : 4096;
     if (r->opt.max_word_tokens <= 0) r->opt.max_word_tokens = 50;
     if (r->opt.max_lead_words <= 0) r->opt.max_lead_words = 100;
-    if (r->opt.attn_window <= 0) r->opt.attn_window = 4;
+    if (r->opt.attn_window <= 0) r->opt.attn_window = CUE_ATTN_WINDOW_DEFAULT;
     if (r->opt.top_p <= 0 || r->opt.top_p > 1) r->opt.top_p = 1.0f;
     for (int i = 0; i < r->opt.n_attn_layers; i++)
         if (r->opt.attn_layers[i] < 0 || r->opt.attn_layers[i] >= m->cfg.n_layers) {

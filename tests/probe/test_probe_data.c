@@ -55,7 +55,7 @@ static int check_example(const char *src, const char *tgt, const int *g, int win
                   .tgt_off = toff, .src_word_ends = se.ids, .tgt_word_ends = te.ids, .src_word_off = swo,
                   .tgt_word_off = two};
     const int d = fx.model.cfg.hidden_size, V = fx.model.cfg.vocab_size, L = fx.model.cfg.n_layers, nh = fx.model.cfg.n_heads;
-    double *feat = calloc((size_t)m * (d + 3), sizeof(double)), *label = calloc((size_t)m, sizeof(double));
+    double *feat = calloc((size_t)m * probe_feature_dim(d), sizeof(double)), *label = calloc((size_t)m, sizeof(double));
     ProbeCollector pc;
     int np = -1;
     assert_int_equal(probe_collector_init(&pc, &fx.model), 0);
@@ -80,16 +80,16 @@ static int check_example(const char *src, const char *tgt, const int *g, int win
         const float *z = a.logits + (size_t)srow * V;
         double mx = z[argmax(z, V)], sum = 0, sz = 0;
         for (int t = 0; t < V; t++) sum += exp(z[t] - mx), sz += exp(z[t] - mx) * (z[t] - mx);
-        const double *f = feat + (size_t)k * (d + 3);
+        const double *f = feat + (size_t)k * probe_feature_dim(d);
         for (int t = 0; t < d; t++) assert_true(fabs(f[t] - a.lnf[(size_t)srow * d + t]) < 1e-4);
-        assert_true(rel_err(f[d], log(sum) - sz / sum) < 1e-4);
-        assert_true(rel_err(f[d + 1], 1.0 / sum) < 1e-4);
+        assert_true(rel_err(f[d + PROBE_FEATURE_ENTROPY], log(sum) - sz / sum) < 1e-4);
+        assert_true(rel_err(f[d + PROBE_FEATURE_MAXPROB], 1.0 / sum) < 1e-4);
         const int vis = b.vis_prefix[srow], from = vis > window ? vis - window : 0;
         double mass = 0;
         for (int l = 0; l < L; l++)
             for (int h = 0; h < nh; h++)
                 for (int t = from; t < vis; t++) mass += a.att[l][((size_t)h * N + srow) * N + t];
-        assert_true(fabs(f[d + 2] - mass / (L * nh)) < 1e-5);
+        assert_true(fabs(f[d + PROBE_FEATURE_ATTN_FRONT] - mass / (L * nh)) < 1e-5);
         assert_true(vis < b.vis_prefix[trow]); /* the teacher row sees more */
         double want = argmax(z, V) == argmax(a.logits + (size_t)trow * V, V);
         assert_true(label[k] == want);
