@@ -179,7 +179,7 @@ static int build_batch(const ProactConfig *cfg, const World *w, TrainData *td, R
     const int B = cfg->train.global_batch;
     if (!td->pairs) {
         int64_t first, count;
-        shards_rank_range(B, w->rank, w->size, &first, &count);
+        split_range(B, w->rank, w->size, &first, &count);
         Rng rng;
         rng_seed(&rng, (uint64_t)cfg->train.seed * 7919u + (uint64_t)step);
         PackedBatch all = {0};
@@ -264,7 +264,7 @@ static double rank_target_count(const TrainData *td, const RankBatch *rb) {
 static int evaluate(const ProactConfig *cfg, const World *w, TrainData *td, Model *m, Activations *a,
                     RankBatch *rb, double out[3]) {
     int64_t first, count;
-    shards_rank_range(td->valid.n_examples, w->rank, w->size, &first, &count);
+    split_range(td->valid.n_examples, w->rank, w->size, &first, &count);
     double sums[4] = {0, 0, 0, 0};
     int rc = 0;
     const int B = cfg->train.global_batch;
