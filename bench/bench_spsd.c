@@ -1,7 +1,8 @@
-/* bench_spsd — the cost of synchronized self-distillation: one training step (forward, loss,
- * backward, AdamW) on the same examples laid out (a) as plain full-view sequences with
- * cross-entropy and (b) in the synchronized [source | student | teacher] layout with the SPSD
- * loss. docs/design.md §2.4 expects about (S + 2T)/(S + T) of a plain step. Prints one JSON line.
+/* bench_spsd — the cost of synchronized self-distillation: one training step (train_step of
+ * src/train/step.h: forward, loss, backward, AdamW; one process, no MPI) on the same examples laid
+ * out (a) as plain full-view sequences with cross-entropy and (b) in the synchronized
+ * [source | student | teacher] layout with the SPSD loss. docs/design.md §2.4 expects about
+ * (S + 2T)/(S + T) of a plain step. Prints one JSON line.
  * usage: bench_spsd --config configs/small.ini --data pairs.h5|.tsv [--set k=v ...] [--steps 5] [--threads 1] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,33 +12,17 @@
 #include "io/dataset.h"
 #include "jobs/jobs.h"
 #include "src/base/common.h"
-#include "src/model/loss.h"
 #include "src/train/pairs.h"
-#include "src/train/step.h"
 #include "src/train/schedule.h"
+#include "src/train/step.h"
 
-/* Seconds per step, averaged over `steps` after one warm-up, of forward + loss + backward + AdamW. */
-static double time_steps(Model *m, Activations *a, AdamW *opt, PackedBatch *b, const SpsdRows *rows, int n_ex,
-                         const ProactConfig *cfg, int steps) {
-    int sf[256], tf[256], nr[256];
-    for (int k = 0; rows && k < n_ex; k++)
-        sf[k] = rows[k].student_first, tf[k] = rows[k].teacher_first, nr[k] = rows[k].n_copy_rows;
+/* Seconds per step, averaged over `steps` after one warm-up. */
+static double time_steps(Learner *l, TrainBatch *b, int steps) {
     double t0 = 0;
     for (int s = 0; s <= steps; s++) {
         if (s == 1) t0 = runtime_now();
-        const AttnLayout *lay = packed_batch_layout(b);
-        model_zero_grads(m);
-        if (model_forward(m, a, b->tokens, lay)) return -1;
-        int count = packed_batch_count_targets(b);
-        if (rows) {
-            SpsdLoss l;
-            spsd_loss_forward_backward(a->logits, b->targets, b->n_rows, m->cfg.vocab_size, sf, tf, nr, n_ex,
-                                       cfg->spsd.alpha, cfg->spsd.lambda, cfg->spsd.tau, 2.0f / count, &l);
-        } else {
-            cross_entropy_forward_backward(a->logits, b->targets, b->n_rows, m->cfg.vocab_size, 1.0f / count, &count);
-        }
-        model_backward(m, a, b->tokens, lay);
-        adamw_step_model(opt, m, s);
+        StepStats st;
+        if (train_step(l, b, s, &st)) return -1;
     }
     return (runtime_now() - t0) / steps;
 }
@@ -56,10 +41,10 @@ int main(int argc, char **argv) {
     ProactConfig cfg;
     Dataset d;
     Model m;
-    AdamW opt;
+    Learner l; /* no world: this process alone */
     if (!data) return job_fail("bench_spsd: --data is required");
-    if (config_load(&cfg, config, sets, n_sets) || model_create(&m, &cfg.model) || model_alloc_grads(&m) ||
-        adamw_create(&opt, &cfg.optim, m.n_params) ||
+    if (config_load(&cfg, config, sets, n_sets) || model_create(&m, &cfg.model) ||
+        learner_init(&l, &m, NULL, &cfg.optim, 0, 0, (SpsdWeights){cfg.spsd.alpha, cfg.spsd.lambda, cfg.spsd.tau}) ||
         dataset_open(data, cfg.data.tokenizer, cfg.data.template_name, cfg.data.max_tokens, &d, NULL, NULL))
         return job_fail(px_error_message());
     runtime_set_threads(threads);
@@ -69,8 +54,9 @@ int main(int argc, char **argv) {
     for (int k = 0; k < n; k++) idx[k] = k % d.n_examples;
     PairSet ps;
     if (dataset_get(&d, idx, n, &ps)) return job_fail(px_error_message());
-    PackedBatch plain = {0}, spsd = {0};
-    SpsdRows rows[256];
+    TrainBatch plain = {0}, spsd = {0};
+    train_batch_clear(&plain, 0);
+    train_batch_clear(&spsd, 1);
     Rng rng;
     rng_seed(&rng, 3);
     long src_tokens = 0, tgt_tokens = 0;
@@ -78,18 +64,17 @@ int main(int argc, char **argv) {
         int g[512], mw = pair_tgt_words(&ps, k);
         if (mw > 512) return job_fail("bench_spsd: a target longer than 512 words");
         schedule_sample(&cfg.stream, pair_src_words(&ps, k), mw, &rng, g);
-        if (pair_batch_add(&plain, &ps, &d.template_tokens, k) ||
-            spsd_batch_add(&spsd, &ps, &d.template_tokens, k, g, cfg.stream.phi, &rows[k]))
+        if (pair_batch_add(&plain.batch, &ps, &d.template_tokens, k) ||
+            train_batch_add_spsd(&spsd, &ps, &d.template_tokens, k, g, cfg.stream.phi))
             return job_fail(px_error_message());
         src_tokens += ps.src_off[k + 1] - ps.src_off[k];
         tgt_tokens += ps.tgt_off[k + 1] - ps.tgt_off[k];
     }
-    Activations a = {0};
-    double t_plain = time_steps(&m, &a, &opt, &plain, NULL, n, &cfg, steps);
-    double t_spsd = time_steps(&m, &a, &opt, &spsd, rows, n, &cfg, steps);
+    double t_plain = time_steps(&l, &plain, steps), t_spsd = t_plain < 0 ? -1 : time_steps(&l, &spsd, steps);
+    if (t_spsd < 0) return job_fail(px_error_message());
     printf("{\"examples\": %d, \"plain_rows\": %d, \"spsd_rows\": %d, \"row_ratio\": %.3f, \"plain_step_ms\": %.2f, "
            "\"spsd_step_ms\": %.2f, \"spsd_overhead\": %.3f, \"src_tokens\": %ld, \"tgt_tokens\": %ld}\n",
-           n, plain.n_rows, spsd.n_rows, (double)spsd.n_rows / plain.n_rows, t_plain * 1e3, t_spsd * 1e3,
-           t_spsd / t_plain, src_tokens, tgt_tokens);
+           n, plain.batch.n_rows, spsd.batch.n_rows, (double)spsd.batch.n_rows / plain.batch.n_rows, t_plain * 1e3,
+           t_spsd * 1e3, t_spsd / t_plain, src_tokens, tgt_tokens);
     return 0;
 }

@@ -1,5 +1,6 @@
-/* bench_step — time full training steps (forward + backward + AdamW) of a config's model on
- * random tokens. Prints one JSON line: tokens/s, ms per step, model GFLOP/s.
+/* bench_step — time full training steps (train_step of src/train/step.h: forward, loss,
+ * backward, AdamW; one process, no MPI) of a config's model on random tokens. Prints one JSON
+ * line: tokens/s, ms per step, model GFLOP/s.
  * usage: bench_step --config configs/base.ini [--set k=v ...] [--steps 5] [--warmup 1] [--threads 1] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,7 +8,6 @@
 
 #include "io/config.h"
 #include "jobs/jobs.h"
-#include "src/train/batch.h"
 #include "src/base/common.h"
 #include "src/train/step.h"
 
@@ -29,10 +29,9 @@ int main(int argc, char **argv) {
     cfg.optim.total_steps = steps + warmup;
     runtime_set_threads(threads);
     Model m;
-    AdamW opt;
-    PackedBatch batch = {0};
-    Activations acts = {0};
-    if (model_create(&m, &cfg.model) || model_alloc_grads(&m) || adamw_create(&opt, &cfg.optim, m.n_params))
+    Learner l;           /* no world: this process alone */
+    TrainBatch tb = {0}; /* plain next-token cross-entropy */
+    if (model_create(&m, &cfg.model) || learner_init(&l, &m, NULL, &cfg.optim, 0, 0, (SpsdWeights){0}))
         return job_fail(px_error_message());
     model_init_random(&m, 1);
     Rng rng;
@@ -41,20 +40,19 @@ int main(int argc, char **argv) {
     for (int s = 0; s < warmup + steps; s++) {
         if (s == warmup) t0 = runtime_now();
         StepStats st;
-        if (packed_batch_fill_synthetic(&batch, "random", cfg.train.global_batch, cfg.train.seq_len, m.cfg.vocab_size,
-                                        &rng) ||
-            lm_train_step(&m, &acts, &opt, batch.tokens, batch.targets, packed_batch_layout(&batch), s, &st))
+        if (packed_batch_fill_synthetic(&tb.batch, "random", cfg.train.global_batch, cfg.train.seq_len,
+                                        m.cfg.vocab_size, &rng) ||
+            train_step(&l, &tb, s, &st))
             return job_fail(px_error_message());
         loss = st.loss;
     }
     double dt = (runtime_now() - t0) / steps;
-    double flops = model_train_flops(&m.cfg, &batch.lay);
+    double flops = model_train_flops(&m.cfg, &tb.batch.lay);
     printf("{\"impl\": \"proact\", \"core\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_ms\": %.2f, "
            "\"gflops\": %.2f, \"params\": %zu, \"last_loss\": %.4f}\n",
-           runtime_blas_core(), threads, batch.n_rows / dt, dt * 1e3, flops / dt / 1e9, m.n_params, loss);
-    activations_free(&acts);
-    packed_batch_free(&batch);
-    adamw_free(&opt);
+           runtime_blas_core(), threads, tb.batch.n_rows / dt, dt * 1e3, flops / dt / 1e9, m.n_params, loss);
+    train_batch_free(&tb);
+    learner_free(&l);
     model_free(&m);
     config_free(&cfg);
     return 0;

@@ -416,3 +416,21 @@ int checkpoint_model_config(const char *path, ModelConfig *cfg) {
     free(text);
     return rc;
 }
+
+int checkpoint_resume(const World *w, const char *run_dir, Model *m, AdamW *opt, PairSampler *sampler,
+                      CheckpointMeta *meta, char *path, size_t size, CheckpointSkipped skipped, void *ctx) {
+    int steps[64], n = checkpoint_list(run_dir, steps, 64);
+    if (n == 0)
+        return px_error("%s: no checkpoint to resume from (%s/checkpoints is empty or missing)", run_dir, run_dir);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, size, "%s/checkpoints/step-%08d.h5", run_dir, steps[i]);
+        *meta = (CheckpointMeta){0};
+        int r = checkpoint_load(w, path, m, opt, sampler, meta);
+        double incompatible[1] = {r == CHECKPOINT_INCOMPATIBLE};
+        if (world_sum(w, incompatible, 1)) return -1;
+        if (world_agree(w, r) == 0) return 0;
+        if (incompatible[0] > 0) return -1; /* another model or format: an older checkpoint would not fit either */
+        if (skipped) skipped(ctx, px_error_message(), i + 1 < n);
+    }
+    return px_error("%s: none of its %d checkpoints could be read (see the warnings above)", run_dir, n);
+}

@@ -56,4 +56,13 @@ int checkpoint_list(const char *run_dir, int *steps, int max);
 #define CHECKPOINT_INCOMPATIBLE (-2)
 int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta);
 
+/* Collective: loads the newest checkpoint of run_dir that reads back whole (checkpoint_load) into
+ * m, opt and sampler; *path receives its file and meta its attributes. An unreadable or corrupt
+ * one goes to skipped(ctx, its px_error message, whether an older one is left) and the previous
+ * one is tried; an incompatible one ends the search (an older one of the run would not fit
+ * either). 0, or -1 on every rank with the same message. */
+typedef void (*CheckpointSkipped)(void *ctx, const char *why, int older_left);
+int checkpoint_resume(const World *w, const char *run_dir, Model *m, AdamW *opt, PairSampler *sampler,
+                      CheckpointMeta *meta, char *path, size_t size, CheckpointSkipped skipped, void *ctx);
+
 #endif

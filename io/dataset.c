@@ -86,6 +86,17 @@ int dataset_lengths(Dataset *d, const int64_t *idx, int n, int *src_tokens, int 
     return 0;
 }
 
+static int examples_get(void *ctx, const int64_t *idx, int n, PairSet *out) { return dataset_get(ctx, idx, n, out); }
+
+static int examples_lengths(void *ctx, const int64_t *idx, int n, int *src_tokens, int *tgt_tokens) {
+    return dataset_lengths(ctx, idx, n, src_tokens, tgt_tokens);
+}
+
+ExampleSource dataset_examples(Dataset *d) {
+    return (ExampleSource){.ctx = d, .n_examples = d->n_examples, .template_tokens = &d->template_tokens,
+                           .name = d->path, .get = examples_get, .lengths = examples_lengths};
+}
+
 void dataset_free(Dataset *d) {
     shards_close(d->file);
     pair_set_free(&d->pairs);

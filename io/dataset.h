@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/train/batch_source.h"
 #include "src/train/pairs.h"
 #include "io/pairs_tsv.h"
 
@@ -31,5 +32,8 @@ void dataset_free(Dataset *d);
 int dataset_get(Dataset *d, const int64_t *idx, int n, PairSet *out);
 /* Source and target token counts of examples idx[0..n-1], without reading the examples. */
 int dataset_lengths(Dataset *d, const int64_t *idx, int n, int *src_tokens, int *tgt_tokens);
+/* The data set as the trainer reads it (src/train/batch_source.h): dataset_get and
+ * dataset_lengths behind the ExampleSource interface. d must outlive it. */
+ExampleSource dataset_examples(Dataset *d);
 
 #endif

@@ -410,13 +410,6 @@ int shards_read_slice(const char *path, int64_t first, int64_t count, ShardSlice
 
 void shard_slice_free(ShardSlice *s) { pair_set_free(s); }
 
-void shards_rank_range(int64_t n, int rank, int size, int64_t *first, int64_t *count) {
-    /* the first n % size ranks get one extra example */
-    int64_t base = n / size, extra = n % size;
-    *first = rank * base + (rank < extra ? rank : extra);
-    *count = base + (rank < extra ? 1 : 0);
-}
-
 /* ---------------------------------------------------------------- example lists */
 
 struct ShardFile {

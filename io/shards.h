@@ -83,7 +83,4 @@ void shards_close(ShardFile *f);
 /* Source and target token counts of examples idx[0..n-1] (from the 'lengths' dataset). */
 int shards_read_lengths(ShardFile *f, const int64_t *idx, int n, int *src_tokens, int *tgt_tokens);
 
-/* Even split of n examples over `size` ranks: rank gets [*first, *first + *count). */
-void shards_rank_range(int64_t n, int rank, int size, int64_t *first, int64_t *count);
-
 #endif

@@ -1,4 +1,4 @@
-/* probe_features.h — the probe head's feature vector, defined once (DESIGN §2.5):
+/* probe_features.h — the probe head's feature vector, defined once (docs/design.md §2.5):
  *
  *   x = [h; entropy; maxprob; attn_front]
  *

@@ -116,6 +116,13 @@ static int by_cost_desc(const void *a, const void *b) {
     return x->index - y->index; /* stable: the same order on every rank */
 }
 
+void split_range(int64_t n, int rank, int size, int64_t *first, int64_t *count) {
+    /* the first n % size ranks get one extra example */
+    int64_t base = n / size, extra = n % size;
+    *first = rank * base + (rank < extra ? rank : extra);
+    *count = base + (rank < extra ? 1 : 0);
+}
+
 int balance_by_cost(const double *cost, int n, int size, int *owner) {
     Job *jobs = malloc(sizeof *jobs * (size_t)(n ? n : 1));
     double *load = calloc((size_t)size, sizeof *load);

@@ -44,6 +44,9 @@ int pair_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, i
  * the least loaded rank (ties to the lower rank). Deterministic: every rank computes the same
  * owner[] from the same costs. */
 int balance_by_cost(const double *cost, int n, int size, int *owner);
+/* Even split of n examples over `size` ranks: rank gets [*first, *first + *count) (the first
+ * n % size ranks one more). */
+void split_range(int64_t n, int rank, int size, int64_t *first, int64_t *count);
 
 /* Visits the examples in a fresh random order every epoch (seeded). */
 typedef struct {

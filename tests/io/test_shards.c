@@ -76,7 +76,7 @@ static void test_rank_ranges_tile(void **state) {
         int64_t next = 0;
         for (int r = 0; r < size; r++) {
             int64_t first, count;
-            shards_rank_range(20, r, size, &first, &count);
+            split_range(20, r, size, &first, &count);
             assert_int_equal(first, next);
             assert_true(count == 20 / size || count == 20 / size + 1);
             next = first + count;

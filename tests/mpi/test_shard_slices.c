@@ -67,7 +67,7 @@ int main(int argc, char **argv) {
     int64_t first, count;
     rc = shards_read_info(path, &info);
     if (rc == 0) {
-        shards_rank_range(info.n_examples, w.rank, w.size, &first, &count);
+        split_range(info.n_examples, w.rank, w.size, &first, &count);
         rc = shards_read_slice(path, first, count, &s) || check_slice(&s);
         shard_info_free(&info);
     }
