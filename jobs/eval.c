@@ -485,8 +485,8 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
             "waiting for the speaker plus computing, and the\n"
             "computation-aware *_CA latencies (ms) are reported;\n"
             "0 = computing time only", .parse = parse_word_ms),
-        OPT("tokenize", 'k', OPT_CUSTOM, &a->score.tok, "13a|none|intl|char", "BLEU tokenizer (sacreBLEU's; default 13a)",
-            .parse = parse_tokenize),
+        OPT("tokenize", 'k', OPT_CUSTOM, &a->score.tok, "13a|none|intl|char",
+            "BLEU tokenizer (sacreBLEU's; default 13a)", .parse = parse_tokenize),
         OPT("lowercase", 'c', OPT_FLAG, &a->score.lowercase, NULL, "BLEU on lowercased text (default: mixed case)"),
         RUNNER_OPTS(a->runner),
         OPT("threads", 't', OPT_INT, &a->threads, "N", "BLAS threads per rank (default 1)", .min = 1, .max = 1024),
@@ -501,15 +501,15 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
             "No MPI and no model: --model DIR only names the model\n"
             "in the plot's title"),
         {0}};
-    Opts o = {.command = "eval", .opts = table, .arg_name = "PART_DIR...",
-              .usage = "proact eval --model DIR --data test.h5|test.tsv --heads SPEC[,SPEC...] -o OUT [options]\n"
-                       "       proact eval --merge -o OUT [--model DIR] PART_DIR [PART_DIR ...]",
-              .about = "Streams every test sentence word by word through each decision head and scores the output\n"
-                       "(BLEU and chrF2 as sacreBLEU; AL, LAAL, AP, DAL in source words as SimulEval). Under mpirun or\n"
-                       "srun the sentences are split over the ranks and the results gathered on rank 0. Writes\n"
-                       "  OUT/<head>/instances.log  one JSON line per sentence (SimulEval's format)\n"
-                       "  OUT/<head>/scores.tsv     the corpus scores (SimulEval's format)\n"
-                       "  OUT/curve.csv, OUT/curve.svg, OUT/summary.txt   all heads: the latency-quality curve\n"};
+    Opts o = {.command = "eval", .opts = table, .arg_name = "PART_DIR..."};
+    o.usage = "proact eval --model DIR --data test.h5|test.tsv --heads SPEC[,SPEC...] -o OUT [options]\n"
+              "       proact eval --merge -o OUT [--model DIR] PART_DIR [PART_DIR ...]";
+    o.about = "Streams every test sentence word by word through each decision head and scores the output\n"
+              "(BLEU and chrF2 as sacreBLEU; AL, LAAL, AP, DAL in source words as SimulEval). Under mpirun or\n"
+              "srun the sentences are split over the ranks and the results gathered on rank 0. Writes\n"
+              "  OUT/<head>/instances.log  one JSON line per sentence (SimulEval's format)\n"
+              "  OUT/<head>/scores.tsv     the corpus scores (SimulEval's format)\n"
+              "  OUT/curve.csv, OUT/curve.svg, OUT/summary.txt   all heads: the latency-quality curve\n";
     if (opts_parse(&o, argc, argv, status)) return 1;
     a->progress = !no_progress;
     if (a->merge) {
@@ -533,7 +533,11 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
             for (char *end = a->parts[p] + strlen(a->parts[p]); end > a->parts[p] + 1 && end[-1] == '/';) *--end = '\0';
         return 0;
     }
-    const char *missing = !a->model_dir ? "--model" : !a->data ? "--data" : !a->heads ? "--heads" : !a->out_dir ? "--out" : NULL;
+    const char *missing = !a->model_dir ? "--model"
+                          : !a->data    ? "--data"
+                          : !a->heads   ? "--heads"
+                          : !a->out_dir ? "--out"
+                                        : NULL;
     char msg[160];
     if (missing || o.n_args) {
         if (missing) snprintf(msg, sizeof msg, "%s is required (or --merge to combine evaluations)", missing);

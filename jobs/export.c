@@ -36,11 +36,11 @@ int cmd_export(int argc, char **argv) {
         OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16", "weights' type in model.safetensors (default f32)",
             .parse = opt_parse_dtype),
         {0}};
-    Opts o = {.command = "export", .opts = table,
-              .about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE) as a Hugging Face-style model\n"
-                       "directory: config.json (LlamaForCausalLM / Qwen2ForCausalLM), model.safetensors, and the run's\n"
-                       "tokenizer.json and proact.json (template, languages, phi, default decision head). Every\n"
-                       "dataset's checksum is verified. The directory works as model.init for further training.\n"};
+    Opts o = {.command = "export", .opts = table};
+    o.about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE) as a Hugging Face-style model\n"
+              "directory: config.json (LlamaForCausalLM / Qwen2ForCausalLM), model.safetensors, and the run's\n"
+              "tokenizer.json and proact.json (template, languages, phi, default decision head). Every\n"
+              "dataset's checksum is verified. The directory works as model.init for further training.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     /* RUN_DIR -> its newest checkpoint; FILE -> RUN_DIR is two levels up (RUN_DIR/checkpoints/FILE) */
     char path[PX_PATH_MAX + 64], run_dir[PX_PATH_MAX];

@@ -14,16 +14,19 @@ int cmd_forward(int argc, char **argv) {
     const char *model_dir = NULL, *ids_text = NULL, *out_path = NULL;
     int threads = 0, opt_status;
     const Opt table[] = {
-        OPT("model", 'm', OPT_STRING, &model_dir, "DIR", "model directory (Hugging Face layout)", .flags = OPT_REQUIRED),
+        OPT("model", 'm', OPT_STRING, &model_dir, "DIR", "model directory (Hugging Face layout)",
+            .flags = OPT_REQUIRED),
         OPT("ids", 'i', OPT_STRING, &ids_text, "1,17,250", "the token ids, comma-separated", .flags = OPT_REQUIRED),
-        OPT("output", 'o', OPT_STRING, &out_path, "FILE", "write the logits to FILE (.npy) instead of printing argmaxes"),
-        OPT("threads", 't', OPT_INT, &threads, "N", "BLAS threads (default 0: OpenBLAS's choice)", .min = 0, .max = 1024),
+        OPT("output", 'o', OPT_STRING, &out_path, "FILE", "write the logits to FILE (.npy) instead of printing\n"
+            "argmaxes"),
+        OPT("threads", 't', OPT_INT, &threads, "N", "BLAS threads (default 0: OpenBLAS's choice)", .min = 0,
+            .max = 1024),
         {0}};
-    Opts o = {.command = "forward", .opts = table,
-              .about = "Runs a plain causal forward pass of the model in DIR (Hugging Face layout: config.json +\n"
-                       "model.safetensors) over the token ids. Without -o prints one line per position:\n"
-                       "'<position> <argmax token id>'. With -o writes the logits as a NumPy .npy file\n"
-                       "(float32, shape [T, vocab]).\n"};
+    Opts o = {.command = "forward", .opts = table};
+    o.about = "Runs a plain causal forward pass of the model in DIR (Hugging Face layout: config.json +\n"
+              "model.safetensors) over the token ids. Without -o prints one line per position:\n"
+              "'<position> <argmax token id>'. With -o writes the logits as a NumPy .npy file\n"
+              "(float32, shape [T, vocab]).\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     int *ids = NULL;
     int T = parse_int_list(ids_text, &ids, "--ids");

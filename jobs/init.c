@@ -20,9 +20,9 @@ int cmd_init(int argc, char **argv) {
         OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16", "weights' type in model.safetensors (default f32)",
             .parse = opt_parse_dtype),
         {0}};
-    Opts o = {.command = "init", .opts = table,
-              .about = "Creates a randomly initialised model (the [model] section, seed train.seed) and writes it\n"
-                       "to DIR as a Hugging Face model directory (config.json + model.safetensors).\n"};
+    Opts o = {.command = "init", .opts = table};
+    o.about = "Creates a randomly initialised model (the [model] section, seed train.seed) and writes it\n"
+              "to DIR as a Hugging Face model directory (config.json + model.safetensors).\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     ProactConfig cfg;
     if (config_load(&cfg, config_path, sets.items, sets.n)) return job_fail(px_error_message());

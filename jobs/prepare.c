@@ -65,12 +65,12 @@ int cmd_prepare(int argc, char **argv) {
             "are skipped", .min = 1, .max = INT_MAX),
         OPT("strict", 'S', OPT_FLAG, &strict, NULL, "fail on the first malformed line, writing nothing"),
         {0}};
-    Opts o = {.command = "prepare", .opts = table,
-              .about = "Tokenizes each line 'source<TAB>target' word by word (DESIGN §2.1) into HDF5 token shards\n"
-                       "(docs/formats.md). Malformed lines (no tab, more than one tab, an empty side, invalid UTF-8,\n"
-                       "more than --max-tokens tokens on a side) are reported with file:line and skipped; --strict\n"
-                       "fails instead, writing nothing. The languages default to the 'xx-yy' part of the input\n"
-                       "name (e.g. john.en-es.train.tsv). The output appears only when complete.\n"};
+    Opts o = {.command = "prepare", .opts = table};
+    o.about = "Tokenizes each line 'source<TAB>target' word by word (DESIGN §2.1) into HDF5 token shards\n"
+              "(docs/formats.md). Malformed lines (no tab, more than one tab, an empty side, invalid UTF-8,\n"
+              "more than --max-tokens tokens on a side) are reported with file:line and skipped; --strict\n"
+              "fails instead, writing nothing. The languages default to the 'xx-yy' part of the input\n"
+              "name (e.g. john.en-es.train.tsv). The output appears only when complete.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     if (!src_lang[0] || !tgt_lang[0]) {
         char gs[32], gt[32];

@@ -70,12 +70,12 @@ static int parse_args(int argc, char **argv, ProbeArgs *a, int *status) {
         OPT("seed", 's', OPT_U64, &a->seed, "S", "which examples, schedules and points (default 1)"),
         OPT("threads", 't', OPT_INT, &a->threads, "N", "BLAS threads per rank (default 1)", .min = 1, .max = 1024),
         {0}};
-    Opts o = {.command = "probe", .opts = table,
-              .about = "Fits the probe decision head (probe:P) on the model's own sufficiency signal: at decision\n"
-                       "points of training examples read under random schedules, the features are the student's\n"
-                       "cues [h; H; pmax; A_front] and the label says whether its next token already equals the\n"
-                       "full-context teacher's. Ridge and logistic (IRLS) probes are solved with ScaLAPACK over all\n"
-                       "ranks (mpirun/srun); the logistic one is written into proact.json for probe:P.\n"};
+    Opts o = {.command = "probe", .opts = table};
+    o.about = "Fits the probe decision head (probe:P) on the model's own sufficiency signal: at decision\n"
+              "points of training examples read under random schedules, the features are the student's\n"
+              "cues [h; H; pmax; A_front] and the label says whether its next token already equals the\n"
+              "full-context teacher's. Ridge and logistic (IRLS) probes are solved with ScaLAPACK over all\n"
+              "ranks (mpirun/srun); the logistic one is written into proact.json for probe:P.\n";
     if (opts_parse(&o, argc, argv, status)) return 1;
     if (a->lambda < 0 && a->holdout <= 0) {
         *status = opts_usage_error(&o, "--lambda auto needs held-out examples (--holdout > 0)");

@@ -151,11 +151,11 @@ int cmd_run(int argc, char **argv) {
             "all)"),
         OPT("threads", 't', OPT_INT, &threads, "N", "BLAS threads (default 1)", .min = 1, .max = 1024),
         {0}};
-    Opts o = {.command = "run", .opts = table,
-              .about = "Reads source text from stdin as it arrives: whitespace separates words, a line break ends a\n"
-                       "sentence. Writes one JSON line per target word as soon as it is decided,\n"
-                       "  {\"word\": \"...\", \"delay\": source words read, \"elapsed_ms\": ms since the sentence began}\n"
-                       "and one summary line per sentence ({\"sentence\": i, \"prediction\": ..., \"delays\": [...], ...}).\n"};
+    Opts o = {.command = "run", .opts = table};
+    o.about = "Reads source text from stdin as it arrives: whitespace separates words, a line break ends a\n"
+              "sentence. Writes one JSON line per target word as soon as it is decided,\n"
+              "  {\"word\": \"...\", \"delay\": source words read, \"elapsed_ms\": ms since the sentence began}\n"
+              "and one summary line per sentence ({\"sentence\": i, \"prediction\": ..., \"delays\": [...], ...}).\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     int *layer_list = NULL, *head_list = NULL;
     if (layers && (ro.n_attn_layers = parse_int_list(layers, &layer_list, "--attn-layers")) < 0)

@@ -161,7 +161,8 @@ done:
 static int parse_word_ms(const char *name, const char *arg, void *dest) {
     char *end;
     double v = strtod(arg, &end);
-    if (end == arg || *end || !isfinite(v) || v <= 0) return px_error("%s must be a number > 0 (ms per source word)", name);
+    if (end == arg || *end || !isfinite(v) || v <= 0)
+        return px_error("%s must be a number > 0 (ms per source word)", name);
     *(double *)dest = v;
     return 0;
 }
@@ -202,16 +203,16 @@ int cmd_score(int argc, char **argv) {
             .parse = parse_word_ms),
         OPT("scores-tsv", 0, OPT_STRING, &tsv, "FILE", "also write SimulEval's scores.tsv"),
         {0}};
-    Opts o = {.command = "score", .opts = table,
-              .usage = "proact score --hyp FILE --ref FILE [--tokenize 13a|none|intl|char] [--lowercase] [--json]\n"
-                       "       proact score --instances instances.log [--no-use-ref-len] [--word-ms MS] [--scores-tsv FILE]\n"
-                       "                    [--tokenize T] [--lowercase] [--json]",
-              .about = "With --hyp/--ref (one segment per line): corpus BLEU and chrF2, identical to sacreBLEU 2.6.0,\n"
-                       "with BLEU's signature.\n"
-                       "With --instances (SimulEval's instances.log, ours or SimulEval's): BLEU and chrF2 of the\n"
-                       "predictions against the references, and the latency as SimulEval computes it: AL, LAAL, AP,\n"
-                       "DAL in source words, means over the sentences (sentences without output are skipped and\n"
-                       "counted).\n"};
+    Opts o = {.command = "score", .opts = table};
+    o.usage = "proact score --hyp FILE --ref FILE [--tokenize 13a|none|intl|char] [--lowercase] [--json]\n"
+              "       proact score --instances instances.log [--no-use-ref-len] [--word-ms MS] [--scores-tsv FILE]\n"
+              "                    [--tokenize T] [--lowercase] [--json]";
+    o.about = "With --hyp/--ref (one segment per line): corpus BLEU and chrF2, identical to sacreBLEU 2.6.0,\n"
+              "with BLEU's signature.\n"
+              "With --instances (SimulEval's instances.log, ours or SimulEval's): BLEU and chrF2 of the\n"
+              "predictions against the references, and the latency as SimulEval computes it: AL, LAAL, AP,\n"
+              "DAL in source words, means over the sentences (sentences without output are skipped and\n"
+              "counted).\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     so.tok = tok.tok;
     so.lowercase |= lowercase;

@@ -147,11 +147,12 @@ int cmd_tokenize(int argc, char **argv) {
         OPT("timing", 0, OPT_FLAG, &timing, NULL, "print the load and encode times (seconds) to stderr as one\n"
             "JSON line"),
         {0}};
-    Opts o = {.command = "tokenize", .opts = table, .usage = "proact tokenize --tokenizer tokenizer.json [options] < input",
-              .about = "Encodes each line of stdin with a Hugging Face tokenizer.json (byte-level BPE) and prints its\n"
-                       "token ids separated by spaces, one output line per input line. No special tokens are added;\n"
-                       "the newline ending a line is not part of it (a '\\r' before it is, like any character);\n"
-                       "invalid UTF-8 is read as U+FFFD. An empty line gives an empty line.\n"};
+    Opts o = {.command = "tokenize", .opts = table};
+    o.usage = "proact tokenize --tokenizer tokenizer.json [options] < input";
+    o.about = "Encodes each line of stdin with a Hugging Face tokenizer.json (byte-level BPE) and prints its\n"
+              "token ids separated by spaces, one output line per input line. No special tokens are added;\n"
+              "the newline ending a line is not part of it (a '\\r' before it is, like any character);\n"
+              "invalid UTF-8 is read as U+FFFD. An empty line gives an empty line.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     double t0 = runtime_now();
     Tokenizer *tok;

@@ -99,21 +99,22 @@ static int tokenizer_train(int argc, char **argv) {
         OPT("vocab-size", 0, OPT_CUSTOM, &vocab_size, "N", vocab_help, .parse = parse_vocab_size,
             .flags = OPT_REQUIRED),
         OPT("output", 'o', OPT_STRING, &out_path, "FILE", "the tokenizer.json to write", .flags = OPT_REQUIRED),
-        OPT("min-frequency", 0, OPT_CUSTOM, &min_freq, "N", "merge only pairs that occur at least N times (default 2);\n"
+        OPT("min-frequency", 0, OPT_CUSTOM, &min_freq, "N",
+            "merge only pairs that occur at least N times (default 2);\n"
             "the vocabulary is smaller than N when the text runs out\nof such pairs", .parse = parse_min_frequency),
         OPT("compact", 0, OPT_FLAG, &compact, NULL, "write the JSON without whitespace (about 40% smaller); by\n"
             "default it is indented, one vocabulary entry and one\nmerge per line"),
         {0}};
-    Opts o = {.command = "tokenizer train", .opts = table, .arg_name = "FILE...", .min_args = 1,
-              .about = "Learns a byte-level BPE tokenizer (GPT-2 / Llama 3 / Qwen2 style) from the text of the FILEs and\n"
-                       "writes it as a Hugging Face tokenizer.json.\n\n"
-                       "Every line of every FILE is split at tabs, and each field is trained on as one text without its\n"
-                       "line end: a TSV of (source, target) pairs gives both columns; plain text gives whole lines.\n"
-                       "Text is NFC-normalized (invalid UTF-8 becomes U+FFFD) and split into words by the Qwen2 /\n"
-                       "Llama 3 pre-tokenizer regex (a word keeps its leading space; digits stay single).\n\n"
-                       "ids: <pad> 0, <src> 1, </src> 2, <tgt> 3, </tgt> 4, <|endoftext|> 5 (special tokens), then the\n"
-                       "256 bytes, then one token per merge. The most frequent adjacent pair is merged first; ties go to\n"
-                       "the pair with the smallest (left id, right id), as in Hugging Face's BpeTrainer.\n"};
+    Opts o = {.command = "tokenizer train", .opts = table, .arg_name = "FILE...", .min_args = 1};
+    o.about = "Learns a byte-level BPE tokenizer (GPT-2 / Llama 3 / Qwen2 style) from the text of the FILEs and\n"
+              "writes it as a Hugging Face tokenizer.json.\n\n"
+              "Every line of every FILE is split at tabs, and each field is trained on as one text without its\n"
+              "line end: a TSV of (source, target) pairs gives both columns; plain text gives whole lines.\n"
+              "Text is NFC-normalized (invalid UTF-8 becomes U+FFFD) and split into words by the Qwen2 /\n"
+              "Llama 3 pre-tokenizer regex (a word keeps its leading space; digits stay single).\n\n"
+              "ids: <pad> 0, <src> 1, </src> 2, <tgt> 3, </tgt> 4, <|endoftext|> 5 (special tokens), then the\n"
+              "256 bytes, then one token per merge. The most frequent adjacent pair is merged first; ties go to\n"
+              "the pair with the smallest (left id, right id), as in Hugging Face's BpeTrainer.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     double t0 = runtime_now();
     BpeTrainer *tr = bpe_trainer_new();
@@ -178,6 +179,6 @@ int cmd_tokenizer(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "train") == 0) return tokenizer_train(argc - 1, argv + 1);
-    fprintf(stderr, "proact: error: tokenizer: unknown subcommand '%s' (expected: train)\n", argv[1]);
+    fprintf(stderr, "proact tokenizer: error: unknown subcommand '%s' (expected: train)\n", argv[1]);
     return 2;
 }

@@ -31,8 +31,8 @@ json_t *jstr(const char *s) {
 }
 
 /* Queues body (malloc'ed, taken over) with the given status. allow: the Allow header, or NULL. */
-enum MHD_Result queue_body(Server *s, Conn *conn, unsigned code, char *body, size_t len,
-                                  const char *type, const char *allow, const char *location) {
+enum MHD_Result queue_body(Server *s, Conn *conn, unsigned code, char *body, size_t len, const char *type,
+                           const char *allow, const char *location) {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
@@ -58,8 +58,8 @@ enum MHD_Result queue_static_error(Server *s, Conn *conn) {
 }
 
 /* Queues the JSON value j (its reference is taken, also on failure). */
-enum MHD_Result reply_json_full(Server *s, Conn *conn, unsigned code, json_t *j,
-                                       const char *allow, const char *location) {
+enum MHD_Result reply_json_full(Server *s, Conn *conn, unsigned code, json_t *j, const char *allow,
+                                const char *location) {
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
     json_decref(j);
     if (!text) return queue_static_error(s, conn);
@@ -80,9 +80,7 @@ enum MHD_Result reply_json(Server *s, Conn *conn, unsigned code, json_t *j) {
 }
 
 /* {"error": "..."} with the given status; allow: the Allow header of a 405. */
-enum MHD_Result reply_error_allow(Server *s, Conn *conn,
-                                                                               unsigned code, const char *allow,
-                                                                               const char *fmt, ...) {
+enum MHD_Result reply_error_allow(Server *s, Conn *conn, unsigned code, const char *allow, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);
@@ -320,7 +318,7 @@ static enum MHD_Result route(Server *s, Conn *conn, const char *method, const ch
 
 /* MHD calls this once after the headers, once per piece of the body, and once at the end. */
 enum MHD_Result on_request(void *cls, Conn *conn, const char *url, const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size, void **con_cls) {
+                           const char *upload_data, size_t *upload_data_size, void **con_cls) {
     Server *s = cls;
     Request *req = *con_cls;
     if (!req) {

@@ -130,15 +130,15 @@ int cmd_serve(int argc, char **argv) {
         OPT("top-p", 0, OPT_FLOAT, &top_p, "P", "nucleus mass when sampling (default 1)", .lo = 1e-6, .hi = 1),
         OPT("seed", 0, OPT_U64, &seed, "S", "sampling seed (default 1)"),
         {0}};
-    Opts o = {.command = "serve", .opts = table,
-              .about = "Serves the exported streaming model in DIR over HTTP (docs/serving.md):\n"
-                       "  SimulEval's remote-agent protocol   POST /reset, PUT /input, GET /output, GET /\n"
-                       "  sessions for concurrent clients     POST /v1/sessions, POST /v1/sessions/ID/input,\n"
-                       "                                      GET /v1/sessions/ID/output, POST /v1/sessions/ID/reset,\n"
-                       "                                      GET|DELETE /v1/sessions/ID\n"
-                       "  GET /healthz, GET /metrics (Prometheus text format)\n",
-              .notes = "Prints 'listening on http://HOST:PORT (head SPEC, model DIR)' once it accepts requests.\n"
-                       "SIGINT or SIGTERM stops it cleanly (exit 0).\n"};
+    Opts o = {.command = "serve", .opts = table};
+    o.about = "Serves the exported streaming model in DIR over HTTP (docs/serving.md):\n"
+              "  SimulEval's remote-agent protocol   POST /reset, PUT /input, GET /output, GET /\n"
+              "  sessions for concurrent clients     POST /v1/sessions, POST /v1/sessions/ID/input,\n"
+              "                                      GET /v1/sessions/ID/output, POST /v1/sessions/ID/reset,\n"
+              "                                      GET|DELETE /v1/sessions/ID\n"
+              "  GET /healthz, GET /metrics (Prometheus text format)\n";
+    o.notes = "Prints 'listening on http://HOST:PORT (head SPEC, model DIR)' once it accepts requests.\n"
+              "SIGINT or SIGTERM stops it cleanly (exit 0).\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
 
     runtime_set_threads((int)threads);
