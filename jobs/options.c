@@ -201,6 +201,29 @@ static void option_label(const Opt *op, char *buf, size_t size) {
     else snprintf(buf, size, "    --%s%s", op->name, value);
 }
 
+/* Prints an option's help from column `indent` on: its lines as given, a line longer than the
+ * width broken at spaces (a generated text, such as the list of decision heads, can be long). */
+static void print_help_text(FILE *out, const char *help, int indent) {
+    enum { WIDTH = 100 };
+    const size_t room = (size_t)(WIDTH - indent);
+    for (const char *line = help;;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        while (len > room) {
+            size_t cut = room;
+            while (cut > 0 && line[cut] != ' ') cut--;
+            if (cut == 0) break; /* one word longer than the room: left whole */
+            fprintf(out, "%.*s\n%*s", (int)cut, line, indent, "");
+            line += cut + 1;
+            len -= cut + 1;
+        }
+        fprintf(out, "%.*s\n", (int)len, line);
+        if (!nl || !nl[1]) return;
+        line = nl + 1;
+        fprintf(out, "%*s", indent, "");
+    }
+}
+
 void opts_print_help(const Opts *o, FILE *out) {
     enum { LABEL = 24 }; /* "  LABEL text": the help text starts at column LABEL + 3 */
     if (o->usage) {
@@ -221,11 +244,7 @@ void opts_print_help(const Opts *o, FILE *out) {
         option_label(op, label, sizeof label);
         if ((int)strlen(label) > LABEL) fprintf(out, "  %s\n%*s", label, LABEL + 3, "");
         else fprintf(out, "  %-*s ", LABEL, label);
-        for (const char *h = op->help ? op->help : ""; *h; h++) {
-            fputc(*h, out);
-            if (*h == '\n' && h[1]) fprintf(out, "%*s", LABEL + 3, "");
-        }
-        fputc('\n', out);
+        print_help_text(out, op->help ? op->help : "", LABEL + 3);
     }
     fprintf(out, "  %-*s %s\n", LABEL, "-h, --help", "print this help and exit");
     if (o->notes) fprintf(out, "\n%s", o->notes);

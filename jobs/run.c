@@ -3,8 +3,8 @@
  * Recipe: load the model directory -> parse the head -> per sentence: push words as they
  * arrive, step the runner until it needs more source -> print JSON lines. */
 #include <errno.h>
-#include <limits.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,6 +1,7 @@
 /* test_options.c — jobs/options.c: every kind of value, the accepted forms (--x=v, prefixes,
  * short options, grouped flags, "--"), positional arguments, and that a bad command line stops
- * with status 2 and one error naming the option and the value (and --help with status 0). */
+ * with status 2 and one error naming the option and the value; --help with status 0 and the
+ * generated usage (columns, continuation lines, long lines broken at spaces). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -26,7 +27,7 @@ typedef struct {
     OptList sets;
 } Vals;
 
-static Opt table[12];
+static Opt table[13];
 
 /* A command with one option of each kind. */
 static void setup_opts(Opts *o, Vals *v) {
@@ -45,6 +46,9 @@ static void setup_opts(Opts *o, Vals *v) {
         OPT("float", 0, OPT_FLOAT, &v->f, "F", "any number"),
         OPT("set", 's', OPT_LIST, &v->sets, "K=V", "repeatable"),
         OPT("dtype", 0, OPT_CUSTOM, &v->dtype_bf16, "T", "f32 or bf16", .parse = opt_parse_dtype),
+        OPT("long", 0, OPT_FLAG, &v->other, NULL,
+            "a help line of more than a hundred columns is broken at its last space that fits, and the rest goes on "
+            "the next line"),
         {0},
     };
     memcpy(table, t, sizeof t);
@@ -117,7 +121,8 @@ static void expect_error(const char *cmdline, const char *needle) {
     int status = -1;
     assert_int_equal(parse(&o, line, &status), 1);
     assert_int_equal(status, 2);
-    if (!strstr(px_error_message(), needle)) fail_msg("'%s': error '%s' lacks '%s'", cmdline, px_error_message(), needle);
+    if (!strstr(px_error_message(), needle))
+        fail_msg("'%s': error '%s' lacks '%s'", cmdline, px_error_message(), needle);
 }
 
 static void test_errors(void **state) {
@@ -178,6 +183,10 @@ static void test_help(void **state) {
     assert_non_null(strstr(text, "\n  -n, --count N            a count\n                           on two lines\n"));
     assert_non_null(strstr(text, "\n      --dtype T            f32 or bf16\n"));
     assert_non_null(strstr(text, "\n  -h, --help               print this help and exit\n"));
+    /* broken at the last space before column 100 */
+    assert_non_null(strstr(text, "\n      --long               a help line of more than a hundred columns is broken at "
+                                 "its last space\n"
+                                 "                           that fits, and the rest goes on the next line\n"));
     free(text);
 }
 
