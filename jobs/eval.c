@@ -9,13 +9,10 @@
  * words and delays do not depend on which rank runs it: 1 rank and N ranks write the same files,
  * except for the wall-clock `elapsed` times.
  *
- * `--merge` combines finished evaluations (say one Slurm array task per head) into the directory
- * one evaluation of all their heads would have written: it reads each part's curve.csv back,
- * copies the per-head files and writes the files across heads with the same writers. It only
- * reads and writes files, so it never starts MPI. */
+ * `--merge` (jobs/eval_merge.c) combines finished evaluations into the directory one evaluation of
+ * all their heads would have written, with the writers of the files across heads defined here. */
 #include <assert.h>
 #include <errno.h>
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -30,39 +27,14 @@
 #include "io/instances.h"
 #include "io/plot_svg.h"
 #include "io/stream_model.h"
+#include "jobs/eval.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "mpi/world.h"
 #include "src/base/common.h"
 #include "src/metrics/scoring.h"
 #include "src/stream/runner.h"
 #include "src/text/words.h"
-
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: proact eval --model DIR --data test.h5|test.tsv --heads SPEC[,SPEC...] -o OUT\n"
-            "                   [--limit N] [--word-ms R] [--tokenize 13a|none|intl|char] [--lowercase]\n"
-            "                   [--temperature T] [--top-p P] [--seed S] [--attn-window W] [--threads N]\n"
-            "                   [--no-progress]\n"
-            "       proact eval --merge -o OUT [--model DIR] PART_DIR [PART_DIR ...]\n\n"
-            "Streams every test sentence word by word through each decision head and scores the output\n"
-            "(BLEU and chrF2 as sacreBLEU; AL, LAAL, AP, DAL in source words as SimulEval). Under mpirun or\n"
-            "srun the sentences are split over the ranks and the results gathered on rank 0. Writes\n"
-            "  OUT/<head>/instances.log  one JSON line per sentence (SimulEval's format)\n"
-            "  OUT/<head>/scores.tsv     the corpus scores (SimulEval's format)\n"
-            "  OUT/curve.csv, OUT/curve.svg, OUT/summary.txt   all heads: the latency-quality curve\n\n"
-            "--heads      comma-separated decision heads: %s\n"
-            "--limit N    only the first N sentences\n"
-            "--word-ms R  the source is spoken at R ms per word (default 400): `elapsed` is then the\n"
-            "             time each word was written, waiting for the speaker plus computing, and the\n"
-            "             computation-aware *_CA latencies (ms) are reported; 0 = computing time only\n"
-            "--tokenize, --lowercase   BLEU options (sacreBLEU's; default 13a, mixed case)\n"
-            "--merge      combine earlier evaluations (PART_DIRs: their -o, e.g. one Slurm array task per\n"
-            "             head) into OUT as one evaluation of all their heads would have written it: copies\n"
-            "             each head's files, writes curve.csv, curve.svg, summary.txt and prints the table.\n"
-            "             Heads keep the order of the parts; all must have scored the same sentences.\n"
-            "             No MPI and no model: --model DIR only names the model in the plot's title\n",
-            head_spec_help());
-}
 
 /* --- this rank's results ------------------------------------------------------------------------ */
 
@@ -86,7 +58,7 @@ static double now_ms(void) { return runtime_now() * 1e3; }
 
 /* Prefixes the recorded error with where it happened (px_error cannot take its own message as an
  * argument: it writes over it). Returns -1. */
-static int error_at(const char *where) {
+int error_at(const char *where) {
     char msg[900];
     snprintf(msg, sizeof msg, "%s", px_error_message());
     return px_error("%s: %s", where, msg);
@@ -300,14 +272,7 @@ static void progress_draw(const Progress *p) {
 
 /* --- results across heads ----------------------------------------------------------------------- */
 
-typedef struct {
-    HeadSpec head;
-    char dir[128];       /* OUT/<dir>: the spec with ':' and '/' made file-name safe */
-    EvalScores scores;
-    double ms_per_word;  /* computing time per written word */
-} HeadResult;
-
-static void head_dir_name(const char *spec, char *out, size_t size) {
+void head_dir_name(const char *spec, char *out, size_t size) {
     snprintf(out, size, "%s", spec);
     for (char *c = out; *c; c++)
         if (*c == ':' || *c == '/') *c = '_';
@@ -341,7 +306,7 @@ static int write_head(const char *out_dir, const TestSet *t, const Output *outs,
     return rc;
 }
 
-static const char *kind_name(HeadKind k) {
+const char *kind_name(HeadKind k) {
     static const char *names[] = {"entropy", "maxprob", "attn", "probe", "waitk", "chunk", "offline"};
     return names[k];
 }
@@ -373,13 +338,8 @@ static int write_table(FILE *fp, void *ctx) {
     return ferror(fp) ? -1 : 0;
 }
 
-/* curve.csv's columns, in order: --merge reads the file back by them. */
-enum {
-    COL_HEAD, COL_KIND, COL_DIR, COL_BLEU, COL_CHRF, COL_AL, COL_LAAL, COL_AP, COL_DAL,
-    COL_AL_CA, COL_LAAL_CA, COL_AP_CA, COL_DAL_CA, COL_MS_PER_WORD, COL_N, COL_N_NO_OUTPUT, COL_SIGNATURE,
-    CURVE_COLUMNS
-};
-static const char curve_header[] =
+/* curve.csv's header: its columns in the order of jobs/eval.h's COL_* */
+const char curve_header[] =
     "head,kind,dir,BLEU,chrF,AL,LAAL,AP,DAL,AL_CA,LAAL_CA,AP_CA,DAL_CA,ms_per_word,n,n_no_output,signature";
 
 static int write_curve_csv(FILE *fp, void *ctx) {
@@ -447,7 +407,7 @@ static int write_plot(const char *path, const HeadResult *hr, int n, const char 
 }
 
 /* The files across heads. model_dir may be NULL (a merge without --model): the title then omits it. */
-static int write_summary(const char *out_dir, const HeadResult *hr, int n, const char *model_dir) {
+int write_summary(const char *out_dir, const HeadResult *hr, int n, const char *model_dir) {
     Table t = {hr, n};
     char path[PX_PATH_MAX + 32], title[PX_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/summary.txt", out_dir);
@@ -466,7 +426,7 @@ static int write_summary(const char *out_dir, const HeadResult *hr, int n, const
 
 /* The table on stdout and the lines under it. word_ms is NAN when it is not known: curve.csv does
  * not record it, so a merge cannot say it. */
-static void print_results(const char *out_dir, const HeadResult *hr, int n, double word_ms) {
+void print_results(const char *out_dir, const HeadResult *hr, int n, double word_ms) {
     Table tab = {hr, n};
     char clock[64] = "";
     if (!isnan(word_ms)) snprintf(clock, sizeof clock, " with the source at %g ms/word", word_ms);
@@ -475,173 +435,6 @@ static void print_results(const char *out_dir, const HeadResult *hr, int n, doub
            "wrote %s/{summary.txt,curve.csv,curve.svg} and per head instances.log, scores.tsv\n",
            hr[0].scores.n, hr[0].scores.signature, clock, out_dir);
     fflush(stdout);
-}
-
-/* --- merge: earlier evaluations into one ------------------------------------------------------ */
-
-/* Where a merged row came from: to copy its head's files and to name it in errors. */
-typedef struct {
-    const char *part; /* the PART_DIR */
-    int line;         /* its line in PART/curve.csv */
-} RowOrigin;
-
-/* Splits a curve.csv line at its commas, in place. Stores at most max fields; returns how many
- * there are. */
-static int split_csv(char *line, char **fields, int max) {
-    int n = 0;
-    for (char *p = line; p; n++) {
-        char *comma = strchr(p, ',');
-        if (comma) *comma++ = '\0';
-        if (n < max) fields[n] = p;
-        p = comma;
-    }
-    return n;
-}
-
-/* A number as write_curve_csv wrote it ("%.6f", which gives "nan" for a latency without output).
- * With absent_ok, "-" (fmt_value's "not there") reads as NAN. */
-static int csv_number(const char *where, const char *column, const char *field, int absent_ok, double *out) {
-    char *end;
-    if (absent_ok && strcmp(field, "-") == 0) {
-        *out = NAN;
-        return 0;
-    }
-    *out = strtod(field, &end);
-    return end > field && !*end ? 0 : px_error("%s: column '%s' is not a number: '%s'", where, column, field);
-}
-
-/* One row of curve.csv into hr; names are the header's columns, where is "PART/curve.csv:LINE". */
-static int parse_curve_row(char *line, char *const *names, const char *where, HeadResult *hr) {
-    char *f[CURVE_COLUMNS], name[PX_PATH_MAX + 80];
-    int nf = split_csv(line, f, CURVE_COLUMNS);
-    if (nf != CURVE_COLUMNS) return px_error("%s: %d fields, expected %d (%s)", where, nf, CURVE_COLUMNS, curve_header);
-    memset(hr, 0, sizeof *hr);
-    EvalScores *s = &hr->scores;
-    snprintf(name, sizeof name, "%s: column 'head'", where);
-    if (head_parse(f[COL_HEAD], &hr->head)) return error_at(name);
-    if (strcmp(f[COL_KIND], kind_name(hr->head.kind)))
-        return px_error("%s: column 'kind' is '%s', but head '%s' is of kind '%s'", where, f[COL_KIND], hr->head.spec,
-                        kind_name(hr->head.kind));
-    /* the directory follows from the spec; checking it also keeps the copies inside PART and OUT */
-    head_dir_name(hr->head.spec, hr->dir, sizeof hr->dir);
-    if (strcmp(f[COL_DIR], hr->dir))
-        return px_error("%s: column 'dir' is '%s', but eval writes head '%s' to '%s'", where, f[COL_DIR],
-                        hr->head.spec, hr->dir);
-    double *const value[CURVE_COLUMNS] = {
-        [COL_BLEU] = &s->bleu.score, [COL_CHRF] = &s->chrf,     [COL_AL] = &s->AL,
-        [COL_LAAL] = &s->LAAL,       [COL_AP] = &s->AP,         [COL_DAL] = &s->DAL,
-        [COL_AL_CA] = &s->AL_CA,     [COL_LAAL_CA] = &s->LAAL_CA, [COL_AP_CA] = &s->AP_CA,
-        [COL_DAL_CA] = &s->DAL_CA,   [COL_MS_PER_WORD] = &hr->ms_per_word};
-    for (int c = COL_BLEU; c <= COL_MS_PER_WORD; c++) {
-        int optional = c >= COL_AL_CA; /* the *_CA latencies and ms_per_word may be "-" */
-        if (csv_number(where, names[c], f[c], optional, value[c])) return -1;
-        if (c >= COL_AL_CA && c <= COL_DAL_CA) s->has_ca |= strcmp(f[c], "-") != 0;
-    }
-    int *const count[] = {&s->n, &s->n_no_output};
-    for (int c = COL_N; c <= COL_N_NO_OUTPUT; c++) {
-        long v;
-        snprintf(name, sizeof name, "%s: column '%s'", where, names[c]);
-        if (parse_long_opt(name, f[c], c == COL_N ? 1 : 0, c == COL_N ? INT_MAX : s->n, &v)) return -1;
-        *count[c - COL_N] = (int)v;
-    }
-    const char *sig = f[COL_SIGNATURE];
-    if (!*sig || strlen(sig) >= sizeof s->signature)
-        return px_error("%s: column 'signature' is empty or too long: '%.60s'", where, sig);
-    snprintf(s->signature, sizeof s->signature, "%s", sig);
-    return 0;
-}
-
-/* A row joins the merge if its head is new and it was scored like the first row: on the same
- * sentences (a merged curve compares the heads) and with the same BLEU signature (the footer
- * states one). */
-static int check_merged_row(const HeadResult *hr, const RowOrigin *from, int n, const HeadResult *r,
-                            const char *where) {
-    for (int k = 0; k < n; k++)
-        if (strcmp(hr[k].dir, r->dir) == 0)
-            return px_error("%s: head '%s' comes twice: also in %s/curve.csv:%d", where, r->head.spec, from[k].part,
-                            from[k].line);
-    if (n && r->scores.n != hr[0].scores.n)
-        return px_error("%s: head '%s' scored %d sentences, but %s/curve.csv:%d scored %d: the parts must evaluate "
-                        "the same sentences (--data, --limit)",
-                        where, r->head.spec, r->scores.n, from[0].part, from[0].line, hr[0].scores.n);
-    if (n && strcmp(r->scores.signature, hr[0].scores.signature))
-        return px_error("%s: BLEU signature %s, but %s/curve.csv:%d has %s: the parts must score alike (--tokenize, "
-                        "--lowercase)",
-                        where, r->scores.signature, from[0].part, from[0].line, hr[0].scores.signature);
-    return 0;
-}
-
-/* Appends the rows of PART/curve.csv to *hr and *from, which hold *n rows so far. */
-static int read_curve(const char *part, HeadResult **hr, RowOrigin **from, int *n) {
-    char path[PX_PATH_MAX + 32], where[PX_PATH_MAX + 48], **lines, *names[CURVE_COLUMNS];
-    int n_lines, rc;
-    snprintf(path, sizeof path, "%s/curve.csv", part);
-    if (lines_read(path, &lines, &n_lines)) return -1;
-    if (n_lines == 0 || strcmp(lines[0], curve_header))
-        rc = px_error("%s:1: not a proact eval curve (header '%.80s', expected '%s')", path, n_lines ? lines[0] : "",
-                      curve_header);
-    else
-        rc = n_lines > 1 ? 0 : px_error("%s: no heads", path);
-    if (rc == 0) {
-        split_csv(lines[0], names, CURVE_COLUMNS);
-        HeadResult *more = realloc(*hr, (size_t)(*n + n_lines - 1) * sizeof *more);
-        if (more) *hr = more;
-        RowOrigin *more_from = realloc(*from, (size_t)(*n + n_lines - 1) * sizeof *more_from);
-        if (more_from) *from = more_from;
-        if (!more || !more_from) rc = px_error("%s: out of memory", path);
-    }
-    for (int l = 1; l < n_lines && rc == 0; l++) {
-        snprintf(where, sizeof where, "%s:%d", path, l + 1);
-        rc = parse_curve_row(lines[l], names, where, &(*hr)[*n]);
-        if (rc == 0) rc = check_merged_row(*hr, *from, *n, &(*hr)[*n], where);
-        if (rc == 0) (*from)[(*n)++] = (RowOrigin){part, l + 1};
-    }
-    free(lines);
-    return rc;
-}
-
-/* Whether two paths name the same directory (then its files are already in place). */
-static int same_dir(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-/* Copies PART/<dir>/{instances.log,scores.tsv} into OUT/<dir>/. With copy = 0 it only checks that
- * they can be read, so that a missing one stops the merge before it writes anything. */
-static int merge_head_files(const char *part, const char *out_dir, const char *dir, int copy) {
-    static const char *const files[] = {"instances.log", "scores.tsv"};
-    char src[PX_PATH_MAX + 160], dst[PX_PATH_MAX + 160];
-    snprintf(dst, sizeof dst, "%s/%s", out_dir, dir);
-    if (copy && file_mkdirs(dst)) return -1;
-    for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
-        snprintf(src, sizeof src, "%s/%s/%s", part, dir, files[k]);
-        snprintf(dst, sizeof dst, "%s/%s/%s", out_dir, dir, files[k]);
-        if (!copy && access(src, R_OK)) return px_error("%s: cannot read: %s", src, strerror(errno));
-        if (copy && file_copy(src, dst)) return -1;
-    }
-    return 0;
-}
-
-/* proact eval --merge: the parts' heads, in order, written to out_dir as one evaluation of them
- * all would have written them. model_dir (may be NULL) only names the model in the plot. */
-static int merge_evals(const char *out_dir, const char *model_dir, char *const *parts, int n_parts) {
-    HeadResult *hr = NULL;
-    RowOrigin *from = NULL;
-    int n = 0, rc = 0;
-    for (int p = 0; p < n_parts && rc == 0; p++) rc = read_curve(parts[p], &hr, &from, &n);
-    for (int h = 0; h < n && rc == 0; h++) rc = merge_head_files(from[h].part, out_dir, hr[h].dir, 0);
-    if (rc == 0) rc = file_mkdirs(out_dir);
-    for (int h = 0; h < n && rc == 0; h++)
-        if (!same_dir(from[h].part, out_dir)) rc = merge_head_files(from[h].part, out_dir, hr[h].dir, 1);
-    if (rc == 0) rc = write_summary(out_dir, hr, n, model_dir);
-    if (rc == 0) {
-        fprintf(stderr, "proact eval: merged %d head%s of %d evaluation%s -> %s\n", n, n == 1 ? "" : "s", n_parts,
-                n_parts == 1 ? "" : "s", out_dir);
-        print_results(out_dir, hr, n, NAN);
-    }
-    free(hr);
-    free(from);
-    return rc;
 }
 
 /* --- the job ---------------------------------------------------------------------------------- */
@@ -658,77 +451,99 @@ typedef struct {
     RunnerOptions runner;
 } EvalArgs;
 
-static int parse_args(int argc, char **argv, EvalArgs *a) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
-        {"heads", required_argument, 0, 'H'}, {"out", required_argument, 0, 'o'},
-        {"limit", required_argument, 0, 'n'}, {"word-ms", required_argument, 0, 'W'},
-        {"tokenize", required_argument, 0, 'k'}, {"lowercase", no_argument, 0, 'c'},
-        {"temperature", required_argument, 0, 'p'}, {"top-p", required_argument, 0, 'P'},
-        {"seed", required_argument, 0, 's'}, {"attn-window", required_argument, 0, 'w'},
-        {"threads", required_argument, 0, 't'}, {"no-progress", no_argument, 0, 'q'},
-        {"merge", no_argument, 0, 'M'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+/* --word-ms: ms per source word in [0, 1e7) */
+static int parse_word_ms(const char *name, const char *arg, void *dest) {
+    if (parse_double_opt(name, arg, 0, 1e7, dest) || *(double *)dest == 1e7)
+        return px_error("%s: expected ms per source word in [0, 1e7), got '%s'", name, arg);
+    return 0;
+}
+
+static int parse_tokenize(const char *name, const char *arg, void *dest) {
+    (void)name;
+    return bleu_tokenizer_parse(arg, dest);
+}
+
+/* 0 to go on, else the exit status to return at once (0 after --help). */
+static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
     memset(a, 0, sizeof *a);
     a->threads = 1;
-    a->progress = 1;
     a->word_ms = 400;
     score_options_default(&a->score);
     runner_options_default(&a->runner);
-    optind = 1;
-    int c, run_only = 0; /* the last option given that only an evaluation takes */
-    long n;
-    while ((c = getopt_long(argc, argv, "m:d:H:o:n:W:k:cp:P:s:w:t:qh", opts, NULL)) != -1) {
-        if (!strchr("moMh?", c)) run_only = c;
-        switch (c) {
-        case 'm': a->model_dir = optarg; break;
-        case 'd': a->data = optarg; break;
-        case 'H': a->heads = optarg; break;
-        case 'o': a->out_dir = optarg; break;
-        case 'n':
-            if (parse_long_opt("--limit", optarg, 1, LONG_MAX, &n)) return -1;
-            a->limit = n;
-            break;
-        case 'W':
-            if (parse_double_opt("--word-ms", optarg, 0, 1e7, &a->word_ms) || a->word_ms == 1e7)
-                return px_error("--word-ms: expected ms per source word in [0, 1e7), got '%s'", optarg);
-            break;
-        case 'k':
-            if (bleu_tokenizer_parse(optarg, &a->score.tok)) return -1;
-            break;
-        case 'c': a->score.lowercase = 1; break;
-        case 'p': if (parse_runner_opt("--temperature", optarg, &a->runner)) return -1; break;
-        case 'P': if (parse_runner_opt("--top-p", optarg, &a->runner)) return -1; break;
-        case 's': if (parse_runner_opt("--seed", optarg, &a->runner)) return -1; break;
-        case 'w': if (parse_runner_opt("--attn-window", optarg, &a->runner)) return -1; break;
-        case 't':
-            if (parse_long_opt("--threads", optarg, 1, 1024, &n)) return -1;
-            a->threads = (int)n;
-            break;
-        case 'q': a->progress = 0; break;
-        case 'M': a->merge = 1; break;
-        case 'h': usage(stdout); return 1;
-        default: usage(stderr); return 2;
-        }
-    }
+    int no_progress = 0;
+    char heads_help[1024];
+    snprintf(heads_help, sizeof heads_help, "comma-separated decision heads: %s", head_spec_help());
+    const Opt table[] = {
+        OPT("model", 'm', OPT_STRING, &a->model_dir, "DIR", "exported model directory"),
+        OPT("data", 'd', OPT_STRING, &a->data, "test.h5|test.tsv", "the test set"),
+        OPT("heads", 'H', OPT_STRING, &a->heads, "SPEC[,SPEC...]", heads_help),
+        OPT("out", 'o', OPT_STRING, &a->out_dir, "OUT", "the output directory"),
+        OPT("limit", 'n', OPT_I64, &a->limit, "N", "only the first N sentences", .min = 1, .max = LONG_MAX),
+        OPT("word-ms", 'W', OPT_CUSTOM, &a->word_ms, "R",
+            "the source is spoken at R ms per word (default 400):\n"
+            "`elapsed` is then the time each word was written,\n"
+            "waiting for the speaker plus computing, and the\n"
+            "computation-aware *_CA latencies (ms) are reported;\n"
+            "0 = computing time only", .parse = parse_word_ms),
+        OPT("tokenize", 'k', OPT_CUSTOM, &a->score.tok, "13a|none|intl|char",
+            "BLEU tokenizer (sacreBLEU's; default 13a)", .parse = parse_tokenize),
+        OPT("lowercase", 'c', OPT_FLAG, &a->score.lowercase, NULL, "BLEU on lowercased text (default: mixed case)"),
+        RUNNER_OPTS(a->runner),
+        OPT("threads", 't', OPT_INT, &a->threads, "N", "BLAS threads per rank (default 1)", .min = 1, .max = 1024),
+        OPT("no-progress", 'q', OPT_FLAG, &no_progress, NULL, "no progress bar, even on a terminal"),
+        OPT("merge", 0, OPT_FLAG, &a->merge, NULL,
+            "combine earlier evaluations (PART_DIRs: their -o, e.g.\n"
+            "one Slurm array task per head) into OUT as one\n"
+            "evaluation of all their heads would have written it:\n"
+            "copies each head's files, writes curve.csv, curve.svg,\n"
+            "summary.txt and prints the table. Heads keep the order\n"
+            "of the parts; all must have scored the same sentences.\n"
+            "No MPI and no model: --model DIR only names the model\n"
+            "in the plot's title"),
+        {0}};
+    Opts o = {.command = "eval", .opts = table, .arg_name = "PART_DIR..."};
+    o.usage = "proact eval --model DIR --data test.h5|test.tsv --heads SPEC[,SPEC...] -o OUT [options]\n"
+              "       proact eval --merge -o OUT [--model DIR] PART_DIR [PART_DIR ...]";
+    o.about = "Streams every test sentence word by word through each decision head and scores the output\n"
+              "(BLEU and chrF2 as sacreBLEU; AL, LAAL, AP, DAL in source words as SimulEval). Under mpirun or\n"
+              "srun the sentences are split over the ranks and the results gathered on rank 0. Writes\n"
+              "  OUT/<head>/instances.log  one JSON line per sentence (SimulEval's format)\n"
+              "  OUT/<head>/scores.tsv     the corpus scores (SimulEval's format)\n"
+              "  OUT/curve.csv, OUT/curve.svg, OUT/summary.txt   all heads: the latency-quality curve\n";
+    if (opts_parse(&o, argc, argv, status)) return 1;
+    a->progress = !no_progress;
     if (a->merge) {
         /* a merge reads what evaluations wrote: an option of the evaluation itself would be ignored */
-        for (const struct option *o = opts; run_only && o->name; o++)
-            if (o->val == run_only)
-                return px_error("--merge combines finished evaluations: --%s does not apply", o->name);
-        if (!a->out_dir || optind == argc) {
-            usage(stderr);
-            return 2;
+        for (int i = 0; table[i].name; i++) {
+            const char *name = table[i].name;
+            if (!o.given[i] || !strcmp(name, "model") || !strcmp(name, "out") || !strcmp(name, "merge")) continue;
+            char msg[128];
+            snprintf(msg, sizeof msg, "--merge combines finished evaluations: --%s does not apply", name);
+            *status = opts_usage_error(&o, msg);
+            return 1;
         }
-        a->parts = argv + optind;
-        a->n_parts = argc - optind;
+        if (!a->out_dir || o.n_args == 0) {
+            *status = opts_usage_error(&o, !a->out_dir ? "--merge needs -o OUT" : "--merge needs PART_DIRs to combine");
+            return 1;
+        }
+        a->parts = o.args;
+        a->n_parts = o.n_args;
         /* a shell glob's "dir/" would name "dir//curve.csv" in messages */
         for (int p = 0; p < a->n_parts; p++)
             for (char *end = a->parts[p] + strlen(a->parts[p]); end > a->parts[p] + 1 && end[-1] == '/';) *--end = '\0';
         return 0;
     }
-    if (!a->model_dir || !a->data || !a->heads || !a->out_dir || optind < argc) {
-        usage(stderr);
-        return 2;
+    const char *missing = !a->model_dir ? "--model"
+                          : !a->data    ? "--data"
+                          : !a->heads   ? "--heads"
+                          : !a->out_dir ? "--out"
+                                        : NULL;
+    char msg[160];
+    if (missing || o.n_args) {
+        if (missing) snprintf(msg, sizeof msg, "%s is required (or --merge to combine evaluations)", missing);
+        else snprintf(msg, sizeof msg, "unexpected argument '%.100s' (PART_DIRs are for --merge)", o.args[0]);
+        *status = opts_usage_error(&o, msg);
+        return 1;
     }
     a->score.word_ms = a->word_ms;
     return 0;
@@ -792,10 +607,8 @@ static int run_head(const StreamModel *sm, const HeadResult *hr, const EvalArgs 
 
 int cmd_eval(int argc, char **argv) {
     EvalArgs a;
-    int parsed = parse_args(argc, argv, &a);
-    if (parsed == 1) return 0;
-    if (parsed == 2) return 2;
-    if (parsed) return job_fail(px_error_message());
+    int opt_status;
+    if (parse_args(argc, argv, &a, &opt_status)) return opt_status;
     /* a merge only reads and writes files: it runs as a plain process, before and without MPI */
     if (a.merge) return merge_evals(a.out_dir, a.model_dir, a.parts, a.n_parts) ? job_fail(px_error_message()) : 0;
     World w;

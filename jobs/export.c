@@ -2,7 +2,6 @@
  * Recipe: find the checkpoint -> rebuild the model from its stored config.json -> read and
  * verify the weights -> write config.json + model.safetensors (f32 or bf16) -> copy the run's
  * tokenizer.json and proact.json. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,16 +12,9 @@
 #include "io/files.h"
 #include "io/hf_model.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "mpi/world.h"
 #include "src/base/common.h"
-
-static void usage(FILE *out) {
-    fprintf(out, "usage: proact export --checkpoint RUN_DIR|FILE -o MODEL_DIR [--dtype f32|bf16]\n\n"
-                 "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE) as a Hugging Face-style model\n"
-                 "directory: config.json (LlamaForCausalLM / Qwen2ForCausalLM), model.safetensors, and the run's\n"
-                 "tokenizer.json and proact.json (template, languages, phi, default decision head). Every\n"
-                 "dataset's checksum is verified. The directory works as model.init for further training.\n");
-}
 
 /* Copies RUN_DIR/name to OUT/name if it exists; 1 if copied, 0 if absent, -1 on error. */
 static int copy_if_present(const char *run_dir, const char *out, const char *name) {
@@ -35,27 +27,21 @@ static int copy_if_present(const char *run_dir, const char *out, const char *nam
 }
 
 int cmd_export(int argc, char **argv) {
-    static const struct option opts[] = {{"checkpoint", required_argument, 0, 'c'}, {"output", required_argument, 0, 'o'},
-                                         {"dtype", required_argument, 0, 'd'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     const char *source = NULL, *out = NULL;
-    int bf16 = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:o:d:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'c': source = optarg; break;
-        case 'o': out = optarg; break;
-        case 'd':
-            if (parse_dtype_option(optarg, &bf16)) return job_fail(px_error_message());
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!source || !out || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
+    int bf16 = 0, opt_status;
+    const Opt table[] = {
+        OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE", "a run directory (its newest checkpoint) or a\n"
+            "checkpoint file", .flags = OPT_REQUIRED),
+        OPT("output", 'o', OPT_STRING, &out, "MODEL_DIR", "the model directory to write", .flags = OPT_REQUIRED),
+        OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16", "weights' type in model.safetensors (default f32)",
+            .parse = opt_parse_dtype),
+        {0}};
+    Opts o = {.command = "export", .opts = table};
+    o.about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE) as a Hugging Face-style model\n"
+              "directory: config.json (LlamaForCausalLM / Qwen2ForCausalLM), model.safetensors, and the run's\n"
+              "tokenizer.json and proact.json (template, languages, phi, default decision head). Every\n"
+              "dataset's checksum is verified. The directory works as model.init for further training.\n";
+    if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     /* RUN_DIR -> its newest checkpoint; FILE -> RUN_DIR is two levels up (RUN_DIR/checkpoints/FILE) */
     char path[PX_PATH_MAX + 64], run_dir[PX_PATH_MAX];
     struct stat sb;

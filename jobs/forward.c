@@ -1,44 +1,33 @@
 /* forward.c — `proact forward`: a plain causal forward pass over given token ids.
  * Recipe: load the model directory -> build a causal layout -> forward -> print or save. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "io/hf_model.h"
 #include "io/npy.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "src/base/common.h"
 #include "src/model/model.h"
 
-static void usage(FILE *out) {
-    fprintf(out, "usage: proact forward --model DIR --ids 1,17,250 [-o logits.npy] [--threads N]\n\n"
-                 "Runs a plain causal forward pass of the model in DIR (Hugging Face layout: config.json +\n"
-                 "model.safetensors) over the token ids. Without -o prints one line per position:\n"
-                 "'<position> <argmax token id>'. With -o writes the logits as a NumPy .npy file\n"
-                 "(float32, shape [T, vocab]).\n");
-}
-
 int cmd_forward(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"ids", required_argument, 0, 'i'},
-                                         {"output", required_argument, 0, 'o'}, {"threads", required_argument, 0, 't'},
-                                         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     const char *model_dir = NULL, *ids_text = NULL, *out_path = NULL;
-    int threads = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "m:i:o:t:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_dir = optarg; break;
-        case 'i': ids_text = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 't': threads = atoi(optarg); break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!model_dir || !ids_text || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
+    int threads = 0, opt_status;
+    const Opt table[] = {
+        OPT("model", 'm', OPT_STRING, &model_dir, "DIR", "model directory (Hugging Face layout)",
+            .flags = OPT_REQUIRED),
+        OPT("ids", 'i', OPT_STRING, &ids_text, "1,17,250", "the token ids, comma-separated", .flags = OPT_REQUIRED),
+        OPT("output", 'o', OPT_STRING, &out_path, "FILE", "write the logits to FILE (.npy) instead of printing\n"
+            "argmaxes"),
+        OPT("threads", 't', OPT_INT, &threads, "N", "BLAS threads (default 0: OpenBLAS's choice)", .min = 0,
+            .max = 1024),
+        {0}};
+    Opts o = {.command = "forward", .opts = table};
+    o.about = "Runs a plain causal forward pass of the model in DIR (Hugging Face layout: config.json +\n"
+              "model.safetensors) over the token ids. Without -o prints one line per position:\n"
+              "'<position> <argmax token id>'. With -o writes the logits as a NumPy .npy file\n"
+              "(float32, shape [T, vocab]).\n";
+    if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     int *ids = NULL;
     int T = parse_int_list(ids_text, &ids, "--ids");
     if (T < 0) return job_fail(px_error_message());

@@ -48,8 +48,14 @@ int parse_int_list(const char *s, int **out, const char *what);
 int parse_long_opt(const char *name, const char *arg, long lo, long hi, long *out);
 int parse_double_opt(const char *name, const char *arg, double lo, double hi, double *out);
 int parse_u64_opt(const char *name, const char *arg, uint64_t *out);
-/* The runner options that proact run and proact eval share: name is one of --temperature,
- * --top-p, --seed, --attn-window; the value goes into ro. -1 with px_error if it is bad. */
-int parse_runner_opt(const char *name, const char *arg, RunnerOptions *ro);
+/* The runner options that proact run and proact eval share, as entries of their option tables
+ * (jobs/options.h), writing into the RunnerOptions ro (needs <limits.h>). */
+#define RUNNER_OPTS(ro)                                                                                           \
+    OPT("temperature", 'p', OPT_FLOAT, &(ro).temperature, "T", "0 = greedy (default); > 0 samples (seeded by --seed)", \
+        .lo = 0, .hi = 1e9),                                                                                        \
+    OPT("top-p", 'P', OPT_FLOAT, &(ro).top_p, "P", "nucleus mass when sampling (default 1)", .lo = 1e-6, .hi = 1),    \
+    OPT("seed", 's', OPT_U64, &(ro).seed, "S", "sampling seed"),                                                     \
+    OPT("attn-window", 'w', OPT_INT, &(ro).attn_window, "W", "W of the attention cue when the head does not give it\n" \
+        "(default 4 tokens)", .min = 1, .max = INT_MAX)
 
 #endif

@@ -1,7 +1,7 @@
 /* prepare.c — `proact prepare`: a TSV of (source TAB target) pairs -> HDF5 token shards.
  * Recipe: load the tokenizer -> tokenize the template -> for each line: check, split into
  * words, tokenize word by word -> write the shards atomically -> print the summary. */
-#include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,20 +11,9 @@
 #include "io/shards.h"
 #include "io/tokenizer_json.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "src/base/common.h"
 #include "src/text/template.h"
-
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: proact prepare --input pairs.tsv --tokenizer tokenizer.json -o out.h5\n"
-            "                      [--template plain|chatml|llama3] [--src-lang en] [--tgt-lang de]\n"
-            "                      [--max-tokens 256] [--strict]\n\n"
-            "Tokenizes each line 'source<TAB>target' word by word (docs/design.md §2.1) into HDF5 token shards\n"
-            "(docs/formats.md). Malformed lines (no tab, more than one tab, an empty side, invalid UTF-8,\n"
-            "more than --max-tokens tokens on a side) are reported with file:line and skipped; --strict\n"
-            "fails instead, writing nothing. The languages default to the 'xx-yy' part of the input\n"
-            "name (e.g. john.en-es.train.tsv). The output appears only when complete.\n");
-}
 
 /* Prints the first 50 malformed lines; all are counted. */
 typedef struct {
@@ -52,36 +41,37 @@ static void print_summary(const PairsStats *st, const char *input, const char *o
            st->src_tokens, st->tgt_words, st->tgt_tokens, seconds);
 }
 
+/* --src-lang, --tgt-lang: into a char[32]. */
+static int parse_lang(const char *name, const char *arg, void *dest) {
+    if (strlen(arg) >= 32) return px_error("%s: expected a language code, got '%.40s...'", name, arg);
+    snprintf(dest, 32, "%s", arg);
+    return 0;
+}
+
 int cmd_prepare(int argc, char **argv) {
-    static const struct option opts[] = {
-        {"input", required_argument, 0, 'i'},    {"tokenizer", required_argument, 0, 't'},
-        {"output", required_argument, 0, 'o'},   {"template", required_argument, 0, 'T'},
-        {"src-lang", required_argument, 0, 's'}, {"tgt-lang", required_argument, 0, 'g'},
-        {"max-tokens", required_argument, 0, 'm'}, {"strict", no_argument, 0, 'S'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *input = NULL, *tok_path = NULL, *out = NULL, *template_name = "plain";
     char src_lang[32] = "", tgt_lang[32] = "";
-    int max_tokens = 256, strict = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "i:t:o:T:s:g:m:Sh", opts, NULL)) != -1) {
-        switch (c) {
-        case 'i': input = optarg; break;
-        case 't': tok_path = optarg; break;
-        case 'o': out = optarg; break;
-        case 'T': template_name = optarg; break;
-        case 's': snprintf(src_lang, sizeof src_lang, "%s", optarg); break;
-        case 'g': snprintf(tgt_lang, sizeof tgt_lang, "%s", optarg); break;
-        case 'm': max_tokens = atoi(optarg); break;
-        case 'S': strict = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!input || !tok_path || !out || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
-    if (max_tokens <= 0) return job_fail("--max-tokens: must be positive");
+    int max_tokens = 256, strict = 0, opt_status;
+    const Opt table[] = {
+        OPT("input", 'i', OPT_STRING, &input, "pairs.tsv", "lines 'source<TAB>target'", .flags = OPT_REQUIRED),
+        OPT("tokenizer", 't', OPT_STRING, &tok_path, "tokenizer.json", "the tokenizer", .flags = OPT_REQUIRED),
+        OPT("output", 'o', OPT_STRING, &out, "out.h5", "the shard file to write", .flags = OPT_REQUIRED),
+        OPT("template", 'T', OPT_STRING, &template_name, "NAME", "plain (default), chatml or llama3"),
+        OPT("src-lang", 's', OPT_CUSTOM, src_lang, "CODE", "source language (default: from the input's name)",
+            .parse = parse_lang),
+        OPT("tgt-lang", 'g', OPT_CUSTOM, tgt_lang, "CODE", "target language (default: from the input's name)",
+            .parse = parse_lang),
+        OPT("max-tokens", 'm', OPT_INT, &max_tokens, "N", "longest side in tokens (default 256); longer lines\n"
+            "are skipped", .min = 1, .max = INT_MAX),
+        OPT("strict", 'S', OPT_FLAG, &strict, NULL, "fail on the first malformed line, writing nothing"),
+        {0}};
+    Opts o = {.command = "prepare", .opts = table};
+    o.about = "Tokenizes each line 'source<TAB>target' word by word (docs/design.md §2.1) into HDF5 token shards\n"
+              "(docs/formats.md). Malformed lines (no tab, more than one tab, an empty side, invalid UTF-8,\n"
+              "more than --max-tokens tokens on a side) are reported with file:line and skipped; --strict\n"
+              "fails instead, writing nothing. The languages default to the 'xx-yy' part of the input\n"
+              "name (e.g. john.en-es.train.tsv). The output appears only when complete.\n";
+    if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     if (!src_lang[0] || !tgt_lang[0]) {
         char gs[32], gt[32];
         template_guess_languages(input, gs, gt, sizeof gs);

@@ -7,7 +7,6 @@
  *
  * Which examples, which read schedule and which points are used depends only on --seed, never on
  * the number of ranks, so 1 and N ranks fit the same probe (up to summation order). */
-#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 #include "io/proact_json.h"
 #include "io/stream_model.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "mpi/dist_fit.h"
 #include "mpi/grad_sync.h"
 #include "mpi/world.h"
@@ -26,23 +26,6 @@
 #include "src/probe/probe_data.h"
 #include "src/base/rng.h"
 #include "src/train/schedule.h"
-
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: proact probe --model DIR --data train.h5|train.tsv [--samples N] [-o DIR]\n"
-            "                    [--lambda L] [--holdout F] [--attn-window W] [--seed S] [--threads N]\n\n"
-            "Fits the probe decision head (probe:P) on the model's own sufficiency signal: at decision\n"
-            "points of training examples read under random schedules, the features are the student's\n"
-            "cues [h; H; pmax; A_front] and the label says whether its next token already equals the\n"
-            "full-context teacher's. Ridge and logistic (IRLS) probes are solved with ScaLAPACK over all\n"
-            "ranks (mpirun/srun); the logistic one is written into proact.json for probe:P.\n\n"
-            "--samples N    decision points to collect (default 4000; fewer if the data runs out)\n"
-            "-o DIR         write the model with its probe to DIR (default: into --model itself)\n"
-            "--lambda L     L2 penalty of both fits, or 'auto' (default): the one of 0.1, 1, 10, 100, 1000\n"
-            "               whose logistic probe has the lowest log-loss on the held-out examples\n"
-            "--holdout F    fraction of the examples held out to measure accuracy (default 0.2)\n"
-            "--attn-window  W of the A_front feature (default 4 tokens)\n");
-}
 
 typedef struct {
     const char *model_dir, *data, *out_dir;
@@ -52,54 +35,53 @@ typedef struct {
     uint64_t seed;
 } ProbeArgs;
 
-static int parse_args(int argc, char **argv, ProbeArgs *a) {
-    static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"data", required_argument, 0, 'd'},
-        {"samples", required_argument, 0, 'n'}, {"out", required_argument, 0, 'o'},
-        {"lambda", required_argument, 0, 'l'},  {"holdout", required_argument, 0, 'f'},
-        {"attn-window", required_argument, 0, 'w'}, {"seed", required_argument, 0, 's'},
-        {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+/* --lambda: a penalty, or 'auto' (-1) */
+static int parse_lambda(const char *name, const char *arg, void *dest) {
+    if (strcmp(arg, "auto") == 0) {
+        *(double *)dest = -1;
+        return 0;
+    }
+    return parse_double_opt(name, arg, 0, 1e12, dest);
+}
+
+/* --holdout: a fraction in [0, 0.9) */
+static int parse_holdout(const char *name, const char *arg, void *dest) {
+    if (parse_double_opt(name, arg, 0, 0.9, dest) || *(double *)dest == 0.9)
+        return px_error("%s: expected a fraction in [0, 0.9), got '%s'", name, arg);
+    return 0;
+}
+
+/* 0 to go on, else the exit status to return at once (0 after --help). */
+static int parse_args(int argc, char **argv, ProbeArgs *a, int *status) {
     *a = (ProbeArgs){.samples = 4000, .lambda = -1 /* auto */, .holdout = 0.2, .attn_window = 4, .threads = 1, .seed = 1};
-    optind = 1;
-    int c;
-    long n;
-    while ((c = getopt_long(argc, argv, "m:d:n:o:l:f:w:s:t:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': a->model_dir = optarg; break;
-        case 'd': a->data = optarg; break;
-        case 'o': a->out_dir = optarg; break;
-        case 'n':
-            if (parse_long_opt("--samples", optarg, 10, LONG_MAX, &n)) return -1;
-            a->samples = n;
-            break;
-        case 'l':
-            if (strcmp(optarg, "auto") == 0) a->lambda = -1;
-            else if (parse_double_opt("--lambda", optarg, 0, 1e12, &a->lambda)) return -1;
-            break;
-        case 'f':
-            if (parse_double_opt("--holdout", optarg, 0, 0.9, &a->holdout) || a->holdout == 0.9)
-                return px_error("--holdout: expected a fraction in [0, 0.9), got '%s'", optarg);
-            break;
-        case 'w':
-            if (parse_long_opt("--attn-window", optarg, 1, INT_MAX, &n)) return -1;
-            a->attn_window = (int)n;
-            break;
-        case 's':
-            if (parse_u64_opt("--seed", optarg, &a->seed)) return -1;
-            break;
-        case 't':
-            if (parse_long_opt("--threads", optarg, 1, 1024, &n)) return -1;
-            a->threads = (int)n;
-            break;
-        case 'h': usage(stdout); return 1;
-        default: usage(stderr); return 2;
-        }
+    const Opt table[] = {
+        OPT("model", 'm', OPT_STRING, &a->model_dir, "DIR", "exported model directory", .flags = OPT_REQUIRED),
+        OPT("data", 'd', OPT_STRING, &a->data, "train.h5|train.tsv", "the training data", .flags = OPT_REQUIRED),
+        OPT("samples", 'n', OPT_I64, &a->samples, "N", "decision points to collect (default 4000; fewer if the\n"
+            "data runs out)", .min = 10, .max = LONG_MAX),
+        OPT("out", 'o', OPT_STRING, &a->out_dir, "DIR", "write the model with its probe to DIR (default: into\n"
+            "--model itself)"),
+        OPT("lambda", 'l', OPT_CUSTOM, &a->lambda, "L", "L2 penalty of both fits, or 'auto' (default): the one of\n"
+            "0.1, 1, 10, 100, 1000 whose logistic probe has the\nlowest log-loss on the held-out examples",
+            .parse = parse_lambda),
+        OPT("holdout", 'f', OPT_CUSTOM, &a->holdout, "F", "fraction of the examples held out to measure accuracy\n"
+            "(default 0.2)", .parse = parse_holdout),
+        OPT("attn-window", 'w', OPT_INT, &a->attn_window, "W", "W of the A_front feature (default 4 tokens)", .min = 1,
+            .max = INT_MAX),
+        OPT("seed", 's', OPT_U64, &a->seed, "S", "which examples, schedules and points (default 1)"),
+        OPT("threads", 't', OPT_INT, &a->threads, "N", "BLAS threads per rank (default 1)", .min = 1, .max = 1024),
+        {0}};
+    Opts o = {.command = "probe", .opts = table};
+    o.about = "Fits the probe decision head (probe:P) on the model's own sufficiency signal: at decision\n"
+              "points of training examples read under random schedules, the features are the student's\n"
+              "cues [h; H; pmax; A_front] and the label says whether its next token already equals the\n"
+              "full-context teacher's. Ridge and logistic (IRLS) probes are solved with ScaLAPACK over all\n"
+              "ranks (mpirun/srun); the logistic one is written into proact.json for probe:P.\n";
+    if (opts_parse(&o, argc, argv, status)) return 1;
+    if (a->lambda < 0 && a->holdout <= 0) {
+        *status = opts_usage_error(&o, "--lambda auto needs held-out examples (--holdout > 0)");
+        return 1;
     }
-    if (!a->model_dir || !a->data || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
-    if (a->lambda < 0 && a->holdout <= 0) return px_error("--lambda auto needs held-out examples (--holdout > 0)");
     return 0;
 }
 
@@ -337,10 +319,8 @@ static int copy_model(const char *from, const char *to) {
 
 int cmd_probe(int argc, char **argv) {
     ProbeArgs a;
-    int parsed = parse_args(argc, argv, &a);
-    if (parsed == 1) return 0;
-    if (parsed == 2) return 2;
-    if (parsed) return job_fail(px_error_message());
+    int opt_status;
+    if (parse_args(argc, argv, &a, &opt_status)) return opt_status;
     World w;
     if (world_init(NULL, NULL, &w)) return job_fail(px_error_message());
     runtime_set_threads(a.threads);

@@ -3,8 +3,8 @@
  * Recipe: load the model directory -> parse the head -> per sentence: push words as they
  * arrive, step the runner until it needs more source -> print JSON lines. */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,27 +12,11 @@
 
 #include "io/stream_model.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "src/base/common.h"
 #include "src/stream/runner.h"
 #include "src/base/utf8.h"
 #include "src/text/words.h"
-
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: proact run --model DIR [--head SPEC] [--trace] [--temperature T] [--top-p P] [--seed S]\n"
-            "                  [--attn-window W] [--attn-layers L,L..] [--attn-heads H,H..] [--threads N]\n\n"
-            "Reads source text from stdin as it arrives: whitespace separates words, a line break ends a\n"
-            "sentence. Writes one JSON line per target word as soon as it is decided,\n"
-            "  {\"word\": \"...\", \"delay\": source words read, \"elapsed_ms\": ms since the sentence began}\n"
-            "and one summary line per sentence ({\"sentence\": i, \"prediction\": ..., \"delays\": [...], ...}).\n"
-            "--trace also prints every READ/WRITE decision with its cues ({\"decision\": ...}).\n\n"
-            "--head SPEC    the decision head (default: the model's default_head in proact.json):\n"
-            "               %s\n"
-            "--temperature  0 = greedy (default); > 0 samples (seeded by --seed)\n"
-            "--attn-window  W of the attention cue when the head does not give it (default 4 tokens)\n"
-            "--attn-layers, --attn-heads   which layers / query heads the attention cue averages (default all)\n",
-            head_spec_help());
-}
 
 typedef struct {
     const Tokenizer *tok;
@@ -149,49 +133,36 @@ static int sentence_end(Sentence *s) {
 }
 
 int cmd_run(int argc, char **argv) {
-    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"head", required_argument, 0, 'H'},
-                                         {"trace", no_argument, 0, 'T'}, {"temperature", required_argument, 0, 'p'},
-                                         {"top-p", required_argument, 0, 'P'}, {"seed", required_argument, 0, 's'},
-                                         {"attn-window", required_argument, 0, 'w'},
-                                         {"attn-layers", required_argument, 0, 'L'},
-                                         {"attn-heads", required_argument, 0, 'A'},
-                                         {"threads", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     const char *model_dir = NULL, *head_spec = NULL, *layers = NULL, *heads = NULL;
-    int threads = 1, do_trace = 0, c;
+    int threads = 1, do_trace = 0, opt_status;
     RunnerOptions ro;
     runner_options_default(&ro);
-    optind = 1;
-    long n;
-    while ((c = getopt_long(argc, argv, "m:H:Tp:P:s:w:L:A:t:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'm': model_dir = optarg; break;
-        case 'H': head_spec = optarg; break;
-        case 'T': do_trace = 1; break;
-        case 'p': if (parse_runner_opt("--temperature", optarg, &ro)) return job_fail(px_error_message()); break;
-        case 'P': if (parse_runner_opt("--top-p", optarg, &ro)) return job_fail(px_error_message()); break;
-        case 's': if (parse_runner_opt("--seed", optarg, &ro)) return job_fail(px_error_message()); break;
-        case 'w': if (parse_runner_opt("--attn-window", optarg, &ro)) return job_fail(px_error_message()); break;
-        case 'L': layers = optarg; break;
-        case 'A': heads = optarg; break;
-        case 't':
-            if (parse_long_opt("--threads", optarg, 1, 1024, &n)) return job_fail(px_error_message());
-            threads = (int)n;
-            break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!model_dir || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
+    char head_help[1024];
+    snprintf(head_help, sizeof head_help, "the decision head (default: the model's default_head in\nproact.json): %s",
+             head_spec_help());
+    const Opt table[] = {
+        OPT("model", 'm', OPT_STRING, &model_dir, "DIR", "exported model directory", .flags = OPT_REQUIRED),
+        OPT("head", 'H', OPT_STRING, &head_spec, "SPEC", head_help),
+        OPT("trace", 'T', OPT_FLAG, &do_trace, NULL, "also print every READ/WRITE decision with its cues\n"
+            "({\"decision\": ...})"),
+        RUNNER_OPTS(ro),
+        OPT("attn-layers", 'L', OPT_STRING, &layers, "L,L..", "which layers the attention cue averages (default all)"),
+        OPT("attn-heads", 'A', OPT_STRING, &heads, "H,H..", "which query heads the attention cue averages (default\n"
+            "all)"),
+        OPT("threads", 't', OPT_INT, &threads, "N", "BLAS threads (default 1)", .min = 1, .max = 1024),
+        {0}};
+    Opts o = {.command = "run", .opts = table};
+    o.about = "Reads source text from stdin as it arrives: whitespace separates words, a line break ends a\n"
+              "sentence. Writes one JSON line per target word as soon as it is decided,\n"
+              "  {\"word\": \"...\", \"delay\": source words read, \"elapsed_ms\": ms since the sentence began}\n"
+              "and one summary line per sentence ({\"sentence\": i, \"prediction\": ..., \"delays\": [...], ...}).\n";
+    if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     int *layer_list = NULL, *head_list = NULL;
     if (layers && (ro.n_attn_layers = parse_int_list(layers, &layer_list, "--attn-layers")) < 0)
-        return job_fail(px_error_message());
+        return opts_usage_error(&o, px_error_message());
     if (heads && (ro.n_attn_heads = parse_int_list(heads, &head_list, "--attn-heads")) < 0) {
         free(layer_list);
-        return job_fail(px_error_message());
+        return opts_usage_error(&o, px_error_message());
     }
     ro.attn_layers = layer_list;
     ro.attn_heads = head_list;

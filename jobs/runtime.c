@@ -193,23 +193,3 @@ int parse_u64_opt(const char *name, const char *arg, uint64_t *out) {
     *out = v;
     return 0;
 }
-
-int parse_runner_opt(const char *name, const char *arg, RunnerOptions *ro) {
-    double v;
-    long k;
-    if (strcmp(name, "--temperature") == 0) {
-        if (parse_double_opt(name, arg, 0, 1e9, &v)) return -1;
-        ro->temperature = (float)v;
-    } else if (strcmp(name, "--top-p") == 0) {
-        if (parse_double_opt(name, arg, 1e-6, 1, &v)) return -1;
-        ro->top_p = (float)v;
-    } else if (strcmp(name, "--attn-window") == 0) {
-        if (parse_long_opt(name, arg, 1, INT_MAX, &k)) return -1;
-        ro->attn_window = (int)k;
-    } else if (strcmp(name, "--seed") == 0) {
-        if (parse_u64_opt(name, arg, &ro->seed)) return -1;
-    } else {
-        return px_error("parse_runner_opt: unknown option %s", name);
-    }
-    return 0;
-}

@@ -2,7 +2,6 @@
  * and latency (AL, LAAL, AP, DAL, as SimulEval) of an instances.log.
  * Recipe: parse options -> read the files -> score (src/metrics/bleu.h, src/metrics/scoring.h) -> print a
  * table or one JSON object (and, on request, SimulEval's scores.tsv). */
-#include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,32 +10,13 @@
 
 #include "io/instances.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "src/metrics/bleu.h"
 #include "src/base/common.h"
 #include "src/metrics/scoring.h"
 
 /* sacreBLEU's chrF signature for the defaults we compute (chrF2: 6 char orders, no words). */
 #define CHRF_SIGNATURE "nrefs:1|case:mixed|eff:yes|nc:6|nw:0|space:no|version:2.6.0"
-
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: proact score --hyp FILE --ref FILE [--tokenize 13a|none|intl|char] [--lowercase] [--json]\n"
-            "       proact score --instances instances.log [--no-use-ref-len] [--word-ms MS] [--scores-tsv FILE]\n"
-            "                    [--tokenize T] [--lowercase] [--json]\n\n"
-            "With --hyp/--ref (one segment per line): corpus BLEU and chrF2, identical to sacreBLEU 2.6.0,\n"
-            "with BLEU's signature.\n"
-            "With --instances (SimulEval's instances.log, ours or SimulEval's): BLEU and chrF2 of the\n"
-            "predictions against the references, and the latency as SimulEval computes it: AL, LAAL, AP,\n"
-            "DAL in source words, means over the sentences (sentences without output are skipped and\n"
-            "counted).\n\n"
-            "--tokenize T       BLEU tokenizer (default 13a)\n"
-            "--lowercase        BLEU on lowercased text (chrF stays case-sensitive, as sacreBLEU's default)\n"
-            "--json             one JSON object on stdout instead of the table\n"
-            "--no-use-ref-len   latency with the prediction length instead of the reference length\n"
-            "--word-ms MS       also the computation-aware latency (AL_CA, ...; in ms) from the 'elapsed'\n"
-            "                   times, source word k arriving at k*MS ms (docs/evaluation.md)\n"
-            "--scores-tsv FILE  also write SimulEval's scores.tsv\n");
-}
 
 /* jansson has no NaN: an undefined value is null. */
 static json_t *num(double x) { return isfinite(x) ? json_real(x) : json_null(); }
@@ -177,59 +157,72 @@ done:
     return rc;
 }
 
+/* --word-ms: ms per source word, > 0 */
+static int parse_word_ms(const char *name, const char *arg, void *dest) {
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !isfinite(v) || v <= 0)
+        return px_error("%s must be a number > 0 (ms per source word)", name);
+    *(double *)dest = v;
+    return 0;
+}
+
+/* --tokenize: BLEU's tokenizer; the name is kept for the JSON output */
+typedef struct {
+    const char *name;
+    BleuTokenizer tok;
+} TokenizeOpt;
+
+static int parse_tokenize(const char *name, const char *arg, void *dest) {
+    TokenizeOpt *t = dest;
+    if (bleu_tokenizer_parse(arg, &t->tok))
+        return px_error("%s must be 13a, none, intl or char (got '%.100s')", name, arg);
+    t->name = arg;
+    return 0;
+}
+
 int cmd_score(int argc, char **argv) {
-    enum { O_HYP = 1000, O_REF, O_INST, O_TOK, O_LC, O_JSON, O_NOREF, O_WMS, O_TSV };
-    static const struct option opts[] = {{"hyp", required_argument, 0, O_HYP},
-                                         {"ref", required_argument, 0, O_REF},
-                                         {"instances", required_argument, 0, O_INST},
-                                         {"tokenize", required_argument, 0, O_TOK},
-                                         {"lowercase", no_argument, 0, O_LC},
-                                         {"json", no_argument, 0, O_JSON},
-                                         {"no-use-ref-len", no_argument, 0, O_NOREF},
-                                         {"word-ms", required_argument, 0, O_WMS},
-                                         {"scores-tsv", required_argument, 0, O_TSV},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *hyp = NULL, *ref = NULL, *inst = NULL, *tok_name = "13a", *tsv = NULL;
-    int as_json = 0, c;
+    const char *hyp = NULL, *ref = NULL, *inst = NULL, *tsv = NULL;
+    int as_json = 0, lowercase = 0, no_ref_len = 0, opt_status;
     ScoreOptions so;
     score_options_default(&so);
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        char *end = NULL;
-        switch (c) {
-        case O_HYP: hyp = optarg; break;
-        case O_REF: ref = optarg; break;
-        case O_INST: inst = optarg; break;
-        case O_TOK: tok_name = optarg; break;
-        case O_LC: so.lowercase = 1; break;
-        case O_JSON: as_json = 1; break;
-        case O_NOREF: so.use_ref_len = 0; break;
-        case O_WMS:
-            so.word_ms = strtod(optarg, &end);
-            if (end == optarg || *end || !isfinite(so.word_ms) || so.word_ms <= 0)
-                return job_fail("--word-ms must be a number > 0 (ms per source word)");
-            break;
-        case O_TSV: tsv = optarg; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (optind < argc) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "unexpected argument '%.200s' (see proact score --help)", argv[optind]);
-        return job_fail(msg);
-    }
-    if (bleu_tokenizer_parse(tok_name, &so.tok)) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "--tokenize must be 13a, none, intl or char (got '%.100s')", tok_name);
-        return job_fail(msg);
-    }
-    if (inst && (hyp || ref)) return job_fail("give either --hyp/--ref or --instances, not both");
+    TokenizeOpt tok = {"13a", BLEU_TOK_13A};
+    const Opt table[] = {
+        OPT("hyp", 0, OPT_STRING, &hyp, "FILE", "the translation, one segment per line"),
+        OPT("ref", 0, OPT_STRING, &ref, "FILE", "the references, one segment per line"),
+        OPT("instances", 0, OPT_STRING, &inst, "FILE", "SimulEval's instances.log (ours or SimulEval's)"),
+        OPT("tokenize", 0, OPT_CUSTOM, &tok, "13a|none|intl|char", "BLEU tokenizer (default 13a)",
+            .parse = parse_tokenize),
+        OPT("lowercase", 0, OPT_FLAG, &lowercase, NULL, "BLEU on lowercased text (chrF stays case-sensitive,\n"
+            "as sacreBLEU's default)"),
+        OPT("json", 0, OPT_FLAG, &as_json, NULL, "one JSON object on stdout instead of the table"),
+        OPT("no-use-ref-len", 0, OPT_FLAG, &no_ref_len, NULL, "latency with the prediction length instead of the\n"
+            "reference length"),
+        OPT("word-ms", 0, OPT_CUSTOM, &so.word_ms, "MS", "also the computation-aware latency (AL_CA, ...; in ms)\n"
+            "from the 'elapsed' times, source word k arriving at\nk*MS ms (docs/evaluation.md)",
+            .parse = parse_word_ms),
+        OPT("scores-tsv", 0, OPT_STRING, &tsv, "FILE", "also write SimulEval's scores.tsv"),
+        {0}};
+    Opts o = {.command = "score", .opts = table};
+    o.usage = "proact score --hyp FILE --ref FILE [--tokenize 13a|none|intl|char] [--lowercase] [--json]\n"
+              "       proact score --instances instances.log [--no-use-ref-len] [--word-ms MS] [--scores-tsv FILE]\n"
+              "                    [--tokenize T] [--lowercase] [--json]";
+    o.about = "With --hyp/--ref (one segment per line): corpus BLEU and chrF2, identical to sacreBLEU 2.6.0,\n"
+              "with BLEU's signature.\n"
+              "With --instances (SimulEval's instances.log, ours or SimulEval's): BLEU and chrF2 of the\n"
+              "predictions against the references, and the latency as SimulEval computes it: AL, LAAL, AP,\n"
+              "DAL in source words, means over the sentences (sentences without output are skipped and\n"
+              "counted).\n";
+    if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
+    so.tok = tok.tok;
+    so.lowercase |= lowercase;
+    if (no_ref_len) so.use_ref_len = 0;
+    const char *tok_name = tok.name;
+    if (inst && (hyp || ref)) return opts_usage_error(&o, "give either --hyp/--ref or --instances, not both");
     if (inst) return score_instances(inst, &so, tok_name, tsv, as_json);
-    if (!hyp && !ref) return job_fail("nothing to score: give --hyp FILE --ref FILE, or --instances FILE");
-    if (!hyp || !ref) return job_fail(hyp ? "--hyp needs --ref" : "--ref needs --hyp");
+    if (!hyp && !ref) return opts_usage_error(&o, "nothing to score: give --hyp FILE --ref FILE, or --instances FILE");
+    if (!hyp || !ref) return opts_usage_error(&o, hyp ? "--hyp needs --ref" : "--ref needs --hyp");
     if (!so.use_ref_len || so.word_ms > 0 || tsv)
-        return job_fail("--no-use-ref-len, --word-ms and --scores-tsv apply to --instances only");
+        return opts_usage_error(&o, "--no-use-ref-len, --word-ms and --scores-tsv apply to --instances only");
     return score_text(hyp, ref, so.tok, tok_name, so.lowercase, as_json);
 }

@@ -2,7 +2,6 @@
  * Recipe: load tokenizer.json -> read stdin in chunks as it arrives -> for each complete line:
  * encode (or decode) -> buffered output, flushed after every chunk so that it streams. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,19 +9,10 @@
 
 #include "io/tokenizer_json.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "src/base/common.h"
 
 #define CHUNK (1 << 20)
-
-static void usage(FILE *out) {
-    fprintf(out, "usage: proact tokenize --tokenizer tokenizer.json [--decode] [--timing] < input\n\n"
-                 "Encodes each line of stdin with a Hugging Face tokenizer.json (byte-level BPE) and prints its\n"
-                 "token ids separated by spaces, one output line per input line. No special tokens are added;\n"
-                 "the newline ending a line is not part of it (a '\\r' before it is, like any character);\n"
-                 "invalid UTF-8 is read as U+FFFD. An empty line gives an empty line.\n\n"
-                 "  --decode   read lines of space-separated ids and print the decoded text of each\n"
-                 "  --timing   print the load and encode times (seconds) to stderr as one JSON line\n");
-}
 
 typedef struct {
     char *s;
@@ -148,27 +138,22 @@ static int run(Job *job, size_t *bytes_in) {
 }
 
 int cmd_tokenize(int argc, char **argv) {
-    static const struct option opts[] = {{"tokenizer", required_argument, 0, 't'},
-                                         {"decode", no_argument, 0, 'd'},
-                                         {"timing", no_argument, 0, 'T'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     const char *path = NULL;
-    int decode = 0, timing = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "t:dh", opts, NULL)) != -1) {
-        switch (c) {
-        case 't': path = optarg; break;
-        case 'd': decode = 1; break;
-        case 'T': timing = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
-    }
-    if (!path || optind < argc) {
-        usage(stderr);
-        return 2;
-    }
+    int decode = 0, timing = 0, opt_status;
+    const Opt table[] = {
+        OPT("tokenizer", 't', OPT_STRING, &path, "tokenizer.json", "the tokenizer", .flags = OPT_REQUIRED),
+        OPT("decode", 'd', OPT_FLAG, &decode, NULL, "read lines of space-separated ids and print the decoded\n"
+            "text of each"),
+        OPT("timing", 0, OPT_FLAG, &timing, NULL, "print the load and encode times (seconds) to stderr as one\n"
+            "JSON line"),
+        {0}};
+    Opts o = {.command = "tokenize", .opts = table};
+    o.usage = "proact tokenize --tokenizer tokenizer.json [options] < input";
+    o.about = "Encodes each line of stdin with a Hugging Face tokenizer.json (byte-level BPE) and prints its\n"
+              "token ids separated by spaces, one output line per input line. No special tokens are added;\n"
+              "the newline ending a line is not part of it (a '\\r' before it is, like any character);\n"
+              "invalid UTF-8 is read as U+FFFD. An empty line gives an empty line.\n";
+    if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     double t0 = runtime_now();
     Tokenizer *tok;
     if (tokenizer_load(path, &tok)) return job_fail(px_error_message());

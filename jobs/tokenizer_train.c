@@ -4,13 +4,13 @@
  * columns; plain text gives whole lines) -> count the words of each field (src/text/bpe_train.c)
  * -> merge up to the vocabulary size -> write tokenizer.json (io/tokenizer_write.c). */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "io/tokenizer_write.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "src/text/bpe_train.h"
 #include "src/base/common.h"
 
@@ -25,28 +25,6 @@ static void usage_main(FILE *out) {
             "proact tokenizer train --help for its options.\n");
 }
 
-static void usage_train(FILE *out) {
-    fprintf(out,
-            "usage: proact tokenizer train --vocab-size N -o tokenizer.json [--min-frequency 2] [--compact] FILE...\n\n"
-            "Learns a byte-level BPE tokenizer (GPT-2 / Llama 3 / Qwen2 style) from the text of the FILEs and\n"
-            "writes it as a Hugging Face tokenizer.json.\n\n"
-            "Every line of every FILE is split at tabs, and each field is trained on as one text without its\n"
-            "line end: a TSV of (source, target) pairs gives both columns; plain text gives whole lines.\n"
-            "Text is NFC-normalized (invalid UTF-8 becomes U+FFFD) and split into words by the Qwen2 /\n"
-            "Llama 3 pre-tokenizer regex (a word keeps its leading space; digits stay single).\n\n"
-            "ids: <pad> 0, <src> 1, </src> 2, <tgt> 3, </tgt> 4, <|endoftext|> 5 (special tokens), then the\n"
-            "256 bytes, then one token per merge. The most frequent adjacent pair is merged first; ties go to\n"
-            "the pair with the smallest (left id, right id), as in Hugging Face's BpeTrainer.\n\n"
-            "options:\n"
-            "  --vocab-size N       vocabulary size including the 262 special and byte tokens (262..%d)\n"
-            "  -o, --output FILE    the tokenizer.json to write\n"
-            "  --min-frequency N    merge only pairs that occur at least N times (default 2); the vocabulary\n"
-            "                       is smaller than N when the text runs out of such pairs\n"
-            "  --compact            write the JSON without whitespace (about 40%% smaller); by default it\n"
-            "                       is indented, one vocabulary entry and one merge per line\n",
-            MAX_VOCAB);
-}
-
 /* A whole decimal number in [lo, hi]; -1 with px_error naming the option otherwise. */
 static int parse_long(const char *s, long lo, long hi, const char *what, long *out) {
     char *end;
@@ -56,6 +34,15 @@ static int parse_long(const char *s, long lo, long hi, const char *what, long *o
     if (v < lo || v > hi) return px_error("%s: %ld is outside %ld..%ld", what, v, lo, hi);
     *out = v;
     return 0;
+}
+
+/* --vocab-size and --min-frequency (OPT_CUSTOM: their messages say which of the two is wrong) */
+static int parse_vocab_size(const char *name, const char *arg, void *dest) {
+    return parse_long(arg, BPE_MIN_VOCAB, MAX_VOCAB, name, dest);
+}
+
+static int parse_min_frequency(const char *name, const char *arg, void *dest) {
+    return parse_long(arg, 1, 1000000000L, name, dest);
 }
 
 /* Feeds every tab-separated field of every line of the file to the trainer. */
@@ -102,47 +89,46 @@ static void on_progress(int merges_done, int vocab_now, int vocab_target, int64_
 }
 
 static int tokenizer_train(int argc, char **argv) {
-    static const struct option opts[] = {{"vocab-size", required_argument, 0, 'v'},
-                                         {"output", required_argument, 0, 'o'},
-                                         {"min-frequency", required_argument, 0, 'f'},
-                                         {"compact", no_argument, 0, 'c'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
-    const char *vocab_text = NULL, *out_path = NULL, *minf_text = "2";
-    int c, compact = 0;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'v': vocab_text = optarg; break;
-        case 'o': out_path = optarg; break;
-        case 'f': minf_text = optarg; break;
-        case 'c': compact = 1; break;
-        case 'h': usage_train(stdout); return 0;
-        default: usage_train(stderr); return 2;
-        }
-    }
-    if (!vocab_text || !out_path || optind >= argc) {
-        usage_train(stderr);
-        return 2;
-    }
-    long vocab_size, min_freq;
-    if (parse_long(vocab_text, BPE_MIN_VOCAB, MAX_VOCAB, "--vocab-size", &vocab_size) ||
-        parse_long(minf_text, 1, 1000000000L, "--min-frequency", &min_freq))
-        return job_fail(px_error_message());
-
+    const char *out_path = NULL;
+    long vocab_size = 0, min_freq = 2;
+    int compact = 0, opt_status;
+    char vocab_help[96];
+    snprintf(vocab_help, sizeof vocab_help, "vocabulary size including the %d special and byte tokens\n(%d..%d)",
+             BPE_MIN_VOCAB, BPE_MIN_VOCAB, MAX_VOCAB);
+    const Opt table[] = {
+        OPT("vocab-size", 0, OPT_CUSTOM, &vocab_size, "N", vocab_help, .parse = parse_vocab_size,
+            .flags = OPT_REQUIRED),
+        OPT("output", 'o', OPT_STRING, &out_path, "FILE", "the tokenizer.json to write", .flags = OPT_REQUIRED),
+        OPT("min-frequency", 0, OPT_CUSTOM, &min_freq, "N",
+            "merge only pairs that occur at least N times (default 2);\n"
+            "the vocabulary is smaller than N when the text runs out\nof such pairs", .parse = parse_min_frequency),
+        OPT("compact", 0, OPT_FLAG, &compact, NULL, "write the JSON without whitespace (about 40% smaller); by\n"
+            "default it is indented, one vocabulary entry and one\nmerge per line"),
+        {0}};
+    Opts o = {.command = "tokenizer train", .opts = table, .arg_name = "FILE...", .min_args = 1};
+    o.about = "Learns a byte-level BPE tokenizer (GPT-2 / Llama 3 / Qwen2 style) from the text of the FILEs and\n"
+              "writes it as a Hugging Face tokenizer.json.\n\n"
+              "Every line of every FILE is split at tabs, and each field is trained on as one text without its\n"
+              "line end: a TSV of (source, target) pairs gives both columns; plain text gives whole lines.\n"
+              "Text is NFC-normalized (invalid UTF-8 becomes U+FFFD) and split into words by the Qwen2 /\n"
+              "Llama 3 pre-tokenizer regex (a word keeps its leading space; digits stay single).\n\n"
+              "ids: <pad> 0, <src> 1, </src> 2, <tgt> 3, </tgt> 4, <|endoftext|> 5 (special tokens), then the\n"
+              "256 bytes, then one token per merge. The most frequent adjacent pair is merged first; ties go to\n"
+              "the pair with the smallest (left id, right id), as in Hugging Face's BpeTrainer.\n";
+    if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     double t0 = runtime_now();
     BpeTrainer *tr = bpe_trainer_new();
     if (!tr) return job_fail(px_error_message());
-    int n_files = argc - optind;
-    for (int i = optind; i < argc; i++) {
+    int n_files = o.n_args;
+    for (int i = 0; i < n_files; i++) {
         long long lines = 0;
         BpeTrainerStats before = bpe_trainer_stats(tr);
-        if (read_file(tr, argv[i], &lines)) {
+        if (read_file(tr, o.args[i], &lines)) {
             bpe_trainer_free(tr);
             return job_fail(px_error_message());
         }
         BpeTrainerStats now = bpe_trainer_stats(tr);
-        printf("read %s: %lld lines, %.2f MB, %lld words (%lld distinct so far) | %.1f s\n", argv[i], lines,
+        printf("read %s: %lld lines, %.2f MB, %lld words (%lld distinct so far) | %.1f s\n", o.args[i], lines,
                (now.bytes - before.bytes) / 1e6, (long long)(now.pieces - before.pieces), (long long)now.distinct,
                runtime_now() - t0);
         fflush(stdout);
@@ -193,6 +179,6 @@ int cmd_tokenizer(int argc, char **argv) {
         return 0;
     }
     if (strcmp(argv[1], "train") == 0) return tokenizer_train(argc - 1, argv + 1);
-    fprintf(stderr, "proact: error: tokenizer: unknown subcommand '%s' (expected: train)\n", argv[1]);
+    fprintf(stderr, "proact tokenizer: error: unknown subcommand '%s' (expected: train)\n", argv[1]);
     return 2;
 }
