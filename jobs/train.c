@@ -5,7 +5,6 @@
  * whose hooks it wires back to io/ and stdout here: checkpoints, the progress line,
  * metrics.jsonl. On SIGUSR1/SIGTERM all ranks agree at the next step boundary, write a
  * checkpoint and exit 75. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include "io/hf_model.h"
 #include "io/proact_json.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "mpi/world.h"
 #include "src/base/common.h"
 #include "src/model/model.h"
@@ -30,26 +30,6 @@
 /* Exit status after a checkpoint taken on SIGUSR1/SIGTERM: Slurm scripts requeue on it
  * (EX_TEMPFAIL of sysexits.h). */
 #define TRAIN_EXIT_PREEMPTED 75
-
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: [mpirun -np N | srun] proact train --config FILE [--set section.key=value ...] [--print-config]\n"
-            "       [mpirun -np N | srun] proact train --resume RUN_DIR [--set section.key=value ...]\n\n"
-            "Trains the model of the config ([model], or a Hugging Face directory in model.init) for\n"
-            "train.steps AdamW steps of train.global_batch examples split over the MPI ranks, and writes\n"
-            "RUN_DIR/model (run.dir) with the data's tokenizer.json, and RUN_DIR/metrics.jsonl.\n"
-            "Data (data.source):\n"
-            "  pairs   data.train (and data.valid): token shards (.h5) or a TSV with data.tokenizer, trained\n"
-            "          with the synchronized [source | student | teacher] layout and the loss\n"
-            "          CE(student) + alpha CE(teacher) + lambda tau^2 KL (sections [stream], [spsd])\n"
-            "  random  uniform random tokens of train.seq_len (plain causal)\n"
-            "  copy    a random first half repeated in the second half (plain causal, learnable)\n"
-            "--print-config prints every key with its resolved value and exits.\n"
-            "Checkpoints go to RUN_DIR/checkpoints every checkpoint.every steps and at the end. --resume continues\n"
-            "from the newest one with RUN_DIR/config.ini (plus --set, e.g. train.steps=N). On SIGUSR1 or SIGTERM\n"
-            "all ranks agree at the next step boundary, write a checkpoint and exit with status %d.\n",
-            TRAIN_EXIT_PREEMPTED);
-}
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_stop_signal(int sig) { stop_requested = sig; }
@@ -244,38 +224,44 @@ static void warn_skipped(void *ctx, const char *why, int older_left) {
 /* ---------------------------------------------------------------- the job */
 
 int cmd_train(int argc, char **argv) {
-    static const struct option opts[] = {{"config", required_argument, 0, 'c'}, {"set", required_argument, 0, 's'},
-                                         {"print-config", no_argument, 0, 'p'}, {"resume", required_argument, 0, 'r'},
-                                         {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
-    const char *config_path = NULL, *sets[66], *resume = NULL;
-    int n_sets = 0, want_print = 0, c;
+    const char *config_path = NULL, *set_items[65], *resume = NULL;
+    OptList sets = {set_items, 0, 64}; /* one more slot below for --resume's run.dir */
+    int want_print = 0, opt_status;
     char resume_config[PX_PATH_MAX + 16], resume_dir_set[PX_PATH_MAX + 16];
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "c:s:ph", opts, NULL)) != -1) {
-        switch (c) {
-            case 'c': config_path = optarg; break;
-            case 'p': want_print = 1; break;
-            case 'r': resume = optarg; break;
-            case 's':
-                if (n_sets == 64) return job_fail("too many --set options (at most 64)");
-                sets[n_sets++] = optarg;
-                break;
-            case 'h': usage(stdout); return 0;
-            default: usage(stderr); return 2;
-        }
-    }
+    const Opt table[] = {
+        OPT("config", 'c', OPT_STRING, &config_path, "FILE", "the config (.ini); with --resume: RUN_DIR/config.ini"),
+        OPT("set", 's', OPT_LIST, &sets, "section.key=value", "override a config value (repeatable, at most 64)"),
+        OPT("print-config", 'p', OPT_FLAG, &want_print, NULL, "print every key with its resolved value and exit"),
+        OPT("resume", 0, OPT_STRING, &resume, "RUN_DIR", "continue a run from its newest checkpoint"),
+        {0}};
+    Opts o = {.command = "train", .opts = table};
+    o.usage = "[mpirun -np N | srun] proact train --config FILE [--set section.key=value ...] [--print-config]\n"
+              "       [mpirun -np N | srun] proact train --resume RUN_DIR [--set section.key=value ...]";
+    o.about = "Trains the model of the config ([model], or a Hugging Face directory in model.init) for\n"
+              "train.steps AdamW steps of train.global_batch examples split over the MPI ranks, and writes\n"
+              "RUN_DIR/model (run.dir) with the data's tokenizer.json, and RUN_DIR/metrics.jsonl.\n"
+              "Data (data.source):\n"
+              "  pairs   data.train (and data.valid): token shards (.h5) or a TSV with data.tokenizer, trained\n"
+              "          with the synchronized [source | student | teacher] layout and the loss\n"
+              "          CE(student) + alpha CE(teacher) + lambda tau^2 KL (sections [stream], [spsd])\n"
+              "  random  uniform random tokens of train.seq_len (plain causal)\n"
+              "  copy    a random first half repeated in the second half (plain causal, learnable)\n";
+    o.notes = "Checkpoints go to RUN_DIR/checkpoints every checkpoint.every steps and at the end. --resume continues\n"
+              "from the newest one with RUN_DIR/config.ini (plus --set, e.g. train.steps=N). On SIGUSR1 or SIGTERM\n"
+              "all ranks agree at the next step boundary, write a checkpoint and exit with status 75.\n";
+    if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     if (resume) { /* the run's own config, with run.dir kept and the --set options on top */
         snprintf(resume_config, sizeof resume_config, "%s/config.ini", resume);
         snprintf(resume_dir_set, sizeof resume_dir_set, "run.dir=%s", resume);
         if (!config_path) config_path = resume_config;
-        sets[n_sets++] = resume_dir_set;
+        set_items[sets.n++] = resume_dir_set;
     }
-    if (!config_path || optind < argc) {
-        usage(stderr);
+    if (!config_path) {
+        fprintf(stderr, "proact train: error: --config FILE or --resume RUN_DIR is required (see --help)\n");
         return 2;
     }
     ProactConfig cfg;
-    if (config_load(&cfg, config_path, sets, n_sets)) return job_fail(px_error_message());
+    if (config_load(&cfg, config_path, sets.items, sets.n)) return job_fail(px_error_message());
     if (want_print) {
         int rc = print_config(&cfg);
         config_free(&cfg);
