@@ -70,21 +70,6 @@ static void test_round_trip(void **state) {
     assert_non_null(strstr(px_error_message(), "src_offsets"));
 }
 
-static void test_rank_ranges_tile(void **state) {
-    (void)state;
-    for (int size = 1; size <= 7; size++) {
-        int64_t next = 0;
-        for (int r = 0; r < size; r++) {
-            int64_t first, count;
-            split_range(20, r, size, &first, &count);
-            assert_int_equal(first, next);
-            assert_true(count == 20 / size || count == 20 / size + 1);
-            next = first + count;
-        }
-        assert_int_equal(next, 20);
-    }
-}
-
 static void expect_error(const char *path, const char *needle) {
     ShardInfo info;
     px_error("%s", "");
@@ -170,7 +155,6 @@ static int teardown(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_rank_ranges_tile),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_unwritable_output_leaves_nothing),
     };

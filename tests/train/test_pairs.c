@@ -107,12 +107,28 @@ static void test_guess_languages(void **state) {
     }
 }
 
+static void test_rank_ranges_tile(void **state) {
+    (void)state;
+    for (int size = 1; size <= 7; size++) {
+        int64_t next = 0;
+        for (int r = 0; r < size; r++) {
+            int64_t first, count;
+            split_range(20, r, size, &first, &count);
+            assert_int_equal(first, next);
+            assert_true(count == 20 / size || count == 20 / size + 1);
+            next = first + count;
+        }
+        assert_int_equal(next, 20);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sequence_and_targets),
         cmocka_unit_test(test_sampler_epochs),
         cmocka_unit_test(test_synthetic_copy),
         cmocka_unit_test(test_guess_languages),
+        cmocka_unit_test(test_rank_ranges_tile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
