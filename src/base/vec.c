@@ -9,7 +9,7 @@
 
 int vec_grow(void *pp, size_t *cap, size_t need, size_t elem, const char *what) {
     if (need <= *cap) return 0;
-    size_t c = *cap ? *cap : 64;
+    size_t c = *cap ? *cap : 4;
     while (c < need) {
         if (c > SIZE_MAX / 2) return px_error("out of memory: %s (%zu elements)", what, need);
         c *= 2;

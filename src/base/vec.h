@@ -11,7 +11,7 @@
 #include <stddef.h>
 
 /* Makes room for `need` elements of `elem` bytes in the array whose address is pp (a T ** passed
- * as void *, so that any element type works), capacity *cap: doubles from 64 until need fits.
+ * as void *, so that any element type works), capacity *cap: doubles from 4 until need fits.
  * 0, or -1 after px_error naming `what` (the array is then unchanged). */
 int vec_grow(void *pp, size_t *cap, size_t need, size_t elem, const char *what);
 

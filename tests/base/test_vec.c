@@ -1,5 +1,5 @@
 /* test_vec.c — src/base/vec.h: VEC_PUSH keeps every element through the regrowths, the capacity
- * doubles from 64, VEC_RESERVE of what is there does nothing, and an impossible size fails with
+ * doubles from 4, VEC_RESERVE of what is there does nothing, and an impossible size fails with
  * a message and leaves the array as it was. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +19,7 @@ static void test_push_keeps_elements(void **state) {
     size_t n = 0, cap = 0;
     for (int64_t i = 0; i < 10000; i++) assert_int_equal(VEC_PUSH(v, n, cap, i * 3, "test values"), 0);
     assert_int_equal(n, 10000);
-    assert_int_equal(cap, 16384); /* 64 doubled */
+    assert_int_equal(cap, 16384); /* 4 doubled */
     for (int64_t i = 0; i < 10000; i++) assert_int_equal(v[i], i * 3);
     free(v);
 }
@@ -46,7 +46,7 @@ static void test_impossible_size_fails(void **state) {
     assert_int_equal(VEC_PUSH(v, n, cap, 1.5, "doubles"), 0);
     assert_int_equal(VEC_RESERVE(v, cap, SIZE_MAX / 4, "doubles"), -1);
     assert_non_null(strstr(px_error_message(), "doubles"));
-    assert_int_equal(cap, 64);
+    assert_int_equal(cap, 4);
     assert_true(v[0] == 1.5);
     free(v);
 }
