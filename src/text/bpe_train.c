@@ -194,6 +194,8 @@ static int heap_better(const void *px, const void *py) {
     return x->b < y->b;
 }
 
+HEAP_DEFINE(pair_heap, HeapItem, heap_better)
+
 /* Everything one training run works on. */
 typedef struct {
     Word *words;
@@ -300,13 +302,12 @@ static int run_setup(Run *r, const BpeTrainer *tr) {
             if (wordlist_add(&r->pairs.p[i].where, (int32_t)w)) return -1;
         }
     }
-    r->heap = HEAP_INIT(HeapItem, heap_better);
-    if (heap_reserve(&r->heap, r->pairs.n)) return -1;
+    if (heap_reserve(&r->heap, r->pairs.n, sizeof(HeapItem))) return -1;
     for (size_t i = 0; i < r->pairs.n; i++) {
         HeapItem it = {r->pairs.p[i].count, r->pairs.p[i].a, r->pairs.p[i].b};
-        if (heap_append(&r->heap, &it)) return -1;
+        if (pair_heap_append(&r->heap, &it)) return -1;
     }
-    heap_order(&r->heap);
+    pair_heap_order(&r->heap);
     return 0;
 }
 
@@ -354,7 +355,7 @@ static int do_merge(Run *r, BpeResult *out, int32_t p, uint32_t stamp) {
     for (size_t k = 0; k < r->n_touched && rc == 0; k++) {
         const Pair *q = &r->pairs.p[r->touched[k]];
         HeapItem it = {q->count, q->a, q->b};
-        if (q->count > 0) rc = heap_push(&r->heap, &it);
+        if (q->count > 0) rc = pair_heap_push(&r->heap, &it);
     }
     return rc;
 }
@@ -392,12 +393,12 @@ int bpe_trainer_train(const BpeTrainer *tr, const BpeTrainParams *params, BpeRes
     uint32_t stamp = 0;
     while (rc == 0 && (int)r.tokens.n < params->vocab_size && r.heap.n > 0) {
         HeapItem top;
-        heap_pop(&r.heap, &top);
+        pair_heap_pop(&r.heap, &top);
         int32_t p = pairs_find(&r.pairs, top.a, top.b);
         int64_t cur = r.pairs.p[p].count;
         if (cur != top.count) { /* stale: counts of existing pairs only fall */
             HeapItem again = {cur, top.a, top.b};
-            if (cur > 0 && cur < top.count) rc = heap_push(&r.heap, &again);
+            if (cur > 0 && cur < top.count) rc = pair_heap_push(&r.heap, &again);
             continue;
         }
         if (cur < params->min_frequency) break;

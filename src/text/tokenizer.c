@@ -32,9 +32,13 @@
 #include <pcre2.h>
 #include <utf8proc.h>
 
-#include "src/text/bytelevel.h"
 #include "src/base/common.h"
+#include "src/base/hashmap.h"
+#include "src/base/heap.h"
+#include "src/base/strtab.h"
 #include "src/base/utf8.h"
+#include "src/base/vec.h"
+#include "src/text/bytelevel.h"
 
 #define MAX_TOKEN_ID (1 << 28)       /* ids above this are surely a broken file */
 #define MAX_SPLITS 8                 /* Split steps in a pre-tokenizer Sequence */
@@ -45,26 +49,13 @@
 
 /* ───────────────────────── growable buffers ───────────────────────── */
 
-/* Makes room for `need` elements of `size` bytes in *buf (capacity *cap). */
-static int grow(void *buf_ptr, size_t *cap, size_t need, size_t size, const char *what) {
-    if (need <= *cap) return 0;
-    size_t n = *cap ? *cap : 64;
-    while (n < need) n *= 2;
-    void **buf = buf_ptr;
-    void *bigger = realloc(*buf, n * size);
-    if (!bigger) return px_error("out of memory (%zu x %zu bytes for %s)", n, size, what);
-    *buf = bigger;
-    *cap = n;
-    return 0;
-}
-
 typedef struct {
     char *s;
     size_t n, cap;
 } Buf;
 
 static int buf_put(Buf *b, const void *p, size_t n) {
-    if (grow(&b->s, &b->cap, b->n + n + 1, 1, "a tokenizer buffer")) return -1;
+    if (vec_reserve(&b->s, &b->cap, b->n + n + 1, 1, "a tokenizer buffer")) return -1;
     if (n) memcpy(b->s + b->n, p, n);
     b->n += n;
     b->s[b->n] = '\0';
@@ -74,13 +65,13 @@ static int buf_put(Buf *b, const void *p, size_t n) {
 static int buf_puts(Buf *b, const char *s) { return buf_put(b, s, strlen(s)); }
 
 int idvec_push(IdVec *v, int id) {
-    if (grow(&v->ids, &v->cap, v->n + 1, sizeof(int), "token ids")) return -1;
+    if (vec_reserve(&v->ids, &v->cap, v->n + 1, sizeof(int), "token ids")) return -1;
     v->ids[v->n++] = id;
     return 0;
 }
 
 static int idvec_append(IdVec *v, const int32_t *ids, size_t n) {
-    if (grow(&v->ids, &v->cap, v->n + n, sizeof(int), "token ids")) return -1;
+    if (vec_reserve(&v->ids, &v->cap, v->n + n, sizeof(int), "token ids")) return -1;
     for (size_t i = 0; i < n; i++) v->ids[v->n + i] = ids[i];
     v->n += n;
     return 0;
@@ -92,165 +83,64 @@ void idvec_free(IdVec *v) {
     v->n = v->cap = 0;
 }
 
-/* ───────────────────────── hashing and maps ───────────────────────── */
+/* ───────────────────────── maps ───────────────────────── */
 
-static uint64_t mix64(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return h;
-}
-
-/* A fast non-cryptographic hash of a byte string (8 bytes per step). */
-static uint64_t hash_bytes(const void *p, size_t n) {
-    const unsigned char *s = p;
-    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0x100000001b3ULL);
-    for (; n >= 8; s += 8, n -= 8) {
-        uint64_t v;
-        memcpy(&v, s, 8);
-        h = (h ^ v) * 0xbf58476d1ce4e5b9ULL;
-        h ^= h >> 29;
-    }
-    uint64_t v = 0;
-    memcpy(&v, s, n);
-    return mix64(h ^ v);
-}
-
-/* String → int32 map with open addressing. Keys live in one arena; each entry's index is
- * stable, so the map also serves as an interning table (entry index = symbol number). */
-typedef struct {
-    uint64_t hash;
-    size_t off;
-    uint32_t len;
-    int32_t val;
-} StrEntry;
-
-typedef struct {
-    char *arena;
-    size_t arena_n, arena_cap;
-    StrEntry *ents;
-    size_t n, cap;
-    uint32_t *slots; /* entry index + 1; 0 = empty */
-    size_t n_slots;  /* a power of two */
-} StrMap;
-
-static void strmap_free(StrMap *m) {
-    free(m->arena);
-    free(m->ents);
-    free(m->slots);
-    memset(m, 0, sizeof *m);
-}
-
-static void strmap_clear(StrMap *m) {
-    m->arena_n = m->n = 0;
-    if (m->slots) memset(m->slots, 0, m->n_slots * sizeof *m->slots);
-}
-
-static const char *strmap_key(const StrMap *m, size_t e) { return m->arena + m->ents[e].off; }
-
-/* Index of the entry for key s, or -1. */
-static long strmap_find_h(const StrMap *m, const char *s, size_t len, uint64_t h) {
-    if (!m->n_slots) return -1;
-    for (size_t i = h & (m->n_slots - 1);; i = (i + 1) & (m->n_slots - 1)) {
-        uint32_t e = m->slots[i];
-        if (!e) return -1;
-        const StrEntry *en = &m->ents[e - 1];
-        if (en->hash == h && en->len == len && memcmp(m->arena + en->off, s, len) == 0) return (long)e - 1;
-    }
-}
-
-static long strmap_find(const StrMap *m, const char *s, size_t len) {
-    return strmap_find_h(m, s, len, hash_bytes(s, len));
-}
-
-static int strmap_rehash(StrMap *m, size_t n_slots) {
-    uint32_t *slots = calloc(n_slots, sizeof *slots);
-    if (!slots) return px_error("out of memory (tokenizer hash table of %zu slots)", n_slots);
-    for (size_t e = 0; e < m->n; e++) {
-        size_t i = m->ents[e].hash & (n_slots - 1);
-        while (slots[i]) i = (i + 1) & (n_slots - 1);
-        slots[i] = (uint32_t)e + 1;
-    }
-    free(m->slots);
-    m->slots = slots;
-    m->n_slots = n_slots;
-    return 0;
-}
-
-/* Entry index of key s, adding it with value `val` if absent (*added tells which). */
-static long strmap_intern_h(StrMap *m, const char *s, size_t len, uint64_t h, int32_t val, int *added) {
-    long e = strmap_find_h(m, s, len, h);
-    if (added) *added = e < 0;
-    if (e >= 0) return e;
-    if ((m->n + 1) * 2 > m->n_slots && strmap_rehash(m, m->n_slots ? m->n_slots * 2 : 64)) return -1;
-    if (grow(&m->ents, &m->cap, m->n + 1, sizeof *m->ents, "tokenizer map entries") ||
-        grow(&m->arena, &m->arena_cap, m->arena_n + len + 1, 1, "tokenizer strings"))
-        return -1;
-    memcpy(m->arena + m->arena_n, s, len);
-    m->arena[m->arena_n + len] = '\0'; /* keys are also C strings */
-    m->ents[m->n] = (StrEntry){h, m->arena_n, (uint32_t)len, val};
-    m->arena_n += len + 1;
-    size_t i = h & (m->n_slots - 1);
-    while (m->slots[i]) i = (i + 1) & (m->n_slots - 1);
-    m->slots[i] = (uint32_t)m->n + 1;
-    return (long)m->n++;
-}
-
-static long strmap_intern(StrMap *m, const char *s, size_t len, int32_t val, int *added) {
-    return strmap_intern_h(m, s, len, hash_bytes(s, len), val, added);
-}
-
-/* Sets key s to val (insert or overwrite: later entries win, as in a JavaScript Map). */
-static int strmap_set(StrMap *m, const char *s, size_t len, int32_t val) {
-    long e = strmap_intern(m, s, len, val, NULL);
+/* Sets key s to val in a string table (insert or overwrite: later entries win, as in a
+ * JavaScript Map). */
+static int strtab_set(StrTab *m, const char *s, size_t len, int32_t val) {
+    long e = strtab_intern(m, s, len, val, NULL);
     if (e < 0) return -1;
-    m->ents[e].val = val;
+    m->e[e].val = val;
     return 0;
 }
 
-/* 1 and *val if present, else 0. */
-static int strmap_get(const StrMap *m, const char *s, size_t len, int32_t *val) {
-    long e = strmap_find(m, s, len);
+/* 1 and *val if key s is present, else 0. */
+static int strtab_get(const StrTab *m, const char *s, size_t len, int32_t *val) {
+    long e = strtab_find(m, s, len);
     if (e < 0) return 0;
-    *val = m->ents[e].val;
+    *val = m->e[e].val;
     return 1;
 }
 
 /* (left symbol, right symbol) → merge rank and the merged symbol. */
 typedef struct {
-    uint64_t key; /* (left << 32 | right) + 1; 0 = empty */
-    uint32_t rank, merged;
-} PairSlot;
+    uint32_t a, b, rank, merged;
+} Merge;
 
 typedef struct {
-    PairSlot *slots;
-    size_t n, n_slots;
-} PairMap;
+    Merge *m;
+    size_t n, cap;
+    HashMap map;
+} MergeTable;
 
-static const PairSlot *pairmap_find(const PairMap *m, uint32_t a, uint32_t b) {
-    uint64_t key = ((uint64_t)a << 32 | b) + 1;
-    for (size_t i = mix64(key) & (m->n_slots - 1);; i = (i + 1) & (m->n_slots - 1)) {
-        if (m->slots[i].key == key) return &m->slots[i];
-        if (!m->slots[i].key) return NULL;
-    }
+static uint64_t merge_hash(uint32_t a, uint32_t b) { return hash_u64((uint64_t)a << 32 | b); }
+
+static const Merge *merges_find(const MergeTable *t, uint32_t a, uint32_t b) {
+    HashProbe p = hashmap_probe(&t->map, merge_hash(a, b));
+    for (uint32_t i; hashmap_next(&t->map, &p, &i);)
+        if (t->m[i].a == a && t->m[i].b == b) return &t->m[i];
+    return NULL;
 }
 
 /* Inserts or overwrites (a later duplicate merge takes the later rank, as in tokenizers.js). */
-static void pairmap_set(PairMap *m, uint32_t a, uint32_t b, uint32_t rank, uint32_t merged) {
-    uint64_t key = ((uint64_t)a << 32 | b) + 1;
-    size_t i = mix64(key) & (m->n_slots - 1);
-    while (m->slots[i].key && m->slots[i].key != key) i = (i + 1) & (m->n_slots - 1);
-    if (!m->slots[i].key) m->n++;
-    m->slots[i] = (PairSlot){key, rank, merged};
+static int merges_set(MergeTable *t, uint32_t a, uint32_t b, uint32_t rank, uint32_t merged) {
+    HashProbe p = hashmap_probe(&t->map, merge_hash(a, b));
+    for (uint32_t i; hashmap_next(&t->map, &p, &i);)
+        if (t->m[i].a == a && t->m[i].b == b) {
+            t->m[i] = (Merge){a, b, rank, merged};
+            return 0;
+        }
+    if (VEC_RESERVE(t->m, t->cap, t->n + 1, "the merge table") || hashmap_insert(&t->map, &p, (uint32_t)t->n))
+        return -1;
+    t->m[t->n++] = (Merge){a, b, rank, merged};
+    return 0;
 }
 
 /* ───────────────────────── UTF-8 ───────────────────────── */
 
 /* Appends text with every maximal invalid subpart replaced by U+FFFD (*replaced: how many). */
 static int buf_sanitize(Buf *b, const char *text, size_t n, size_t *replaced) {
-    if (grow(&b->s, &b->cap, b->n + UTF8_SANITIZED_MAX(n) + 1, 1, "text")) return -1;
+    if (vec_reserve(&b->s, &b->cap, b->n + UTF8_SANITIZED_MAX(n) + 1, 1, "text")) return -1;
     b->n += utf8_sanitize(text, n, b->s + b->n, replaced);
     b->s[b->n] = '\0';
     return 0;
@@ -293,6 +183,10 @@ typedef struct {
     uint32_t left, right, merged;
 } HeapEnt;
 
+/* Lowest rank first, then leftmost. */
+static int heap_less(const void *a, const void *b) { return ((const HeapEnt *)a)->key < ((const HeapEnt *)b)->key; }
+HEAP_DEFINE(merge_heap, HeapEnt, heap_less)
+
 /* Scratch state of tokenizer_encode; the reason a Tokenizer serves one thread at a time. */
 typedef struct {
     Buf clean, norm, prefixed, bl;
@@ -303,11 +197,10 @@ typedef struct {
     uint32_t *sym;
     int32_t *nxt, *prv;
     size_t word_cap;
-    HeapEnt *heap;
-    size_t heap_n, heap_cap;
+    Heap heap; /* of HeapEnt */
     int32_t *ids;
     size_t ids_n, ids_cap;
-    StrMap cache; /* piece bytes → offset into cache_ids: [count, ids...] */
+    StrTab cache; /* piece bytes → offset into cache_ids: [count, ids...] */
     int32_t *cache_ids;
     size_t cache_n, cache_cap;
     pcre2_match_context *mctx;
@@ -317,7 +210,7 @@ typedef struct {
 struct Tokenizer {
     char *origin; /* file name, for messages */
     /* as loaded */
-    StrMap vocab;   /* model.vocab: token → id */
+    StrTab vocab;   /* model.vocab: token → id */
     Buf merge_text; /* merges: "left\0right\0" in rank order */
     size_t n_merges;
     AddedTok *added;
@@ -332,17 +225,17 @@ struct Tokenizer {
     int finished;  /* tokenizer_finish or tokenizer_finish_pretokenizer done */
     int has_model; /* vocabulary, merges and id table built (tokenizer_finish) */
     /* built by tokenizer_finish */
-    StrMap tok;       /* vocab with the added tokens' contents over it (tokenizers.js tokens_to_ids) */
-    StrMap added_map; /* added token content and normalized content → index into added */
+    StrTab tok;       /* vocab with the added tokens' contents over it (tokenizers.js tokens_to_ids) */
+    StrTab added_map; /* added token content and normalized content → index into added */
     AddedSet raw_set, norm_set;
     char **id_token; /* id → token string (NULL for gaps) */
     uint32_t *id_len;
     unsigned char *id_flags; /* ID_ADDED, ID_SPECIAL */
     int n_ids;
-    StrMap syms;      /* every string BPE can produce → symbol */
+    StrTab syms;      /* every string BPE can produce → symbol */
     int32_t *sym_out; /* symbol → output id, or -1 (dropped) */
     uint32_t byte_sym[256];
-    PairMap pairs;
+    MergeTable merges;
     int32_t unk_id; /* -1 without unk token */
     Regex gpt2;     /* the ByteLevel regex (use_regex) */
     Work *work;
@@ -383,9 +276,9 @@ static void work_free(Work *w) {
     free(w->sym);
     free(w->nxt);
     free(w->prv);
-    free(w->heap);
+    heap_free(&w->heap);
     free(w->ids);
-    strmap_free(&w->cache);
+    strtab_free(&w->cache);
     free(w->cache_ids);
     pcre2_match_context_free(w->mctx);
     pcre2_jit_stack_free(w->jit_stack);
@@ -394,23 +287,24 @@ static void work_free(Work *w) {
 
 void tokenizer_free(Tokenizer *t) {
     if (!t) return;
-    strmap_free(&t->vocab);
+    strtab_free(&t->vocab);
     free(t->merge_text.s);
     free(t->added);
     free(t->added_text.s);
     free(t->unk.s);
     for (int i = 0; i < t->n_splits; i++) regex_free(&t->splits[i]);
     regex_free(&t->gpt2);
-    strmap_free(&t->tok);
-    strmap_free(&t->added_map);
+    strtab_free(&t->tok);
+    strtab_free(&t->added_map);
     free(t->raw_set.cand);
     free(t->norm_set.cand);
     free(t->id_token);
     free(t->id_len);
     free(t->id_flags);
-    strmap_free(&t->syms);
+    strtab_free(&t->syms);
     free(t->sym_out);
-    free(t->pairs.slots);
+    free(t->merges.m);
+    hashmap_free(&t->merges.map);
     work_free(t->work);
     free(t->origin);
     free(t);
@@ -427,7 +321,7 @@ static int check_id(const Tokenizer *t, int id, const char *what, const char *to
 
 int tokenizer_add_vocab(Tokenizer *t, const char *token, size_t len, int id) {
     if (check_id(t, id, "vocabulary token", token, len)) return -1;
-    return strmap_set(&t->vocab, token, len, id);
+    return strtab_set(&t->vocab, token, len, id);
 }
 
 int tokenizer_add_merge(Tokenizer *t, const char *left, size_t left_len, const char *right, size_t right_len) {
@@ -445,7 +339,7 @@ int tokenizer_add_merge(Tokenizer *t, const char *left, size_t left_len, const c
 int tokenizer_add_added_token(Tokenizer *t, const TokenizerAddedToken *a) {
     if (check_id(t, a->id, "added token", a->content, a->len)) return -1;
     if (a->len == 0) return px_error("%s: an added token (id %d) has empty content", t->origin, a->id);
-    if (grow(&t->added, &t->cap_added, t->n_added + 1, sizeof *t->added, "added tokens")) return -1;
+    if (vec_reserve(&t->added, &t->cap_added, t->n_added + 1, sizeof *t->added, "added tokens")) return -1;
     AddedTok *d = &t->added[t->n_added];
     *d = (AddedTok){.off = t->added_text.n,
                     .len = a->len,
@@ -1164,12 +1058,12 @@ static int nfc_into(Work *w, const char *s, size_t n, Buf *out) {
     utf8proc_ssize_t k = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n,
                                             (utf8proc_int32_t *)w->ucs, (utf8proc_ssize_t)w->ucs_cap, opt);
     if (k > (utf8proc_ssize_t)w->ucs_cap) {
-        if (grow(&w->ucs, &w->ucs_cap, (size_t)k + 1, sizeof *w->ucs, "NFC")) return -1;
+        if (vec_reserve(&w->ucs, &w->ucs_cap, (size_t)k + 1, sizeof *w->ucs, "NFC")) return -1;
         k = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, (utf8proc_int32_t *)w->ucs,
                                (utf8proc_ssize_t)w->ucs_cap, opt);
     }
     if (k < 0) return px_error("NFC normalization failed: %s", utf8proc_errmsg(k));
-    if (grow(&w->ucs, &w->ucs_cap, (size_t)k + 1, sizeof *w->ucs, "NFC")) return -1; /* room for the NUL */
+    if (vec_reserve(&w->ucs, &w->ucs_cap, (size_t)k + 1, sizeof *w->ucs, "NFC")) return -1; /* room for the NUL */
     utf8proc_ssize_t m = utf8proc_reencode((utf8proc_int32_t *)w->ucs, k, opt);      /* composes, then UTF-8 in place */
     if (m < 0) return px_error("NFC normalization failed: %s", utf8proc_errmsg(m));
     return buf_put(out, w->ucs, (size_t)m);
@@ -1205,7 +1099,7 @@ static int build_added_set(Tokenizer *t, AddedSet *set, int normalized_set) {
  * (content, then normalized content, later tokens overwriting earlier ones). */
 static int build_added(Tokenizer *t) {
     for (size_t e = 0; e < t->vocab.n; e++)
-        if (strmap_set(&t->tok, strmap_key(&t->vocab, e), t->vocab.ents[e].len, t->vocab.ents[e].val)) return -1;
+        if (strtab_set(&t->tok, strtab_str(&t->vocab, e), t->vocab.e[e].len, t->vocab.e[e].val)) return -1;
     for (size_t i = 0; i < t->n_added; i++) {
         AddedTok *a = &t->added[i];
         a->noff = a->off, a->nlen = a->len;
@@ -1219,9 +1113,9 @@ static int build_added(Tokenizer *t) {
                 return -1;
         }
         const char *content = t->added_text.s + a->off, *norm = t->added_text.s + a->noff;
-        if (strmap_set(&t->tok, content, a->len, a->id) || strmap_set(&t->added_map, content, a->len, (int32_t)i))
+        if (strtab_set(&t->tok, content, a->len, a->id) || strtab_set(&t->added_map, content, a->len, (int32_t)i))
             return -1;
-        if (a->normalized && t->nfc && strmap_set(&t->added_map, norm, a->nlen, (int32_t)i)) return -1;
+        if (a->normalized && t->nfc && strtab_set(&t->added_map, norm, a->nlen, (int32_t)i)) return -1;
     }
     return build_added_set(t, &t->raw_set, 0) || build_added_set(t, &t->norm_set, 1);
 }
@@ -1229,7 +1123,7 @@ static int build_added(Tokenizer *t) {
 /* id → token string (vocab, then added contents over it) and the decoder's flags. */
 static int build_id_table(Tokenizer *t) {
     int n = 0;
-    for (size_t e = 0; e < t->vocab.n; e++) n = PX_MAX(n, t->vocab.ents[e].val + 1);
+    for (size_t e = 0; e < t->vocab.n; e++) n = PX_MAX(n, t->vocab.e[e].val + 1);
     for (size_t i = 0; i < t->n_added; i++) n = PX_MAX(n, t->added[i].id + 1);
     t->n_ids = n;
     t->id_token = px_calloc((size_t)n, sizeof *t->id_token, "the id table");
@@ -1237,9 +1131,9 @@ static int build_id_table(Tokenizer *t) {
     t->id_flags = px_calloc((size_t)n, 1, "the id table");
     if (!t->id_token || !t->id_len || !t->id_flags) return -1;
     for (size_t e = 0; e < t->vocab.n; e++) {
-        int id = t->vocab.ents[e].val;
-        t->id_token[id] = t->vocab.arena + t->vocab.ents[e].off;
-        t->id_len[id] = t->vocab.ents[e].len;
+        int id = t->vocab.e[e].val;
+        t->id_token[id] = t->vocab.bytes + t->vocab.e[e].off;
+        t->id_len[id] = t->vocab.e[e].len;
     }
     for (size_t i = 0; i < t->n_added; i++) {
         const AddedTok *a = &t->added[i];
@@ -1247,22 +1141,22 @@ static int build_id_table(Tokenizer *t) {
         t->id_len[a->id] = (uint32_t)a->len;
     }
     /* the decoder looks token strings up among the added contents: content → flags */
-    StrMap contents = {0};
+    StrTab contents = {0};
     int rc = 0;
     for (size_t i = 0; i < t->n_added && rc == 0; i++) {
         const AddedTok *a = &t->added[i];
-        long e = strmap_intern(&contents, t->added_text.s + a->off, a->len, 0, NULL);
+        long e = strtab_intern(&contents, t->added_text.s + a->off, a->len, 0, NULL);
         if (e < 0)
             rc = -1;
         else
-            contents.ents[e].val |= ID_ADDED | (a->special ? ID_SPECIAL : 0);
+            contents.e[e].val |= ID_ADDED | (a->special ? ID_SPECIAL : 0);
     }
     for (int id = 0; id < n && rc == 0; id++) {
         int32_t flags;
-        if (t->id_token[id] && strmap_get(&contents, t->id_token[id], t->id_len[id], &flags))
+        if (t->id_token[id] && strtab_get(&contents, t->id_token[id], t->id_len[id], &flags))
             t->id_flags[id] = (unsigned char)flags;
     }
-    strmap_free(&contents);
+    strtab_free(&contents);
     return rc;
 }
 
@@ -1270,17 +1164,17 @@ static int build_id_table(Tokenizer *t) {
  * tokens_to_ids), or -1 if it is not in tokens_to_ids (then the unknown token applies). */
 static int32_t output_id(const Tokenizer *t, const char *s, size_t len) {
     int32_t id, ai;
-    if (!strmap_get(&t->tok, s, len, &id)) return -1;
-    if (strmap_get(&t->added_map, s, len, &ai)) return t->added[ai].id;
+    if (!strtab_get(&t->tok, s, len, &id)) return -1;
+    if (strtab_get(&t->added_map, s, len, &ai)) return t->added[ai].id;
     return id;
 }
 
 static int resolve_unk(Tokenizer *t) {
     if (!t->has_unk) return 0;
     int32_t id, ai;
-    if (strmap_get(&t->added_map, t->unk.s, t->unk.n, &ai))
+    if (strtab_get(&t->added_map, t->unk.s, t->unk.n, &ai))
         t->unk_id = t->added[ai].id;
-    else if (strmap_get(&t->tok, t->unk.s, t->unk.n, &id))
+    else if (strtab_get(&t->tok, t->unk.s, t->unk.n, &id))
         t->unk_id = id;
     else
         return px_error("%s: unk_token '%s' is not in the vocabulary (field model.unk_token)", t->origin, t->unk.s);
@@ -1292,11 +1186,10 @@ static int intern_merge(Tokenizer *t, const char *left, size_t la, const char *r
                         Buf *joined) {
     joined->n = 0;
     if (buf_put(joined, left, la) || buf_put(joined, right, lb)) return -1;
-    long a = strmap_intern(&t->syms, left, la, 0, NULL), b = strmap_intern(&t->syms, right, lb, 0, NULL);
-    long m = strmap_intern(&t->syms, joined->s, joined->n, 0, NULL);
+    long a = strtab_intern(&t->syms, left, la, 0, NULL), b = strtab_intern(&t->syms, right, lb, 0, NULL);
+    long m = strtab_intern(&t->syms, joined->s, joined->n, 0, NULL);
     if (a < 0 || b < 0 || m < 0) return -1;
-    pairmap_set(&t->pairs, (uint32_t)a, (uint32_t)b, r, (uint32_t)m);
-    return 0;
+    return merges_set(&t->merges, (uint32_t)a, (uint32_t)b, r, (uint32_t)m);
 }
 
 /* Interns the byte characters and every merge's parts and result as symbols, fills the pair
@@ -1304,15 +1197,11 @@ static int intern_merge(Tokenizer *t, const char *left, size_t la, const char *r
 static int build_merges(Tokenizer *t) {
     for (int b = 0; b < 256; b++) {
         char u[2];
-        long s = strmap_intern(&t->syms, u, (size_t)bytelevel_utf8((uint8_t)b, u), 0, NULL);
+        long s = strtab_intern(&t->syms, u, (size_t)bytelevel_utf8((uint8_t)b, u), 0, NULL);
         if (s < 0) return -1;
         t->byte_sym[b] = (uint32_t)s;
     }
-    size_t n_slots = 64;
-    while (n_slots < 2 * t->n_merges + 2) n_slots *= 2;
-    t->pairs.slots = px_calloc(n_slots, sizeof *t->pairs.slots, "the merge table");
-    if (!t->pairs.slots) return -1;
-    t->pairs.n_slots = n_slots;
+    if (hashmap_reserve(&t->merges.map, t->n_merges)) return -1;
     Buf joined = {0};
     int rc = 0;
     const char *p = t->merge_text.s;
@@ -1326,7 +1215,7 @@ static int build_merges(Tokenizer *t) {
     t->sym_out = px_calloc(t->syms.n, sizeof *t->sym_out, "symbol ids");
     if (!t->sym_out) return -1;
     for (size_t s = 0; s < t->syms.n; s++) {
-        int32_t id = output_id(t, strmap_key(&t->syms, s), t->syms.ents[s].len);
+        int32_t id = output_id(t, strtab_str(&t->syms, s), t->syms.e[s].len);
         t->sym_out[s] = id >= 0 ? id : t->unk_id;
     }
     return 0;
@@ -1345,7 +1234,7 @@ static int build_work(Tokenizer *t) {
     w->jit_stack = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
     if (!w->mctx || !w->jit_stack) return px_error("out of memory for the regex matcher");
     pcre2_jit_stack_assign(w->mctx, NULL, w->jit_stack);
-    return strmap_rehash(&w->cache, 1024);
+    return hashmap_reserve(&w->cache.map, 512);
 }
 
 /* tokenizer_finish with model = 1; tokenizer_finish_pretokenizer with model = 0 (no vocabulary,
@@ -1387,13 +1276,13 @@ static int split_added(const Tokenizer *t, const AddedSet *set, const char *s, s
             i++;
             continue;
         }
-        if (grow(&w->spans[level], &w->cap_spans[level], w->n_spans[level] + 2, sizeof(Span), "spans")) return -1;
+        if (vec_reserve(&w->spans[level], &w->cap_spans[level], w->n_spans[level] + 2, sizeof(Span), "spans")) return -1;
         if (i > gap) w->spans[level][w->n_spans[level]++] = (Span){gap, i};
         w->spans[level][w->n_spans[level]++] = (Span){i, i + hit};
         i += hit;
         gap = i;
     }
-    if (grow(&w->spans[level], &w->cap_spans[level], w->n_spans[level] + 1, sizeof(Span), "spans")) return -1;
+    if (vec_reserve(&w->spans[level], &w->cap_spans[level], w->n_spans[level] + 1, sizeof(Span), "spans")) return -1;
     if (gap < n) w->spans[level][w->n_spans[level]++] = (Span){gap, n};
     return 0;
 }
@@ -1401,7 +1290,7 @@ static int split_added(const Tokenizer *t, const AddedSet *set, const char *s, s
 /* The added token whose content (or normalized content) is exactly s[sp], or NULL. */
 static const AddedTok *added_lookup(const Tokenizer *t, const char *s, Span sp) {
     int32_t i;
-    if (sp.b <= sp.a || !strmap_get(&t->added_map, s + sp.a, sp.b - sp.a, &i)) return NULL;
+    if (sp.b <= sp.a || !strtab_get(&t->added_map, s + sp.a, sp.b - sp.a, &i)) return NULL;
     return &t->added[i];
 }
 
@@ -1438,53 +1327,25 @@ static void strip_neighbours(const Tokenizer *t, const char *s, int level) {
 /* Cache: piece bytes → ids. */
 static int cache_put(Work *w, const char *s, size_t n, uint64_t h, const int32_t *ids, size_t k) {
     if (w->cache.n >= CACHE_MAX_ENTRIES) {
-        strmap_clear(&w->cache);
+        strtab_clear(&w->cache);
         w->cache_n = 0;
     }
-    if (grow(&w->cache_ids, &w->cache_cap, w->cache_n + k + 1, sizeof(int32_t), "the piece cache")) return -1;
-    if (strmap_intern_h(&w->cache, s, n, h, (int32_t)w->cache_n, NULL) < 0) return -1;
+    if (vec_reserve(&w->cache_ids, &w->cache_cap, w->cache_n + k + 1, sizeof(int32_t), "the piece cache")) return -1;
+    if (strtab_intern_h(&w->cache, s, n, h, (int32_t)w->cache_n, NULL) < 0) return -1;
     w->cache_ids[w->cache_n] = (int32_t)k;
     if (k) memcpy(w->cache_ids + w->cache_n + 1, ids, k * sizeof(int32_t));
     w->cache_n += k + 1;
     return 0;
 }
 
-static int heap_less(const HeapEnt *a, const HeapEnt *b) { return a->key < b->key; }
-
-static int heap_push(Work *w, HeapEnt e) {
-    if (grow(&w->heap, &w->heap_cap, w->heap_n + 1, sizeof e, "the BPE heap")) return -1;
-    size_t i = w->heap_n++;
-    while (i > 0 && heap_less(&e, &w->heap[(i - 1) / 2])) {
-        w->heap[i] = w->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    w->heap[i] = e;
-    return 0;
-}
-
-static HeapEnt heap_pop(Work *w) {
-    HeapEnt top = w->heap[0], last = w->heap[--w->heap_n];
-    size_t i = 0, n = w->heap_n;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && heap_less(&w->heap[c + 1], &w->heap[c])) c++;
-        if (!heap_less(&w->heap[c], &last)) break;
-        w->heap[i] = w->heap[c];
-        i = c;
-    }
-    if (n) w->heap[i] = last;
-    return top;
-}
-
 /* Queues the pair of symbols at positions a and b (adjacent) if a merge exists for it. Ties
  * between equal ranks go to the leftmost pair, as in tokenizers.js (rank + position/len). */
 static int push_pair(const Tokenizer *t, Work *w, int32_t a, int32_t b) {
-    const PairSlot *m = pairmap_find(&t->pairs, w->sym[a], w->sym[b]);
+    const Merge *m = merges_find(&t->merges, w->sym[a], w->sym[b]);
     if (!m) return 0;
     HeapEnt e = {
         .key = (uint64_t)m->rank << 32 | (uint32_t)a, .left = w->sym[a], .right = w->sym[b], .merged = m->merged};
-    return heap_push(w, e);
+    return merge_heap_push(&w->heap, &e);
 }
 
 /* Room for a word of n bytes in the symbol arrays. */
@@ -1509,11 +1370,12 @@ static int bpe_word(const Tokenizer *t, const unsigned char *s, size_t n) {
     if (ensure_word(w, n)) return -1;
     int32_t len = (int32_t)n;
     for (int32_t i = 0; i < len; i++) w->sym[i] = t->byte_sym[s[i]], w->nxt[i] = i + 1, w->prv[i] = i - 1;
-    w->heap_n = 0;
+    heap_clear(&w->heap);
     for (int32_t i = 0; i + 1 < len; i++)
         if (push_pair(t, w, i, i + 1)) return -1;
-    while (w->heap_n) {
-        HeapEnt e = heap_pop(w);
+    while (w->heap.n) {
+        HeapEnt e;
+        merge_heap_pop(&w->heap, &e);
         int32_t a = (int32_t)(e.key & 0xFFFFFFFFu), b = w->nxt[a];
         if (w->sym[a] != e.left || b >= len || w->sym[b] != e.right) continue; /* stale */
         w->sym[a] = e.merged;
@@ -1526,7 +1388,7 @@ static int bpe_word(const Tokenizer *t, const unsigned char *s, size_t n) {
     for (int32_t i = 0; i < len; i = w->nxt[i]) {
         int32_t id = t->sym_out[w->sym[i]];
         if (id < 0) continue; /* not in the vocabulary and no unknown token: dropped */
-        if (grow(&w->ids, &w->ids_cap, w->ids_n + 1, sizeof *w->ids, "token ids")) return -1;
+        if (vec_reserve(&w->ids, &w->ids_cap, w->ids_n + 1, sizeof *w->ids, "token ids")) return -1;
         w->ids[w->ids_n++] = id;
     }
     return 0;
@@ -1535,7 +1397,7 @@ static int bpe_word(const Tokenizer *t, const unsigned char *s, size_t n) {
 /* ignore_merges (Llama 3): a piece that is itself a token is not split. */
 static int whole_piece_id(const Tokenizer *t, const unsigned char *s, size_t n, int32_t *id) {
     Buf *bl = &t->work->bl;
-    if (grow(&bl->s, &bl->cap, 2 * n + 1, 1, "a tokenizer buffer")) return -1;
+    if (vec_reserve(&bl->s, &bl->cap, 2 * n + 1, 1, "a tokenizer buffer")) return -1;
     bl->n = bytelevel_encode(s, n, bl->s);
     *id = output_id(t, bl->s, bl->n);
     return 0;
@@ -1545,16 +1407,16 @@ static int whole_piece_id(const Tokenizer *t, const unsigned char *s, size_t n, 
 static int encode_piece(const Tokenizer *t, const char *s, size_t n, IdVec *out) {
     Work *w = t->work;
     uint64_t h = hash_bytes(s, n);
-    long e = strmap_find_h(&w->cache, s, n, h);
+    long e = strtab_find_h(&w->cache, s, n, h);
     if (e >= 0) {
-        const int32_t *c = w->cache_ids + w->cache.ents[e].val;
+        const int32_t *c = w->cache_ids + w->cache.e[e].val;
         return idvec_append(out, c + 1, (size_t)c[0]);
     }
     w->ids_n = 0;
     int32_t whole = -1;
     if (t->ignore_merges && whole_piece_id(t, (const unsigned char *)s, n, &whole)) return -1;
     if (whole >= 0) {
-        if (grow(&w->ids, &w->ids_cap, 1, sizeof *w->ids, "token ids")) return -1;
+        if (vec_reserve(&w->ids, &w->ids_cap, 1, sizeof *w->ids, "token ids")) return -1;
         w->ids[w->ids_n++] = whole;
     } else if (bpe_word(t, (const unsigned char *)s, n))
         return -1;
@@ -1756,7 +1618,7 @@ int tokenizer_vocab_size(const Tokenizer *t) { return t->n_ids; }
 
 int tokenizer_token_to_id(const Tokenizer *t, const char *token) {
     int32_t id;
-    return strmap_get(&t->tok, token, strlen(token), &id) ? id : -1;
+    return strtab_get(&t->tok, token, strlen(token), &id) ? id : -1;
 }
 
 const char *tokenizer_id_to_token(const Tokenizer *t, int id) {
@@ -1796,8 +1658,8 @@ static uint64_t fingerprint_vocab(const Tokenizer *t, uint64_t h) {
     VocabItem *v = malloc((t->vocab.n ? t->vocab.n : 1) * sizeof *v);
     h = fnv_u64(h, t->vocab.n);
     for (size_t i = 0; i < t->vocab.n; i++) {
-        const StrEntry *e = &t->vocab.ents[i];
-        VocabItem it = {t->vocab.arena + e->off, e->len, e->val};
+        const StrTabEntry *e = &t->vocab.e[i];
+        VocabItem it = {t->vocab.bytes + e->off, e->len, e->val};
         if (v)
             v[i] = it;
         else

@@ -1,6 +1,6 @@
 /* test_heap.c — src/base/heap.h: pushes and pops in random order against sorting (a min-heap of
  * u64 keys and a max-heap of (count, a, b) items as the BPE trainer orders its pairs), interleaved
- * pushes and pops, heap_append + heap_order, and clear. */
+ * pushes and pops, append + order, and clear, through HEAP_DEFINE's typed operations. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -34,21 +34,24 @@ static int item_before(const void *px, const void *py) {
 
 static int item_cmp(const void *x, const void *y) { return item_before(x, y) ? -1 : item_before(y, x) ? 1 : 0; }
 
+HEAP_DEFINE(u64_heap, uint64_t, u64_before)
+HEAP_DEFINE(item_heap, Item, item_before)
+
 static void test_min_heap(void **state) {
     (void)state;
     enum { N = 5000 };
     Rng r;
     rng_seed(&r, 1);
     uint64_t *keys = malloc(N * sizeof *keys);
-    Heap h = HEAP_INIT(uint64_t, u64_before);
+    Heap h = {0};
     for (int i = 0; i < N; i++) {
         keys[i] = rng_below(&r, 1000); /* with repeats */
-        assert_int_equal(heap_push(&h, &keys[i]), 0);
+        assert_int_equal(u64_heap_push(&h, &keys[i]), 0);
     }
     qsort(keys, N, sizeof *keys, u64_cmp);
     for (int i = 0; i < N; i++) {
         uint64_t top;
-        heap_pop(&h, &top);
+        u64_heap_pop(&h, &top);
         assert_true(top == keys[i]);
     }
     assert_int_equal(h.n, 0);
@@ -62,16 +65,16 @@ static void test_max_heap_items(void **state) {
     Rng r;
     rng_seed(&r, 2);
     Item *items = malloc(N * sizeof *items);
-    Heap h = HEAP_INIT(Item, item_before);
+    Heap h = {0};
     for (int i = 0; i < N; i++) {
         items[i] = (Item){(int64_t)rng_below(&r, 50), (int32_t)rng_below(&r, 20), (int32_t)rng_below(&r, 20)};
-        assert_int_equal(heap_append(&h, &items[i]), 0);
+        assert_int_equal(item_heap_append(&h, &items[i]), 0);
     }
-    heap_order(&h);
+    item_heap_order(&h);
     qsort(items, N, sizeof *items, item_cmp);
     for (int i = 0; i < N; i++) {
         Item top;
-        heap_pop(&h, &top);
+        item_heap_pop(&h, &top);
         assert_true(top.count == items[i].count && top.a == items[i].a && top.b == items[i].b);
     }
     heap_free(&h);
@@ -85,15 +88,15 @@ static void test_interleaved(void **state) {
     Rng r;
     rng_seed(&r, 3);
     int present[256] = {0};
-    Heap h = HEAP_INIT(uint64_t, u64_before);
+    Heap h = {0};
     for (int step = 0; step < 20000; step++) {
         if (h.n == 0 || rng_below(&r, 3) != 0) {
             uint64_t k = rng_below(&r, 256);
-            assert_int_equal(heap_push(&h, &k), 0);
+            assert_int_equal(u64_heap_push(&h, &k), 0);
             present[k]++;
         } else {
             uint64_t top;
-            heap_pop(&h, &top);
+            u64_heap_pop(&h, &top);
             for (uint64_t k = 0; k < top; k++) assert_int_equal(present[k], 0);
             assert_true(present[top] > 0);
             present[top]--;
