@@ -1,4 +1,4 @@
-/* vec.c — growing the arrays of vec.h. */
+/* vec.c — growing the arrays of vec.h, and appending to a StrBuf. */
 #include "src/base/vec.h"
 
 #include <stdint.h>
@@ -21,5 +21,13 @@ int vec_grow(void *pp, size_t *cap, size_t need, size_t elem, const char *what) 
     if (!q) return px_error("out of memory: %s (%zu x %zu bytes)", what, c, elem);
     memcpy(pp, &q, sizeof q);
     *cap = c;
+    return 0;
+}
+
+int strbuf_put(StrBuf *b, const void *p, size_t n) {
+    if (vec_reserve(&b->s, &b->cap, b->n + n + 1, 1, "a string buffer")) return -1;
+    if (n) memcpy(b->s + b->n, p, n);
+    b->n += n;
+    b->s[b->n] = '\0';
     return 0;
 }

@@ -1,4 +1,5 @@
-/* test_tokenizer.c — src/text/tokenizer.c and io/tokenizer_json.c on hand-built tokenizer.json files:
+/* test_tokenizer.c — src/text/tokenizer.c, pretokenizer.c, pretokenizer_regex.c and
+ * io/tokenizer_json.c on hand-built tokenizer.json files:
  * merges by rank and ties, ignore_merges, added tokens (longest match, special or not, lstrip,
  * rstrip, single_word, normalized under NFC), NFC, invalid UTF-8 → U+FFFD, the pre-tokenizer
  * regexes, decoding, the fingerprint, and one error per unsupported component.
