@@ -13,7 +13,7 @@
 #include "src/base/common.h"
 
 /* An array of token ids inside the vocabulary -> span (malloc'ed). */
-static int read_ids(const char *path, json_t *obj, const char *key, int vocab, TokenSpan *out) {
+static int read_ids(const char *path, json_t *obj, const char *key, int vocab, IdVec *out) {
     json_t *a = json_object_get(obj, key);
     if (!json_is_array(a)) return px_error("%s: template_tokens.%s must be an array of token ids", path, key);
     size_t n = json_array_size(a);

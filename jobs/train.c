@@ -311,7 +311,7 @@ static int write_run_streaming_files(const ProactConfig *cfg, const TrainData *t
     snprintf(path, sizeof path, "%s/tokenizer.json", cfg->run.dir);
     if (atomic_write_buffer(path, td->train.tokenizer_json, td->train.tokenizer_json_len)) return -1;
     const TemplatePieces *tp = &td->train.template_tokens;
-    const TokenSpan *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
+    const IdVec *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
     const char *names[4] = {"prompt", "src_end", "tgt_begin", "tgt_end"};
     size_t cap = 4096, len = 0;
     for (int i = 0; i < 4; i++) cap += 12 * (size_t)spans[i]->n;

@@ -26,6 +26,7 @@
  */
 #include "src/text/tokenizer.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,23 +47,21 @@
 
 /* ───────────────────────── token ids ───────────────────────── */
 
-int idvec_push(IdVec *v, int id) {
-    if (vec_reserve(&v->ids, &v->cap, v->n + 1, sizeof(int), "token ids")) return -1;
-    v->ids[v->n++] = id;
+static int idvec_append(IdVec *v, const int32_t *ids, size_t n) {
+    if (n > (size_t)(INT_MAX - v->n)) return px_error("more than %d token ids in one run", INT_MAX);
+    if (vec_reserve(&v->ids, &v->cap, (size_t)v->n + n, sizeof(int), "token ids")) return -1;
+    for (size_t i = 0; i < n; i++) v->ids[(size_t)v->n + i] = ids[i];
+    v->n += (int)n;
     return 0;
 }
 
-static int idvec_append(IdVec *v, const int32_t *ids, size_t n) {
-    if (vec_reserve(&v->ids, &v->cap, v->n + n, sizeof(int), "token ids")) return -1;
-    for (size_t i = 0; i < n; i++) v->ids[v->n + i] = ids[i];
-    v->n += n;
-    return 0;
-}
+int idvec_push(IdVec *v, int id) { return idvec_append(v, &id, 1); }
 
 void idvec_free(IdVec *v) {
     free(v->ids);
     v->ids = NULL;
-    v->n = v->cap = 0;
+    v->n = 0;
+    v->cap = 0;
 }
 
 /* ───────────────────────── maps ───────────────────────── */

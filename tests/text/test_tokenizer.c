@@ -146,7 +146,7 @@ static const char *tokens_n(const Tokenizer *t, const char *text, size_t len) {
     assert_int_equal(tokenizer_encode(t, text, len, &ids), 0);
     size_t k = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < ids.n; i++) {
+    for (int i = 0; i < ids.n; i++) {
         const char *tok = tokenizer_id_to_token(t, ids.ids[i]);
         assert_non_null(tok);
         k += (size_t)snprintf(out + k, sizeof out - k, "%s%s", i ? "|" : "", tok);
