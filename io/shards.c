@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "src/base/common.h"
+#include "src/base/vec.h"
 #include "io/h5util.h"
 
 
@@ -21,14 +22,7 @@ typedef struct {
 } Grow;
 
 static int grow_reserve(Grow *g, size_t need) {
-    if (need <= g->cap) return 0;
-    size_t cap = g->cap ? g->cap : 1024;
-    while (cap < need) cap *= 2;
-    void *p = realloc(g->data, cap * g->elem);
-    if (!p) return px_error("out of memory collecting token shards (%zu elements)", cap);
-    g->data = p;
-    g->cap = cap;
-    return 0;
+    return vec_reserve(&g->data, &g->cap, need, g->elem, "collecting token shards");
 }
 
 static int grow_append(Grow *g, const void *src, size_t count) {
