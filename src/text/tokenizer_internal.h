@@ -81,7 +81,7 @@ typedef struct {
 struct Tokenizer {
     char *origin; /* file name, for messages */
     /* as loaded */
-    StrTab vocab;   /* model.vocab: token → id */
+    StrTab vocab;      /* model.vocab: token → id */
     StrBuf merge_text; /* merges: "left\0right\0" in rank order */
     size_t n_merges;
     AddedTok *added;
@@ -114,15 +114,15 @@ struct Tokenizer {
 
 enum { ID_ADDED = 1, ID_SPECIAL = 2 };
 
-/* ---- the pre-tokenizer's side (src/text/pretokenizer.c) ---- */
-
-/* 1 and *val if key s is present, else 0. */
+/* The value of key s in a string table: 1 and *val if present, else 0. */
 static inline int strtab_get(const StrTab *m, const char *s, size_t len, int32_t *val) {
     long e = strtab_find(m, s, len);
     if (e < 0) return 0;
     *val = m->e[e].val;
     return 1;
 }
+
+/* ---- the pre-tokenizer's side (src/text/pretokenizer.c) ---- */
 
 /* Builds what the pre-tokenizer runs with: the ByteLevel regex (use_regex) and the regex
  * matcher's context and JIT stack. Part of tokenizer_finish. */
