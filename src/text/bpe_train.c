@@ -123,9 +123,9 @@ int bpe_trainer_add_text(BpeTrainer *tr, const char *text, size_t len) {
 
 /* ---- training ----------------------------------------------------------------------------- */
 
-typedef struct {
+typedef struct { /* 32-bit counts: a Pair is 40 bytes, and there are millions */
     int32_t *w;
-    size_t n, cap;
+    uint32_t n, cap;
 } WordList;
 
 typedef struct {
@@ -183,7 +183,14 @@ static int32_t pairs_get(PairTable *t, int32_t a, int32_t b) {
 
 static int wordlist_add(WordList *l, int32_t w) {
     if (l->n > 0 && l->w[l->n - 1] == w) return 0; /* a word's occurrences come one after another */
-    return VEC_PUSH(l->w, l->n, l->cap, w, "pair word list");
+    if (l->n == l->cap) {
+        if (l->cap >= UINT32_MAX / 2) return px_error("a symbol pair occurs in too many words");
+        size_t cap = l->cap;
+        if (vec_reserve(&l->w, &cap, (size_t)l->n + 1, sizeof *l->w, "pair word lists")) return -1;
+        l->cap = (uint32_t)cap;
+    }
+    l->w[l->n++] = w;
+    return 0;
 }
 
 /* x comes out of the heap before y: larger count, then smaller left id, then smaller right id. */
@@ -240,8 +247,9 @@ static void pair_fall(Run *r, int32_t x, int32_t y, int64_t c) {
     if (i >= 0) r->pairs.p[i].count -= c; /* always found: every adjacent pair was counted */
 }
 
-/* Rewrites word w with every (a,b) (left to right, non-overlapping) replaced by n. */
-static int merge_word(Run *r, int32_t w, int32_t a, int32_t b, int32_t n, uint32_t stamp) {
+/* Rewrites word w with every (a,b) (left to right, non-overlapping) replaced by n; p is the pair
+ * (a,b) itself. */
+static int merge_word(Run *r, int32_t w, int32_t p, int32_t a, int32_t b, int32_t n, uint32_t stamp) {
     Word *wd = &r->words[w];
     int32_t *s = r->sym + wd->off;
     uint32_t len = wd->len, i = 0, o = 0;
@@ -252,7 +260,7 @@ static int merge_word(Run *r, int32_t w, int32_t a, int32_t b, int32_t n, uint32
                 pair_fall(r, s[o - 1], a, c);
                 if (pair_rise(r, s[o - 1], n, c, w, stamp)) return -1;
             }
-            pair_fall(r, a, b, c);
+            r->pairs.p[p].count -= c;
             if (i + 2 < len) {
                 pair_fall(r, b, s[i + 2], c);
                 if (pair_rise(r, n, s[i + 2], c, w, stamp)) return -1;
@@ -345,11 +353,11 @@ static int do_merge(Run *r, BpeResult *out, int32_t p, uint32_t stamp) {
     r->pairs.p[p].where = (WordList){0};
     r->n_touched = 0;
     int rc = 0;
-    for (size_t k = 0; k < wl.n && rc == 0; k++) {
+    for (uint32_t k = 0; k < wl.n && rc == 0; k++) {
         int32_t w = wl.w[k];
         if (r->words[w].stamp == stamp) continue; /* listed twice */
         r->words[w].stamp = stamp;
-        rc = merge_word(r, w, a, b, n, stamp);
+        rc = merge_word(r, w, p, a, b, n, stamp);
     }
     free(wl.w);
     for (size_t k = 0; k < r->n_touched && rc == 0; k++) {
