@@ -9,14 +9,6 @@
 #include "io/shards.h"
 #include "io/tokenizer_json.h"
 
-/* Takes ownership of an IdVec's ids as a TokenSpan. */
-static TokenSpan take_span(IdVec *v) {
-    TokenSpan s = {v->ids, (int)v->n};
-    v->ids = NULL;
-    v->n = v->cap = 0;
-    return s;
-}
-
 static int load_tsv(Dataset *d, const char *tokenizer_path, const char *template_name, int max_tokens,
                     PairsReport report, void *report_ctx) {
     if (!tokenizer_path || !tokenizer_path[0])
@@ -24,7 +16,7 @@ static int load_tsv(Dataset *d, const char *tokenizer_path, const char *template
     const TemplateSpec *spec = template_find(template_name);
     if (!spec) return -1;
     Tokenizer *tok = NULL;
-    TemplateTokens tt = {0};
+    TemplatePieces tt = {0};
     ShardWriter *w = NULL;
     template_guess_languages(d->path, d->src_lang, d->tgt_lang, sizeof d->src_lang);
     int rc = tokenizer_load(tokenizer_path, &tok) ||
@@ -36,13 +28,13 @@ static int load_tsv(Dataset *d, const char *tokenizer_path, const char *template
     if (rc == 0) {
         shard_writer_to_pairs(w, &d->pairs);
         w = NULL;
-        d->template_tokens = (TemplatePieces){take_span(&tt.prompt), take_span(&tt.src_end), take_span(&tt.tgt_begin),
-                                              take_span(&tt.tgt_end)};
+        d->template_tokens = tt; /* the dataset owns them now */
+        tt = (TemplatePieces){0};
         d->tokenizer_fingerprint = tokenizer_fingerprint(tok);
         snprintf(d->template_name, sizeof d->template_name, "%s", spec->name);
     }
     shard_writer_free(w);
-    template_tokens_free(&tt);
+    template_pieces_free(&tt);
     tokenizer_free(tok);
     return rc;
 }
@@ -100,10 +92,7 @@ ExampleSource dataset_examples(Dataset *d) {
 void dataset_free(Dataset *d) {
     shards_close(d->file);
     pair_set_free(&d->pairs);
-    free(d->template_tokens.prompt.ids);
-    free(d->template_tokens.src_end.ids);
-    free(d->template_tokens.tgt_begin.ids);
-    free(d->template_tokens.tgt_end.ids);
+    template_pieces_free(&d->template_tokens);
     free(d->tokenizer_json);
     memset(d, 0, sizeof *d);
 }

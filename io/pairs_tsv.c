@@ -71,14 +71,14 @@ static int read_line(Reader *r, char *line, size_t len, long lineno) {
         skip(r, lineno, ns == 0 ? PAIRS_EMPTY_SRC : PAIRS_EMPTY_TGT, ns == 0 ? "empty source" : "empty target");
         return 0;
     }
-    if ((int)r->src.n > r->max_tokens || (int)r->tgt.n > r->max_tokens) {
-        snprintf(why, sizeof why, "too long: %zu source and %zu target tokens (limit %d)", r->src.n, r->tgt.n,
+    if (r->src.n > r->max_tokens || r->tgt.n > r->max_tokens) {
+        snprintf(why, sizeof why, "too long: %d source and %d target tokens (limit %d)", r->src.n, r->tgt.n,
                  r->max_tokens);
         skip(r, lineno, PAIRS_LONG, why);
         return 0;
     }
-    ShardExample ex = {.src_tokens = r->src.ids, .tgt_tokens = r->tgt.ids, .n_src_tokens = (int)r->src.n,
-                       .n_tgt_tokens = (int)r->tgt.n, .src_word_ends = r->src_ends.ids,
+    ShardExample ex = {.src_tokens = r->src.ids, .tgt_tokens = r->tgt.ids, .n_src_tokens = r->src.n,
+                       .n_tgt_tokens = r->tgt.n, .src_word_ends = r->src_ends.ids,
                        .tgt_word_ends = r->tgt_ends.ids, .n_src_words = ns, .n_tgt_words = nt, .src_text = src,
                        .tgt_text = tgt, .src_text_len = src_len, .tgt_text_len = tgt_len, .line = lineno};
     if (shard_writer_add(r->writer, &ex)) return -1;

@@ -14,13 +14,13 @@
 /* the template_tokens arrays, in the file's order */
 static const char *const PIECE_NAMES[4] = {"prompt", "src_end", "tgt_begin", "tgt_end"};
 
-static TokenSpan *piece(TemplatePieces *tp, int i) {
-    TokenSpan *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
+static IdVec *piece(TemplatePieces *tp, int i) {
+    IdVec *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
     return spans[i];
 }
 
-static const TokenSpan *const_piece(const TemplatePieces *tp, int i) {
-    const TokenSpan *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
+static const IdVec *const_piece(const TemplatePieces *tp, int i) {
+    const IdVec *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
     return spans[i];
 }
 
@@ -49,7 +49,7 @@ static void fit_free(ProbeFitInfo *f) {
 }
 
 void proact_json_free(ProactJson *pj) {
-    for (int i = 0; i < 4; i++) free(piece(&pj->tokens, i)->ids);
+    template_pieces_free(&pj->tokens);
     probe_free(&pj->probe);
     fit_free(&pj->fit);
     free(pj->other);
@@ -59,7 +59,7 @@ void proact_json_free(ProactJson *pj) {
 /* ------------------------------------------------------------------------------------ reading */
 
 /* An array of token ids (non-negative integers) -> span (malloc'ed). */
-static int read_ids(const char *path, json_t *tt, const char *key, TokenSpan *out) {
+static int read_ids(const char *path, json_t *tt, const char *key, IdVec *out) {
     json_t *a = json_object_get(tt, key);
     if (!json_is_array(a)) return px_error("%s: template_tokens.%s must be an array of token ids", path, key);
     size_t n = json_array_size(a);
@@ -234,7 +234,7 @@ int proact_json_read(const char *path, ProactJson *pj) {
 
 int proact_json_check(const char *path, const ProactJson *pj, int vocab, int hidden) {
     for (int i = 0; i < 4; i++) {
-        const TokenSpan *s = const_piece(&pj->tokens, i);
+        const IdVec *s = const_piece(&pj->tokens, i);
         for (int k = 0; k < s->n; k++)
             if (s->ids[k] >= vocab)
                 return px_error("%s: template_tokens.%s[%d] is not a token id of the model (vocabulary %d)", path,
@@ -262,7 +262,7 @@ static json_t *float_array(const float *v, int n) {
     return a;
 }
 
-static json_t *id_array(const TokenSpan *s) {
+static json_t *id_array(const IdVec *s) {
     json_t *a = json_array();
     for (int i = 0; a && i < s->n; i++)
         if (json_array_append_new(a, json_integer(s->ids[i]))) {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "src/base/common.h"
+#include "src/base/vec.h"
 #include "io/h5util.h"
 
 
@@ -21,14 +22,7 @@ typedef struct {
 } Grow;
 
 static int grow_reserve(Grow *g, size_t need) {
-    if (need <= g->cap) return 0;
-    size_t cap = g->cap ? g->cap : 1024;
-    while (cap < need) cap *= 2;
-    void *p = realloc(g->data, cap * g->elem);
-    if (!p) return px_error("out of memory collecting token shards (%zu elements)", cap);
-    g->data = p;
-    g->cap = cap;
-    return 0;
+    return vec_reserve(&g->data, &g->cap, need, g->elem, "collecting token shards");
 }
 
 static int grow_append(Grow *g, const void *src, size_t count) {
@@ -140,7 +134,7 @@ static int write_1d(hid_t loc, const char *path, const char *name, hid_t type, c
     return write_dataset(loc, path, name, type, g->data, 1, dims);
 }
 
-static int write_span(hid_t loc, const char *path, const char *name, const TokenSpan *s) {
+static int write_span(hid_t loc, const char *path, const char *name, const IdVec *s) {
     hsize_t dims[1] = {(hsize_t)s->n};
     return write_dataset(loc, path, name, H5T_NATIVE_INT, s->ids, 1, dims);
 }
@@ -268,11 +262,12 @@ static int read_range(hid_t loc, const char *path, const char *name, hid_t mtype
     return rc;
 }
 
-static int read_span(hid_t file, const char *path, const char *name, TokenSpan *s) {
+static int read_span(hid_t file, const char *path, const char *name, IdVec *s) {
     hsize_t len;
     if (dataset_length(file, path, name, &len)) return -1;
     s->n = (int)len;
-    s->ids = px_calloc(len ? len : 1, sizeof(int), name);
+    s->cap = len ? len : 1;
+    s->ids = px_calloc(s->cap, sizeof(int), name);
     if (!s->ids) return -1;
     return read_range(file, path, name, H5T_NATIVE_INT, 0, (int64_t)len, s->ids);
 }

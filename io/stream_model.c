@@ -56,11 +56,7 @@ int stream_model_load(const char *dir, StreamModel *sm) {
 void stream_model_free(StreamModel *sm) {
     model_free(&sm->model);
     if (sm->tokenizer) tokenizer_free(sm->tokenizer);
-    TemplatePieces *tp = &sm->format.tp;
-    free(tp->prompt.ids);
-    free(tp->src_end.ids);
-    free(tp->tgt_begin.ids);
-    free(tp->tgt_end.ids);
+    template_pieces_free(&sm->format.tp);
     probe_free(&sm->probe);
     memset(sm, 0, sizeof *sm);
 }

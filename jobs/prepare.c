@@ -85,7 +85,7 @@ int cmd_prepare(int argc, char **argv) {
     Tokenizer *tok = NULL;
     char *tok_json = NULL;
     size_t tok_len = 0;
-    TemplateTokens tt = {0};
+    TemplatePieces tt = {0};
     PairsStats st;
     Reporter reporter = {0};
     ShardWriter *writer = NULL;
@@ -97,9 +97,7 @@ int cmd_prepare(int argc, char **argv) {
     if (reporter.shown > 50) fprintf(stderr, "%s: ... %ld more skipped lines not shown\n", input, reporter.shown - 50);
     if (read_rc) goto fail;
     ShardInfo info = {.n_examples = st.kept, .tokenizer_fingerprint = tokenizer_fingerprint(tok),
-                      .prompt = {tt.prompt.ids, (int)tt.prompt.n}, .src_end = {tt.src_end.ids, (int)tt.src_end.n},
-                      .tgt_begin = {tt.tgt_begin.ids, (int)tt.tgt_begin.n},
-                      .tgt_end = {tt.tgt_end.ids, (int)tt.tgt_end.n}};
+                      .prompt = tt.prompt, .src_end = tt.src_end, .tgt_begin = tt.tgt_begin, .tgt_end = tt.tgt_end};
     snprintf(info.source, sizeof info.source, "%s", input);
     snprintf(info.src_lang, sizeof info.src_lang, "%s", src_lang);
     snprintf(info.tgt_lang, sizeof info.tgt_lang, "%s", tgt_lang);
@@ -113,7 +111,7 @@ fail:
     status = job_fail(px_error_message());
 done:
     shard_writer_free(writer);
-    template_tokens_free(&tt);
+    template_pieces_free(&tt);
     free(tok_json);
     tokenizer_free(tok);
     return status;

@@ -3,7 +3,7 @@
  * Text is decoded to code points; tokenizers rewrite the code-point sequence the way
  * sacreBLEU's regex substitutions do (leftmost, non-overlapping pair matches), then split on
  * Python's str.split() whitespace. Tokens are interned to integer ids, and n-gram counts are
- * matched by sorting n-gram start positions per segment and merging hypothesis with reference.
+ * matched per segment by counting the hypothesis's n-grams in a hash map, then the reference's.
  */
 #include "src/metrics/bleu.h"
 
@@ -15,6 +15,9 @@
 #include <utf8proc.h>
 
 #include "src/base/common.h"
+#include "src/base/hashmap.h"
+#include "src/base/strtab.h"
+#include "src/base/vec.h"
 
 /* ---- growable code-point buffer ---- */
 
@@ -23,17 +26,7 @@ typedef struct {
     size_t n, cap;
 } Buf;
 
-static int buf_push(Buf *b, uint32_t c) {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 64;
-        uint32_t *v = realloc(b->v, cap * sizeof *v);
-        if (!v) return px_error("bleu: out of memory");
-        b->v = v;
-        b->cap = cap;
-    }
-    b->v[b->n++] = c;
-    return 0;
-}
+static int buf_push(Buf *b, uint32_t c) { return VEC_PUSH(b->v, b->n, b->cap, c, "bleu: code points"); }
 
 static void buf_swap(Buf *a, Buf *b) {
     Buf t = *a;
@@ -211,97 +204,23 @@ static int tokenize(BleuTokenizer tok, Buf *a, Buf *b) {
     return 0;
 }
 
-/* ---- token interning ---- */
-
-typedef struct {
-    uint32_t *pool; /* concatenated token code points */
-    size_t pool_n, pool_cap;
-    size_t *off, *len; /* per id */
-    size_t n_ids, ids_cap;
-    int64_t *slots; /* hash table of ids, -1 empty */
-    size_t n_slots;
-} Interner;
-
-static uint64_t hash_cps(const uint32_t *c, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= c[i];
-        h *= 1099511628211ull;
-    }
-    return h ^ (h >> 29);
-}
-
-static void interner_free(Interner *in) {
-    free(in->pool);
-    free(in->off);
-    free(in->len);
-    free(in->slots);
-    memset(in, 0, sizeof *in);
-}
-
-static int interner_grow(Interner *in) {
-    size_t ns = in->n_slots ? in->n_slots * 2 : 1024;
-    int64_t *s = malloc(ns * sizeof *s);
-    if (!s) return px_error("bleu: out of memory");
-    for (size_t i = 0; i < ns; i++) s[i] = -1;
-    for (size_t id = 0; id < in->n_ids; id++) {
-        size_t h = (size_t)hash_cps(in->pool + in->off[id], in->len[id]) & (ns - 1);
-        while (s[h] >= 0) h = (h + 1) & (ns - 1);
-        s[h] = (int64_t)id;
-    }
-    free(in->slots);
-    in->slots = s;
-    in->n_slots = ns;
-    return 0;
-}
+/* ---- token interning: a token's id is its number in a StrTab of code-point strings ---- */
 
 /* id of token c[0..n), or -1 on allocation failure. */
-static int64_t intern(Interner *in, const uint32_t *c, size_t n) {
-    if ((in->n_ids + 1) * 2 > in->n_slots && interner_grow(in)) return -1;
-    size_t h = (size_t)hash_cps(c, n) & (in->n_slots - 1);
-    while (in->slots[h] >= 0) {
-        size_t id = (size_t)in->slots[h];
-        if (in->len[id] == n && memcmp(in->pool + in->off[id], c, n * sizeof *c) == 0)
-            return (int64_t)id;
-        h = (h + 1) & (in->n_slots - 1);
-    }
-    if (in->n_ids == in->ids_cap) {
-        size_t cap = in->ids_cap ? in->ids_cap * 2 : 1024;
-        size_t *o = realloc(in->off, cap * sizeof *o);
-        if (!o) return px_error("bleu: out of memory");
-        in->off = o;
-        size_t *l = realloc(in->len, cap * sizeof *l);
-        if (!l) return px_error("bleu: out of memory");
-        in->len = l;
-        in->ids_cap = cap;
-    }
-    while (in->pool_n + n > in->pool_cap) {
-        size_t cap = in->pool_cap ? in->pool_cap * 2 : 4096;
-        uint32_t *p = realloc(in->pool, cap * sizeof *p);
-        if (!p) return px_error("bleu: out of memory");
-        in->pool = p;
-        in->pool_cap = cap;
-    }
-    if (n) memcpy(in->pool + in->pool_n, c, n * sizeof *c);
-    in->off[in->n_ids] = in->pool_n;
-    in->len[in->n_ids] = n;
-    in->pool_n += n;
-    in->slots[h] = (int64_t)in->n_ids;
-    return (int64_t)in->n_ids++;
-}
+static int64_t intern(StrTab *in, const uint32_t *c, size_t n) { return strtab_intern(in, c, n * sizeof *c, 0, NULL); }
 
 /* Splits a on Python whitespace; each token interned into ids (ids->n = token count).
  * If punct_split, applies chrF's _remove_punctuation to each word. */
 static const char CHRF_PUNCTS[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 static int is_chrf_punct(uint32_t c) { return c && c < 128 && strchr(CHRF_PUNCTS, (int)c); }
 
-static int add_tok(Interner *in, Buf *ids, const uint32_t *c, size_t n) {
+static int add_tok(StrTab *in, Buf *ids, const uint32_t *c, size_t n) {
     int64_t id = intern(in, c, n);
     if (id < 0) return -1;
     return buf_push(ids, (uint32_t)id);
 }
 
-static int split_words(const Buf *a, Interner *in, Buf *ids, int punct_split) {
+static int split_words(const Buf *a, StrTab *in, Buf *ids, int punct_split) {
     ids->n = 0;
     size_t i = 0;
     while (i < a->n) {
@@ -324,57 +243,57 @@ static int split_words(const Buf *a, Interner *in, Buf *ids, int punct_split) {
     return 0;
 }
 
-/* ---- n-gram matching by sort + merge ---- */
+/* ---- n-gram matching by counting in a hash map ---- */
 
-static _Thread_local const uint32_t *g_seq;
-static _Thread_local size_t g_order;
-
-static int cmp_ngram(const void *x, const void *y) {
-    const uint32_t *a = g_seq + *(const uint32_t *)x, *b = g_seq + *(const uint32_t *)y;
-    for (size_t k = 0; k < g_order; k++)
-        if (a[k] != b[k]) return a[k] < b[k] ? -1 : 1;
-    return 0;
-}
+/* A distinct n-gram of the hypothesis: where it first starts, and its counts in both sides. */
+typedef struct {
+    size_t at;
+    int64_t nh, nr;
+} Gram;
 
 typedef struct {
-    Buf hs, rs; /* sorted n-gram start positions */
+    HashMap map; /* n-gram -> its Gram */
+    Gram *g;
+    size_t n, cap;
 } Scratch;
 
-static int sorted_starts(const Buf *seq, size_t order, Buf *st) {
-    st->n = 0;
-    if (seq->n < order) return 0;
-    for (size_t i = 0; i + order <= seq->n; i++)
-        if (buf_push(st, (uint32_t)i)) return -1;
-    g_seq = seq->v;
-    g_order = order;
-    qsort(st->v, st->n, sizeof *st->v, cmp_ngram);
-    return 0;
+static void scratch_free(Scratch *sc) {
+    hashmap_free(&sc->map);
+    free(sc->g);
 }
 
-static int ngram_cmp(const uint32_t *a, const uint32_t *b, size_t order) {
-    for (size_t k = 0; k < order; k++)
-        if (a[k] != b[k]) return a[k] < b[k] ? -1 : 1;
-    return 0;
+/* The Gram of the n-gram x (bytes long) of the hypothesis h, or -1; *p ends where it would go. */
+static long gram_find(const Scratch *sc, const uint32_t *h, const uint32_t *x, size_t bytes, HashProbe *p) {
+    *p = hashmap_probe(&sc->map, hash_bytes(x, bytes));
+    for (uint32_t k; hashmap_next(&sc->map, p, &k);)
+        if (memcmp(h + sc->g[k].at, x, bytes) == 0) return (long)k;
+    return -1;
 }
 
-/* Number of clipped matches of order-grams between h and r. */
+/* Number of clipped matches of order-grams between h and r: the sum over the hypothesis's
+ * n-grams of min(count in h, count in r). */
 static int ngram_matches(const Buf *h, const Buf *r, size_t order, Scratch *sc, int64_t *match) {
     *match = 0;
-    if (sorted_starts(h, order, &sc->hs) || sorted_starts(r, order, &sc->rs)) return -1;
-    size_t i = 0, j = 0;
-    while (i < sc->hs.n && j < sc->rs.n) {
-        const uint32_t *a = h->v + sc->hs.v[i], *b = r->v + sc->rs.v[j];
-        int c = ngram_cmp(a, b, order);
-        if (c < 0) {
-            i++;
-        } else if (c > 0) {
-            j++;
-        } else {
-            int64_t ca = 0, cb = 0;
-            while (i < sc->hs.n && ngram_cmp(h->v + sc->hs.v[i], a, order) == 0) i++, ca++;
-            while (j < sc->rs.n && ngram_cmp(r->v + sc->rs.v[j], a, order) == 0) j++, cb++;
-            *match += ca < cb ? ca : cb;
+    if (h->n < order || r->n < order) return 0;
+    size_t nh = h->n - order + 1, bytes = order * sizeof *h->v;
+    if (sc->map.mask + 1 > 8 * nh + 64) hashmap_free(&sc->map); /* after a long segment: a small table clears faster */
+    hashmap_clear(&sc->map);
+    sc->n = 0;
+    if (hashmap_reserve(&sc->map, nh)) return -1;
+    HashProbe p;
+    for (size_t i = 0; i < nh; i++) {
+        long k = gram_find(sc, h->v, h->v + i, bytes, &p);
+        if (k >= 0) {
+            sc->g[k].nh++;
+            continue;
         }
+        Gram g = {i, 1, 0};
+        if (VEC_PUSH(sc->g, sc->n, sc->cap, g, "bleu: n-grams") || hashmap_insert(&sc->map, &p, (uint32_t)(sc->n - 1)))
+            return -1;
+    }
+    for (size_t j = 0; j + order <= r->n; j++) {
+        long k = gram_find(sc, h->v, r->v + j, bytes, &p);
+        if (k >= 0 && sc->g[k].nr < sc->g[k].nh) sc->g[k].nr++, (*match)++;
     }
     return 0;
 }
@@ -409,7 +328,7 @@ void bleu_signature(BleuTokenizer tok, int lowercase, char *buf, size_t size) {
 typedef struct {
     Buf a, b, ids_h, ids_r;
     Scratch sc;
-    Interner in;
+    StrTab in;
 } Work;
 
 static void work_free(Work *w) {
@@ -417,9 +336,8 @@ static void work_free(Work *w) {
     free(w->b.v);
     free(w->ids_h.v);
     free(w->ids_r.v);
-    free(w->sc.hs.v);
-    free(w->sc.rs.v);
-    interner_free(&w->in);
+    scratch_free(&w->sc);
+    strtab_free(&w->in);
 }
 
 /* sacreBLEU BLEU._preprocess_segment + tokenizer + split into interned ids. */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/base/vec.h"
 #include "src/model/kernels.h"
 #include "src/base/rng.h"
 
@@ -44,17 +45,11 @@ typedef struct {
     Model *m;
     size_t offset;
     int count;
-    int cap;
+    size_t cap;
 } TableBuilder;
 
 static int table_add(TableBuilder *tb, const char *name, int layer, int64_t rows, int64_t cols) {
-    if (tb->count == tb->cap) {
-        int cap = tb->cap ? 2 * tb->cap : 64;
-        ParamTensor *t = realloc(tb->m->tensors, sizeof(ParamTensor) * cap);
-        if (!t) return px_error("out of memory building the parameter table");
-        tb->m->tensors = t;
-        tb->cap = cap;
-    }
+    if (VEC_RESERVE(tb->m->tensors, tb->cap, (size_t)tb->count + 1, "the parameter table")) return -1;
     ParamTensor *t = &tb->m->tensors[tb->count++];
     memset(t, 0, sizeof *t);
     snprintf(t->name, sizeof t->name, "%s", name);

@@ -1,6 +1,6 @@
 /* bpe_train.c — byte-level BPE training (see bpe_train.h for the recipe, ids and ties).
  *
- * Counting: every distinct word (a byte string) is interned in a hash table with its count.
+ * Counting: every distinct word (a byte string) is interned in a string table with its count.
  *
  * Training keeps, for every adjacent pair of symbols, its count (summed over words, weighted by
  * word count) and the list of words it occurs in ("where"). A max-heap orders the pairs by
@@ -18,108 +18,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/text/bytelevel.h"
 #include "src/base/common.h"
+#include "src/base/hashmap.h"
+#include "src/base/heap.h"
+#include "src/base/strtab.h"
+#include "src/base/vec.h"
+#include "src/text/bytelevel.h"
 #include "src/text/tokenizer.h"
 
 const char *const BPE_SPECIAL_TOKENS[BPE_N_SPECIAL] = {"<pad>", "<src>", "</src>", "<tgt>", "</tgt>", "<|endoftext|>"};
 
 size_t bpe_bytes_to_unicode(const uint8_t *bytes, size_t len, char *out) { return bytelevel_encode(bytes, len, out); }
 
-/* ---- a hash table of byte strings (words while counting, tokens while training) ------------ */
-
-typedef struct {
-    size_t off; /* into bytes */
-    uint64_t hash;
-    uint32_t len;
-} StrEntry;
-
-typedef struct {
-    uint8_t *bytes; /* all strings back to back */
-    size_t nbytes, capbytes;
-    StrEntry *e;
-    size_t n, cap;
-    int32_t *slot; /* index of the string, or -1; nslots is a power of two */
-    size_t nslots;
-} StrTable;
-
-static uint64_t hash_bytes(const uint8_t *p, size_t n) {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a final mix of the high bits */
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
-    return h ^ (h >> 29);
-}
-
-/* Makes room for `need` elements in the array *pp of capacity *cap (doubling). 0 or -1. The
- * pointer is passed as void * and copied with memcpy, so any element type works without
- * type-punning a T ** as a void **. Use through RESERVE. */
-static int reserve(void *pp, size_t *cap, size_t need, size_t elem, const char *what) {
-    if (need <= *cap) return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need) c *= 2;
-    if (c > SIZE_MAX / elem) return px_error("out of memory: %s (%zu elements)", what, c);
-    void *p;
-    memcpy(&p, pp, sizeof p);
-    void *q = realloc(p, c * elem);
-    if (!q) return px_error("out of memory: %s (%zu x %zu bytes)", what, c, elem);
-    memcpy(pp, &q, sizeof q);
-    *cap = c;
-    return 0;
-}
-#define RESERVE(p, cap, need, what) reserve(&(p), &(cap), (need), sizeof *(p), (what))
-
-static void strtab_free(StrTable *t) {
-    free(t->bytes);
-    free(t->e);
-    free(t->slot);
-    memset(t, 0, sizeof *t);
-}
-
-static int strtab_rehash(StrTable *t, size_t nslots) {
-    int32_t *slot = malloc(nslots * sizeof *slot);
-    if (!slot) return px_error("out of memory: string table of %zu slots", nslots);
-    for (size_t i = 0; i < nslots; i++) slot[i] = -1;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t s = t->e[i].hash & (nslots - 1);
-        while (slot[s] >= 0) s = (s + 1) & (nslots - 1);
-        slot[s] = (int32_t)i;
-    }
-    free(t->slot);
-    t->slot = slot;
-    t->nslots = nslots;
-    return 0;
-}
-
-static const uint8_t *strtab_bytes(const StrTable *t, size_t i) { return t->bytes + t->e[i].off; }
-
-/* Finds or adds the string; *index gets its index. Returns 1 if it was added, 0 if it existed,
- * -1 on failure. */
-static int strtab_intern(StrTable *t, const uint8_t *p, size_t n, int32_t *index) {
-    if (t->nslots == 0 && strtab_rehash(t, 1024)) return -1;
-    uint64_t h = hash_bytes(p, n);
-    size_t s = h & (t->nslots - 1);
-    for (int32_t i; (i = t->slot[s]) >= 0; s = (s + 1) & (t->nslots - 1)) {
-        if (t->e[i].hash == h && t->e[i].len == n && memcmp(strtab_bytes(t, i), p, n) == 0) {
-            *index = i;
-            return 0;
-        }
-    }
-    if (t->n >= INT32_MAX || n > UINT32_MAX) return px_error("string table full (%zu strings)", t->n);
-    if (RESERVE(t->e, t->cap, t->n + 1, "string table") ||
-        RESERVE(t->bytes, t->capbytes, t->nbytes + n, "string bytes"))
-        return -1;
-    if (n) memcpy(t->bytes + t->nbytes, p, n);
-    t->e[t->n] = (StrEntry){.off = t->nbytes, .hash = h, .len = (uint32_t)n};
-    t->nbytes += n;
-    t->slot[s] = (int32_t)t->n;
-    *index = (int32_t)t->n++;
-    if (2 * t->n > t->nslots && strtab_rehash(t, 2 * t->nslots)) return -1;
-    return 1;
-}
-
 /* ---- the trainer: counting words ---------------------------------------------------------- */
 
 struct BpeTrainer {
-    StrTable words;
+    StrTab words;
     int64_t *counts; /* [words.n] */
     size_t counts_cap;
     Tokenizer *pre; /* the encoder's pre-tokenizer, set up as tokenizer_write_json describes it */
@@ -176,11 +90,11 @@ BpeTrainerStats bpe_trainer_stats(const BpeTrainer *tr) {
 
 static int count_word(BpeTrainer *tr, const uint8_t *p, size_t n) {
     if (n == 0) return 0;
-    int32_t i;
-    int added = strtab_intern(&tr->words, p, n, &i);
-    if (added < 0) return -1;
+    int added;
+    long i = strtab_intern(&tr->words, p, n, 0, &added);
+    if (i < 0) return -1;
     if (added) {
-        if (RESERVE(tr->counts, tr->counts_cap, tr->words.n, "word counts")) return -1;
+        if (VEC_RESERVE(tr->counts, tr->counts_cap, tr->words.n, "word counts")) return -1;
         tr->counts[i] = 0;
     }
     tr->counts[i]++;
@@ -209,7 +123,7 @@ int bpe_trainer_add_text(BpeTrainer *tr, const char *text, size_t len) {
 
 /* ---- training ----------------------------------------------------------------------------- */
 
-typedef struct {
+typedef struct { /* 32-bit counts: a Pair is 40 bytes, and there are millions */
     int32_t *w;
     uint32_t n, cap;
 } WordList;
@@ -221,11 +135,10 @@ typedef struct {
     uint32_t stamp; /* the last merge that raised its count */
 } Pair;
 
-typedef struct { /* (a,b) -> index into p */
+typedef struct { /* every pair that ever occurred, found by (a,b) through map */
     Pair *p;
     size_t n, cap;
-    int32_t *slot;
-    size_t nslots;
+    HashMap map;
 } PairTable;
 
 typedef struct {
@@ -234,118 +147,61 @@ typedef struct {
 } HeapItem;
 
 typedef struct {
-    HeapItem *v;
-    size_t n, cap;
-} Heap;
-
-typedef struct {
     int64_t count;
     size_t off;     /* into Run.sym */
     uint32_t len;   /* current number of symbols */
     uint32_t stamp; /* the last merge that rewrote it */
 } Word;
 
-static uint64_t pair_hash(int32_t a, int32_t b) {
-    uint64_t k = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    k *= 0x9E3779B97F4A7C15ULL;
-    return k ^ (k >> 31);
-}
+static uint64_t pair_hash(int32_t a, int32_t b) { return hash_u64((uint64_t)(uint32_t)a << 32 | (uint32_t)b); }
 
 static void pairs_free(PairTable *t) {
     for (size_t i = 0; i < t->n; i++) free(t->p[i].where.w);
     free(t->p);
-    free(t->slot);
+    hashmap_free(&t->map);
     memset(t, 0, sizeof *t);
-}
-
-static int pairs_rehash(PairTable *t, size_t nslots) {
-    int32_t *slot = malloc(nslots * sizeof *slot);
-    if (!slot) return px_error("out of memory: pair table of %zu slots", nslots);
-    for (size_t i = 0; i < nslots; i++) slot[i] = -1;
-    for (size_t i = 0; i < t->n; i++) {
-        size_t s = pair_hash(t->p[i].a, t->p[i].b) & (nslots - 1);
-        while (slot[s] >= 0) s = (s + 1) & (nslots - 1);
-        slot[s] = (int32_t)i;
-    }
-    free(t->slot);
-    t->slot = slot;
-    t->nslots = nslots;
-    return 0;
 }
 
 /* The index of (a,b), or -1 if it never occurred. */
 static int32_t pairs_find(const PairTable *t, int32_t a, int32_t b) {
-    for (size_t s = pair_hash(a, b) & (t->nslots - 1);; s = (s + 1) & (t->nslots - 1)) {
-        int32_t i = t->slot[s];
-        if (i < 0 || (t->p[i].a == a && t->p[i].b == b)) return i;
-    }
+    HashProbe p = hashmap_probe(&t->map, pair_hash(a, b));
+    for (uint32_t i; hashmap_next(&t->map, &p, &i);)
+        if (t->p[i].a == a && t->p[i].b == b) return (int32_t)i;
+    return -1;
 }
 
 /* The index of (a,b), added with count 0 if new; -1 on failure. */
 static int32_t pairs_get(PairTable *t, int32_t a, int32_t b) {
-    size_t s = pair_hash(a, b) & (t->nslots - 1);
-    for (int32_t i; (i = t->slot[s]) >= 0; s = (s + 1) & (t->nslots - 1))
-        if (t->p[i].a == a && t->p[i].b == b) return i;
+    HashProbe p = hashmap_probe(&t->map, pair_hash(a, b));
+    for (uint32_t i; hashmap_next(&t->map, &p, &i);)
+        if (t->p[i].a == a && t->p[i].b == b) return (int32_t)i;
     if (t->n >= INT32_MAX) return px_error("too many distinct symbol pairs");
-    if (RESERVE(t->p, t->cap, t->n + 1, "symbol pairs")) return -1;
-    int32_t i = (int32_t)t->n++;
-    t->slot[s] = i;
-    t->p[i] = (Pair){.a = a, .b = b};
-    if (2 * t->n > t->nslots && pairs_rehash(t, 2 * t->nslots)) return -1;
-    return i;
+    if (VEC_RESERVE(t->p, t->cap, t->n + 1, "symbol pairs") || hashmap_insert(&t->map, &p, (uint32_t)t->n)) return -1;
+    t->p[t->n] = (Pair){.a = a, .b = b};
+    return (int32_t)t->n++;
 }
 
 static int wordlist_add(WordList *l, int32_t w) {
     if (l->n > 0 && l->w[l->n - 1] == w) return 0; /* a word's occurrences come one after another */
     if (l->n == l->cap) {
         if (l->cap >= UINT32_MAX / 2) return px_error("a symbol pair occurs in too many words");
-        uint32_t c = l->cap ? 2 * l->cap : 4;
-        int32_t *q = realloc(l->w, (size_t)c * sizeof *q);
-        if (!q) return px_error("out of memory: pair word list");
-        l->w = q;
-        l->cap = c;
+        size_t cap = l->cap;
+        if (vec_reserve(&l->w, &cap, (size_t)l->n + 1, sizeof *l->w, "pair word lists")) return -1;
+        l->cap = (uint32_t)cap;
     }
     l->w[l->n++] = w;
     return 0;
 }
 
-/* x is better than y: larger count, then smaller left id, then smaller right id. */
-static int heap_better(const HeapItem *x, const HeapItem *y) {
+/* x comes out of the heap before y: larger count, then smaller left id, then smaller right id. */
+static int heap_better(const void *px, const void *py) {
+    const HeapItem *x = px, *y = py;
     if (x->count != y->count) return x->count > y->count;
     if (x->a != y->a) return x->a < y->a;
     return x->b < y->b;
 }
 
-static void heap_sift_down(Heap *h, size_t i) {
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, best = i;
-        if (l < h->n && heap_better(&h->v[l], &h->v[best])) best = l;
-        if (r < h->n && heap_better(&h->v[r], &h->v[best])) best = r;
-        if (best == i) return;
-        HeapItem t = h->v[i];
-        h->v[i] = h->v[best];
-        h->v[best] = t;
-        i = best;
-    }
-}
-
-static int heap_push(Heap *h, HeapItem it) {
-    if (RESERVE(h->v, h->cap, h->n + 1, "pair heap")) return -1;
-    size_t i = h->n++;
-    while (i > 0 && heap_better(&it, &h->v[(i - 1) / 2])) {
-        h->v[i] = h->v[(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    h->v[i] = it;
-    return 0;
-}
-
-static HeapItem heap_pop(Heap *h) {
-    HeapItem top = h->v[0];
-    h->v[0] = h->v[--h->n];
-    heap_sift_down(h, 0);
-    return top;
-}
+HEAP_DEFINE(pair_heap, HeapItem, heap_better)
 
 /* Everything one training run works on. */
 typedef struct {
@@ -354,7 +210,7 @@ typedef struct {
     int32_t *sym; /* the words' symbols back to back */
     PairTable pairs;
     Heap heap;
-    StrTable tokens;  /* token bytes -> id (specials verbatim, then the bytes, then merges) */
+    StrTab tokens;    /* token bytes -> id (specials verbatim, then the bytes, then merges) */
     int32_t *touched; /* pairs whose count rose in this merge */
     size_t n_touched, cap_touched;
     uint8_t *scratch;
@@ -366,7 +222,7 @@ static void run_free(Run *r) {
     free(r->words);
     free(r->sym);
     pairs_free(&r->pairs);
-    free(r->heap.v);
+    heap_free(&r->heap);
     strtab_free(&r->tokens);
     free(r->touched);
     free(r->scratch);
@@ -381,8 +237,7 @@ static int pair_rise(Run *r, int32_t x, int32_t y, int64_t c, int32_t w, uint32_
     if (wordlist_add(&p->where, w)) return -1;
     if (p->stamp != stamp) {
         p->stamp = stamp;
-        if (RESERVE(r->touched, r->cap_touched, r->n_touched + 1, "touched pairs")) return -1;
-        r->touched[r->n_touched++] = i;
+        if (VEC_PUSH(r->touched, r->n_touched, r->cap_touched, i, "touched pairs")) return -1;
     }
     return 0;
 }
@@ -392,8 +247,9 @@ static void pair_fall(Run *r, int32_t x, int32_t y, int64_t c) {
     if (i >= 0) r->pairs.p[i].count -= c; /* always found: every adjacent pair was counted */
 }
 
-/* Rewrites word w with every (a,b) (left to right, non-overlapping) replaced by n. */
-static int merge_word(Run *r, int32_t w, int32_t a, int32_t b, int32_t n, uint32_t stamp) {
+/* Rewrites word w with every (a,b) (left to right, non-overlapping) replaced by n; p is the pair
+ * (a,b) itself. */
+static int merge_word(Run *r, int32_t w, int32_t p, int32_t a, int32_t b, int32_t n, uint32_t stamp) {
     Word *wd = &r->words[w];
     int32_t *s = r->sym + wd->off;
     uint32_t len = wd->len, i = 0, o = 0;
@@ -404,7 +260,7 @@ static int merge_word(Run *r, int32_t w, int32_t a, int32_t b, int32_t n, uint32
                 pair_fall(r, s[o - 1], a, c);
                 if (pair_rise(r, s[o - 1], n, c, w, stamp)) return -1;
             }
-            pair_fall(r, a, b, c);
+            r->pairs.p[p].count -= c;
             if (i + 2 < len) {
                 pair_fall(r, b, s[i + 2], c);
                 if (pair_rise(r, n, s[i + 2], c, w, stamp)) return -1;
@@ -421,30 +277,30 @@ static int merge_word(Run *r, int32_t w, int32_t a, int32_t b, int32_t n, uint32
 
 static int run_setup(Run *r, const BpeTrainer *tr) {
     /* The token table: specials, then the bytes in GPT-2 order. */
-    int32_t id, byte_id[256];
+    int32_t byte_id[256];
     for (int k = 0; k < BPE_N_SPECIAL; k++)
-        if (strtab_intern(&r->tokens, (const uint8_t *)BPE_SPECIAL_TOKENS[k], strlen(BPE_SPECIAL_TOKENS[k]), &id) != 1)
-            return -1;
+        if (strtab_intern(&r->tokens, BPE_SPECIAL_TOKENS[k], strlen(BPE_SPECIAL_TOKENS[k]), 0, NULL) < 0) return -1;
     uint8_t order[256];
     bytelevel_order(order);
     for (int k = 0; k < 256; k++) {
-        if (strtab_intern(&r->tokens, &order[k], 1, &id) != 1) return -1;
-        byte_id[order[k]] = id;
+        long id = strtab_intern(&r->tokens, &order[k], 1, 0, NULL);
+        if (id < 0) return -1;
+        byte_id[order[k]] = (int32_t)id;
     }
     /* The words as symbol sequences. */
-    const StrTable *wt = &tr->words;
+    const StrTab *wt = &tr->words;
     r->n_words = wt->n;
     r->words = px_calloc(wt->n, sizeof *r->words, "BPE words");
     r->sym = px_calloc(wt->nbytes, sizeof *r->sym, "BPE word symbols");
     if (!r->words || !r->sym) return -1;
     for (size_t w = 0; w < wt->n; w++) {
-        const StrEntry *e = &wt->e[w];
+        const StrTabEntry *e = &wt->e[w];
         r->words[w] = (Word){.count = tr->counts[w], .off = e->off, .len = e->len};
-        const uint8_t *p = wt->bytes + e->off;
+        const uint8_t *p = (const uint8_t *)wt->bytes + e->off;
         for (uint32_t k = 0; k < e->len; k++) r->sym[e->off + k] = byte_id[p[k]];
     }
     /* Initial pair counts, word lists and the heap. */
-    if (pairs_rehash(&r->pairs, 1 << 16)) return -1;
+    if (hashmap_reserve(&r->pairs.map, 1 << 15)) return -1;
     for (size_t w = 0; w < r->n_words; w++) {
         const int32_t *s = r->sym + r->words[w].off;
         for (uint32_t k = 0; k + 1 < r->words[w].len; k++) {
@@ -454,19 +310,21 @@ static int run_setup(Run *r, const BpeTrainer *tr) {
             if (wordlist_add(&r->pairs.p[i].where, (int32_t)w)) return -1;
         }
     }
-    if (RESERVE(r->heap.v, r->heap.cap, r->pairs.n + 1, "pair heap")) return -1;
-    for (size_t i = 0; i < r->pairs.n; i++)
-        r->heap.v[r->heap.n++] = (HeapItem){r->pairs.p[i].count, r->pairs.p[i].a, r->pairs.p[i].b};
-    for (size_t i = r->heap.n / 2; i-- > 0;) heap_sift_down(&r->heap, i);
+    if (heap_reserve(&r->heap, r->pairs.n, sizeof(HeapItem))) return -1;
+    for (size_t i = 0; i < r->pairs.n; i++) {
+        HeapItem it = {r->pairs.p[i].count, r->pairs.p[i].a, r->pairs.p[i].b};
+        if (pair_heap_append(&r->heap, &it)) return -1;
+    }
+    pair_heap_order(&r->heap);
     return 0;
 }
 
 static int record_merge(Run *r, BpeResult *out, int32_t a, int32_t b, int32_t n, int64_t count) {
     size_t m = (size_t)out->n_merges;
     if (m >= INT32_MAX) return px_error("too many merges");
-    if (RESERVE(out->merges, r->cap_merges[0], 2 * (m + 1), "merges") ||
-        RESERVE(out->merge_ids, r->cap_merges[1], m + 1, "merges") ||
-        RESERVE(out->merge_counts, r->cap_merges[2], m + 1, "merges"))
+    if (VEC_RESERVE(out->merges, r->cap_merges[0], 2 * (m + 1), "merges") ||
+        VEC_RESERVE(out->merge_ids, r->cap_merges[1], m + 1, "merges") ||
+        VEC_RESERVE(out->merge_counts, r->cap_merges[2], m + 1, "merges"))
         return -1;
     out->merges[2 * m] = a;
     out->merges[2 * m + 1] = b;
@@ -482,11 +340,11 @@ static int do_merge(Run *r, BpeResult *out, int32_t p, uint32_t stamp) {
     int32_t a = r->pairs.p[p].a, b = r->pairs.p[p].b;
     /* The new token: the concatenation of the pair's byte strings (maybe an existing token). */
     size_t la = r->tokens.e[a].len, lb = r->tokens.e[b].len;
-    if (RESERVE(r->scratch, r->cap_scratch, la + lb, "token bytes")) return -1;
-    memcpy(r->scratch, strtab_bytes(&r->tokens, a), la);
-    memcpy(r->scratch + la, strtab_bytes(&r->tokens, b), lb);
-    int32_t n;
-    if (strtab_intern(&r->tokens, r->scratch, la + lb, &n) < 0) return -1;
+    if (VEC_RESERVE(r->scratch, r->cap_scratch, la + lb, "token bytes")) return -1;
+    memcpy(r->scratch, strtab_str(&r->tokens, (size_t)a), la);
+    memcpy(r->scratch + la, strtab_str(&r->tokens, (size_t)b), lb);
+    long n = strtab_intern(&r->tokens, r->scratch, la + lb, 0, NULL);
+    if (n < 0) return -1;
     if (record_merge(r, out, a, b, n, r->pairs.p[p].count)) return -1;
 
     /* The pair's word list is taken out of the table: the pairs that gain words all contain n,
@@ -499,12 +357,13 @@ static int do_merge(Run *r, BpeResult *out, int32_t p, uint32_t stamp) {
         int32_t w = wl.w[k];
         if (r->words[w].stamp == stamp) continue; /* listed twice */
         r->words[w].stamp = stamp;
-        rc = merge_word(r, w, a, b, n, stamp);
+        rc = merge_word(r, w, p, a, b, n, stamp);
     }
     free(wl.w);
     for (size_t k = 0; k < r->n_touched && rc == 0; k++) {
         const Pair *q = &r->pairs.p[r->touched[k]];
-        if (q->count > 0) rc = heap_push(&r->heap, (HeapItem){q->count, q->a, q->b});
+        HeapItem it = {q->count, q->a, q->b};
+        if (q->count > 0) rc = pair_heap_push(&r->heap, &it);
     }
     return rc;
 }
@@ -516,7 +375,7 @@ static int fill_tokens(const Run *r, BpeResult *out) {
     if (!out->tokens) return -1;
     out->n_tokens = (int)r->tokens.n;
     for (size_t i = 0; i < r->tokens.n; i++) {
-        const uint8_t *p = strtab_bytes(&r->tokens, i);
+        const uint8_t *p = (const uint8_t *)strtab_str(&r->tokens, i);
         size_t len = r->tokens.e[i].len;
         out->tokens[i] = malloc(2 * len + 1);
         if (!out->tokens[i]) return px_error("out of memory: token strings");
@@ -541,11 +400,13 @@ int bpe_trainer_train(const BpeTrainer *tr, const BpeTrainParams *params, BpeRes
     int rc = run_setup(&r, tr);
     uint32_t stamp = 0;
     while (rc == 0 && (int)r.tokens.n < params->vocab_size && r.heap.n > 0) {
-        HeapItem top = heap_pop(&r.heap);
+        HeapItem top;
+        pair_heap_pop(&r.heap, &top);
         int32_t p = pairs_find(&r.pairs, top.a, top.b);
         int64_t cur = r.pairs.p[p].count;
         if (cur != top.count) { /* stale: counts of existing pairs only fall */
-            if (cur > 0 && cur < top.count) rc = heap_push(&r.heap, (HeapItem){cur, top.a, top.b});
+            HeapItem again = {cur, top.a, top.b};
+            if (cur > 0 && cur < top.count) rc = pair_heap_push(&r.heap, &again);
             continue;
         }
         if (cur < params->min_frequency) break;

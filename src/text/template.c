@@ -55,7 +55,7 @@ static int fill(char *buf, size_t size, const char *s, const char *src, const ch
 }
 
 int template_tokenize(const TemplateSpec *spec, const Tokenizer *t, const char *src_lang, const char *tgt_lang,
-                      TemplateTokens *out) {
+                      TemplatePieces *out) {
     memset(out, 0, sizeof *out);
     for (int i = 0; spec->required[i]; i++)
         if (tokenizer_token_to_id(t, spec->required[i]) < 0)
@@ -67,18 +67,18 @@ int template_tokenize(const TemplateSpec *spec, const Tokenizer *t, const char *
     char buf[1024];
     for (int i = 0; i < 4; i++) {
         if (fill(buf, sizeof buf, pieces[i], src, tgt) || tokenizer_encode(t, buf, strlen(buf), dest[i])) {
-            template_tokens_free(out);
+            template_pieces_free(out);
             return -1;
         }
     }
     return 0;
 }
 
-void template_tokens_free(TemplateTokens *tt) {
-    idvec_free(&tt->prompt);
-    idvec_free(&tt->src_end);
-    idvec_free(&tt->tgt_begin);
-    idvec_free(&tt->tgt_end);
+void template_pieces_free(TemplatePieces *tp) {
+    idvec_free(&tp->prompt);
+    idvec_free(&tp->src_end);
+    idvec_free(&tp->tgt_begin);
+    idvec_free(&tp->tgt_end);
 }
 
 /* ISO 639-1 codes accepted in file names: a list, so that "state-of-art" is not read as of->art. */

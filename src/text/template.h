@@ -16,9 +16,11 @@ typedef struct {
     const char *required[6]; /* tokens the tokenizer must have as single tokens; NULL-terminated */
 } TemplateSpec;
 
+/* A template's pieces as token ids (owned, freed by template_pieces_free; a test may point them
+ * at static arrays instead). */
 typedef struct {
     IdVec prompt, src_end, tgt_begin, tgt_end;
-} TemplateTokens;
+} TemplatePieces;
 
 /* NULL (px_error listing the names) if unknown. */
 const TemplateSpec *template_find(const char *name);
@@ -34,7 +36,7 @@ void template_guess_languages(const char *path, char *src, char *tgt, size_t siz
 /* Tokenizes the template pieces with {src}/{tgt} filled in. Fails naming the template and
  * the missing token if the tokenizer lacks one of its special tokens. */
 int template_tokenize(const TemplateSpec *spec, const Tokenizer *t, const char *src_lang, const char *tgt_lang,
-                      TemplateTokens *out);
-void template_tokens_free(TemplateTokens *tt);
+                      TemplatePieces *out);
+void template_pieces_free(TemplatePieces *tp);
 
 #endif

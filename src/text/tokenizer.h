@@ -14,13 +14,17 @@
 
 typedef struct Tokenizer Tokenizer; /* opaque; built by io/tokenizer_json.c */
 
-/* A growable vector of token ids. */
+/* A run of token ids: a text's tokens, a template piece, a word. Growable (idvec_push, and
+ * tokenizer_encode appends); n is an int like every token count the model takes. A run that
+ * does not own its ids (a view, or a test's static array) has cap 0 and is never pushed to or
+ * freed. IdVec v = {0} is empty. */
 typedef struct {
     int *ids;
-    size_t n, cap;
+    int n;
+    size_t cap; /* allocated ids */
 } IdVec;
 
-int idvec_push(IdVec *v, int id);
+int idvec_push(IdVec *v, int id); /* 0, or -1 (px_error) */
 void idvec_free(IdVec *v);
 
 /* Appends the ids of `text` (len bytes of UTF-8) to *out. No special tokens are added

@@ -1,9 +1,12 @@
+/* words.c — splitting texts into words and tokenizing them word by word (words.h). */
 #include "src/text/words.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/base/vec.h"
 
 int count_words(const char *text) {
     int n = 0;
@@ -18,53 +21,37 @@ int count_words(const char *text) {
 
 int split_words(const char *text, size_t len, WordSpan **out) {
     *out = NULL;
-    int n = 0, cap = 0;
+    size_t n = 0, cap = 0;
     WordSpan *w = NULL;
     for (size_t i = 0; i < len;) {
         while (i < len && word_separator((unsigned char)text[i])) i++;
         if (i == len) break;
         size_t start = i;
         while (i < len && !word_separator((unsigned char)text[i])) i++;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            WordSpan *bigger = realloc(w, sizeof *w * cap);
-            if (!bigger) {
-                free(w);
-                return px_error("out of memory splitting words");
-            }
-            w = bigger;
+        if (n == INT_MAX || VEC_PUSH(w, n, cap, ((WordSpan){start, i - start}), "words")) {
+            free(w);
+            return n == INT_MAX ? px_error("more than %d words in one text", INT_MAX) : -1;
         }
-        w[n++] = (WordSpan){start, i - start};
     }
     *out = w;
-    return n;
+    return (int)n;
 }
 
 int tokenize_words(const Tokenizer *t, const char *text, size_t len, IdVec *tokens, IdVec *word_ends) {
     WordSpan *words;
     int n = split_words(text, len, &words);
     if (n < 0) return -1;
-    size_t base = tokens->n, cap = 64;
-    char *buf = malloc(cap);
-    int rc = buf ? 0 : px_error("out of memory tokenizing words");
+    size_t base = tokens->n;
+    StrBuf word = {0};
+    int rc = 0;
     for (int i = 0; i < n && rc == 0; i++) {
         /* " word" for every word but the first: the leading space belongs to the word */
-        size_t need = words[i].len + 1;
-        if (need > cap) {
-            char *bigger = realloc(buf, cap = need * 2);
-            if (!bigger) {
-                rc = px_error("out of memory tokenizing words");
-                break;
-            }
-            buf = bigger;
-        }
-        size_t k = 0;
-        if (i > 0) buf[k++] = ' ';
-        memcpy(buf + k, text + words[i].start, words[i].len);
-        k += words[i].len;
-        if (tokenizer_encode(t, buf, k, tokens) || idvec_push(word_ends, (int)(tokens->n - base))) rc = -1;
+        word.n = 0;
+        if ((i > 0 && strbuf_put(&word, " ", 1)) || strbuf_put(&word, text + words[i].start, words[i].len) ||
+            tokenizer_encode(t, word.s, word.n, tokens) || idvec_push(word_ends, (int)(tokens->n - base)))
+            rc = -1;
     }
-    free(buf);
+    free(word.s);
     free(words);
     return rc ? -1 : n;
 }

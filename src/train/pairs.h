@@ -7,15 +7,7 @@
 
 #include "src/train/batch.h"
 #include "src/base/rng.h"
-
-typedef struct {
-    int *ids;
-    int n;
-} TokenSpan;
-
-typedef struct {
-    TokenSpan prompt, src_end, tgt_begin, tgt_end;
-} TemplatePieces;
+#include "src/text/template.h"
 
 /* Examples [first, first+count) of a data set. Offsets are relative to this set. */
 typedef struct {

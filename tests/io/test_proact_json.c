@@ -48,7 +48,7 @@ static void expect_message(const char *needle) {
     }
 }
 
-static void assert_span_equal(const TokenSpan *a, const TokenSpan *b) {
+static void assert_span_equal(const IdVec *a, const IdVec *b) {
     assert_int_equal(a->n, b->n);
     for (int i = 0; i < a->n; i++) assert_int_equal(a->ids[i], b->ids[i]);
 }
@@ -115,7 +115,7 @@ static void trained_file(ProactJson *pj) {
     snprintf(pj->schedule, sizeof pj->schedule, "random");
     snprintf(pj->default_head, sizeof pj->default_head, "waitk:5");
     pj->phi = 2;
-    pj->tokens = (TemplatePieces){{prompt_ids, 3}, {src_end_ids, 1}, {tgt_begin_ids, 2}, {tgt_end_ids, 1}};
+    pj->tokens = (TemplatePieces){{prompt_ids, 3, 0}, {src_end_ids, 1, 0}, {tgt_begin_ids, 2, 0}, {tgt_end_ids, 1, 0}};
 }
 
 /* a probe over a model of hidden size 4, and how it was fitted */

@@ -144,7 +144,8 @@ static void run_case(const char *name) {
     size_t np, nse, ntb, nte;
     int *prompt = read_i32(&f, "prompt", &np), *src_end = read_i32(&f, "src_end", &nse);
     int *tgt_begin = read_i32(&f, "tgt_begin", &ntb), *tgt_end = read_i32(&f, "tgt_end", &nte);
-    TemplatePieces tp = {{prompt, (int)np}, {src_end, (int)nse}, {tgt_begin, (int)ntb}, {tgt_end, (int)nte}};
+    TemplatePieces tp = {
+        {prompt, (int)np, 0}, {src_end, (int)nse, 0}, {tgt_begin, (int)ntb, 0}, {tgt_end, (int)nte, 0}};
     assert_true(pair_set_max_token(&s, &tp) < V);
 
     /* 2. the layout, built by C, against the one built by Python */

@@ -16,10 +16,7 @@ int stream_fixture_init(StreamFixture *f, uint64_t seed, int phi) {
     if (tokenizer_load(PROACT_SOURCE_DIR "/tests/data/fixture/tokenizer.json", &f->tok)) return -1;
     const TemplateSpec *spec = template_find("plain");
     if (!spec || template_tokenize(spec, f->tok, "en", "es", &f->tt)) return -1;
-    f->fmt.tp.prompt = (TokenSpan){f->tt.prompt.ids, (int)f->tt.prompt.n};
-    f->fmt.tp.src_end = (TokenSpan){f->tt.src_end.ids, (int)f->tt.src_end.n};
-    f->fmt.tp.tgt_begin = (TokenSpan){f->tt.tgt_begin.ids, (int)f->tt.tgt_begin.n};
-    f->fmt.tp.tgt_end = (TokenSpan){f->tt.tgt_end.ids, (int)f->tt.tgt_end.n};
+    f->fmt.tp = f->tt; /* a view: f->tt owns the ids */
     f->fmt.phi = phi;
     return 0;
 }
@@ -27,5 +24,5 @@ int stream_fixture_init(StreamFixture *f, uint64_t seed, int phi) {
 void stream_fixture_free(StreamFixture *f) {
     model_free(&f->model);
     tokenizer_free(f->tok);
-    template_tokens_free(&f->tt);
+    template_pieces_free(&f->tt);
 }

@@ -13,7 +13,7 @@
 typedef struct {
     Model model;
     Tokenizer *tok;
-    TemplateTokens tt; /* owns the token ids that fmt.tp points into */
+    TemplatePieces tt; /* owns the token ids that fmt.tp points into */
     StreamFormat fmt;
 } StreamFixture;
 

@@ -518,7 +518,7 @@ static void test_encoder_roundtrip(void **state) {
         }
         IdVec v = {0};
         assert_int_equal(tokenizer_encode(t, p, n, &v), 0);
-        if ((int)v.n != n_want) print_error("piece '%.*s': %zu tokens, expected %d\n", (int)n, p, v.n, n_want);
+        if (v.n != n_want) print_error("piece '%.*s': %d tokens, expected %d\n", (int)n, p, v.n, n_want);
         assert_int_equal(v.n, n_want);
         for (int i = 0; i < n_want; i++) assert_int_equal(v.ids[i], want[i]);
         single += n_want == 1;
@@ -538,7 +538,7 @@ static void test_encoder_roundtrip(void **state) {
     /* The whole text: far fewer tokens than bytes, and it decodes back. */
     size_t len = strlen(text);
     assert_int_equal(tokenizer_encode(t, text, len, &v), 0);
-    assert_true(v.n < len / 3);
+    assert_true((size_t)v.n < len / 3);
     char *back = NULL;
     size_t back_len = 0;
     assert_int_equal(tokenizer_decode(t, v.ids, v.n, 0, &back, &back_len), 0);

@@ -1,4 +1,5 @@
-/* test_tokenizer.c — src/text/tokenizer.c and io/tokenizer_json.c on hand-built tokenizer.json files:
+/* test_tokenizer.c — src/text/tokenizer.c, pretokenizer.c, pretokenizer_regex.c and
+ * io/tokenizer_json.c on hand-built tokenizer.json files:
  * merges by rank and ties, ignore_merges, added tokens (longest match, special or not, lstrip,
  * rstrip, single_word, normalized under NFC), NFC, invalid UTF-8 → U+FFFD, the pre-tokenizer
  * regexes, decoding, the fingerprint, and one error per unsupported component.
@@ -145,7 +146,7 @@ static const char *tokens_n(const Tokenizer *t, const char *text, size_t len) {
     assert_int_equal(tokenizer_encode(t, text, len, &ids), 0);
     size_t k = 0;
     out[0] = '\0';
-    for (size_t i = 0; i < ids.n; i++) {
+    for (int i = 0; i < ids.n; i++) {
         const char *tok = tokenizer_id_to_token(t, ids.ids[i]);
         assert_non_null(tok);
         k += (size_t)snprintf(out + k, sizeof out - k, "%s%s", i ? "|" : "", tok);

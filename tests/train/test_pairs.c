@@ -23,7 +23,7 @@ static PairSet make_set(void) {
     return s;
 }
 static TemplatePieces make_template(void) {
-    TemplatePieces tp = {{prompt, 1}, {src_end, 1}, {tgt_begin, 1}, {tgt_end, 1}};
+    TemplatePieces tp = {{prompt, 1, 0}, {src_end, 1, 0}, {tgt_begin, 1, 0}, {tgt_end, 1, 0}};
     return tp;
 }
 

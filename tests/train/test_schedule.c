@@ -91,7 +91,7 @@ static PairSet example(void) {
 static void test_layout_hand_worked(void **state) {
     (void)state;
     PairSet s = example();
-    TemplatePieces tp = {{prompt, 1}, {src_end, 1}, {tgt_begin, 1}, {tgt_end, 1}};
+    TemplatePieces tp = {{prompt, 1, 0}, {src_end, 1, 0}, {tgt_begin, 1, 0}, {tgt_end, 1, 0}};
     PackedBatch b = {0};
     int g[2] = {1, 3}; /* word x is written after 1 source word, y after 3 */
     SpsdRows rows;

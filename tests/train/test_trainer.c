@@ -22,7 +22,7 @@
 enum { N_EXAMPLES = 24, VOCAB = 64, MAX_STEPS = 64 };
 
 static int prompt[1] = {1}, src_end[1] = {2}, tgt_begin[1] = {3}, tgt_end[1] = {4};
-static const TemplatePieces TEMPLATE = {{prompt, 1}, {src_end, 1}, {tgt_begin, 1}, {tgt_end, 1}};
+static const TemplatePieces TEMPLATE = {{prompt, 1, 0}, {src_end, 1, 0}, {tgt_begin, 1, 0}, {tgt_end, 1, 0}};
 
 /* n examples of 2..4 source and 2..4 target words of 1..2 tokens each (ids 5..VOCAB-1); every
  * target token is its source token at the same index plus one, so there is something to learn. */
