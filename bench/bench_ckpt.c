@@ -48,7 +48,8 @@ int main(int argc, char **argv) {
     double bytes = 3.0 * 4.0 * m.n_params;
     if (w.rank == 0)
         printf("{\"ranks\": %d, \"bytes\": %.0f, \"write_s\": %.4f, \"read_s\": %.4f, \"write_gb_s\": %.3f, "
-               "\"read_gb_s\": %.3f}\n", w.size, bytes, best_w, best_r, bytes / best_w / 1e9, bytes / best_r / 1e9);
+               "\"read_gb_s\": %.3f}\n",
+               w.size, bytes, best_w, best_r, bytes / best_w / 1e9, bytes / best_r / 1e9);
     world_finalize();
     return 0;
 }

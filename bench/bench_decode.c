@@ -33,10 +33,10 @@
 #include "io/stream_model.h"
 #include "jobs/jobs.h"
 #include "src/base/common.h"
+#include "src/base/rng.h"
 #include "src/stream/decode.h"
 #include "src/stream/heads.h"
 #include "src/stream/probe_features.h"
-#include "src/base/rng.h"
 #include "src/stream/runner.h"
 
 /* ------------------------------------------------------------------ helpers */
@@ -125,7 +125,8 @@ static int run_decode(int argc, char **argv) {
         else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[++i]);
-        else return job_fail("bench_decode decode: unknown option (see the comment at the top of bench/bench_decode.c)");
+        else
+            return job_fail("bench_decode decode: unknown option (see the comment at the top of bench/bench_decode.c)");
     }
     if (!model_dir || !src_arg || first < 0 || n_tokens < 1 || repeat < 1 || warmup < 0 || phi < 0)
         return job_fail("bench_decode decode: needs --model, --src-ids and --first (see bench/bench_decode.c)");
@@ -241,7 +242,7 @@ typedef struct {
     HeadSpec head;
     double best_s;
     int64_t words, decisions, tokens_decoded, tokens_encoded;
-    double cue_us; /* one cue computation + head_decide, measured directly */
+    double cue_us;                                      /* one cue computation + head_decide, measured directly */
     double mean_entropy, mean_maxprob, mean_attn_front; /* at the decisions (0 when the runner skips cues) */
 } HeadRun;
 
@@ -395,8 +396,8 @@ static int run_heads(int argc, char **argv) {
 
     printf("{\"impl\": \"proact\", \"core\": \"%s\", \"threads\": %d, \"model\": \"%s\", \"params\": %zu, "
            "\"d\": %d, \"layers\": %d, \"vocab\": %d, \"sentences\": %d, \"max_lead_words\": %d, \"heads\": [",
-           runtime_blas_core(), threads, model_dir, m->n_params, m->cfg.hidden_size, m->cfg.n_layers,
-           m->cfg.vocab_size, n_sent, max_lead);
+           runtime_blas_core(), threads, model_dir, m->n_params, m->cfg.hidden_size, m->cfg.n_layers, m->cfg.vocab_size,
+           n_sent, max_lead);
     for (int h = 0; h < n_specs; h++) {
         const HeadRun *r = &runs[h];
         const double fed = (double)(r->tokens_decoded + r->tokens_encoded);

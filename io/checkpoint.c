@@ -11,12 +11,12 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "src/base/common.h"
 #include "io/atomic_file.h"
 #include "io/files.h"
 #include "io/h5util.h"
 #include "io/hf_model.h"
 #include "mpi/hdf5_mpio.h"
+#include "src/base/common.h"
 
 #define KIND "proact checkpoint" /* what a file missing our attributes is not */
 
@@ -31,7 +31,8 @@ static uint64_t slice_checksum(const void *data, size_t elem, size_t count, size
     const unsigned char *p = data;
     if (elem == 4) {
         const uint32_t *w = (const uint32_t *)p; /* float datasets: 4-byte aligned */
-        for (size_t i = 0; i < count; i++) sum += (uint64_t)(w[i] ^ 0x9e3779b9u) * (2 * (uint64_t)(first_index + i) + 1);
+        for (size_t i = 0; i < count; i++)
+            sum += (uint64_t)(w[i] ^ 0x9e3779b9u) * (2 * (uint64_t)(first_index + i) + 1);
         return sum;
     }
     for (size_t i = 0; i < count; i++) {
@@ -74,8 +75,8 @@ static void owned_part(const ParamTensor *t, int replicated, size_t own_lo, size
 }
 
 /* Collective: writes the 1-D float dataset `name` of tensor t from values[global index - base]. */
-static int write_tensor(const World *w, hid_t group, const char *name, const ParamTensor *t, const float *values, size_t base,
-                        size_t lo, size_t hi, hid_t dxpl, const char *path) {
+static int write_tensor(const World *w, hid_t group, const char *name, const ParamTensor *t, const float *values,
+                        size_t base, size_t lo, size_t hi, hid_t dxpl, const char *path) {
     hsize_t dims[1] = {t->numel};
     hid_t fspace = H5Screate_simple(1, dims, NULL);
     hid_t dset = H5Dcreate2(group, name, H5T_NATIVE_FLOAT, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -102,8 +103,8 @@ static int write_tensor(const World *w, hid_t group, const char *name, const Par
     return rc;
 }
 
-static int write_all(const World *w, hid_t file, const char *path, const Model *m, const AdamW *opt, const PairSampler *sampler,
-                     const CheckpointMeta *meta) {
+static int write_all(const World *w, hid_t file, const char *path, const Model *m, const AdamW *opt,
+                     const PairSampler *sampler, const CheckpointMeta *meta) {
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     hid_t gm = H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -134,8 +135,8 @@ static int write_all(const World *w, hid_t file, const char *path, const Model *
         else H5Sselect_none(fspace), H5Sselect_none(mspace);
         static const int64_t dummy = 0;
         /* synthetic data has no order: the dataset stays empty (every rank skips the write alike) */
-        if (d < 0 || (n_order > 0 && H5Dwrite(d, H5T_NATIVE_INT64, mspace, fspace, dxpl,
-                                              count ? sampler->order + lo : &dummy) < 0))
+        if (d < 0 || (n_order > 0 &&
+                      H5Dwrite(d, H5T_NATIVE_INT64, mspace, fspace, dxpl, count ? sampler->order + lo : &dummy) < 0))
             rc = px_error("%s: cannot write dataset 'state/sampler_order'", path);
         if (d >= 0) H5Dclose(d);
         H5Sclose(fspace);
@@ -146,7 +147,7 @@ static int write_all(const World *w, hid_t file, const char *path, const Model *
     model_shape_text(m, shape, sizeof shape);
     const uint64_t *s = sampler ? sampler->rng.s : (const uint64_t[4]){0, 0, 0, 0};
     snprintf(rng, sizeof rng, "%016" PRIx64 "%016" PRIx64 "%016" PRIx64 "%016" PRIx64, s[0], s[1], s[2], s[3]);
-    int64_t ints[] = {CHECKPOINT_FORMAT_VERSION, meta->step, opt->t, sampler ? sampler->next : 0,
+    int64_t ints[] = {CHECKPOINT_FORMAT_VERSION,    meta->step, opt->t, sampler ? sampler->next : 0,
                       sampler ? sampler->epoch : 0, meta->size};
     const char *names[] = {"format_version", "step", "adam_t", "sampler_next", "sampler_epoch", "world_size"};
     for (int i = 0; rc == 0 && i < 6; i++) rc = h5_attr_write(file, path, names[i], H5T_NATIVE_INT64, &ints[i]);
@@ -215,7 +216,8 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
         double have = statvfs(dir, &fs) == 0 ? (double)fs.f_bavail * fs.f_frsize : need;
         if (have < need)
             rc = px_error("%s: not enough disk space for a checkpoint (need %.1f MB, %.1f MB free): disk full? "
-                          "The previous checkpoint is kept", dir, need / 1e6, have / 1e6);
+                          "The previous checkpoint is kept",
+                          dir, need / 1e6, have / 1e6);
     }
     all = world_any(w, rc != 0);
     if (all) return rc ? -1 : px_error("%s: not enough disk space for a checkpoint (see rank 0)", dir);
@@ -278,8 +280,8 @@ int checkpoint_latest(const char *run_dir, char *path, size_t size) {
 /* Reads [lo, hi) of tensor t's dataset into dst[global - base] and checks the whole dataset's
  * checksum. Collective: every rank calls it for every tensor; the slices of the ranks that
  * `contribute` (disjoint parts, or rank 0 alone when every rank reads everything) add up. */
-static int read_tensor(const World *w, hid_t file, const char *group, const ParamTensor *t, float *dst, size_t base, size_t lo,
-                       size_t hi, int contribute, const char *path) {
+static int read_tensor(const World *w, hid_t file, const char *group, const ParamTensor *t, float *dst, size_t base,
+                       size_t lo, size_t hi, int contribute, const char *path) {
     char name[256];
     snprintf(name, sizeof name, "%s/%s", group, t->name);
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
@@ -301,8 +303,8 @@ static int read_tensor(const World *w, hid_t file, const char *group, const Para
     char *want = NULL;
     if (rc == 0) rc = h5_attr_read_string(d, path, "checksum", KIND, &want);
     /* every rank takes part in the sum even after a local failure, so none waits forever */
-    uint64_t sum =
-        sum_over_ranks(w, rc == 0 && count && contribute ? slice_checksum(dst + (lo - base), 4, count, lo - t->offset) : 0);
+    uint64_t sum = sum_over_ranks(
+        w, rc == 0 && count && contribute ? slice_checksum(dst + (lo - base), 4, count, lo - t->offset) : 0);
     int bad = 0;
     if (rc == 0) {
         char hex[17];
@@ -316,7 +318,8 @@ static int read_tensor(const World *w, hid_t file, const char *group, const Para
     return bad ? px_error("%s: dataset '%s' does not match its checksum (corrupt checkpoint)", path, name) : 0;
 }
 
-int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, PairSampler *sampler, CheckpointMeta *meta) {
+int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, PairSampler *sampler,
+                    CheckpointMeta *meta) {
     h5_quiet();
     hid_t file = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
     int rc = file < 0 ? px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path) : 0;
@@ -335,7 +338,8 @@ int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, Pair
         incompatible = 1;
     }
     if (rc == 0)
-        rc = h5_attr_read_i64(file, path, "step", KIND, &step) || h5_attr_read_i64(file, path, "adam_t", KIND, &adam_t) ||
+        rc = h5_attr_read_i64(file, path, "step", KIND, &step) ||
+                     h5_attr_read_i64(file, path, "adam_t", KIND, &adam_t) ||
                      h5_attr_read_i64(file, path, "sampler_next", KIND, &next) ||
                      h5_attr_read_i64(file, path, "sampler_epoch", KIND, &epoch) ||
                      h5_attr_read_string(file, path, "model", KIND, &shape) ||

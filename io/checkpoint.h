@@ -18,9 +18,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "mpi/world.h"
 #include "src/model/model.h"
 #include "src/model/optim.h"
-#include "mpi/world.h"
 #include "src/train/pairs.h"
 
 #define CHECKPOINT_FORMAT "proact-checkpoint"

@@ -62,39 +62,33 @@ static const char *const schedule_names[] = {
     [SCHEDULE_RANDOM] = "random", [SCHEDULE_CUTS] = "cuts", [SCHEDULE_WAITK] = "waitk", [SCHEDULE_FULL] = "full", NULL,
 };
 
-#define KEY(sec, nm, type, member, def, choices, help)                                        \
-    {sec, nm, type, offsetof(ProactConfig, member), sizeof(((ProactConfig *)0)->member), def, \
-     choices, help}
+#define KEY(sec, nm, type, member, def, choices, help) \
+    { sec, nm, type, offsetof(ProactConfig, member), sizeof(((ProactConfig *)0)->member), def, choices, help }
 
 static const KeyDef keys[] = {
-    KEY("model", "arch", KEY_ENUM, model.arch, "llama", arch_names,
-        "architecture: llama | qwen2"),
+    KEY("model", "arch", KEY_ENUM, model.arch, "llama", arch_names, "architecture: llama | qwen2"),
     KEY("model", "vocab_size", KEY_INT, model.vocab_size, "512", NULL, "vocabulary size V"),
     KEY("model", "hidden_size", KEY_INT, model.hidden_size, "64", NULL, "model width d"),
     KEY("model", "n_layers", KEY_INT, model.n_layers, "2", NULL, "decoder layers"),
     KEY("model", "n_heads", KEY_INT, model.n_heads, "4", NULL, "query heads"),
     KEY("model", "n_kv_heads", KEY_INT, model.n_kv_heads, "0", NULL,
         "key/value heads, must divide n_heads; 0 = n_heads"),
-    KEY("model", "head_dim", KEY_INT, model.head_dim, "0", NULL,
-        "size of one head, even; 0 = hidden_size / n_heads"),
+    KEY("model", "head_dim", KEY_INT, model.head_dim, "0", NULL, "size of one head, even; 0 = hidden_size / n_heads"),
     KEY("model", "intermediate_size", KEY_INT, model.intermediate_size, "0", NULL,
         "SwiGLU width f; 0 = 8*hidden_size/3 rounded up to a multiple of 16"),
     KEY("model", "rope_theta", KEY_FLOAT, model.rope_theta, "10000", NULL, "RoPE base"),
     KEY("model", "rms_norm_eps", KEY_FLOAT, model.rms_norm_eps, "1e-5", NULL, "RMSNorm epsilon"),
     KEY("model", "tie_embeddings", KEY_BOOL, model.tie_embeddings, "false", NULL,
         "lm_head shares the embedding matrix"),
-    KEY("model", "max_seq_len", KEY_INT, model.max_seq_len, "1024", NULL,
-        "longest sequence the model accepts"),
+    KEY("model", "max_seq_len", KEY_INT, model.max_seq_len, "1024", NULL, "longest sequence the model accepts"),
     KEY("model", "init_std", KEY_FLOAT, model.init_std, "0.02", NULL,
         "std of the normal init of matrices (from-scratch models)"),
     KEY("model", "init", KEY_STRING, model_init, "", NULL,
         "Hugging Face model directory to start from; empty = random init"),
 
     KEY("train", "steps", KEY_INT, train.steps, "100", NULL, "optimizer steps"),
-    KEY("train", "global_batch", KEY_INT, train.global_batch, "8", NULL,
-        "sequences per step over all ranks"),
-    KEY("train", "seq_len", KEY_INT, train.seq_len, "128", NULL,
-        "tokens per sequence, 2 .. model.max_seq_len"),
+    KEY("train", "global_batch", KEY_INT, train.global_batch, "8", NULL, "sequences per step over all ranks"),
+    KEY("train", "seq_len", KEY_INT, train.seq_len, "128", NULL, "tokens per sequence, 2 .. model.max_seq_len"),
     KEY("train", "seed", KEY_INT, train.seed, "1234", NULL, "random seed (init and data)"),
     KEY("train", "log_every", KEY_INT, train.log_every, "10", NULL, "log every this many steps"),
     KEY("train", "eval_every", KEY_INT, train.eval_every, "50", NULL,
@@ -105,13 +99,11 @@ static const KeyDef keys[] = {
         "final lr = lr * min_lr_ratio at the end of the cosine, 0 .. 1"),
     KEY("optim", "decay_steps", KEY_INT, optim.total_steps, "0", NULL,
         "the cosine decay ends here; 0 = train.steps (set it to stop early and resume later)"),
-    KEY("optim", "warmup_steps", KEY_INT, optim.warmup_steps, "10", NULL,
-        "linear warmup steps"),
+    KEY("optim", "warmup_steps", KEY_INT, optim.warmup_steps, "10", NULL, "linear warmup steps"),
     KEY("optim", "beta1", KEY_FLOAT, optim.beta1, "0.9", NULL, "AdamW beta1, 0 < beta1 < 1"),
     KEY("optim", "beta2", KEY_FLOAT, optim.beta2, "0.95", NULL, "AdamW beta2, 0 < beta2 < 1"),
     KEY("optim", "eps", KEY_FLOAT, optim.eps, "1e-8", NULL, "AdamW epsilon"),
-    KEY("optim", "weight_decay", KEY_FLOAT, optim.weight_decay, "0.1", NULL,
-        "decoupled weight decay (matrices only)"),
+    KEY("optim", "weight_decay", KEY_FLOAT, optim.weight_decay, "0.1", NULL, "decoupled weight decay (matrices only)"),
     KEY("optim", "grad_clip", KEY_FLOAT, optim.grad_clip, "1.0", NULL,
         "max global gradient L2 norm; <= 0 disables clipping"),
 
@@ -137,8 +129,7 @@ static const KeyDef keys[] = {
     KEY("stream", "k", KEY_INT, stream.k, "3", NULL, "waitk: the k of g(j) = min(k + j - 1, n + 1)"),
     KEY("stream", "phi", KEY_INT, stream.phi, "0", NULL, "position of the first target token (group positions)"),
     KEY("spsd", "alpha", KEY_FLOAT, spsd.alpha, "1", NULL, "weight of the teacher's cross-entropy"),
-    KEY("spsd", "lambda", KEY_FLOAT, spsd.lambda, "1", NULL,
-        "weight of the distillation KL; 0 = masking only"),
+    KEY("spsd", "lambda", KEY_FLOAT, spsd.lambda, "1", NULL, "weight of the distillation KL; 0 = masking only"),
     KEY("spsd", "tau", KEY_FLOAT, spsd.tau, "1", NULL, "distillation temperature"),
     KEY("mpi", "zero", KEY_BOOL, mpi.zero, "false", NULL,
         "ZeRO-1: shard the AdamW state over the ranks (reduce-scatter + allgather)"),
@@ -148,8 +139,7 @@ static const KeyDef keys[] = {
         "steps between checkpoints (RUN_DIR/checkpoints); 0 = only at the end"),
     KEY("checkpoint", "keep", KEY_INT, checkpoint.keep, "3", NULL, "how many checkpoints to keep"),
 
-    KEY("run", "dir", KEY_STRING, run.dir, "runs/default", NULL,
-        "run directory (logs, checkpoints)"),
+    KEY("run", "dir", KEY_STRING, run.dir, "runs/default", NULL, "run directory (logs, checkpoints)"),
     KEY("run", "threads", KEY_INT, run.threads, "0", NULL, "BLAS threads; 0 = all cores"),
 };
 
@@ -157,8 +147,7 @@ enum { N_KEYS = (int)(sizeof keys / sizeof keys[0]) };
 
 static int find_key(const char *section, size_t section_len, const char *name, size_t name_len) {
     for (int k = 0; k < N_KEYS; k++) {
-        if (strlen(keys[k].section) == section_len &&
-            memcmp(keys[k].section, section, section_len) == 0 &&
+        if (strlen(keys[k].section) == section_len && memcmp(keys[k].section, section, section_len) == 0 &&
             strlen(keys[k].name) == name_len && memcmp(keys[k].name, name, name_len) == 0)
             return k;
     }
@@ -182,9 +171,7 @@ static int key_index(const char *section, const char *name) {
 }
 
 static void *field(ProactConfig *c, int k) { return (char *)c + keys[k].offset; }
-static const void *cfield(const ProactConfig *c, int k) {
-    return (const char *)c + keys[k].offset;
-}
+static const void *cfield(const ProactConfig *c, int k) { return (const char *)c + keys[k].offset; }
 
 /* ---- parsing one value -------------------------------------------------------------- */
 
@@ -219,80 +206,75 @@ static void join_choices(const char *const *choices, char *buf, size_t size) {
 static int set_value(ProactConfig *c, int k, const char *value, const char *where) {
     const KeyDef *d = &keys[k];
     switch (d->type) {
-    case KEY_INT: {
-        char *end;
-        errno = 0;
-        long v = strtol(value, &end, 10);
-        if (end == value || *end != '\0' || isspace((unsigned char)value[0]))
-            return px_error("%s%s.%s: expected an integer, got '%s'", where, d->section, d->name,
-                            value);
-        if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
-            return px_error("%s%s.%s: integer out of range: '%s'", where, d->section, d->name,
-                            value);
-        int iv = (int)v;
-        memcpy(field(c, k), &iv, sizeof iv);
-        return 0;
-    }
-    case KEY_FLOAT: {
-        char *end;
-        errno = 0;
-        double v = strtod(value, &end);
-        if (end == value || *end != '\0' || isspace((unsigned char)value[0]))
-            return px_error("%s%s.%s: expected a number, got '%s'", where, d->section, d->name,
-                            value);
-        if (errno == ERANGE || !isfinite(v) || fabs(v) > FLT_MAX)
-            return px_error("%s%s.%s: number out of range: '%s'", where, d->section, d->name,
-                            value);
-        float fv = (float)v;
-        memcpy(field(c, k), &fv, sizeof fv);
-        return 0;
-    }
-    case KEY_BOOL: {
-        int b;
-        if (!is_bool(value, &b))
-            return px_error("%s%s.%s: expected a boolean (true/false, yes/no, on/off, 1/0), "
-                            "got '%s'",
-                            where, d->section, d->name, value);
-        memcpy(field(c, k), &b, sizeof b);
-        return 0;
-    }
-    case KEY_ENUM: {
-        for (int i = 0; d->choices[i]; i++) {
-            if (strcmp(value, d->choices[i]) == 0) {
-                _Static_assert(sizeof(ModelArch) == sizeof(int), "enum keys are stored as int");
-                memcpy(field(c, k), &i, sizeof i);
-                return 0;
-            }
+        case KEY_INT: {
+            char *end;
+            errno = 0;
+            long v = strtol(value, &end, 10);
+            if (end == value || *end != '\0' || isspace((unsigned char)value[0]))
+                return px_error("%s%s.%s: expected an integer, got '%s'", where, d->section, d->name, value);
+            if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
+                return px_error("%s%s.%s: integer out of range: '%s'", where, d->section, d->name, value);
+            int iv = (int)v;
+            memcpy(field(c, k), &iv, sizeof iv);
+            return 0;
         }
-        char list[256];
-        join_choices(d->choices, list, sizeof list);
-        return px_error("%s%s.%s: unknown %s '%s' (expected: %s)", where, d->section, d->name,
-                        d->name, value, list);
-    }
-    case KEY_STRING: {
-        size_t len = strlen(value);
-        if (len >= d->size)
-            return px_error("%s%s.%s: value too long (%zu characters, at most %zu)", where,
-                            d->section, d->name, len, d->size - 1);
-        for (size_t i = 0; i < len; i++)
-            if (iscntrl((unsigned char)value[i]))
-                return px_error("%s%s.%s: control character in value", where, d->section,
-                                d->name);
-        if (d->choices) {
-            int ok = 0;
-            for (int i = 0; d->choices[i] && !ok; i++) ok = strcmp(value, d->choices[i]) == 0;
-            if (!ok) {
-                char list[256];
-                join_choices(d->choices, list, sizeof list);
-                return px_error("%s%s.%s: unknown %s '%s' (expected: %s)", where, d->section,
-                                d->name, d->name, value, list);
-            }
+        case KEY_FLOAT: {
+            char *end;
+            errno = 0;
+            double v = strtod(value, &end);
+            if (end == value || *end != '\0' || isspace((unsigned char)value[0]))
+                return px_error("%s%s.%s: expected a number, got '%s'", where, d->section, d->name, value);
+            if (errno == ERANGE || !isfinite(v) || fabs(v) > FLT_MAX)
+                return px_error("%s%s.%s: number out of range: '%s'", where, d->section, d->name, value);
+            float fv = (float)v;
+            memcpy(field(c, k), &fv, sizeof fv);
+            return 0;
         }
-        char *dst = field(c, k);
-        memset(dst, 0, d->size);
-        memcpy(dst, value, len);
-        return 0;
-    }
+        case KEY_BOOL: {
+            int b;
+            if (!is_bool(value, &b))
+                return px_error("%s%s.%s: expected a boolean (true/false, yes/no, on/off, 1/0), "
+                                "got '%s'",
+                                where, d->section, d->name, value);
+            memcpy(field(c, k), &b, sizeof b);
+            return 0;
+        }
+        case KEY_ENUM: {
+            for (int i = 0; d->choices[i]; i++) {
+                if (strcmp(value, d->choices[i]) == 0) {
+                    _Static_assert(sizeof(ModelArch) == sizeof(int), "enum keys are stored as int");
+                    memcpy(field(c, k), &i, sizeof i);
+                    return 0;
+                }
+            }
+            char list[256];
+            join_choices(d->choices, list, sizeof list);
+            return px_error("%s%s.%s: unknown %s '%s' (expected: %s)", where, d->section, d->name, d->name, value,
+                            list);
+        }
+        case KEY_STRING: {
+            size_t len = strlen(value);
+            if (len >= d->size)
+                return px_error("%s%s.%s: value too long (%zu characters, at most %zu)", where, d->section, d->name,
+                                len, d->size - 1);
+            for (size_t i = 0; i < len; i++)
+                if (iscntrl((unsigned char)value[i]))
+                    return px_error("%s%s.%s: control character in value", where, d->section, d->name);
+            if (d->choices) {
+                int ok = 0;
+                for (int i = 0; d->choices[i] && !ok; i++) ok = strcmp(value, d->choices[i]) == 0;
+                if (!ok) {
+                    char list[256];
+                    join_choices(d->choices, list, sizeof list);
+                    return px_error("%s%s.%s: unknown %s '%s' (expected: %s)", where, d->section, d->name, d->name,
+                                    value, list);
+                }
+            }
+            char *dst = field(c, k);
+            memset(dst, 0, d->size);
+            memcpy(dst, value, len);
+            return 0;
+        }
     }
     return px_error("%s%s.%s: bad key type", where, d->section, d->name);
 }
@@ -301,18 +283,17 @@ static int set_value(ProactConfig *c, int k, const char *value, const char *wher
 
 typedef struct {
     ProactConfig *c;
-    const char *file;        /* for messages */
-    const char *cursor;      /* reader position in the file text */
-    int lineno;              /* line the reader handed out last (1-based) */
-    int err_line;            /* line of the first error the reader or handler reported */
-    int line[N_KEYS];        /* line of the file that set each key, 0 if none */
-    int override[N_KEYS];    /* 1 + index of the --set that set each key last, 0 if none */
+    const char *file;     /* for messages */
+    const char *cursor;   /* reader position in the file text */
+    int lineno;           /* line the reader handed out last (1-based) */
+    int err_line;         /* line of the first error the reader or handler reported */
+    int line[N_KEYS];     /* line of the file that set each key, 0 if none */
+    int override[N_KEYS]; /* 1 + index of the --set that set each key last, 0 if none */
     const char *const *overrides;
 } ParseState;
 
 /* Records an error at a line of the file (the first one wins) and returns 0 for inih. */
-static int file_error(ParseState *st, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int file_error(ParseState *st, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int file_error(ParseState *st, int line, const char *fmt, ...) {
     if (st->err_line) return 0;
     char msg[768];
@@ -360,8 +341,10 @@ static char *read_line(char *buf, int size, void *stream) {
         }
     }
     if (size < 2 || n > (size_t)size - 2) { /* room for '\n' and '\0' */
-        file_error(st, st->lineno, "line too long (%zu characters, at most %d; pass long "
-                   "values with --set)", n, size - 2);
+        file_error(st, st->lineno,
+                   "line too long (%zu characters, at most %d; pass long "
+                   "values with --set)",
+                   n, size - 2);
         return NULL;
     }
     memcpy(buf, start, n);
@@ -376,13 +359,10 @@ static int on_value(void *user, const char *section, const char *name, const cha
     int line = st->lineno;
     if (st->err_line) return 0;
     if (section[0] == '\0') return file_error(st, line, "key '%s' outside any section", name);
-    if (!section_known(section, strlen(section)))
-        return file_error(st, line, "unknown section [%s]", section);
+    if (!section_known(section, strlen(section))) return file_error(st, line, "unknown section [%s]", section);
     int k = find_key(section, strlen(section), name, strlen(name));
     if (k < 0) return file_error(st, line, "unknown key '%s' in section [%s]", name, section);
-    if (st->line[k])
-        return file_error(st, line, "%s.%s given twice (first at line %d)", section, name,
-                          st->line[k]);
+    if (st->line[k]) return file_error(st, line, "%s.%s given twice (first at line %d)", section, name, st->line[k]);
     char where[PX_PATH_MAX + 32];
     snprintf(where, sizeof where, "%s:%d: ", st->file, line);
     if (set_value(st->c, k, value, where) != 0) {
@@ -419,8 +399,7 @@ static int parse_text(ParseState *st, const char *text) {
     if (rc > 0 && (st->err_line == 0 || rc < st->err_line)) {
         char quoted[96];
         quote_line(text, rc, quoted, sizeof quoted);
-        return px_error("%s:%d: syntax error: expected [section] or key = value, got '%s'",
-                        st->file, rc, quoted);
+        return px_error("%s:%d: syntax error: expected [section] or key = value, got '%s'", st->file, rc, quoted);
     }
     if (st->err_line) return -1;
     if (rc == -2) return px_error("%s: out of memory parsing config", st->file);
@@ -444,16 +423,12 @@ static int apply_override(ParseState *st, int i) {
     while (sec_end > sec && isspace((unsigned char)sec_end[-1])) sec_end--;
     while (name < name_end && isspace((unsigned char)*name)) name++;
     while (name_end > name && isspace((unsigned char)name_end[-1])) name_end--;
-    if (sec == sec_end || name == name_end)
-        return px_error("%sexpected section.key=value", where);
+    if (sec == sec_end || name == name_end) return px_error("%sexpected section.key=value", where);
     size_t sec_len = (size_t)(sec_end - sec), name_len = (size_t)(name_end - name);
 
-    if (!section_known(sec, sec_len))
-        return px_error("%sunknown section [%.*s]", where, (int)sec_len, sec);
+    if (!section_known(sec, sec_len)) return px_error("%sunknown section [%.*s]", where, (int)sec_len, sec);
     int k = find_key(sec, sec_len, name, name_len);
-    if (k < 0)
-        return px_error("%sunknown key '%.*s' in section [%.*s]", where, (int)name_len, name,
-                        (int)sec_len, sec);
+    if (k < 0) return px_error("%sunknown key '%.*s' in section [%.*s]", where, (int)name_len, name, (int)sec_len, sec);
 
     const char *v = eq + 1, *v_end = eq + strlen(eq);
     while (v < v_end && isspace((unsigned char)*v)) v++;
@@ -472,10 +447,9 @@ static int apply_override(ParseState *st, int i) {
 /* ---- resolution and range checks ------------------------------------------------------ */
 
 /* An error about key (section, name), prefixed with where its value came from. */
-static int key_error(const ParseState *st, const char *section, const char *name,
-                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int key_error(const ParseState *st, const char *section, const char *name,
-                     const char *fmt, ...) {
+static int key_error(const ParseState *st, const char *section, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int key_error(const ParseState *st, const char *section, const char *name, const char *fmt, ...) {
     int k = key_index(section, name);
     char msg[768];
     va_list ap;
@@ -483,8 +457,7 @@ static int key_error(const ParseState *st, const char *section, const char *name
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (st->override[k])
-        return px_error("--set %.500s: %s.%s: %s", st->overrides[st->override[k] - 1], section,
-                        name, msg);
+        return px_error("--set %.500s: %s.%s: %s", st->overrides[st->override[k] - 1], section, name, msg);
     if (st->line[k]) return px_error("%s:%d: %s.%s: %s", st->file, st->line[k], section, name, msg);
     if (st->file[0]) return px_error("%s: %s.%s: %s (default)", st->file, section, name, msg);
     return px_error("%s.%s: %s (default)", section, name, msg);
@@ -497,8 +470,8 @@ static int resolve_and_check(ParseState *st) {
     ProactConfig *c = st->c;
     ModelConfig *m = &c->model;
 
-#define REQUIRE(cond, sec, key, ...) \
-    do {                             \
+#define REQUIRE(cond, sec, key, ...)                              \
+    do {                                                          \
         if (!(cond)) return key_error(st, sec, key, __VA_ARGS__); \
     } while (0)
 
@@ -506,17 +479,15 @@ static int resolve_and_check(ParseState *st) {
     /* Not a key: Hugging Face's Qwen2 always has q/k/v biases and Llama never has them alone. */
     m->qkv_bias = m->arch == MODEL_ARCH_QWEN2;
     REQUIRE(m->vocab_size > 0, "model", "vocab_size", "must be positive, got %d", m->vocab_size);
-    REQUIRE(m->hidden_size > 0, "model", "hidden_size", "must be positive, got %d",
-            m->hidden_size);
+    REQUIRE(m->hidden_size > 0, "model", "hidden_size", "must be positive, got %d", m->hidden_size);
     REQUIRE(m->n_layers > 0, "model", "n_layers", "must be positive, got %d", m->n_layers);
     REQUIRE(m->n_heads > 0, "model", "n_heads", "must be positive, got %d", m->n_heads);
-    REQUIRE(m->n_kv_heads >= 0, "model", "n_kv_heads", "must be positive (or 0 = n_heads), got %d",
-            m->n_kv_heads);
+    REQUIRE(m->n_kv_heads >= 0, "model", "n_kv_heads", "must be positive (or 0 = n_heads), got %d", m->n_kv_heads);
     if (m->n_kv_heads == 0) m->n_kv_heads = m->n_heads;
-    REQUIRE(m->n_heads % m->n_kv_heads == 0, "model", "n_kv_heads",
-            "%d does not divide model.n_heads = %d", m->n_kv_heads, m->n_heads);
-    REQUIRE(m->head_dim >= 0, "model", "head_dim",
-            "must be positive (or 0 = hidden_size / n_heads), got %d", m->head_dim);
+    REQUIRE(m->n_heads % m->n_kv_heads == 0, "model", "n_kv_heads", "%d does not divide model.n_heads = %d",
+            m->n_kv_heads, m->n_heads);
+    REQUIRE(m->head_dim >= 0, "model", "head_dim", "must be positive (or 0 = hidden_size / n_heads), got %d",
+            m->head_dim);
     if (m->head_dim == 0) {
         REQUIRE(m->hidden_size % m->n_heads == 0, "model", "head_dim",
                 "0 means hidden_size / n_heads, but model.n_heads = %d does not divide "
@@ -524,50 +495,40 @@ static int resolve_and_check(ParseState *st) {
                 m->n_heads, m->hidden_size);
         m->head_dim = m->hidden_size / m->n_heads;
     }
-    REQUIRE(m->head_dim % 2 == 0, "model", "head_dim",
-            "must be even (RoPE rotates pairs of dimensions), got %d", m->head_dim);
-    REQUIRE(m->intermediate_size >= 0, "model", "intermediate_size",
-            "must be positive (or 0 = SwiGLU default), got %d", m->intermediate_size);
+    REQUIRE(m->head_dim % 2 == 0, "model", "head_dim", "must be even (RoPE rotates pairs of dimensions), got %d",
+            m->head_dim);
+    REQUIRE(m->intermediate_size >= 0, "model", "intermediate_size", "must be positive (or 0 = SwiGLU default), got %d",
+            m->intermediate_size);
     if (m->intermediate_size == 0) {
-        REQUIRE(m->hidden_size <= INT_MAX / 3, "model", "hidden_size", "too large, got %d",
-                m->hidden_size);
+        REQUIRE(m->hidden_size <= INT_MAX / 3, "model", "hidden_size", "too large, got %d", m->hidden_size);
         m->intermediate_size = default_intermediate(m->hidden_size);
     }
-    REQUIRE(m->rope_theta > 0, "model", "rope_theta", "must be positive, got %g",
-            (double)m->rope_theta);
-    REQUIRE(m->rms_norm_eps > 0, "model", "rms_norm_eps", "must be positive, got %g",
-            (double)m->rms_norm_eps);
-    REQUIRE(m->max_seq_len > 0, "model", "max_seq_len", "must be positive, got %d",
-            m->max_seq_len);
+    REQUIRE(m->rope_theta > 0, "model", "rope_theta", "must be positive, got %g", (double)m->rope_theta);
+    REQUIRE(m->rms_norm_eps > 0, "model", "rms_norm_eps", "must be positive, got %g", (double)m->rms_norm_eps);
+    REQUIRE(m->max_seq_len > 0, "model", "max_seq_len", "must be positive, got %d", m->max_seq_len);
     REQUIRE(m->init_std >= 0, "model", "init_std", "must be >= 0, got %g", (double)m->init_std);
 
     /* [train] */
     REQUIRE(c->train.steps > 0, "train", "steps", "must be positive, got %d", c->train.steps);
-    REQUIRE(c->train.global_batch > 0, "train", "global_batch", "must be positive, got %d",
-            c->train.global_batch);
-    REQUIRE(c->train.seq_len >= 2, "train", "seq_len",
-            "must be at least 2 (one input and one target token), got %d", c->train.seq_len);
+    REQUIRE(c->train.global_batch > 0, "train", "global_batch", "must be positive, got %d", c->train.global_batch);
+    REQUIRE(c->train.seq_len >= 2, "train", "seq_len", "must be at least 2 (one input and one target token), got %d",
+            c->train.seq_len);
     /* With model.init the imported config.json decides max_seq_len; train checks it there. */
     REQUIRE(c->model_init[0] || c->train.seq_len <= m->max_seq_len, "train", "seq_len",
             "%d exceeds model.max_seq_len = %d", c->train.seq_len, m->max_seq_len);
     REQUIRE(c->train.seed >= 0, "train", "seed", "must be >= 0, got %d", c->train.seed);
-    REQUIRE(c->train.log_every > 0, "train", "log_every", "must be positive, got %d",
-            c->train.log_every);
+    REQUIRE(c->train.log_every > 0, "train", "log_every", "must be positive, got %d", c->train.log_every);
 
     /* [optim] */
     const OptimConfig *o = &c->optim;
     REQUIRE(o->lr > 0, "optim", "lr", "must be positive, got %g", (double)o->lr);
-    REQUIRE(o->min_lr_ratio >= 0 && o->min_lr_ratio <= 1, "optim", "min_lr_ratio",
-            "must be in [0, 1], got %g", (double)o->min_lr_ratio);
-    REQUIRE(o->warmup_steps >= 0, "optim", "warmup_steps", "must be >= 0, got %d",
-            o->warmup_steps);
-    REQUIRE(o->beta1 > 0 && o->beta1 < 1, "optim", "beta1", "must be in (0, 1), got %g",
-            (double)o->beta1);
-    REQUIRE(o->beta2 > 0 && o->beta2 < 1, "optim", "beta2", "must be in (0, 1), got %g",
-            (double)o->beta2);
+    REQUIRE(o->min_lr_ratio >= 0 && o->min_lr_ratio <= 1, "optim", "min_lr_ratio", "must be in [0, 1], got %g",
+            (double)o->min_lr_ratio);
+    REQUIRE(o->warmup_steps >= 0, "optim", "warmup_steps", "must be >= 0, got %d", o->warmup_steps);
+    REQUIRE(o->beta1 > 0 && o->beta1 < 1, "optim", "beta1", "must be in (0, 1), got %g", (double)o->beta1);
+    REQUIRE(o->beta2 > 0 && o->beta2 < 1, "optim", "beta2", "must be in (0, 1), got %g", (double)o->beta2);
     REQUIRE(o->eps > 0, "optim", "eps", "must be positive, got %g", (double)o->eps);
-    REQUIRE(o->weight_decay >= 0, "optim", "weight_decay", "must be >= 0, got %g",
-            (double)o->weight_decay);
+    REQUIRE(o->weight_decay >= 0, "optim", "weight_decay", "must be >= 0, got %g", (double)o->weight_decay);
     REQUIRE(c->optim.total_steps >= 0, "optim", "decay_steps", "must be >= 0, got %d", c->optim.total_steps);
     if (c->optim.total_steps == 0) c->optim.total_steps = c->train.steps; /* decay_steps = 0: train.steps */
 
@@ -601,8 +562,7 @@ static int resolve_and_check(ParseState *st) {
 
     /* [run] */
     REQUIRE(c->run.dir[0] != '\0', "run", "dir", "must not be empty");
-    REQUIRE(c->run.threads >= 0, "run", "threads", "must be >= 0 (0 = all cores), got %d",
-            c->run.threads);
+    REQUIRE(c->run.threads >= 0, "run", "threads", "must be >= 0 (0 = all cores), got %d", c->run.threads);
 #undef REQUIRE
 
     if (model_config_validate(m) != 0) {
@@ -698,8 +658,7 @@ static char *append_overrides(char *text, const char *const *overrides, int n) {
 
 int config_load(ProactConfig *c, const char *path, const char *const *overrides, int n_overrides) {
     memset(c, 0, sizeof *c);
-    if (n_overrides < 0 || (n_overrides > 0 && !overrides))
-        return px_error("config_load: bad override list");
+    if (n_overrides < 0 || (n_overrides > 0 && !overrides)) return px_error("config_load: bad override list");
 
     ParseState st;
     memset(&st, 0, sizeof st);
@@ -712,8 +671,7 @@ int config_load(ProactConfig *c, const char *path, const char *const *overrides,
 
     char *text = NULL;
     if (path) {
-        if (strlen(path) >= sizeof c->path)
-            return px_error("%.200s...: config path too long", path);
+        if (strlen(path) >= sizeof c->path) return px_error("%.200s...: config path too long", path);
         strcpy(c->path, path);
         st.file = c->path;
         text = read_text(path);
@@ -786,30 +744,30 @@ static size_t dump(const ProactConfig *c, char *buf, size_t size) {
         float fv;
         char num[32];
         switch (d->type) {
-        case KEY_INT:
-            memcpy(&iv, p, sizeof iv);
-            out(&o, "%s = %d\n", d->name, iv);
-            break;
-        case KEY_FLOAT:
-            memcpy(&fv, p, sizeof fv);
-            format_float(fv, num, sizeof num);
-            out(&o, "%s = %s\n", d->name, num);
-            break;
-        case KEY_BOOL:
-            memcpy(&iv, p, sizeof iv);
-            out(&o, "%s = %s\n", d->name, iv ? "true" : "false");
-            break;
-        case KEY_ENUM: {
-            memcpy(&iv, p, sizeof iv);
-            int n = 0;
-            while (d->choices[n]) n++;
-            out(&o, "%s = %s\n", d->name, iv >= 0 && iv < n ? d->choices[iv] : "?");
-            break;
-        }
-        case KEY_STRING:
-            out(&o, "%s =%s%.*s\n", d->name, *(const char *)p ? " " : "",
-                (int)strnlen(p, d->size), (const char *)p);
-            break;
+            case KEY_INT:
+                memcpy(&iv, p, sizeof iv);
+                out(&o, "%s = %d\n", d->name, iv);
+                break;
+            case KEY_FLOAT:
+                memcpy(&fv, p, sizeof fv);
+                format_float(fv, num, sizeof num);
+                out(&o, "%s = %s\n", d->name, num);
+                break;
+            case KEY_BOOL:
+                memcpy(&iv, p, sizeof iv);
+                out(&o, "%s = %s\n", d->name, iv ? "true" : "false");
+                break;
+            case KEY_ENUM: {
+                memcpy(&iv, p, sizeof iv);
+                int n = 0;
+                while (d->choices[n]) n++;
+                out(&o, "%s = %s\n", d->name, iv >= 0 && iv < n ? d->choices[iv] : "?");
+                break;
+            }
+            case KEY_STRING:
+                out(&o, "%s =%s%.*s\n", d->name, *(const char *)p ? " " : "", (int)strnlen(p, d->size),
+                    (const char *)p);
+                break;
         }
     }
     return o.len;
@@ -819,7 +777,6 @@ size_t config_dump_size(const ProactConfig *c) { return dump(c, NULL, 0) + 1; }
 
 int config_dump(const ProactConfig *c, char *buf, size_t size) {
     size_t len = dump(c, buf, size);
-    if (len >= size)
-        return px_error("config_dump: buffer of %zu bytes too small (need %zu)", size, len + 1);
+    if (len >= size) return px_error("config_dump: buffer of %zu bytes too small (need %zu)", size, len + 1);
     return 0;
 }

@@ -12,45 +12,45 @@
 
 typedef struct {
     ModelConfig model;
-    char model_init[4096];    /* [model] init: "" = from scratch, or a Hugging Face model dir */
+    char model_init[4096]; /* [model] init: "" = from scratch, or a Hugging Face model dir */
     struct {
-        int steps;            /* [train] steps */
-        int global_batch;     /* [train] global_batch: sequences per step over all ranks */
-        int seq_len;          /* [train] seq_len: tokens per sequence (synthetic data) */
-        int seed;             /* [train] seed */
-        int log_every;        /* [train] log_every */
-        int eval_every;       /* [train] eval_every: validation loss every N steps (0 = only at the end) */
+        int steps;        /* [train] steps */
+        int global_batch; /* [train] global_batch: sequences per step over all ranks */
+        int seq_len;      /* [train] seq_len: tokens per sequence (synthetic data) */
+        int seed;         /* [train] seed */
+        int log_every;    /* [train] log_every */
+        int eval_every;   /* [train] eval_every: validation loss every N steps (0 = only at the end) */
     } train;
-    OptimConfig optim;        /* [optim] lr, min_lr_ratio, warmup_steps, beta1, beta2, eps,
+    OptimConfig optim; /* [optim] lr, min_lr_ratio, warmup_steps, beta1, beta2, eps,
                                  weight_decay, grad_clip; total_steps = train.steps */
     struct {
-        char source[32];      /* [data] source: pairs | random | copy */
-        char train[4096];     /* [data] train: token shards (.h5) or pairs (.tsv) */
-        char valid[4096];     /* [data] valid: the same, for the validation loss ("" = none) */
-        char tokenizer[4096]; /* [data] tokenizer: tokenizer.json for .tsv data */
+        char source[32];        /* [data] source: pairs | random | copy */
+        char train[4096];       /* [data] train: token shards (.h5) or pairs (.tsv) */
+        char valid[4096];       /* [data] valid: the same, for the validation loss ("" = none) */
+        char tokenizer[4096];   /* [data] tokenizer: tokenizer.json for .tsv data */
         char template_name[64]; /* [data] template: for .tsv data (plain, chatml, llama3) */
-        int max_tokens;       /* [data] max_tokens: longer pairs (.tsv) are skipped */
+        int max_tokens;         /* [data] max_tokens: longer pairs (.tsv) are skipped */
     } data;
-    StreamConfig stream;      /* [stream] schedule, k_min, k_max, mean_step, p_full, k, phi */
+    StreamConfig stream; /* [stream] schedule, k_min, k_max, mean_step, p_full, k, phi */
     struct {
-        float alpha;          /* [spsd] alpha: weight of the teacher's cross-entropy */
-        float lambda;         /* [spsd] lambda: weight of the distillation KL (0 = masking only) */
-        float tau;            /* [spsd] tau: distillation temperature */
+        float alpha;  /* [spsd] alpha: weight of the teacher's cross-entropy */
+        float lambda; /* [spsd] lambda: weight of the distillation KL (0 = masking only) */
+        float tau;    /* [spsd] tau: distillation temperature */
     } spsd;
     struct {
-        int zero;             /* [mpi] zero: 1 = ZeRO-1 (optimizer state sharded over ranks) */
-        float bucket_mb;      /* [mpi] bucket_mb: gradient allreduce bucket size */
+        int zero;        /* [mpi] zero: 1 = ZeRO-1 (optimizer state sharded over ranks) */
+        float bucket_mb; /* [mpi] bucket_mb: gradient allreduce bucket size */
     } mpi;
     struct {
-        int every;            /* [checkpoint] every: steps between checkpoints (0 = only at the end) */
-        int keep;             /* [checkpoint] keep: how many to keep */
+        int every; /* [checkpoint] every: steps between checkpoints (0 = only at the end) */
+        int keep;  /* [checkpoint] keep: how many to keep */
     } checkpoint;
     struct {
-        char dir[4096];       /* [run] dir */
-        int threads;          /* [run] threads: BLAS threads, 0 = all cores */
+        char dir[4096]; /* [run] dir */
+        int threads;    /* [run] threads: BLAS threads, 0 = all cores */
     } run;
-    char path[4096];          /* the file it came from */
-    char *text;               /* the file text plus overrides (owned), for checkpoints */
+    char path[4096]; /* the file it came from */
+    char *text;      /* the file text plus overrides (owned), for checkpoints */
 } ProactConfig;
 
 /* Fills defaults, parses `path` (may be NULL: defaults only), then applies the

@@ -3,11 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/base/common.h"
-#include "src/text/template.h"
 #include "io/files.h"
 #include "io/shards.h"
 #include "io/tokenizer_json.h"
+#include "src/base/common.h"
+#include "src/text/template.h"
 
 static int load_tsv(Dataset *d, const char *tokenizer_path, const char *template_name, int max_tokens,
                     PairsReport report, void *report_ctx) {
@@ -53,12 +53,12 @@ static int open_shards(Dataset *d) {
     return d->file ? 0 : -1;
 }
 
-int dataset_open(const char *path, const char *tokenizer_path, const char *template_name, int max_tokens,
-                 Dataset *d, PairsReport report, void *report_ctx) {
+int dataset_open(const char *path, const char *tokenizer_path, const char *template_name, int max_tokens, Dataset *d,
+                 PairsReport report, void *report_ctx) {
     memset(d, 0, sizeof *d);
     snprintf(d->path, sizeof d->path, "%s", path);
     int rc = px_ends_with(path, ".tsv") ? load_tsv(d, tokenizer_path, template_name, max_tokens, report, report_ctx)
-                                     : open_shards(d);
+                                        : open_shards(d);
     if (rc == 0 && !d->file) d->n_examples = d->pairs.count;
     if (rc) dataset_free(d);
     return rc;
@@ -71,7 +71,8 @@ int dataset_get(Dataset *d, const int64_t *idx, int n, PairSet *out) {
 int dataset_lengths(Dataset *d, const int64_t *idx, int n, int *src_tokens, int *tgt_tokens) {
     if (d->file) return shards_read_lengths(d->file, idx, n, src_tokens, tgt_tokens);
     for (int k = 0; k < n; k++) {
-        if (idx[k] < 0 || idx[k] >= d->pairs.count) return px_error("%s: example %lld is out of range", d->path, (long long)idx[k]);
+        if (idx[k] < 0 || idx[k] >= d->pairs.count)
+            return px_error("%s: example %lld is out of range", d->path, (long long)idx[k]);
         src_tokens[k] = (int)(d->pairs.src_off[idx[k] + 1] - d->pairs.src_off[idx[k]]);
         tgt_tokens[k] = (int)(d->pairs.tgt_off[idx[k] + 1] - d->pairs.tgt_off[idx[k]]);
     }
@@ -85,8 +86,12 @@ static int examples_lengths(void *ctx, const int64_t *idx, int n, int *src_token
 }
 
 ExampleSource dataset_examples(Dataset *d) {
-    return (ExampleSource){.ctx = d, .n_examples = d->n_examples, .template_tokens = &d->template_tokens,
-                           .name = d->path, .get = examples_get, .lengths = examples_lengths};
+    return (ExampleSource){.ctx = d,
+                           .n_examples = d->n_examples,
+                           .template_tokens = &d->template_tokens,
+                           .name = d->path,
+                           .get = examples_get,
+                           .lengths = examples_lengths};
 }
 
 void dataset_free(Dataset *d) {

@@ -6,15 +6,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/pairs_tsv.h"
 #include "src/train/batch_source.h"
 #include "src/train/pairs.h"
-#include "io/pairs_tsv.h"
 
 typedef struct {
     char path[4096];
     int64_t n_examples;
-    PairSet pairs;        /* .tsv: every example, in memory */
-    struct ShardFile *file; /* .h5: examples are read on request (by hyperslab) */
+    PairSet pairs;                  /* .tsv: every example, in memory */
+    struct ShardFile *file;         /* .h5: examples are read on request (by hyperslab) */
     TemplatePieces template_tokens; /* owned */
     char template_name[64], src_lang[32], tgt_lang[32];
     uint64_t tokenizer_fingerprint;
@@ -25,8 +25,8 @@ typedef struct {
 
 /* Opens a data set: a .h5 stays on disk (its attributes are read), a .tsv is tokenized into
  * memory (it needs tokenizer_path and template_name; malformed lines go to `report`). */
-int dataset_open(const char *path, const char *tokenizer_path, const char *template_name, int max_tokens,
-                 Dataset *out, PairsReport report, void *report_ctx);
+int dataset_open(const char *path, const char *tokenizer_path, const char *template_name, int max_tokens, Dataset *out,
+                 PairsReport report, void *report_ctx);
 void dataset_free(Dataset *d);
 /* Examples idx[0..n-1] (0-based in the data set) into *out. */
 int dataset_get(Dataset *d, const int64_t *idx, int n, PairSet *out);

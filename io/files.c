@@ -6,8 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "src/base/common.h"
 #include "io/atomic_file.h"
+#include "src/base/common.h"
 
 int file_read_all(const char *path, char **data, size_t *len) {
     FILE *fp = fopen(path, "rb");
@@ -59,7 +59,8 @@ int file_mkdirs(const char *dir) {
         if (buf[i] != '/' && buf[i] != '\0') continue;
         char saved = buf[i];
         buf[i] = '\0';
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return px_error("%s: cannot create directory: %s", buf, strerror(errno));
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return px_error("%s: cannot create directory: %s", buf, strerror(errno));
         buf[i] = saved;
     }
     struct stat sb;

@@ -19,9 +19,8 @@ int h5_attr_write(hid_t loc, const char *path, const char *name, hid_t type, con
 int h5_attr_write_string(hid_t loc, const char *path, const char *name, const char *value) {
     size_t len = strlen(value);
     hid_t type = H5Tcopy(H5T_C_S1);
-    int rc = type < 0 || H5Tset_size(type, len ? len : 1) < 0
-                 ? px_error("%s: cannot create attribute '%s'", path, name)
-                 : h5_attr_write(loc, path, name, type, len ? value : "");
+    int rc = type < 0 || H5Tset_size(type, len ? len : 1) < 0 ? px_error("%s: cannot create attribute '%s'", path, name)
+                                                              : h5_attr_write(loc, path, name, type, len ? value : "");
     if (type >= 0) H5Tclose(type);
     return rc;
 }
@@ -62,8 +61,9 @@ int h5_attr_read_string(hid_t loc, const char *path, const char *name, const cha
 int h5_attr_read_i64(hid_t loc, const char *path, const char *name, const char *kind, int64_t *out) {
     if (attr_missing(loc, path, name, kind)) return -1;
     hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    int rc = attr < 0 || H5Aread(attr, H5T_NATIVE_INT64, out) < 0 ? px_error("%s: cannot read attribute '%s'", path, name)
-                                                                  : 0;
+    int rc = attr < 0 || H5Aread(attr, H5T_NATIVE_INT64, out) < 0
+                 ? px_error("%s: cannot read attribute '%s'", path, name)
+                 : 0;
     if (attr >= 0) H5Aclose(attr);
     return rc;
 }

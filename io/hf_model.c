@@ -4,8 +4,8 @@
 #include "io/atomic_file.h"
 #include "io/files.h"
 
-#include "src/base/common.h"
 #include "io/safetensors.h"
+#include "src/base/common.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -17,8 +17,7 @@
 #include <unistd.h>
 
 static int join_path(char *out, size_t cap, const char *dir, const char *name) {
-    if ((size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap)
-        return px_error("%.200s...: path too long", dir);
+    if ((size_t)snprintf(out, cap, "%s/%s", dir, name) >= cap) return px_error("%.200s...: path too long", dir);
     return 0;
 }
 
@@ -81,7 +80,8 @@ static int read_arch(const char *path, json_t *root, ModelArch *arch) {
             return px_error("%s: field 'architectures' must be a non-empty array of strings", path);
         if (arch_from_class(json_string_value(first), arch) != 0)
             return px_error("%s: field 'architectures': unsupported architecture '%s' "
-                            "(expected LlamaForCausalLM or Qwen2ForCausalLM)", path, json_string_value(first));
+                            "(expected LlamaForCausalLM or Qwen2ForCausalLM)",
+                            path, json_string_value(first));
         return 0;
     }
     json_t *mt = get_opt(root, "model_type");
@@ -96,8 +96,7 @@ static int read_arch(const char *path, json_t *root, ModelArch *arch) {
 
 /* Features the forward pass does not implement must be rejected, not silently ignored. */
 static int check_unsupported(const char *path, json_t *root) {
-    if (get_opt(root, "rope_scaling"))
-        return px_error("%s: field 'rope_scaling': RoPE scaling is not supported", path);
+    if (get_opt(root, "rope_scaling")) return px_error("%s: field 'rope_scaling': RoPE scaling is not supported", path);
     json_t *act = get_opt(root, "hidden_act");
     if (act && (!json_is_string(act) || strcmp(json_string_value(act), "silu") != 0))
         return px_error("%s: field 'hidden_act': unsupported activation '%s' (expected 'silu')", path,
@@ -199,7 +198,8 @@ static int load_shard(Model *m, const char *path, char *loaded) {
         const ParamTensor *p = model_find_tensor(m, t->name);
         if (!p) {
             rc = px_error("%s: unexpected tensor '%s' (the model has no such parameter: does config.json "
-                          "match the weights?)", path, t->name);
+                          "match the weights?)",
+                          path, t->name);
             break;
         }
         size_t idx = (size_t)(p - m->tensors);
@@ -243,8 +243,8 @@ static int load_sharded(Model *m, const char *dir, const char *index_path, char 
     json_t *file;
     json_object_foreach(wm, name, file) {
         if (!json_is_string(file) || !valid_shard_name(json_string_value(file))) {
-            rc = px_error("%s: weight_map entry '%s': '%s' is not a file name in the model directory",
-                          index_path, name, json_is_string(file) ? json_string_value(file) : "<not a string>");
+            rc = px_error("%s: weight_map entry '%s': '%s' is not a file name in the model directory", index_path, name,
+                          json_is_string(file) ? json_string_value(file) : "<not a string>");
             goto done;
         }
     }
@@ -262,8 +262,7 @@ static int load_sharded(Model *m, const char *dir, const char *index_path, char 
         }
         if (seen) continue;
         char shard[PX_PATH_MAX];
-        if (join_path(shard, sizeof shard, dir, json_string_value(file)) != 0 ||
-            load_shard(m, shard, loaded) != 0) {
+        if (join_path(shard, sizeof shard, dir, json_string_value(file)) != 0 || load_shard(m, shard, loaded) != 0) {
             rc = -1;
             goto done;
         }
@@ -321,7 +320,6 @@ int hf_load_model(const char *dir, Model *m) {
 
 /* ---- saving ------------------------------------------------------------------------- */
 
-
 /* The shortest decimal that reads back as the same float, so that 1e-6f is written as
  * 1e-06 rather than 9.9999999747524271e-07. */
 static json_t *json_float(float x) {
@@ -335,17 +333,14 @@ static json_t *json_float(float x) {
 
 static json_t *config_to_json(const ModelConfig *c, int bf16) {
     const char *cls = model_arch_hf_class(c->arch);
-    json_t *root = json_pack("{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:b, s:i, s:o, s:s, s:s}",
-                             "architectures", cls, "model_type", model_arch_name(c->arch),
-                             "hidden_size", c->hidden_size, "intermediate_size", c->intermediate_size,
-                             "num_hidden_layers", c->n_layers, "num_attention_heads", c->n_heads,
-                             "num_key_value_heads", c->n_kv_heads, "head_dim", c->head_dim,
-                             "vocab_size", c->vocab_size, "rope_theta", json_float(c->rope_theta),
-                             "rms_norm_eps", json_float(c->rms_norm_eps),
-                             "tie_word_embeddings", c->tie_embeddings,
-                             "max_position_embeddings", c->max_seq_len,
-                             "initializer_range", json_float(c->init_std), "hidden_act", "silu",
-                             "torch_dtype", bf16 ? "bfloat16" : "float32");
+    json_t *root = json_pack(
+        "{s:[s], s:s, s:i, s:i, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:b, s:i, s:o, s:s, s:s}", "architectures", cls,
+        "model_type", model_arch_name(c->arch), "hidden_size", c->hidden_size, "intermediate_size",
+        c->intermediate_size, "num_hidden_layers", c->n_layers, "num_attention_heads", c->n_heads,
+        "num_key_value_heads", c->n_kv_heads, "head_dim", c->head_dim, "vocab_size", c->vocab_size, "rope_theta",
+        json_float(c->rope_theta), "rms_norm_eps", json_float(c->rms_norm_eps), "tie_word_embeddings",
+        c->tie_embeddings, "max_position_embeddings", c->max_seq_len, "initializer_range", json_float(c->init_std),
+        "hidden_act", "silu", "torch_dtype", bf16 ? "bfloat16" : "float32");
     if (root && c->arch == MODEL_ARCH_LLAMA && json_object_set_new(root, "attention_bias", json_false()) != 0) {
         json_decref(root);
         return NULL;

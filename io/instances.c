@@ -39,8 +39,7 @@ static void format_real(char *buf, size_t size, double x) {
 static void format_delay(char *buf, size_t size, double x) {
     if (x == floor(x) && fabs(x) < 9007199254740992.0) /* 2^53: every integer exact */
         snprintf(buf, size, "%.0f", x);
-    else
-        format_real(buf, size, x);
+    else format_real(buf, size, x);
 }
 
 /* Elapsed ms with ms precision: "%.3f" without trailing zeros, but always a real ("1500.0"). */
@@ -102,12 +101,11 @@ int instances_write(const char *path, const Instance *v, int n) {
         static const char *const names[3] = {"prediction", "reference", "source"};
         for (int k = 0; k < 3 && rc == 0; k++)
             if (!(w.quoted[3 * i + k] = json_quote(texts[k])))
-                rc = px_error("%s: instance %lld: field '%s' is not valid UTF-8", path,
-                              (long long)x->index, names[k]);
+                rc = px_error("%s: instance %lld: field '%s' is not valid UTF-8", path, (long long)x->index, names[k]);
         if (rc == 0 && x->n_delays > 0 && !x->delays)
-            rc = px_error("%s: instance %lld: %d delays announced but none given", path, (long long)x->index, x->n_delays);
-        if (rc == 0 && (check_finite(x, x->delays, "delays") || check_finite(x, x->elapsed, "elapsed")))
-            rc = -1;
+            rc = px_error("%s: instance %lld: %d delays announced but none given", path, (long long)x->index,
+                          x->n_delays);
+        if (rc == 0 && (check_finite(x, x->delays, "delays") || check_finite(x, x->elapsed, "elapsed"))) rc = -1;
     }
     if (rc == 0) rc = atomic_write(path, write_body, &w);
     for (int i = 0; i < 3 * n; i++) free(w.quoted[i]);
@@ -349,7 +347,8 @@ static int scores_body(FILE *fp, void *ctx) {
     const EvalScores *s = ctx;
     fputs("BLEU\tchrF\tAL\tLAAL\tAP\tDAL", fp);
     fputs(s->has_ca ? "\tAL_CA\tLAAL_CA\tAP_CA\tDAL_CA\n" : "\n", fp);
-    const double v[] = {s->bleu.score, s->chrf, s->AL, s->LAAL, s->AP, s->DAL, s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
+    const double v[] = {s->bleu.score, s->chrf,  s->AL,      s->LAAL,  s->AP,
+                        s->DAL,        s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
     int nv = s->has_ca ? 10 : 6;
     for (int i = 0; i < nv; i++) tsv_value(fp, v[i], i == nv - 1);
     return ferror(fp) ? -1 : 0;

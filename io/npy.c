@@ -24,8 +24,8 @@ static const char npy_magic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
 
 /* Header: magic, version 1.0, u16 length, dict text padded with spaces and ended by
  * '\n' so that the data starts at a multiple of 64 bytes (what NumPy itself does). */
-static int build_header(const char *path, const int64_t *shape, int ndim, size_t *numel, char *hdr,
-                        size_t cap, size_t *hdr_len) {
+static int build_header(const char *path, const int64_t *shape, int ndim, size_t *numel, char *hdr, size_t cap,
+                        size_t *hdr_len) {
     char dims[NPY_MAX_DIMS * 24 + 8] = "";
     size_t dl = 0, n = 1;
     for (int d = 0; d < ndim; d++) {
@@ -69,7 +69,8 @@ static int write_npy_body(FILE *fp, void *ctx) {
 }
 
 int npy_write_f32(const char *path, const float *data, const int64_t *shape, int ndim) {
-    if (ndim < 0 || ndim > NPY_MAX_DIMS) return px_error("%s: %d dimensions (0..%d supported)", path, ndim, NPY_MAX_DIMS);
+    if (ndim < 0 || ndim > NPY_MAX_DIMS)
+        return px_error("%s: %d dimensions (0..%d supported)", path, ndim, NPY_MAX_DIMS);
     char hdr[512];
     size_t hlen = 0, numel = 0;
     if (build_header(path, shape, ndim, &numel, hdr, sizeof hdr, &hlen) != 0) return -1;
@@ -149,8 +150,7 @@ static int parse_dict(const char *path, Cursor *c, int64_t *shape, int *ndim) {
     if (!accept(c, '{')) return px_error("%s: npy header is not a dict", path);
     while (!accept(c, '}')) {
         char key[32], val[32];
-        if (parse_str(c, key, sizeof key) != 0 || !accept(c, ':'))
-            return px_error("%s: malformed npy header", path);
+        if (parse_str(c, key, sizeof key) != 0 || !accept(c, ':')) return px_error("%s: malformed npy header", path);
         if (strcmp(key, "descr") == 0) {
             if (parse_str(c, val, sizeof val) != 0) return px_error("%s: malformed 'descr' in npy header", path);
             if (strcmp(val, "<f4") != 0)
@@ -174,7 +174,9 @@ static int parse_dict(const char *path, Cursor *c, int64_t *shape, int *ndim) {
     }
     if (!have_descr || !have_order || !have_shape)
         return px_error("%s: npy header lacks '%s'", path,
-                        !have_descr ? "descr" : !have_order ? "fortran_order" : "shape");
+                        !have_descr   ? "descr"
+                        : !have_order ? "fortran_order"
+                                      : "shape");
     return 0;
 }
 
@@ -231,8 +233,8 @@ static int read_body(const char *path, FILE *fp, long data_start, float **data, 
     struct stat sb;
     if (fstat(fileno(fp), &sb) != 0) return px_error("%s: cannot stat: %s", path, strerror(errno));
     if ((uint64_t)sb.st_size != (uint64_t)data_start + (uint64_t)numel * 4)
-        return px_error("%s: file has %lld bytes but the header promises %ld + %zu x 4", path,
-                        (long long)sb.st_size, data_start, numel);
+        return px_error("%s: file has %lld bytes but the header promises %ld + %zu x 4", path, (long long)sb.st_size,
+                        data_start, numel);
     float *buf = px_calloc(numel, sizeof(float), path);
     if (!buf) return -1;
     if (fread(buf, sizeof(float), numel, fp) != numel) {

@@ -8,8 +8,8 @@
 #include "src/base/utf8.h"
 #include "src/text/words.h"
 
-static const char *const reason_names[PAIRS_N_REASONS] = {"no tab", "more than one tab", "empty source",
-                                                          "empty target", "invalid UTF-8", "too long"};
+static const char *const reason_names[PAIRS_N_REASONS] = {"no tab",       "more than one tab", "empty source",
+                                                          "empty target", "invalid UTF-8",     "too long"};
 
 const char *pairs_reason_name(int reason) { return reason_names[reason]; }
 
@@ -77,10 +77,19 @@ static int read_line(Reader *r, char *line, size_t len, long lineno) {
         skip(r, lineno, PAIRS_LONG, why);
         return 0;
     }
-    ShardExample ex = {.src_tokens = r->src.ids, .tgt_tokens = r->tgt.ids, .n_src_tokens = r->src.n,
-                       .n_tgt_tokens = r->tgt.n, .src_word_ends = r->src_ends.ids,
-                       .tgt_word_ends = r->tgt_ends.ids, .n_src_words = ns, .n_tgt_words = nt, .src_text = src,
-                       .tgt_text = tgt, .src_text_len = src_len, .tgt_text_len = tgt_len, .line = lineno};
+    ShardExample ex = {.src_tokens = r->src.ids,
+                       .tgt_tokens = r->tgt.ids,
+                       .n_src_tokens = r->src.n,
+                       .n_tgt_tokens = r->tgt.n,
+                       .src_word_ends = r->src_ends.ids,
+                       .tgt_word_ends = r->tgt_ends.ids,
+                       .n_src_words = ns,
+                       .n_tgt_words = nt,
+                       .src_text = src,
+                       .tgt_text = tgt,
+                       .src_text_len = src_len,
+                       .tgt_text_len = tgt_len,
+                       .line = lineno};
     if (shard_writer_add(r->writer, &ex)) return -1;
     PairsStats *st = r->st;
     st->kept++;
@@ -91,12 +100,17 @@ static int read_line(Reader *r, char *line, size_t len, long lineno) {
     return 0;
 }
 
-int pairs_tsv_read(const char *path, const Tokenizer *t, int max_tokens, int strict, ShardWriter *w,
-                   PairsStats *st, PairsReport report, void *report_ctx) {
+int pairs_tsv_read(const char *path, const Tokenizer *t, int max_tokens, int strict, ShardWriter *w, PairsStats *st,
+                   PairsReport report, void *report_ctx) {
     memset(st, 0, sizeof *st);
     FILE *fp = fopen(path, "rb");
     if (!fp) return px_error("%s: cannot open: %s", path, strerror(errno));
-    Reader r = {.path = path, .tok = t, .max_tokens = max_tokens, .writer = w, .st = st, .report = report,
+    Reader r = {.path = path,
+                .tok = t,
+                .max_tokens = max_tokens,
+                .writer = w,
+                .st = st,
+                .report = report,
                 .report_ctx = report_ctx};
     char *line = NULL;
     size_t cap = 0;

@@ -5,8 +5,8 @@
 
 #include <stdio.h>
 
-#include "src/text/tokenizer.h"
 #include "io/shards.h"
+#include "src/text/tokenizer.h"
 
 enum { PAIRS_NO_TAB, PAIRS_TABS, PAIRS_EMPTY_SRC, PAIRS_EMPTY_TGT, PAIRS_UTF8, PAIRS_LONG, PAIRS_N_REASONS };
 
@@ -26,7 +26,7 @@ long pairs_skipped(const PairsStats *st);
 /* Adds every good line of `path` to w; counts and reports the others. Lines longer than
  * max_tokens tokens on a side are malformed. With strict, any malformed line is an error
  * naming the first one. Fails (px_error) on I/O errors or when no line is usable. */
-int pairs_tsv_read(const char *path, const Tokenizer *t, int max_tokens, int strict, ShardWriter *w,
-                   PairsStats *st, PairsReport report, void *report_ctx);
+int pairs_tsv_read(const char *path, const Tokenizer *t, int max_tokens, int strict, ShardWriter *w, PairsStats *st,
+                   PairsReport report, void *report_ctx);
 
 #endif

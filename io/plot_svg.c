@@ -57,10 +57,8 @@ void plot_tick_label(double v, double step, char *buf, size_t size) {
     int decimals = (int)-floor(log10(step) + 1e-9);
     if (decimals < 0) decimals = 0;
     if (fabs(v) < step * 1e-6) v = 0; /* no "-0" or "1e-17" */
-    if (fabs(v) >= 1e7 || decimals > 8)
-        snprintf(buf, size, "%g", v);
-    else
-        snprintf(buf, size, "%.*f", decimals, v);
+    if (fabs(v) >= 1e7 || decimals > 8) snprintf(buf, size, "%g", v);
+    else snprintf(buf, size, "%.*f", decimals, v);
 }
 
 /* ---- text ---------------------------------------------------------------------------------- */
@@ -90,12 +88,12 @@ static void put_text(FILE *fp, const char *text, int max_chars) {
         unsigned char c = s[i];
         if (k == 1) {
             switch (c) {
-            case '&': fputs("&amp;", fp); break;
-            case '<': fputs("&lt;", fp); break;
-            case '>': fputs("&gt;", fp); break;
-            case '"': fputs("&quot;", fp); break;
-            case '\'': fputs("&apos;", fp); break;
-            default: fputc(c < 0x20 || c == 0x7F ? ' ' : c, fp);
+                case '&': fputs("&amp;", fp); break;
+                case '<': fputs("&lt;", fp); break;
+                case '>': fputs("&gt;", fp); break;
+                case '"': fputs("&quot;", fp); break;
+                case '\'': fputs("&apos;", fp); break;
+                default: fputc(c < 0x20 || c == 0x7F ? ' ' : c, fp);
             }
         } else {
             fwrite(s + i, 1, (size_t)k, fp);
@@ -117,8 +115,10 @@ static void text_el(FILE *fp, double x, double y, const char *attrs, const char 
  * pentagon, hexagon — sized to look about equally heavy. */
 static void marker(FILE *fp, int shape, double x, double y, const char *color, const char *cls) {
     if (shape == 0) {
-        fprintf(fp, "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\" stroke=\"white\" stroke-width=\"1\"/>\n",
-                cls, x, y, color);
+        fprintf(
+            fp,
+            "<circle class=\"%s\" cx=\"%.1f\" cy=\"%.1f\" r=\"5\" fill=\"%s\" stroke=\"white\" stroke-width=\"1\"/>\n",
+            cls, x, y, color);
         return;
     }
     static const struct {
@@ -164,8 +164,9 @@ static void draw_axes(FILE *fp, const Plot *p) {
         fprintf(fp, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\"/>\n", PL, y, PR, y);
     }
     fputs("</g>\n", fp);
-    fprintf(fp, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333\" stroke-width=\"1\"/>\n", PL,
-            PT, PR - PL, PB - PT);
+    fprintf(fp,
+            "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#333\" stroke-width=\"1\"/>\n",
+            PL, PT, PR - PL, PB - PT);
     fputs("<g class=\"ticks\" font-size=\"12\" fill=\"#333\">\n", fp);
     for (int i = 0; i < p->tx.n; i++) {
         double v = tick_value(&p->tx, i), x = px_x(p, v);
@@ -182,17 +183,21 @@ static void draw_axes(FILE *fp, const Plot *p) {
     fputs("</g>\n", fp);
     text_el(fp, (PL + PR) / 2.0, PB + 44, "text-anchor=\"middle\" font-size=\"14\" fill=\"#222\"", p->xlabel, 70);
     char attrs[128];
-    snprintf(attrs, sizeof attrs, "text-anchor=\"middle\" font-size=\"14\" fill=\"#222\" transform=\"rotate(-90 20 %.1f)\"",
+    snprintf(attrs, sizeof attrs,
+             "text-anchor=\"middle\" font-size=\"14\" fill=\"#222\" transform=\"rotate(-90 20 %.1f)\"",
              (PT + PB) / 2.0);
     text_el(fp, 20, (PT + PB) / 2.0, attrs, p->ylabel, 55);
-    text_el(fp, W / 2.0, 30, "text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\" fill=\"#111\"", p->title, 80);
+    text_el(fp, W / 2.0, 30, "text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\" fill=\"#111\"", p->title,
+            80);
 }
 
 static void draw_series(FILE *fp, const Plot *p, int k) {
     const PlotSeries *s = &p->s[k];
     const char *color = COLORS[k % N_COLORS];
     int shape = k % N_SHAPES;
-    fprintf(fp, "<g class=\"series\">\n<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"",
+    fprintf(fp,
+            "<g class=\"series\">\n<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" stroke-linejoin=\"round\" "
+            "points=\"",
             color);
     int first = 1;
     for (int i = 0; i < s->n; i++) {
@@ -227,13 +232,15 @@ static void draw_series(FILE *fp, const Plot *p, int k) {
 static void draw_legend(FILE *fp, const Plot *p) {
     if (p->n_series == 0) return;
     int rows = p->n_series;
-    fprintf(fp, "<g class=\"legend\">\n<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"white\" stroke=\"#bbb\"/>\n",
-            LEGEND_X, PT, W - LEGEND_X - 10, 14 + 22 * rows);
+    fprintf(
+        fp,
+        "<g class=\"legend\">\n<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"white\" stroke=\"#bbb\"/>\n",
+        LEGEND_X, PT, W - LEGEND_X - 10, 14 + 22 * rows);
     for (int k = 0; k < rows; k++) {
         double y = PT + 18 + 22 * k;
         const char *color = COLORS[k % N_COLORS];
-        fprintf(fp, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>\n", LEGEND_X + 8, y,
-                LEGEND_X + 36, y, color);
+        fprintf(fp, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"2\"/>\n",
+                LEGEND_X + 8, y, LEGEND_X + 36, y, color);
         marker(fp, k % N_SHAPES, LEGEND_X + 22, y, color, "legend-marker");
         text_el(fp, LEGEND_X + 44, y + 4, "font-size=\"12\" fill=\"#222\"", p->s[k].label, 17);
     }
@@ -250,14 +257,15 @@ static int plot_body(FILE *fp, void *ctx) {
     draw_axes(fp, p);
     for (int k = 0; k < p->n_series; k++) draw_series(fp, p, k);
     if (p->n_points == 0)
-        text_el(fp, (PL + PR) / 2.0, (PT + PB) / 2.0, "text-anchor=\"middle\" font-size=\"14\" fill=\"#888\"", "no data", 0);
+        text_el(fp, (PL + PR) / 2.0, (PT + PB) / 2.0, "text-anchor=\"middle\" font-size=\"14\" fill=\"#888\"",
+                "no data", 0);
     draw_legend(fp, p);
     fputs("</svg>\n", fp);
     return ferror(fp) ? -1 : 0;
 }
 
-int plot_svg_write(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                   const PlotSeries *s, int n_series) {
+int plot_svg_write(const char *path, const char *title, const char *xlabel, const char *ylabel, const PlotSeries *s,
+                   int n_series) {
     if (n_series < 0 || (n_series > 0 && !s)) return px_error("%s: plot: bad series", path);
     Plot p;
     memset(&p, 0, sizeof p);

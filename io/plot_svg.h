@@ -8,8 +8,8 @@
 #include <stddef.h>
 
 typedef struct {
-    const char *label;               /* legend entry, e.g. "entropy" */
-    const double *x, *y;             /* [n] points, drawn in the given order, joined by a line */
+    const char *label;   /* legend entry, e.g. "entropy" */
+    const double *x, *y; /* [n] points, drawn in the given order, joined by a line */
     int n;
     const char *const *point_labels; /* optional [n]: a short label per point, e.g. "τ=2.5" (NULL: none) */
 } PlotSeries;
@@ -17,8 +17,8 @@ typedef struct {
 /* Writes the plot (800 x 560 px) to path, atomically. Texts may hold any UTF-8 (they are
  * XML-escaped; invalid bytes become U+FFFD). Points with a NaN or infinite coordinate are
  * skipped; one point or all-equal values still get a sensible axis. 0, or -1 with px_error. */
-int plot_svg_write(const char *path, const char *title, const char *xlabel, const char *ylabel,
-                   const PlotSeries *s, int n_series);
+int plot_svg_write(const char *path, const char *title, const char *xlabel, const char *ylabel, const PlotSeries *s,
+                   int n_series);
 
 /* Axis ticks: lo, lo + step, ..., hi (n ticks), step = 1, 2 or 5 x 10^k. */
 typedef struct {

@@ -26,7 +26,7 @@ static const IdVec *const_piece(const TemplatePieces *tp, int i) {
 
 /* the top-level keys this module knows; the others are kept in ProactJson.other */
 static int known_key(const char *key) {
-    static const char *const keys[] = {"format", "template", "src_lang", "tgt_lang", "phi",
+    static const char *const keys[] = {"format",   "template",     "src_lang",        "tgt_lang", "phi",
                                        "schedule", "default_head", "template_tokens", "probe"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         if (strcmp(key, keys[i]) == 0) return 1;

@@ -13,11 +13,11 @@
 
 /* How a probe was fitted (proact probe), kept beside it as probe.fit. The head ignores it. */
 typedef struct {
-    const char *method;        /* e.g. "logistic regression (IRLS, ScaLAPACK)" (NULL: not recorded) */
-    const char *data;          /* the training data it was collected from (NULL: not recorded) */
-    int64_t samples, holdout;  /* decision points used to fit / held out */
+    const char *method;       /* e.g. "logistic regression (IRLS, ScaLAPACK)" (NULL: not recorded) */
+    const char *data;         /* the training data it was collected from (NULL: not recorded) */
+    int64_t samples, holdout; /* decision points used to fit / held out */
     double lambda, positive_rate;
-    int iterations;            /* IRLS */
+    int iterations;                                      /* IRLS */
     double train_accuracy, holdout_accuracy;             /* the logistic probe (the head's); NaN: none */
     double ridge_train_accuracy, ridge_holdout_accuracy; /* ridge regression on the same data */
     int ranks;
@@ -25,18 +25,18 @@ typedef struct {
 
 /* Every field of the file. Absent optional fields read as the defaults of proact_json_init. */
 typedef struct {
-    char format[16];          /* "proact" */
-    char template_name[64];   /* "template": how pairs are wrapped (src/text/template.h); "plain" */
+    char format[16];                 /* "proact" */
+    char template_name[64];          /* "template": how pairs are wrapped (src/text/template.h); "plain" */
     char src_lang[32], tgt_lang[32]; /* "source", "target" */
-    int phi;                  /* target position offset; 0 */
-    char schedule[32];        /* the read schedule of training (informational); "": not recorded */
-    char default_head[96];    /* the decision head when none is given; "waitk:3" */
-    TemplatePieces tokens;    /* "template_tokens": prompt, src_end, tgt_begin, tgt_end (ids >= 0) */
+    int phi;                         /* target position offset; 0 */
+    char schedule[32];               /* the read schedule of training (informational); "": not recorded */
+    char default_head[96];           /* the decision head when none is given; "waitk:3" */
+    TemplatePieces tokens;           /* "template_tokens": prompt, src_end, tgt_begin, tgt_end (ids >= 0) */
     int has_probe;
-    Probe probe;              /* its dim is the arrays' length: proact_json_check ties it to a model */
+    Probe probe; /* its dim is the arrays' length: proact_json_check ties it to a model */
     int has_fit;
     ProbeFitInfo fit;
-    char *other;              /* any other top-level keys, as one JSON object's text (NULL: none), so
+    char *other; /* any other top-level keys, as one JSON object's text (NULL: none), so
                                * that rewriting the file keeps what other tools put there */
 } ProactJson;
 

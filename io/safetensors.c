@@ -27,15 +27,13 @@ static const struct {
     const char *name;
     size_t size;
 } dtype_info[] = {
-    [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2}, [ST_BF16] = {"BF16", 2}, [ST_F64] = {"F64", 8},
-    [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4}, [ST_I16] = {"I16", 2},  [ST_I8] = {"I8", 1},
+    [ST_F32] = {"F32", 4}, [ST_F16] = {"F16", 2},   [ST_BF16] = {"BF16", 2}, [ST_F64] = {"F64", 8},
+    [ST_I64] = {"I64", 8}, [ST_I32] = {"I32", 4},   [ST_I16] = {"I16", 2},   [ST_I8] = {"I8", 1},
     [ST_U8] = {"U8", 1},   [ST_BOOL] = {"BOOL", 1},
 };
 #define N_DTYPES ((int)(sizeof dtype_info / sizeof dtype_info[0]))
 
-const char *st_dtype_name(StDtype t) {
-    return (int)t >= 0 && (int)t < N_DTYPES ? dtype_info[t].name : "?";
-}
+const char *st_dtype_name(StDtype t) { return (int)t >= 0 && (int)t < N_DTYPES ? dtype_info[t].name : "?"; }
 
 size_t st_dtype_size(StDtype t) { return (int)t >= 0 && (int)t < N_DTYPES ? dtype_info[t].size : 0; }
 
@@ -123,8 +121,8 @@ static int map_file(StFile *f) {
     if (sb.st_size < 8) {
         close(fd);
         if (sb.st_size == 0) return px_error("%s: file is empty", f->path);
-        return px_error("%s: truncated: %lld bytes, too short for the 8-byte header length",
-                        f->path, (long long)sb.st_size);
+        return px_error("%s: truncated: %lld bytes, too short for the 8-byte header length", f->path,
+                        (long long)sb.st_size);
     }
     void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
@@ -142,23 +140,20 @@ static int get_nonneg_int(json_t *v, uint64_t *out) {
 }
 
 /* Fills t from one header entry and checks its range against the data section. */
-static int parse_entry(StFile *f, const char *name, json_t *entry, const uint8_t *data,
-                       uint64_t data_size, StTensor *t) {
-    if (!json_is_object(entry))
-        return px_error("%s: tensor '%s': header entry is not an object", f->path, name);
+static int parse_entry(StFile *f, const char *name, json_t *entry, const uint8_t *data, uint64_t data_size,
+                       StTensor *t) {
+    if (!json_is_object(entry)) return px_error("%s: tensor '%s': header entry is not an object", f->path, name);
 
     json_t *dt = json_object_get(entry, "dtype");
-    if (!json_is_string(dt))
-        return px_error("%s: tensor '%s': field 'dtype' missing or not a string", f->path, name);
+    if (!json_is_string(dt)) return px_error("%s: tensor '%s': field 'dtype' missing or not a string", f->path, name);
     if (dtype_from_name(json_string_value(dt), &t->dtype) != 0)
         return px_error("%s: tensor '%s': unknown dtype '%s'", f->path, name, json_string_value(dt));
 
     json_t *shape = json_object_get(entry, "shape");
-    if (!json_is_array(shape))
-        return px_error("%s: tensor '%s': field 'shape' missing or not an array", f->path, name);
+    if (!json_is_array(shape)) return px_error("%s: tensor '%s': field 'shape' missing or not an array", f->path, name);
     if (json_array_size(shape) > ST_MAX_DIMS)
-        return px_error("%s: tensor '%s': shape has %zu dimensions (at most %d supported)", f->path,
-                        name, json_array_size(shape), ST_MAX_DIMS);
+        return px_error("%s: tensor '%s': shape has %zu dimensions (at most %d supported)", f->path, name,
+                        json_array_size(shape), ST_MAX_DIMS);
     t->ndim = (int)json_array_size(shape);
     uint64_t numel = 1;
     for (int d = 0; d < t->ndim; d++) {
@@ -178,23 +173,22 @@ static int parse_entry(StFile *f, const char *name, json_t *entry, const uint8_t
 
     json_t *offs = json_object_get(entry, "data_offsets");
     uint64_t begin, end;
-    if (!json_is_array(offs) || json_array_size(offs) != 2 ||
-        get_nonneg_int(json_array_get(offs, 0), &begin) != 0 ||
+    if (!json_is_array(offs) || json_array_size(offs) != 2 || get_nonneg_int(json_array_get(offs, 0), &begin) != 0 ||
         get_nonneg_int(json_array_get(offs, 1), &end) != 0)
-        return px_error("%s: tensor '%s': field 'data_offsets' must be [begin, end] non-negative integers",
-                        f->path, name);
+        return px_error("%s: tensor '%s': field 'data_offsets' must be [begin, end] non-negative integers", f->path,
+                        name);
     if (begin > end)
         return px_error("%s: tensor '%s': data_offsets [%llu, %llu) has begin > end", f->path, name,
                         (unsigned long long)begin, (unsigned long long)end);
     if (end > data_size)
-        return px_error("%s: tensor '%s': data_offsets [%llu, %llu) exceed the data size %llu", f->path,
-                        name, (unsigned long long)begin, (unsigned long long)end,
-                        (unsigned long long)data_size);
+        return px_error("%s: tensor '%s': data_offsets [%llu, %llu) exceed the data size %llu", f->path, name,
+                        (unsigned long long)begin, (unsigned long long)end, (unsigned long long)data_size);
     if (end - begin != t->nbytes)
         return px_error("%s: tensor '%s': data_offsets [%llu, %llu) hold %llu bytes but %s x %llu elements "
-                        "need %zu", f->path, name, (unsigned long long)begin, (unsigned long long)end,
-                        (unsigned long long)(end - begin), st_dtype_name(t->dtype),
-                        (unsigned long long)numel, t->nbytes);
+                        "need %zu",
+                        f->path, name, (unsigned long long)begin, (unsigned long long)end,
+                        (unsigned long long)(end - begin), st_dtype_name(t->dtype), (unsigned long long)numel,
+                        t->nbytes);
     t->data = data + begin;
     return 0;
 }
@@ -264,8 +258,8 @@ int st_open(StFile *f, const char *path) {
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = (hlen << 8) | base[i];
     if (hlen > (uint64_t)f->map_size - 8) {
-        px_error("%s: truncated: header length %llu but file has %zu bytes", path,
-                 (unsigned long long)hlen, f->map_size);
+        px_error("%s: truncated: header length %llu but file has %zu bytes", path, (unsigned long long)hlen,
+                 f->map_size);
         goto fail;
     }
     if (hlen > ST_MAX_HEADER) {
@@ -299,27 +293,27 @@ const StTensor *st_find(const StFile *f, const char *name) {
 int st_tensor_to_f32(const StFile *f, const StTensor *t, float *out) {
     const uint8_t *p = t->data; /* may be unaligned: read through memcpy */
     switch (t->dtype) {
-    case ST_F32:
-        if (t->nbytes) memcpy(out, p, t->nbytes);
-        return 0;
-    case ST_BF16:
-    case ST_F16:
-        for (size_t i = 0; i < t->numel; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, sizeof h);
-            out[i] = t->dtype == ST_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
-        }
-        return 0;
-    case ST_F64:
-        for (size_t i = 0; i < t->numel; i++) {
-            double v;
-            memcpy(&v, p + 8 * i, sizeof v);
-            out[i] = (float)v;
-        }
-        return 0;
-    default:
-        return px_error("%s: tensor '%s': unsupported dtype %s (expected F32, BF16 or F16)", f->path,
-                        t->name, st_dtype_name(t->dtype));
+        case ST_F32:
+            if (t->nbytes) memcpy(out, p, t->nbytes);
+            return 0;
+        case ST_BF16:
+        case ST_F16:
+            for (size_t i = 0; i < t->numel; i++) {
+                uint16_t h;
+                memcpy(&h, p + 2 * i, sizeof h);
+                out[i] = t->dtype == ST_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
+            }
+            return 0;
+        case ST_F64:
+            for (size_t i = 0; i < t->numel; i++) {
+                double v;
+                memcpy(&v, p + 8 * i, sizeof v);
+                out[i] = (float)v;
+            }
+            return 0;
+        default:
+            return px_error("%s: tensor '%s': unsupported dtype %s (expected F32, BF16 or F16)", f->path, t->name,
+                            st_dtype_name(t->dtype));
     }
 }
 
@@ -331,8 +325,7 @@ static int writer_numel(const char *path, const StWriteTensor *t, size_t *numel)
         return px_error("%s: tensor '%s': cannot write dtype %s (F32, BF16 or I32 only)", path, t->name,
                         st_dtype_name(t->dtype));
     if (t->ndim < 0 || t->ndim > ST_MAX_DIMS)
-        return px_error("%s: tensor '%s': %d dimensions (0..%d supported)", path, t->name, t->ndim,
-                        ST_MAX_DIMS);
+        return px_error("%s: tensor '%s': %d dimensions (0..%d supported)", path, t->name, t->ndim, ST_MAX_DIMS);
     size_t n = 1;
     for (int d = 0; d < t->ndim; d++) {
         if (t->shape[d] < 0) return px_error("%s: tensor '%s': negative shape[%d]", path, t->name, d);
@@ -357,8 +350,8 @@ static json_t *shape_json(const StWriteTensor *t) {
 }
 
 /* Builds the header text, space-padded so that the data starts 8-byte aligned. */
-static char *build_header(const char *path, const StWriteTensor *ts, int n, const char *const *meta_kv,
-                          int n_meta, size_t *out_len) {
+static char *build_header(const char *path, const StWriteTensor *ts, int n, const char *const *meta_kv, int n_meta,
+                          size_t *out_len) {
     json_t *root = json_object();
     if (!root) goto oom;
     if (n_meta > 0) {
@@ -435,8 +428,7 @@ static int write_tensor_data(FILE *fp, const StWriteTensor *t, size_t numel) {
     return 0;
 }
 
-static int write_all(FILE *fp, const char *path, const char *header, size_t hlen, const StWriteTensor *ts,
-                     int n) {
+static int write_all(FILE *fp, const char *path, const char *header, size_t hlen, const StWriteTensor *ts, int n) {
     uint8_t len_le[8];
     for (int i = 0; i < 8; i++) len_le[i] = (uint8_t)((uint64_t)hlen >> (8 * i));
     if (fwrite(len_le, 1, 8, fp) != 8 || fwrite(header, 1, hlen, fp) != hlen) return -1;

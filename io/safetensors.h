@@ -12,9 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL
-} StDtype;
+typedef enum { ST_F32, ST_F16, ST_BF16, ST_F64, ST_I64, ST_I32, ST_I16, ST_I8, ST_U8, ST_BOOL } StDtype;
 
 typedef struct {
     char *name;
@@ -23,18 +21,18 @@ typedef struct {
     int64_t shape[8];
     size_t numel;
     size_t nbytes;
-    const uint8_t *data;   /* points into the mapped file */
+    const uint8_t *data; /* points into the mapped file */
 } StTensor;
 
 typedef struct {
     char path[4096];
     int n_tensors;
-    StTensor *tensors;     /* in file order of data offsets */
-    void *map;             /* mmap of the whole file */
+    StTensor *tensors; /* in file order of data offsets */
+    void *map;         /* mmap of the whole file */
     size_t map_size;
 } StFile;
 
-const char *st_dtype_name(StDtype t);   /* "F32", "BF16", ... */
+const char *st_dtype_name(StDtype t); /* "F32", "BF16", ... */
 size_t st_dtype_size(StDtype t);
 
 /* Opens and validates; 0 or -1 with px_error "<path>: <what> (tensor '<name>')". */
@@ -48,11 +46,11 @@ int st_tensor_to_f32(const StFile *f, const StTensor *t, float *out);
 
 /* Writing: collect tensors, then write to `path` atomically (path.tmp, fsync, rename). */
 typedef struct {
-    const char *name;      /* not copied: must outlive the writer */
-    StDtype dtype;         /* output dtype: ST_F32, ST_BF16 (round to nearest even) or ST_I32 */
+    const char *name; /* not copied: must outlive the writer */
+    StDtype dtype;    /* output dtype: ST_F32, ST_BF16 (round to nearest even) or ST_I32 */
     int ndim;
     int64_t shape[8];
-    const void *data;      /* fp32 for F32/BF16 output, int32 for I32 */
+    const void *data; /* fp32 for F32/BF16 output, int32 for I32 */
 } StWriteTensor;
 
 int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta_kv, int n_meta);

@@ -9,10 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io/h5util.h"
 #include "src/base/common.h"
 #include "src/base/vec.h"
-#include "io/h5util.h"
-
 
 /* ---------------------------------------------------------------- growable arrays */
 
@@ -41,10 +40,10 @@ struct ShardWriter {
     Grow lengths, line;
 };
 
-#define WRITER_ARRAYS(w)                                                                                   \
-    &(w)->src_tokens, &(w)->tgt_tokens, &(w)->src_off, &(w)->tgt_off, &(w)->src_word_ends,                  \
-        &(w)->tgt_word_ends, &(w)->src_word_off, &(w)->tgt_word_off, &(w)->src_text, &(w)->tgt_text,        \
-        &(w)->src_text_off, &(w)->tgt_text_off, &(w)->lengths, &(w)->line
+#define WRITER_ARRAYS(w)                                                                                        \
+    &(w)->src_tokens, &(w)->tgt_tokens, &(w)->src_off, &(w)->tgt_off, &(w)->src_word_ends, &(w)->tgt_word_ends, \
+        &(w)->src_word_off, &(w)->tgt_word_off, &(w)->src_text, &(w)->tgt_text, &(w)->src_text_off,             \
+        &(w)->tgt_text_off, &(w)->lengths, &(w)->line
 
 ShardWriter *shard_writer_new(void) {
     ShardWriter *w = px_calloc(1, sizeof *w, "shard writer");
@@ -54,8 +53,7 @@ ShardWriter *shard_writer_new(void) {
     w->src_off.elem = w->tgt_off.elem = w->src_word_off.elem = w->tgt_word_off.elem = sizeof(int64_t);
     w->src_text_off.elem = w->tgt_text_off.elem = w->line.elem = sizeof(int64_t);
     w->src_text.elem = w->tgt_text.elem = 1;
-    Grow *starts[] = {&w->src_off, &w->tgt_off, &w->src_word_off, &w->tgt_word_off, &w->src_text_off,
-                      &w->tgt_text_off};
+    Grow *starts[] = {&w->src_off, &w->tgt_off, &w->src_word_off, &w->tgt_word_off, &w->src_text_off, &w->tgt_text_off};
     for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
         if (grow_push_i64(starts[i], 0)) {
             shard_writer_free(w);
@@ -298,8 +296,7 @@ int shards_read_info(const char *path, ShardInfo *info) {
     if (rc == 0) {
         char *end;
         info->tokenizer_fingerprint = strtoull(fp, &end, 16);
-        if (*end || strlen(fp) != 16)
-            rc = px_error("%s: attribute 'tokenizer_fingerprint' is not 16 hex digits", path);
+        if (*end || strlen(fp) != 16) rc = px_error("%s: attribute 'tokenizer_fingerprint' is not 16 hex digits", path);
     }
     if (rc == 0)
         rc = read_span(file, path, "template/prompt", &info->prompt) ||
@@ -436,13 +433,14 @@ void shards_close(ShardFile *f) {
 }
 
 /* Appends example e's elements of one ragged array (offsets dataset + data dataset). */
-static int append_ragged(ShardFile *f, const char *off_name, const char *data_name, hid_t mtype, size_t elem,
-                         int64_t e, Grow *data, Grow *off) {
+static int append_ragged(ShardFile *f, const char *off_name, const char *data_name, hid_t mtype, size_t elem, int64_t e,
+                         Grow *data, Grow *off) {
     int64_t range[2];
     if (read_range(f->file, f->path, off_name, H5T_NATIVE_INT64, e, 2, range)) return -1;
     int64_t n = range[1] - range[0];
-    if (n < 0) return px_error("%s: dataset '%s' is not monotone at example %lld (corrupt file?)", f->path, off_name,
-                               (long long)e);
+    if (n < 0)
+        return px_error("%s: dataset '%s' is not monotone at example %lld (corrupt file?)", f->path, off_name,
+                        (long long)e);
     if (grow_reserve(data, data->n + (size_t)n)) return -1;
     if (read_range(f->file, f->path, data_name, mtype, range[0], n, (char *)data->data + data->n * elem)) return -1;
     data->n += (size_t)n;
@@ -451,7 +449,8 @@ static int append_ragged(ShardFile *f, const char *off_name, const char *data_na
 
 int shards_read_examples(ShardFile *f, const int64_t *idx, int n, PairSet *out) {
     memset(out, 0, sizeof *out);
-    Grow src = {.elem = sizeof(int)}, tgt = {.elem = sizeof(int)}, sw = {.elem = sizeof(int)}, tw = {.elem = sizeof(int)};
+    Grow src = {.elem = sizeof(int)}, tgt = {.elem = sizeof(int)}, sw = {.elem = sizeof(int)},
+         tw = {.elem = sizeof(int)};
     Grow st = {.elem = 1}, tt = {.elem = 1}, line = {.elem = sizeof(int64_t)};
     Grow offs[6];
     for (int i = 0; i < 6; i++) offs[i] = (Grow){.elem = sizeof(int64_t)};
@@ -477,11 +476,21 @@ int shards_read_examples(ShardFile *f, const int64_t *idx, int n, PairSet *out) 
                  ? -1
                  : 0;
     }
-    *out = (PairSet){.first = -1, .count = n, .src_tokens = src.data, .tgt_tokens = tgt.data,
-                     .src_off = offs[0].data, .tgt_off = offs[1].data, .src_word_ends = sw.data,
-                     .tgt_word_ends = tw.data, .src_word_off = offs[2].data, .tgt_word_off = offs[3].data,
-                     .src_text = st.data, .tgt_text = tt.data, .src_text_off = offs[4].data,
-                     .tgt_text_off = offs[5].data, .line = line.data};
+    *out = (PairSet){.first = -1,
+                     .count = n,
+                     .src_tokens = src.data,
+                     .tgt_tokens = tgt.data,
+                     .src_off = offs[0].data,
+                     .tgt_off = offs[1].data,
+                     .src_word_ends = sw.data,
+                     .tgt_word_ends = tw.data,
+                     .src_word_off = offs[2].data,
+                     .tgt_word_off = offs[3].data,
+                     .src_text = st.data,
+                     .tgt_text = tt.data,
+                     .src_text_off = offs[4].data,
+                     .tgt_text_off = offs[5].data,
+                     .line = line.data};
     if (rc) pair_set_free(out);
     return rc;
 }
@@ -496,8 +505,8 @@ int shards_read_lengths(ShardFile *f, const int64_t *idx, int n, int *src_tokens
         int row[4];
         hid_t mspace = H5Screate_simple(2, count, NULL);
         if (idx[k] < 0 || idx[k] >= f->n_examples || H5Sget_simple_extent_dims(fspace, dims, NULL) != 2 ||
-            dims[1] != 4 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-            mspace < 0 || H5Dread(dset, H5T_NATIVE_INT, mspace, fspace, H5P_DEFAULT, row) < 0)
+            dims[1] != 4 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 || mspace < 0 ||
+            H5Dread(dset, H5T_NATIVE_INT, mspace, fspace, H5P_DEFAULT, row) < 0)
             rc = px_error("%s: cannot read dataset 'lengths' at example %lld", f->path, (long long)idx[k]);
         if (mspace >= 0) H5Sclose(mspace);
         src_tokens[k] = row[1];

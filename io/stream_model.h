@@ -4,8 +4,8 @@
 #ifndef PROACT_STREAM_MODEL_H
 #define PROACT_STREAM_MODEL_H
 
-#include "src/stream/heads.h"
 #include "src/model/model.h"
+#include "src/stream/heads.h"
 #include "src/stream/runner.h"
 #include "src/text/tokenizer.h"
 

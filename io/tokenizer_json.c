@@ -47,12 +47,9 @@ static int must_be_empty(const char *path, json_t *model, const char *key) {
                 (json_is_string(v) && json_string_length(v) == 0);
     if (empty) return 0;
     char shown[64] = "a value";
-    if (json_is_string(v))
-        snprintf(shown, sizeof shown, "'%.40s'", json_string_value(v));
-    else if (json_is_true(v))
-        snprintf(shown, sizeof shown, "true");
-    else if (json_is_number(v))
-        snprintf(shown, sizeof shown, "%g", json_number_value(v));
+    if (json_is_string(v)) snprintf(shown, sizeof shown, "'%.40s'", json_string_value(v));
+    else if (json_is_true(v)) snprintf(shown, sizeof shown, "true");
+    else if (json_is_number(v)) snprintf(shown, sizeof shown, "%g", json_number_value(v));
     return px_error("%s: unsupported model.%s %s (field model.%s)", path, key, shown, key);
 }
 
@@ -235,10 +232,8 @@ static json_t *parse_file(const char *path) {
     json_t *root = json_loadf(fp, JSON_ALLOW_NUL, &err);
     int read_failed = ferror(fp);
     fclose(fp);
-    if (read_failed)
-        px_error("%s: read error", path);
-    else if (!root)
-        px_error("%s: not a tokenizer.json: not valid JSON (line %d: %s)", path, err.line, err.text);
+    if (read_failed) px_error("%s: read error", path);
+    else if (!root) px_error("%s: not a tokenizer.json: not valid JSON (line %d: %s)", path, err.line, err.text);
     if (read_failed) json_decref(root);
     return read_failed ? NULL : root;
 }

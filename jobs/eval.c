@@ -42,8 +42,8 @@
 typedef struct {
     char *prediction; /* words joined by single spaces */
     int n_words;
-    double *delays;   /* [n_words] source words read (double: as Instance holds them) */
-    double *elapsed;  /* [n_words] ms on the simulated clock */
+    double *delays;  /* [n_words] source words read (double: as Instance holds them) */
+    double *elapsed; /* [n_words] ms on the simulated clock */
     double compute_ms;
 } Output;
 
@@ -145,7 +145,8 @@ static int pack_output(Bytes *b, int64_t index, const Output *o) {
     int rc = bytes_put(b, &index, sizeof index) || bytes_put(b, &n, sizeof n) || bytes_put(b, &tl, sizeof tl) ||
              bytes_put(b, o->prediction ? o->prediction : "", (size_t)tl);
     if (n && rc == 0)
-        rc = bytes_put(b, o->delays, (size_t)n * sizeof(double)) || bytes_put(b, o->elapsed, (size_t)n * sizeof(double));
+        rc =
+            bytes_put(b, o->delays, (size_t)n * sizeof(double)) || bytes_put(b, o->elapsed, (size_t)n * sizeof(double));
     return rc || bytes_put(b, &o->compute_ms, sizeof o->compute_ms) ? -1 : 0;
 }
 
@@ -187,7 +188,7 @@ static int unpack_outputs(const char *buf, size_t len, Output *out, int64_t n) {
 typedef struct {
     int64_t n;
     char **src, **ref;
-    long skipped;    /* malformed .tsv lines left out */
+    long skipped; /* malformed .tsv lines left out */
     char first_skipped[300];
 } TestSet;
 
@@ -227,7 +228,8 @@ static int test_set_load(const char *path, const StreamModel *sm, int64_t limit,
     PairSet ps = {0};
     if (rc == 0 && !idx) rc = -1;
     for (int64_t i = 0; i < n && rc == 0; i++) idx[i] = i;
-    if (rc == 0 && n > 1000000000) rc = px_error("%s: %lld sentences are too many for one evaluation", path, (long long)n);
+    if (rc == 0 && n > 1000000000)
+        rc = px_error("%s: %lld sentences are too many for one evaluation", path, (long long)n);
     if (rc == 0) rc = dataset_get(&d, idx, (int)n, &ps);
     if (rc == 0) {
         t->src = px_calloc((size_t)n, sizeof(char *), "sources");
@@ -250,7 +252,7 @@ static int test_set_load(const char *path, const StreamModel *sm, int64_t limit,
 /* --- progress on a terminal ------------------------------------------------------------------- */
 
 typedef struct {
-    int on;          /* rank 0 and stderr is a terminal */
+    int on; /* rank 0 and stderr is a terminal */
     int head, n_heads;
     const char *spec;
     int64_t done, total; /* this rank's sentences of the current head */
@@ -287,15 +289,21 @@ static int write_head(const char *out_dir, const TestSet *t, const Output *outs,
     double compute = 0, words = 0;
     for (int64_t i = 0; i < t->n; i++) { /* borrowed: the outputs and the texts stay theirs */
         const Output *o = &outs[i];
-        v[i] = (Instance){.index = i, .prediction = o->prediction, .delays = o->delays, .elapsed = o->elapsed,
-                          .n_delays = o->n_words, .reference = t->ref[i], .source = t->src[i],
+        v[i] = (Instance){.index = i,
+                          .prediction = o->prediction,
+                          .delays = o->delays,
+                          .elapsed = o->elapsed,
+                          .n_delays = o->n_words,
+                          .reference = t->ref[i],
+                          .source = t->src[i],
                           .source_length = count_words(t->src[i])};
         compute += o->compute_ms;
         words += o->n_words;
     }
     char dir[PX_PATH_MAX + 160], path[PX_PATH_MAX + 200];
     snprintf(dir, sizeof dir, "%s/%s", out_dir, hr->dir);
-    if (rc == 0 && mkdir(dir, 0777) && errno != EEXIST) rc = px_error("%s: cannot create the directory: %s", dir, strerror(errno));
+    if (rc == 0 && mkdir(dir, 0777) && errno != EEXIST)
+        rc = px_error("%s: cannot create the directory: %s", dir, strerror(errno));
     if (rc == 0) rc = eval_scores(v, (int)t->n, so, &hr->scores);
     snprintf(path, sizeof path, "%s/instances.log", dir);
     if (rc == 0) rc = instances_write(path, v, (int)t->n);
@@ -374,7 +382,7 @@ static void point_label(const HeadSpec *h, char *buf, size_t size) {
 static int write_plot(const char *path, const HeadResult *hr, int n, const char *title) {
     PlotSeries series[HEAD_OFFLINE + 1];
     double *x = px_calloc((size_t)n, sizeof *x, "plot"), *y = px_calloc((size_t)n, sizeof *y, "plot");
-    char (*labels)[48] = px_calloc((size_t)n, sizeof *labels, "plot labels");
+    char(*labels)[48] = px_calloc((size_t)n, sizeof *labels, "plot labels");
     const char **label_ptrs = px_calloc((size_t)n, sizeof *label_ptrs, "plot labels");
     int rc = x && y && labels && label_ptrs ? 0 : -1, n_series = 0, used = 0;
     for (int kind = 0; kind <= HEAD_OFFLINE && rc == 0; kind++) {
@@ -395,8 +403,8 @@ static int write_plot(const char *path, const HeadResult *hr, int n, const char 
         }
         if (used == first) continue;
         for (int k = first; k < used; k++) label_ptrs[k] = labels[k];
-        series[n_series++] = (PlotSeries){kind_name((HeadKind)kind), x + first, y + first, used - first,
-                                          label_ptrs + first};
+        series[n_series++] =
+            (PlotSeries){kind_name((HeadKind)kind), x + first, y + first, used - first, label_ptrs + first};
     }
     if (rc == 0) rc = plot_svg_write(path, title, "LAAL (source words; lower is faster)", "BLEU", series, n_series);
     free(x);
@@ -418,8 +426,7 @@ int write_summary(const char *out_dir, const HeadResult *hr, int n, const char *
     if (model_dir)
         snprintf(title, sizeof title, "Latency-quality: %s, %d sentences", base && base[1] ? base + 1 : model_dir,
                  hr[0].scores.n);
-    else
-        snprintf(title, sizeof title, "Latency-quality: %d sentences", hr[0].scores.n);
+    else snprintf(title, sizeof title, "Latency-quality: %d sentences", hr[0].scores.n);
     snprintf(path, sizeof path, "%s/curve.svg", out_dir);
     return write_plot(path, hr, n, title);
 }
@@ -441,7 +448,7 @@ void print_results(const char *out_dir, const HeadResult *hr, int n, double word
 
 typedef struct {
     const char *model_dir, *data, *heads, *out_dir;
-    int merge;      /* --merge: combine the evaluations in parts[0..n_parts) */
+    int merge; /* --merge: combine the evaluations in parts[0..n_parts) */
     char **parts;
     int n_parts;
     int64_t limit;
@@ -484,7 +491,8 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
             "`elapsed` is then the time each word was written,\n"
             "waiting for the speaker plus computing, and the\n"
             "computation-aware *_CA latencies (ms) are reported;\n"
-            "0 = computing time only", .parse = parse_word_ms),
+            "0 = computing time only",
+            .parse = parse_word_ms),
         OPT("tokenize", 'k', OPT_CUSTOM, &a->score.tok, "13a|none|intl|char",
             "BLEU tokenizer (sacreBLEU's; default 13a)", .parse = parse_tokenize),
         OPT("lowercase", 'c', OPT_FLAG, &a->score.lowercase, NULL, "BLEU on lowercased text (default: mixed case)"),
@@ -586,10 +594,10 @@ static int deal_sentences(const World *w, const TestSet *t, int **owner) {
 }
 
 /* Streams this rank's sentences through one head; packs the results. */
-static int run_head(const StreamModel *sm, const HeadResult *hr, const EvalArgs *a, const TestSet *t,
-                    const int *owner, int rank, Progress *pg, Bytes *packed) {
-    Runner *r = runner_new(&sm->model, sm->tokenizer, &sm->format, &hr->head, sm->has_probe ? &sm->probe : NULL,
-                           &a->runner);
+static int run_head(const StreamModel *sm, const HeadResult *hr, const EvalArgs *a, const TestSet *t, const int *owner,
+                    int rank, Progress *pg, Bytes *packed) {
+    Runner *r =
+        runner_new(&sm->model, sm->tokenizer, &sm->format, &hr->head, sm->has_probe ? &sm->probe : NULL, &a->runner);
     if (!r) return -1;
     int rc = 0;
     for (int64_t i = 0; i < t->n && rc == 0; i++) {

@@ -9,15 +9,30 @@
 /* One decision head's scores, as eval computes them or as --merge reads them from curve.csv. */
 typedef struct {
     HeadSpec head;
-    char dir[128];       /* OUT/<dir>: the spec with ':' and '/' made file-name safe */
+    char dir[128]; /* OUT/<dir>: the spec with ':' and '/' made file-name safe */
     EvalScores scores;
-    double ms_per_word;  /* computing time per written word */
+    double ms_per_word; /* computing time per written word */
 } HeadResult;
 
 /* curve.csv's columns, in order: --merge reads the file back by them. */
 enum {
-    COL_HEAD, COL_KIND, COL_DIR, COL_BLEU, COL_CHRF, COL_AL, COL_LAAL, COL_AP, COL_DAL,
-    COL_AL_CA, COL_LAAL_CA, COL_AP_CA, COL_DAL_CA, COL_MS_PER_WORD, COL_N, COL_N_NO_OUTPUT, COL_SIGNATURE,
+    COL_HEAD,
+    COL_KIND,
+    COL_DIR,
+    COL_BLEU,
+    COL_CHRF,
+    COL_AL,
+    COL_LAAL,
+    COL_AP,
+    COL_DAL,
+    COL_AL_CA,
+    COL_LAAL_CA,
+    COL_AP_CA,
+    COL_DAL_CA,
+    COL_MS_PER_WORD,
+    COL_N,
+    COL_N_NO_OUTPUT,
+    COL_SIGNATURE,
     CURVE_COLUMNS
 };
 extern const char curve_header[]; /* the column names, comma-separated */

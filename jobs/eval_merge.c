@@ -65,13 +65,19 @@ static int parse_curve_row(char *line, char *const *names, const char *where, He
     /* the directory follows from the spec; checking it also keeps the copies inside PART and OUT */
     head_dir_name(hr->head.spec, hr->dir, sizeof hr->dir);
     if (strcmp(f[COL_DIR], hr->dir))
-        return px_error("%s: column 'dir' is '%s', but eval writes head '%s' to '%s'", where, f[COL_DIR],
-                        hr->head.spec, hr->dir);
-    double *const value[CURVE_COLUMNS] = {
-        [COL_BLEU] = &s->bleu.score, [COL_CHRF] = &s->chrf,     [COL_AL] = &s->AL,
-        [COL_LAAL] = &s->LAAL,       [COL_AP] = &s->AP,         [COL_DAL] = &s->DAL,
-        [COL_AL_CA] = &s->AL_CA,     [COL_LAAL_CA] = &s->LAAL_CA, [COL_AP_CA] = &s->AP_CA,
-        [COL_DAL_CA] = &s->DAL_CA,   [COL_MS_PER_WORD] = &hr->ms_per_word};
+        return px_error("%s: column 'dir' is '%s', but eval writes head '%s' to '%s'", where, f[COL_DIR], hr->head.spec,
+                        hr->dir);
+    double *const value[CURVE_COLUMNS] = {[COL_BLEU] = &s->bleu.score,
+                                          [COL_CHRF] = &s->chrf,
+                                          [COL_AL] = &s->AL,
+                                          [COL_LAAL] = &s->LAAL,
+                                          [COL_AP] = &s->AP,
+                                          [COL_DAL] = &s->DAL,
+                                          [COL_AL_CA] = &s->AL_CA,
+                                          [COL_LAAL_CA] = &s->LAAL_CA,
+                                          [COL_AP_CA] = &s->AP_CA,
+                                          [COL_DAL_CA] = &s->DAL_CA,
+                                          [COL_MS_PER_WORD] = &hr->ms_per_word};
     for (int c = COL_BLEU; c <= COL_MS_PER_WORD; c++) {
         int optional = c >= COL_AL_CA; /* the *_CA latencies and ms_per_word may be "-" */
         if (csv_number(where, names[c], f[c], optional, value[c])) return -1;
@@ -120,8 +126,7 @@ static int read_curve(const char *part, HeadResult **hr, RowOrigin **from, int *
     if (n_lines == 0 || strcmp(lines[0], curve_header))
         rc = px_error("%s:1: not a proact eval curve (header '%.80s', expected '%s')", path, n_lines ? lines[0] : "",
                       curve_header);
-    else
-        rc = n_lines > 1 ? 0 : px_error("%s: no heads", path);
+    else rc = n_lines > 1 ? 0 : px_error("%s: no heads", path);
     if (rc == 0) {
         split_csv(lines[0], names, CURVE_COLUMNS);
         HeadResult *more = realloc(*hr, (size_t)(*n + n_lines - 1) * sizeof *more);

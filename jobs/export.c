@@ -30,8 +30,10 @@ int cmd_export(int argc, char **argv) {
     const char *source = NULL, *out = NULL;
     int bf16 = 0, opt_status;
     const Opt table[] = {
-        OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE", "a run directory (its newest checkpoint) or a\n"
-            "checkpoint file", .flags = OPT_REQUIRED),
+        OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE",
+            "a run directory (its newest checkpoint) or a\n"
+            "checkpoint file",
+            .flags = OPT_REQUIRED),
         OPT("output", 'o', OPT_STRING, &out, "MODEL_DIR", "the model directory to write", .flags = OPT_REQUIRED),
         OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16", "weights' type in model.safetensors (default f32)",
             .parse = opt_parse_dtype),

@@ -17,7 +17,8 @@ int cmd_forward(int argc, char **argv) {
         OPT("model", 'm', OPT_STRING, &model_dir, "DIR", "model directory (Hugging Face layout)",
             .flags = OPT_REQUIRED),
         OPT("ids", 'i', OPT_STRING, &ids_text, "1,17,250", "the token ids, comma-separated", .flags = OPT_REQUIRED),
-        OPT("output", 'o', OPT_STRING, &out_path, "FILE", "write the logits to FILE (.npy) instead of printing\n"
+        OPT("output", 'o', OPT_STRING, &out_path, "FILE",
+            "write the logits to FILE (.npy) instead of printing\n"
             "argmaxes"),
         OPT("threads", 't', OPT_INT, &threads, "N", "BLAS threads (default 0: OpenBLAS's choice)", .min = 0,
             .max = 1024),
@@ -57,8 +58,8 @@ int cmd_forward(int argc, char **argv) {
         }
     }
     seq_start[1] = T;
-    AttnLayout lay = {.n_rows = T, .n_seqs = 1, .seq_start = seq_start, .pos = pos, .vis_prefix = zero,
-                      .blk_start = zero};
+    AttnLayout lay = {
+        .n_rows = T, .n_seqs = 1, .seq_start = seq_start, .pos = pos, .vis_prefix = zero, .blk_start = zero};
     if (model_forward(&m, &acts, ids, &lay)) {
         status = job_fail(px_error_message());
         goto done;

@@ -17,11 +17,11 @@ int cmd_tokenize(int argc, char **argv);  /* jobs/tokenize.c */
 int cmd_tokenizer(int argc, char **argv); /* jobs/tokenizer_train.c: `proact tokenizer train` */
 int cmd_prepare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
-int cmd_run(int argc, char **argv);      /* jobs/run.c: stream stdin through the runner */
-int cmd_serve(int argc, char **argv);    /* jobs/serve.c: HTTP server (SimulEval remote protocol, sessions) */
-int cmd_eval(int argc, char **argv);     /* jobs/eval.c: streaming evaluation of decision heads (MPI) */
-int cmd_probe(int argc, char **argv);    /* jobs/probe.c: fit the probe head with ScaLAPACK */
-int cmd_score(int argc, char **argv);    /* jobs/score.c: BLEU/chrF and latency of a translation or instances.log */
+int cmd_run(int argc, char **argv);   /* jobs/run.c: stream stdin through the runner */
+int cmd_serve(int argc, char **argv); /* jobs/serve.c: HTTP server (SimulEval remote protocol, sessions) */
+int cmd_eval(int argc, char **argv);  /* jobs/eval.c: streaming evaluation of decision heads (MPI) */
+int cmd_probe(int argc, char **argv); /* jobs/probe.c: fit the probe head with ScaLAPACK */
+int cmd_score(int argc, char **argv); /* jobs/score.c: BLEU/chrF and latency of a translation or instances.log */
 
 /* --- runtime.c ------------------------------------------------------------------------ */
 
@@ -50,12 +50,14 @@ int parse_double_opt(const char *name, const char *arg, double lo, double hi, do
 int parse_u64_opt(const char *name, const char *arg, uint64_t *out);
 /* The runner options that proact run and proact eval share, as entries of their option tables
  * (jobs/options.h), writing into the RunnerOptions ro (needs <limits.h>). */
-#define RUNNER_OPTS(ro)                                                                                           \
+#define RUNNER_OPTS(ro)                                                                                                \
     OPT("temperature", 'p', OPT_FLOAT, &(ro).temperature, "T", "0 = greedy (default); > 0 samples (seeded by --seed)", \
-        .lo = 0, .hi = 1e9),                                                                                        \
-    OPT("top-p", 'P', OPT_FLOAT, &(ro).top_p, "P", "nucleus mass when sampling (default 1)", .lo = 1e-6, .hi = 1),    \
-    OPT("seed", 's', OPT_U64, &(ro).seed, "S", "sampling seed"),                                                     \
-    OPT("attn-window", 'w', OPT_INT, &(ro).attn_window, "W", "W of the attention cue when the head does not give it\n" \
-        "(default 4 tokens)", .min = 1, .max = INT_MAX)
+        .lo = 0, .hi = 1e9),                                                                                           \
+        OPT("top-p", 'P', OPT_FLOAT, &(ro).top_p, "P", "nucleus mass when sampling (default 1)", .lo = 1e-6, .hi = 1), \
+        OPT("seed", 's', OPT_U64, &(ro).seed, "S", "sampling seed"),                                                   \
+        OPT("attn-window", 'w', OPT_INT, &(ro).attn_window, "W",                                                       \
+            "W of the attention cue when the head does not give it\n"                                                  \
+            "(default 4 tokens)",                                                                                      \
+            .min = 1, .max = INT_MAX)
 
 #endif

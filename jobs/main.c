@@ -18,7 +18,8 @@ static const Command commands[] = {
     {"serve", cmd_serve, "HTTP server for the streaming runner (SimulEval remote protocol, concurrent sessions)"},
     {"prepare", cmd_prepare, "tokenize a TSV of (source, target) pairs into HDF5 token shards"},
     {"tokenizer", cmd_tokenizer, "tokenizer tools: 'proact tokenizer train' learns a byte-level BPE"},
-    {"eval", cmd_eval, "stream a test set through decision heads on all ranks: BLEU, LAAL, ... and the latency-quality curve"},
+    {"eval", cmd_eval,
+     "stream a test set through decision heads on all ranks: BLEU, LAAL, ... and the latency-quality curve"},
     {"probe", cmd_probe, "fit the probe decision head on the model's own signals (ScaLAPACK over all ranks)"},
     {"score", cmd_score, "BLEU/chrF and latency (AL, LAAL, AP, DAL) of a translation or of an instances.log"},
 };

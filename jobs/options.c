@@ -46,39 +46,39 @@ static int store(Opts *o, int i, const char *arg) {
     long v;
     double d;
     switch (op->kind) {
-    case OPT_FLAG: *(int *)op->dest = 1; return 0;
-    case OPT_STRING: *(const char **)op->dest = arg; return 0;
-    case OPT_INT:
-        if (parse_long_opt(name, arg, op->min || op->max ? op->min : INT_MIN, op->min || op->max ? op->max : INT_MAX,
-                           &v))
-            return -1;
-        *(int *)op->dest = (int)v;
-        return 0;
-    case OPT_I64:
-        if (parse_long_opt(name, arg, op->min || op->max ? op->min : LONG_MIN, op->min || op->max ? op->max : LONG_MAX,
-                           &v))
-            return -1;
-        *(int64_t *)op->dest = v;
-        return 0;
-    case OPT_U64: return parse_u64_opt(name, arg, (uint64_t *)op->dest);
-    case OPT_DOUBLE:
-    case OPT_FLOAT:
-        if (!(op->lo || op->hi)) { /* no bounds: any finite number */
-            if (parse_double_opt(name, arg, -HUGE_VAL, HUGE_VAL, &d) || !isfinite(d))
-                return px_error("%s: expected a number, got '%s'", name, arg);
-        } else if (parse_double_opt(name, arg, op->lo, op->hi, &d)) {
-            return -1;
+        case OPT_FLAG: *(int *)op->dest = 1; return 0;
+        case OPT_STRING: *(const char **)op->dest = arg; return 0;
+        case OPT_INT:
+            if (parse_long_opt(name, arg, op->min || op->max ? op->min : INT_MIN,
+                               op->min || op->max ? op->max : INT_MAX, &v))
+                return -1;
+            *(int *)op->dest = (int)v;
+            return 0;
+        case OPT_I64:
+            if (parse_long_opt(name, arg, op->min || op->max ? op->min : LONG_MIN,
+                               op->min || op->max ? op->max : LONG_MAX, &v))
+                return -1;
+            *(int64_t *)op->dest = v;
+            return 0;
+        case OPT_U64: return parse_u64_opt(name, arg, (uint64_t *)op->dest);
+        case OPT_DOUBLE:
+        case OPT_FLOAT:
+            if (!(op->lo || op->hi)) { /* no bounds: any finite number */
+                if (parse_double_opt(name, arg, -HUGE_VAL, HUGE_VAL, &d) || !isfinite(d))
+                    return px_error("%s: expected a number, got '%s'", name, arg);
+            } else if (parse_double_opt(name, arg, op->lo, op->hi, &d)) {
+                return -1;
+            }
+            if (op->kind == OPT_DOUBLE) *(double *)op->dest = d;
+            else *(float *)op->dest = (float)d;
+            return 0;
+        case OPT_LIST: {
+            OptList *l = op->dest;
+            if (l->n >= l->max) return px_error("%s: given more than %d times", name, l->max);
+            l->items[l->n++] = arg;
+            return 0;
         }
-        if (op->kind == OPT_DOUBLE) *(double *)op->dest = d;
-        else *(float *)op->dest = (float)d;
-        return 0;
-    case OPT_LIST: {
-        OptList *l = op->dest;
-        if (l->n >= l->max) return px_error("%s: given more than %d times", name, l->max);
-        l->items[l->n++] = arg;
-        return 0;
-    }
-    case OPT_CUSTOM: return op->parse(name, arg, op->dest);
+        case OPT_CUSTOM: return op->parse(name, arg, op->dest);
     }
     return px_error("%s: option of unknown kind %d", name, (int)op->kind);
 }

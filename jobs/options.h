@@ -47,8 +47,8 @@ typedef int (*OptParseFn)(const char *name, const char *arg, void *dest);
 enum { OPT_REQUIRED = 1 };
 
 typedef struct {
-    const char *name;    /* long name without "--"; NULL ends the table */
-    char short_name;     /* -x, or 0 */
+    const char *name; /* long name without "--"; NULL ends the table */
+    char short_name;  /* -x, or 0 */
     OptKind kind;
     void *dest;
     const char *metavar; /* the value in the help ("DIR", "N"); unused for flags */
@@ -61,23 +61,25 @@ typedef struct {
 
 /* A table entry: OPT("port", 'p', OPT_INT, &port, "P", "TCP port (default 8080)", .min = 0, .max = 65535);
  * after the help, the fields that apply by name (.min .max .lo .hi .parse .flags). */
-#define OPT(name_, short_, kind_, dest_, metavar_, help_, ...)                                                \
-    {.name = name_, .short_name = short_, .kind = kind_, .dest = dest_, .metavar = metavar_, .help = help_,   \
-     __VA_ARGS__}
+#define OPT(name_, short_, kind_, dest_, metavar_, help_, ...)                                                 \
+    {                                                                                                          \
+        .name = name_, .short_name = short_, .kind = kind_, .dest = dest_, .metavar = metavar_, .help = help_, \
+        __VA_ARGS__                                                                                            \
+    }
 
 #define OPTS_MAX 64 /* options per command */
 
 typedef struct {
     /* given by the command */
-    const char *command; /* as typed after "proact": "serve", "tokenizer train" */
-    const char *usage;   /* the synopsis lines after "usage: "; NULL: generated from the table */
-    const char *about;   /* the description between the usage and the options, or NULL */
-    const Opt *opts;     /* ended by an entry whose name is NULL */
+    const char *command;  /* as typed after "proact": "serve", "tokenizer train" */
+    const char *usage;    /* the synopsis lines after "usage: "; NULL: generated from the table */
+    const char *about;    /* the description between the usage and the options, or NULL */
+    const Opt *opts;      /* ended by an entry whose name is NULL */
     const char *arg_name; /* the positional arguments in the synopsis ("FILE..."); NULL: none are taken */
-    int min_args;        /* at least this many of them */
-    const char *notes;   /* printed after the options, or NULL */
+    int min_args;         /* at least this many of them */
+    const char *notes;    /* printed after the options, or NULL */
     /* filled by opts_parse */
-    char **args;         /* the positional arguments, in order (argv is reordered to put them last) */
+    char **args; /* the positional arguments, in order (argv is reordered to put them last) */
     int n_args;
     unsigned char given[OPTS_MAX]; /* given[i]: opts[i] was on the command line */
 } Opts;

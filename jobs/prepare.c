@@ -61,8 +61,10 @@ int cmd_prepare(int argc, char **argv) {
             .parse = parse_lang),
         OPT("tgt-lang", 'g', OPT_CUSTOM, tgt_lang, "CODE", "target language (default: from the input's name)",
             .parse = parse_lang),
-        OPT("max-tokens", 'm', OPT_INT, &max_tokens, "N", "longest side in tokens (default 256); longer lines\n"
-            "are skipped", .min = 1, .max = INT_MAX),
+        OPT("max-tokens", 'm', OPT_INT, &max_tokens, "N",
+            "longest side in tokens (default 256); longer lines\n"
+            "are skipped",
+            .min = 1, .max = INT_MAX),
         OPT("strict", 'S', OPT_FLAG, &strict, NULL, "fail on the first malformed line, writing nothing"),
         {0}};
     Opts o = {.command = "prepare", .opts = table};
@@ -96,8 +98,12 @@ int cmd_prepare(int argc, char **argv) {
     int read_rc = pairs_tsv_read(input, tok, max_tokens, strict, writer, &st, print_skip, &reporter);
     if (reporter.shown > 50) fprintf(stderr, "%s: ... %ld more skipped lines not shown\n", input, reporter.shown - 50);
     if (read_rc) goto fail;
-    ShardInfo info = {.n_examples = st.kept, .tokenizer_fingerprint = tokenizer_fingerprint(tok),
-                      .prompt = tt.prompt, .src_end = tt.src_end, .tgt_begin = tt.tgt_begin, .tgt_end = tt.tgt_end};
+    ShardInfo info = {.n_examples = st.kept,
+                      .tokenizer_fingerprint = tokenizer_fingerprint(tok),
+                      .prompt = tt.prompt,
+                      .src_end = tt.src_end,
+                      .tgt_begin = tt.tgt_begin,
+                      .tgt_end = tt.tgt_end};
     snprintf(info.source, sizeof info.source, "%s", input);
     snprintf(info.src_lang, sizeof info.src_lang, "%s", src_lang);
     snprintf(info.tgt_lang, sizeof info.tgt_lang, "%s", tgt_lang);

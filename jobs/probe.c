@@ -23,8 +23,8 @@
 #include "mpi/grad_sync.h"
 #include "mpi/world.h"
 #include "src/base/common.h"
-#include "src/probe/probe_data.h"
 #include "src/base/rng.h"
+#include "src/probe/probe_data.h"
 #include "src/train/schedule.h"
 
 typedef struct {
@@ -53,19 +53,26 @@ static int parse_holdout(const char *name, const char *arg, void *dest) {
 
 /* 0 to go on, else the exit status to return at once (0 after --help). */
 static int parse_args(int argc, char **argv, ProbeArgs *a, int *status) {
-    *a = (ProbeArgs){.samples = 4000, .lambda = -1 /* auto */, .holdout = 0.2, .attn_window = 4, .threads = 1, .seed = 1};
+    *a = (ProbeArgs){
+        .samples = 4000, .lambda = -1 /* auto */, .holdout = 0.2, .attn_window = 4, .threads = 1, .seed = 1};
     const Opt table[] = {
         OPT("model", 'm', OPT_STRING, &a->model_dir, "DIR", "exported model directory", .flags = OPT_REQUIRED),
         OPT("data", 'd', OPT_STRING, &a->data, "train.h5|train.tsv", "the training data", .flags = OPT_REQUIRED),
-        OPT("samples", 'n', OPT_I64, &a->samples, "N", "decision points to collect (default 4000; fewer if the\n"
-            "data runs out)", .min = 10, .max = LONG_MAX),
-        OPT("out", 'o', OPT_STRING, &a->out_dir, "DIR", "write the model with its probe to DIR (default: into\n"
+        OPT("samples", 'n', OPT_I64, &a->samples, "N",
+            "decision points to collect (default 4000; fewer if the\n"
+            "data runs out)",
+            .min = 10, .max = LONG_MAX),
+        OPT("out", 'o', OPT_STRING, &a->out_dir, "DIR",
+            "write the model with its probe to DIR (default: into\n"
             "--model itself)"),
-        OPT("lambda", 'l', OPT_CUSTOM, &a->lambda, "L", "L2 penalty of both fits, or 'auto' (default): the one of\n"
+        OPT("lambda", 'l', OPT_CUSTOM, &a->lambda, "L",
+            "L2 penalty of both fits, or 'auto' (default): the one of\n"
             "0.1, 1, 10, 100, 1000 whose logistic probe has the\nlowest log-loss on the held-out examples",
             .parse = parse_lambda),
-        OPT("holdout", 'f', OPT_CUSTOM, &a->holdout, "F", "fraction of the examples held out to measure accuracy\n"
-            "(default 0.2)", .parse = parse_holdout),
+        OPT("holdout", 'f', OPT_CUSTOM, &a->holdout, "F",
+            "fraction of the examples held out to measure accuracy\n"
+            "(default 0.2)",
+            .parse = parse_holdout),
         OPT("attn-window", 'w', OPT_INT, &a->attn_window, "W", "W of the A_front feature (default 4 tokens)", .min = 1,
             .max = INT_MAX),
         OPT("seed", 's', OPT_U64, &a->seed, "S", "which examples, schedules and points (default 1)"),
@@ -96,10 +103,10 @@ static void example_schedule(uint64_t seed, int64_t e, int n, int m, int *g) {
 }
 
 typedef struct {
-    int64_t n;         /* examples chosen */
-    int64_t *example;  /* [n] data-set index, in the chosen order */
-    int *points;       /* [n] decision points to take from it (the last one may be cut short) */
-    int64_t total;     /* sum of points */
+    int64_t n;        /* examples chosen */
+    int64_t *example; /* [n] data-set index, in the chosen order */
+    int *points;      /* [n] decision points to take from it (the last one may be cut short) */
+    int64_t total;    /* sum of points */
 } Choice;
 
 /* Visits the examples in a seeded random order, counting each one's decision points (target
@@ -133,7 +140,8 @@ static int choose_examples(Dataset *d, uint64_t seed, int64_t samples, Choice *c
             break;
         }
         for (int k = 0; k < n && ch->total < samples; k++) {
-            int ns = pair_src_words(&ps, k), m = pair_tgt_words(&ps, k), *g = px_calloc((size_t)m + 1, sizeof *g, "schedule");
+            int ns = pair_src_words(&ps, k), m = pair_tgt_words(&ps, k),
+                *g = px_calloc((size_t)m + 1, sizeof *g, "schedule");
             if (!g) {
                 rc = -1;
                 break;
@@ -151,7 +159,8 @@ static int choose_examples(Dataset *d, uint64_t seed, int64_t samples, Choice *c
         pair_set_free(&ps);
     }
     free(order);
-    if (rc == 0 && ch->total < 10) rc = px_error("%s: too few decision points (%lld) to fit a probe", d->path, (long long)ch->total);
+    if (rc == 0 && ch->total < 10)
+        rc = px_error("%s: too few decision points (%lld) to fit a probe", d->path, (long long)ch->total);
     return rc;
 }
 
@@ -182,8 +191,8 @@ static int is_holdout(int64_t k, double holdout) {
     return every >= 2 && k % every == every - 1;
 }
 
-static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choice *ch, const ProbeArgs *a,
-                   Rows *fit, Rows *held) {
+static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choice *ch, const ProbeArgs *a, Rows *fit,
+                   Rows *held) {
     const int dim = probe_feature_dim(sm->model.cfg.hidden_size);
     fit->dim = held->dim = dim;
     ProbeCollector pc;
@@ -375,11 +384,18 @@ int cmd_probe(int argc, char **argv) {
     rc = 0;
     if (w.rank == 0) {
         const char *dir = a.out_dir ? a.out_dir : a.model_dir;
-        ProbeFitInfo info = {.method = "logistic regression (IRLS, ScaLAPACK)", .data = a.data,
-                             .samples = (int64_t)counts[0], .holdout = (int64_t)counts[1], .lambda = a.lambda,
-                             .positive_rate = rate, .iterations = iters, .train_accuracy = acc[0],
-                             .holdout_accuracy = acc[1], .ridge_train_accuracy = acc[2],
-                             .ridge_holdout_accuracy = acc[3], .ranks = w.size};
+        ProbeFitInfo info = {.method = "logistic regression (IRLS, ScaLAPACK)",
+                             .data = a.data,
+                             .samples = (int64_t)counts[0],
+                             .holdout = (int64_t)counts[1],
+                             .lambda = a.lambda,
+                             .positive_rate = rate,
+                             .iterations = iters,
+                             .train_accuracy = acc[0],
+                             .holdout_accuracy = acc[1],
+                             .ridge_train_accuracy = acc[2],
+                             .ridge_holdout_accuracy = acc[3],
+                             .ranks = w.size};
         char pj_path[PX_PATH_MAX + 32];
         snprintf(pj_path, sizeof pj_path, "%s/proact.json", dir);
         rc = make_probe(logit, mean, scale, dim, a.attn_window, &probe);

@@ -14,8 +14,8 @@
 #include "jobs/jobs.h"
 #include "jobs/options.h"
 #include "src/base/common.h"
-#include "src/stream/runner.h"
 #include "src/base/utf8.h"
+#include "src/stream/runner.h"
 #include "src/text/words.h"
 
 typedef struct {
@@ -50,11 +50,11 @@ static void print_decision(void *ctx, const RunnerDecision *d) {
 
 typedef struct {
     Runner *r;
-    int index;             /* sentence number (0-based) */
-    double t0;             /* when its first word arrived */
+    int index; /* sentence number (0-based) */
+    double t0; /* when its first word arrived */
     int started;
     json_t *delays, *elapsed, *words;
-    char *source;          /* the words pushed, space-separated */
+    char *source; /* the words pushed, space-separated */
     size_t source_len, source_cap;
     TraceCtx *trace;
 } Sentence;
@@ -143,11 +143,13 @@ int cmd_run(int argc, char **argv) {
     const Opt table[] = {
         OPT("model", 'm', OPT_STRING, &model_dir, "DIR", "exported model directory", .flags = OPT_REQUIRED),
         OPT("head", 'H', OPT_STRING, &head_spec, "SPEC", head_help),
-        OPT("trace", 'T', OPT_FLAG, &do_trace, NULL, "also print every READ/WRITE decision with its cues\n"
+        OPT("trace", 'T', OPT_FLAG, &do_trace, NULL,
+            "also print every READ/WRITE decision with its cues\n"
             "({\"decision\": ...})"),
         RUNNER_OPTS(ro),
         OPT("attn-layers", 'L', OPT_STRING, &layers, "L,L..", "which layers the attention cue averages (default all)"),
-        OPT("attn-heads", 'A', OPT_STRING, &heads, "H,H..", "which query heads the attention cue averages (default\n"
+        OPT("attn-heads", 'A', OPT_STRING, &heads, "H,H..",
+            "which query heads the attention cue averages (default\n"
             "all)"),
         OPT("threads", 't', OPT_INT, &threads, "N", "BLAS threads (default 1)", .min = 1, .max = 1024),
         {0}};

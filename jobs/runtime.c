@@ -16,8 +16,7 @@ char *openblas_get_corename(void);
 
 /* OpenBLAS cores with AVX2-or-better kernels: anything else on an AVX2 CPU is the slow
  * generic fallback that some virtual machines trigger. */
-static const char *const fast_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids",
-                                         "Excavator"};
+static const char *const fast_cores[] = {"Haswell", "Zen", "SkylakeX", "Cooperlake", "SapphireRapids", "Excavator"};
 
 static int core_is_fast(const char *core) {
     for (size_t i = 0; i < sizeof fast_cores / sizeof fast_cores[0]; i++)
@@ -28,8 +27,8 @@ static int core_is_fast(const char *core) {
 /* The OpenBLAS core this CPU deserves, or NULL if it has no AVX2. */
 static const char *best_core_for_cpu(void) {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("avx512vl"))
         return "SkylakeX";
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
     return NULL;
@@ -50,8 +49,9 @@ void runtime_fix_blas_core(char **argv) {
     const char *previous = getenv("PROACT_BLAS_REEXEC");
     if (previous) {
         if (is_first_process())
-            fprintf(stderr, "proact: OpenBLAS chose the generic core '%s' for this CPU; switched to '%s' "
-                            "(OPENBLAS_CORETYPE). Set PROACT_BLAS_CORE=keep to prevent this.\n",
+            fprintf(stderr,
+                    "proact: OpenBLAS chose the generic core '%s' for this CPU; switched to '%s' "
+                    "(OPENBLAS_CORETYPE). Set PROACT_BLAS_CORE=keep to prevent this.\n",
                     previous, core);
         unsetenv("PROACT_BLAS_REEXEC");
         return;
@@ -61,16 +61,19 @@ void runtime_fix_blas_core(char **argv) {
     const char *policy = getenv("PROACT_BLAS_CORE");
     if (policy && strcmp(policy, "keep") == 0) {
         if (is_first_process())
-            fprintf(stderr, "proact: warning: OpenBLAS runs the generic core '%s' although this CPU supports "
-                            "'%s' (kept because PROACT_BLAS_CORE=keep); matrix work will be several times slower.\n",
+            fprintf(stderr,
+                    "proact: warning: OpenBLAS runs the generic core '%s' although this CPU supports "
+                    "'%s' (kept because PROACT_BLAS_CORE=keep); matrix work will be several times slower.\n",
                     core, best);
         return;
     }
     if (setenv("OPENBLAS_CORETYPE", best, 1) || setenv("PROACT_BLAS_REEXEC", core, 1)) return;
     execv("/proc/self/exe", argv);
     /* exec failed: carry on, slowly, and say so */
-    fprintf(stderr, "proact: warning: could not re-execute with OPENBLAS_CORETYPE=%s (%s); running on the "
-                    "slow generic core '%s'\n", best, strerror(errno), core);
+    fprintf(stderr,
+            "proact: warning: could not re-execute with OPENBLAS_CORETYPE=%s (%s); running on the "
+            "slow generic core '%s'\n",
+            best, strerror(errno), core);
     unsetenv("PROACT_BLAS_REEXEC");
 }
 
@@ -78,8 +81,8 @@ const char *runtime_blas_core(void) { return openblas_get_corename(); }
 
 void runtime_report_blas(void) {
     if (!is_first_process() || getenv("PROACT_QUIET_BLAS")) return;
-    fprintf(stderr, "proact: OpenBLAS core %s, %d thread%s\n", openblas_get_corename(),
-            openblas_get_num_threads(), openblas_get_num_threads() == 1 ? "" : "s");
+    fprintf(stderr, "proact: OpenBLAS core %s, %d thread%s\n", openblas_get_corename(), openblas_get_num_threads(),
+            openblas_get_num_threads() == 1 ? "" : "s");
 }
 
 int runtime_set_threads(int n) {

@@ -11,8 +11,8 @@
 #include "io/instances.h"
 #include "jobs/jobs.h"
 #include "jobs/options.h"
-#include "src/metrics/bleu.h"
 #include "src/base/common.h"
+#include "src/metrics/bleu.h"
 #include "src/metrics/scoring.h"
 
 /* sacreBLEU's chrF signature for the defaults we compute (chrF2: 6 char orders, no words). */
@@ -193,12 +193,15 @@ int cmd_score(int argc, char **argv) {
         OPT("instances", 0, OPT_STRING, &inst, "FILE", "SimulEval's instances.log (ours or SimulEval's)"),
         OPT("tokenize", 0, OPT_CUSTOM, &tok, "13a|none|intl|char", "BLEU tokenizer (default 13a)",
             .parse = parse_tokenize),
-        OPT("lowercase", 0, OPT_FLAG, &lowercase, NULL, "BLEU on lowercased text (chrF stays case-sensitive,\n"
+        OPT("lowercase", 0, OPT_FLAG, &lowercase, NULL,
+            "BLEU on lowercased text (chrF stays case-sensitive,\n"
             "as sacreBLEU's default)"),
         OPT("json", 0, OPT_FLAG, &as_json, NULL, "one JSON object on stdout instead of the table"),
-        OPT("no-use-ref-len", 0, OPT_FLAG, &no_ref_len, NULL, "latency with the prediction length instead of the\n"
+        OPT("no-use-ref-len", 0, OPT_FLAG, &no_ref_len, NULL,
+            "latency with the prediction length instead of the\n"
             "reference length"),
-        OPT("word-ms", 0, OPT_CUSTOM, &so.word_ms, "MS", "also the computation-aware latency (AL_CA, ...; in ms)\n"
+        OPT("word-ms", 0, OPT_CUSTOM, &so.word_ms, "MS",
+            "also the computation-aware latency (AL_CA, ...; in ms)\n"
             "from the 'elapsed' times, source word k arriving at\nk*MS ms (docs/evaluation.md)",
             .parse = parse_word_ms),
         OPT("scores-tsv", 0, OPT_STRING, &tsv, "FILE", "also write SimulEval's scores.tsv"),

@@ -142,9 +142,11 @@ int cmd_tokenize(int argc, char **argv) {
     int decode = 0, timing = 0, opt_status;
     const Opt table[] = {
         OPT("tokenizer", 't', OPT_STRING, &path, "tokenizer.json", "the tokenizer", .flags = OPT_REQUIRED),
-        OPT("decode", 'd', OPT_FLAG, &decode, NULL, "read lines of space-separated ids and print the decoded\n"
+        OPT("decode", 'd', OPT_FLAG, &decode, NULL,
+            "read lines of space-separated ids and print the decoded\n"
             "text of each"),
-        OPT("timing", 0, OPT_FLAG, &timing, NULL, "print the load and encode times (seconds) to stderr as one\n"
+        OPT("timing", 0, OPT_FLAG, &timing, NULL,
+            "print the load and encode times (seconds) to stderr as one\n"
             "JSON line"),
         {0}};
     Opts o = {.command = "tokenize", .opts = table};

@@ -11,8 +11,8 @@
 #include "io/tokenizer_write.h"
 #include "jobs/jobs.h"
 #include "jobs/options.h"
-#include "src/text/bpe_train.h"
 #include "src/base/common.h"
+#include "src/text/bpe_train.h"
 
 #define MAX_VOCAB 1000000
 
@@ -101,8 +101,10 @@ static int tokenizer_train(int argc, char **argv) {
         OPT("output", 'o', OPT_STRING, &out_path, "FILE", "the tokenizer.json to write", .flags = OPT_REQUIRED),
         OPT("min-frequency", 0, OPT_CUSTOM, &min_freq, "N",
             "merge only pairs that occur at least N times (default 2);\n"
-            "the vocabulary is smaller than N when the text runs out\nof such pairs", .parse = parse_min_frequency),
-        OPT("compact", 0, OPT_FLAG, &compact, NULL, "write the JSON without whitespace (about 40% smaller); by\n"
+            "the vocabulary is smaller than N when the text runs out\nof such pairs",
+            .parse = parse_min_frequency),
+        OPT("compact", 0, OPT_FLAG, &compact, NULL,
+            "write the JSON without whitespace (about 40% smaller); by\n"
             "default it is indented, one vocabulary entry and one\nmerge per line"),
         {0}};
     Opts o = {.command = "tokenizer train", .opts = table, .arg_name = "FILE...", .min_args = 1};

@@ -55,10 +55,10 @@ typedef struct {
     const char *who;
     int d, k, m; /* features, d+1, padded rows per rank */
     double lambda;
-    int sys;                 /* the BLACS handle of the World's communicator; -1 until made */
-    int ctx1, ctx2;          /* P × 1 and Pr × Pc grids; -1 until created */
-    int pr, pc, row2, col2;  /* the 2-D grid and this rank's place in it */
-    int rows2, cols2;        /* local size of G2 */
+    int sys;                /* the BLACS handle of the World's communicator; -1 until made */
+    int ctx1, ctx2;         /* P × 1 and Pr × Pc grids; -1 until created */
+    int pr, pc, row2, col2; /* the 2-D grid and this rank's place in it */
+    int rows2, cols2;       /* local size of G2 */
     int descA[9], descG1[9], descG2[9], descR[9];
     double *A;    /* m × k column-major: this rank's rows of [X 1], scaled, zero padded */
     double *G1;   /* this rank's rows of G on the P × 1 grid (× k columns) */
@@ -80,8 +80,7 @@ static int sum_all(const World *w, double *buf, int count) {
 }
 
 /* Total and largest local row count; local argument checks folded in. Collective. */
-static int row_counts(const World *w, const char *who, int local_status, int64_t n_local, int64_t *n,
-                      int64_t *m) {
+static int row_counts(const World *w, const char *who, int local_status, int64_t n_local, int64_t *n, int64_t *m) {
     int64_t mine = n_local > 0 ? n_local : 0;
     if (MPI_Allreduce(&mine, n, 1, MPI_INT64_T, MPI_SUM, world_comm(w)) != MPI_SUCCESS ||
         MPI_Allreduce(&mine, m, 1, MPI_INT64_T, MPI_MAX, world_comm(w)) != MPI_SUCCESS)
@@ -125,8 +124,8 @@ static int solver_describe(Solver *S, int P, int row1) {
 
 /* Checks the arguments, creates the grids and buffers. Collective; on failure (agreed) every
  * rank has released what it made. local_status: the caller's own local checks. */
-static int solver_open(Solver *S, const World *w, const char *who, int local_status, const double *X,
-                       const double *y, int64_t n_local, int d, double lambda) {
+static int solver_open(Solver *S, const World *w, const char *who, int local_status, const double *X, const double *y,
+                       int64_t n_local, int d, double lambda) {
     memset(S, 0, sizeof *S);
     S->sys = S->ctx1 = S->ctx2 = -1;
     S->w = w;
@@ -258,7 +257,11 @@ int dist_logistic_fit(const World *w, const double *X_local, const double *y_loc
     const char *who = "dist_logistic_fit";
     if (iters) *iters = 0;
     size_t nl = n_local > 0 ? (size_t)n_local : 0, k = d > 0 ? (size_t)d + 1 : 1;
-    DistLogistic c = {NULL, X_local, y_local, n_local, px_calloc(nl, sizeof(double), "logistic residuals"),
+    DistLogistic c = {NULL,
+                      X_local,
+                      y_local,
+                      n_local,
+                      px_calloc(nl, sizeof(double), "logistic residuals"),
                       px_calloc(nl, sizeof(double), "logistic weights")};
     double *work = px_calloc(2 * k, sizeof(double), "Newton step");
     Solver S;

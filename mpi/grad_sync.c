@@ -29,7 +29,9 @@ struct GradSync {
 };
 
 /* Order in which stages finish: head (n_layers), L-1, ..., 0, end (-1). Lower = earlier. */
-static int stage_order(const Model *m, int stage) { return stage == m->cfg.n_layers ? 0 : stage < 0 ? m->cfg.n_layers + 1 : m->cfg.n_layers - stage; }
+static int stage_order(const Model *m, int stage) {
+    return stage == m->cfg.n_layers ? 0 : stage < 0 ? m->cfg.n_layers + 1 : m->cfg.n_layers - stage;
+}
 
 static int add_bucket(GradSync *gs, size_t lo, size_t hi, int stage) {
     if (gs->n_buckets == gs->cap) {
@@ -149,8 +151,8 @@ int grad_sync_finish(GradSync *gs, double *wait_s) {
     } else if (gs->zero) {
         memcpy(gs->flat, gs->m->grads, sizeof(float) * gs->m->n_params);
         memset(gs->flat + gs->m->n_params, 0, sizeof(float) * (gs->padded - gs->m->n_params));
-        if (MPI_Reduce_scatter_block(gs->flat, gs->shard_grad, (int)gs->shard, MPI_FLOAT, MPI_SUM, world_comm(&gs->world)) !=
-            MPI_SUCCESS)
+        if (MPI_Reduce_scatter_block(gs->flat, gs->shard_grad, (int)gs->shard, MPI_FLOAT, MPI_SUM,
+                                     world_comm(&gs->world)) != MPI_SUCCESS)
             rc = px_error("MPI_Reduce_scatter_block of the gradients failed");
     }
     if (wait_s) *wait_s = MPI_Wtime() - t0;
@@ -180,8 +182,8 @@ double grad_sync_optimizer_step(GradSync *gs, AdamW *opt, int step) {
     if (hi > lo) adamw_update_model_range(opt, m, gs->flat, lo, hi, lr);
     /* gather every rank's updated parameters */
     memcpy(gs->flat + lo, m->params + lo, sizeof(float) * (hi > lo ? hi - lo : 0));
-    if (MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, gs->flat, (int)gs->shard, MPI_FLOAT, world_comm(&gs->world)) !=
-        MPI_SUCCESS) {
+    if (MPI_Allgather(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, gs->flat, (int)gs->shard, MPI_FLOAT,
+                      world_comm(&gs->world)) != MPI_SUCCESS) {
         px_error("MPI_Allgather of the parameters failed");
         return -1.0;
     }

@@ -13,9 +13,9 @@
 #ifndef PROACT_GRAD_SYNC_H
 #define PROACT_GRAD_SYNC_H
 
+#include "mpi/world.h"
 #include "src/model/model.h"
 #include "src/model/optim.h"
-#include "mpi/world.h"
 
 typedef struct GradSync GradSync;
 

@@ -72,8 +72,7 @@ int world_gather_bytes(const World *w, const void *mine, size_t len, void **all,
         if (!lens || !offs) status = -1;
     }
     /* everyone learns whether rank 0 can receive before anyone sends */
-    if (world_agree(w, status) ||
-        MPI_Gather(&my_len, 1, MPI_INT, lens, 1, MPI_INT, 0, world_comm(w)) != MPI_SUCCESS) {
+    if (world_agree(w, status) || MPI_Gather(&my_len, 1, MPI_INT, lens, 1, MPI_INT, 0, world_comm(w)) != MPI_SUCCESS) {
         status = -1;
         goto done;
     }

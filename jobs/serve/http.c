@@ -92,7 +92,6 @@ enum MHD_Result reply_error_allow(Server *s, Conn *conn, unsigned code, const ch
     return reply_json_full(s, conn, code, j, allow, NULL);
 }
 
-
 /* ------------------------------------------------------------------------------------------ */
 /* Request bodies                                                                              */
 
@@ -142,14 +141,14 @@ static int word_list_add(WordList *l, const char *text, size_t len, const char *
 
 const char *json_type_name(const json_t *j) {
     switch (json_typeof(j)) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
-    case JSON_INTEGER: return "an integer";
-    case JSON_REAL: return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
+        case JSON_OBJECT: return "an object";
+        case JSON_ARRAY: return "an array";
+        case JSON_STRING: return "a string";
+        case JSON_INTEGER: return "an integer";
+        case JSON_REAL: return "a number";
+        case JSON_TRUE:
+        case JSON_FALSE: return "a boolean";
+        case JSON_NULL: return "null";
     }
     return "a value";
 }

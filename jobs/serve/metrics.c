@@ -93,8 +93,8 @@ enum MHD_Result handle_metrics(Server *s, Conn *conn) {
     TextBuf b = {0};
     metric_header(&b, "proact_requests_total", "counter", "HTTP requests answered, by status code.");
     for (int code = 0; code < SERVE_MAX_CODE; code++)
-        if (m.requests[code]) tb_printf(&b, "proact_requests_total{code=\"%d\"} %llu\n", code,
-                                        (unsigned long long)m.requests[code]);
+        if (m.requests[code])
+            tb_printf(&b, "proact_requests_total{code=\"%d\"} %llu\n", code, (unsigned long long)m.requests[code]);
     metric_header(&b, "proact_active_sessions", "gauge", "Sessions open under /v1/sessions.");
     tb_printf(&b, "proact_active_sessions %d\n", active);
     metric_header(&b, "proact_sessions_created_total", "counter", "Sessions created under /v1/sessions.");

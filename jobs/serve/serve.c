@@ -111,21 +111,28 @@ int cmd_serve(int argc, char **argv) {
     char head_help[1024];
     snprintf(head_help, sizeof head_help, "decision head (default: the model's default_head): %s", head_spec_help());
     const Opt table[] = {
-        OPT("model", 'm', OPT_STRING, &model_dir, "DIR", "exported model directory (config.json, model.safetensors,\n"
-            "tokenizer.json, proact.json)", .flags = OPT_REQUIRED),
+        OPT("model", 'm', OPT_STRING, &model_dir, "DIR",
+            "exported model directory (config.json, model.safetensors,\n"
+            "tokenizer.json, proact.json)",
+            .flags = OPT_REQUIRED),
         OPT("head", 'H', OPT_STRING, &head_spec, "SPEC", head_help),
         OPT("port", 'p', OPT_INT, &port, "P", "TCP port (default 8080; 0 picks a free one)", .min = 0, .max = 65535),
-        OPT("host", 'a', OPT_STRING, &host, "ADDR", "address to listen on (default 127.0.0.1; 0.0.0.0 or :: for\n"
+        OPT("host", 'a', OPT_STRING, &host, "ADDR",
+            "address to listen on (default 127.0.0.1; 0.0.0.0 or :: for\n"
             "all)"),
         OPT("max-sessions", 0, OPT_INT, &max_sessions, "N", "concurrent /v1 sessions (default 16); one more gets 429",
             .min = 1, .max = 100000),
-        OPT("idle-timeout", 0, OPT_DOUBLE, &idle, "SEC", "drop /v1 sessions unused for SEC seconds (default 300;\n"
-            "0 = never)", .lo = 0, .hi = 1e9),
+        OPT("idle-timeout", 0, OPT_DOUBLE, &idle, "SEC",
+            "drop /v1 sessions unused for SEC seconds (default 300;\n"
+            "0 = never)",
+            .lo = 0, .hi = 1e9),
         OPT("max-body", 0, OPT_INT, &max_body, "BYTES", "largest request body (default 1048576); larger gets 413",
             .min = 64, .max = 1L << 30),
         OPT("workers", 0, OPT_INT, &workers, "N", "HTTP worker threads (default 4)", .min = 1, .max = 256),
-        OPT("threads", 't', OPT_INT, &threads, "N", "OpenBLAS threads per computation (default 1: sessions run\n"
-            "in parallel)", .min = 0, .max = 1024),
+        OPT("threads", 't', OPT_INT, &threads, "N",
+            "OpenBLAS threads per computation (default 1: sessions run\n"
+            "in parallel)",
+            .min = 0, .max = 1024),
         OPT("temperature", 0, OPT_FLOAT, &temperature, "T", "0 = greedy (default); > 0 samples", .lo = 0, .hi = 100),
         OPT("top-p", 0, OPT_FLOAT, &top_p, "P", "nucleus mass when sampling (default 1)", .lo = 1e-6, .hi = 1),
         OPT("seed", 0, OPT_U64, &seed, "S", "sampling seed (default 1)"),

@@ -25,8 +25,8 @@
 #include "io/stream_model.h"
 #include "src/stream/runner.h"
 
-#define SERVE_ID_LEN 32        /* hex characters of a session id */
-#define SERVE_MAX_CODE 600     /* HTTP status codes counted: 0..599 */
+#define SERVE_ID_LEN 32                                  /* hex characters of a session id */
+#define SERVE_MAX_CODE 600                               /* HTTP status codes counted: 0..599 */
 #define SERVE_DRAIN_BYTES ((unsigned long long)64 << 20) /* an over-limit body read and dropped */
 #define SERVE_JSON_TYPE "application/json"
 #define SERVE_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
@@ -37,15 +37,15 @@ typedef struct {
     char head_spec[sizeof(((HeadSpec *)0)->spec)];
     pthread_mutex_t mu; /* serializes the requests on this session; guards everything below */
     Runner *runner;
-    int source_ended;   /* runner_end_source was called for this sentence */
-    int done;           /* the runner said RUNNER_DONE */
-    int broken;         /* the runner failed: only a reset helps */
-    char failure[320];  /* why, when broken */
-    int words_pushed;   /* source words of this sentence */
-    int words_out;      /* target words handed out in this sentence */
-    double t_start;     /* monotonic time of the sentence's first input; < 0 before it */
-    RunnerStats last;   /* the runner's counters at the last metrics update */
-    const char *limit;  /* which limit ended the sentence, if one did */
+    int source_ended;  /* runner_end_source was called for this sentence */
+    int done;          /* the runner said RUNNER_DONE */
+    int broken;        /* the runner failed: only a reset helps */
+    char failure[320]; /* why, when broken */
+    int words_pushed;  /* source words of this sentence */
+    int words_out;     /* target words handed out in this sentence */
+    double t_start;    /* monotonic time of the sentence's first input; < 0 before it */
+    RunnerStats last;  /* the runner's counters at the last metrics update */
+    const char *limit; /* which limit ended the sentence, if one did */
     /* guarded by the table mutex */
     int refs;
     int removed;
@@ -72,7 +72,7 @@ typedef struct {
     pthread_mutex_t table_mu;
     Session **table; /* [max_sessions] */
     int n_sessions;
-    Session *simul;  /* the implicit session of the SimulEval protocol */
+    Session *simul; /* the implicit session of the SimulEval protocol */
     pthread_mutex_t tok_mu;
     Metrics metrics;
 } Server;

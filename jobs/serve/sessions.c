@@ -22,8 +22,8 @@ static void make_id(char *out) {
     }
     if (got < sizeof raw) { /* no entropy source: ids stay unique, only not unguessable */
         static uint64_t counter;
-        uint64_t x = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9E3779B97F4A7C15ull ^
-                     (uint64_t)(runtime_now() * 1e9);
+        uint64_t x =
+            __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(runtime_now() * 1e9);
         for (size_t i = 0; i < sizeof raw; i++) {
             x ^= x >> 29;
             x *= 0xBF58476D1CE4E5B9ull;
@@ -71,8 +71,8 @@ Session *session_new(Server *s, const HeadSpec *head) {
         px_error("cannot create a mutex for a session");
         return NULL;
     }
-    ss->runner = runner_new(&s->sm.model, s->sm.tokenizer, &s->sm.format, head, s->sm.has_probe ? &s->sm.probe : NULL,
-                            &s->ropt);
+    ss->runner =
+        runner_new(&s->sm.model, s->sm.tokenizer, &s->sm.format, head, s->sm.has_probe ? &s->sm.probe : NULL, &s->ropt);
     if (!ss->runner || session_begin(s, ss)) {
         session_free(ss);
         return NULL;

@@ -81,10 +81,10 @@ static inline void heap_order_(Heap *h, size_t size, HeapBefore before) {
 
 /* Typed operations on a Heap of T: name_push(h, &x) and name_append(h, &x) (0 or -1),
  * name_pop(h, &out), name_order(h) after appending. */
-#define HEAP_DEFINE(name, T, before)                                                                                   \
-    static inline int name##_push(Heap *h, const T *x) { return heap_push_(h, x, sizeof(T), before); }               \
-    static inline void name##_pop(Heap *h, T *out) { heap_pop_(h, out, sizeof(T), before); }                         \
-    static inline int name##_append(Heap *h, const T *x) { return heap_append_(h, x, sizeof(T)); }                    \
+#define HEAP_DEFINE(name, T, before)                                                                   \
+    static inline int name##_push(Heap *h, const T *x) { return heap_push_(h, x, sizeof(T), before); } \
+    static inline void name##_pop(Heap *h, T *out) { heap_pop_(h, out, sizeof(T), before); }           \
+    static inline int name##_append(Heap *h, const T *x) { return heap_append_(h, x, sizeof(T)); }     \
     static inline void name##_order(Heap *h) { heap_order_(h, sizeof(T), before); }
 
 #endif

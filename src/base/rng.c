@@ -35,7 +35,8 @@ uint64_t rng_below(Rng *r, uint64_t n) {
     /* Rejection sampling avoids modulo bias. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
-    do x = rng_next(r); while (x >= limit);
+    do x = rng_next(r);
+    while (x >= limit);
     return x % n;
 }
 

@@ -4,7 +4,9 @@
 
 #include <stdint.h>
 
-typedef struct { uint64_t s[4]; } Rng;
+typedef struct {
+    uint64_t s[4];
+} Rng;
 
 void rng_seed(Rng *r, uint64_t seed);
 uint64_t rng_next(Rng *r);

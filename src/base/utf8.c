@@ -8,22 +8,16 @@ int utf8_step(const unsigned char *s, size_t avail) {
     if (c < 0x80) return 1;
     int need;                      /* continuation bytes */
     unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 1;
+    if (c >= 0xC2 && c <= 0xDF) need = 1;
     else if (c >= 0xE0 && c <= 0xEF) {
         need = 2;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
+        if (c == 0xE0) lo = 0xA0;      /* overlong */
+        else if (c == 0xED) hi = 0x9F; /* surrogates */
     } else if (c >= 0xF0 && c <= 0xF4) {
         need = 3;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else
-        return -1; /* 0x80..0xC1, 0xF5..0xFF: never a lead byte */
+        if (c == 0xF0) lo = 0x90;      /* overlong */
+        else if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+    } else return -1;                  /* 0x80..0xC1, 0xF5..0xFF: never a lead byte */
     for (int i = 1; i <= need; i++) {
         if ((size_t)i >= avail || s[i] < lo || s[i] > hi) return -i; /* the lead and i - 1 that fitted */
         lo = 0x80, hi = 0xBF;

@@ -36,9 +36,8 @@ static void buf_swap(Buf *a, Buf *b) {
 
 /* Python str.isspace() set (what str.split() with no argument splits on). */
 static int py_space(uint32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202F || c == 0x205F || c == 0x3000;
+    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 /* UTF-8 -> code points; invalid bytes map to U+DC80.. (like surrogateescape). */
@@ -92,10 +91,8 @@ static int pair_pass(const Buf *in, Buf *out, Pred pa, Pred pb, int style) {
         uint32_t a = in->v[i];
         if (i + 1 < in->n && pa(a) && pb(in->v[i + 1])) {
             uint32_t b = in->v[i + 1];
-            int rc = style == 0 ? (buf_push(out, a) || buf_push(out, ' ') || buf_push(out, b) ||
-                                   buf_push(out, ' '))
-                                : (buf_push(out, ' ') || buf_push(out, a) || buf_push(out, ' ') ||
-                                   buf_push(out, b));
+            int rc = style == 0 ? (buf_push(out, a) || buf_push(out, ' ') || buf_push(out, b) || buf_push(out, ' '))
+                                : (buf_push(out, ' ') || buf_push(out, a) || buf_push(out, ' ') || buf_push(out, b));
             if (rc) return -1;
             i += 2;
         } else {
@@ -127,8 +124,8 @@ static int replace_all(const Buf *in, Buf *out, const char *pat, const char *rep
 
 static int is_13a_punct(uint32_t c) {
     /* [\{-\~\[-\` -\&\(-\+\:-\@\/] */
-    return (c >= '{' && c <= '~') || (c >= '[' && c <= '`') || (c >= ' ' && c <= '&') ||
-           (c >= '(' && c <= '+') || (c >= ':' && c <= '@') || c == '/';
+    return (c >= '{' && c <= '~') || (c >= '[' && c <= '`') || (c >= ' ' && c <= '&') || (c >= '(' && c <= '+') ||
+           (c >= ':' && c <= '@') || c == '/';
 }
 static int is_digit(uint32_t c) { return c >= '0' && c <= '9'; }
 static int not_digit(uint32_t c) { return !is_digit(c); }
@@ -155,51 +152,49 @@ static int not_unum(uint32_t c) {
 /* Applies tokenizer tok to a (already lowercased, rstripped) line in *a; result in *a. */
 static int tokenize(BleuTokenizer tok, Buf *a, Buf *b) {
     switch (tok) {
-    case BLEU_TOK_NONE:
-    case BLEU_TOK_CHAR: /* " ".join(chars) then split() == every non-space char */
-        return 0;
-    case BLEU_TOK_13A: {
-        if (replace_all(a, b, "<skipped>", "")) return -1;
-        buf_swap(a, b);
-        if (replace_all(a, b, "-\n", "")) return -1;
-        buf_swap(a, b);
-        if (replace_all(a, b, "\n", " ")) return -1;
-        buf_swap(a, b);
-        int amp = 0;
-        for (size_t i = 0; i < a->n; i++) amp |= a->v[i] == '&';
-        if (amp) {
-            static const char *const ent[4][2] = {
-                {"&quot;", "\""}, {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}};
-            for (int e = 0; e < 4; e++) {
-                if (replace_all(a, b, ent[e][0], ent[e][1])) return -1;
-                buf_swap(a, b);
+        case BLEU_TOK_NONE:
+        case BLEU_TOK_CHAR: /* " ".join(chars) then split() == every non-space char */ return 0;
+        case BLEU_TOK_13A: {
+            if (replace_all(a, b, "<skipped>", "")) return -1;
+            buf_swap(a, b);
+            if (replace_all(a, b, "-\n", "")) return -1;
+            buf_swap(a, b);
+            if (replace_all(a, b, "\n", " ")) return -1;
+            buf_swap(a, b);
+            int amp = 0;
+            for (size_t i = 0; i < a->n; i++) amp |= a->v[i] == '&';
+            if (amp) {
+                static const char *const ent[4][2] = {{"&quot;", "\""}, {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}};
+                for (int e = 0; e < 4; e++) {
+                    if (replace_all(a, b, ent[e][0], ent[e][1])) return -1;
+                    buf_swap(a, b);
+                }
             }
+            /* f" {line} " */
+            b->n = 0;
+            if (buf_push(b, ' ')) return -1;
+            for (size_t i = 0; i < a->n; i++)
+                if (buf_push(b, a->v[i])) return -1;
+            if (buf_push(b, ' ')) return -1;
+            buf_swap(a, b);
+            if (single_pass(a, b, is_13a_punct)) return -1;
+            buf_swap(a, b);
+            if (pair_pass(a, b, not_digit, is_dotcomma, 0)) return -1;
+            buf_swap(a, b);
+            if (pair_pass(a, b, is_dotcomma, not_digit, 1)) return -1;
+            buf_swap(a, b);
+            if (pair_pass(a, b, is_digit, is_dash, 0)) return -1;
+            buf_swap(a, b);
+            return 0;
         }
-        /* f" {line} " */
-        b->n = 0;
-        if (buf_push(b, ' ')) return -1;
-        for (size_t i = 0; i < a->n; i++)
-            if (buf_push(b, a->v[i])) return -1;
-        if (buf_push(b, ' ')) return -1;
-        buf_swap(a, b);
-        if (single_pass(a, b, is_13a_punct)) return -1;
-        buf_swap(a, b);
-        if (pair_pass(a, b, not_digit, is_dotcomma, 0)) return -1;
-        buf_swap(a, b);
-        if (pair_pass(a, b, is_dotcomma, not_digit, 1)) return -1;
-        buf_swap(a, b);
-        if (pair_pass(a, b, is_digit, is_dash, 0)) return -1;
-        buf_swap(a, b);
-        return 0;
-    }
-    case BLEU_TOK_INTL:
-        if (pair_pass(a, b, not_unum, is_upunct, 0)) return -1;
-        buf_swap(a, b);
-        if (pair_pass(a, b, is_upunct, not_unum, 1)) return -1;
-        buf_swap(a, b);
-        if (single_pass(a, b, is_usym)) return -1;
-        buf_swap(a, b);
-        return 0;
+        case BLEU_TOK_INTL:
+            if (pair_pass(a, b, not_unum, is_upunct, 0)) return -1;
+            buf_swap(a, b);
+            if (pair_pass(a, b, is_upunct, not_unum, 1)) return -1;
+            buf_swap(a, b);
+            if (single_pass(a, b, is_usym)) return -1;
+            buf_swap(a, b);
+            return 0;
     }
     return 0;
 }
@@ -312,17 +307,17 @@ int bleu_tokenizer_parse(const char *name, BleuTokenizer *out) {
 
 static const char *tok_name(BleuTokenizer t) {
     switch (t) {
-    case BLEU_TOK_13A: return "13a";
-    case BLEU_TOK_NONE: return "none";
-    case BLEU_TOK_INTL: return "intl";
-    case BLEU_TOK_CHAR: return "char";
+        case BLEU_TOK_13A: return "13a";
+        case BLEU_TOK_NONE: return "none";
+        case BLEU_TOK_INTL: return "intl";
+        case BLEU_TOK_CHAR: return "char";
     }
     return "?";
 }
 
 void bleu_signature(BleuTokenizer tok, int lowercase, char *buf, size_t size) {
-    snprintf(buf, size, "nrefs:1|case:%s|eff:no|tok:%s|smooth:exp|version:2.6.0",
-             lowercase ? "lc" : "mixed", tok_name(tok));
+    snprintf(buf, size, "nrefs:1|case:%s|eff:no|tok:%s|smooth:exp|version:2.6.0", lowercase ? "lc" : "mixed",
+             tok_name(tok));
 }
 
 typedef struct {
@@ -354,10 +349,9 @@ static int bleu_segment_ids(const char *s, BleuTokenizer tok, int lowercase, Wor
     return split_words(&w->a, &w->in, ids, 0);
 }
 
-static int bleu_add_stats(const char *hyp, const char *ref, BleuTokenizer tok, int lowercase,
-                          Work *w, BleuResult *acc) {
-    if (bleu_segment_ids(hyp, tok, lowercase, w, &w->ids_h) ||
-        bleu_segment_ids(ref, tok, lowercase, w, &w->ids_r))
+static int bleu_add_stats(const char *hyp, const char *ref, BleuTokenizer tok, int lowercase, Work *w,
+                          BleuResult *acc) {
+    if (bleu_segment_ids(hyp, tok, lowercase, w, &w->ids_h) || bleu_segment_ids(ref, tok, lowercase, w, &w->ids_r))
         return -1;
     acc->sys_len += (int64_t)w->ids_h.n;
     acc->ref_len += (int64_t)w->ids_r.n;
@@ -375,8 +369,7 @@ static double my_log(double x) { return x == 0.0 ? -9999999999.0 : log(x); }
 /* sacreBLEU BLEU.compute_bleu with smooth_method='exp'. */
 static void bleu_finish(BleuResult *r, int effective_order) {
     r->bp = 1.0;
-    if (r->sys_len < r->ref_len)
-        r->bp = r->sys_len > 0 ? exp(1.0 - (double)r->ref_len / (double)r->sys_len) : 0.0;
+    if (r->sys_len < r->ref_len) r->bp = r->sys_len > 0 ? exp(1.0 - (double)r->ref_len / (double)r->sys_len) : 0.0;
     double smooth = 1.0;
     int eff = 4;
     for (int k = 0; k < 4; k++) r->precisions[k] = 0.0;
@@ -398,8 +391,8 @@ static void bleu_finish(BleuResult *r, int effective_order) {
     r->score = r->bp * exp(s / eff);
 }
 
-int corpus_bleu(const char *const *hyps, const char *const *refs, int n, BleuTokenizer tok,
-                int lowercase, BleuResult *out) {
+int corpus_bleu(const char *const *hyps, const char *const *refs, int n, BleuTokenizer tok, int lowercase,
+                BleuResult *out) {
     if (n < 0 || (n > 0 && (!hyps || !refs))) return px_error("corpus_bleu: bad arguments");
     memset(out, 0, sizeof *out);
     Work w;
@@ -412,8 +405,7 @@ int corpus_bleu(const char *const *hyps, const char *const *refs, int n, BleuTok
     return 0;
 }
 
-int sentence_bleu(const char *hyp, const char *ref, BleuTokenizer tok, int lowercase,
-                  BleuResult *out) {
+int sentence_bleu(const char *hyp, const char *ref, BleuTokenizer tok, int lowercase, BleuResult *out) {
     memset(out, 0, sizeof *out);
     Work w;
     memset(&w, 0, sizeof w);
@@ -469,8 +461,7 @@ static void strip_space(Buf *a) {
     a->n = k;
 }
 
-int corpus_chrf(const char *const *hyps, const char *const *refs, int n, int word_order,
-                double *score) {
+int corpus_chrf(const char *const *hyps, const char *const *refs, int n, int word_order, double *score) {
     if (n < 0 || (n > 0 && (!hyps || !refs)) || word_order < 0 || word_order > 8)
         return px_error("corpus_chrf: bad arguments (word_order must be 0..8)");
     int order = CHRF_CHAR_ORDER + word_order;
@@ -489,8 +480,7 @@ int corpus_chrf(const char *const *hyps, const char *const *refs, int n, int wor
         }
         strip_space(&hc);
         strip_space(&rc_);
-        for (int k = 1; k <= CHRF_CHAR_ORDER && !rc; k++)
-            rc = chrf_add(&hc, &rc_, (size_t)k, &w.sc, st + 3 * (k - 1));
+        for (int k = 1; k <= CHRF_CHAR_ORDER && !rc; k++) rc = chrf_add(&hc, &rc_, (size_t)k, &w.sc, st + 3 * (k - 1));
         for (int k = 1; k <= word_order && !rc; k++)
             rc = chrf_add(&w.ids_h, &w.ids_r, (size_t)k, &w.sc, st + 3 * (CHRF_CHAR_ORDER + k - 1));
     }

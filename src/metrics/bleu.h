@@ -23,19 +23,17 @@ typedef struct {
 } BleuResult;
 
 /* Corpus BLEU, smooth 'exp', no effective order (sacreBLEU corpus_bleu defaults). */
-int corpus_bleu(const char *const *hyps, const char *const *refs, int n, BleuTokenizer tok,
-                int lowercase, BleuResult *out);
+int corpus_bleu(const char *const *hyps, const char *const *refs, int n, BleuTokenizer tok, int lowercase,
+                BleuResult *out);
 
 /* Sentence BLEU, smooth 'exp', effective order on (sacreBLEU sentence_bleu defaults). */
-int sentence_bleu(const char *hyp, const char *ref, BleuTokenizer tok, int lowercase,
-                  BleuResult *out);
+int sentence_bleu(const char *hyp, const char *ref, BleuTokenizer tok, int lowercase, BleuResult *out);
 
 /* sacreBLEU's corpus signature, e.g. "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0". */
 void bleu_signature(BleuTokenizer tok, int lowercase, char *buf, size_t size);
 
 /* Corpus chrF: char order 6, beta 2, whitespace excluded; word_order 0 = chrF2, 2 = chrF++.
  * Statistics are summed over segments, score in [0, 100]. */
-int corpus_chrf(const char *const *hyps, const char *const *refs, int n, int word_order,
-                double *score);
+int corpus_chrf(const char *const *hyps, const char *const *refs, int n, int word_order, double *score);
 
 #endif

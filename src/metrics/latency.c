@@ -17,8 +17,7 @@ static double average_lagging(const double *d, int n, double src_len, double tgt
     return sum / tau;
 }
 
-int latency_scores(const double *delays, int n, double src_len, double ref_len, int use_ref_len,
-                   LatencyScores *out) {
+int latency_scores(const double *delays, int n, double src_len, double ref_len, int use_ref_len, LatencyScores *out) {
     if (n <= 0) return px_error("latency: no delays (nothing was written)");
     if (!(src_len > 0)) return px_error("latency: the source length must be positive (got %g)", src_len);
     const double tgt_len = use_ref_len ? ref_len : n;

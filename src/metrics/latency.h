@@ -17,7 +17,6 @@ typedef struct {
 } LatencyScores;
 
 /* 0, or -1 with px_error when there are no delays or a length is not positive. */
-int latency_scores(const double *delays, int n, double src_len, double ref_len, int use_ref_len,
-                   LatencyScores *out);
+int latency_scores(const double *delays, int n, double src_len, double ref_len, int use_ref_len, LatencyScores *out);
 
 #endif

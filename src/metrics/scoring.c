@@ -51,8 +51,8 @@ static int all_finite(const double *x, int n) {
 }
 
 /* One sentence's latency; on failure the message names the instance. */
-static int instance_latency(const Instance *v, const double *delays, double src_len, double ref_len,
-                            int use_ref_len, const char *what, LatencyScores *s) {
+static int instance_latency(const Instance *v, const double *delays, double src_len, double ref_len, int use_ref_len,
+                            const char *what, LatencyScores *s) {
     if (!all_finite(delays, v->n_delays))
         return px_error("instance %lld: %s holds a value that is not finite", (long long)v->index, what);
     if (latency_scores(delays, v->n_delays, src_len, ref_len, use_ref_len, s)) {
@@ -97,9 +97,11 @@ int eval_scores(const Instance *v, int n, const ScoreOptions *o, EvalScores *out
             out->n_no_output++;
             continue;
         }
-        if (!x->delays) return px_error("instance %lld: %d delays announced but none given", (long long)x->index, x->n_delays);
+        if (!x->delays)
+            return px_error("instance %lld: %d delays announced but none given", (long long)x->index, x->n_delays);
         if (x->source_length < 1)
-            return px_error("instance %lld: source_length is %d, but it has output", (long long)x->index, x->source_length);
+            return px_error("instance %lld: source_length is %d, but it has output", (long long)x->index,
+                            x->source_length);
         int ref_words = count_words(x->reference);
         double ref_len = ref_words > 0 ? ref_words : 1; /* SimulEval: "".split(" ") has 1 word */
         LatencyScores s;

@@ -34,36 +34,36 @@
 
 /* One evaluated sentence, as in SimulEval's instances.log (text to text). */
 typedef struct {
-    int64_t index;        /* 0-based sentence number */
-    char *prediction;     /* target words joined by single spaces */
-    double *delays;       /* [n_delays]: source words read when each target word was written */
-    double *elapsed;      /* [n_delays]: ms (computation-aware clock), or NULL when unknown */
-    int n_delays;         /* = prediction_length = words in prediction */
-    char *reference;      /* the reference translation */
-    char *source;         /* the source sentence */
-    int source_length;    /* source words */
+    int64_t index;     /* 0-based sentence number */
+    char *prediction;  /* target words joined by single spaces */
+    double *delays;    /* [n_delays]: source words read when each target word was written */
+    double *elapsed;   /* [n_delays]: ms (computation-aware clock), or NULL when unknown */
+    int n_delays;      /* = prediction_length = words in prediction */
+    char *reference;   /* the reference translation */
+    char *source;      /* the source sentence */
+    int source_length; /* source words */
 } Instance;
 
 /* Frees the members (malloc'ed) and clears them, not v itself. NULL is fine. */
 void instance_free(Instance *v);
 
 typedef struct {
-    BleuTokenizer tok;   /* BLEU tokenizer (default 13a) */
-    int lowercase;       /* BLEU on lowercased text (default 0: mixed case) */
-    int use_ref_len;     /* 1 (SimulEval default): |Y| = words in the reference; 0: delays */
-    double word_ms;      /* > 0: also the computation-aware latencies (ms per source word) */
+    BleuTokenizer tok; /* BLEU tokenizer (default 13a) */
+    int lowercase;     /* BLEU on lowercased text (default 0: mixed case) */
+    int use_ref_len;   /* 1 (SimulEval default): |Y| = words in the reference; 0: delays */
+    double word_ms;    /* > 0: also the computation-aware latencies (ms per source word) */
 } ScoreOptions;
 
 void score_options_default(ScoreOptions *o);
 
 typedef struct {
-    int n;                         /* sentences scored */
-    int n_no_output;               /* of which without output (skipped in latency) */
-    BleuResult bleu;               /* corpus BLEU of predictions vs references */
-    char signature[160];           /* sacreBLEU's BLEU signature */
-    double chrf;                   /* corpus chrF2 */
-    double AL, LAAL, AP, DAL;      /* corpus means over sentences with output, in source words */
-    int has_ca;                    /* 1 if the *_CA values were computed */
+    int n;                                /* sentences scored */
+    int n_no_output;                      /* of which without output (skipped in latency) */
+    BleuResult bleu;                      /* corpus BLEU of predictions vs references */
+    char signature[160];                  /* sacreBLEU's BLEU signature */
+    double chrf;                          /* corpus chrF2 */
+    double AL, LAAL, AP, DAL;             /* corpus means over sentences with output, in source words */
+    int has_ca;                           /* 1 if the *_CA values were computed */
     double AL_CA, LAAL_CA, AP_CA, DAL_CA; /* computation-aware, in ms */
 } EvalScores;
 

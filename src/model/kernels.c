@@ -10,8 +10,7 @@
 /* ---------------------------------------------------------------- embedding */
 
 void embedding_forward(float *out, const int *tokens, const float *embed, int N, int d) {
-    for (int n = 0; n < N; n++)
-        memcpy(out + (size_t)n * d, embed + (size_t)tokens[n] * d, sizeof(float) * d);
+    for (int n = 0; n < N; n++) memcpy(out + (size_t)n * d, embed + (size_t)tokens[n] * d, sizeof(float) * d);
 }
 
 void embedding_backward(float *dembed, const float *dout, const int *tokens, int N, int d) {
@@ -38,8 +37,8 @@ void rmsnorm_forward(float *out, float *rstd, const float *in, const float *w, i
 
 /* y_i = x_i r w_i with r = (mean(x^2)+eps)^-1/2, dr/dx_i = -r^3 x_i / d, so
  * dx_i = r w_i dy_i - (r^3/d) x_i sum_j dy_j w_j x_j. */
-void rmsnorm_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
-                      const float *rstd, int N, int d) {
+void rmsnorm_backward(float *din, float *dw, const float *dout, const float *in, const float *w, const float *rstd,
+                      int N, int d) {
     for (int n = 0; n < N; n++) {
         const float *x = in + (size_t)n * d;
         const float *dy = dout + (size_t)n * d;
@@ -66,10 +65,9 @@ void matmul_forward(float *out, const float *in, const float *W, const float *b,
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, in, IC, W, IC, beta, out, OC);
 }
 
-void matmul_backward(float *din, float *dW, float *db, const float *dout, const float *in,
-                     const float *W, int N, int IC, int OC) {
-    if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, W, IC, 1.0f, din, IC);
+void matmul_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int N,
+                     int IC, int OC) {
+    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, W, IC, 1.0f, din, IC);
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, in, IC, 1.0f, dW, IC);
     if (db) {
         for (int n = 0; n < N; n++) {
@@ -94,8 +92,8 @@ static void rope_angles(float *cs, float *sn, int pos, int hd, float theta) {
 }
 
 /* direction +1: out = x cos + rotate_half(x) sin; -1: the transpose (inverse) rotation. */
-static void rope_apply(float *x, const int *pos, int N, int n_heads, int hd, int row_stride,
-                       float theta, float direction) {
+static void rope_apply(float *x, const int *pos, int N, int n_heads, int hd, int row_stride, float theta,
+                       float direction) {
     int half = hd / 2;
     float cs[512], sn[512]; /* hd <= 1024 is checked by model_config_validate */
     for (int n = 0; n < N; n++) {
@@ -140,8 +138,7 @@ static void masked_softmax_row(float *p, int L, int t, int vp, int bs) {
     for (int j = 0; j < L; j++) p[j] *= inv;
 }
 
-void attention_forward(float *out, float *att, const float *qkv, const AttnLayout *lay,
-                       int nh, int nkv, int hd) {
+void attention_forward(float *out, float *att, const float *qkv, const AttnLayout *lay, int nh, int nkv, int hd) {
     const int qkv_dim = (nh + 2 * nkv) * hd, q_dim = nh * hd, group = nh / nkv;
     const float scale = 1.0f / sqrtf((float)hd);
     size_t att_off = 0;
@@ -154,8 +151,7 @@ void attention_forward(float *out, float *att, const float *qkv, const AttnLayou
             const float *V = qkv + (size_t)r0 * qkv_dim + (nh + nkv + g) * hd;
             float *P = att + att_off + (size_t)h * L * L;
             /* P[L, L] = scale * Q K^T, then masked softmax per row */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, Q, qkv_dim, K, qkv_dim,
-                        0.0f, P, L);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, Q, qkv_dim, K, qkv_dim, 0.0f, P, L);
             for (int t = 0; t < L; t++)
                 masked_softmax_row(P + (size_t)t * L, L, t, lay->vis_prefix[r0 + t], lay->blk_start[r0 + t]);
             /* out_h[L, hd] = P V */
@@ -166,8 +162,8 @@ void attention_forward(float *out, float *att, const float *qkv, const AttnLayou
     }
 }
 
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const AttnLayout *lay, int nh, int nkv, int hd) {
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                        const AttnLayout *lay, int nh, int nkv, int hd) {
     const int qkv_dim = (nh + 2 * nkv) * hd, q_dim = nh * hd, group = nh / nkv;
     const float scale = 1.0f / sqrtf((float)hd);
     size_t att_off = 0;
@@ -184,10 +180,8 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             const float *dO = dout + (size_t)r0 * q_dim + h * hd;
             float *dS = scratch; /* [L, L] */
             /* dP = dO V^T;  dV += P^T dO */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dO, q_dim, V, qkv_dim, 0.0f,
-                        dS, L);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, dO, q_dim, 1.0f, dV,
-                        qkv_dim);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dO, q_dim, V, qkv_dim, 0.0f, dS, L);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, dO, q_dim, 1.0f, dV, qkv_dim);
             /* softmax backward: dS = P * (dP - sum_j P dP); hidden entries have P = 0 */
             for (int t = 0; t < L; t++) {
                 const float *p = P + (size_t)t * L;
@@ -199,8 +193,7 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             /* dQ += scale dS K;  dK += scale dS^T Q */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, scale, dS, L, K, qkv_dim, 1.0f, dQ,
                         qkv_dim);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, scale, dS, L, Q, qkv_dim, 1.0f, dK,
-                        qkv_dim);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, scale, dS, L, Q, qkv_dim, 1.0f, dK, qkv_dim);
         }
         att_off += (size_t)nh * L * L;
     }

@@ -18,14 +18,14 @@ void embedding_backward(float *dembed, const float *dout, const int *tokens, int
 /* out[N, d] = in * rsqrt(mean(in^2) + eps) * w;  rstd[N] saved for backward */
 void rmsnorm_forward(float *out, float *rstd, const float *in, const float *w, int N, int d, float eps);
 /* din[N, d] += ..., dw[d] += ...  given dout[N, d], in, w, rstd */
-void rmsnorm_backward(float *din, float *dw, const float *dout, const float *in, const float *w,
-                      const float *rstd, int N, int d);
+void rmsnorm_backward(float *din, float *dw, const float *dout, const float *in, const float *w, const float *rstd,
+                      int N, int d);
 
 /* out[N, OC] = in[N, IC] W[OC, IC]^T (+ b[OC]);  b may be NULL */
 void matmul_forward(float *out, const float *in, const float *W, const float *b, int N, int IC, int OC);
 /* din[N, IC] += dout W;  dW[OC, IC] += dout^T in;  db[OC] += colsum(dout).  din/db may be NULL */
-void matmul_backward(float *din, float *dW, float *db, const float *dout, const float *in,
-                     const float *W, int N, int IC, int OC);
+void matmul_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int N,
+                     int IC, int OC);
 
 /* RoPE (Hugging Face rotate-half) in place on n_heads heads of size hd in each row:
  * x row r at x + r*row_stride, heads contiguous; angle(k) = pos[r] * theta^(-2k/hd). */
@@ -36,11 +36,10 @@ void rope_backward(float *dx, const int *pos, int N, int n_heads, int hd, int ro
 /* Attention over a packed layout with per-row visibility (model.h AttnLayout).
  * qkv[N, (nh+2nkv)*hd] holds q | k | v per row (after RoPE); out[N, nh*hd];
  * att[sum_s len_s^2 * nh] receives the probabilities, [seq][head][t][j], zeros where hidden. */
-void attention_forward(float *out, float *att, const float *qkv, const AttnLayout *lay,
-                       int nh, int nkv, int hd);
+void attention_forward(float *out, float *att, const float *qkv, const AttnLayout *lay, int nh, int nkv, int hd);
 /* dqkv[N, qkv_dim] += ...  given dout[N, nh*hd]; scratch[max_len^2]. */
-void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv,
-                        const float *att, const AttnLayout *lay, int nh, int nkv, int hd);
+void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                        const AttnLayout *lay, int nh, int nkv, int hd);
 
 /* h[N, f] = silu(gu[:, :f]) * gu[:, f:]   (gu[N, 2f] = gate | up) */
 void swiglu_forward(float *h, const float *gu, int N, int f);
@@ -49,12 +48,11 @@ void swiglu_backward(float *dgu, const float *dh, const float *gu, int N, int f)
 
 /* Plain-loop references (kernels_ref.c), same contracts. */
 void matmul_forward_ref(float *out, const float *in, const float *W, const float *b, int N, int IC, int OC);
-void matmul_backward_ref(float *din, float *dW, float *db, const float *dout, const float *in,
-                         const float *W, int N, int IC, int OC);
-void attention_forward_ref(float *out, float *att, const float *qkv, const AttnLayout *lay,
-                           int nh, int nkv, int hd);
-void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att,
-                            const AttnLayout *lay, int nh, int nkv, int hd);
+void matmul_backward_ref(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int N,
+                         int IC, int OC);
+void attention_forward_ref(float *out, float *att, const float *qkv, const AttnLayout *lay, int nh, int nkv, int hd);
+void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att, const AttnLayout *lay,
+                            int nh, int nkv, int hd);
 
 /* Whether key j (relative) is visible from row `row` at relative index t. */
 static inline int attn_visible(const AttnLayout *lay, int row, int t, int j) {

@@ -13,8 +13,8 @@ void matmul_forward_ref(float *out, const float *in, const float *W, const float
         }
 }
 
-void matmul_backward_ref(float *din, float *dW, float *db, const float *dout, const float *in,
-                         const float *W, int N, int IC, int OC) {
+void matmul_backward_ref(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int N,
+                         int IC, int OC) {
     for (int n = 0; n < N; n++)
         for (int o = 0; o < OC; o++) {
             float g = dout[(size_t)n * OC + o];
@@ -27,8 +27,7 @@ void matmul_backward_ref(float *din, float *dW, float *db, const float *dout, co
 }
 
 /* Row by row: scores against visible keys only, softmax, weighted sum of values. */
-void attention_forward_ref(float *out, float *att, const float *qkv, const AttnLayout *lay,
-                           int nh, int nkv, int hd) {
+void attention_forward_ref(float *out, float *att, const float *qkv, const AttnLayout *lay, int nh, int nkv, int hd) {
     const int qkv_dim = (nh + 2 * nkv) * hd, q_dim = nh * hd, group = nh / nkv;
     const double scale = 1.0 / sqrt((double)hd);
     size_t att_off = 0;
@@ -51,7 +50,10 @@ void attention_forward_ref(float *out, float *att, const float *qkv, const AttnL
                 }
                 double sum = 0.0;
                 for (int j = 0; j < L; j++) {
-                    if (!attn_visible(lay, row, t, j)) { p[j] = 0.0f; continue; }
+                    if (!attn_visible(lay, row, t, j)) {
+                        p[j] = 0.0f;
+                        continue;
+                    }
                     p[j] = (float)exp(p[j] - mx);
                     sum += p[j];
                 }
@@ -69,8 +71,8 @@ void attention_forward_ref(float *out, float *att, const float *qkv, const AttnL
     }
 }
 
-void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att,
-                            const AttnLayout *lay, int nh, int nkv, int hd) {
+void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att, const AttnLayout *lay,
+                            int nh, int nkv, int hd) {
     const int qkv_dim = (nh + 2 * nkv) * hd, q_dim = nh * hd, group = nh / nkv;
     const double scale = 1.0 / sqrt((double)hd);
     size_t att_off = 0;

@@ -32,8 +32,8 @@ double cross_entropy_forward(const float *logits, const int *targets, int n_rows
     return total;
 }
 
-double cross_entropy_forward_backward(float *logits, const int *targets, int n_rows, int vocab,
-                                      float scale, int *count) {
+double cross_entropy_forward_backward(float *logits, const int *targets, int n_rows, int vocab, float scale,
+                                      int *count) {
     double total = 0.0;
     int counted = 0;
     for (int n = 0; n < n_rows; n++) {

@@ -7,16 +7,14 @@
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/base/rng.h"
 #include "src/base/vec.h"
 #include "src/model/kernels.h"
-#include "src/base/rng.h"
 
 /* ---------------------------------------------------------------- config */
 
 const char *model_arch_name(ModelArch a) { return a == MODEL_ARCH_QWEN2 ? "qwen2" : "llama"; }
-const char *model_arch_hf_class(ModelArch a) {
-    return a == MODEL_ARCH_QWEN2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM";
-}
+const char *model_arch_hf_class(ModelArch a) { return a == MODEL_ARCH_QWEN2 ? "Qwen2ForCausalLM" : "LlamaForCausalLM"; }
 
 int model_config_validate(const ModelConfig *c) {
     if (c->vocab_size <= 0) return px_error("model.vocab_size: must be positive (got %d)", c->vocab_size);
@@ -24,15 +22,13 @@ int model_config_validate(const ModelConfig *c) {
     if (c->n_layers <= 0) return px_error("model.n_layers: must be positive (got %d)", c->n_layers);
     if (c->n_heads <= 0) return px_error("model.n_heads: must be positive (got %d)", c->n_heads);
     if (c->n_kv_heads <= 0 || c->n_heads % c->n_kv_heads != 0)
-        return px_error("model.n_kv_heads: must be positive and divide n_heads=%d (got %d)", c->n_heads,
-                        c->n_kv_heads);
+        return px_error("model.n_kv_heads: must be positive and divide n_heads=%d (got %d)", c->n_heads, c->n_kv_heads);
     if (c->head_dim <= 0 || c->head_dim % 2 != 0 || c->head_dim > 1024)
         return px_error("model.head_dim: must be even and in 2..1024 (got %d)", c->head_dim);
     if (c->intermediate_size <= 0)
         return px_error("model.intermediate_size: must be positive (got %d)", c->intermediate_size);
     if (!(c->rope_theta > 0.0f)) return px_error("model.rope_theta: must be positive (got %g)", c->rope_theta);
-    if (!(c->rms_norm_eps > 0.0f))
-        return px_error("model.rms_norm_eps: must be positive (got %g)", c->rms_norm_eps);
+    if (!(c->rms_norm_eps > 0.0f)) return px_error("model.rms_norm_eps: must be positive (got %g)", c->rms_norm_eps);
     if (c->qkv_bias && c->arch != MODEL_ARCH_QWEN2)
         return px_error("model.qkv_bias: q/k/v biases exist only for arch = qwen2");
     if (c->max_seq_len <= 0) return px_error("model.max_seq_len: must be positive (got %d)", c->max_seq_len);
@@ -74,7 +70,11 @@ static int build_table(Model *m) {
     if (table_add(&tb, "model.embed_tokens.weight", -1, c->vocab_size, d)) return -1;
     for (int l = 0; l < c->n_layers; l++) {
         m->layer_begin[l] = tb.offset;
-        struct { const char *suffix; int64_t rows, cols; int present; } spec[] = {
+        struct {
+            const char *suffix;
+            int64_t rows, cols;
+            int present;
+        } spec[] = {
             {"input_layernorm.weight", d, 0, 1},
             {"self_attn.q_proj.weight", q, d, 1},
             {"self_attn.k_proj.weight", kv, d, 1},
@@ -250,10 +250,10 @@ static size_t carve(Activations *a, const ModelConfig *c, float *base, int N, si
     const size_t d = c->hidden_size, qkv = (size_t)(c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
     const size_t q = (size_t)c->n_heads * c->head_dim, f = c->intermediate_size;
     size_t off = 0;
-#define TAKE(ptr, count)                          \
-    do {                                          \
-        if (base) (ptr) = base + off;             \
-        off += (size_t)(count);                   \
+#define TAKE(ptr, count)              \
+    do {                              \
+        if (base) (ptr) = base + off; \
+        off += (size_t)(count);       \
     } while (0)
     for (int l = 0; l < c->n_layers; l++) {
         TAKE(a->resid[l], N * d);
@@ -290,8 +290,8 @@ int activations_reserve(Activations *a, const ModelConfig *c, const AttnLayout *
     activations_free(a);
     /* One pointer array holds the 11 per-layer view arrays. */
     const int L = c->n_layers;
-    float ***arrays[] = {&a->resid, &a->ln1, &a->rstd1, &a->qkv, &a->att, &a->attout,
-                         &a->resid2, &a->ln2, &a->rstd2, &a->gu, &a->h};
+    float ***arrays[] = {&a->resid,  &a->ln1, &a->rstd1, &a->qkv, &a->att, &a->attout,
+                         &a->resid2, &a->ln2, &a->rstd2, &a->gu,  &a->h};
     const int n_arrays = (int)(sizeof arrays / sizeof arrays[0]);
     float **ptrs = px_calloc((size_t)n_arrays * L, sizeof(float *), "activation views");
     if (!ptrs) return -1;

@@ -21,7 +21,7 @@ typedef enum { MODEL_ARCH_LLAMA = 0, MODEL_ARCH_QWEN2 = 1 } ModelArch;
 typedef struct {
     ModelArch arch;
     int vocab_size;
-    int hidden_size;       /* d */
+    int hidden_size; /* d */
     int n_layers;
     int n_heads;           /* query heads */
     int n_kv_heads;        /* key/value heads (grouped-query attention); divides n_heads */
@@ -29,26 +29,26 @@ typedef struct {
     int intermediate_size; /* SwiGLU width f */
     float rope_theta;
     float rms_norm_eps;
-    int tie_embeddings;    /* lm_head shares embed_tokens */
-    int qkv_bias;          /* q/k/v projections carry a bias (Qwen2) */
+    int tie_embeddings; /* lm_head shares embed_tokens */
+    int qkv_bias;       /* q/k/v projections carry a bias (Qwen2) */
     int max_seq_len;
-    float init_std;        /* std of the normal init of matrices (from-scratch models) */
+    float init_std; /* std of the normal init of matrices (from-scratch models) */
 } ModelConfig;
 
 /* Checks the shape fields for consistency; 0 or -1 with px_error naming the field. */
 int model_config_validate(const ModelConfig *c);
-const char *model_arch_name(ModelArch a);      /* "llama" | "qwen2" */
-const char *model_arch_hf_class(ModelArch a);  /* "LlamaForCausalLM" | "Qwen2ForCausalLM" */
+const char *model_arch_name(ModelArch a);     /* "llama" | "qwen2" */
+const char *model_arch_hf_class(ModelArch a); /* "LlamaForCausalLM" | "Qwen2ForCausalLM" */
 
 /* One named tensor of the parameter buffer. */
 typedef struct {
-    char name[96];   /* Hugging Face name */
-    int ndim;        /* 1 or 2 */
+    char name[96]; /* Hugging Face name */
+    int ndim;      /* 1 or 2 */
     int64_t shape[2];
-    size_t offset;   /* in floats, into params/grads */
+    size_t offset; /* in floats, into params/grads */
     size_t numel;
-    int layer;       /* -1 for embed/norm/lm_head */
-    int decay;       /* 1 for matrices (weight decay applies), 0 for norms and biases */
+    int layer; /* -1 for embed/norm/lm_head */
+    int decay; /* 1 for matrices (weight decay applies), 0 for norms and biases */
 } ParamTensor;
 
 typedef struct {
@@ -62,7 +62,7 @@ typedef struct {
 } LayerWeights;
 
 typedef struct {
-    float *embed;      /* [V, d] */
+    float *embed; /* [V, d] */
     LayerWeights *layers;
     float *final_norm; /* [d] */
     float *lm_head;    /* [V, d]; == embed when tied */
@@ -70,9 +70,9 @@ typedef struct {
 
 typedef struct {
     ModelConfig cfg;
-    size_t n_params;     /* floats in params (and grads) */
+    size_t n_params; /* floats in params (and grads) */
     float *params;
-    float *grads;        /* NULL until model_alloc_grads */
+    float *grads; /* NULL until model_alloc_grads */
     int n_tensors;
     ParamTensor *tensors;
     WeightViews w;       /* views into params */
@@ -116,31 +116,31 @@ typedef struct {
     int cap_rows;
     size_t cap_scores;
     size_t n_floats;
-    float *buffer;    /* one allocation holding everything below */
+    float *buffer; /* one allocation holding everything below */
     /* per layer l (arrays of n_layers pointers) */
-    float **resid;    /* [N, d] input of layer l */
-    float **ln1;      /* [N, d] */
-    float **rstd1;    /* [N] */
-    float **qkv;      /* [N, qkv_dim] after bias and RoPE */
-    float **att;      /* [sum_s len_s^2 * nh] probabilities, [seq][head][t][j] */
-    float **attout;   /* [N, nh*hd] */
-    float **resid2;   /* [N, d] after the attention residual */
-    float **ln2;      /* [N, d] */
-    float **rstd2;    /* [N] */
-    float **gu;       /* [N, 2f] gate|up pre-activation */
-    float **h;        /* [N, f] silu(gate)*up */
+    float **resid;      /* [N, d] input of layer l */
+    float **ln1;        /* [N, d] */
+    float **rstd1;      /* [N] */
+    float **qkv;        /* [N, qkv_dim] after bias and RoPE */
+    float **att;        /* [sum_s len_s^2 * nh] probabilities, [seq][head][t][j] */
+    float **attout;     /* [N, nh*hd] */
+    float **resid2;     /* [N, d] after the attention residual */
+    float **ln2;        /* [N, d] */
+    float **rstd2;      /* [N] */
+    float **gu;         /* [N, 2f] gate|up pre-activation */
+    float **h;          /* [N, f] silu(gate)*up */
     float *resid_final; /* [N, d] */
-    float *lnf;       /* [N, d] */
-    float *rstdf;     /* [N] */
-    float *logits;    /* [N, V]; backward takes dlogits in this buffer */
+    float *lnf;         /* [N, d] */
+    float *rstdf;       /* [N] */
+    float *logits;      /* [N, V]; backward takes dlogits in this buffer */
     /* backward scratch */
-    float *d_resid;   /* [N, d] */
-    float *d_tmp;     /* [N, d] */
-    float *d_qkv;     /* [N, qkv_dim] */
-    float *d_attout;  /* [N, nh*hd] */
-    float *d_gu;      /* [N, 2f] */
-    float *d_h;       /* [N, f] */
-    float *d_scores;  /* [max_len^2] */
+    float *d_resid;  /* [N, d] */
+    float *d_tmp;    /* [N, d] */
+    float *d_qkv;    /* [N, qkv_dim] */
+    float *d_attout; /* [N, nh*hd] */
+    float *d_gu;     /* [N, 2f] */
+    float *d_h;      /* [N, f] */
+    float *d_scores; /* [max_len^2] */
     int max_len;
 } Activations;
 

@@ -9,22 +9,22 @@
 #include "src/model/model.h"
 
 typedef struct {
-    float lr;            /* peak learning rate */
-    float min_lr_ratio;  /* final lr = lr * min_lr_ratio at the end of the cosine */
-    int warmup_steps;    /* linear warmup from lr/warmup_steps to lr */
-    int total_steps;     /* cosine decay ends here */
+    float lr;           /* peak learning rate */
+    float min_lr_ratio; /* final lr = lr * min_lr_ratio at the end of the cosine */
+    int warmup_steps;   /* linear warmup from lr/warmup_steps to lr */
+    int total_steps;    /* cosine decay ends here */
     float beta1, beta2, eps;
-    float weight_decay;  /* applied to matrices only (ParamTensor.decay) */
-    float grad_clip;     /* max global L2 norm; <= 0 disables */
+    float weight_decay; /* applied to matrices only (ParamTensor.decay) */
+    float grad_clip;    /* max global L2 norm; <= 0 disables */
 } OptimConfig;
 
 typedef struct {
     OptimConfig cfg;
     size_t n;
     size_t base; /* global index of m[0], v[0]: 0, or the start of this rank's shard (ZeRO-1) */
-    float *m;   /* first moment of params [base, base + n) */
-    float *v;   /* second moment */
-    int t;      /* number of updates done */
+    float *m;    /* first moment of params [base, base + n) */
+    float *v;    /* second moment */
+    int t;       /* number of updates done */
 } AdamW;
 
 /* Learning rate for the update of 0-based step `step`. */

@@ -190,8 +190,8 @@ int logistic_fit(const double *X, const double *y, int64_t n, int d, double lamb
 /* ---- the Newton driver ---- */
 
 /* θ ← θ - t s with t halved until the objective does not rise; *f becomes the new objective. */
-static int line_search(const char *who, const LinfitNewtonOps *ops, void *ctx, int k, const double *step,
-                       double *coef, double *trial, double *f, int it) {
+static int line_search(const char *who, const LinfitNewtonOps *ops, void *ctx, int k, const double *step, double *coef,
+                       double *trial, double *f, int it) {
     double t = 1, ft = 0;
     for (int h = 0;; h++, t *= 0.5) {
         for (int j = 0; j < k; j++) trial[j] = coef[j] - t * step[j];
@@ -205,8 +205,8 @@ static int line_search(const char *who, const LinfitNewtonOps *ops, void *ctx, i
     return 0;
 }
 
-int linfit_newton(const char *who, const LinfitNewtonOps *ops, void *ctx, int d, int max_iter, double tol,
-                  double *coef, int *iters, double *work) {
+int linfit_newton(const char *who, const LinfitNewtonOps *ops, void *ctx, int d, int max_iter, double tol, double *coef,
+                  int *iters, double *work) {
     if (iters) *iters = 0;
     if (max_iter < 1) return px_error("%s: max_iter must be >= 1 (got %d)", who, max_iter);
     if (!(tol > 0)) return px_error("%s: tol must be > 0 (got %g)", who, tol);

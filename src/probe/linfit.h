@@ -76,7 +76,7 @@ typedef struct {
 
 /* work: 2(d+1) doubles from the caller, so that a distributed caller has agreed on every
  * allocation before the first collective callback. */
-int linfit_newton(const char *who, const LinfitNewtonOps *ops, void *ctx, int d, int max_iter, double tol,
-                  double *coef, int *iters, double *work);
+int linfit_newton(const char *who, const LinfitNewtonOps *ops, void *ctx, int d, int max_iter, double tol, double *coef,
+                  int *iters, double *work);
 
 #endif

@@ -51,8 +51,8 @@ int probe_collect_example(ProbeCollector *pc, const Model *m, const StreamFormat
     *n_points = 0;
     for (int j = 0; j < mw; j++)
         if (g[j] < 1 || g[j] > n + 1 || (j > 0 && g[j] < g[j - 1]))
-            return px_error("example %lld: read schedule g(%d) = %d is not monotone in 1..%d", (long long)(s->first + e),
-                            j + 1, g[j], n + 1);
+            return px_error("example %lld: read schedule g(%d) = %d is not monotone in 1..%d",
+                            (long long)(s->first + e), j + 1, g[j], n + 1);
     if (encode_source(m, &pc->student, &pc->ss, tp, src, ns) || encode_source(m, &pc->teacher, &pc->ts, tp, src, ns))
         return -1;
     for (int j = 1; j <= mw; j++) {
@@ -62,7 +62,8 @@ int probe_collect_example(ProbeCollector *pc, const Model *m, const StreamFormat
          * with the g(j) words read since (pop and refeed, as the runner does) */
         int rc;
         if (j == 1) {
-            rc = decode_forward(m, &pc->student, &pc->ss, tp->tgt_begin.ids, tp->tgt_begin.n, DECODE_TARGET, vis, phi, 1) ||
+            rc = decode_forward(m, &pc->student, &pc->ss, tp->tgt_begin.ids, tp->tgt_begin.n, DECODE_TARGET, vis, phi,
+                                1) ||
                  decode_forward(m, &pc->teacher, &pc->ts, tp->tgt_begin.ids, tp->tgt_begin.n, DECODE_TARGET, S, phi, 1);
         } else {
             kv_cache_pop_target(&pc->student, 1);

@@ -17,8 +17,8 @@
 
 #include "src/stream/decode.h"
 #include "src/stream/probe_features.h"
-#include "src/train/pairs.h"
 #include "src/stream/runner.h"
+#include "src/train/pairs.h"
 
 typedef struct {
     KvCache student, teacher;

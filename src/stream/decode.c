@@ -144,8 +144,8 @@ static void linear_rows(float *out, const float *in, const float *W, const float
     }
 }
 
-int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n, DecodeSide side,
-                   int vis_src, int phi, int want_last) {
+int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n, DecodeSide side, int vis_src,
+                   int phi, int want_last) {
     const ModelConfig *cfg = &m->cfg;
     const int d = cfg->hidden_size, nh = cfg->n_heads, nkv = cfg->n_kv_heads, hd = cfg->head_dim;
     const int qkv_dim = (nh + 2 * nkv) * hd, q_dim = nh * hd, f = cfg->intermediate_size, kv_dim = c->kv_dim;
@@ -220,8 +220,8 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
 
 /* ---------------------------------------------------------------- cues */
 
-void decode_cues(const Model *m, const DecodeScratch *s, int window, const int *layers, int n_layers,
-                 const int *heads, int n_heads, Cues *out) {
+void decode_cues(const Model *m, const DecodeScratch *s, int window, const int *layers, int n_layers, const int *heads,
+                 int n_heads, Cues *out) {
     softmax_stats(s->logits, m->cfg.vocab_size, &out->entropy, &out->maxprob);
     out->hidden = s->hidden;
     /* attention mass on source keys [ns - w, ns) of the last row, mean over layers and heads */

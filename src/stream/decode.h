@@ -13,8 +13,8 @@
 #ifndef PROACT_DECODE_H
 #define PROACT_DECODE_H
 
-#include "src/stream/heads.h"
 #include "src/model/model.h"
+#include "src/stream/heads.h"
 
 /* One side (source or target) of the cache: per layer K and V, [cap, n_kv_heads*head_dim]. */
 typedef struct {
@@ -35,8 +35,8 @@ void kv_cache_free(KvCache *c);
 typedef struct {
     int cap_rows, cap_keys;
     float *x, *xn, *qkv, *attout, *x2, *gu, *h, *scores; /* per-row activations */
-    float *hidden;  /* [d] final-norm hidden state of the last row */
-    float *logits;  /* [V] logits of the last row */
+    float *hidden;                                       /* [d] final-norm hidden state of the last row */
+    float *logits;                                       /* [V] logits of the last row */
     float *att_last; /* [n_layers][n_heads][cap_keys] attention probabilities of the last row */
     int att_keys;    /* keys of the last row: visible source + target (att_last row stride is cap_keys) */
     int att_src;     /* how many of those keys are source keys (they come first) */
@@ -52,15 +52,15 @@ typedef enum { DECODE_SOURCE = 0, DECODE_TARGET = 1 } DecodeSide;
  *                  target cache causally (vis_src <= src.len).
  * want_last: also compute, for the last new row, hidden [d], logits [V] and att_last.
  * 0, or -1 with px_error (bad token id, out of memory). */
-int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n, DecodeSide side,
-                   int vis_src, int phi, int want_last);
+int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n, DecodeSide side, int vis_src,
+                   int phi, int want_last);
 
 /* The decision cues (heads.h) of the last row of the latest decode_forward with want_last:
  * entropy and max probability of its next-token distribution, attention mass on the newest
  * `window` visible source tokens averaged over the given layers and query heads (NULL/0: all),
  * and its final hidden state (out->hidden points into s). */
-void decode_cues(const Model *m, const DecodeScratch *s, int window, const int *layers, int n_layers,
-                 const int *heads, int n_heads, Cues *out);
+void decode_cues(const Model *m, const DecodeScratch *s, int window, const int *layers, int n_layers, const int *heads,
+                 int n_heads, Cues *out);
 
 /* Entropy (nats) and largest probability of softmax(z[0..V)) (softmax_stats.c). */
 void softmax_stats(const float *z, int V, float *entropy, float *maxprob);

@@ -95,18 +95,18 @@ int head_parse(const char *spec, HeadSpec *out) {
         out->kind = table[i].kind;
         int ok = nf == table[i].fields + 1;
         switch (out->kind) {
-        case HEAD_ENTROPY: ok = ok && !parse_float(f[1], &out->threshold) && out->threshold >= 0; break;
-        case HEAD_MAXPROB:
-        case HEAD_PROBE:
-            ok = ok && !parse_float(f[1], &out->threshold) && out->threshold >= 0 && out->threshold <= 1;
-            break;
-        case HEAD_ATTN:
-            ok = ok && !parse_positive_int(f[1], &out->k) && !parse_float(f[2], &out->threshold) &&
-                 out->threshold >= 0 && out->threshold <= 1;
-            break;
-        case HEAD_WAITK:
-        case HEAD_CHUNK: ok = ok && !parse_positive_int(f[1], &out->k); break;
-        case HEAD_OFFLINE: break;
+            case HEAD_ENTROPY: ok = ok && !parse_float(f[1], &out->threshold) && out->threshold >= 0; break;
+            case HEAD_MAXPROB:
+            case HEAD_PROBE:
+                ok = ok && !parse_float(f[1], &out->threshold) && out->threshold >= 0 && out->threshold <= 1;
+                break;
+            case HEAD_ATTN:
+                ok = ok && !parse_positive_int(f[1], &out->k) && !parse_float(f[2], &out->threshold) &&
+                     out->threshold >= 0 && out->threshold <= 1;
+                break;
+            case HEAD_WAITK:
+            case HEAD_CHUNK: ok = ok && !parse_positive_int(f[1], &out->k); break;
+            case HEAD_OFFLINE: break;
         }
         if (!ok) return px_error("decision head '%s': expected %s", spec, table[i].usage);
         return 0;
@@ -142,13 +142,13 @@ int head_decide(const HeadSpec *h, const Probe *probe, const Cues *c, const Head
     if (h->min_lag && g < h->min_lag + j - 1) return 0;
     if (h->max_lag && g >= h->max_lag + j - 1) return 1;
     switch (h->kind) {
-    case HEAD_ENTROPY: return c->entropy <= h->threshold;
-    case HEAD_MAXPROB: return c->maxprob >= h->threshold;
-    case HEAD_ATTN: return !(c->attn_front > h->threshold);
-    case HEAD_PROBE: return probe && probe_score(probe, c) >= h->threshold;
-    case HEAD_WAITK: return g >= h->k + j - 1;
-    case HEAD_CHUNK: return g >= h->k * ((j + h->k - 1) / h->k);
-    case HEAD_OFFLINE: return 0;
+        case HEAD_ENTROPY: return c->entropy <= h->threshold;
+        case HEAD_MAXPROB: return c->maxprob >= h->threshold;
+        case HEAD_ATTN: return !(c->attn_front > h->threshold);
+        case HEAD_PROBE: return probe && probe_score(probe, c) >= h->threshold;
+        case HEAD_WAITK: return g >= h->k + j - 1;
+        case HEAD_CHUNK: return g >= h->k * ((j + h->k - 1) / h->k);
+        case HEAD_OFFLINE: return 0;
     }
     return 1;
 }

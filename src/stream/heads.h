@@ -19,10 +19,10 @@ typedef enum { HEAD_ENTROPY = 0, HEAD_MAXPROB, HEAD_ATTN, HEAD_PROBE, HEAD_WAITK
 
 typedef struct {
     HeadKind kind;
-    float threshold; /* TAU or P */
-    int k;           /* waitk K, chunk C, attn W (tokens) */
+    float threshold;      /* TAU or P */
+    int k;                /* waitk K, chunk C, attn W (tokens) */
     int min_lag, max_lag; /* 0 = none */
-    char spec[96];   /* the spec as given (normalized) */
+    char spec[96];        /* the spec as given (normalized) */
 } HeadSpec;
 
 /* Parses a spec; -1 with px_error naming the spec and what is wrong. */
@@ -32,9 +32,9 @@ const char *head_spec_help(void);
 
 /* The cues of one decision row. */
 typedef struct {
-    float entropy;    /* H, nats */
-    float maxprob;    /* pmax */
-    float attn_front; /* mass on the newest w source tokens, mean over the chosen layers and heads */
+    float entropy;       /* H, nats */
+    float maxprob;       /* pmax */
+    float attn_front;    /* mass on the newest w source tokens, mean over the chosen layers and heads */
     const float *hidden; /* [d] final hidden state (after the final norm) */
 } Cues;
 
@@ -47,7 +47,7 @@ typedef struct {
     int dim;
     float *w, *mean, *scale; /* [dim] each; x_std = (x - mean) / scale */
     float bias;
-    int attn_window;         /* w of the A_front feature the probe was fitted with */
+    int attn_window; /* w of the A_front feature the probe was fitted with */
 } Probe;
 
 void probe_free(Probe *p);
@@ -56,9 +56,9 @@ double probe_score(const Probe *p, const Cues *c);
 
 /* Where the stream is when the next target word (1-based index j) is to be decided. */
 typedef struct {
-    int word_index;   /* j: the word that would be written */
-    int units_read;   /* source units read: words, plus 1 once the end marker is read */
-    int source_done;  /* every unit (n words + end marker) has been read */
+    int word_index;  /* j: the word that would be written */
+    int units_read;  /* source units read: words, plus 1 once the end marker is read */
+    int source_done; /* every unit (n words + end marker) has been read */
 } HeadState;
 
 /* 1 = WRITE, 0 = READ. probe may be NULL unless kind == HEAD_PROBE. */

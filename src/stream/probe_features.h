@@ -13,9 +13,9 @@
 #include "src/stream/heads.h"
 
 /* X(enumerator, name, Cues field) for each cue after h, in the feature vector's order. */
-#define PROBE_EXTRA_FEATURE_TABLE(X)                                                                                   \
-    X(PROBE_FEATURE_ENTROPY, "entropy", entropy)        /* H, nats */                                                  \
-    X(PROBE_FEATURE_MAXPROB, "maxprob", maxprob)        /* pmax */                                                     \
+#define PROBE_EXTRA_FEATURE_TABLE(X)                                    \
+    X(PROBE_FEATURE_ENTROPY, "entropy", entropy)          /* H, nats */ \
+    X(PROBE_FEATURE_MAXPROB, "maxprob", maxprob)          /* pmax */    \
     X(PROBE_FEATURE_ATTN_FRONT, "attn_front", attn_front) /* A_front */
 
 #define PROBE_FEATURE_ENUM_(id, name, field) id,

@@ -14,9 +14,9 @@
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/base/rng.h"
 #include "src/stream/decode.h"
 #include "src/stream/probe_features.h"
-#include "src/base/rng.h"
 #include "src/text/words.h"
 
 struct Runner {
@@ -33,20 +33,20 @@ struct Runner {
     uint64_t sentences;         /* sentences begun (sampling seed) */
     Rng rng;
     /* the current sentence */
-    IdVec queue;       /* tokens of pushed but unread words */
-    IdVec queue_ends;  /* per queued word: end index in queue */
-    int queue_head;    /* words of the queue already read */
-    int queue_tok;     /* tokens of the queue already read */
+    IdVec queue;      /* tokens of pushed but unread words */
+    IdVec queue_ends; /* per queued word: end index in queue */
+    int queue_head;   /* words of the queue already read */
+    int queue_tok;    /* tokens of the queue already read */
     int words_pushed, words_read, end_read, source_ended, done;
     IdVec src_ids, tgt_ids, tgt_vis;
-    int n_pending;     /* newest target tokens that see the source read so far (refed after a READ) */
-    int row_current;   /* the last target row's logits, cues and next token are up to date */
+    int n_pending;   /* newest target tokens that see the source read so far (refed after a READ) */
+    int row_current; /* the last target row's logits, cues and next token are up to date */
     int next_token;
     Cues cues;
-    int waiting_read;  /* the head decided READ but no unit was available */
-    float *probs;      /* [2V] sampling scratch */
+    int waiting_read; /* the head decided READ but no unit was available */
+    float *probs;     /* [2V] sampling scratch */
     int words_written;
-    IdVec word;        /* tokens of the word being returned */
+    IdVec word; /* tokens of the word being returned */
     char *word_text;
     int64_t tokens_decoded, tokens_encoded;
     const char *limit;
@@ -81,7 +81,8 @@ static int build_word_table(Runner *r) {
         if (tokenizer_decode(r->tok, &id, 1, 0, &text, &len)) return -1;
         size_t spaces = 0;
         while (spaces < len && word_separator((unsigned char)text[spaces])) spaces++;
-        r->starts_word[id] = (unsigned char)((spaces > 0 ? WORD_START : 0) | (len > 0 && spaces == len ? ALL_SPACE : 0));
+        r->starts_word[id] =
+            (unsigned char)((spaces > 0 ? WORD_START : 0) | (len > 0 && spaces == len ? ALL_SPACE : 0));
         free(text);
     }
     return 0;
@@ -277,9 +278,9 @@ static int choose_token(Runner *r, int exclude) {
 
 /* The cues of the decision row (the last row fed). */
 static void compute_cues(Runner *r) {
-    const int w = r->head.kind == HEAD_ATTN ? r->head.k
+    const int w = r->head.kind == HEAD_ATTN                                             ? r->head.k
                   : r->probe && r->head.kind == HEAD_PROBE && r->probe->attn_window > 0 ? r->probe->attn_window
-                                                                                       : r->opt.attn_window;
+                                                                                        : r->opt.attn_window;
     decode_cues(r->m, &r->sc, w, r->opt.attn_layers, r->opt.n_attn_layers, r->opt.attn_heads, r->opt.n_attn_heads,
                 &r->cues);
 }
@@ -303,9 +304,14 @@ static int feed_target(Runner *r, const int *ids, int n) {
 
 static void trace(Runner *r, int write, const char *reason) {
     if (!r->opt.trace) return;
-    RunnerDecision d = {.write = write, .reason = reason, .word_index = r->words_written + 1,
-                        .units_read = r->words_read + r->end_read, .src_tokens = r->kv.src.len,
-                        .tgt_tokens = r->kv.tgt.len, .next_token = r->next_token, .cues = r->cues};
+    RunnerDecision d = {.write = write,
+                        .reason = reason,
+                        .word_index = r->words_written + 1,
+                        .units_read = r->words_read + r->end_read,
+                        .src_tokens = r->kv.src.len,
+                        .tgt_tokens = r->kv.tgt.len,
+                        .next_token = r->next_token,
+                        .cues = r->cues};
     r->opt.trace(r->opt.trace_ctx, &d);
 }
 
@@ -383,8 +389,8 @@ int runner_step(Runner *r, RunnerWord *out) {
          * (only the trace shows them). */
         if (head_uses_cues(&r->head) || r->opt.trace) compute_cues(r);
         const int source_done = r->end_read;
-        HeadState st = {.word_index = r->words_written + 1, .units_read = r->words_read + r->end_read,
-                        .source_done = source_done};
+        HeadState st = {
+            .word_index = r->words_written + 1, .units_read = r->words_read + r->end_read, .source_done = source_done};
         int write = head_decide(&r->head, r->probe, &r->cues, &st);
         const char *reason = source_done ? "source finished" : "head";
         int suppress_end = 0;

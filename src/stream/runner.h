@@ -19,10 +19,10 @@
 
 #include <stdint.h>
 
-#include "src/stream/heads.h"
 #include "src/model/model.h"
-#include "src/train/pairs.h"
+#include "src/stream/heads.h"
 #include "src/text/tokenizer.h"
+#include "src/train/pairs.h"
 
 /* What the exported model directory says about streaming (proact.json). */
 typedef struct {
@@ -34,17 +34,21 @@ typedef struct RunnerDecision RunnerDecision;
 typedef void (*RunnerTraceFn)(void *ctx, const RunnerDecision *d);
 
 typedef struct {
-    float temperature;   /* 0 = greedy (default); > 0 samples */
-    float top_p;         /* nucleus mass when sampling (1 = all) */
-    uint64_t seed;       /* sampling seed (runner_begin mixes in the sentence number) */
-    int attn_window;     /* w of A_front when the head does not set it (default 4) */
-    const int *attn_layers; int n_attn_layers; /* layers for A_front (NULL: all) */
-    const int *attn_heads; int n_attn_heads;   /* query heads for A_front (NULL: all) */
+    float temperature; /* 0 = greedy (default); > 0 samples */
+    float top_p;       /* nucleus mass when sampling (1 = all) */
+    uint64_t seed;     /* sampling seed (runner_begin mixes in the sentence number) */
+    int attn_window;   /* w of A_front when the head does not set it (default 4) */
+    const int *attn_layers;
+    int n_attn_layers; /* layers for A_front (NULL: all) */
+    const int *attn_heads;
+    int n_attn_heads;    /* query heads for A_front (NULL: all) */
     int max_word_tokens; /* a word ends after this many tokens (default 50) */
     int max_lead_words;  /* stop when target words exceed source words by this (default 100) */
     int max_tokens;      /* per side: source tokens / target tokens (default: model max_seq_len) */
-    RunnerTraceFn trace; void *trace_ctx; /* every decision, if set */
-    void (*encode_guard)(void *ctx, int enter); void *encode_guard_ctx; /* serializes tokenizer_encode */
+    RunnerTraceFn trace;
+    void *trace_ctx; /* every decision, if set */
+    void (*encode_guard)(void *ctx, int enter);
+    void *encode_guard_ctx; /* serializes tokenizer_encode */
 } RunnerOptions;
 
 void runner_options_default(RunnerOptions *o);
@@ -63,9 +67,9 @@ struct RunnerDecision {
 
 /* One written target word. */
 typedef struct {
-    const char *text;   /* UTF-8 without surrounding whitespace; valid until the next runner call */
-    int delay;          /* source words read when it was written (1..n) */
-    int index;          /* 1-based */
+    const char *text; /* UTF-8 without surrounding whitespace; valid until the next runner call */
+    int delay;        /* source words read when it was written (1..n) */
+    int index;        /* 1-based */
     int n_tokens;
 } RunnerWord;
 
@@ -99,11 +103,11 @@ int runner_step(Runner *r, RunnerWord *w);
 /* Counters of the current sentence. */
 typedef struct {
     int words_pushed, words_read, words_written;
-    int src_tokens, tgt_tokens;   /* in the caches */
-    int64_t tokens_decoded;       /* target tokens fed (refeeds included) */
-    int64_t tokens_encoded;       /* source tokens fed */
-    int stopped_by_limit;         /* 1 if a limit ended the sentence (max_lead_words, max_tokens) */
-    const char *limit;            /* which one */
+    int src_tokens, tgt_tokens; /* in the caches */
+    int64_t tokens_decoded;     /* target tokens fed (refeeds included) */
+    int64_t tokens_encoded;     /* source tokens fed */
+    int stopped_by_limit;       /* 1 if a limit ended the sentence (max_lead_words, max_tokens) */
+    const char *limit;          /* which one */
 } RunnerStats;
 void runner_stats(const Runner *r, RunnerStats *s);
 

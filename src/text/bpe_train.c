@@ -49,8 +49,8 @@ static Tokenizer *new_pretokenizer(void) {
     tokenizer_set_nfc(t, 1);
     int rc = 0;
     for (int k = 0; k < BPE_N_SPECIAL && rc == 0; k++) {
-        TokenizerAddedToken a = {.content = BPE_SPECIAL_TOKENS[k], .len = strlen(BPE_SPECIAL_TOKENS[k]), .id = k,
-                                 .special = 1};
+        TokenizerAddedToken a = {
+            .content = BPE_SPECIAL_TOKENS[k], .len = strlen(BPE_SPECIAL_TOKENS[k]), .id = k, .special = 1};
         rc = tokenizer_add_added_token(t, &a);
     }
     if (rc == 0) rc = tokenizer_add_split(t, BPE_SPLIT_REGEX, strlen(BPE_SPLIT_REGEX), 1, "BPE_SPLIT_REGEX");

@@ -37,8 +37,8 @@
  * and io/tokenizer_write.c writes to tokenizer.json (Qwen2 / Llama 3 style: English
  * contractions, letters with one optional leading non-letter, single digits, punctuation runs
  * with a leading space, whitespace). A word keeps its leading space. */
-#define BPE_SPLIT_REGEX                                                                                                \
-    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|"                \
+#define BPE_SPLIT_REGEX                                                                                 \
+    "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|" \
     "\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"
 
 #define BPE_N_SPECIAL 6

@@ -95,14 +95,14 @@ int pretok_nfc(Work *w, const char *s, size_t n, StrBuf *out) {
     }
     if (k < 0) return px_error("NFC normalization failed: %s", utf8proc_errmsg(k));
     if (vec_reserve(&w->ucs, &w->ucs_cap, (size_t)k + 1, sizeof *w->ucs, "NFC")) return -1; /* room for the NUL */
-    utf8proc_ssize_t m = utf8proc_reencode((utf8proc_int32_t *)w->ucs, k, opt);      /* composes, then UTF-8 in place */
+    utf8proc_ssize_t m = utf8proc_reencode((utf8proc_int32_t *)w->ucs, k, opt); /* composes, then UTF-8 in place */
     if (m < 0) return px_error("NFC normalization failed: %s", utf8proc_errmsg(m));
     return strbuf_put(out, w->ucs, (size_t)m);
 }
 
 /* The ByteLevel regex as tokenizers.js runs it: a native JavaScript regex, where \s is
  * JavaScript's whitespace (U+FEFF yes, U+0085 no). */
-#define JS_SPACE                                                                                                       \
+#define JS_SPACE \
     "\\t\\n\\x{B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}"
 static const char GPT2_PATTERN[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^" JS_SPACE
                                    "\\p{L}\\p{N}]+|[" JS_SPACE "]+(?![^" JS_SPACE "])|[" JS_SPACE "]+";
@@ -138,7 +138,8 @@ static int split_added(const Tokenizer *t, const AddedSet *set, const char *s, s
             i++;
             continue;
         }
-        if (vec_reserve(&w->spans[level], &w->cap_spans[level], w->n_spans[level] + 2, sizeof(Span), "spans")) return -1;
+        if (vec_reserve(&w->spans[level], &w->cap_spans[level], w->n_spans[level] + 2, sizeof(Span), "spans"))
+            return -1;
         if (i > gap) w->spans[level][w->n_spans[level]++] = (Span){gap, i};
         w->spans[level][w->n_spans[level]++] = (Span){i, i + hit};
         i += hit;
@@ -202,12 +203,9 @@ static int regex_next(const Tokenizer *t, const Regex *re, const char *s, size_t
     }
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(re->md);
     *ms = ov[0], *me = ov[1];
-    if (*me > *ms)
-        *pos = *me;
-    else if (*me < n)
-        *pos = *me + (size_t)utf8_step((const unsigned char *)s + *me, n - *me);
-    else
-        *pos = n + 1;
+    if (*me > *ms) *pos = *me;
+    else if (*me < n) *pos = *me + (size_t)utf8_step((const unsigned char *)s + *me, n - *me);
+    else *pos = n + 1;
     return 1;
 }
 
@@ -311,4 +309,3 @@ int tokenizer_pretokenize(const Tokenizer *t, const char *text, size_t len, Toke
     if (!t->finished) return px_error("%s: tokenizer used before tokenizer_finish", t->origin);
     return pretok_run(t, text, len, fn, ctx, replaced);
 }
-

@@ -35,7 +35,7 @@ typedef struct {
         int fold;
     } groups[64];
     int depth;
-    const char *field; /* names the pattern in errors */
+    const char *field;  /* names the pattern in errors */
     const char *origin; /* names the tokenizer in errors */
 } Rx;
 
@@ -57,12 +57,9 @@ static int is_ascii_letter(uint32_t c) { return (c | 0x20) >= 'a' && (c | 0x20) 
  * folds, as in tokenizers.js). */
 static int rx_literal(StrBuf *o, uint32_t cp, int fold) {
     char tmp[32];
-    if (fold && is_ascii_letter(cp))
-        snprintf(tmp, sizeof tmp, "[%c%c]", (char)(cp | 0x20), (char)(cp & ~0x20u));
-    else if (cp < 0x80 && ((cp | 0x20) - 'a' < 26 || cp - '0' < 10))
-        snprintf(tmp, sizeof tmp, "%c", (char)cp);
-    else
-        snprintf(tmp, sizeof tmp, "\\x{%X}", (unsigned)cp);
+    if (fold && is_ascii_letter(cp)) snprintf(tmp, sizeof tmp, "[%c%c]", (char)(cp | 0x20), (char)(cp & ~0x20u));
+    else if (cp < 0x80 && ((cp | 0x20) - 'a' < 26 || cp - '0' < 10)) snprintf(tmp, sizeof tmp, "%c", (char)cp);
+    else snprintf(tmp, sizeof tmp, "\\x{%X}", (unsigned)cp);
     return strbuf_puts(o, tmp);
 }
 
@@ -127,26 +124,26 @@ static size_t rx_property_len(const Rx *r) {
 /* The control character of a one-letter escape (\n \r \t \f \v \0), or -1. */
 static int control_escape(char c) {
     switch (c) {
-    case 'n': return '\n';
-    case 'r': return '\r';
-    case 't': return '\t';
-    case 'f': return '\f';
-    case 'v': return '\v';
-    case '0': return 0;
-    default: return -1;
+        case 'n': return '\n';
+        case 'r': return '\r';
+        case 't': return '\t';
+        case 'f': return '\f';
+        case 'v': return '\v';
+        case '0': return 0;
+        default: return -1;
     }
 }
 
 /* A shorthand (\s \S \d \D \w \h) inside a class: its PCRE2 class fragment, or NULL. */
 static const char *class_shorthand(char c) {
     switch (c) {
-    case 's': return "\\p{White_Space}";
-    case 'S': return "\\P{White_Space}";
-    case 'd': return "\\p{Nd}";
-    case 'D': return "\\P{Nd}";
-    case 'w': return WORD_IN_CLASS;
-    case 'h': return "0-9A-Fa-f";
-    default: return NULL;
+        case 's': return "\\p{White_Space}";
+        case 'S': return "\\P{White_Space}";
+        case 'd': return "\\p{Nd}";
+        case 'D': return "\\P{Nd}";
+        case 'w': return WORD_IN_CLASS;
+        case 'h': return "0-9A-Fa-f";
+        default: return NULL;
     }
 }
 
@@ -339,20 +336,14 @@ static int property_pcre(Rx *r, size_t at, size_t plen, StrBuf *out) {
             (klen == 17 && memcmp(body, "Script_Extensions", 17) == 0) || (klen == 3 && memcmp(body, "scx", 3) == 0);
         int isgc =
             (klen == 16 && memcmp(body, "General_Category", 16) == 0) || (klen == 2 && memcmp(body, "gc", 2) == 0);
-        if (isgc && gc)
-            snprintf(tmp, sizeof tmp, "\\%c{%s}", neg, gc);
+        if (isgc && gc) snprintf(tmp, sizeof tmp, "\\%c{%s}", neg, gc);
         else if ((script || scx) && vlen < 100)
             snprintf(tmp, sizeof tmp, "\\%c{%s=%.*s}", neg, scx ? "scx" : "sc", (int)vlen, eq + 1);
-        else
-            return rx_unsupported(r, at, "property");
-    } else if (blen >= 100)
-        return rx_unsupported(r, at, "property");
-    else if (gc_short(body, blen))
-        snprintf(tmp, sizeof tmp, "\\%c{%s}", neg, gc_short(body, blen));
-    else if (is_binary_property(body, blen))
-        snprintf(tmp, sizeof tmp, "\\%c{%.*s}", neg, (int)blen, body);
-    else
-        snprintf(tmp, sizeof tmp, "\\%c{sc=%.*s}", neg, (int)blen, body);
+        else return rx_unsupported(r, at, "property");
+    } else if (blen >= 100) return rx_unsupported(r, at, "property");
+    else if (gc_short(body, blen)) snprintf(tmp, sizeof tmp, "\\%c{%s}", neg, gc_short(body, blen));
+    else if (is_binary_property(body, blen)) snprintf(tmp, sizeof tmp, "\\%c{%.*s}", neg, (int)blen, body);
+    else snprintf(tmp, sizeof tmp, "\\%c{sc=%.*s}", neg, (int)blen, body);
     return strbuf_puts(out, tmp);
 }
 
@@ -444,27 +435,21 @@ static int rx_class(Rx *r) {
         int clen;
         uint32_t c = rx_char(r, at, &clen);
         if (c == ']' && at != first) break;
-        if (c == '\\')
-            rc = class_escape(r, &body, &tail);
+        if (c == '\\') rc = class_escape(r, &body, &tail);
         else if (c == '[' && at + 1 < r->n && r->p[at + 1] == ':') {
             const char *end = strstr(r->p + at + 2, ":]");
             int pneg = r->p[at + 2] == '^';
             const char *frag = end ? posix_fragment(r->p + at + 2 + pneg, (size_t)(end - r->p - at - 2 - pneg)) : NULL;
-            if (!frag || pneg)
-                rc = rx_unsupported(r, at, "POSIX class");
-            else
-                r->i = (size_t)(end - r->p) + 2, rc = class_member(r, &body, &tail, frag, 0, at);
+            if (!frag || pneg) rc = rx_unsupported(r, at, "POSIX class");
+            else r->i = (size_t)(end - r->p) + 2, rc = class_member(r, &body, &tail, frag, 0, at);
         } else if (c == '[' || (c == '&' && at + 1 < r->n && r->p[at + 1] == '&'))
             rc = rx_unsupported(r, at, "nested class or intersection");
         else if (c == '-') {
             int terminal = at + 1 < r->n && r->p[at + 1] == ']';
             r->i++;
-            if (tail == TAIL_SET && !terminal)
-                rc = rx_unsupported(r, at, "range with a set endpoint");
-            else if (tail == TAIL_SCALAR && !terminal)
-                rc = strbuf_puts(&body, "-"), tail = TAIL_RANGE;
-            else
-                rc = class_member(r, &body, &tail, NULL, '-', at);
+            if (tail == TAIL_SET && !terminal) rc = rx_unsupported(r, at, "range with a set endpoint");
+            else if (tail == TAIL_SCALAR && !terminal) rc = strbuf_puts(&body, "-"), tail = TAIL_RANGE;
+            else rc = class_member(r, &body, &tail, NULL, '-', at);
         } else {
             r->i += (size_t)clen;
             rc = class_member(r, &body, &tail, NULL, c, at);
@@ -477,8 +462,8 @@ static int rx_class(Rx *r) {
     r->atom_start = (long)r->out.n;
     r->last_quant = 0;
     if (rc == 0)
-        rc = strbuf_puts(&r->out, neg ? "[^" : "[") || strbuf_puts(&r->out, body.s) || (add.n && strbuf_puts(&r->out, add.s)) ||
-             strbuf_puts(&r->out, "]");
+        rc = strbuf_puts(&r->out, neg ? "[^" : "[") || strbuf_puts(&r->out, body.s) ||
+             (add.n && strbuf_puts(&r->out, add.s)) || strbuf_puts(&r->out, "]");
     free(body.s);
     free(add.s);
     return rc;
@@ -506,23 +491,25 @@ static int rx_escape(Rx *r) {
     uint32_t next = rx_char(r, at + 1, &clen);
     r->i += 1 + (size_t)clen;
     switch (next) {
-    case 'G': return 0; /* tokenizers.js drops \G */
-    case 'A': return rx_emit_atom(r, "\\A");
-    case 'z': return rx_emit_atom(r, "\\z");
-    case 'Z': return rx_emit_atom(r, "(?=\\n?\\z)");
-    case 'h': return rx_emit_atom(r, "[0-9A-Fa-f]");
-    case 'H': return rx_emit_atom(r, "[^0-9A-Fa-f]");
-    case 'w': return rx_emit_atom(r, WORD_CLASS);
-    case 'W': return rx_emit_atom(r, NON_WORD_CLASS);
-    case 'd': return rx_emit_atom(r, "\\p{Nd}");
-    case 'D': return rx_emit_atom(r, "\\P{Nd}");
-    case 's': return rx_emit_atom(r, "\\p{White_Space}");
-    case 'S': return rx_emit_atom(r, "\\P{White_Space}");
-    case 'b': return rx_emit_atom(r, "(?:(?<!" WORD_CLASS ")(?=" WORD_CLASS ")|(?<=" WORD_CLASS ")(?!" WORD_CLASS "))");
-    case 'B': return rx_emit_atom(r, "(?:(?<!" WORD_CLASS ")(?!" WORD_CLASS ")|(?<=" WORD_CLASS ")(?=" WORD_CLASS "))");
-    case 'a': return rx_emit_literal(r, 7);
-    case 'e': return rx_emit_literal(r, 0x1B);
-    default: break;
+        case 'G': return 0; /* tokenizers.js drops \G */
+        case 'A': return rx_emit_atom(r, "\\A");
+        case 'z': return rx_emit_atom(r, "\\z");
+        case 'Z': return rx_emit_atom(r, "(?=\\n?\\z)");
+        case 'h': return rx_emit_atom(r, "[0-9A-Fa-f]");
+        case 'H': return rx_emit_atom(r, "[^0-9A-Fa-f]");
+        case 'w': return rx_emit_atom(r, WORD_CLASS);
+        case 'W': return rx_emit_atom(r, NON_WORD_CLASS);
+        case 'd': return rx_emit_atom(r, "\\p{Nd}");
+        case 'D': return rx_emit_atom(r, "\\P{Nd}");
+        case 's': return rx_emit_atom(r, "\\p{White_Space}");
+        case 'S': return rx_emit_atom(r, "\\P{White_Space}");
+        case 'b':
+            return rx_emit_atom(r, "(?:(?<!" WORD_CLASS ")(?=" WORD_CLASS ")|(?<=" WORD_CLASS ")(?!" WORD_CLASS "))");
+        case 'B':
+            return rx_emit_atom(r, "(?:(?<!" WORD_CLASS ")(?!" WORD_CLASS ")|(?<=" WORD_CLASS ")(?=" WORD_CLASS "))");
+        case 'a': return rx_emit_literal(r, 7);
+        case 'e': return rx_emit_literal(r, 0x1B);
+        default: break;
     }
     if (next < 0x80 && ((next | 0x20) - 'a' < 26 || next - '0' < 10)) {
         int c = control_escape((char)next);
@@ -540,10 +527,8 @@ static int rx_open_group(Rx *r) {
     size_t left = r->n - r->i, in_len = 1;
     const char *out = "(";
     int fold = r->fold;
-    if (left >= 4 && memcmp(p, "(?i:", 4) == 0)
-        out = "(?:", in_len = 4, fold = 1;
-    else if (left >= 3 && memcmp(p, "(?>", 3) == 0)
-        out = "(?:", in_len = 3;
+    if (left >= 4 && memcmp(p, "(?i:", 4) == 0) out = "(?:", in_len = 4, fold = 1;
+    else if (left >= 3 && memcmp(p, "(?>", 3) == 0) out = "(?:", in_len = 3;
     else if (left >= 2 && p[1] == '?') {
         for (size_t k = 0; k < sizeof same / sizeof same[0] && in_len == 1; k++)
             if (left >= strlen(same[k]) && memcmp(p, same[k], strlen(same[k])) == 0)
@@ -575,18 +560,18 @@ static int rx_brace(Rx *r) {
         return rx_emit_literal(r, '{');
     }
     StrBuf body = {0};
-    int rc = strbuf_puts(&body, "{") || (!digits_a && strbuf_puts(&body, "0")) || strbuf_put(&body, p + 1, (size_t)(q - p));
+    int rc =
+        strbuf_puts(&body, "{") || (!digits_a && strbuf_puts(&body, "0")) || strbuf_put(&body, p + 1, (size_t)(q - p));
     r->i += (size_t)(q - p) + 1;
     if (rc == 0 && r->i < r->n && (r->p[r->i] == '+' || r->p[r->i] == '*')) {
         StrBuf wrapped = {0};
         char op[2] = {r->p[r->i++], 0};
         rc = strbuf_put(&wrapped, r->out.s, (size_t)r->atom_start) || strbuf_puts(&wrapped, "(?:") ||
-             strbuf_puts(&wrapped, r->out.s + r->atom_start) || strbuf_puts(&wrapped, body.s) || strbuf_puts(&wrapped, ")") ||
-             strbuf_puts(&wrapped, op);
+             strbuf_puts(&wrapped, r->out.s + r->atom_start) || strbuf_puts(&wrapped, body.s) ||
+             strbuf_puts(&wrapped, ")") || strbuf_puts(&wrapped, op);
         free(r->out.s);
         r->out = wrapped;
-    } else if (rc == 0)
-        rc = strbuf_puts(&r->out, body.s);
+    } else if (rc == 0) rc = strbuf_puts(&r->out, body.s);
     free(body.s);
     r->last_quant = 1;
     return rc;
@@ -597,37 +582,37 @@ static int rx_step(Rx *r) {
     int clen;
     uint32_t c = rx_char(r, r->i, &clen);
     switch (c) {
-    case '\\': return rx_escape(r);
-    case '[': return rx_class(r);
-    case '(': return rx_open_group(r);
-    case '{': return rx_brace(r);
-    default: break;
+        case '\\': return rx_escape(r);
+        case '[': return rx_class(r);
+        case '(': return rx_open_group(r);
+        case '{': return rx_brace(r);
+        default: break;
     }
     r->i += (size_t)clen;
     switch (c) {
-    case ']': return rx_emit_literal(r, ']');
-    case '}': return rx_emit_literal(r, '}');
-    case '.': return rx_emit_atom(r, "[^\\n]");
-    case '^': return rx_emit_atom(r, "(?:\\A|(?<=\\n))");
-    case '$': return rx_emit_atom(r, "(?:(?=\\n)|\\z)");
-    case ')':
-        if (r->depth == 0) return rx_unsupported(r, r->i - 1, "unbalanced ')'");
-        r->depth--;
-        r->atom_start = r->groups[r->depth].out_at;
-        r->fold = r->groups[r->depth].fold;
-        r->last_quant = 0;
-        return strbuf_puts(&r->out, ")");
-    case '|':
-        r->atom_start = -1;
-        r->last_quant = 0;
-        return strbuf_puts(&r->out, "|");
-    case '+':
-        if (r->last_quant) return 0; /* possessive X++ is read as X+ (tokenizers.js) */
-        r->last_quant = 1;
-        return strbuf_puts(&r->out, "+");
-    case '*':
-    case '?': r->last_quant = 1; return strbuf_puts(&r->out, c == '*' ? "*" : "?");
-    default: return rx_emit_literal(r, c);
+        case ']': return rx_emit_literal(r, ']');
+        case '}': return rx_emit_literal(r, '}');
+        case '.': return rx_emit_atom(r, "[^\\n]");
+        case '^': return rx_emit_atom(r, "(?:\\A|(?<=\\n))");
+        case '$': return rx_emit_atom(r, "(?:(?=\\n)|\\z)");
+        case ')':
+            if (r->depth == 0) return rx_unsupported(r, r->i - 1, "unbalanced ')'");
+            r->depth--;
+            r->atom_start = r->groups[r->depth].out_at;
+            r->fold = r->groups[r->depth].fold;
+            r->last_quant = 0;
+            return strbuf_puts(&r->out, ")");
+        case '|':
+            r->atom_start = -1;
+            r->last_quant = 0;
+            return strbuf_puts(&r->out, "|");
+        case '+':
+            if (r->last_quant) return 0; /* possessive X++ is read as X+ (tokenizers.js) */
+            r->last_quant = 1;
+            return strbuf_puts(&r->out, "+");
+        case '*':
+        case '?': r->last_quant = 1; return strbuf_puts(&r->out, c == '*' ? "*" : "?");
+        default: return rx_emit_literal(r, c);
     }
 }
 
@@ -649,10 +634,8 @@ int pretokenizer_regex_literal(const char *s, size_t n, const char *origin, cons
     int rc = strbuf_puts(out, "");
     for (size_t i = 0; i < n && rc == 0;) {
         int k = utf8_step((const unsigned char *)s + i, n - i);
-        if (k <= 0)
-            rc = px_error("%s: invalid UTF-8 in %s", origin, field);
-        else
-            rc = rx_literal(out, utf8_decode((const unsigned char *)s + i, k), 0), i += (size_t)k;
+        if (k <= 0) rc = px_error("%s: invalid UTF-8 in %s", origin, field);
+        else rc = rx_literal(out, utf8_decode((const unsigned char *)s + i, k), 0), i += (size_t)k;
     }
     if (rc) {
         free(out->s);

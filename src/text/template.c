@@ -6,15 +6,27 @@
 #include "src/base/common.h"
 
 static const TemplateSpec templates[] = {
-    {"plain", "from-scratch models: <src> source </src> <tgt> target </tgt>", "<src>", "</src>", "<tgt>", "</tgt>",
+    {"plain",
+     "from-scratch models: <src> source </src> <tgt> target </tgt>",
+     "<src>",
+     "</src>",
+     "<tgt>",
+     "</tgt>",
      {"<src>", "</src>", "<tgt>", "</tgt>", NULL}},
-    {"chatml", "Qwen2/Qwen3 chat models (ChatML turns)",
+    {"chatml",
+     "Qwen2/Qwen3 chat models (ChatML turns)",
      "<|im_start|>system\nTranslate the user's {src} text into {tgt}.<|im_end|>\n<|im_start|>user\n",
-     "<|im_end|>\n", "<|im_start|>assistant\n", "<|im_end|>", {"<|im_start|>", "<|im_end|>", NULL}},
-    {"llama3", "Llama 3 instruct models",
+     "<|im_end|>\n",
+     "<|im_start|>assistant\n",
+     "<|im_end|>",
+     {"<|im_start|>", "<|im_end|>", NULL}},
+    {"llama3",
+     "Llama 3 instruct models",
      "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nTranslate the user's {src} text into "
      "{tgt}.<|eot_id|><|start_header_id|>user<|end_header_id|>\n\n",
-     "<|eot_id|>", "<|start_header_id|>assistant<|end_header_id|>\n\n", "<|eot_id|>",
+     "<|eot_id|>",
+     "<|start_header_id|>assistant<|end_header_id|>\n\n",
+     "<|eot_id|>",
      {"<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>", NULL}},
 };
 static const int n_templates = (int)(sizeof templates / sizeof templates[0]);
@@ -29,9 +41,9 @@ const TemplateSpec *template_find(const char *name) {
 }
 
 const char *language_name(const char *code) {
-    static const char *const names[][2] = {{"en", "English"}, {"de", "German"}, {"es", "Spanish"}, {"fr", "French"},
-                                           {"it", "Italian"}, {"nl", "Dutch"},  {"pt", "Portuguese"}, {"zh", "Chinese"},
-                                           {"ja", "Japanese"}, {"ru", "Russian"}};
+    static const char *const names[][2] = {
+        {"en", "English"}, {"de", "German"},     {"es", "Spanish"}, {"fr", "French"},   {"it", "Italian"},
+        {"nl", "Dutch"},   {"pt", "Portuguese"}, {"zh", "Chinese"}, {"ja", "Japanese"}, {"ru", "Russian"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(names[i][0], code) == 0) return names[i][1];
     return code;
@@ -83,10 +95,10 @@ void template_pieces_free(TemplatePieces *tp) {
 
 /* ISO 639-1 codes accepted in file names: a list, so that "state-of-art" is not read as of->art. */
 static int is_language_code(const char *p, size_t n) {
-    static const char *const codes[] = {"ar", "bg", "ca", "cs", "da", "de", "el", "en", "es", "et", "fa", "fi", "fr",
-                                         "he", "hi", "hr", "hu", "id", "it", "ja", "ko", "lt", "lv", "ms", "nb", "nl",
-                                         "no", "pl", "pt", "ro", "ru", "sk", "sl", "sr", "sv", "th", "tr", "uk", "vi",
-                                         "zh"};
+    static const char *const codes[] = {"ar", "bg", "ca", "cs", "da", "de", "el", "en", "es", "et",
+                                        "fa", "fi", "fr", "he", "hi", "hr", "hu", "id", "it", "ja",
+                                        "ko", "lt", "lv", "ms", "nb", "nl", "no", "pl", "pt", "ro",
+                                        "ru", "sk", "sl", "sr", "sv", "th", "tr", "uk", "vi", "zh"};
     if (n != 2) return 0;
     for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
         if (strncmp(codes[i], p, 2) == 0) return 1;

@@ -303,10 +303,8 @@ static int build_id_table(Tokenizer *t) {
     for (size_t i = 0; i < t->n_added && rc == 0; i++) {
         const AddedTok *a = &t->added[i];
         long e = strtab_intern(&contents, t->added_text.s + a->off, a->len, 0, NULL);
-        if (e < 0)
-            rc = -1;
-        else
-            contents.e[e].val |= ID_ADDED | (a->special ? ID_SPECIAL : 0);
+        if (e < 0) rc = -1;
+        else contents.e[e].val |= ID_ADDED | (a->special ? ID_SPECIAL : 0);
     }
     for (int id = 0; id < n && rc == 0; id++) {
         int32_t flags;
@@ -329,12 +327,9 @@ static int32_t output_id(const Tokenizer *t, const char *s, size_t len) {
 static int resolve_unk(Tokenizer *t) {
     if (!t->has_unk) return 0;
     int32_t id, ai;
-    if (strtab_get(&t->added_map, t->unk.s, t->unk.n, &ai))
-        t->unk_id = t->added[ai].id;
-    else if (strtab_get(&t->tok, t->unk.s, t->unk.n, &id))
-        t->unk_id = id;
-    else
-        return px_error("%s: unk_token '%s' is not in the vocabulary (field model.unk_token)", t->origin, t->unk.s);
+    if (strtab_get(&t->added_map, t->unk.s, t->unk.n, &ai)) t->unk_id = t->added[ai].id;
+    else if (strtab_get(&t->tok, t->unk.s, t->unk.n, &id)) t->unk_id = id;
+    else return px_error("%s: unk_token '%s' is not in the vocabulary (field model.unk_token)", t->origin, t->unk.s);
     return 0;
 }
 
@@ -377,7 +372,6 @@ static int build_merges(Tokenizer *t) {
     }
     return 0;
 }
-
 
 /* tokenizer_finish with model = 1; tokenizer_finish_pretokenizer with model = 0 (no vocabulary,
  * merges or id table: enough for tokenizer_pretokenize). */
@@ -492,8 +486,7 @@ static int encode_piece(const Tokenizer *t, const char *s, size_t n, IdVec *out)
     if (whole >= 0) {
         if (vec_reserve(&w->ids, &w->ids_cap, 1, sizeof *w->ids, "token ids")) return -1;
         w->ids[w->ids_n++] = whole;
-    } else if (bpe_word(t, (const unsigned char *)s, n))
-        return -1;
+    } else if (bpe_word(t, (const unsigned char *)s, n)) return -1;
     if (n <= CACHE_MAX_PIECE && cache_put(w, s, n, h, w->ids, w->ids_n)) return -1;
     return idvec_append(out, w->ids, w->ids_n);
 }
@@ -547,10 +540,8 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, size_t n, int skip_spec
             break;
         }
         if (skip_special && (t->id_flags[id] & ID_SPECIAL)) continue;
-        if (t->id_flags[id] & ID_ADDED)
-            rc = strbuf_put(&raw, t->id_token[id], t->id_len[id]); /* verbatim */
-        else
-            rc = decode_byte_level(t->id_token[id], t->id_len[id], &raw);
+        if (t->id_flags[id] & ID_ADDED) rc = strbuf_put(&raw, t->id_token[id], t->id_len[id]); /* verbatim */
+        else rc = decode_byte_level(t->id_token[id], t->id_len[id], &raw);
     }
     if (rc == 0) rc = strbuf_puts(&text, "") || pretok_sanitize(&text, raw.s, raw.n, NULL);
     free(raw.s);
@@ -611,10 +602,8 @@ static uint64_t fingerprint_vocab(const Tokenizer *t, uint64_t h) {
     for (size_t i = 0; i < t->vocab.n; i++) {
         const StrTabEntry *e = &t->vocab.e[i];
         VocabItem it = {t->vocab.bytes + e->off, e->len, e->val};
-        if (v)
-            v[i] = it;
-        else
-            h = fnv_u64(fnv_str(h, it.s, it.len), (uint64_t)it.id); /* no memory: map order, still deterministic */
+        if (v) v[i] = it;
+        else h = fnv_u64(fnv_str(h, it.s, it.len), (uint64_t)it.id); /* no memory: map order, still deterministic */
     }
     if (!v) return h;
     qsort(v, t->vocab.n, sizeof *v, vocab_cmp);

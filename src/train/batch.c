@@ -77,8 +77,12 @@ int packed_batch_add_causal(PackedBatch *b, const int *seq, const unsigned char 
 }
 
 const AttnLayout *packed_batch_layout(PackedBatch *b) {
-    b->lay = (AttnLayout){.n_rows = b->n_rows, .n_seqs = b->n_seqs, .seq_start = b->seq_start, .pos = b->pos,
-                          .vis_prefix = b->vis_prefix, .blk_start = b->blk_start};
+    b->lay = (AttnLayout){.n_rows = b->n_rows,
+                          .n_seqs = b->n_seqs,
+                          .seq_start = b->seq_start,
+                          .pos = b->pos,
+                          .vis_prefix = b->vis_prefix,
+                          .blk_start = b->blk_start};
     return &b->lay;
 }
 
@@ -98,8 +102,7 @@ int packed_batch_fill_synthetic(PackedBatch *b, const char *source, int n, int T
     packed_batch_clear(b);
     int rc = 0;
     for (int s = 0; s < n && rc == 0; s++) {
-        for (int t = 0; t <= T; t++)
-            seq[t] = copy && t >= half ? seq[t - half] : (int)rng_below(rng, (uint64_t)vocab);
+        for (int t = 0; t <= T; t++) seq[t] = copy && t >= half ? seq[t - half] : (int)rng_below(rng, (uint64_t)vocab);
         rc = packed_batch_add_causal(b, seq, NULL, T + 1);
     }
     free(seq);

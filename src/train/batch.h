@@ -3,16 +3,16 @@
 #ifndef PROACT_BATCH_H
 #define PROACT_BATCH_H
 
-#include "src/model/model.h"
 #include "src/base/rng.h"
+#include "src/model/model.h"
 
 typedef struct {
     int n_rows, n_seqs, cap_rows, cap_seqs;
-    int *tokens;     /* [n_rows] inputs */
-    int *targets;    /* [n_rows] next token, or -1 where nothing is predicted */
+    int *tokens;                       /* [n_rows] inputs */
+    int *targets;                      /* [n_rows] next token, or -1 where nothing is predicted */
     int *pos, *vis_prefix, *blk_start; /* [n_rows] see AttnLayout */
-    int *seq_start;  /* [n_seqs+1] */
-    AttnLayout lay;  /* valid after packed_batch_layout() */
+    int *seq_start;                    /* [n_seqs+1] */
+    AttnLayout lay;                    /* valid after packed_batch_layout() */
 } PackedBatch;
 
 void packed_batch_clear(PackedBatch *b);

@@ -6,9 +6,9 @@
 #include "src/base/common.h"
 
 void pair_set_free(PairSet *s) {
-    void *all[] = {s->src_tokens, s->tgt_tokens, s->src_off, s->tgt_off, s->src_word_ends, s->tgt_word_ends,
-                   s->src_word_off, s->tgt_word_off, s->src_text, s->tgt_text, s->src_text_off, s->tgt_text_off,
-                   s->line};
+    void *all[] = {s->src_tokens,    s->tgt_tokens,   s->src_off,      s->tgt_off,  s->src_word_ends,
+                   s->tgt_word_ends, s->src_word_off, s->tgt_word_off, s->src_text, s->tgt_text,
+                   s->src_text_off,  s->tgt_text_off, s->line};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) free(all[i]);
     memset(s, 0, sizeof *s);
 }
@@ -42,20 +42,21 @@ int pair_set_select(const PairSet *src, const int64_t *idx, int n, PairSet *out)
     out->count = n;
     for (int k = 0; k < n; k++)
         if (idx[k] < 0 || idx[k] >= src->count)
-            return px_error("example %lld is out of range (the set has %lld)", (long long)idx[k], (long long)src->count);
-    int rc = select_ragged(src->src_off, src->src_tokens, sizeof(int), idx, n, &out->src_off, (void **)&out->src_tokens) ||
-                     select_ragged(src->tgt_off, src->tgt_tokens, sizeof(int), idx, n, &out->tgt_off,
-                                   (void **)&out->tgt_tokens) ||
-                     select_ragged(src->src_word_off, src->src_word_ends, sizeof(int), idx, n, &out->src_word_off,
-                                   (void **)&out->src_word_ends) ||
-                     select_ragged(src->tgt_word_off, src->tgt_word_ends, sizeof(int), idx, n, &out->tgt_word_off,
-                                   (void **)&out->tgt_word_ends) ||
-                     select_ragged(src->src_text_off, src->src_text, 1, idx, n, &out->src_text_off,
-                                   (void **)&out->src_text) ||
-                     select_ragged(src->tgt_text_off, src->tgt_text, 1, idx, n, &out->tgt_text_off,
-                                   (void **)&out->tgt_text)
-                 ? -1
-                 : 0;
+            return px_error("example %lld is out of range (the set has %lld)", (long long)idx[k],
+                            (long long)src->count);
+    int rc =
+        select_ragged(src->src_off, src->src_tokens, sizeof(int), idx, n, &out->src_off, (void **)&out->src_tokens) ||
+                select_ragged(src->tgt_off, src->tgt_tokens, sizeof(int), idx, n, &out->tgt_off,
+                              (void **)&out->tgt_tokens) ||
+                select_ragged(src->src_word_off, src->src_word_ends, sizeof(int), idx, n, &out->src_word_off,
+                              (void **)&out->src_word_ends) ||
+                select_ragged(src->tgt_word_off, src->tgt_word_ends, sizeof(int), idx, n, &out->tgt_word_off,
+                              (void **)&out->tgt_word_ends) ||
+                select_ragged(src->src_text_off, src->src_text, 1, idx, n, &out->src_text_off,
+                              (void **)&out->src_text) ||
+                select_ragged(src->tgt_text_off, src->tgt_text, 1, idx, n, &out->tgt_text_off, (void **)&out->tgt_text)
+            ? -1
+            : 0;
     if (rc == 0) {
         out->line = malloc(sizeof(int64_t) * ((size_t)n + 1));
         if (!out->line) rc = px_error("out of memory selecting %d examples", n);
@@ -91,9 +92,11 @@ int pair_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, i
         return px_error("out of memory building a sequence of %d tokens", len);
     }
     int k = 0;
-    const struct { const int *ids; int n, predicted; } parts[] = {
-        {tp->prompt.ids, tp->prompt.n, 0}, {src, ns, 0},         {tp->src_end.ids, tp->src_end.n, 0},
-        {tp->tgt_begin.ids, tp->tgt_begin.n, 0}, {tgt, nt, 1}, {tp->tgt_end.ids, tp->tgt_end.n, 1}};
+    const struct {
+        const int *ids;
+        int n, predicted;
+    } parts[] = {{tp->prompt.ids, tp->prompt.n, 0},       {src, ns, 0}, {tp->src_end.ids, tp->src_end.n, 0},
+                 {tp->tgt_begin.ids, tp->tgt_begin.n, 0}, {tgt, nt, 1}, {tp->tgt_end.ids, tp->tgt_end.n, 1}};
     for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
         memcpy(seq + k, parts[p].ids, sizeof(int) * (size_t)parts[p].n);
         memset(predict + k, parts[p].predicted, (size_t)parts[p].n);

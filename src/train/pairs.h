@@ -5,20 +5,20 @@
 
 #include <stdint.h>
 
-#include "src/train/batch.h"
 #include "src/base/rng.h"
 #include "src/text/template.h"
+#include "src/train/batch.h"
 
 /* Examples [first, first+count) of a data set. Offsets are relative to this set. */
 typedef struct {
     int64_t first, count;
-    int *src_tokens, *tgt_tokens;           /* concatenated */
-    int64_t *src_off, *tgt_off;             /* [count+1] */
-    int *src_word_ends, *tgt_word_ends;     /* per word: end token index inside the example */
-    int64_t *src_word_off, *tgt_word_off;   /* [count+1] */
-    char *src_text, *tgt_text;              /* concatenated UTF-8 */
-    int64_t *src_text_off, *tgt_text_off;   /* [count+1] */
-    int64_t *line;                          /* [count] line in the input file */
+    int *src_tokens, *tgt_tokens;         /* concatenated */
+    int64_t *src_off, *tgt_off;           /* [count+1] */
+    int *src_word_ends, *tgt_word_ends;   /* per word: end token index inside the example */
+    int64_t *src_word_off, *tgt_word_off; /* [count+1] */
+    char *src_text, *tgt_text;            /* concatenated UTF-8 */
+    int64_t *src_text_off, *tgt_text_off; /* [count+1] */
+    int64_t *line;                        /* [count] line in the input file */
 } PairSet;
 
 void pair_set_free(PairSet *s);

@@ -26,28 +26,28 @@ static int geometric(Rng *rng, double mean, int cap) {
 void schedule_sample(const StreamConfig *c, int n, int m, Rng *rng, int *g) {
     const int all = n + 1;
     switch (c->kind) {
-    case SCHEDULE_FULL:
-        for (int j = 0; j < m; j++) g[j] = all;
-        return;
-    case SCHEDULE_WAITK:
-        for (int j = 0; j < m; j++) g[j] = PX_MIN(c->k + j, all);
-        return;
-    case SCHEDULE_CUTS:
-        for (int j = 0; j < m; j++) g[j] = 1 + (int)rng_below(rng, (uint64_t)all);
-        qsort(g, (size_t)m, sizeof *g, cmp_int);
-        return;
-    case SCHEDULE_RANDOM:
-        if (rng_uniform(rng) < c->p_full) {
+        case SCHEDULE_FULL:
             for (int j = 0; j < m; j++) g[j] = all;
             return;
-        }
-        int k0 = c->k_min + (int)rng_below(rng, (uint64_t)(c->k_max - c->k_min + 1));
-        g[0] = PX_MAX(1, PX_MIN(k0, all));
-        for (int j = 1; j < m; j++) {
-            int step = geometric(rng, c->mean_step, all); /* drawn once: PX_MIN evaluates twice */
-            g[j] = PX_MIN(all, g[j - 1] + step);
-        }
-        return;
+        case SCHEDULE_WAITK:
+            for (int j = 0; j < m; j++) g[j] = PX_MIN(c->k + j, all);
+            return;
+        case SCHEDULE_CUTS:
+            for (int j = 0; j < m; j++) g[j] = 1 + (int)rng_below(rng, (uint64_t)all);
+            qsort(g, (size_t)m, sizeof *g, cmp_int);
+            return;
+        case SCHEDULE_RANDOM:
+            if (rng_uniform(rng) < c->p_full) {
+                for (int j = 0; j < m; j++) g[j] = all;
+                return;
+            }
+            int k0 = c->k_min + (int)rng_below(rng, (uint64_t)(c->k_max - c->k_min + 1));
+            g[0] = PX_MAX(1, PX_MIN(k0, all));
+            for (int j = 1; j < m; j++) {
+                int step = geometric(rng, c->mean_step, all); /* drawn once: PX_MIN evaluates twice */
+                g[j] = PX_MIN(all, g[j - 1] + step);
+            }
+            return;
     }
 }
 
@@ -56,9 +56,9 @@ int pair_tgt_words(const PairSet *s, int64_t e) { return (int)(s->tgt_word_off[e
 
 /* One copy of the target: tgt_begin, the target tokens, tgt_end. */
 typedef struct {
-    const int *tokens;     /* target tokens of the example */
-    const int *word_ends;  /* per target word: end token index */
-    int nt, m;             /* target tokens, target words */
+    const int *tokens;    /* target tokens of the example */
+    const int *word_ends; /* per target word: end token index */
+    int nt, m;            /* target tokens, target words */
     const TemplatePieces *tp;
 } Copy;
 
@@ -93,13 +93,13 @@ int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, i
     const int T = copy_len(&c);
     for (int j = 0; j < c.m; j++) /* a bad schedule would index outside the source word ends */
         if (g[j] < 1 || g[j] > n + 1 || (j > 0 && g[j] < g[j - 1]))
-            return px_error("example %lld: read schedule g(%d) = %d is not monotone in 1..%d", (long long)(s->first + e),
-                            j + 1, g[j], n + 1);
+            return px_error("example %lld: read schedule g(%d) = %d is not monotone in 1..%d",
+                            (long long)(s->first + e), j + 1, g[j], n + 1);
     if (T < 2) return px_error("example %lld: the target copy has fewer than 2 tokens", (long long)(s->first + e));
     if (packed_batch_begin_sequence(b, S + 2 * (T - 1))) return -1;
     /* source rows: causal over the source; they predict nothing */
     for (int t = 0; t < S; t++) {
-        int tok = t < tp->prompt.n ? tp->prompt.ids[t]
+        int tok = t < tp->prompt.n        ? tp->prompt.ids[t]
                   : t < tp->prompt.n + ns ? src[t - tp->prompt.n]
                                           : tp->src_end.ids[t - tp->prompt.n - ns];
         packed_batch_push_row(b, tok, -1, t, 0, 0);

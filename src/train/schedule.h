@@ -21,19 +21,19 @@
 #ifndef PROACT_SCHEDULE_H
 #define PROACT_SCHEDULE_H
 
+#include "src/base/rng.h"
 #include "src/train/batch.h"
 #include "src/train/pairs.h"
-#include "src/base/rng.h"
 
 typedef enum { SCHEDULE_RANDOM = 0, SCHEDULE_CUTS, SCHEDULE_WAITK, SCHEDULE_FULL } ScheduleKind;
 
 typedef struct {
-    ScheduleKind kind;  /* stream.schedule */
-    int k_min, k_max;   /* random: first read k0 ~ U{k_min..k_max} */
-    float mean_step;    /* random: delta ~ Geometric on {0,1,2,..} with this mean */
-    float p_full;       /* random: probability that a whole example uses the full view */
-    int k;              /* waitk: g(j) = min(k + j - 1, n + 1) */
-    int phi;            /* position offset of the target copies (group position encoding) */
+    ScheduleKind kind; /* stream.schedule */
+    int k_min, k_max;  /* random: first read k0 ~ U{k_min..k_max} */
+    float mean_step;   /* random: delta ~ Geometric on {0,1,2,..} with this mean */
+    float p_full;      /* random: probability that a whole example uses the full view */
+    int k;             /* waitk: g(j) = min(k + j - 1, n + 1) */
+    int phi;           /* position offset of the target copies (group position encoding) */
 } StreamConfig;
 
 const char *schedule_name(ScheduleKind k);

@@ -51,7 +51,7 @@ static void test_u64_keys(void **state) {
     }
     assert_int_equal(m.n, N);
     assert_true(2 * m.n <= m.mask + 1); /* at most half full */
-    for (int i = 0; i < N; i++) { /* present: found again, not added */
+    for (int i = 0; i < N; i++) {       /* present: found again, not added */
         uint64_t key = (uint64_t)i * 7919 + 3;
         assert_int_equal(find_or_add(&m, ents, &n, key, hash_u64(key), -1), i);
         assert_int_equal(ents[find(&m, ents, key, hash_u64(key))].value, i);

@@ -40,8 +40,7 @@ static void remove_temp(const char *path) { assert_int_equal(unlink(path), 0); }
 static void expect_message(const char *needle) {
     const char *msg = px_error_message();
     if (!strstr(msg, needle)) {
-        print_error("expected the error message to contain\n    %s\nbut it is\n    %s\n", needle,
-                    msg);
+        print_error("expected the error message to contain\n    %s\nbut it is\n    %s\n", needle, msg);
         fail();
     }
 }
@@ -67,10 +66,8 @@ static void expect_file_error(const char *text, int line, const char *needle) {
     assert_int_equal(rc, -1);
     assert_null(c.text);
     config_free(&c);
-    if (line > 0)
-        snprintf(want, sizeof want, "%s:%d: %s", path, line, needle);
-    else
-        snprintf(want, sizeof want, "%s: %s", path, needle);
+    if (line > 0) snprintf(want, sizeof want, "%s:%d: %s", path, line, needle);
+    else snprintf(want, sizeof want, "%s: %s", path, needle);
     expect_message(want);
     remove_temp(path);
 }
@@ -242,8 +239,8 @@ static void test_defaults(void **state) {
     assert_int_equal(m->hidden_size, 64);
     assert_int_equal(m->n_layers, 2);
     assert_int_equal(m->n_heads, 4);
-    assert_int_equal(m->n_kv_heads, 4);         /* 0 = n_heads */
-    assert_int_equal(m->head_dim, 16);          /* 0 = 64 / 4 */
+    assert_int_equal(m->n_kv_heads, 4);          /* 0 = n_heads */
+    assert_int_equal(m->head_dim, 16);           /* 0 = 64 / 4 */
     assert_int_equal(m->intermediate_size, 176); /* 8*64/3 = 170.7 -> 176 */
     assert_true(m->rope_theta == 10000.0f);
     assert_true(m->rms_norm_eps == 1e-5f);
@@ -279,14 +276,13 @@ static void test_defaults(void **state) {
 static void test_resolution(void **state) {
     (void)state;
     static const struct {
-        int d, nh, nkv, hd, f;            /* given (0 = default) */
-        int want_nkv, want_hd, want_f;    /* resolved */
+        int d, nh, nkv, hd, f;         /* given (0 = default) */
+        int want_nkv, want_hd, want_f; /* resolved */
     } cases[] = {
-        {256, 8, 0, 0, 0, 8, 32, 688},
-        {512, 8, 2, 0, 0, 2, 64, 1376},   /* 8*512/3 = 1365.3 -> 1376 */
-        {896, 14, 2, 0, 0, 2, 64, 2400},  /* 2389.3 -> 2400 */
-        {48, 4, 1, 0, 0, 1, 12, 128},     /* exactly 128 */
-        {64, 4, 4, 24, 100, 4, 24, 100},  /* explicit values are kept; nh*hd != d is fine */
+        {256, 8, 0, 0, 0, 8, 32, 688},   {512, 8, 2, 0, 0, 2, 64, 1376}, /* 8*512/3 = 1365.3 -> 1376 */
+        {896, 14, 2, 0, 0, 2, 64, 2400},                                 /* 2389.3 -> 2400 */
+        {48, 4, 1, 0, 0, 1, 12, 128},                                    /* exactly 128 */
+        {64, 4, 4, 24, 100, 4, 24, 100}, /* explicit values are kept; nh*hd != d is fine */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char ov[5][64];
@@ -368,8 +364,8 @@ static void test_bool_spellings(void **state) {
     static const struct {
         const char *s;
         int v;
-    } cases[] = {{"true", 1}, {"false", 0}, {"1", 1}, {"0", 0}, {"yes", 1},  {"no", 0},
-                 {"on", 1},   {"off", 0},   {"True", 1}, {"OFF", 0}};
+    } cases[] = {{"true", 1}, {"false", 0}, {"1", 1},   {"0", 0},    {"yes", 1},
+                 {"no", 0},   {"on", 1},    {"off", 0}, {"True", 1}, {"OFF", 0}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char ov[64];
         snprintf(ov, sizeof ov, "model.tie_embeddings=%s", cases[i].s);
@@ -391,9 +387,13 @@ static void test_overrides_win(void **state) {
     (void)state;
     const char *text = "[model]\nhidden_size = 128\n[train]\nsteps = 50\n";
     const char *ov[] = {
-        "model.hidden_size=256",    "train.steps=7",           "train.steps = 9",
-        "  optim.lr =  0.5  ",      "model.init=/data/models/Qwen2-0.5B",
-        "run.dir=runs/x y",         "data.source=random",
+        "model.hidden_size=256",
+        "train.steps=7",
+        "train.steps = 9",
+        "  optim.lr =  0.5  ",
+        "model.init=/data/models/Qwen2-0.5B",
+        "run.dir=runs/x y",
+        "data.source=random",
     };
     ProactConfig c;
     load_text(&c, text, ov, 7);
@@ -405,15 +405,14 @@ static void test_overrides_win(void **state) {
     assert_string_equal(c.run.dir, "runs/x y");
     assert_int_equal(c.model.head_dim, 64); /* resolved after the overrides */
     /* The file text, then one comment line per override. */
-    assert_string_equal(c.text,
-                        "[model]\nhidden_size = 128\n[train]\nsteps = 50\n"
-                        "# --set model.hidden_size=256\n"
-                        "# --set train.steps=7\n"
-                        "# --set train.steps = 9\n"
-                        "# --set   optim.lr =  0.5  \n"
-                        "# --set model.init=/data/models/Qwen2-0.5B\n"
-                        "# --set run.dir=runs/x y\n"
-                        "# --set data.source=random\n");
+    assert_string_equal(c.text, "[model]\nhidden_size = 128\n[train]\nsteps = 50\n"
+                                "# --set model.hidden_size=256\n"
+                                "# --set train.steps=7\n"
+                                "# --set train.steps = 9\n"
+                                "# --set   optim.lr =  0.5  \n"
+                                "# --set model.init=/data/models/Qwen2-0.5B\n"
+                                "# --set run.dir=runs/x y\n"
+                                "# --set data.source=random\n");
     config_free(&c);
 
     /* A file without a final newline gets one before the overrides. */
@@ -458,12 +457,10 @@ static void test_override_errors(void **state) {
                           "range");
     expect_override_error("optim.lr=1e-3x", "--set optim.lr=1e-3x: optim.lr: expected a number");
     expect_override_error("optim.lr=inf", "--set optim.lr=inf: optim.lr: number out of range");
-    expect_override_error("model.arch=gpt2",
-                          "--set model.arch=gpt2: model.arch: unknown arch 'gpt2' (expected: "
-                          "llama, qwen2)");
-    expect_override_error("data.source=files",
-                          "--set data.source=files: data.source: unknown source 'files' "
-                          "(expected: pairs, random, copy)");
+    expect_override_error("model.arch=gpt2", "--set model.arch=gpt2: model.arch: unknown arch 'gpt2' (expected: "
+                                             "llama, qwen2)");
+    expect_override_error("data.source=files", "--set data.source=files: data.source: unknown source 'files' "
+                                               "(expected: pairs, random, copy)");
     expect_override_error("train.steps=0", "--set train.steps=0: train.steps: must be positive");
     expect_override_error("model.Hidden_size=1", "unknown key 'Hidden_size' in section [model]");
     /* The first bad override is reported. */
@@ -494,11 +491,9 @@ static void test_file_errors(void **state) {
         {"[model]\nbar = 1\n", 2, "unknown key 'bar' in section [model]"},
         {"[model]\nHidden_size = 1\n", 2, "unknown key 'Hidden_size' in section [model]"},
         {"[train]\nhidden_size = 64\n", 2, "unknown key 'hidden_size' in section [train]"},
-        {"# comment\n[model]\nhidden_size = abc\n", 3,
-         "model.hidden_size: expected an integer, got 'abc'"},
+        {"# comment\n[model]\nhidden_size = abc\n", 3, "model.hidden_size: expected an integer, got 'abc'"},
         {"[model]\nhidden_size = 64.5\n", 2, "model.hidden_size: expected an integer, got '64.5'"},
-        {"[model]\nhidden_size = 99999999999\n", 2,
-         "model.hidden_size: integer out of range: '99999999999'"},
+        {"[model]\nhidden_size = 99999999999\n", 2, "model.hidden_size: integer out of range: '99999999999'"},
         {"[model]\nhidden_size =\n", 2, "model.hidden_size: expected an integer, got ''"},
         {"[optim]\nlr = fast\n", 2, "optim.lr: expected a number, got 'fast'"},
         {"[optim]\nlr = 1e-3 # peak\n", 2, "optim.lr: expected a number, got '1e-3 # peak'"},
@@ -514,31 +509,29 @@ static void test_file_errors(void **state) {
         {"[model]\nhidden_size = 64\n[train]\nsteps = 3\n[model]\nhidden_size = 64\n", 6,
          "model.hidden_size given twice (first at line 2)"},
         {"hidden_size = 64\n", 1, "key 'hidden_size' outside any section"},
-        {"[model]\nhidden_size\n", 2, "syntax error: expected [section] or key = value, got "
-                                      "'hidden_size'"},
+        {"[model]\nhidden_size\n", 2,
+         "syntax error: expected [section] or key = value, got "
+         "'hidden_size'"},
         {"[model\nhidden_size = 64\n", 1, "syntax error"},
         {"[model] extra\n", 1, "unexpected text after [model]"},
         /* The first error wins: the syntax error on line 2 comes before the bad key. */
         {"[model]\noops\nbar = 1\n", 2, "syntax error"},
         {"[model]\nbar = 1\noops\n", 2, "unknown key 'bar'"},
         /* Line numbers count CRLF lines, comments and blank lines. */
-        {"\xEF\xBB\xBF; c\r\n\r\n[model]\r\n  n_layers = x\r\n", 4,
-         "model.n_layers: expected an integer, got 'x'"},
+        {"\xEF\xBB\xBF; c\r\n\r\n[model]\r\n  n_layers = x\r\n", 4, "model.n_layers: expected an integer, got 'x'"},
         /* Range checks name the key and the line that set it. */
         {"[model]\nhidden_size = 0\n", 2, "model.hidden_size: must be positive, got 0"},
         {"[model]\nvocab_size = -5\n", 2, "model.vocab_size: must be positive, got -5"},
         {"[model]\nn_layers = 0\n", 2, "model.n_layers: must be positive"},
         {"[model]\nn_heads = 0\n", 2, "model.n_heads: must be positive"},
-        {"[model]\nn_heads = 4\nn_kv_heads = 3\n", 3,
-         "model.n_kv_heads: 3 does not divide model.n_heads = 4"},
+        {"[model]\nn_heads = 4\nn_kv_heads = 3\n", 3, "model.n_kv_heads: 3 does not divide model.n_heads = 4"},
         {"[model]\nn_kv_heads = -1\n", 2, "model.n_kv_heads: must be positive"},
         {"[model]\nhead_dim = 7\n", 2, "model.head_dim: must be even"},
         {"[model]\nintermediate_size = -1\n", 2, "model.intermediate_size: must be positive"},
         {"[model]\nrope_theta = 0\n", 2, "model.rope_theta: must be positive"},
         {"[model]\nrms_norm_eps = -1e-5\n", 2, "model.rms_norm_eps: must be positive"},
         {"[model]\ninit_std = -0.02\n", 2, "model.init_std: must be >= 0"},
-        {"[model]\nmax_seq_len = 64\n[train]\nseq_len = 128\n", 4,
-         "train.seq_len: 128 exceeds model.max_seq_len = 64"},
+        {"[model]\nmax_seq_len = 64\n[train]\nseq_len = 128\n", 4, "train.seq_len: 128 exceeds model.max_seq_len = 64"},
         {"[train]\nsteps = 0\n", 2, "train.steps: must be positive, got 0"},
         {"[train]\nglobal_batch = 0\n", 2, "train.global_batch: must be positive, got 0"},
         {"[train]\nseq_len = 1\n", 2, "train.seq_len: must be at least 2"},
@@ -554,8 +547,7 @@ static void test_file_errors(void **state) {
         {"[run]\ndir =\n", 2, "run.dir: must not be empty"},
         {"[run]\nthreads = -1\n", 2, "run.threads: must be >= 0"},
         /* A default that conflicts with the file names the file (no line). */
-        {"[model]\nmax_seq_len = 64\n", 0,
-         "train.seq_len: 128 exceeds model.max_seq_len = 64 (default)"},
+        {"[model]\nmax_seq_len = 64\n", 0, "train.seq_len: 128 exceeds model.max_seq_len = 64 (default)"},
         {"[model]\nn_heads = 3\n", 0, "model.head_dim: 0 means hidden_size / n_heads"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -647,11 +639,16 @@ static void test_dump_roundtrip(void **state) {
         config_free(&c);
     }
     /* Awkward floats and strings. */
-    const char *ov[] = {"optim.lr=3.3333333e-4", "optim.min_lr_ratio=0.1234567",
-                        "model.rope_theta=123456.789", "optim.eps=1e-12",
-                        "model.init=/models/Qwen2 0.5B", "model.arch=qwen2",
-                        "optim.grad_clip=-0", "run.threads=3",
-                        "train.seed=0", "model.init_std=0"};
+    const char *ov[] = {"optim.lr=3.3333333e-4",
+                        "optim.min_lr_ratio=0.1234567",
+                        "model.rope_theta=123456.789",
+                        "optim.eps=1e-12",
+                        "model.init=/models/Qwen2 0.5B",
+                        "model.arch=qwen2",
+                        "optim.grad_clip=-0",
+                        "run.threads=3",
+                        "train.seed=0",
+                        "model.init_std=0"};
     ProactConfig c;
     assert_int_equal(config_load(&c, NULL, ov, 10), 0);
     roundtrip(&c);
@@ -659,10 +656,20 @@ static void test_dump_roundtrip(void **state) {
     char buf[8192];
     assert_int_equal(config_dump(&c, buf, sizeof buf), 0);
     static const char *const expect[] = {
-        "[model]\n", "[train]\n", "[optim]\n", "[data]\n", "[run]\n",
-        "\narch = qwen2\n", "\ninit = /models/Qwen2 0.5B\n",
-        "\nlr = 0.00033333333\n", "\neps = 1e-12\n", "\nsource = random\n", "\nthreads = 3\n",
-        "\nn_kv_heads = 4\n", "\nhead_dim = 16\n", "\nintermediate_size = 176\n",
+        "[model]\n",
+        "[train]\n",
+        "[optim]\n",
+        "[data]\n",
+        "[run]\n",
+        "\narch = qwen2\n",
+        "\ninit = /models/Qwen2 0.5B\n",
+        "\nlr = 0.00033333333\n",
+        "\neps = 1e-12\n",
+        "\nsource = random\n",
+        "\nthreads = 3\n",
+        "\nn_kv_heads = 4\n",
+        "\nhead_dim = 16\n",
+        "\nintermediate_size = 176\n",
     };
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) {
         if (!strstr(buf, expect[i])) {
@@ -675,9 +682,8 @@ static void test_dump_roundtrip(void **state) {
     assert_int_equal(config_load(&d, NULL, NULL, 0), 0);
     char dbuf[8192];
     assert_int_equal(config_dump(&d, dbuf, sizeof dbuf), 0);
-    static const char *const expect_default[] = {"\nrope_theta = 10000\n", "\ngrad_clip = 1\n",
-                                                 "\ninit =\n", "\nlr = 0.0003\n",
-                                                 "\nrms_norm_eps = 1e-05\n"};
+    static const char *const expect_default[] = {"\nrope_theta = 10000\n", "\ngrad_clip = 1\n", "\ninit =\n",
+                                                 "\nlr = 0.0003\n", "\nrms_norm_eps = 1e-05\n"};
     for (size_t i = 0; i < sizeof expect_default / sizeof expect_default[0]; i++) {
         if (!strstr(dbuf, expect_default[i])) {
             print_error("dump lacks '%s':\n%s\n", expect_default[i], dbuf);
@@ -688,8 +694,7 @@ static void test_dump_roundtrip(void **state) {
 
     /* Sections in table order. */
     const char *pm = strstr(buf, "[model]"), *pt = strstr(buf, "[train]");
-    const char *po = strstr(buf, "[optim]"), *pd = strstr(buf, "[data]"),
-               *pr = strstr(buf, "[run]");
+    const char *po = strstr(buf, "[optim]"), *pd = strstr(buf, "[data]"), *pr = strstr(buf, "[run]");
     assert_true(pm < pt && pt < po && po < pd && pd < pr);
     config_free(&c);
 }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <ftw.h>
@@ -19,9 +20,9 @@
 #include "src/base/common.h"
 
 typedef struct {
-    char dir[256];    /* mkdtemp root */
-    char model[512];  /* a model directory inside it */
-    char path[600];   /* scratch */
+    char dir[256];   /* mkdtemp root */
+    char model[512]; /* a model directory inside it */
+    char path[600];  /* scratch */
 } Tmp;
 
 static int setup(void **state) {
@@ -254,8 +255,11 @@ static void test_sharded(void **state) {
     /* ... but a tensor missing from both is an error naming the index. */
     char shard0[700];
     snprintf(shard0, sizeof shard0, "%s/%s", t->model, shard_name[0]);
-    StWriteTensor one = {m.tensors[1].name, ST_F32, m.tensors[1].ndim,
-                         {m.tensors[1].shape[0], m.tensors[1].shape[1]}, m.params + m.tensors[1].offset};
+    StWriteTensor one = {m.tensors[1].name,
+                         ST_F32,
+                         m.tensors[1].ndim,
+                         {m.tensors[1].shape[0], m.tensors[1].shape[1]},
+                         m.params + m.tensors[1].offset};
     assert_int_equal(st_write(shard0, &one, 1, NULL, 0), 0);
     px_error("%s", ""); /* clear */
     assert_int_equal(hf_load_model(t->model, &back), -1);
@@ -307,9 +311,7 @@ static void expect_config_error(Tmp *t, const char *what) {
 
 static void del_hidden_size(json_t *c) { json_object_del(c, "hidden_size"); }
 static void str_hidden_size(json_t *c) { json_object_set_new(c, "hidden_size", json_string("16")); }
-static void gpt2(json_t *c) {
-    json_object_set_new(c, "architectures", json_pack("[s]", "GPT2LMHeadModel"));
-}
+static void gpt2(json_t *c) { json_object_set_new(c, "architectures", json_pack("[s]", "GPT2LMHeadModel")); }
 static void rope_scaling(json_t *c) {
     json_object_set_new(c, "rope_scaling", json_pack("{s:s, s:f}", "type", "linear", "factor", 2.0));
 }
@@ -369,7 +371,8 @@ static void test_config_model_type_and_defaults(void **state) {
     assert_non_null(fp);
     fputs("{\"model_type\": \"llama\", \"hidden_size\": 64, \"num_hidden_layers\": 2,"
           " \"num_attention_heads\": 8, \"intermediate_size\": 128, \"vocab_size\": 100,"
-          " \"head_dim\": null, \"rope_scaling\": null, \"attention_bias\": false}", fp);
+          " \"head_dim\": null, \"rope_scaling\": null, \"attention_bias\": false}",
+          fp);
     assert_int_equal(fclose(fp), 0);
     ModelConfig c;
     assert_int_equal(hf_read_config(t->model, &c), 0);
@@ -437,8 +440,7 @@ static void test_weights_wrong_shape(void **state) {
     tiny_model(&m, MODEL_ARCH_QWEN2, 0, 8);
     assert_int_equal(hf_save_model(t->model, &m, 0), 0);
     write_weights(t, &m, NULL, "model.layers.0.mlp.down_proj.weight", NULL);
-    expect_load_error(t, "tensor 'model.layers.0.mlp.down_proj.weight' has shape [24, 16], expected [16, 24]",
-                      NULL);
+    expect_load_error(t, "tensor 'model.layers.0.mlp.down_proj.weight' has shape [24, 16], expected [16, 24]", NULL);
     model_free(&m);
 }
 

@@ -127,13 +127,21 @@ static float probe_scale[DIM] = {1, 2, 0.5f, 1e-3f, 3, 0.125f, 7.5f};
 static void with_probe(ProactJson *pj) {
     assert_int_equal(DIM, probe_feature_dim(HIDDEN));
     pj->has_probe = 1;
-    pj->probe = (Probe){.dim = DIM, .w = probe_w, .mean = probe_mean, .scale = probe_scale, .bias = -0.75f,
-                        .attn_window = 6};
+    pj->probe =
+        (Probe){.dim = DIM, .w = probe_w, .mean = probe_mean, .scale = probe_scale, .bias = -0.75f, .attn_window = 6};
     pj->has_fit = 1;
-    pj->fit = (ProbeFitInfo){.method = "logistic regression (IRLS, ScaLAPACK)", .data = "data/train.h5",
-                             .samples = 3200, .holdout = 800, .lambda = 10, .positive_rate = 0.625,
-                             .iterations = 7, .train_accuracy = 0.8125, .holdout_accuracy = NAN,
-                             .ridge_train_accuracy = 0.75, .ridge_holdout_accuracy = 0.1, .ranks = 2};
+    pj->fit = (ProbeFitInfo){.method = "logistic regression (IRLS, ScaLAPACK)",
+                             .data = "data/train.h5",
+                             .samples = 3200,
+                             .holdout = 800,
+                             .lambda = 10,
+                             .positive_rate = 0.625,
+                             .iterations = 7,
+                             .train_accuracy = 0.8125,
+                             .holdout_accuracy = NAN,
+                             .ridge_train_accuracy = 0.75,
+                             .ridge_holdout_accuracy = 0.1,
+                             .ranks = 2};
 }
 
 static void test_round_trip_without_probe(void **state) {
@@ -297,10 +305,8 @@ static void test_malformed_files(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip_without_probe),
-        cmocka_unit_test(test_round_trip_with_probe),
-        cmocka_unit_test(test_set_probe_keeps_the_rest),
-        cmocka_unit_test(test_check_against_the_model),
+        cmocka_unit_test(test_round_trip_without_probe), cmocka_unit_test(test_round_trip_with_probe),
+        cmocka_unit_test(test_set_probe_keeps_the_rest), cmocka_unit_test(test_check_against_the_model),
         cmocka_unit_test(test_malformed_files),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

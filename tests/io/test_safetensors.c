@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <ftw.h>
@@ -170,11 +171,8 @@ static void test_round_trip(void **state) {
     int32_t c[4] = {0, -1, INT32_MAX, INT32_MIN};
     float scalar = 42.5f;
     StWriteTensor ws[] = {
-        {"a", ST_F32, 2, {2, 3}, a},
-        {"b.weight", ST_BF16, 1, {5}, b},
-        {"c", ST_I32, 2, {2, 2}, c},
-        {"empty", ST_F32, 2, {0, 4}, NULL},
-        {"scalar", ST_F32, 0, {0}, &scalar},
+        {"a", ST_F32, 2, {2, 3}, a},        {"b.weight", ST_BF16, 1, {5}, b},    {"c", ST_I32, 2, {2, 2}, c},
+        {"empty", ST_F32, 2, {0, 4}, NULL}, {"scalar", ST_F32, 0, {0}, &scalar},
     };
     const char *meta[] = {"format", "pt", "note", "hello"};
     assert_int_equal(st_write(t->path, ws, 5, meta, 2), 0);
@@ -219,7 +217,7 @@ static void test_round_trip(void **state) {
     assert_non_null(tc);
     assert_int_equal(tc->dtype, ST_I32);
     assert_memory_equal(tc->data, c, sizeof c);
-    px_error("%s", ""); /* clear */
+    px_error("%s", "");                                  /* clear */
     assert_int_equal(st_tensor_to_f32(&f, tc, out), -1); /* ints are not converted */
     assert_contains(px_error_message(), "unsupported dtype I32");
 
@@ -310,16 +308,20 @@ static void test_bad_not_json(void **state) {
     expect_open_error(t->path, "header is not valid JSON (line 1", NULL);
     write_raw(t->path, "[1, 2]", NULL, 0);
     expect_open_error(t->path, "not a JSON object", NULL);
-    write_raw(t->path, "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
-                       "\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}", NULL, 0);
+    write_raw(t->path,
+              "{\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]},"
+              "\"a\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}}",
+              NULL, 0);
     expect_open_error(t->path, "not valid JSON", "duplicate");
 }
 
 static void test_bad_offsets_beyond(void **state) {
     Tmp *t = *state;
     float d[4] = {0};
-    write_raw(t->path, "{\"ok\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
-                       "\"far\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[100,108]}}", d, sizeof d);
+    write_raw(t->path,
+              "{\"ok\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+              "\"far\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[100,108]}}",
+              d, sizeof d);
     expect_open_error(t->path, "tensor 'far'", "exceed the data size 16");
     write_raw(t->path, "{\"rev\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,4]}}", d, sizeof d);
     expect_open_error(t->path, "tensor 'rev'", "begin > end");
@@ -335,29 +337,39 @@ static void test_bad_size_mismatch(void **state) {
     write_raw(t->path, "{\"w\":{\"dtype\":\"BF16\",\"shape\":[2,2],\"data_offsets\":[0,16]}}", d, sizeof d);
     expect_open_error(t->path, "tensor 'w'", "need 8");
     /* Shape products that overflow 64 bits must not wrap to a small size. */
-    write_raw(t->path, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4],"
-                       "\"data_offsets\":[0,0]}}", d, sizeof d);
+    write_raw(t->path,
+              "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4],"
+              "\"data_offsets\":[0,0]}}",
+              d, sizeof d);
     expect_open_error(t->path, "tensor 'w'", "overflow");
-    write_raw(t->path, "{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],"
-                       "\"data_offsets\":[0,0]}}", d, sizeof d);
+    write_raw(t->path,
+              "{\"w\":{\"dtype\":\"F32\",\"shape\":[4611686018427387904],"
+              "\"data_offsets\":[0,0]}}",
+              d, sizeof d);
     expect_open_error(t->path, "tensor 'w'", "overflow");
 }
 
 static void test_bad_overlap(void **state) {
     Tmp *t = *state;
     float d[6] = {0};
-    write_raw(t->path, "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
-                       "\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[20,24]},"
-                       "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}", d, sizeof d);
+    write_raw(t->path,
+              "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},"
+              "\"z\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[20,24]},"
+              "\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[8,24]}}",
+              d, sizeof d);
     expect_open_error(t->path, "tensors 'a' and 'b' overlap", NULL);
     /* A range nested inside an earlier, longer one also overlaps. */
-    write_raw(t->path, "{\"big\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]},"
-                       "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
-                       "\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}", d, sizeof d);
+    write_raw(t->path,
+              "{\"big\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]},"
+              "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},"
+              "\"y\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[12,16]}}",
+              d, sizeof d);
     expect_open_error(t->path, "'big'", "overlap");
     /* Empty tensors may share an offset with anything. */
-    write_raw(t->path, "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]},"
-                       "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]}}", d, sizeof d);
+    write_raw(t->path,
+              "{\"a\":{\"dtype\":\"F32\",\"shape\":[6],\"data_offsets\":[0,24]},"
+              "\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[8,8]}}",
+              d, sizeof d);
     StFile f;
     assert_int_equal(st_open(&f, t->path), 0);
     st_close(&f);
@@ -372,8 +384,7 @@ static void test_bad_dtype_and_shape(void **state) {
     expect_open_error(t->path, "tensor 'n'", "shape[1]");
     write_raw(t->path, "{\"s\":{\"dtype\":\"F32\",\"shape\":\"4\",\"data_offsets\":[0,16]}}", d, sizeof d);
     expect_open_error(t->path, "tensor 's'", "'shape'");
-    write_raw(t->path, "{\"m\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", d,
-              sizeof d);
+    write_raw(t->path, "{\"m\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1],\"data_offsets\":[0,4]}}", d, sizeof d);
     expect_open_error(t->path, "tensor 'm'", "dimensions");
     write_raw(t->path, "{\"x\":{\"shape\":[1],\"data_offsets\":[0,4]}}", d, sizeof d);
     expect_open_error(t->path, "tensor 'x'", "'dtype'");
@@ -386,8 +397,10 @@ static void test_bad_dtype_and_shape(void **state) {
 static void test_bad_dtype_conversion(void **state) {
     Tmp *t = *state;
     int64_t ids[2] = {7, 9};
-    write_raw(t->path, "{\"__metadata__\":{\"format\":\"pt\"},"
-                       "\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}", ids, sizeof ids);
+    write_raw(t->path,
+              "{\"__metadata__\":{\"format\":\"pt\"},"
+              "\"ids\":{\"dtype\":\"I64\",\"shape\":[2],\"data_offsets\":[0,16]}}",
+              ids, sizeof ids);
     StFile f;
     assert_int_equal(st_open(&f, t->path), 0); /* valid file: only conversion fails */
     assert_int_equal(f.n_tensors, 1);

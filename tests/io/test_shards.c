@@ -28,8 +28,12 @@ static void write_small(const char *path) {
     assert_int_equal(shard_writer_add(w, &b), 0);
     assert_int_equal(shard_writer_count(w), 2);
     int prompt[1] = {1}, send[1] = {2}, tb[1] = {3}, tend[1] = {4};
-    ShardInfo info = {.n_examples = 2, .tokenizer_fingerprint = 0xfedcba9876543210ULL,
-                      .prompt = {prompt, 1}, .src_end = {send, 1}, .tgt_begin = {tb, 1}, .tgt_end = {tend, 1}};
+    ShardInfo info = {.n_examples = 2,
+                      .tokenizer_fingerprint = 0xfedcba9876543210ULL,
+                      .prompt = {prompt, 1},
+                      .src_end = {send, 1},
+                      .tgt_begin = {tb, 1},
+                      .tgt_end = {tend, 1}};
     snprintf(info.source, sizeof info.source, "pairs.tsv");
     snprintf(info.src_lang, sizeof info.src_lang, "en");
     snprintf(info.tgt_lang, sizeof info.tgt_lang, "de");

@@ -192,7 +192,7 @@ static void test_help(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values), cmocka_unit_test(test_forms), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_values),    cmocka_unit_test(test_forms), cmocka_unit_test(test_errors),
         cmocka_unit_test(test_arguments), cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,13 +17,13 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "src/metrics/bleu.h"
 #include "src/base/common.h"
+#include "src/metrics/bleu.h"
 
 #define DATA PROACT_SOURCE_DIR "/tests/data/metrics/bleu/"
 
-static const char *const SETS[] = {"bible-es-apertium-3000", "bible-es-apertium-first200",
-                                   "edge-empty-hyps", "edge-identical", "edge-unicode-punct"};
+static const char *const SETS[] = {"bible-es-apertium-3000", "bible-es-apertium-first200", "edge-empty-hyps",
+                                   "edge-identical", "edge-unicode-punct"};
 
 typedef struct {
     char *text;
@@ -88,19 +88,16 @@ static void check_set(const char *name) {
         BleuTokenizer tok;
         assert_int_equal(bleu_tokenizer_parse(tokname, &tok), 0);
         BleuResult res;
-        assert_int_equal(corpus_bleu((const char *const *)h.lines, (const char *const *)r.lines,
-                                     h.n, tok, lc, &res),
+        assert_int_equal(corpus_bleu((const char *const *)h.lines, (const char *const *)r.lines, h.n, tok, lc, &res),
                          0);
         double want = json_number_value(json_object_get(val, "score"));
-        if (fabs(res.score - want) > 1e-6)
-            fail_msg("%s %s: score %.12f want %.12f", name, key, res.score, want);
+        if (fabs(res.score - want) > 1e-6) fail_msg("%s %s: score %.12f want %.12f", name, key, res.score, want);
         for (int k = 0; k < 4; k++) {
             int64_t wc = json_integer_value(json_array_get(json_object_get(val, "counts"), k));
             int64_t wt = json_integer_value(json_array_get(json_object_get(val, "totals"), k));
             if (res.counts[k] != wc || res.totals[k] != wt)
-                fail_msg("%s %s: order %d counts %lld/%lld want %lld/%lld", name, key, k + 1,
-                         (long long)res.counts[k], (long long)res.totals[k], (long long)wc,
-                         (long long)wt);
+                fail_msg("%s %s: order %d counts %lld/%lld want %lld/%lld", name, key, k + 1, (long long)res.counts[k],
+                         (long long)res.totals[k], (long long)wc, (long long)wt);
         }
         assert_int_equal(res.sys_len, json_integer_value(json_object_get(val, "sys_len")));
         assert_int_equal(res.ref_len, json_integer_value(json_object_get(val, "ref_len")));
@@ -120,12 +117,10 @@ static void check_set(const char *name) {
         json_t *e = json_object_get(root, CHRF[c].key);
         assert_non_null(e);
         double s;
-        assert_int_equal(corpus_chrf((const char *const *)h.lines, (const char *const *)r.lines,
-                                     h.n, CHRF[c].word_order, &s),
-                         0);
+        assert_int_equal(
+            corpus_chrf((const char *const *)h.lines, (const char *const *)r.lines, h.n, CHRF[c].word_order, &s), 0);
         double want = json_number_value(json_object_get(e, "score"));
-        if (fabs(s - want) > 1e-6)
-            fail_msg("%s %s: %.12f want %.12f", name, CHRF[c].key, s, want);
+        if (fabs(s - want) > 1e-6) fail_msg("%s %s: %.12f want %.12f", name, CHRF[c].key, s, want);
     }
 
     json_t *sent = json_object_get(root, "sentence_bleu_13a_first50");
@@ -135,8 +130,7 @@ static void check_set(const char *name) {
         assert_true((int)i < h.n);
         assert_int_equal(sentence_bleu(h.lines[i], r.lines[i], BLEU_TOK_13A, 0, &res), 0);
         double want = json_number_value(json_array_get(sent, i));
-        if (fabs(res.score - want) > 1e-6)
-            fail_msg("%s sentence %zu: %.12f want %.12f", name, i, res.score, want);
+        if (fabs(res.score - want) > 1e-6) fail_msg("%s sentence %zu: %.12f want %.12f", name, i, res.score, want);
     }
     json_decref(root);
     free_lines(&h);

@@ -41,9 +41,8 @@ static void test_simuleval_cases(void **state) {
         const struct {
             const char *key;
             double got;
-        } want[] = {{"AL", ref.AL},          {"LAAL", ref.LAAL},          {"AP", ref.AP},
-                    {"DAL", ref.DAL},        {"AL_hyplen", hyp.AL},       {"LAAL_hyplen", hyp.LAAL},
-                    {"AP_hyplen", hyp.AP},   {"DAL_hyplen", hyp.DAL}};
+        } want[] = {{"AL", ref.AL},        {"LAAL", ref.LAAL},        {"AP", ref.AP},        {"DAL", ref.DAL},
+                    {"AL_hyplen", hyp.AL}, {"LAAL_hyplen", hyp.LAAL}, {"AP_hyplen", hyp.AP}, {"DAL_hyplen", hyp.DAL}};
         for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
             double e = num(c, want[w].key);
             if (fabs(want[w].got - e) > 1e-9 * (1 + fabs(e)))
@@ -74,6 +73,7 @@ static void test_hand_worked_and_errors(void **state) {
 }
 
 int main(void) {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_simuleval_cases), cmocka_unit_test(test_hand_worked_and_errors)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test(test_simuleval_cases),
+                                       cmocka_unit_test(test_hand_worked_and_errors)};
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

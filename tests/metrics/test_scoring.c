@@ -21,10 +21,10 @@
 #include "io/files.h"
 #include "io/instances.h"
 #include "io/plot_svg.h"
-#include "src/metrics/bleu.h"
 #include "src/base/common.h"
-#include "src/metrics/scoring.h"
+#include "src/metrics/bleu.h"
 #include "src/metrics/latency.h"
+#include "src/metrics/scoring.h"
 
 static char g_dir[64];
 
@@ -70,9 +70,9 @@ static char *read_file(const char *path) {
     return data;
 }
 
-#define assert_close(a, b, tol)                                                                          \
-    do {                                                                                                  \
-        double a_ = (a), b_ = (b);                                                                        \
+#define assert_close(a, b, tol)                                                                             \
+    do {                                                                                                    \
+        double a_ = (a), b_ = (b);                                                                          \
         if (!(fabs(a_ - b_) <= (tol) * (1 + fabs(b_)))) fail_msg("%s = %.15g, expected %.15g", #a, a_, b_); \
     } while (0)
 
@@ -127,7 +127,8 @@ static void test_scores_equal_their_parts(void **state) {
         for (int i = 0; i < n; i++) {
             if (!v[i].n_delays) continue;
             LatencyScores l;
-            assert_int_equal(latency_scores(v[i].delays, v[i].n_delays, v[i].source_length, ref_words[i], use_ref, &l), 0);
+            assert_int_equal(latency_scores(v[i].delays, v[i].n_delays, v[i].source_length, ref_words[i], use_ref, &l),
+                             0);
             sum.AL += l.AL;
             sum.LAAL += l.LAAL;
             sum.AP += l.AP;
@@ -246,7 +247,8 @@ static void test_instances_round_trip(void **state) {
     double d0[] = {2, 3, 3, 4}, e0[] = {612.5, 905.125, 905.25, 1200};
     double d1[] = {1.5, 1e9}; /* not integral; large */
     Instance v[] = {
-        inst(0, "Grüße «sagt» \"er\" \\ / 日本語 😀", d0, e0, 4, "Ein \"Zitat\" mit\ttab & <tag>", "Hello \"you\" there!", 4),
+        inst(0, "Grüße «sagt» \"er\" \\ / 日本語 😀", d0, e0, 4, "Ein \"Zitat\" mit\ttab & <tag>",
+             "Hello \"you\" there!", 4),
         inst(1, "a b", d1, NULL, 2, "x y", "s", 1),
         inst(5, "", NULL, NULL, 0, "", "", 0),
     };
@@ -284,15 +286,14 @@ static void test_instances_simuleval_style(void **state) {
     /* as SimulEval writes text-to-text runs (source sometimes a list of words), with extra keys and
      * blank lines; one line without elapsed, one with [] */
     const char *path = tmp_path("simuleval.log");
-    write_file(path,
-               "{\"index\": 1, \"prediction\": \"Hallo Welt\", \"delays\": [1, 2], \"elapsed\": [0, 0], "
-               "\"prediction_length\": 2, \"reference\": \"Hallo, Welt!\", \"source\": [\"Hello\", \"world\"], "
-               "\"source_length\": 2, \"metric\": {\"BLEU\": 3}}\r\n"
-               "\n"
-               "{\"index\": 0, \"prediction\": \"Ja\", \"delays\": [3.0], \"reference\": \"Ja .\", "
-               "\"source\": \"Yes it is\", \"source_length\": 3.0}\n"
-               "{\"index\": 2, \"prediction\": \"\", \"delays\": [], \"elapsed\": [], \"prediction_length\": 0, "
-               "\"reference\": \"x\", \"source_length\": 1}");
+    write_file(path, "{\"index\": 1, \"prediction\": \"Hallo Welt\", \"delays\": [1, 2], \"elapsed\": [0, 0], "
+                     "\"prediction_length\": 2, \"reference\": \"Hallo, Welt!\", \"source\": [\"Hello\", \"world\"], "
+                     "\"source_length\": 2, \"metric\": {\"BLEU\": 3}}\r\n"
+                     "\n"
+                     "{\"index\": 0, \"prediction\": \"Ja\", \"delays\": [3.0], \"reference\": \"Ja .\", "
+                     "\"source\": \"Yes it is\", \"source_length\": 3.0}\n"
+                     "{\"index\": 2, \"prediction\": \"\", \"delays\": [], \"elapsed\": [], \"prediction_length\": 0, "
+                     "\"reference\": \"x\", \"source_length\": 1}");
     Instance *r;
     int n;
     assert_int_equal(instances_read(path, &r, &n), 0);
@@ -314,40 +315,50 @@ static void test_instances_simuleval_style(void **state) {
 
 static void test_instances_errors(void **state) {
     (void)state;
-    static const char *const GOOD = "{\"index\": 0, \"prediction\": \"a b\", \"delays\": [1, 2], \"elapsed\": [1.5, 2.5], "
-                                    "\"prediction_length\": 2, \"reference\": \"a b\", \"source\": \"x y\", \"source_length\": 2}\n";
+    static const char *const GOOD =
+        "{\"index\": 0, \"prediction\": \"a b\", \"delays\": [1, 2], \"elapsed\": [1.5, 2.5], "
+        "\"prediction_length\": 2, \"reference\": \"a b\", \"source\": \"x y\", \"source_length\": 2}\n";
     static const struct {
         const char *line, *want;
     } cases[] = {
         {"{\"index\": 1, \"prediction\": ", ":2: not valid JSON"},
         {"[1, 2]", ":2: not a JSON object"},
-        {"{\"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}", ":2: field 'index' is missing"},
+        {"{\"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
+         ":2: field 'index' is missing"},
         {"{\"index\": \"1\", \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
          ":2: field 'index' is not an integer"},
         {"{\"index\": -1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
          ":2: field 'index' is not an integer >= 0"},
         {"{\"index\": 1, \"prediction\": 5, \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
          ":2: field 'prediction' is not a string"},
-        {"{\"index\": 1, \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}", ":2: field 'prediction' is missing"},
+        {"{\"index\": 1, \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
+         ":2: field 'prediction' is missing"},
         {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1, \"2\"], \"reference\": \"a\", \"source_length\": 1}",
          ":2: field 'delays' is not a list of numbers"},
         {"{\"index\": 1, \"prediction\": \"a\", \"delays\": 1, \"reference\": \"a\", \"source_length\": 1}",
          ":2: field 'delays' is not a list of numbers"},
-        {"{\"index\": 1, \"prediction\": \"a\", \"reference\": \"a\", \"source_length\": 1}", ":2: field 'delays' is missing"},
-        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"elapsed\": [1, 2], \"reference\": \"a\", \"source_length\": 1}",
+        {"{\"index\": 1, \"prediction\": \"a\", \"reference\": \"a\", \"source_length\": 1}",
+         ":2: field 'delays' is missing"},
+        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"elapsed\": [1, 2], \"reference\": \"a\", "
+         "\"source_length\": 1}",
          ":2: field 'elapsed' has 2 values but 'delays' has 1"},
-        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"elapsed\": {}, \"reference\": \"a\", \"source_length\": 1}",
+        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"elapsed\": {}, \"reference\": \"a\", "
+         "\"source_length\": 1}",
          ":2: field 'elapsed' is not a list of numbers"},
-        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"prediction_length\": 2, \"reference\": \"a\", \"source_length\": 1}",
+        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"prediction_length\": 2, \"reference\": \"a\", "
+         "\"source_length\": 1}",
          ":2: field 'prediction_length' is 2 but 'delays' has 1 values"},
-        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"source_length\": 1}", ":2: field 'reference' is missing"},
+        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"source_length\": 1}",
+         ":2: field 'reference' is missing"},
         {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": null, \"source_length\": 1}",
          ":2: field 'reference' is not a string"},
-        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source\": [\"x\", 2], \"source_length\": 1}",
+        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source\": [\"x\", 2], "
+         "\"source_length\": 1}",
          ":2: field 'source' is not a string or a list of strings"},
         {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 2.5}",
          ":2: field 'source_length' is not an integer >= 0"},
-        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\"}", ":2: field 'source_length' is missing"},
+        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\"}",
+         ":2: field 'source_length' is missing"},
         {"{\"index\": 0, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
          ":2: field 'index' is 0, as on line 1"},
         {"{\"index\": 1, \"prediction\": \"\xc3\x28\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
@@ -392,7 +403,8 @@ static void test_scores_tsv(void **state) {
     const char *path = tmp_path("scores.tsv");
     assert_int_equal(scores_tsv_write(path, &s), 0);
     char *text = read_file(path);
-    assert_string_equal(text, "BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n23.456789\t51.200000\t3.250000\t3.500000\t0.750000\t4.125000\n");
+    assert_string_equal(
+        text, "BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n23.456789\t51.200000\t3.250000\t3.500000\t0.750000\t4.125000\n");
     free(text);
     s.has_ca = 1;
     s.AL_CA = 812.5;
@@ -402,8 +414,10 @@ static void test_scores_tsv(void **state) {
     s.DAL_CA = 1000.0625;
     assert_int_equal(scores_tsv_write(path, &s), 0);
     text = read_file(path);
-    assert_string_equal(text, "BLEU\tchrF\tAL\tLAAL\tAP\tDAL\tAL_CA\tLAAL_CA\tAP_CA\tDAL_CA\n"
-                              "23.456789\t51.200000\t3.250000\t3.500000\t0.750000\tnan\t812.500000\t900.000000\t0.500000\t1000.062500\n");
+    assert_string_equal(
+        text,
+        "BLEU\tchrF\tAL\tLAAL\tAP\tDAL\tAL_CA\tLAAL_CA\tAP_CA\tDAL_CA\n"
+        "23.456789\t51.200000\t3.250000\t3.500000\t0.750000\tnan\t812.500000\t900.000000\t0.500000\t1000.062500\n");
     free(text);
 }
 
@@ -454,8 +468,8 @@ static void expect_ticks(double lo, double hi, int intervals, double t0, double 
     PlotTicks t;
     assert_int_equal(plot_nice_ticks(lo, hi, intervals, &t), 0);
     if (fabs(t.lo - t0) > 1e-12 || fabs(t.hi - t1) > 1e-12 || fabs(t.step - step) > 1e-12 || t.n != n)
-        fail_msg("%g..%g/%d: got %g..%g step %g n %d, expected %g..%g step %g n %d", lo, hi, intervals, t.lo, t.hi, t.step,
-                 t.n, t0, t1, step, n);
+        fail_msg("%g..%g/%d: got %g..%g step %g n %d, expected %g..%g step %g n %d", lo, hi, intervals, t.lo, t.hi,
+                 t.step, t.n, t0, t1, step, n);
 }
 
 static void test_plot_ticks(void **state) {
@@ -468,7 +482,7 @@ static void test_plot_ticks(void **state) {
     expect_ticks(1200, 4800, 6, 1000, 5000, 1000, 5);
     expect_ticks(0.0021, 0.0094, 5, 0.002, 0.01, 0.002, 5);
     expect_ticks(9.2, 0.37, 5, 0, 10, 2, 6); /* reversed */
-    expect_ticks(5, 5, 5, 4.4, 5.6, 0.2, 7);  /* one value: +-10% */
+    expect_ticks(5, 5, 5, 4.4, 5.6, 0.2, 7); /* one value: +-10% */
     expect_ticks(0, 0, 5, 0, 1, 0.2, 6);
     expect_ticks(-20, -20, 5, -22, -18, 1, 5);
     PlotTicks t;
@@ -524,7 +538,8 @@ static void test_plot_svg(void **state) {
 
     /* one point; all-equal values; nothing finite at all; no series */
     double one_x[] = {2.5}, one_y[] = {30}, eq_x[] = {1, 1, 1}, eq_y[] = {0, 0, 0}, bad[] = {NAN, INFINITY};
-    PlotSeries one = {"one", one_x, one_y, 1, NULL}, eq = {"equal", eq_x, eq_y, 3, NULL}, none = {"none", bad, bad, 2, NULL};
+    PlotSeries one = {"one", one_x, one_y, 1, NULL}, eq = {"equal", eq_x, eq_y, 3, NULL},
+               none = {"none", bad, bad, 2, NULL};
     const struct {
         const PlotSeries *s;
         int n, markers;
@@ -551,11 +566,16 @@ static void test_plot_svg(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scores_equal_their_parts), cmocka_unit_test(test_no_output_anywhere_and_errors),
-        cmocka_unit_test(test_computation_aware),       cmocka_unit_test(test_instances_round_trip),
-        cmocka_unit_test(test_instances_simuleval_style), cmocka_unit_test(test_instances_errors),
-        cmocka_unit_test(test_scores_tsv),              cmocka_unit_test(test_lines_read),
-        cmocka_unit_test(test_plot_ticks),              cmocka_unit_test(test_plot_svg),
+        cmocka_unit_test(test_scores_equal_their_parts),
+        cmocka_unit_test(test_no_output_anywhere_and_errors),
+        cmocka_unit_test(test_computation_aware),
+        cmocka_unit_test(test_instances_round_trip),
+        cmocka_unit_test(test_instances_simuleval_style),
+        cmocka_unit_test(test_instances_errors),
+        cmocka_unit_test(test_scores_tsv),
+        cmocka_unit_test(test_lines_read),
+        cmocka_unit_test(test_plot_ticks),
+        cmocka_unit_test(test_plot_svg),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

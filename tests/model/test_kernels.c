@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "src/model/kernels.h"
 #include "src/base/rng.h"
+#include "src/model/kernels.h"
 
 static float *random_vec(Rng *r, size_t n, float scale) {
     float *v = malloc(sizeof(float) * n);
@@ -52,8 +52,8 @@ static void make_layout(TestLayout *t) {
         else if (j < 7) t->pos[r] = 3 + (j - 4), t->vis[r] = student_vis[j - 4], t->blk[r] = 4;
         else t->pos[r] = 3 + (j - 7), t->vis[r] = 4, t->blk[r] = 7;
     }
-    t->lay = (AttnLayout){.n_rows = 15, .n_seqs = 2, .seq_start = t->seq_start, .pos = t->pos,
-                          .vis_prefix = t->vis, .blk_start = t->blk};
+    t->lay = (AttnLayout){
+        .n_rows = 15, .n_seqs = 2, .seq_start = t->seq_start, .pos = t->pos, .vis_prefix = t->vis, .blk_start = t->blk};
 }
 
 /* ------------------------------------------------------------------ attention */
@@ -84,7 +84,8 @@ static void test_attention_fast_matches_reference(void **state) {
     attention_backward(dqkv, scratch, dout, qkv, att, &t.lay, NH, NKV, HD);
     attention_backward_ref(dqkv_ref, dout, qkv, att_ref, &t.lay, NH, NKV, HD);
     assert_true(rel_err(dqkv, dqkv_ref, (size_t)N * QKV) < 1e-5);
-    free(qkv), free(dout), free(out), free(out_ref), free(att), free(att_ref), free(scratch), free(dqkv), free(dqkv_ref);
+    free(qkv), free(dout), free(out), free(out_ref), free(att), free(att_ref), free(scratch), free(dqkv),
+        free(dqkv_ref);
 }
 
 /* Hidden keys get exactly zero probability, visible ones a softmax that sums to 1. */

@@ -10,15 +10,25 @@
 #include <cmocka.h>
 
 #include "src/base/common.h"
+#include "src/base/rng.h"
 #include "src/model/loss.h"
 #include "src/model/model.h"
-#include "src/base/rng.h"
 
 static ModelConfig tiny_config(int qwen2) {
-    ModelConfig c = {.arch = qwen2 ? MODEL_ARCH_QWEN2 : MODEL_ARCH_LLAMA, .vocab_size = 23, .hidden_size = 16,
-                     .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .head_dim = 6, .intermediate_size = 20,
-                     .rope_theta = 10000.0f, .rms_norm_eps = 1e-5f, .tie_embeddings = qwen2, .qkv_bias = qwen2,
-                     .max_seq_len = 64, .init_std = 0.3f};
+    ModelConfig c = {.arch = qwen2 ? MODEL_ARCH_QWEN2 : MODEL_ARCH_LLAMA,
+                     .vocab_size = 23,
+                     .hidden_size = 16,
+                     .n_layers = 2,
+                     .n_heads = 4,
+                     .n_kv_heads = 2,
+                     .head_dim = 6,
+                     .intermediate_size = 20,
+                     .rope_theta = 10000.0f,
+                     .rms_norm_eps = 1e-5f,
+                     .tie_embeddings = qwen2,
+                     .qkv_bias = qwen2,
+                     .max_seq_len = 64,
+                     .init_std = 0.3f};
     return c;
 }
 
@@ -68,10 +78,20 @@ static void test_layout_contiguous_layers_and_hf_names(void **state) {
 /* The real Qwen2-0.5B (Hugging Face's model card: 494,032,768 parameters, tied). */
 static void test_qwen2_0_5b_parameter_count(void **state) {
     (void)state;
-    ModelConfig c = {.arch = MODEL_ARCH_QWEN2, .vocab_size = 151936, .hidden_size = 896, .n_layers = 24,
-                     .n_heads = 14, .n_kv_heads = 2, .head_dim = 64, .intermediate_size = 4864,
-                     .rope_theta = 1e6f, .rms_norm_eps = 1e-6f, .tie_embeddings = 1, .qkv_bias = 1,
-                     .max_seq_len = 32768, .init_std = 0.02f};
+    ModelConfig c = {.arch = MODEL_ARCH_QWEN2,
+                     .vocab_size = 151936,
+                     .hidden_size = 896,
+                     .n_layers = 24,
+                     .n_heads = 14,
+                     .n_kv_heads = 2,
+                     .head_dim = 64,
+                     .intermediate_size = 4864,
+                     .rope_theta = 1e6f,
+                     .rms_norm_eps = 1e-6f,
+                     .tie_embeddings = 1,
+                     .qkv_bias = 1,
+                     .max_seq_len = 32768,
+                     .init_std = 0.02f};
     assert_int_equal(model_param_count(&c), 494032768);
     c.tie_embeddings = 0; /* an untied head adds V x d */
     assert_int_equal(model_param_count(&c), 494032768 + 151936 * 896);
@@ -107,8 +127,8 @@ static void make_case(Case *k, Rng *r, int vocab) {
         k->vis[i] = i < 10 ? 0 : (i - 10) + 1;
         k->blk[i] = i < 10 ? 0 : 4;
     }
-    k->lay = (AttnLayout){.n_rows = 14, .n_seqs = 2, .seq_start = k->seq_start, .pos = k->pos,
-                          .vis_prefix = k->vis, .blk_start = k->blk};
+    k->lay = (AttnLayout){
+        .n_rows = 14, .n_seqs = 2, .seq_start = k->seq_start, .pos = k->pos, .vis_prefix = k->vis, .blk_start = k->blk};
 }
 
 static double loss_of(Model *m, Activations *a, Case *k) {
@@ -163,8 +183,7 @@ static void check_model_gradient(int qwen2) {
             double numeric = (4 * d[1] - d[0]) / 3, analytic = m.grads[j];
             double err = fabs(numeric - analytic) / (fabs(numeric) + 1e-2);
             if (err > worst) worst = err;
-            if (err > 1e-2)
-                fail_msg("%s[%zu]: analytic %.6g numeric %.6g", t->name, j - t->offset, analytic, numeric);
+            if (err > 1e-2) fail_msg("%s[%zu]: analytic %.6g numeric %.6g", t->name, j - t->offset, analytic, numeric);
         }
     }
     print_message("%s: worst finite-difference relative error %.2e over %d tensors\n", model_arch_name(c.arch), worst,
@@ -203,7 +222,7 @@ static void test_hidden_tokens_do_not_leak(void **state) {
     k.tokens[6 + 2] = (k.tokens[6 + 2] + 1) % V;
     assert_int_equal(model_forward(&m, &a, k.tokens, &k.lay), 0);
     assert_memory_equal(a.logits + 10 * V, before + 10 * V, sizeof(float) * V);
-    assert_memory_equal(a.logits, before, sizeof(float) * 6 * V); /* other sequence untouched */
+    assert_memory_equal(a.logits, before, sizeof(float) * 6 * V);                   /* other sequence untouched */
     assert_memory_not_equal(a.logits + 13 * V, before + 13 * V, sizeof(float) * V); /* row 13 sees it */
     free(before);
     activations_free(&a);

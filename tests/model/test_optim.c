@@ -11,8 +11,15 @@
 #include "src/model/optim.h"
 
 static OptimConfig config(void) {
-    OptimConfig c = {.lr = 1e-2f, .min_lr_ratio = 0.1f, .warmup_steps = 2, .total_steps = 6, .beta1 = 0.9f,
-                     .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .grad_clip = 1.0f};
+    OptimConfig c = {.lr = 1e-2f,
+                     .min_lr_ratio = 0.1f,
+                     .warmup_steps = 2,
+                     .total_steps = 6,
+                     .beta1 = 0.9f,
+                     .beta2 = 0.95f,
+                     .eps = 1e-8f,
+                     .weight_decay = 0.1f,
+                     .grad_clip = 1.0f};
     return c;
 }
 

@@ -23,14 +23,14 @@ enum { N_ROWS = 1000, MAX_ITER = 50 };
 static World W;
 static int failures;
 
-#define CHECK(cond, ...)                                                               \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
+#define CHECK(cond, ...)                                                           \
+    do {                                                                           \
+        if (!(cond)) {                                                             \
             fprintf(stderr, "test_dist_fit rank %d, line %d: ", W.rank, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                                              \
-            fputc('\n', stderr);                                                       \
-            failures++;                                                                \
-        }                                                                              \
+            fprintf(stderr, __VA_ARGS__);                                          \
+            fputc('\n', stderr);                                                   \
+            failures++;                                                            \
+        }                                                                          \
     } while (0)
 
 /* ---- deterministic data ---- */
@@ -47,10 +47,10 @@ static double normal(void) { return sqrt(-2 * log(uniform())) * cos(6.2831853071
 
 typedef struct {
     int d;
-    double *X;         /* N_ROWS × d raw features */
-    double *Xs;        /* the same, standardized with mean/scale below */
+    double *X;  /* N_ROWS × d raw features */
+    double *Xs; /* the same, standardized with mean/scale below */
     double *mean, *scale;
-    double *w_true;    /* d+1: weights, intercept (on the standardized features) */
+    double *w_true;                  /* d+1: weights, intercept (on the standardized features) */
     double *y_lin, *y_clean, *y_bin; /* N_ROWS: noisy linear, noise-free linear, 0/1 logistic */
 } Data;
 
@@ -188,12 +188,12 @@ static void run_case(int d, uint64_t seed, Summary *sum) {
 
     /* logistic */
     int it_d = 0, it_r = 0;
-    CHECK(dist_logistic_fit(&W, X, y_bin, n, d, lambda, MAX_ITER, TOL, cd, &it_d) == 0, "d=%d: %s",
-          d, px_error_message());
+    CHECK(dist_logistic_fit(&W, X, y_bin, n, d, lambda, MAX_ITER, TOL, cd, &it_d) == 0, "d=%d: %s", d,
+          px_error_message());
     check_same_everywhere(cd, k, "logistic");
     if (W.rank == 0) {
-        CHECK(logistic_fit(D.Xs, D.y_bin, N_ROWS, d, lambda, MAX_ITER, TOL, cr, &it_r) == 0, "d=%d: %s",
-              d, px_error_message());
+        CHECK(logistic_fit(D.Xs, D.y_bin, N_ROWS, d, lambda, MAX_ITER, TOL, cr, &it_r) == 0, "d=%d: %s", d,
+              px_error_message());
         double diff = max_abs_diff(cd, cr, k), gn = logistic_grad_norm(D.Xs, D.y_bin, N_ROWS, d, lambda, cd);
         CHECK(diff <= 1e-6, "d=%d: logistic max|dist - ref| = %g", d, diff);
         CHECK(it_d == it_r, "d=%d: %d iterations distributed, %d on one rank", d, it_d, it_r);
@@ -279,11 +279,10 @@ int main(int argc, char **argv) {
     int any = 0;
     MPI_Allreduce(&failures, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (W.rank == 0) {
-        if (any)
-            printf("dist_fit np=%d: FAILED (see the rank messages above)\n", W.size);
+        if (any) printf("dist_fit np=%d: FAILED (see the rank messages above)\n", W.size);
         else
-            printf("dist_fit np=%d: ridge max|diff|=%.1e, logistic max|diff|=%.1e (%d iters)\n", W.size,
-                   sum.ridge_diff, sum.logistic_diff, sum.iters);
+            printf("dist_fit np=%d: ridge max|diff|=%.1e, logistic max|diff|=%.1e (%d iters)\n", W.size, sum.ridge_diff,
+                   sum.logistic_diff, sum.iters);
     }
     world_finalize();
     return any ? 1 : 0;

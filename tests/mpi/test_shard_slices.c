@@ -45,7 +45,8 @@ static int check_slice(const ShardSlice *s) {
             if (s->src_tokens[s->src_off[e] + k] != i * 100 + k) return px_error("example %d: source token %d", i, k);
         for (int k = 0; k < nt; k++)
             if (s->tgt_tokens[s->tgt_off[e] + k] != -(i * 100 + k) - 1) return px_error("example %d: target token", i);
-        if (s->src_word_off[e + 1] - s->src_word_off[e] != ns || s->src_word_ends[s->src_word_off[e] + ns - 1] != 2 * ns)
+        if (s->src_word_off[e + 1] - s->src_word_off[e] != ns ||
+            s->src_word_ends[s->src_word_off[e] + ns - 1] != 2 * ns)
             return px_error("example %d: source word ends", i);
         char want[32];
         int wl = snprintf(want, sizeof want, "source %d", i);
@@ -83,7 +84,8 @@ int main(int argc, char **argv) {
         int seen[N_EXAMPLES] = {0};
         for (int r = 0; r < w.size; r++)
             for (int64_t i = all[2 * r]; i < all[2 * r] + all[2 * r + 1]; i++)
-                if (i < 0 || i >= N_EXAMPLES || seen[i]++) rc = px_error("example %lld read twice or out of range", (long long)i);
+                if (i < 0 || i >= N_EXAMPLES || seen[i]++)
+                    rc = px_error("example %lld read twice or out of range", (long long)i);
         for (int i = 0; i < N_EXAMPLES; i++)
             if (!seen[i]) rc = px_error("example %d read by no rank", i);
         ShardSlice whole;

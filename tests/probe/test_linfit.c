@@ -16,9 +16,9 @@
 #include "src/probe/linfit.h"
 #include "tests/support/fit_check.h"
 
-#define assert_near(a, b, tol)                                                            \
-    do {                                                                                  \
-        double a_ = (a), b_ = (b);                                                        \
+#define assert_near(a, b, tol)                                                         \
+    do {                                                                               \
+        double a_ = (a), b_ = (b);                                                     \
         if (!(fabs(a_ - b_) <= (tol))) fail_msg("%s = %.17g, want %.17g", #a, a_, b_); \
     } while (0)
 
@@ -190,9 +190,12 @@ static void test_errors(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_ridge_by_hand),          cmocka_unit_test(test_ridge_normal_equations),
-        cmocka_unit_test(test_logistic_closed_form),   cmocka_unit_test(test_logistic_gradient_vanishes),
-        cmocka_unit_test(test_logistic_terms_extreme), cmocka_unit_test(test_newton_line_search),
+        cmocka_unit_test(test_ridge_by_hand),
+        cmocka_unit_test(test_ridge_normal_equations),
+        cmocka_unit_test(test_logistic_closed_form),
+        cmocka_unit_test(test_logistic_gradient_vanishes),
+        cmocka_unit_test(test_logistic_terms_extreme),
+        cmocka_unit_test(test_newton_line_search),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,9 +17,9 @@
 #include "io/tokenizer_json.h"
 #include "src/base/common.h"
 #include "src/probe/probe_data.h"
-#include "src/train/schedule.h"
 #include "src/text/template.h"
 #include "src/text/words.h"
+#include "src/train/schedule.h"
 #include "tests/support/stream_fixture.h"
 
 static StreamFixture fx; /* model, tokenizer, template tokens and stream format */
@@ -51,10 +51,18 @@ static int check_example(const char *src, const char *tgt, const int *g, int win
     int n = tokenize_words(fx.tok, src, strlen(src), &st, &se), m = tokenize_words(fx.tok, tgt, strlen(tgt), &tt_, &te);
     assert_true(n > 0 && m > 0);
     int64_t soff[2] = {0, (int64_t)st.n}, toff[2] = {0, (int64_t)tt_.n}, swo[2] = {0, n}, two[2] = {0, m};
-    PairSet ps = {.first = 0, .count = 1, .src_tokens = st.ids, .tgt_tokens = tt_.ids, .src_off = soff,
-                  .tgt_off = toff, .src_word_ends = se.ids, .tgt_word_ends = te.ids, .src_word_off = swo,
+    PairSet ps = {.first = 0,
+                  .count = 1,
+                  .src_tokens = st.ids,
+                  .tgt_tokens = tt_.ids,
+                  .src_off = soff,
+                  .tgt_off = toff,
+                  .src_word_ends = se.ids,
+                  .tgt_word_ends = te.ids,
+                  .src_word_off = swo,
                   .tgt_word_off = two};
-    const int d = fx.model.cfg.hidden_size, V = fx.model.cfg.vocab_size, L = fx.model.cfg.n_layers, nh = fx.model.cfg.n_heads;
+    const int d = fx.model.cfg.hidden_size, V = fx.model.cfg.vocab_size, L = fx.model.cfg.n_layers,
+              nh = fx.model.cfg.n_heads;
     double *feat = calloc((size_t)m * probe_feature_dim(d), sizeof(double)), *label = calloc((size_t)m, sizeof(double));
     ProbeCollector pc;
     int np = -1;
@@ -67,14 +75,18 @@ static int check_example(const char *src, const char *tgt, const int *g, int win
     SpsdRows rows;
     assert_int_equal(spsd_batch_add(&b, &ps, &fx.fmt.tp, 0, g, fx.fmt.phi, &rows), 0);
     int ss[2] = {0, b.n_rows};
-    AttnLayout lay = {.n_rows = b.n_rows, .n_seqs = 1, .seq_start = ss, .pos = b.pos, .vis_prefix = b.vis_prefix,
+    AttnLayout lay = {.n_rows = b.n_rows,
+                      .n_seqs = 1,
+                      .seq_start = ss,
+                      .pos = b.pos,
+                      .vis_prefix = b.vis_prefix,
                       .blk_start = b.blk_start};
     Activations a = {0};
     assert_int_equal(model_forward(&fx.model, &a, b.tokens, &lay), 0);
     const int tb = fx.fmt.tp.tgt_begin.n, N = b.n_rows;
     int k = 0;
     for (int j = 1; j <= m; j++) {
-        if (g[j - 1] > n) continue; /* the source is finished: no decision */
+        if (g[j - 1] > n) continue;                         /* the source is finished: no decision */
         const int i = tb - 1 + (j > 1 ? te.ids[j - 2] : 0); /* the row before word j's first token */
         const int srow = rows.student_first + i, trow = rows.teacher_first + i;
         const float *z = a.logits + (size_t)srow * V;
@@ -145,8 +157,15 @@ static void test_bad_schedule(void **state) {
     IdVec st = {0}, se = {0}, tt_ = {0}, te = {0};
     int n = tokenize_words(fx.tok, src, strlen(src), &st, &se), m = tokenize_words(fx.tok, tgt, strlen(tgt), &tt_, &te);
     int64_t soff[2] = {0, (int64_t)st.n}, toff[2] = {0, (int64_t)tt_.n}, swo[2] = {0, n}, two[2] = {0, m};
-    PairSet ps = {.count = 1, .src_tokens = st.ids, .tgt_tokens = tt_.ids, .src_off = soff, .tgt_off = toff,
-                  .src_word_ends = se.ids, .tgt_word_ends = te.ids, .src_word_off = swo, .tgt_word_off = two};
+    PairSet ps = {.count = 1,
+                  .src_tokens = st.ids,
+                  .tgt_tokens = tt_.ids,
+                  .src_off = soff,
+                  .tgt_off = toff,
+                  .src_word_ends = se.ids,
+                  .tgt_word_ends = te.ids,
+                  .src_word_off = swo,
+                  .tgt_word_off = two};
     int g[6] = {2, 1, 3, 4, 5, 6}, np = 0;
     double feat[6 * 67], label[6];
     ProbeCollector pc;

@@ -22,10 +22,10 @@
  * and leaves the others at 0. */
 typedef struct {
     int failures;
-    double logits, grad;           /* both tests */
-    double loss, adam, norm;       /* test_reference: CE loss, AdamW losses, grad norms */
-    double ce_s, ce_t, kl, total;  /* test_spsd_reference: the SPSD loss terms */
-    char grad_name[96];            /* the parameter with the worst gradient error */
+    double logits, grad;          /* both tests */
+    double loss, adam, norm;      /* test_reference: CE loss, AdamW losses, grad norms */
+    double ce_s, ce_t, kl, total; /* test_spsd_reference: the SPSD loss terms */
+    char grad_name[96];           /* the parameter with the worst gradient error */
 } Report;
 
 /* An I32 tensor -> malloc'd int copy (memcpy: the mapped data need not be aligned);

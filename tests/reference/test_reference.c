@@ -63,12 +63,12 @@ static OptimConfig optim_from_metadata(json_t *meta, const char *path) {
 
 /* ---- comparison ---------------------------------------------------------------------- */
 
-static double loss_of_batch(Model *m, Activations *a, const int *tokens, const int *targets,
-                            const AttnLayout *lay, int count) {
+static double loss_of_batch(Model *m, Activations *a, const int *tokens, const int *targets, const AttnLayout *lay,
+                            int count) {
     if (model_forward(m, a, tokens, lay) != 0) fail_msg("model_forward: %s", px_error_message());
     int cnt = -1;
-    double sum = cross_entropy_forward_backward(a->logits, targets, lay->n_rows, m->cfg.vocab_size,
-                                                1.0f / (float)count, &cnt);
+    double sum =
+        cross_entropy_forward_backward(a->logits, targets, lay->n_rows, m->cfg.vocab_size, 1.0f / (float)count, &cnt);
     assert_int_equal(cnt, count);
     return sum / cnt;
 }
@@ -99,8 +99,12 @@ static void run_case(const char *name) {
     int *blk_start = read_i32(&f, "blk_start", &n_bs);
     const int N = (int)n_tok, V = m.cfg.vocab_size;
     assert_true(n_tgt == n_tok && n_pos == n_tok && n_vp == n_tok && n_bs == n_tok && n_ss >= 2);
-    AttnLayout lay = {.n_rows = N, .n_seqs = (int)n_ss - 1, .seq_start = seq_start, .pos = pos,
-                      .vis_prefix = vis_prefix, .blk_start = blk_start};
+    AttnLayout lay = {.n_rows = N,
+                      .n_seqs = (int)n_ss - 1,
+                      .seq_start = seq_start,
+                      .pos = pos,
+                      .vis_prefix = vis_prefix,
+                      .blk_start = blk_start};
     if (attn_layout_validate(&lay) != 0) fail_msg("attn_layout_validate: %s", px_error_message());
     int count = 0;
     for (int i = 0; i < N; i++) count += targets[i] >= 0;
@@ -146,13 +150,13 @@ static void run_case(const char *name) {
         double rel = fabs(l - ref_adam[step]) / fabs((double)ref_adam[step]);
         double nrel = fabs(norm - ref_norms[step]) / fabs((double)ref_norms[step]);
         if (!(rel <= TOL_ADAM)) {
-            printf("FAIL %s adam step %d: loss %.8f, ref %.8f, relative %.3e > %.0e\n", name, step, l,
-                   ref_adam[step], rel, TOL_ADAM);
+            printf("FAIL %s adam step %d: loss %.8f, ref %.8f, relative %.3e > %.0e\n", name, step, l, ref_adam[step],
+                   rel, TOL_ADAM);
             r.failures++;
         }
         if (!(nrel <= TOL_NORM)) {
-            printf("FAIL %s adam step %d: grad norm %.8f, ref %.8f, relative %.3e > %.0e\n", name, step,
-                   norm, ref_norms[step], nrel, TOL_NORM);
+            printf("FAIL %s adam step %d: grad norm %.8f, ref %.8f, relative %.3e > %.0e\n", name, step, norm,
+                   ref_norms[step], nrel, TOL_NORM);
             r.failures++;
         }
         if (!(rel <= r.adam)) r.adam = rel;
@@ -194,8 +198,7 @@ static void test_llama(void **state) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s REF_DIR  (written by tests/reference/make_reference.py --out REF_DIR)\n",
-                argv[0]);
+        fprintf(stderr, "usage: %s REF_DIR  (written by tests/reference/make_reference.py --out REF_DIR)\n", argv[0]);
         return 2;
     }
     g_ref_dir = argv[1];

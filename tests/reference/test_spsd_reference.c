@@ -35,10 +35,10 @@
 
 #include "io/hf_model.h"
 #include "io/safetensors.h"
-#include "src/train/batch.h"
 #include "src/base/common.h"
 #include "src/model/loss.h"
 #include "src/model/model.h"
+#include "src/train/batch.h"
 #include "src/train/pairs.h"
 #include "src/train/schedule.h"
 #include "tests/reference/ref_util.h"
@@ -79,11 +79,9 @@ static int64_t *read_offsets(const StFile *f, const char *name, size_t total) {
 /* ---- comparison ---------------------------------------------------------------------- */
 
 /* Exact comparison of one layout array; prints the first differing index. */
-static int same_ints(const char *case_name, const char *what, const int *c, size_t nc, const int *ref,
-                     size_t nref) {
+static int same_ints(const char *case_name, const char *what, const int *c, size_t nc, const int *ref, size_t nref) {
     if (nc != nref) {
-        printf("FAIL %s layout: '%s' has %zu entries in C, %zu in the Python reference\n", case_name, what, nc,
-               nref);
+        printf("FAIL %s layout: '%s' has %zu entries in C, %zu in the Python reference\n", case_name, what, nc, nref);
         return 0;
     }
     for (size_t i = 0; i < nc; i++)
@@ -138,9 +136,16 @@ static void run_case(const char *name) {
     int64_t *src_off = read_offsets(&f, "src_off", n_src), *src_word_off = read_offsets(&f, "src_word_off", n_sw);
     int64_t *tgt_off = read_offsets(&f, "tgt_off", n_tgt), *tgt_word_off = read_offsets(&f, "tgt_word_off", n_tw);
     int64_t *g_off = read_offsets(&f, "g_off", n_g);
-    PairSet s = {.first = 0, .count = N_EXAMPLES, .src_tokens = src_tokens, .tgt_tokens = tgt_tokens,
-                 .src_off = src_off, .tgt_off = tgt_off, .src_word_ends = src_word_ends,
-                 .tgt_word_ends = tgt_word_ends, .src_word_off = src_word_off, .tgt_word_off = tgt_word_off};
+    PairSet s = {.first = 0,
+                 .count = N_EXAMPLES,
+                 .src_tokens = src_tokens,
+                 .tgt_tokens = tgt_tokens,
+                 .src_off = src_off,
+                 .tgt_off = tgt_off,
+                 .src_word_ends = src_word_ends,
+                 .tgt_word_ends = tgt_word_ends,
+                 .src_word_off = src_word_off,
+                 .tgt_word_off = tgt_word_off};
     size_t np, nse, ntb, nte;
     int *prompt = read_i32(&f, "prompt", &np), *src_end = read_i32(&f, "src_end", &nse);
     int *tgt_begin = read_i32(&f, "tgt_begin", &ntb), *tgt_end = read_i32(&f, "tgt_end", &nte);
@@ -211,9 +216,9 @@ static void run_case(const char *name) {
     assert_int_equal(parts.count, count);
     float *ref_s = read_f32(&f, "loss_student", 1), *ref_t = read_f32(&f, "loss_teacher", 1);
     float *ref_kl = read_f32(&f, "kl", 1), *ref_total = read_f32(&f, "loss", 1);
-    double total = (parts.ce_student + (double)alpha * parts.ce_teacher +
-                    (double)lambda * (double)tau * (double)tau * parts.kl) /
-                   count;
+    double total =
+        (parts.ce_student + (double)alpha * parts.ce_teacher + (double)lambda * (double)tau * (double)tau * parts.kl) /
+        count;
     r.ce_s = compare_scalar(&r, name, "loss_student", parts.ce_student / count, ref_s[0]);
     r.ce_t = compare_scalar(&r, name, "loss_teacher", parts.ce_teacher / count, ref_t[0]);
     r.kl = compare_scalar(&r, name, "kl", parts.kl / count, ref_kl[0]);
@@ -255,8 +260,10 @@ static void test_llama(void **state) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s REF_DIR  (REF_DIR from make_reference.py --out REF_DIR, then "
-                        "make_spsd_reference.py --ref REF_DIR --out REF_DIR/spsd)\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s REF_DIR  (REF_DIR from make_reference.py --out REF_DIR, then "
+                "make_spsd_reference.py --ref REF_DIR --out REF_DIR/spsd)\n",
+                argv[0]);
         return 2;
     }
     g_ref_dir = argv[1];
@@ -265,10 +272,8 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++) {
             char p[PX_PATH_MAX];
             struct stat st;
-            if (k == 0)
-                snprintf(p, sizeof p, "%s/%s/model/model.safetensors", g_ref_dir, CASES[i]);
-            else
-                snprintf(p, sizeof p, "%s/spsd/%s/spsd.safetensors", g_ref_dir, CASES[i]);
+            if (k == 0) snprintf(p, sizeof p, "%s/%s/model/model.safetensors", g_ref_dir, CASES[i]);
+            else snprintf(p, sizeof p, "%s/spsd/%s/spsd.safetensors", g_ref_dir, CASES[i]);
             if (stat(p, &st) != 0) {
                 fprintf(stderr,
                         "test_spsd_reference: ERROR: reference data '%s' is missing.\n"

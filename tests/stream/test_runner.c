@@ -27,9 +27,9 @@
 #include "src/stream/decode.h"
 #include "src/stream/heads.h"
 #include "src/stream/runner.h"
-#include "src/train/schedule.h"
 #include "src/text/template.h"
 #include "src/text/words.h"
+#include "src/train/schedule.h"
 #include "tests/support/stream_fixture.h"
 
 #define MAX_DECISIONS 4096
@@ -84,7 +84,7 @@ static int teardown(void **state) {
 
 /* One streamed sentence: words, delays, the trace and the final rows. */
 typedef struct {
-    int n_words;             /* written */
+    int n_words; /* written */
     int delays[512];
     char text[8192];
     Trace *trace;
@@ -153,7 +153,8 @@ static void recompute(const int *src, int ns, const int *tgt, const int *vis, in
     int *tokens = malloc(sizeof(int) * N), *pos = malloc(sizeof(int) * N), *vp = malloc(sizeof(int) * N),
         *bs = malloc(sizeof(int) * N), ss[2] = {0, N};
     for (int i = 0; i < ns; i++) tokens[i] = src[i], pos[i] = i, vp[i] = 0, bs[i] = 0;
-    for (int i = 0; i < nt; i++) tokens[ns + i] = tgt[i], pos[ns + i] = fx.fmt.phi + i, vp[ns + i] = vis[i], bs[ns + i] = ns;
+    for (int i = 0; i < nt; i++)
+        tokens[ns + i] = tgt[i], pos[ns + i] = fx.fmt.phi + i, vp[ns + i] = vis[i], bs[ns + i] = ns;
     AttnLayout lay = {.n_rows = N, .n_seqs = 1, .seq_start = ss, .pos = pos, .vis_prefix = vp, .blk_start = bs};
     assert_int_equal(model_forward(&fx.model, a, tokens, &lay), 0);
     free(tokens);
@@ -166,7 +167,8 @@ static double rel_err(double a, double b) { return fabs(a - b) / (fabs(b) + 1e-3
 
 /* Checks every decision of res against a recompute. */
 static void check_decisions(const Result *res, int attn_window) {
-    const int V = fx.model.cfg.vocab_size, d = fx.model.cfg.hidden_size, L = fx.model.cfg.n_layers, nh = fx.model.cfg.n_heads;
+    const int V = fx.model.cfg.vocab_size, d = fx.model.cfg.hidden_size, L = fx.model.cfg.n_layers,
+              nh = fx.model.cfg.n_heads;
     const int tb = fx.fmt.tp.tgt_begin.n;
     Activations a = {0};
     int *vis = malloc(sizeof(int) * (res->n_tgt + tb + 64));
@@ -232,8 +234,15 @@ static void check_training_layout(const Result *res, const char *source) {
     /* the runner's source cache is a prefix of prompt + words + src_end */
     for (int i = np; i < res->n_src && i < np + (int)stoks.n; i++) assert_int_equal(res->src_ids[i], stoks.ids[i - np]);
     int64_t soff[2] = {0, (int64_t)stoks.n}, toff[2] = {0, res->n_tgt - tb}, swo[2] = {0, n}, two[2] = {0, m};
-    PairSet ps = {.first = 0, .count = 1, .src_tokens = stoks.ids, .tgt_tokens = res->tgt_ids + tb, .src_off = soff,
-                  .tgt_off = toff, .src_word_ends = sends.ids, .tgt_word_ends = tends, .src_word_off = swo,
+    PairSet ps = {.first = 0,
+                  .count = 1,
+                  .src_tokens = stoks.ids,
+                  .tgt_tokens = res->tgt_ids + tb,
+                  .src_off = soff,
+                  .tgt_off = toff,
+                  .src_word_ends = sends.ids,
+                  .tgt_word_ends = tends,
+                  .src_word_off = swo,
                   .tgt_word_off = two};
     PackedBatch b = {0};
     SpsdRows rows;
@@ -299,7 +308,8 @@ static void test_waitk_and_chunk_follow_schedule(void **state) {
                 for (int t = 0; t < res.trace->n; t++) {
                     const RunnerDecision *d = &res.trace->rec[t].d;
                     int j = d->word_index, want = kind ? k * ((j + k - 1) / k) : k + j - 1;
-                    if (!d->write && !strcmp(d->reason, "head")) assert_true(d->units_read < want && d->units_read <= n);
+                    if (!d->write && !strcmp(d->reason, "head"))
+                        assert_true(d->units_read < want && d->units_read <= n);
                     if (!d->write && strcmp(d->reason, "head")) assert_string_equal(d->reason, "end predicted early");
                 }
                 for (int j = 0; j < res.n_words; j++) assert_true(res.delays[j] <= n);
@@ -435,9 +445,23 @@ static void test_head_specs(void **state) {
     assert_int_equal(h.min_lag, 2);
     assert_int_equal(h.max_lag, 6);
     assert_int_equal(head_parse("offline", &h), 0);
-    const char *bad[] = {"", "entropy", "entropy:", "entropy:-1", "entropy:abc", "maxprob:1.5", "attn:0:0.5",
-                         "attn:4", "waitk:0", "waitk:2.5", "chunk:-3", "offline:1", "bogus:1", "waitk:3/min-lag=0",
-                         "waitk:3/lag=2", "entropy:1/min-lag=5/max-lag=2", "probe:2"};
+    const char *bad[] = {"",
+                         "entropy",
+                         "entropy:",
+                         "entropy:-1",
+                         "entropy:abc",
+                         "maxprob:1.5",
+                         "attn:0:0.5",
+                         "attn:4",
+                         "waitk:0",
+                         "waitk:2.5",
+                         "chunk:-3",
+                         "offline:1",
+                         "bogus:1",
+                         "waitk:3/min-lag=0",
+                         "waitk:3/lag=2",
+                         "entropy:1/min-lag=5/max-lag=2",
+                         "probe:2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(head_parse(bad[i], &h), -1);
         assert_true(strlen(px_error_message()) > 10);

@@ -18,8 +18,8 @@
 
 #include "io/tokenizer_json.h"
 #include "io/tokenizer_write.h"
-#include "src/text/bpe_train.h"
 #include "src/base/common.h"
+#include "src/text/bpe_train.h"
 #include "src/text/tokenizer.h"
 
 /* ---- helpers ------------------------------------------------------------------------- */

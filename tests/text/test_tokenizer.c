@@ -62,10 +62,8 @@ static void byte_token(int b, char out[3]) {
             if (!((x >= 0x21 && x <= 0x7E) || (x >= 0xA1 && x <= 0xAC) || (x >= 0xAE && x <= 0xFF))) cp++;
     }
     memset(out, 0, 3);
-    if (cp < 0x80)
-        out[0] = (char)cp;
-    else
-        out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F));
+    if (cp < 0x80) out[0] = (char)cp;
+    else out[0] = (char)(0xC0 | cp >> 6), out[1] = (char)(0x80 | (cp & 0x3F));
 }
 
 static void put_json_string(FILE *f, const char *s, size_t n) {
@@ -122,8 +120,7 @@ static const char *write_spec(const char *name, const Spec *s) {
             fputs(", ", f);
             put_json_string(f, sp + 1, len - (size_t)(sp - p) - 1);
             fputc(']', f);
-        } else
-            put_json_string(f, p, len);
+        } else put_json_string(f, p, len);
         p += len + (end ? 1 : 0);
     }
     fputs("]}}\n", f);
@@ -262,22 +259,18 @@ static void test_split_regex(void **state) {
 
 static void test_added_tokens(void **state) {
     (void)state;
+    /* one added token per line */
+    /* clang-format off */
     Spec s = {
         .merges = "a b",
-        .added = "[" ADDED(500, "<s>", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true") "," ADDED(501, "ab", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false") "," ADDED(
-            502, "abc",
-            "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false") "," ADDED(503, "<L>",
-                                                                                                         "\"lstrip\": "
-                                                                                                         "true, "
-                                                                                                         "\"rstrip\": "
-                                                                                                         "false, "
-                                                                                                         "\"normalized"
-                                                                                                         "\": false, "
-                                                                                                         "\"special\": "
-                                                                                                         "true") "," ADDED(504,
-                                                                                                                           "<R>",
-                                                                                                                           "\"lstrip\": false, \"rstrip\": true, \"normalized\": false, \"special\": false") ","
-                                                                                                                                                                                                             "{\"id\": 505, \"content\": \"<W>\", \"single_word\": true, \"special\": true}]"};
+        .added = "["
+            ADDED(500, "<s>", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": true") ","
+            ADDED(501, "ab", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false") ","
+            ADDED(502, "abc", "\"lstrip\": false, \"rstrip\": false, \"normalized\": false, \"special\": false") ","
+            ADDED(503, "<L>", "\"lstrip\": true, \"rstrip\": false, \"normalized\": false, \"special\": true") ","
+            ADDED(504, "<R>", "\"lstrip\": false, \"rstrip\": true, \"normalized\": false, \"special\": false") ","
+            "{\"id\": 505, \"content\": \"<W>\", \"single_word\": true, \"special\": true}]"};
+    /* clang-format on */
     Tokenizer *t = load_spec(&s);
     assert_int_equal(tokenizer_token_to_id(t, "<s>"), 500);
     assert_string_equal(tokens(t, "x<s>y"), "x|<s>|y");
@@ -458,8 +451,8 @@ static void expect_spec_error(const Spec *s, const char *needle) {
     tokenizer_free(t);
 }
 
-#define SPLIT(re)                                                                                                      \
-    "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"" re "\"}, "        \
+#define SPLIT(re)                                                                                               \
+    "{\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": \"" re "\"}, " \
     "\"behavior\": \"Isolated\", \"invert\": false}, {\"type\": \"ByteLevel\", \"use_regex\": false}]}"
 
 static void test_unsupported_components(void **state) {

@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "src/train/pairs.h"
 #include "src/text/template.h"
+#include "src/train/pairs.h"
 
 /* Two examples: (src 10 11 12 | tgt 20 21) and (src 13 | tgt 22 23 24). */
 static int src_tokens[4] = {10, 11, 12, 13}, tgt_tokens[5] = {20, 21, 22, 23, 24};
@@ -18,8 +18,8 @@ static int64_t src_off[3] = {0, 3, 4}, tgt_off[3] = {0, 2, 5};
 static int prompt[1] = {1}, src_end[1] = {2}, tgt_begin[1] = {3}, tgt_end[1] = {4};
 
 static PairSet make_set(void) {
-    PairSet s = {.count = 2, .src_tokens = src_tokens, .tgt_tokens = tgt_tokens, .src_off = src_off,
-                 .tgt_off = tgt_off};
+    PairSet s = {
+        .count = 2, .src_tokens = src_tokens, .tgt_tokens = tgt_tokens, .src_off = src_off, .tgt_off = tgt_off};
     return s;
 }
 static TemplatePieces make_template(void) {
@@ -45,7 +45,7 @@ static void test_sequence_and_targets(void **state) {
     assert_int_equal(lay->n_seqs, 2);
     assert_int_equal(lay->seq_start[1], 8);
     assert_int_equal(lay->n_rows, 8 + 7); /* second sequence 1 13 2 3 22 23 24 4: 8 tokens, 7 rows */
-    assert_int_equal(lay->pos[8], 0);      /* positions restart in each sequence */
+    assert_int_equal(lay->pos[8], 0);     /* positions restart in each sequence */
     assert_int_equal(b.targets[8 + 3], 22);
     assert_int_equal(pair_set_max_token(&s, &tp), 24);
     packed_batch_free(&b);
@@ -94,12 +94,10 @@ static void test_synthetic_copy(void **state) {
 static void test_guess_languages(void **state) {
     (void)state;
     char s[32], t[32];
-    const char *cases[][3] = {{"john.en-es.train.tsv", "en", "es"},
-                              {"data/libreoffice-en-de/train.tsv", "en", "de"},
-                              {"/x/ding-en-de/valid.tsv", "en", "de"},
-                              {"runs/de-en_pairs.tsv", "de", "en"},
-                              {"a/b/train.tsv", "source", "target"},
-                              {"state-of-art.tsv", "source", "target"}}; /* words, not codes */
+    const char *cases[][3] = {
+        {"john.en-es.train.tsv", "en", "es"},    {"data/libreoffice-en-de/train.tsv", "en", "de"},
+        {"/x/ding-en-de/valid.tsv", "en", "de"}, {"runs/de-en_pairs.tsv", "de", "en"},
+        {"a/b/train.tsv", "source", "target"},   {"state-of-art.tsv", "source", "target"}}; /* words, not codes */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         template_guess_languages(cases[i][0], s, t, sizeof s);
         assert_string_equal(s, cases[i][1]);
@@ -124,10 +122,8 @@ static void test_rank_ranges_tile(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sequence_and_targets),
-        cmocka_unit_test(test_sampler_epochs),
-        cmocka_unit_test(test_synthetic_copy),
-        cmocka_unit_test(test_guess_languages),
+        cmocka_unit_test(test_sequence_and_targets), cmocka_unit_test(test_sampler_epochs),
+        cmocka_unit_test(test_synthetic_copy),       cmocka_unit_test(test_guess_languages),
         cmocka_unit_test(test_rank_ranges_tile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

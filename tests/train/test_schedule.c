@@ -82,9 +82,15 @@ static int64_t src_off[2] = {0, 4}, tgt_off[2] = {0, 3}, src_woff[2] = {0, 3}, t
 static int prompt[1] = {1}, src_end[1] = {2}, tgt_begin[1] = {3}, tgt_end[1] = {4};
 
 static PairSet example(void) {
-    PairSet s = {.count = 1, .src_tokens = src_tokens, .tgt_tokens = tgt_tokens, .src_off = src_off,
-                 .tgt_off = tgt_off, .src_word_ends = src_word_ends, .tgt_word_ends = tgt_word_ends,
-                 .src_word_off = src_woff, .tgt_word_off = tgt_woff};
+    PairSet s = {.count = 1,
+                 .src_tokens = src_tokens,
+                 .tgt_tokens = tgt_tokens,
+                 .src_off = src_off,
+                 .tgt_off = tgt_off,
+                 .src_word_ends = src_word_ends,
+                 .tgt_word_ends = tgt_word_ends,
+                 .src_word_off = src_woff,
+                 .tgt_word_off = tgt_woff};
     return s;
 }
 
@@ -121,12 +127,12 @@ static void test_layout_hand_worked(void **state) {
     for (int t = 0; t < 14; t++)
         for (int j = 0; j < 14; j++) {
             int v = attn_visible(lay, t, t, j);
-            if (t < 6) assert_int_equal(v, j <= t);                           /* source: causal, no target */
-            if (t >= 6 && t < 10) {                                           /* student */
-                if (j >= 10) assert_false(v);                                 /* never the teacher */
-                if (j >= 6 && j < 10) assert_int_equal(v, j <= t);            /* causal in its copy */
+            if (t < 6) assert_int_equal(v, j <= t);                /* source: causal, no target */
+            if (t >= 6 && t < 10) {                                /* student */
+                if (j >= 10) assert_false(v);                      /* never the teacher */
+                if (j >= 6 && j < 10) assert_int_equal(v, j <= t); /* causal in its copy */
             }
-            if (t >= 10) assert_int_equal(v, j < 6 || (j >= 10 && j <= t));  /* teacher: all source, own copy */
+            if (t >= 10) assert_int_equal(v, j < 6 || (j >= 10 && j <= t)); /* teacher: all source, own copy */
         }
     packed_batch_free(&b);
 }
@@ -154,7 +160,8 @@ static void test_spsd_loss_gradient(void **state) {
     int targets[5] = {-1, 3, -1, 3, -1}, sf[1] = {1}, tf[1] = {3}, nr[1] = {2};
     SpsdLoss parts;
     memcpy(grad, z, sizeof z);
-    assert_int_equal(spsd_loss_forward_backward(grad, targets, 5, V, sf, tf, nr, 1, alpha, lambda, tau, 1.0f, &parts), 0);
+    assert_int_equal(spsd_loss_forward_backward(grad, targets, 5, V, sf, tf, nr, 1, alpha, lambda, tau, 1.0f, &parts),
+                     0);
     assert_int_equal(parts.count, 1);
     assert_true(parts.kl > 0);
     /* rows without a paired target get no gradient */
