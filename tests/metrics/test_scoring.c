@@ -1,4 +1,4 @@
-/* test_evalscore.c — corpus scores of instances (src/metrics/scoring.h), SimulEval's instances.log and
+/* test_scoring.c — corpus scores of instances (src/metrics/scoring.h), SimulEval's instances.log and
  * scores.tsv (io/instances.h), and the SVG latency–quality plot (io/plot_svg.h).
  *
  * eval_scores must equal its parts: corpus_bleu/corpus_chrf over all sentences and the mean of
@@ -30,7 +30,7 @@ static char g_dir[64];
 
 static int setup(void **state) {
     (void)state;
-    snprintf(g_dir, sizeof g_dir, "/tmp/proact_test_evalscore_XXXXXX");
+    snprintf(g_dir, sizeof g_dir, "/tmp/proact_test_scoring_XXXXXX");
     return mkdtemp(g_dir) ? 0 : -1;
 }
 
