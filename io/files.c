@@ -1,6 +1,7 @@
 #include "io/files.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,4 +87,41 @@ int json_log_line(JsonLog *log, const char *line) {
 void json_log_close(JsonLog *log) {
     if (log->fp) fclose(log->fp);
     log->fp = NULL;
+}
+
+/* 1 if the line (n bytes, no newline) is a JSON object to keep: its "step", if any, <= last_step. */
+static int keep_row(const char *line, size_t n, long last_step) {
+    json_t *row = json_loadb(line, n, 0, NULL);
+    if (!json_is_object(row)) { /* a line cut short by a crash */
+        json_decref(row);
+        return 0;
+    }
+    json_t *step = json_object_get(row, "step");
+    int keep = !json_is_integer(step) || json_integer_value(step) <= last_step;
+    json_decref(row);
+    return keep;
+}
+
+int json_log_keep_steps(JsonLog *log, long last_step) {
+    json_log_close(log);
+    char *data = NULL, *kept = NULL;
+    size_t len = 0, n_kept = 0;
+    int rc = file_read_all(log->path, &data, &len);
+    if (rc == 0 && !(kept = malloc(len + 1))) rc = px_error("%s: out of memory", log->path);
+    for (size_t at = 0; rc == 0 && at < len;) {
+        const char *end = memchr(data + at, '\n', len - at);
+        size_t n = end ? (size_t)(end - (data + at)) : len - at;
+        if (end && keep_row(data + at, n, last_step)) { /* a line without its newline was cut short */
+            memcpy(kept + n_kept, data + at, n + 1);
+            n_kept += n + 1;
+        }
+        at += n + 1;
+    }
+    if (rc == 0 && n_kept != len) rc = atomic_write_buffer(log->path, kept, n_kept);
+    free(data);
+    free(kept);
+    if (rc) return -1;
+    log->fp = fopen(log->path, "a");
+    if (!log->fp) return px_error("%s: cannot open for writing: %s", log->path, strerror(errno));
+    return 0;
 }

@@ -22,5 +22,9 @@ typedef struct {
 int json_log_open(JsonLog *log, const char *dir, const char *name);
 int json_log_line(JsonLog *log, const char *line);
 void json_log_close(JsonLog *log);
+/* For a run resumed from the checkpoint of step `last_step`: rewrites the log (atomically) without
+ * the rows of later steps, which the resumed run logs again, and without a last line cut short by a
+ * crash; rows without a "step" stay. The log stays open for appending. */
+int json_log_keep_steps(JsonLog *log, long last_step);
 
 #endif

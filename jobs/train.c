@@ -329,6 +329,8 @@ int cmd_train(int argc, char **argv) {
             goto fail;
         tc.first_step = got.step;
         if (root) printf("resume: %s at step %d\n", ckpt, got.step);
+        /* the steps after the checkpoint are trained and logged again: log each step once */
+        if (world_agree(&w, root ? json_log_keep_steps(&log, got.step) : 0)) goto fail;
     }
     signal(SIGUSR1, on_stop_signal);
     signal(SIGTERM, on_stop_signal);

@@ -51,10 +51,16 @@ check "ZeRO-1 2 ranks + resume on 4 = straight" compare straight zero 1e-4
 # a truncated newest checkpoint is reported and the previous one used
 check "10 more steps to have two checkpoints" train 2 --resume "$WORK/corrupt" --set train.steps=20
 f="$WORK/corrupt/checkpoints/step-00000020.h5"; head -c $(( $(stat -c %s "$f") / 2 )) "$f" > "$f.cut"; mv "$f.cut" "$f"
+printf '{"step": 21, "loss": 1.2' >> "$WORK/corrupt/metrics.jsonl" # a row cut short by kill -9
 : > "$WORK/log"
 check "resume skips the corrupt checkpoint" train 2 --resume "$WORK/corrupt" --set train.steps=20
 check "the corrupt one was reported by name" grep -q "warning: .*step-00000020.h5.*trying the previous checkpoint" "$WORK/log"
 check "and step 10 was used" grep -q "resume: .*step-00000010.h5 at step 10" "$WORK/log"
+check "metrics.jsonl logs each step once, in order, after a resume from an older checkpoint" "$PYTHON" -c "
+import json
+rows = [json.loads(l) for l in open('$WORK/corrupt/metrics.jsonl')]
+steps = [r['step'] for r in rows if 'loss' in r]
+assert steps == list(range(1, 21)), steps"
 
 # checkpoints that do not fit
 expect_fail "a checkpoint of another model: refused at once" "checkpoint of another model" \
