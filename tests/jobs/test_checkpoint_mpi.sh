@@ -56,6 +56,10 @@ printf '{"step": 21, "loss": 1.2' >> "$WORK/corrupt/metrics.jsonl" # a row cut s
 check "resume skips the corrupt checkpoint" train 2 --resume "$WORK/corrupt" --set train.steps=20
 check "the corrupt one was reported by name" grep -q "warning: .*step-00000020.h5.*trying the previous checkpoint" "$WORK/log"
 check "and step 10 was used" grep -q "resume: .*step-00000010.h5 at step 10" "$WORK/log"
+cp -r "$WORK/corrupt" "$WORK/allbad"
+for f in "$WORK"/allbad/checkpoints/step-*.h5; do head -c 1000 "$f" > "$f.cut"; mv "$f.cut" "$f"; done
+expect_fail "no checkpoint readable: one error" "none of its 2 checkpoints could be read" \
+  timeout 60 mpirun -np 2 "$PROACT" train --resume "$WORK/allbad" --set train.steps=30
 check "metrics.jsonl logs each step once, in order, after a resume from an older checkpoint" "$PYTHON" -c "
 import json
 rows = [json.loads(l) for l in open('$WORK/corrupt/metrics.jsonl')]

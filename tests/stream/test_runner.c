@@ -460,6 +460,9 @@ static void test_head_specs(void **state) {
                          "bogus:1",
                          "waitk:3/min-lag=0",
                          "waitk:3/lag=2",
+                         "waitk:3/",
+                         "waitk:3//min-lag=1",
+                         "waitk:3/min-lag=1/",
                          "entropy:1/min-lag=5/max-lag=2",
                          "probe:2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
