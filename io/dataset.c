@@ -42,7 +42,7 @@ static int load_tsv(Dataset *d, const char *tokenizer_path, const char *template
 static int open_shards(Dataset *d) {
     ShardInfo info;
     if (shards_read_info(d->path, &info)) return -1;
-    d->template_tokens = (TemplatePieces){info.prompt, info.src_end, info.tgt_begin, info.tgt_end};
+    d->template_tokens = info.tp;
     d->tokenizer_fingerprint = info.tokenizer_fingerprint;
     snprintf(d->template_name, sizeof d->template_name, "%s", info.template_name);
     snprintf(d->src_lang, sizeof d->src_lang, "%s", info.src_lang);

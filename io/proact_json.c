@@ -11,19 +11,6 @@
 #include "src/base/common.h"
 #include "src/stream/probe_features.h"
 
-/* the template_tokens arrays, in the file's order */
-static const char *const PIECE_NAMES[4] = {"prompt", "src_end", "tgt_begin", "tgt_end"};
-
-static IdVec *piece(TemplatePieces *tp, int i) {
-    IdVec *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
-    return spans[i];
-}
-
-static const IdVec *const_piece(const TemplatePieces *tp, int i) {
-    const IdVec *spans[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
-    return spans[i];
-}
-
 /* the top-level keys this module knows; the others are kept in ProactJson.other */
 static int known_key(const char *key) {
     static const char *const keys[] = {"format",   "template",     "src_lang",        "tgt_lang", "phi",
@@ -183,8 +170,8 @@ static int read_root(const char *path, json_t *root, ProactJson *pj) {
     json_t *tt = json_object_get(root, "template_tokens"), *phi = json_object_get(root, "phi");
     if (!json_is_object(root) || !json_is_object(tt))
         return px_error("%s: field template_tokens (an object) is missing", path);
-    for (int i = 0; i < 4; i++)
-        if (read_ids(path, tt, PIECE_NAMES[i], piece(&pj->tokens, i))) return -1;
+    for (int i = 0; i < TEMPLATE_PIECES; i++)
+        if (read_ids(path, tt, TEMPLATE_PIECE_NAMES[i], template_piece(&pj->tokens, i))) return -1;
     if (pj->tokens.tgt_begin.n == 0 || pj->tokens.tgt_end.n == 0)
         return px_error("%s: template_tokens.tgt_begin and tgt_end must not be empty", path);
     if (phi && (!json_is_integer(phi) || json_integer_value(phi) < 0 || json_integer_value(phi) > 1000000))
@@ -233,12 +220,12 @@ int proact_json_read(const char *path, ProactJson *pj) {
 }
 
 int proact_json_check(const char *path, const ProactJson *pj, int vocab, int hidden) {
-    for (int i = 0; i < 4; i++) {
-        const IdVec *s = const_piece(&pj->tokens, i);
+    for (int i = 0; i < TEMPLATE_PIECES; i++) {
+        const IdVec *s = template_piece_const(&pj->tokens, i);
         for (int k = 0; k < s->n; k++)
             if (s->ids[k] >= vocab)
                 return px_error("%s: template_tokens.%s[%d] is not a token id of the model (vocabulary %d)", path,
-                                PIECE_NAMES[i], k, vocab);
+                                TEMPLATE_PIECE_NAMES[i], k, vocab);
     }
     if (pj->has_probe && pj->probe.dim != probe_feature_dim(hidden))
         return px_error("%s: probe.weights, mean and scale must have %d numbers each (%s: hidden size %d + %d), not %d",
@@ -330,7 +317,8 @@ int proact_json_write(const char *path, const ProactJson *pj) {
     put(root, "phi", json_integer(pj->phi), &failed);
     if (pj->schedule[0]) put(root, "schedule", json_string(pj->schedule), &failed);
     put(root, "default_head", json_string(pj->default_head), &failed);
-    for (int i = 0; i < 4; i++) put(tt, PIECE_NAMES[i], id_array(const_piece(&pj->tokens, i)), &failed);
+    for (int i = 0; i < TEMPLATE_PIECES; i++)
+        put(tt, TEMPLATE_PIECE_NAMES[i], id_array(template_piece_const(&pj->tokens, i)), &failed);
     put(root, "template_tokens", tt, &failed);
     if (pj->other) {
         json_error_t err;

@@ -169,11 +169,9 @@ static int write_contents(hid_t file, const char *path, const ShardWriter *w, co
         return -1;
     hid_t g = H5Gcreate2(file, "template", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (g < 0) return px_error("%s: cannot create group '/template'", path);
-    int rc = write_span(g, path, "prompt", &info->prompt) || write_span(g, path, "src_end", &info->src_end) ||
-                     write_span(g, path, "tgt_begin", &info->tgt_begin) ||
-                     write_span(g, path, "tgt_end", &info->tgt_end)
-                 ? -1
-                 : 0;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < TEMPLATE_PIECES; i++)
+        rc = write_span(g, path, TEMPLATE_PIECE_NAMES[i], template_piece_const(&info->tp, i));
     H5Gclose(g);
     return rc;
 }
@@ -298,13 +296,11 @@ int shards_read_info(const char *path, ShardInfo *info) {
         info->tokenizer_fingerprint = strtoull(fp, &end, 16);
         if (*end || strlen(fp) != 16) rc = px_error("%s: attribute 'tokenizer_fingerprint' is not 16 hex digits", path);
     }
-    if (rc == 0)
-        rc = read_span(file, path, "template/prompt", &info->prompt) ||
-                     read_span(file, path, "template/src_end", &info->src_end) ||
-                     read_span(file, path, "template/tgt_begin", &info->tgt_begin) ||
-                     read_span(file, path, "template/tgt_end", &info->tgt_end)
-                 ? -1
-                 : 0;
+    for (int i = 0; rc == 0 && i < TEMPLATE_PIECES; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "template/%s", TEMPLATE_PIECE_NAMES[i]);
+        rc = read_span(file, path, name, template_piece(&info->tp, i));
+    }
     if (rc == 0) {
         hsize_t n_off;
         if (dataset_length(file, path, "src_offsets", &n_off)) rc = -1;
@@ -317,13 +313,7 @@ int shards_read_info(const char *path, ShardInfo *info) {
     return rc;
 }
 
-void shard_info_free(ShardInfo *info) {
-    free(info->prompt.ids);
-    free(info->src_end.ids);
-    free(info->tgt_begin.ids);
-    free(info->tgt_end.ids);
-    info->prompt.ids = info->src_end.ids = info->tgt_begin.ids = info->tgt_end.ids = NULL;
-}
+void shard_info_free(ShardInfo *info) { template_pieces_free(&info->tp); }
 
 int shards_read_tokenizer_json(const char *path, char **json, size_t *len) {
     hid_t file = open_shard(path);

@@ -35,7 +35,7 @@ typedef struct {
     char src_lang[32], tgt_lang[32];
     char template_name[64];
     uint64_t tokenizer_fingerprint;
-    IdVec prompt, src_end, tgt_begin, tgt_end; /* template pieces (owned) */
+    TemplatePieces tp; /* the template's pieces (owned) */
 } ShardInfo;
 
 /* One example as the writer takes it. */

@@ -98,12 +98,7 @@ int cmd_prepare(int argc, char **argv) {
     int read_rc = pairs_tsv_read(input, tok, max_tokens, strict, writer, &st, print_skip, &reporter);
     if (reporter.shown > 50) fprintf(stderr, "%s: ... %ld more skipped lines not shown\n", input, reporter.shown - 50);
     if (read_rc) goto fail;
-    ShardInfo info = {.n_examples = st.kept,
-                      .tokenizer_fingerprint = tokenizer_fingerprint(tok),
-                      .prompt = tt.prompt,
-                      .src_end = tt.src_end,
-                      .tgt_begin = tt.tgt_begin,
-                      .tgt_end = tt.tgt_end};
+    ShardInfo info = {.n_examples = st.kept, .tokenizer_fingerprint = tokenizer_fingerprint(tok), .tp = tt};
     snprintf(info.source, sizeof info.source, "%s", input);
     snprintf(info.src_lang, sizeof info.src_lang, "%s", src_lang);
     snprintf(info.tgt_lang, sizeof info.tgt_lang, "%s", tgt_lang);

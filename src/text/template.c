@@ -74,16 +74,27 @@ int template_tokenize(const TemplateSpec *spec, const Tokenizer *t, const char *
             return px_error("template '%s' needs the token '%s', which the tokenizer does not have", spec->name,
                             spec->required[i]);
     const char *src = language_name(src_lang), *tgt = language_name(tgt_lang);
-    const char *pieces[4] = {spec->prompt, spec->src_end, spec->tgt_begin, spec->tgt_end};
-    IdVec *dest[4] = {&out->prompt, &out->src_end, &out->tgt_begin, &out->tgt_end};
+    const char *pieces[TEMPLATE_PIECES] = {spec->prompt, spec->src_end, spec->tgt_begin, spec->tgt_end};
     char buf[1024];
-    for (int i = 0; i < 4; i++) {
-        if (fill(buf, sizeof buf, pieces[i], src, tgt) || tokenizer_encode(t, buf, strlen(buf), dest[i])) {
+    for (int i = 0; i < TEMPLATE_PIECES; i++) {
+        if (fill(buf, sizeof buf, pieces[i], src, tgt) ||
+            tokenizer_encode(t, buf, strlen(buf), template_piece(out, i))) {
             template_pieces_free(out);
             return -1;
         }
     }
     return 0;
+}
+
+const char *const TEMPLATE_PIECE_NAMES[TEMPLATE_PIECES] = {"prompt", "src_end", "tgt_begin", "tgt_end"};
+
+IdVec *template_piece(TemplatePieces *tp, int i) {
+    IdVec *pieces[TEMPLATE_PIECES] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
+    return pieces[i];
+}
+
+const IdVec *template_piece_const(const TemplatePieces *tp, int i) {
+    return template_piece((TemplatePieces *)tp, i); /* the same pointers, read only */
 }
 
 void template_pieces_free(TemplatePieces *tp) {

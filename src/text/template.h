@@ -22,6 +22,13 @@ typedef struct {
     IdVec prompt, src_end, tgt_begin, tgt_end;
 } TemplatePieces;
 
+/* The pieces in their order, for code that treats them alike: piece i (0..TEMPLATE_PIECES-1) and
+ * its name, which is also its name in files (proact.json's template_tokens, the shards' /template). */
+enum { TEMPLATE_PIECES = 4 };
+extern const char *const TEMPLATE_PIECE_NAMES[TEMPLATE_PIECES];
+IdVec *template_piece(TemplatePieces *tp, int i);
+const IdVec *template_piece_const(const TemplatePieces *tp, int i);
+
 /* NULL (px_error listing the names) if unknown. */
 const TemplateSpec *template_find(const char *name);
 /* "plain, chatml, llama3" */

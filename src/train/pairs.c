@@ -75,8 +75,10 @@ static int span_max(const int *ids, int64_t n, int mx) {
 int pair_set_max_token(const PairSet *s, const TemplatePieces *tp) {
     int mx = span_max(s->src_tokens, s->src_off[s->count], -1);
     mx = span_max(s->tgt_tokens, s->tgt_off[s->count], mx);
-    const IdVec *pieces[4] = {&tp->prompt, &tp->src_end, &tp->tgt_begin, &tp->tgt_end};
-    for (int i = 0; i < 4; i++) mx = span_max(pieces[i]->ids, pieces[i]->n, mx);
+    for (int i = 0; i < TEMPLATE_PIECES; i++) {
+        const IdVec *p = template_piece_const(tp, i);
+        mx = span_max(p->ids, p->n, mx);
+    }
     return mx;
 }
 

@@ -30,10 +30,7 @@ static void write_small(const char *path) {
     int prompt[1] = {1}, send[1] = {2}, tb[1] = {3}, tend[1] = {4};
     ShardInfo info = {.n_examples = 2,
                       .tokenizer_fingerprint = 0xfedcba9876543210ULL,
-                      .prompt = {prompt, 1},
-                      .src_end = {send, 1},
-                      .tgt_begin = {tb, 1},
-                      .tgt_end = {tend, 1}};
+                      .tp = {{prompt, 1, 0}, {send, 1, 0}, {tb, 1, 0}, {tend, 1, 0}}};
     snprintf(info.source, sizeof info.source, "pairs.tsv");
     snprintf(info.src_lang, sizeof info.src_lang, "en");
     snprintf(info.tgt_lang, sizeof info.tgt_lang, "de");
@@ -52,8 +49,8 @@ static void test_round_trip(void **state) {
     assert_string_equal(info.src_lang, "en");
     assert_string_equal(info.template_name, "plain");
     assert_true(info.tokenizer_fingerprint == 0xfedcba9876543210ULL);
-    assert_int_equal(info.tgt_end.n, 1);
-    assert_int_equal(info.tgt_end.ids[0], 4);
+    assert_int_equal(info.tp.tgt_end.n, 1);
+    assert_int_equal(info.tp.tgt_end.ids[0], 4);
     shard_info_free(&info);
     ShardSlice s;
     assert_int_equal(shards_read_slice(path, 1, 1, &s), 0); /* the second example alone */
