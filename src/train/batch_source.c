@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/base/vec.h"
 
 int batch_source_init(BatchSource *bs, const BatchConfig *cfg, const ExampleSource *train, const ModelConfig *model) {
     memset(bs, 0, sizeof *bs);
@@ -68,12 +69,7 @@ int train_batch_fill_pairs(TrainBatch *out, const ExampleSource *src, const Stre
     if (src->get(src->ctx, idx, n, &out->pairs)) return -1;
     for (int k = 0; k < n; k++) {
         int m = pair_tgt_words(&out->pairs, k);
-        if (m > out->g_cap) {
-            int *g = realloc(out->g, sizeof(int) * m);
-            if (!g) return px_error("out of memory for a read schedule");
-            out->g = g;
-            out->g_cap = m;
-        }
+        if (VEC_RESERVE(out->g, out->g_cap, (size_t)m, "a read schedule")) return -1;
         Rng rng;
         rng_seed(&rng, schedule_seed(seed, step, idx[k]));
         schedule_sample(sc, pair_src_words(&out->pairs, k), m, &rng, out->g);

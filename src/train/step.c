@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/base/vec.h"
 #include "src/model/loss.h"
 #include "src/train/schedule.h"
 
@@ -28,16 +29,11 @@ void train_batch_clear(TrainBatch *tb, int spsd) {
 }
 
 int train_batch_add_spsd(TrainBatch *tb, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi) {
-    if (tb->n_examples == tb->cap) {
-        int cap = tb->cap ? 2 * tb->cap : 64;
-        int *a = realloc(tb->student_first, sizeof(int) * cap), *b = realloc(tb->teacher_first, sizeof(int) * cap);
-        int *c = realloc(tb->n_copy_rows, sizeof(int) * cap);
-        if (a) tb->student_first = a;
-        if (b) tb->teacher_first = b;
-        if (c) tb->n_copy_rows = c;
-        if (!a || !b || !c) return px_error("out of memory for a batch of %d examples", cap);
-        tb->cap = cap;
-    }
+    const size_t need = (size_t)tb->n_examples + 1;
+    if (VEC_RESERVE(tb->student_first, tb->cap_student, need, "a batch's examples") ||
+        VEC_RESERVE(tb->teacher_first, tb->cap_teacher, need, "a batch's examples") ||
+        VEC_RESERVE(tb->n_copy_rows, tb->cap_copy_rows, need, "a batch's examples"))
+        return -1;
     SpsdRows rows;
     if (spsd_batch_add(&tb->batch, s, tp, e, g, phi, &rows)) return -1;
     const int k = tb->n_examples++;

@@ -18,11 +18,12 @@
 typedef struct {
     PackedBatch batch;
     int spsd; /* 1: synchronized layout and SPSD loss; 0: plain next-token cross-entropy */
-    int n_examples, cap;
-    int *student_first, *teacher_first, *n_copy_rows; /* [n_examples] (spsd) */
-    PairSet pairs;                                    /* the examples the rows were built from (spsd) */
-    int *g;                                           /* read schedule scratch */
-    int g_cap;
+    int n_examples;
+    int *student_first, *teacher_first, *n_copy_rows; /* [n_examples] (spsd), growable (src/base/vec.h) */
+    size_t cap_student, cap_teacher, cap_copy_rows;
+    PairSet pairs; /* the examples the rows were built from (spsd) */
+    int *g;        /* read schedule scratch */
+    size_t g_cap;
 } TrainBatch;
 
 void train_batch_free(TrainBatch *tb);
