@@ -57,12 +57,9 @@ int head_parse(const char *spec, HeadSpec *out) {
     /* options after '/' */
     char *opts = strchr(buf, '/');
     if (opts) *opts++ = '\0';
-    while (opts) { /* an empty option ("waitk:3/", "a//b") is an error, not ignored */
+    while (opts) { /* every '/' starts an option: an empty one ("waitk:3/") is a bad option too */
         char *next = strchr(opts, '/');
         if (next) *next++ = '\0';
-        if (!*opts)
-            return px_error("decision head '%s': nothing after a '/'; expected /min-lag=L or /max-lag=L (L >= 1)",
-                            spec);
         char *eq = strchr(opts, '=');
         int *slot = NULL;
         if (eq) {
