@@ -1,13 +1,6 @@
 /* probe_features.c — the probe head's feature vector (probe_features.h). */
 #include "src/stream/probe_features.h"
 
-const char *probe_extra_feature_name(int i) {
-#define NAME_(id, name, field) [id] = name,
-    static const char *const names[PROBE_EXTRA_FEATURES] = {PROBE_EXTRA_FEATURE_TABLE(NAME_)};
-#undef NAME_
-    return i >= 0 && i < PROBE_EXTRA_FEATURES ? names[i] : "?";
-}
-
 void probe_extra_features(const Cues *c, float out[PROBE_EXTRA_FEATURES]) {
 #define FILL_(id, name, field) out[id] = c->field;
     PROBE_EXTRA_FEATURE_TABLE(FILL_)

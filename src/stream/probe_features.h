@@ -29,9 +29,6 @@ typedef enum { PROBE_EXTRA_FEATURE_TABLE(PROBE_FEATURE_ENUM_) PROBE_EXTRA_FEATUR
 /* The length of x for a model of this hidden size. */
 static inline int probe_feature_dim(int hidden) { return hidden + PROBE_EXTRA_FEATURES; }
 
-/* "entropy", "maxprob", "attn_front" for i in 0..PROBE_EXTRA_FEATURES-1. */
-const char *probe_extra_feature_name(int i);
-
 /* The extra cues of c in order, as floats (the cues' own values: probe_score's arithmetic). */
 void probe_extra_features(const Cues *c, float out[PROBE_EXTRA_FEATURES]);
 
