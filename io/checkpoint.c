@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "io/atomic_file.h"
+#include "io/fault.h"
 #include "io/files.h"
 #include "io/h5util.h"
 #include "io/hf_model.h"
@@ -74,74 +75,89 @@ static void owned_part(const ParamTensor *t, int replicated, size_t own_lo, size
     }
 }
 
-/* Collective: writes the 1-D float dataset `name` of tensor t from values[global index - base]. */
-static int write_tensor(const World *w, hid_t group, const char *name, const ParamTensor *t, const float *values,
-                        size_t base, size_t lo, size_t hi, hid_t dxpl, const char *path) {
-    hsize_t dims[1] = {t->numel};
-    hid_t fspace = H5Screate_simple(1, dims, NULL);
-    hid_t dset = H5Dcreate2(group, name, H5T_NATIVE_FLOAT, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = fspace < 0 || dset < 0 ? px_error("%s: cannot create dataset '%s'", path, name) : 0;
-    hsize_t start = lo - t->offset, count = hi - lo;
-    hid_t mspace = H5Screate_simple(1, &count, NULL);
-    if (rc == 0) {
-        if (count) H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
-        else {
-            H5Sselect_none(fspace);
-            H5Sselect_none(mspace);
-        }
-        static const float dummy = 0;
-        if (H5Dwrite(dset, H5T_NATIVE_FLOAT, mspace, fspace, dxpl, count ? values + (lo - base) : &dummy) < 0)
-            rc = px_error("%s: cannot write dataset '%s' (disk full?)", path, name);
+/* One dataset of a checkpoint as it is written: created with its checksum before any data goes to
+ * disk, then this rank's part of the data written into it. */
+typedef struct {
+    char name[320]; /* "group/tensor", for messages */
+    hid_t id;
+    hid_t type;           /* H5T_NATIVE_FLOAT or H5T_NATIVE_INT64 */
+    const void *slice;    /* this rank's part of the data */
+    hsize_t start, count; /* its place in the dataset (count 0: this rank writes none of it) */
+} DataPart;
+
+/* A checkpoint being written: the file, its groups and every dataset, open until the end. */
+typedef struct {
+    const World *w;
+    const char *tmp; /* the file being written (step-N.h5.tmp) */
+    int step;
+    hid_t file, dcpl, gcpl;
+    hid_t groups[5]; /* model, optim, optim/exp_avg, optim/exp_avg_sq, state */
+    DataPart *parts;
+    int n_parts, cap_parts;
+} CheckpointWrite;
+
+/* Creates the 1-D dataset `group/name` of `numel` elements with its checksum (collective: every
+ * rank calls it for every dataset, with its own slice [start, start + count) of it, at `slice`). */
+static int create_dataset(CheckpointWrite *cw, int group, const char *group_name, const char *name, hid_t type,
+                          size_t elem, size_t numel, const void *slice, size_t start, size_t count) {
+    if (cw->n_parts == cw->cap_parts) {
+        int cap = cw->cap_parts ? 2 * cw->cap_parts : 64;
+        DataPart *bigger = realloc(cw->parts, sizeof *bigger * (size_t)cap);
+        if (!bigger) return px_error("out of memory listing the checkpoint's datasets");
+        cw->parts = bigger;
+        cw->cap_parts = cap;
     }
-    uint64_t sum = sum_over_ranks(w, count ? slice_checksum(values + (lo - base), 4, count, lo - t->offset) : 0);
+    DataPart *d = &cw->parts[cw->n_parts];
+    snprintf(d->name, sizeof d->name, "%s/%s", group_name, name);
+    d->type = type;
+    d->slice = slice;
+    d->start = start;
+    d->count = count;
+    hsize_t dims[1] = {numel};
+    hid_t space = H5Screate_simple(1, dims, NULL);
+    d->id = space < 0 ? -1 : H5Dcreate2(cw->groups[group], name, type, space, H5P_DEFAULT, cw->dcpl, H5P_DEFAULT);
+    if (space >= 0) H5Sclose(space);
+    if (d->id < 0) return px_error("%s: cannot create dataset '%s'", cw->tmp, d->name);
+    cw->n_parts++;
+    uint64_t sum = sum_over_ranks(cw->w, count ? slice_checksum(slice, elem, count, start) : 0);
     char hex[17];
     snprintf(hex, sizeof hex, "%016" PRIx64, sum);
-    if (rc == 0 && dset >= 0) rc = h5_attr_write_string(dset, path, "checksum", hex);
-    if (mspace >= 0) H5Sclose(mspace);
-    if (dset >= 0) H5Dclose(dset);
-    if (fspace >= 0) H5Sclose(fspace);
-    return rc;
+    return h5_attr_write_string(d->id, cw->tmp, "checksum", hex);
 }
 
-static int write_all(const World *w, hid_t file, const char *path, const Model *m, const AdamW *opt,
-                     const PairSampler *sampler, const CheckpointMeta *meta) {
-    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
-    hid_t gm = H5Gcreate2(file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t go = H5Gcreate2(file, "optim", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t g1 = go < 0 ? -1 : H5Gcreate2(go, "exp_avg", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t g2 = go < 0 ? -1 : H5Gcreate2(go, "exp_avg_sq", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hid_t gs = H5Gcreate2(file, "state", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = dxpl < 0 || gm < 0 || g1 < 0 || g2 < 0 || gs < 0 ? px_error("%s: cannot create groups", path) : 0;
+/* Step 1 of a checkpoint: every group, dataset (its space allocated, no fill) and attribute, i.e.
+ * all the metadata, so that one flush writes it before any data. Collective. */
+static int create_layout(CheckpointWrite *cw, const Model *m, const AdamW *opt, const PairSampler *sampler,
+                         const CheckpointMeta *meta) {
+    static const char *const group_names[5] = {"model", "optim", "optim/exp_avg", "optim/exp_avg_sq", "state"};
+    int rc = 0;
+    for (int g = 0; g < 5; g++) {
+        cw->groups[g] = H5Gcreate2(cw->file, group_names[g], H5P_DEFAULT, cw->gcpl, H5P_DEFAULT);
+        if (cw->groups[g] < 0 && rc == 0) rc = px_error("%s: cannot create group '%s'", cw->tmp, group_names[g]);
+    }
     const int sharded = opt->n != m->n_params; /* ZeRO-1: moments [base, base+n) only */
     for (int i = 0; rc == 0 && i < m->n_tensors; i++) {
         const ParamTensor *t = &m->tensors[i];
         size_t lo, hi;
         owned_part(t, 1, 0, 0, meta->rank, meta->size, &lo, &hi);
-        rc = write_tensor(w, gm, t->name, t, m->params, 0, lo, hi, dxpl, path);
+        rc = create_dataset(cw, 0, "model", t->name, H5T_NATIVE_FLOAT, 4, t->numel, m->params + lo, lo - t->offset,
+                            hi - lo);
         owned_part(t, !sharded, opt->base, opt->base + opt->n, meta->rank, meta->size, &lo, &hi);
-        if (rc == 0) rc = write_tensor(w, g1, t->name, t, opt->m, opt->base, lo, hi, dxpl, path);
-        if (rc == 0) rc = write_tensor(w, g2, t->name, t, opt->v, opt->base, lo, hi, dxpl, path);
+        if (rc == 0)
+            rc = create_dataset(cw, 2, "optim/exp_avg", t->name, H5T_NATIVE_FLOAT, 4, t->numel,
+                                opt->m + (lo - opt->base), lo - t->offset, hi - lo);
+        if (rc == 0)
+            rc = create_dataset(cw, 3, "optim/exp_avg_sq", t->name, H5T_NATIVE_FLOAT, 4, t->numel,
+                                opt->v + (lo - opt->base), lo - t->offset, hi - lo);
     }
+    /* the sampler's order, replicated: each rank writes a slice; synthetic data has none (empty) */
     int64_t n_order = sampler && sampler->order ? sampler->n : 0;
-    if (rc == 0) { /* the sampler's order, replicated: each rank writes a slice */
-        ParamTensor t = {.numel = (size_t)n_order};
-        size_t lo, hi;
-        owned_part(&t, 1, 0, 0, meta->rank, meta->size, &lo, &hi);
-        hsize_t dims = (hsize_t)n_order, start = lo, count = hi - lo;
-        hid_t fspace = H5Screate_simple(1, &dims, NULL), mspace = H5Screate_simple(1, &count, NULL);
-        hid_t d = H5Dcreate2(gs, "sampler_order", H5T_NATIVE_INT64, fspace, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (count) H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
-        else H5Sselect_none(fspace), H5Sselect_none(mspace);
-        static const int64_t dummy = 0;
-        /* synthetic data has no order: the dataset stays empty (every rank skips the write alike) */
-        if (d < 0 || (n_order > 0 &&
-                      H5Dwrite(d, H5T_NATIVE_INT64, mspace, fspace, dxpl, count ? sampler->order + lo : &dummy) < 0))
-            rc = px_error("%s: cannot write dataset 'state/sampler_order'", path);
-        if (d >= 0) H5Dclose(d);
-        H5Sclose(fspace);
-        H5Sclose(mspace);
-    }
+    ParamTensor order = {.numel = (size_t)n_order};
+    size_t lo, hi;
+    owned_part(&order, 1, 0, 0, meta->rank, meta->size, &lo, &hi);
+    if (rc == 0)
+        rc = create_dataset(cw, 4, "state", "sampler_order", H5T_NATIVE_INT64, 8, order.numel,
+                            n_order ? sampler->order + lo : NULL, lo, hi - lo);
     /* attributes: the same values on every rank (collective) */
     char shape[512], rng[80];
     model_shape_text(m, shape, sizeof shape);
@@ -150,6 +166,8 @@ static int write_all(const World *w, hid_t file, const char *path, const Model *
     int64_t ints[] = {CHECKPOINT_FORMAT_VERSION,    meta->step, opt->t, sampler ? sampler->next : 0,
                       sampler ? sampler->epoch : 0, meta->size};
     const char *names[] = {"format_version", "step", "adam_t", "sampler_next", "sampler_epoch", "world_size"};
+    hid_t file = cw->file;
+    const char *path = cw->tmp;
     for (int i = 0; rc == 0 && i < 6; i++) rc = h5_attr_write(file, path, names[i], H5T_NATIVE_INT64, &ints[i]);
     if (rc == 0)
         rc = h5_attr_write_string(file, path, "format", CHECKPOINT_FORMAT) ||
@@ -162,13 +180,61 @@ static int write_all(const World *w, hid_t file, const char *path, const Model *
     char *model_json = rc == 0 ? hf_config_text(&m->cfg) : NULL;
     if (rc == 0) rc = !model_json || h5_attr_write_string(file, path, "model_config", model_json) ? -1 : 0;
     free(model_json);
-    if (gs >= 0) H5Gclose(gs);
-    if (g2 >= 0) H5Gclose(g2);
-    if (g1 >= 0) H5Gclose(g1);
-    if (go >= 0) H5Gclose(go);
-    if (gm >= 0) H5Gclose(gm);
-    if (dxpl >= 0) H5Pclose(dxpl);
     return rc;
+}
+
+/* A failed step of the write, with the errno a disk gave (or PROACT_FAULT injected). */
+static int write_failed(const CheckpointWrite *cw, const char *what, int err) {
+    static const struct {
+        int value;
+        const char *name;
+    } names[] = {{ENOSPC, "ENOSPC"}, {EDQUOT, "EDQUOT"}, {EIO, "EIO"}, {EROFS, "EROFS"}, {EFBIG, "EFBIG"}};
+    const char *name = "";
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (names[i].value == err) name = names[i].name;
+    if (!err) return px_error("%s: cannot %s: HDF5 failed (disk full?)", cw->tmp, what);
+    return px_error("%s: cannot %s: %s%s%s%s", cw->tmp, what, strerror(err), *name ? " (" : "", name, *name ? ")" : "");
+}
+
+/* Step 3: this rank's part of every dataset, written independently (no collective inside, so a
+ * failing write fails here, on this rank, and the ranks agree after each dataset). Collective. */
+static int write_data(CheckpointWrite *cw) {
+    for (int i = 0; i < cw->n_parts; i++) {
+        DataPart *d = &cw->parts[i];
+        int rc = 0, err = fault_injected(FAULT_CKPT_WRITE, cw->w->rank, cw->step, i + 1);
+        char what[400];
+        snprintf(what, sizeof what, "write dataset '%s'", d->name);
+        if (err) rc = err < 0 ? -1 : write_failed(cw, what, err);
+        else if (d->count) {
+            hid_t fspace = H5Dget_space(d->id), mspace = H5Screate_simple(1, &d->count, NULL);
+            errno = 0;
+            if (fspace < 0 || mspace < 0 ||
+                H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &d->start, NULL, &d->count, NULL) < 0 ||
+                H5Dwrite(d->id, d->type, mspace, fspace, H5P_DEFAULT, d->slice) < 0)
+                rc = write_failed(cw, what, errno);
+            if (mspace >= 0) H5Sclose(mspace);
+            if (fspace >= 0) H5Sclose(fspace);
+        }
+        if (world_agree(cw->w, rc)) return -1;
+    }
+    return 0;
+}
+
+/* Closes everything (collective, whatever failed before: every rank holds the same objects);
+ * 0 or -1 (px_error) for this rank's close. */
+static int close_all(CheckpointWrite *cw) {
+    int rc = 0;
+    for (int i = 0; i < cw->n_parts; i++)
+        if (H5Dclose(cw->parts[i].id) < 0) rc = -1;
+    for (int g = 4; g >= 0; g--)
+        if (cw->groups[g] >= 0 && H5Gclose(cw->groups[g]) < 0) rc = -1;
+    if (cw->dcpl >= 0) H5Pclose(cw->dcpl);
+    if (cw->gcpl >= 0) H5Pclose(cw->gcpl);
+    errno = 0;
+    if (H5Fclose(cw->file) < 0) rc = -1;
+    int err = rc ? errno : fault_injected(FAULT_CKPT_CLOSE, cw->w->rank, cw->step, 0);
+    free(cw->parts);
+    return rc || err ? (err < 0 ? -1 : write_failed(cw, "close", err)) : 0;
 }
 
 static int step_of(const char *name) {
@@ -198,6 +264,23 @@ static void prune(const char *dir, int keep) {
     }
 }
 
+/* The agreed error of a checkpoint that will not be published, with what is kept. */
+static int abandoned(const char *run_dir, int step) {
+    char why[1024], kept[PX_PATH_MAX + 64];
+    snprintf(why, sizeof why, "%s", px_error_message());
+    if (checkpoint_latest(run_dir, kept, sizeof kept) == 0)
+        return px_error("%s; the checkpoint of step %d is abandoned and %s stays the latest", why, step, kept);
+    return px_error("%s; the checkpoint of step %d is abandoned (the run has no earlier one)", why, step);
+}
+
+/* A checkpoint is written in steps, each ending with every rank agreeing on its success before
+ * the next collective, so that a local failure (a full disk) can never leave the ranks in
+ * different collectives, waiting for each other for ever:
+ *   0 space check -> create -> 1 layout: all metadata, then flush -> 2 reserve the file's blocks
+ *   (rank 0; after this a full disk cannot fail the data writes) -> 3 data, independently, agreed
+ *   after each dataset -> 4 close -> 5 publish: rename, `latest`, prune (rank 0).
+ * On failure every rank closes the file and rank 0 removes it. What no agreement can catch (a
+ * collective inside HDF5 that never returns) is the watchdog's (mpi/watchdog.h). */
 int checkpoint_save(const World *w, const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
                     const CheckpointMeta *meta, int keep) {
     h5_quiet();
@@ -205,44 +288,85 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
     snprintf(dir, sizeof dir, "%s/checkpoints", run_dir);
     snprintf(path, sizeof path, "%s/step-%08d.h5", dir, meta->step);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int rc = meta->rank == 0 ? file_mkdirs(dir) : 0, all = rc;
-    all = world_any(w, rc != 0);
-    if (all) return rc ? -1 : px_error("%s: rank 0 could not create the directory", dir);
-    /* A collective write that fails half-way (a full disk) can leave ranks in different MPI-IO
-     * calls: check the space first, together, so that the common case is a clear error. */
+    if (world_agree(w, meta->rank == 0 ? file_mkdirs(dir) : 0)) return -1;
+    /* 0. the common case of a full disk, as a clear error before anything is written */
+    int rc = 0;
     if (meta->rank == 0) {
         struct statvfs fs;
         double need = 3.0 * 4.0 * m->n_params + 8.0 * (sampler ? sampler->n : 0) + (1 << 20);
         double have = statvfs(dir, &fs) == 0 ? (double)fs.f_bavail * fs.f_frsize : need;
         if (have < need)
-            rc = px_error("%s: not enough disk space for a checkpoint (need %.1f MB, %.1f MB free): disk full? "
-                          "The previous checkpoint is kept",
-                          dir, need / 1e6, have / 1e6);
+            rc = px_error("%s: not enough disk space for a checkpoint (need %.1f MB, %.1f MB free): disk full?", dir,
+                          need / 1e6, have / 1e6);
     }
-    all = world_any(w, rc != 0);
-    if (all) return rc ? -1 : px_error("%s: not enough disk space for a checkpoint (see rank 0)", dir);
+    if (world_agree(w, rc)) return abandoned(run_dir, meta->step);
+    /* create: MPI_File_open is collective and fails on every rank alike */
+    CheckpointWrite cw = {.w = w, .tmp = tmp, .step = meta->step, .groups = {-1, -1, -1, -1, -1}};
     hid_t fapl = world_hdf5_fapl(w);
-    hid_t file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    cw.file = fapl < 0 ? -1 : H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (fapl >= 0) H5Pclose(fapl);
-    rc = file < 0 ? px_error("%s: cannot create (is the directory writable?)", tmp) : 0;
-    if (rc == 0) rc = write_all(w, file, path, m, opt, sampler, meta);
-    if (file >= 0 && H5Fclose(file) < 0 && rc == 0) rc = px_error("%s: cannot close (disk full?)", tmp);
-    all = world_any(w, rc != 0);
-    if (all) {
-        if (meta->rank == 0) unlink(tmp);
-        return rc ? -1 : px_error("%s: another rank failed writing the checkpoint; the previous one is kept", path);
+    if (world_agree(w, cw.file < 0 ? px_error("%s: cannot create (is the directory writable?)", tmp) : 0)) {
+        if (cw.file >= 0) H5Fclose(cw.file);
+        return abandoned(run_dir, meta->step);
     }
-    /* publish: rename, then point `latest` at it, then prune */
+    /* 1. the layout; datasets get their space now and no fill (their data comes in step 3), and no
+     * timestamps (the same state gives the same file) */
+    cw.dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    cw.gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    rc = cw.dcpl < 0 || cw.gcpl < 0 || H5Pset_alloc_time(cw.dcpl, H5D_ALLOC_TIME_EARLY) < 0 ||
+                 H5Pset_fill_time(cw.dcpl, H5D_FILL_TIME_NEVER) < 0 || H5Pset_obj_track_times(cw.dcpl, 0) < 0 ||
+                 H5Pset_obj_track_times(cw.gcpl, 0) < 0
+             ? px_error("%s: cannot set dataset properties", tmp)
+             : 0;
+    if (rc == 0) rc = create_layout(&cw, m, opt, sampler, meta);
+    errno = 0;
+    if (rc == 0 && H5Fflush(cw.file, H5F_SCOPE_LOCAL) < 0) rc = write_failed(&cw, "write its metadata", errno);
+    if (rc == 0) {
+        int err = fault_injected(FAULT_CKPT_FLUSH, w->rank, meta->step, 0);
+        if (err) rc = err < 0 ? -1 : write_failed(&cw, "write its metadata", err);
+    }
+    int failed = world_agree(w, rc) != 0;
+    /* 2. reserve the blocks of every dataset's data (the metadata around them is written already):
+     * the data writes then cannot run out of space */
+    long long size = 0;
+    for (int i = 0; !failed && i < cw.n_parts; i++) {
+        haddr_t at = H5Dget_offset(cw.parts[i].id);
+        if (at != HADDR_UNDEF) size = PX_MAX(size, (long long)(at + H5Dget_storage_size(cw.parts[i].id)));
+    }
+    if (!failed && rc == 0 && meta->rank == 0) {
+        int err = fault_injected(FAULT_CKPT_RESERVE, w->rank, meta->step, 0);
+        if (err) rc = err < 0 ? -1 : write_failed(&cw, "reserve its space", err);
+        else if (file_reserve(tmp, size) < 0) rc = -1;
+    }
+    if (!failed) failed = world_agree(w, rc) != 0;
+    /* 3. the data */
+    if (!failed) failed = write_data(&cw) != 0;
+    /* 4. close: on every rank, failed or not */
+    char why[1024] = "";
+    if (failed) snprintf(why, sizeof why, "%s", px_error_message());
+    int close_failed = world_agree(w, close_all(&cw)) != 0;
+    if (failed) px_error("%s", why); /* the first failure is the one to report */
+    if (failed || close_failed) {
+        if (meta->rank == 0) unlink(tmp);
+        return abandoned(run_dir, meta->step);
+    }
+    /* 5. publish: rename, then point `latest` at it, then prune */
     if (meta->rank == 0) {
         char latest[PX_PATH_MAX + 32], line[64];
         snprintf(latest, sizeof latest, "%s/latest", dir);
         int n = snprintf(line, sizeof line, "step-%08d.h5\n", meta->step);
-        if (rename(tmp, path) != 0) rc = px_error("%s: cannot rename %s: %s", path, tmp, strerror(errno));
-        else if (atomic_write_buffer(latest, line, (size_t)n)) rc = -1;
-        else prune(dir, keep);
+        int err = fault_injected(FAULT_CKPT_RENAME, w->rank, meta->step, 0);
+        if (err || rename(tmp, path) != 0) {
+            rc = err < 0 ? -1 : px_error("%s: cannot rename %s: %s", path, tmp, strerror(err ? err : errno));
+            unlink(tmp);
+        } else if (atomic_write_buffer(latest, line, (size_t)n)) {
+            rc = -1; /* `latest` still names the previous one: this one goes, as if never renamed */
+            unlink(path);
+        } else {
+            prune(dir, keep);
+        }
     }
-    all = world_any(w, rc != 0);
-    return all ? (rc ? -1 : px_error("%s: rank 0 could not publish the checkpoint", path)) : 0;
+    return world_agree(w, rc) ? abandoned(run_dir, meta->step) : 0;
 }
 
 static int by_step_desc(const void *a, const void *b) { return *(const int *)b - *(const int *)a; }

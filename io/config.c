@@ -62,6 +62,9 @@ static const char *const schedule_names[] = {
     [SCHEDULE_RANDOM] = "random", [SCHEDULE_CUTS] = "cuts", [SCHEDULE_WAITK] = "waitk", [SCHEDULE_FULL] = "full", NULL,
 };
 
+static const char *const on_error_names[] = {
+    [CHECKPOINT_ON_ERROR_STOP] = "stop", [CHECKPOINT_ON_ERROR_CONTINUE] = "continue", NULL};
+
 #define KEY(sec, nm, type, member, def, choices, help) \
     { sec, nm, type, offsetof(ProactConfig, member), sizeof(((ProactConfig *)0)->member), def, choices, help }
 
@@ -93,6 +96,9 @@ static const KeyDef keys[] = {
     KEY("train", "log_every", KEY_INT, train.log_every, "10", NULL, "log every this many steps"),
     KEY("train", "eval_every", KEY_INT, train.eval_every, "50", NULL,
         "validation loss every this many steps; 0 = only at the end"),
+    KEY("train", "watchdog_s", KEY_STRING, train.watchdog, "auto", NULL,
+        "abort every rank when a step, validation or checkpoint runs this long (a stuck collective): "
+        "seconds, off, or auto = 20 x the slowest of its kind so far, at least 600 (3600 for the first)"),
 
     KEY("optim", "lr", KEY_FLOAT, optim.lr, "3e-4", NULL, "peak learning rate"),
     KEY("optim", "min_lr_ratio", KEY_FLOAT, optim.min_lr_ratio, "0.1", NULL,
@@ -138,6 +144,9 @@ static const KeyDef keys[] = {
     KEY("checkpoint", "every", KEY_INT, checkpoint.every, "0", NULL,
         "steps between checkpoints (RUN_DIR/checkpoints); 0 = only at the end"),
     KEY("checkpoint", "keep", KEY_INT, checkpoint.keep, "3", NULL, "how many checkpoints to keep"),
+    KEY("checkpoint", "on_error", KEY_ENUM, checkpoint.on_error, "stop", on_error_names,
+        "a checkpoint that cannot be written (disk full): stop = the run ends (exit 74), "
+        "continue = a warning and training goes on; the previous checkpoint is kept either way"),
 
     KEY("run", "dir", KEY_STRING, run.dir, "runs/default", NULL, "run directory (logs, checkpoints)"),
     KEY("run", "threads", KEY_INT, run.threads, "0", NULL, "BLAS threads; 0 = all cores"),
@@ -518,6 +527,13 @@ static int resolve_and_check(ParseState *st) {
             "%d exceeds model.max_seq_len = %d", c->train.seq_len, m->max_seq_len);
     REQUIRE(c->train.seed >= 0, "train", "seed", "must be >= 0, got %d", c->train.seed);
     REQUIRE(c->train.log_every > 0, "train", "log_every", "must be positive, got %d", c->train.log_every);
+    char *watchdog_end = NULL;
+    c->train.watchdog_s = strcmp(c->train.watchdog, "auto") == 0  ? 0
+                          : strcmp(c->train.watchdog, "off") == 0 ? -1
+                                                                  : strtod(c->train.watchdog, &watchdog_end);
+    REQUIRE(!watchdog_end || (watchdog_end > c->train.watchdog && !*watchdog_end && c->train.watchdog_s > 0 &&
+                              isfinite(c->train.watchdog_s)),
+            "train", "watchdog_s", "expected auto, off or a positive number of seconds, got '%s'", c->train.watchdog);
 
     /* [optim] */
     const OptimConfig *o = &c->optim;

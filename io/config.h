@@ -10,6 +10,9 @@
 #include "src/model/optim.h"
 #include "src/train/schedule.h"
 
+/* [checkpoint] on_error: what a checkpoint that cannot be written does to the run */
+enum { CHECKPOINT_ON_ERROR_STOP, CHECKPOINT_ON_ERROR_CONTINUE };
+
 typedef struct {
     ModelConfig model;
     char model_init[4096]; /* [model] init: "" = from scratch, or a Hugging Face model dir */
@@ -20,6 +23,8 @@ typedef struct {
         int seed;         /* [train] seed */
         int log_every;    /* [train] log_every */
         int eval_every;   /* [train] eval_every: validation loss every N steps (0 = only at the end) */
+        char watchdog[32]; /* [train] watchdog_s: "auto", "off" or seconds (watchdog_seconds) */
+        double watchdog_s; /* its value: > 0 a fixed limit, 0 auto, < 0 off (mpi/watchdog.h) */
     } train;
     OptimConfig optim; /* [optim] lr, min_lr_ratio, warmup_steps, beta1, beta2, eps,
                                  weight_decay, grad_clip; total_steps = train.steps */
@@ -44,6 +49,7 @@ typedef struct {
     struct {
         int every; /* [checkpoint] every: steps between checkpoints (0 = only at the end) */
         int keep;  /* [checkpoint] keep: how many to keep */
+        int on_error; /* [checkpoint] on_error: CHECKPOINT_ON_ERROR_STOP | _CONTINUE */
     } checkpoint;
     struct {
         char dir[4096]; /* [run] dir */

@@ -1,11 +1,15 @@
+/* fallocate(2), which reserves blocks without glibc's posix_fallocate fallback of writing zeros */
+#define _GNU_SOURCE
 #include "io/files.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "io/atomic_file.h"
 #include "src/base/common.h"
@@ -124,4 +128,17 @@ int json_log_keep_steps(JsonLog *log, long last_step) {
     log->fp = fopen(log->path, "a");
     if (!log->fp) return px_error("%s: cannot open for writing: %s", log->path, strerror(errno));
     return 0;
+}
+
+int file_reserve(const char *path, long long bytes) {
+    int fd = open(path, O_WRONLY);
+    if (fd < 0) return px_error("%s: cannot open to reserve its space: %s", path, strerror(errno));
+    int rc = 0;
+    if (bytes > 0 && fallocate(fd, 0, 0, (off_t)bytes) != 0) {
+        int e = errno;
+        if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) rc = 1; /* this file system cannot: write and see */
+        else rc = px_error("%s: cannot reserve %.1f MB: %s", path, bytes / 1e6, strerror(e));
+    }
+    if (close(fd) != 0 && rc == 0) rc = px_error("%s: cannot close after reserving its space: %s", path, strerror(errno));
+    return rc;
 }

@@ -13,6 +13,7 @@
 
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
+#include "io/fault.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/files.h"
@@ -20,6 +21,7 @@
 #include "io/proact_json.h"
 #include "jobs/jobs.h"
 #include "jobs/options.h"
+#include "mpi/watchdog.h"
 #include "mpi/world.h"
 #include "src/base/common.h"
 #include "src/model/model.h"
@@ -30,6 +32,9 @@
 /* Exit status after a checkpoint taken on SIGUSR1/SIGTERM: Slurm scripts requeue on it
  * (EX_TEMPFAIL of sysexits.h). */
 #define TRAIN_EXIT_PREEMPTED 75
+/* Exit status when a checkpoint could not be written (disk full, I/O error) and
+ * checkpoint.on_error = stop: sysexits' EX_IOERR. The previous checkpoint is intact. */
+#define TRAIN_EXIT_CHECKPOINT 74
 
 static volatile sig_atomic_t stop_requested = 0;
 static void on_stop_signal(int sig) { stop_requested = sig; }
@@ -143,6 +148,7 @@ typedef struct {
     JsonLog *log;
     double peak; /* sgemm FLOP/s over all ranks */
     double t_start, window_t0, window_tokens, window_flops, window_wait, checkpoint_t0;
+    int checkpoint_failed; /* the last checkpoint could not be written (every rank agrees) */
 } Run;
 
 static int hook_stop_requested(void *ctx) {
@@ -154,15 +160,38 @@ static int hook_save_checkpoint(void *ctx, int steps, double tokens) {
     Run *r = ctx;
     r->checkpoint_t0 = runtime_now();
     CheckpointMeta meta = {steps, tokens, r->resolved, r->w->rank, r->w->size};
-    return checkpoint_save(r->w, r->cfg->run.dir, r->l->model, &r->l->opt, batch_source_sampler(r->bs), &meta,
-                           r->cfg->checkpoint.keep);
+    int rc = checkpoint_save(r->w, r->cfg->run.dir, r->l->model, &r->l->opt, batch_source_sampler(r->bs), &meta,
+                             r->cfg->checkpoint.keep);
+    r->checkpoint_failed = rc != 0; /* agreed by checkpoint_save */
+    if (rc == 0 || r->cfg->checkpoint.on_error != CHECKPOINT_ON_ERROR_CONTINUE) return rc;
+    if (r->w->rank == 0)
+        fprintf(stderr, "proact: warning: %s; training goes on (checkpoint.on_error = continue)\n", px_error_message());
+    return 0;
 }
 
 static int hook_on_checkpoint(void *ctx, int steps) {
     Run *r = ctx;
-    if (r->w->rank == 0) printf("checkpoint: step %d (%.2f s)\n", steps, runtime_now() - r->checkpoint_t0);
+    if (r->w->rank == 0 && !r->checkpoint_failed)
+        printf("checkpoint: step %d (%.2f s)\n", steps, runtime_now() - r->checkpoint_t0);
     r->window_t0 += runtime_now() - r->checkpoint_t0;
     return 0;
+}
+
+/* The watchdog's phases: the trainer's, and the resume. */
+enum { PHASE_RESUME = TRAINER_PHASE_CHECKPOINT + 1 };
+
+static void hook_phase_begin(void *ctx, TrainerPhase phase, int steps) {
+    (void)ctx;
+    char name[64];
+    if (phase == TRAINER_PHASE_STEP) snprintf(name, sizeof name, "step %d", steps + 1);
+    else if (phase == TRAINER_PHASE_VALIDATION) snprintf(name, sizeof name, "the validation after step %d", steps);
+    else snprintf(name, sizeof name, "the checkpoint of step %d", steps);
+    watchdog_enter((int)phase, name);
+}
+
+static void hook_phase_end(void *ctx) {
+    (void)ctx;
+    watchdog_leave();
 }
 
 /* The progress line (every train.log_every steps, the first and the last) and metrics.jsonl. */
@@ -260,10 +289,11 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "proact train: error: --config FILE or --resume RUN_DIR is required (see --help)\n");
         return 2;
     }
-    ProactConfig cfg;
-    if (config_load(&cfg, config_path, sets.items, sets.n)) return job_fail(px_error_message());
+    ProactConfig cfg = {0};
+    int config_rc = config_load(&cfg, config_path, sets.items, sets.n);
+    if (config_rc == 0) config_rc = fault_check_env();
     if (want_print) {
-        int rc = print_config(&cfg);
+        int rc = config_rc ? job_fail(px_error_message()) : print_config(&cfg);
         config_free(&cfg);
         return rc;
     }
@@ -274,10 +304,6 @@ int cmd_train(int argc, char **argv) {
         return job_fail(px_error_message());
     }
     const int root = w.rank == 0;
-    /* one BLAS thread per rank unless asked otherwise: ranks already fill the cores */
-    int threads = runtime_set_threads(cfg.run.threads ? cfg.run.threads : (w.size > 1 ? 1 : 0));
-    runtime_report_blas();
-
     int status = 0, rc = 0;
     Model m = {0};
     Learner learner = {0};
@@ -285,6 +311,13 @@ int cmd_train(int argc, char **argv) {
     BatchSource bs = {0};
     JsonLog log = {0};
     char *resolved = NULL;
+    Run run = {.cfg = &cfg, .w = &w, .l = &learner, .bs = &bs, .td = &td, .log = &log};
+    /* from here on every error is agreed by all ranks: rank 0 prints it, once */
+    if (world_agree(&w, config_rc)) goto fail;
+    if (world_agree(&w, watchdog_start(&w, cfg.train.watchdog_s))) goto fail;
+    /* one BLAS thread per rank unless asked otherwise: ranks already fill the cores */
+    int threads = runtime_set_threads(cfg.run.threads ? cfg.run.threads : (w.size > 1 ? 1 : 0));
+    runtime_report_blas();
 
     if (cfg.model_init[0]) rc = hf_load_model(cfg.model_init, &m);
     else if ((rc = model_create(&m, &cfg.model)) == 0) model_init_random(&m, (uint64_t)cfg.train.seed);
@@ -324,9 +357,11 @@ int cmd_train(int argc, char **argv) {
     if (resume) { /* the newest checkpoint that reads back whole; a corrupt one is reported and skipped */
         char ckpt[PX_PATH_MAX + 64];
         CheckpointMeta got;
-        if (checkpoint_resume(&w, resume, &m, &learner.opt, batch_source_sampler(&bs), &got, ckpt, sizeof ckpt,
-                              warn_skipped, &w.rank))
-            goto fail;
+        watchdog_enter(PHASE_RESUME, "the resume");
+        rc = checkpoint_resume(&w, resume, &m, &learner.opt, batch_source_sampler(&bs), &got, ckpt, sizeof ckpt,
+                               warn_skipped, &w.rank);
+        watchdog_leave();
+        if (rc) goto fail;
         tc.first_step = got.step;
         if (root) printf("resume: %s at step %d\n", ckpt, got.step);
         /* the steps after the checkpoint are trained and logged again: log each step once */
@@ -335,7 +370,7 @@ int cmd_train(int argc, char **argv) {
     signal(SIGUSR1, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
 
-    Run run = {.cfg = &cfg, .w = &w, .l = &learner, .bs = &bs, .td = &td, .resolved = resolved, .log = &log};
+    run.resolved = resolved;
     run.peak = runtime_sgemm_gflops(512, 0.3) * 1e9 * w.size;
     if (root)
         printf("train: %d steps x %d examples on %d rank%s (%d BLAS thread%s each), data '%s'%s%s, sgemm peak %.1f "
@@ -349,10 +384,20 @@ int cmd_train(int argc, char **argv) {
                           .save_checkpoint = hook_save_checkpoint,
                           .on_checkpoint = hook_on_checkpoint,
                           .on_step = hook_on_step,
-                          .on_eval = hook_on_eval};
+                          .on_eval = hook_on_eval,
+                          .phase_begin = hook_phase_begin,
+                          .phase_end = hook_phase_end};
     TrainerResult res;
     run.t_start = run.window_t0 = runtime_now();
     rc = trainer_run(&learner, &bs, td.has_valid ? &valid_examples : NULL, &tc, &hooks, &res);
+    if (rc == TRAINER_STOPPED && run.checkpoint_failed) { /* on_error = continue, and the last one failed */
+        if (root)
+            printf("stop: signal received; the checkpoint of step %d could not be written (see the warning); "
+                   "resume with: proact train --resume %s\n",
+                   res.steps_done, cfg.run.dir);
+        status = TRAIN_EXIT_CHECKPOINT;
+        goto done;
+    }
     if (rc == TRAINER_STOPPED) {
         if (root)
             printf("stop: signal received; checkpoint at step %d written; resume with: proact train --resume %s\n",
@@ -365,8 +410,10 @@ int cmd_train(int argc, char **argv) {
     if (root) printf("done in %.1f s\n", runtime_now() - run.t_start);
     goto done;
 fail:
-    status = job_fail(px_error_message());
+    if (root) job_fail(px_error_message());
+    status = run.checkpoint_failed ? TRAIN_EXIT_CHECKPOINT : 1;
 done:
+    watchdog_stop();
     json_log_close(&log);
     free(resolved);
     learner_free(&learner);

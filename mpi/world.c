@@ -27,6 +27,15 @@ void world_finalize(void) {
     if (!finalized) MPI_Finalize();
 }
 
+/* Whether msg is already an agreed message ("rank R: ..."), passed on (perhaps with more words
+ * after it) to an outer agreement: it keeps its one prefix. */
+static int names_a_rank(const char *msg) {
+    if (strncmp(msg, "rank ", 5) != 0) return 0;
+    const char *p = msg + 5;
+    while (*p >= '0' && *p <= '9') p++;
+    return p > msg + 5 && p[0] == ':' && p[1] == ' ';
+}
+
 int world_agree(const World *w, int local_status) {
     int mine = local_status ? w->rank : w->size, first = w->size;
     if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, world_comm(w)) != MPI_SUCCESS)
@@ -37,7 +46,7 @@ int world_agree(const World *w, int local_status) {
     if (MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, world_comm(w)) != MPI_SUCCESS)
         return px_error("MPI_Bcast failed while agreeing on errors");
     msg[sizeof msg - 1] = '\0';
-    if (w->size == 1) return px_error("%s", msg);
+    if (w->size == 1 || names_a_rank(msg)) return px_error("%s", msg);
     return px_error("rank %d: %s", first, msg);
 }
 

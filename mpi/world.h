@@ -19,7 +19,8 @@ void world_finalize(void);
 
 /* Collective: every rank passes its local status (0 = fine). Returns 0 on every rank if all
  * are fine; otherwise -1 on every rank, and every rank's px_error message becomes the one of
- * the lowest failing rank, prefixed with "rank R: ", so all ranks print the same line. */
+ * the lowest failing rank, prefixed with "rank R: " (once: a message that names a rank already, an
+ * error agreed before and passed on, keeps its prefix), so all ranks print the same line. */
 int world_agree(const World *w, int local_status);
 
 /* Collective: 1 on every rank if any rank passed a non-zero flag, else 0 (-1 on an MPI error).

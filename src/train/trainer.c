@@ -8,6 +8,16 @@
 
 static double clock_now(const TrainerHooks *h) { return h->now ? h->now() : 0.0; }
 
+static void phase_begin(const TrainerHooks *h, TrainerPhase phase, int steps) {
+    if (h->phase_begin) h->phase_begin(h->ctx, phase, steps);
+}
+
+/* Passes rc through, after the phase's end. */
+static int phase_end(const TrainerHooks *h, int rc) {
+    if (h->phase_end) h->phase_end(h->ctx);
+    return rc;
+}
+
 int trainer_validate(Learner *l, const ExampleSource *valid, const StreamConfig *sc, const TrainerConfig *cfg,
                      TrainBatch *scratch, EvalStats *out) {
     const int rank = l->world ? l->world->rank : 0, size = l->world ? l->world->size : 1;
@@ -39,13 +49,16 @@ static int validate(Learner *l, const BatchSource *bs, const ExampleSource *vali
                     const TrainerHooks *h, TrainBatch *scratch, int steps) {
     EvalStats v;
     double t0 = clock_now(h);
-    if (trainer_validate(l, valid, &bs->cfg.stream, cfg, scratch, &v)) return -1;
+    phase_begin(h, TRAINER_PHASE_VALIDATION, steps);
+    if (phase_end(h, trainer_validate(l, valid, &bs->cfg.stream, cfg, scratch, &v))) return -1;
     v.seconds = clock_now(h) - t0;
     return learner_agree(l, h->on_eval ? h->on_eval(h->ctx, steps, &v) : 0);
 }
 
 static int checkpoint(Learner *l, const TrainerHooks *h, int steps, double tokens) {
-    return h->save_checkpoint ? learner_agree(l, h->save_checkpoint(h->ctx, steps, tokens)) : 0;
+    if (!h->save_checkpoint) return 0;
+    phase_begin(h, TRAINER_PHASE_CHECKPOINT, steps);
+    return phase_end(h, learner_agree(l, h->save_checkpoint(h->ctx, steps, tokens)));
 }
 
 int trainer_run(Learner *l, BatchSource *bs, const ExampleSource *valid, const TrainerConfig *cfg,
@@ -58,18 +71,18 @@ int trainer_run(Learner *l, BatchSource *bs, const ExampleSource *valid, const T
     if (valid && cfg->eval_at_start && validate(l, bs, valid, cfg, h, &tb, cfg->first_step)) goto done;
     for (int step = cfg->first_step; step < cfg->steps; step++) {
         /* 0. a stop request on any rank stops all of them here, after a checkpoint */
+        phase_begin(h, TRAINER_PHASE_STEP, step);
         int local_stop = h->stop_requested ? h->stop_requested(h->ctx) != 0 : 0;
         int stop = l->world ? world_any(l->world, local_stop) : local_stop;
-        if (stop < 0) goto done;
         if (stop) {
-            if (checkpoint(l, h, step, out->tokens) == 0) rc = TRAINER_STOPPED;
+            phase_end(h, 0);
+            if (stop > 0 && checkpoint(l, h, step, out->tokens) == 0) rc = TRAINER_STOPPED;
             goto done;
         }
-        /* 1. this rank's batch; all ranks agree before any collective */
-        if (learner_agree(l, batch_source_next(bs, l->world, step, &tb))) goto done;
-        /* 2. the step */
+        /* 1. this rank's batch, all ranks agreeing before any collective; 2. the step */
         StepStats st;
-        if (train_step(l, &tb, step, &st)) goto done;
+        int failed = learner_agree(l, batch_source_next(bs, l->world, step, &tb)) || train_step(l, &tb, step, &st);
+        if (phase_end(h, failed)) goto done;
         out->steps_done = step + 1;
         out->tokens += st.targets;
         if (learner_agree(l, h->on_step ? h->on_step(h->ctx, step + 1, &st) : 0)) goto done;

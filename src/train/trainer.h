@@ -28,6 +28,9 @@ typedef struct {
     double seconds; /* with hooks->now */
 } EvalStats;
 
+/* The collective phases of a run, for a watchdog (mpi/watchdog.h) that aborts a stuck one. */
+typedef enum { TRAINER_PHASE_STEP, TRAINER_PHASE_VALIDATION, TRAINER_PHASE_CHECKPOINT } TrainerPhase;
+
 /* Every hook may be NULL. Those returning int return 0, or -1 after px_error. */
 typedef struct {
     void *ctx;
@@ -44,6 +47,9 @@ typedef struct {
     int (*on_step)(void *ctx, int steps, const StepStats *s);
     /* after every validation (steps = steps done; 0 before the first) */
     int (*on_eval)(void *ctx, int steps, const EvalStats *v);
+    /* a collective phase begins (steps = steps done when it begins) / the one begun has ended */
+    void (*phase_begin)(void *ctx, TrainerPhase phase, int steps);
+    void (*phase_end)(void *ctx);
 } TrainerHooks;
 
 /* trainer_run's outcome besides its return value. */
