@@ -100,29 +100,33 @@ typedef struct {
  * rank calls it for every dataset, with its own slice [start, start + count) of it, at `slice`). */
 static int create_dataset(CheckpointWrite *cw, int group, const char *group_name, const char *name, hid_t type,
                           size_t elem, size_t numel, const void *slice, size_t start, size_t count) {
+    int rc = 0;
     if (cw->n_parts == cw->cap_parts) {
         int cap = cw->cap_parts ? 2 * cw->cap_parts : 64;
         DataPart *bigger = realloc(cw->parts, sizeof *bigger * (size_t)cap);
-        if (!bigger) return px_error("out of memory listing the checkpoint's datasets");
-        cw->parts = bigger;
-        cw->cap_parts = cap;
+        if (bigger) cw->parts = bigger, cw->cap_parts = cap;
+        else rc = px_error("out of memory listing the checkpoint's datasets");
     }
-    DataPart *d = &cw->parts[cw->n_parts];
-    snprintf(d->name, sizeof d->name, "%s/%s", group_name, name);
-    d->type = type;
-    d->slice = slice;
-    d->start = start;
-    d->count = count;
-    hsize_t dims[1] = {numel};
-    hid_t space = H5Screate_simple(1, dims, NULL);
-    d->id = space < 0 ? -1 : H5Dcreate2(cw->groups[group], name, type, space, H5P_DEFAULT, cw->dcpl, H5P_DEFAULT);
-    if (space >= 0) H5Sclose(space);
-    if (d->id < 0) return px_error("%s: cannot create dataset '%s'", cw->tmp, d->name);
-    cw->n_parts++;
+    if (rc == 0) {
+        DataPart *d = &cw->parts[cw->n_parts];
+        snprintf(d->name, sizeof d->name, "%s/%s", group_name, name);
+        d->type = type;
+        d->slice = slice;
+        d->start = start;
+        d->count = count;
+        hsize_t dims[1] = {numel};
+        hid_t space = H5Screate_simple(1, dims, NULL);
+        d->id = space < 0 ? -1 : H5Dcreate2(cw->groups[group], name, type, space, H5P_DEFAULT, cw->dcpl, H5P_DEFAULT);
+        if (space >= 0) H5Sclose(space);
+        if (d->id < 0) rc = px_error("%s: cannot create dataset '%s'", cw->tmp, d->name);
+        else cw->n_parts++;
+    }
+    /* every rank takes part in the sum and the agreement, whatever failed */
     uint64_t sum = sum_over_ranks(cw->w, count ? slice_checksum(slice, elem, count, start) : 0);
     char hex[17];
     snprintf(hex, sizeof hex, "%016" PRIx64, sum);
-    return h5_attr_write_string(d->id, cw->tmp, "checksum", hex);
+    if (rc == 0) rc = h5_attr_write_string(cw->parts[cw->n_parts - 1].id, cw->tmp, "checksum", hex);
+    return world_agree(cw->w, rc);
 }
 
 /* Step 1 of a checkpoint: every group, dataset (its space allocated, no fill) and attribute, i.e.
@@ -135,6 +139,7 @@ static int create_layout(CheckpointWrite *cw, const Model *m, const AdamW *opt, 
         cw->groups[g] = H5Gcreate2(cw->file, group_names[g], H5P_DEFAULT, cw->gcpl, H5P_DEFAULT);
         if (cw->groups[g] < 0 && rc == 0) rc = px_error("%s: cannot create group '%s'", cw->tmp, group_names[g]);
     }
+    if (world_agree(cw->w, rc)) return -1;
     const int sharded = opt->n != m->n_params; /* ZeRO-1: moments [base, base+n) only */
     for (int i = 0; rc == 0 && i < m->n_tensors; i++) {
         const ParamTensor *t = &m->tensors[i];
@@ -180,20 +185,13 @@ static int create_layout(CheckpointWrite *cw, const Model *m, const AdamW *opt, 
     char *model_json = rc == 0 ? hf_config_text(&m->cfg) : NULL;
     if (rc == 0) rc = !model_json || h5_attr_write_string(file, path, "model_config", model_json) ? -1 : 0;
     free(model_json);
-    return rc;
+    return world_agree(cw->w, rc);
 }
 
 /* A failed step of the write, with the errno a disk gave (or PROACT_FAULT injected). */
 static int write_failed(const CheckpointWrite *cw, const char *what, int err) {
-    static const struct {
-        int value;
-        const char *name;
-    } names[] = {{ENOSPC, "ENOSPC"}, {EDQUOT, "EDQUOT"}, {EIO, "EIO"}, {EROFS, "EROFS"}, {EFBIG, "EFBIG"}};
-    const char *name = "";
-    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
-        if (names[i].value == err) name = names[i].name;
     if (!err) return px_error("%s: cannot %s: HDF5 failed (disk full?)", cw->tmp, what);
-    return px_error("%s: cannot %s: %s%s%s%s", cw->tmp, what, strerror(err), *name ? " (" : "", name, *name ? ")" : "");
+    return px_error("%s: cannot %s: %s", cw->tmp, what, file_strerror(err));
 }
 
 /* Step 3: this rank's part of every dataset, written independently (no collective inside, so a
@@ -243,6 +241,23 @@ static int step_of(const char *name) {
     return sscanf(name, "step-%d.h5%7s", &step, tail) == 1 ? step : -1;
 }
 
+/* Removes the step-N.h5.tmp files an earlier process left when it was killed mid-write (one
+ * process writes a run's checkpoints at a time): they hold disk space and nothing else. */
+static void remove_partial(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        int step;
+        char tail[8] = "";
+        if (sscanf(e->d_name, "step-%d.h5%7s", &step, tail) == 2 && strcmp(tail, ".tmp") == 0) {
+            char path[PX_PATH_MAX + 300];
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
 /* Removes all but the newest `keep` published checkpoints. */
 static void prune(const char *dir, int keep) {
     DIR *d = opendir(dir);
@@ -262,6 +277,13 @@ static void prune(const char *dir, int keep) {
             unlink(path);
         }
     }
+}
+
+/* A checkpoint's size, a little over: the data, and the metadata (measured: about 550 bytes a
+ * dataset and the config text, twice, as attributes). */
+static double checkpoint_bytes(const Model *m, const PairSampler *sampler, const CheckpointMeta *meta) {
+    double datasets = 3.0 * m->n_tensors + 1, config = meta->config ? (double)strlen(meta->config) : 0;
+    return 3.0 * 4.0 * m->n_params + 8.0 * (sampler ? sampler->n : 0) + 2048.0 * datasets + 2.0 * config + 65536.0;
 }
 
 /* The agreed error of a checkpoint that will not be published, with what is kept. */
@@ -292,12 +314,23 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
     /* 0. the common case of a full disk, as a clear error before anything is written */
     int rc = 0;
     if (meta->rank == 0) {
+        remove_partial(dir);
         struct statvfs fs;
-        double need = 3.0 * 4.0 * m->n_params + 8.0 * (sampler ? sampler->n : 0) + (1 << 20);
+        double need = checkpoint_bytes(m, sampler, meta);
         double have = statvfs(dir, &fs) == 0 ? (double)fs.f_bavail * fs.f_frsize : need;
         if (have < need)
             rc = px_error("%s: not enough disk space for a checkpoint (need %.1f MB, %.1f MB free): disk full?", dir,
                           need / 1e6, have / 1e6);
+    }
+    /* reserve the blocks of the whole file (the data, and room for the metadata) before HDF5 writes
+     * anything, creating it empty: after this a disk that fills cannot fail a write, the collective
+     * ones inside HDF5 (from H5Fcreate on) included, which no agreement could catch. HDF5 truncates
+     * an existing file only when it is not empty, so the reservation stays. */
+    if (rc == 0 && meta->rank == 0) {
+        int err = fault_injected(FAULT_CKPT_RESERVE, w->rank, meta->step, 0);
+        if (err) rc = err < 0 ? -1 : px_error("%s: cannot reserve its space: %s", tmp, file_strerror(err));
+        else if (file_reserve(tmp, (long long)checkpoint_bytes(m, sampler, meta)) < 0) rc = -1;
+        if (rc) unlink(tmp);
     }
     if (world_agree(w, rc)) return abandoned(run_dir, meta->step);
     /* create: MPI_File_open is collective and fails on every rank alike */
@@ -309,6 +342,8 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
         if (cw.file >= 0) H5Fclose(cw.file);
         return abandoned(run_dir, meta->step);
     }
+    rc = 0;
+    int failed = 0;
     /* 1. the layout; datasets get their space now and no fill (their data comes in step 3), and no
      * timestamps (the same state gives the same file) */
     cw.dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -318,25 +353,14 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
                  H5Pset_obj_track_times(cw.gcpl, 0) < 0
              ? px_error("%s: cannot set dataset properties", tmp)
              : 0;
-    if (rc == 0) rc = create_layout(&cw, m, opt, sampler, meta);
+    if (!failed) failed = world_agree(w, rc) != 0;
+    /* (create_layout agrees after each of its collective parts) */
+    if (!failed) failed = create_layout(&cw, m, opt, sampler, meta) != 0;
     errno = 0;
-    if (rc == 0 && H5Fflush(cw.file, H5F_SCOPE_LOCAL) < 0) rc = write_failed(&cw, "write its metadata", errno);
-    if (rc == 0) {
+    if (!failed && H5Fflush(cw.file, H5F_SCOPE_LOCAL) < 0) rc = write_failed(&cw, "write its metadata", errno);
+    if (rc == 0 && !failed) {
         int err = fault_injected(FAULT_CKPT_FLUSH, w->rank, meta->step, 0);
         if (err) rc = err < 0 ? -1 : write_failed(&cw, "write its metadata", err);
-    }
-    int failed = world_agree(w, rc) != 0;
-    /* 2. reserve the blocks of every dataset's data (the metadata around them is written already):
-     * the data writes then cannot run out of space */
-    long long size = 0;
-    for (int i = 0; !failed && i < cw.n_parts; i++) {
-        haddr_t at = H5Dget_offset(cw.parts[i].id);
-        if (at != HADDR_UNDEF) size = PX_MAX(size, (long long)(at + H5Dget_storage_size(cw.parts[i].id)));
-    }
-    if (!failed && rc == 0 && meta->rank == 0) {
-        int err = fault_injected(FAULT_CKPT_RESERVE, w->rank, meta->step, 0);
-        if (err) rc = err < 0 ? -1 : write_failed(&cw, "reserve its space", err);
-        else if (file_reserve(tmp, size) < 0) rc = -1;
     }
     if (!failed) failed = world_agree(w, rc) != 0;
     /* 3. the data */
@@ -350,6 +374,7 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
         if (meta->rank == 0) unlink(tmp);
         return abandoned(run_dir, meta->step);
     }
+    if (meta->rank == 0) file_release_reserve(tmp); /* the room left over for metadata */
     /* 5. publish: rename, then point `latest` at it, then prune */
     if (meta->rank == 0) {
         char latest[PX_PATH_MAX + 32], line[64];
@@ -357,7 +382,7 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
         int n = snprintf(line, sizeof line, "step-%08d.h5\n", meta->step);
         int err = fault_injected(FAULT_CKPT_RENAME, w->rank, meta->step, 0);
         if (err || rename(tmp, path) != 0) {
-            rc = err < 0 ? -1 : px_error("%s: cannot rename %s: %s", path, tmp, strerror(err ? err : errno));
+            rc = err < 0 ? -1 : px_error("%s: cannot rename %s: %s", path, tmp, file_strerror(err ? err : errno));
             unlink(tmp);
         } else if (atomic_write_buffer(latest, line, (size_t)n)) {
             rc = -1; /* `latest` still names the previous one: this one goes, as if never renamed */

@@ -55,8 +55,9 @@ static int fault_parse(Fault *f) {
         return px_error("PROACT_FAULT='%s': expected SITE:WHAT[@rankR][:datasetN][:stepS] with SITE one of "
                         "ckpt_reserve, ckpt_write, ckpt_flush, ckpt_close, ckpt_rename",
                         env);
-    const char *what = colon + 1, *at = strchr(what, '@');
-    size_t what_len = at ? (size_t)(at - what) : strlen(what);
+    const char *what = colon + 1;
+    size_t what_len = strcspn(what, "@:");
+    const char *at = what[what_len] ? what + what_len : NULL; /* the qualifiers, after '@' (or ':') */
     for (size_t i = 0; i < sizeof what_names / sizeof *what_names; i++)
         if (what_len == strlen(what_names[i].name) && strncmp(what, what_names[i].name, what_len) == 0)
             f->what = what_names[i].value;

@@ -2,7 +2,7 @@
  * fail on one rank the way a full or broken disk would, so that CI tests what a failing disk does
  * to a collective write deterministically, without mounting anything (docs/reliability.md).
  *
- *   PROACT_FAULT=SITE:WHAT[@QUALIFIER[:QUALIFIER...]]
+ *   PROACT_FAULT=SITE:WHAT[@QUALIFIER[:QUALIFIER...]]   ('@' or ':' before the first qualifier)
  *   SITE       ckpt_reserve  reserving the file's space (rank 0 does it)
  *              ckpt_write    one dataset's data
  *              ckpt_flush    the metadata flush (the real flush runs, then reports the fault)

@@ -130,15 +130,40 @@ int json_log_keep_steps(JsonLog *log, long last_step) {
     return 0;
 }
 
+const char *file_strerror(int err) {
+    static const struct {
+        int value;
+        const char *name;
+    } names[] = {{ENOSPC, "ENOSPC"}, {EDQUOT, "EDQUOT"}, {EIO, "EIO"}, {EROFS, "EROFS"}, {EFBIG, "EFBIG"}};
+    static _Thread_local char text[160];
+    const char *name = NULL;
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (names[i].value == err) name = names[i].name;
+    if (name) snprintf(text, sizeof text, "%s (%s)", strerror(err), name);
+    else snprintf(text, sizeof text, "%s", strerror(err));
+    return text;
+}
+
 int file_reserve(const char *path, long long bytes) {
-    int fd = open(path, O_WRONLY);
+    int fd = open(path, O_WRONLY | O_CREAT, 0644);
     if (fd < 0) return px_error("%s: cannot open to reserve its space: %s", path, strerror(errno));
     int rc = 0;
-    if (bytes > 0 && fallocate(fd, 0, 0, (off_t)bytes) != 0) {
+    if (bytes > 0 && fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)bytes) != 0) {
         int e = errno;
         if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) rc = 1; /* this file system cannot: write and see */
-        else rc = px_error("%s: cannot reserve %.1f MB: %s", path, bytes / 1e6, strerror(e));
+        else rc = px_error("%s: cannot reserve %.1f MB: %s", path, bytes / 1e6, file_strerror(e));
     }
     if (close(fd) != 0 && rc == 0) rc = px_error("%s: cannot close after reserving its space: %s", path, strerror(errno));
     return rc;
+}
+
+void file_release_reserve(const char *path) {
+    int fd = open(path, O_WRONLY);
+    struct stat st;
+    if (fd < 0) return;
+    /* a truncation that shrinks the file frees every block past its end (ext4, xfs, tmpfs) */
+    if (fstat(fd, &st) == 0 && ftruncate(fd, st.st_size + 1) == 0 && ftruncate(fd, st.st_size) != 0) {
+        /* the file now has one byte too many, which HDF5 ignores: harmless */
+    }
+    close(fd);
 }

@@ -13,10 +13,17 @@ int file_copy(const char *src, const char *dst);
 /* mkdir -p: creates dir and its parents; fine if it exists. Errors name the path. */
 int file_mkdirs(const char *dir);
 
-/* Reserves the blocks of the file's first `bytes` bytes (extending it to that size if shorter), so
- * that writes inside them cannot fail for lack of space: 0 when reserved, 1 when the file system
- * cannot reserve (writes may still fail), -1 with px_error on failure (ENOSPC: the disk is full). */
+/* strerror(err), with the errno's name for the ones a failing disk gives: "No space left on device
+ * (ENOSPC)". A thread-local buffer, valid until the next call. */
+const char *file_strerror(int err);
+
+/* Reserves the blocks of the file's first `bytes` bytes (creating it if needed) without changing
+ * its size, so that writes
+ * inside them cannot fail for lack of space: 0 when reserved, 1 when the file system cannot reserve
+ * (writes may still fail), -1 with px_error on failure (ENOSPC: the disk is full). */
 int file_reserve(const char *path, long long bytes);
+/* Gives back the reserved blocks past the file's end (best effort). */
+void file_release_reserve(const char *path);
 
 /* A log of one JSON object per line (RUN_DIR/metrics.jsonl), appended and flushed line by line
  * so that a crash loses at most the line being written. */

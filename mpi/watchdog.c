@@ -52,9 +52,9 @@ static void *watch(void *arg) {
         double ran = now_s() - dog.since, limit = limit_of(dog.kind);
         if (ran <= limit) continue;
         fprintf(stderr,
-                "proact: error: rank %d: watchdog: %s has run for %.0f s, past its limit of %.0f s "
+                "proact: error: rank %d: watchdog: %s has run for %.1f s, past its limit of %.1f s "
                 "(train.watchdog_s = %s): a collective operation is stuck; aborting every rank\n",
-                dog.rank, dog.name, ran, limit, dog.fixed_s > 0 ? "a fixed limit" : "auto");
+                dog.rank, dog.name, ran, limit, dog.fixed_s > 0 ? "fixed" : "auto");
         fflush(stderr);
         /* The main thread is stuck inside MPI, so this thread makes the one call that ends the job;
          * should MPI_Abort return, the process ends anyway (the launcher then ends the others). */
