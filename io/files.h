@@ -10,6 +10,10 @@ int file_read_all(const char *path, char **data, size_t *len);
 /* Copies a file to dst, published atomically (atomic_file.h). Errors name the path. */
 int file_copy(const char *src, const char *dst);
 
+/* 1 if a and b name the same existing file or directory (the same device and inode, whatever the
+ * spelling: "A", "./A", "A/", a symbolic link to A), else 0. */
+int file_same(const char *a, const char *b);
+
 /* mkdir -p: creates dir and its parents; fine if it exists. Errors name the path. */
 int file_mkdirs(const char *dir);
 

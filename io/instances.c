@@ -337,6 +337,19 @@ int instances_read(const char *path, Instance **v, int *n) {
 
 /* ---- scores.tsv ----------------------------------------------------------------------------- */
 
+/* The columns, in order: the first SCORE_COLUMNS_PLAIN always, the *_CA ones with has_ca. */
+enum { SCORE_COLUMNS_PLAIN = 6, SCORE_COLUMNS_CA = 10 };
+static const char *const score_columns[SCORE_COLUMNS_CA] = {"BLEU", "chrF",  "AL",      "LAAL",  "AP",
+                                                            "DAL",  "AL_CA", "LAAL_CA", "AP_CA", "DAL_CA"};
+
+/* The header line of n columns, without its newline. */
+static void scores_header(char *buf, size_t size, int n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < n && used < size; k++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "\t" : "", score_columns[k]);
+}
+
 static void tsv_value(FILE *fp, double x, int last) {
     if (isnan(x)) fputs("nan", fp);
     else fprintf(fp, "%.6f", x);
@@ -345,16 +358,60 @@ static void tsv_value(FILE *fp, double x, int last) {
 
 static int scores_body(FILE *fp, void *ctx) {
     const EvalScores *s = ctx;
-    fputs("BLEU\tchrF\tAL\tLAAL\tAP\tDAL", fp);
-    fputs(s->has_ca ? "\tAL_CA\tLAAL_CA\tAP_CA\tDAL_CA\n" : "\n", fp);
-    const double v[] = {s->bleu.score, s->chrf,  s->AL,      s->LAAL,  s->AP,
-                        s->DAL,        s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
-    int nv = s->has_ca ? 10 : 6;
+    const double v[SCORE_COLUMNS_CA] = {s->bleu.score, s->chrf,  s->AL,      s->LAAL,  s->AP,
+                                        s->DAL,        s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
+    int nv = s->has_ca ? SCORE_COLUMNS_CA : SCORE_COLUMNS_PLAIN;
+    char header[128];
+    scores_header(header, sizeof header, nv);
+    fprintf(fp, "%s\n", header);
     for (int i = 0; i < nv; i++) tsv_value(fp, v[i], i == nv - 1);
     return ferror(fp) ? -1 : 0;
 }
 
 int scores_tsv_write(const char *path, const EvalScores *s) { return atomic_write(path, scores_body, (void *)s); }
+
+/* A value as tsv_value writes it: "%.6f" (digits, '-', '.'), or "nan" where nan_ok. */
+static int tsv_number(const char *path, const char *column, const char *field, int nan_ok, double *out) {
+    if (nan_ok && strcmp(field, "nan") == 0) {
+        *out = NAN;
+        return 0;
+    }
+    char *end;
+    *out = strtod(field, &end);
+    if (*field && strspn(field, "-0123456789.") == strlen(field) && !*end && isfinite(*out)) return 0;
+    return px_error("%s:2: column '%s' is not a number%s: '%.40s'", path, column, nan_ok ? " or nan" : "", field);
+}
+
+int scores_tsv_read(const char *path, EvalScores *s) {
+    memset(s, 0, sizeof *s);
+    char **lines, header[2][128], *fields[SCORE_COLUMNS_CA];
+    int n_lines, rc = 0, nc = 0;
+    if (lines_read(path, &lines, &n_lines)) return -1;
+    scores_header(header[0], sizeof header[0], SCORE_COLUMNS_PLAIN);
+    scores_header(header[1], sizeof header[1], SCORE_COLUMNS_CA);
+    if (n_lines == 0) rc = px_error("%s: empty, expected a header line and a line of scores", path);
+    else if (strcmp(lines[0], header[0]) == 0) nc = SCORE_COLUMNS_PLAIN;
+    else if (strcmp(lines[0], header[1]) == 0) nc = SCORE_COLUMNS_CA;
+    else rc = px_error("%s:1: header is '%.80s', expected '%s' (and the *_CA columns)", path, lines[0], header[0]);
+    if (rc == 0 && n_lines < 2) rc = px_error("%s: no line of scores after the header", path);
+    if (rc == 0 && n_lines > 2) rc = px_error("%s:3: a line after the scores: '%.40s'", path, lines[2]);
+    int nf = 0;
+    for (char *p = rc == 0 ? lines[1] : NULL; p; nf++) { /* split at the tabs, in place */
+        char *tab = strchr(p, '\t');
+        if (tab) *tab++ = '\0';
+        if (nf < SCORE_COLUMNS_CA) fields[nf] = p;
+        p = tab;
+    }
+    if (rc == 0 && nf != nc) rc = px_error("%s:2: %d values, expected %d (one per column of the header)", path, nf, nc);
+    double *const slot[SCORE_COLUMNS_CA] = {&s->bleu.score, &s->chrf,  &s->AL,      &s->LAAL,  &s->AP,
+                                            &s->DAL,        &s->AL_CA, &s->LAAL_CA, &s->AP_CA, &s->DAL_CA};
+    /* BLEU and chrF always have a value; a latency is nan when no sentence wrote anything */
+    for (int k = 0; k < nc && rc == 0; k++) rc = tsv_number(path, score_columns[k], fields[k], k >= 2, slot[k]);
+    s->has_ca = nc == SCORE_COLUMNS_CA;
+    free(lines);
+    if (rc) memset(s, 0, sizeof *s);
+    return rc;
+}
 
 /* ---- text files, one segment per line ------------------------------------------------------------ */
 

@@ -30,6 +30,12 @@ int instances_read(const char *path, Instance **v, int *n);
  * s->has_ca), then the values with 6 decimals ("nan" for an undefined latency). */
 int scores_tsv_write(const char *path, const EvalScores *s);
 
+/* Reads a scores.tsv as scores_tsv_write writes it: exactly its header (with or without the *_CA
+ * columns, which sets s->has_ca), then one line with a value per column, each "%.6f" or, for a
+ * latency, "nan". Fills the scores the file holds (bleu.score, chrf, AL ... DAL, the *_CA ones);
+ * every other member of *s is zero. -1 with "path:line: column 'x' ..." at the first fault. */
+int scores_tsv_read(const char *path, EvalScores *s);
+
 /* Reads a text file as lines (one segment per line; the final newline is optional, a "\r"
  * before "\n" is removed). *lines is one malloc'ed block holding the pointers and the text:
  * free(*lines) frees it all. An empty file gives *n = 0. Invalid UTF-8 or a NUL byte -> -1

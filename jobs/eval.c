@@ -502,12 +502,17 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
         OPT("merge", 0, OPT_FLAG, &a->merge, NULL,
             "combine earlier evaluations (PART_DIRs: their -o, e.g.\n"
             "one Slurm array task per head) into OUT as one\n"
-            "evaluation of all their heads would have written it:\n"
-            "copies each head's files, writes curve.csv, curve.svg,\n"
-            "summary.txt and prints the table. Heads keep the order\n"
-            "of the parts; all must have scored the same sentences.\n"
-            "No MPI and no model: --model DIR only names the model\n"
-            "in the plot's title"),
+            "evaluation of all their heads would have written it.\n"
+            "First reads every part back and scores each head's\n"
+            "instances.log again: a bad line, a sentence count\n"
+            "other than curve.csv's, other sentences than the first\n"
+            "head's or a scores.tsv/curve.csv value that differs\n"
+            "from the rescoring stops it before it writes anything.\n"
+            "Then copies each head's files, writes curve.csv,\n"
+            "curve.svg, summary.txt from the rescored numbers and\n"
+            "prints the table. Heads keep the order of the parts.\n"
+            "OUT must not be one of the PART_DIRs. No MPI and no\n"
+            "model: --model DIR only names the model in the plot"),
         {0}};
     Opts o = {.command = "eval", .opts = table, .arg_name = "PART_DIR..."};
     o.usage = "proact eval --model DIR --data test.h5|test.tsv --heads SPEC[,SPEC...] -o OUT [options]\n"

@@ -1,23 +1,23 @@
 /* eval_merge.c — `proact eval --merge`: finished evaluations (say one Slurm array task per head)
  * combined into the directory one evaluation of all their heads would have written.
- * Recipe: read each part's curve.csv back (checking every field, and that all parts scored the
- * same sentences alike) -> check that each head's files can be read -> copy them into OUT ->
- * write the files across heads with eval's own writers -> print the table.
+ * Recipe: refuse an OUT that is one of the parts -> read each part's curve.csv back (checking every
+ * field, and that all parts scored the same sentences alike) -> per head, read its instances.log
+ * and scores.tsv, score the instances again with eval's own scoring and require both files to say
+ * the same -> only then write: copy each head's files into OUT, write the files across heads from
+ * the scores of the instances with eval's own writers -> print the table.
  * It only reads and writes files, so it never starts MPI. */
-#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "io/files.h"
 #include "io/instances.h"
 #include "jobs/eval.h"
 #include "jobs/jobs.h"
 #include "src/base/common.h"
+#include "src/metrics/scoring.h"
 
 /* Where a merged row came from: to copy its head's files and to name it in errors. */
 typedef struct {
@@ -145,39 +145,169 @@ static int read_curve(const char *part, HeadResult **hr, RowOrigin **from, int *
     return rc;
 }
 
-/* Whether two paths name the same directory (then its files are already in place). */
-static int same_dir(const char *a, const char *b) {
-    struct stat sa, sb;
-    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+/* The BLEU options of a signature: the tokenizer and case that bleu_signature turns into it. */
+static int score_options_of(const char *signature, const char *where, ScoreOptions *o) {
+    score_options_default(o); /* word_ms 0: no *_CA, which need the --word-ms no file records */
+    char sig[sizeof((EvalScores *)0)->signature];
+    for (int tok = BLEU_TOK_13A; tok <= BLEU_TOK_CHAR; tok++)
+        for (int lc = 0; lc <= 1; lc++) {
+            bleu_signature((BleuTokenizer)tok, lc, sig, sizeof sig);
+            if (strcmp(sig, signature) == 0) {
+                o->tok = (BleuTokenizer)tok;
+                o->lowercase = lc;
+                return 0;
+            }
+        }
+    return px_error("%s: column 'signature' is not a BLEU signature proact writes: '%s'", where, signature);
 }
 
-/* Copies PART/<dir>/{instances.log,scores.tsv} into OUT/<dir>/. With copy = 0 it only checks that
- * they can be read, so that a missing one stops the merge before it writes anything. */
-static int merge_head_files(const char *part, const char *out_dir, const char *dir, int copy) {
+/* The sentences every head must have scored: the first head's instances. */
+typedef struct {
+    Instance *v;
+    int n;
+    char path[PX_PATH_MAX + 160]; /* its instances.log */
+} Sentences;
+
+static void sentences_free(Sentences *s) {
+    for (int i = 0; s->v && i < s->n; i++) instance_free(&s->v[i]);
+    free(s->v);
+    s->v = NULL;
+}
+
+/* Whether v[0..n) are the first head's sentences, in its order (index, source, reference): 0, or
+ * -1 naming the first field that differs. */
+static int check_same_sentences(const Sentences *first, const Instance *v, int n, const char *path) {
+    for (int i = 0; i < n && i < first->n; i++) {
+        const Instance *a = &v[i], *b = &first->v[i];
+        const char *field = a->index != b->index                   ? "index"
+                            : strcmp(a->source, b->source)         ? "source"
+                            : a->source_length != b->source_length ? "source_length"
+                            : strcmp(a->reference, b->reference)   ? "reference"
+                                                                   : NULL;
+        if (field)
+            return px_error("%s: sentence %d: field '%s' differs from %s's: the parts must evaluate the same "
+                            "sentences (--data, --limit)",
+                            path, i + 1, field, first->path);
+    }
+    return 0;
+}
+
+/* The scores both files keep, in scores.tsv's column order; a *_CA value is NaN when absent. */
+enum { SCORE_PLAIN = 6, SCORE_ALL = 10 };
+static const char *const score_names[SCORE_ALL] = {"BLEU", "chrF",  "AL",      "LAAL",  "AP",
+                                                   "DAL",  "AL_CA", "LAAL_CA", "AP_CA", "DAL_CA"};
+static void score_values(const EvalScores *s, int has_ca, double v[SCORE_ALL]) {
+    const double all[SCORE_ALL] = {s->bleu.score, s->chrf,  s->AL,      s->LAAL,  s->AP,
+                                   s->DAL,        s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
+    for (int k = 0; k < SCORE_ALL; k++) v[k] = k < SCORE_PLAIN || has_ca ? all[k] : NAN;
+}
+
+/* Equal to the 6 decimals that curve.csv and scores.tsv keep; NaN (no latency) only equals NaN. */
+static int agree(double a, double b) {
+    if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+    return fabs(a - b) <= 1e-6 + 1e-12 * fabs(b);
+}
+
+/* The curve.csv row (claim, at row) and scores.tsv (file, at tsv) against the scores of the
+ * instances (re, of log). The *_CA latencies need the --word-ms that no file records: those of
+ * scores.tsv must equal the row's, and the instances must have the times they come from. */
+static int check_scores(const HeadResult *claim, const char *row, const EvalScores *file, const char *tsv,
+                        const EvalScores *re, const Instance *v, const char *log) {
+    double c[SCORE_ALL], f[SCORE_ALL], r[SCORE_ALL];
+    int row_ca = 0;
+    score_values(&claim->scores, 1, c);
+    score_values(file, file->has_ca, f);
+    score_values(re, 0, r);
+    for (int k = SCORE_PLAIN; k < SCORE_ALL; k++) row_ca |= !isnan(c[k]);
+    if (row_ca && !file->has_ca) return px_error("%s:1: no *_CA columns, but %s has *_CA latencies", tsv, row);
+    for (int k = 0; k < SCORE_ALL; k++) {
+        if (k < SCORE_PLAIN && !agree(f[k], r[k]))
+            return px_error("%s:2: column '%s' is %.6f, but the sentences of %s score %.6f", tsv, score_names[k], f[k],
+                            log, r[k]);
+        if (k < SCORE_PLAIN && !agree(c[k], r[k]))
+            return px_error("%s: column '%s' is %.6f, but the sentences of %s score %.6f", row, score_names[k], c[k],
+                            log, r[k]);
+        if (k >= SCORE_PLAIN && !agree(f[k], c[k]))
+            return px_error("%s:2: column '%s' is %.6f, but %s has %.6f", tsv, score_names[k], f[k], row, c[k]);
+    }
+    if (claim->scores.n_no_output != re->n_no_output)
+        return px_error("%s: column 'n_no_output' is %d, but %s has %d sentences without output", row,
+                        claim->scores.n_no_output, log, re->n_no_output);
+    for (int i = 0; file->has_ca && i < re->n; i++)
+        if (v[i].n_delays > 0 && !v[i].elapsed)
+            return px_error("%s: sentence %d: field 'elapsed' is empty, but %s has *_CA latencies", log, i + 1, tsv);
+    return 0;
+}
+
+/* Reads and checks one head's instances.log and scores.tsv against its curve.csv row, and puts
+ * into *r the scores of its instances. The first head's instances are kept in *first. */
+static int check_head(const char *part, int line, HeadResult *r, Sentences *first) {
+    char row[PX_PATH_MAX + 48], log[PX_PATH_MAX + 160], tsv[PX_PATH_MAX + 160];
+    snprintf(row, sizeof row, "%s/curve.csv:%d", part, line);
+    snprintf(log, sizeof log, "%s/%s/instances.log", part, r->dir);
+    snprintf(tsv, sizeof tsv, "%s/%s/scores.tsv", part, r->dir);
+    ScoreOptions so;
+    EvalScores file, re;
+    Instance *v = NULL;
+    int n = 0;
+    if (score_options_of(r->scores.signature, row, &so) || instances_read(log, &v, &n)) return -1;
+    int rc = 0;
+    if (n != r->scores.n) rc = px_error("%s: %d sentences, but %s has n = %d", log, n, row, r->scores.n);
+    if (rc == 0 && first->v) rc = check_same_sentences(first, v, n, log);
+    if (rc == 0) rc = scores_tsv_read(tsv, &file);
+    if (rc == 0 && eval_scores(v, n, &so, &re)) rc = error_at(log);
+    if (rc == 0) rc = check_scores(r, row, &file, tsv, &re, v, log);
+    if (rc == 0) { /* the summary's numbers: the instances', and the *_CA and timing the files agree on */
+        re.has_ca = file.has_ca;
+        re.AL_CA = r->scores.AL_CA;
+        re.LAAL_CA = r->scores.LAAL_CA;
+        re.AP_CA = r->scores.AP_CA;
+        re.DAL_CA = r->scores.DAL_CA;
+        r->scores = re;
+    }
+    if (rc == 0 && !first->v) {
+        *first = (Sentences){v, n, ""};
+        snprintf(first->path, sizeof first->path, "%s", log);
+        return 0;
+    }
+    Sentences mine = {v, n, ""};
+    sentences_free(&mine);
+    return rc;
+}
+
+/* Copies PART/<dir>/{instances.log,scores.tsv}, checked before, into OUT/<dir>/. */
+static int copy_head_files(const char *part, const char *out_dir, const char *dir) {
     static const char *const files[] = {"instances.log", "scores.tsv"};
     char src[PX_PATH_MAX + 160], dst[PX_PATH_MAX + 160];
     snprintf(dst, sizeof dst, "%s/%s", out_dir, dir);
-    if (copy && file_mkdirs(dst)) return -1;
+    if (file_mkdirs(dst)) return -1;
     for (size_t k = 0; k < sizeof files / sizeof *files; k++) {
         snprintf(src, sizeof src, "%s/%s/%s", part, dir, files[k]);
         snprintf(dst, sizeof dst, "%s/%s/%s", out_dir, dir, files[k]);
-        if (!copy && access(src, R_OK)) return px_error("%s: cannot read: %s", src, strerror(errno));
-        if (copy && file_copy(src, dst)) return -1;
+        if (file_copy(src, dst)) return -1;
     }
     return 0;
 }
 
 /* proact eval --merge: the parts' heads, in order, written to out_dir as one evaluation of them
- * all would have written them. model_dir (may be NULL) only names the model in the plot. */
+ * all would have written them. model_dir (may be NULL) only names the model in the plot. Nothing
+ * is written before every part has been read and checked. */
 int merge_evals(const char *out_dir, const char *model_dir, char *const *parts, int n_parts) {
     HeadResult *hr = NULL;
     RowOrigin *from = NULL;
+    Sentences first = {0};
     int n = 0, rc = 0;
+    /* OUT/curve.csv would replace the part's own: the part would lose its record of its heads */
+    for (int p = 0; p < n_parts && rc == 0; p++)
+        if (file_same(out_dir, parts[p]))
+            rc = px_error("%s: the output directory is the part %s: --merge does not write over its inputs, give a "
+                          "new -o",
+                          out_dir, parts[p]);
     for (int p = 0; p < n_parts && rc == 0; p++) rc = read_curve(parts[p], &hr, &from, &n);
-    for (int h = 0; h < n && rc == 0; h++) rc = merge_head_files(from[h].part, out_dir, hr[h].dir, 0);
+    for (int h = 0; h < n && rc == 0; h++) rc = check_head(from[h].part, from[h].line, &hr[h], &first);
+    sentences_free(&first);
     if (rc == 0) rc = file_mkdirs(out_dir);
-    for (int h = 0; h < n && rc == 0; h++)
-        if (!same_dir(from[h].part, out_dir)) rc = merge_head_files(from[h].part, out_dir, hr[h].dir, 1);
+    for (int h = 0; h < n && rc == 0; h++) rc = copy_head_files(from[h].part, out_dir, hr[h].dir);
     if (rc == 0) rc = write_summary(out_dir, hr, n, model_dir);
     if (rc == 0) {
         fprintf(stderr, "proact eval: merged %d head%s of %d evaluation%s -> %s\n", n, n == 1 ? "" : "s", n_parts,

@@ -217,17 +217,24 @@ check "... the plot's title without a model" grep -q '>Latency-quality: 4 senten
 check "merge one part (--word-ms 0: no *_CA) into a copy" merge_to "$WORK/w0m" "$WORK/w0"
 check "... with the same curve.csv and summary.txt, byte for byte" \
   bash -c "cmp '$WORK/w0/curve.csv' '$WORK/w0m/curve.csv' && cmp '$WORK/w0/summary.txt' '$WORK/w0m/summary.txt'"
+# --- an output that is one of the parts is refused, however it is spelled, and the part stays as it was
 cp -r "$WORK/pa" "$WORK/self"
-check "merge into one of the parts" merge_to "$WORK/self" "$WORK/self" "$WORK/pb"
-check "... its own files stay, the other part's join" \
-  bash -c "cmp '$WORK/pa/waitk_2/instances.log' '$WORK/self/waitk_2/instances.log' &&
-           cmp '$WORK/pb/entropy_3.5/instances.log' '$WORK/self/entropy_3.5/instances.log' &&
-           [ \$(wc -l <'$WORK/self/curve.csv') -eq 3 ]"
+ln -s self "$WORK/selflink"
+sums() { (cd "$1" && find . -type f | sort | xargs md5sum); }
+sums "$WORK/self" >"$WORK/self.before"
+in_work() { (cd "$WORK" && "$@"); } # relative paths, as a user types them
+expect_fail "merge: -o A A B refused" "$WORK/self: the output directory is the part $WORK/self" \
+  "${MERGE[@]}" -o "$WORK/self" "$WORK/self" "$WORK/pb"
+expect_fail "merge: -o ./A/ A B refused" "./self/: the output directory is the part self" \
+  in_work "${MERGE[@]}" -o ./self/ self pb
+expect_fail "merge: -o B A (B a link to A) refused" "selflink: the output directory is the part self" \
+  in_work "${MERGE[@]}" -o selflink pb self
+check "... the part is left as it was (checksums)" bash -c "cmp '$WORK/self.before' <(cd '$WORK/self' && find . -type f | sort | xargs md5sum)"
 
 merge_fails() { # merge_fails "what" "error substring" PART...: one error line, and no OUT/curve.csv
   local what="$1" needle="$2"; shift 2
   expect_fail "merge: $what" "$needle" "${MERGE[@]}" -o "$WORK/bad" "$@"
-  check "merge: $what: no curve.csv written" test ! -e "$WORK/bad/curve.csv"
+  check "merge: $what: nothing written" test ! -e "$WORK/bad"
 }
 mkdir "$WORK/nocurve"
 for p in header number nolog; do cp -r "$WORK/pb" "$WORK/$p"; done
@@ -244,4 +251,45 @@ merge_fails "a row with a bad number" "$WORK/number/curve.csv:2: column 'LAAL' i
   "$WORK/pa" "$WORK/number"
 merge_fails "a missing per-head file" "$WORK/nolog/entropy_3.5/instances.log" "$WORK/pa" "$WORK/nolog"
 merge_fails "an option of the evaluation" "--limit does not apply" --limit 3 "$WORK/pa"
+
+# --- each head's instances.log and scores.tsv are read and scored again: what a killed or edited task leaves
+L=entropy_3.5/instances.log S=entropy_3.5/scores.tsv
+for p in empty trunc garbage fewer tsvbad curvebad edited othersent; do cp -r "$WORK/pb" "$WORK/$p"; done
+: >"$WORK/empty/$L"
+head -c -25 "$WORK/pb/$L" >"$WORK/trunc/$L"                  # the last line cut mid-JSON
+printf 'PK\003\004\377\376\000\001 not a log\n' >"$WORK/garbage/$L"
+head -n 3 "$WORK/pb/$L" >"$WORK/fewer/$L"                     # whole lines, one sentence short
+awk -F'\t' -v OFS='\t' 'NR == 2 { $4 += 0.5 } 1' "$WORK/pb/$S" >"$WORK/tsvbad/$S" # $4: LAAL
+awk -F, -v OFS=, 'NR == 2 { $4 += 1 } 1' "$WORK/pb/curve.csv" >"$WORK/curvebad/curve.csv" # $4: BLEU
+"$PYTHON" - "$WORK/pb/$L" "$WORK/edited/$L" "$WORK/othersent/$L" <<'PY'
+import json, sys
+src, edited, other = sys.argv[1:4]
+lines = [json.loads(l) for l in open(src)]
+def write(path, objs):
+    with open(path, "w") as f:
+        f.writelines(json.dumps(o) + "\n" for o in objs)
+# valid JSON, other delays: instances.log no longer gives the scores of scores.tsv and curve.csv
+e = [dict(o) for o in lines]
+e[0]["delays"] = [e[0]["source_length"]] * len(e[0]["delays"])
+e[1]["delays"] = [1] * len(e[1]["delays"])
+write(edited, e)
+o = [dict(x) for x in lines]
+o[1]["reference"] += " extra"
+write(other, o)
+PY
+merge_fails "an empty instances.log" "$WORK/empty/$L: no instances" "$WORK/pa" "$WORK/empty"
+merge_fails "an instances.log cut mid-line" "$WORK/trunc/$L:4: not valid JSON" "$WORK/pa" "$WORK/trunc"
+merge_fails "an instances.log of garbage bytes" "$WORK/garbage/$L:1: not valid JSON" "$WORK/pa" "$WORK/garbage"
+merge_fails "an instances.log with fewer sentences than curve.csv" \
+  "$WORK/fewer/$L: 3 sentences, but $WORK/fewer/curve.csv:2 has n = 4" "$WORK/pa" "$WORK/fewer"
+merge_fails "a scores.tsv that disagrees with the instances" \
+  "$WORK/tsvbad/$S:2: column 'LAAL' is" "$WORK/pa" "$WORK/tsvbad"
+merge_fails "a curve.csv row that disagrees with the instances" \
+  "$WORK/curvebad/curve.csv:2: column 'BLEU' is" "$WORK/pa" "$WORK/curvebad"
+merge_fails "an instances.log edited (valid JSON, other delays)" "$WORK/edited/$S:2: column 'AL' is" \
+  "$WORK/pa" "$WORK/edited"
+merge_fails "a part with other sentences (a reference differs)" \
+  "$WORK/othersent/$L: sentence 2: field 'reference' differs from $WORK/pa/waitk_2/instances.log's" \
+  "$WORK/pa" "$WORK/othersent"
+merge_fails "... also when the bad part comes first" "$WORK/empty/$L: no instances" "$WORK/empty" "$WORK/pa"
 finish

@@ -421,6 +421,68 @@ static void test_scores_tsv(void **state) {
     free(text);
 }
 
+/* scores_tsv_read takes back what scores_tsv_write wrote, and names the line and column of a bad one. */
+static void test_scores_tsv_read(void **state) {
+    (void)state;
+    const char *path = tmp_path("scores_read.tsv");
+    EvalScores s, r;
+    memset(&s, 0, sizeof s);
+    s.bleu.score = 23.456789;
+    s.chrf = 51.2;
+    s.AL = 3.25;
+    s.LAAL = NAN;
+    s.AP = -0.75;
+    s.DAL = 4.125;
+    assert_int_equal(scores_tsv_write(path, &s), 0);
+    assert_int_equal(scores_tsv_read(path, &r), 0);
+    assert_int_equal(r.has_ca, 0);
+    assert_close(r.bleu.score, 23.456789, 0);
+    assert_close(r.chrf, 51.2, 0);
+    assert_close(r.AP, -0.75, 0);
+    assert_true(isnan(r.LAAL));
+    assert_int_equal(r.n, 0);
+    s.has_ca = 1;
+    s.AL_CA = 812.5;
+    s.LAAL_CA = 900;
+    s.AP_CA = NAN;
+    s.DAL_CA = 1000.0625;
+    assert_int_equal(scores_tsv_write(path, &s), 0);
+    assert_int_equal(scores_tsv_read(path, &r), 0);
+    assert_int_equal(r.has_ca, 1);
+    assert_close(r.AL_CA, 812.5, 0);
+    assert_close(r.DAL_CA, 1000.0625, 0);
+    assert_true(isnan(r.AP_CA));
+
+    static const char H[] = "BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n";
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"", ": empty, expected a header line and a line of scores"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\n1\t2\t3\t4\t5\n", ":1: header is 'BLEU\tchrF\tAL\tLAAL\tAP', expected"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\tAL_CA\n1\t2\t3\t4\t5\t6\t7\n", ":1: header is"},
+        {H, ": no line of scores after the header"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\t6\n\n", ":3: a line after the scores"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\n", ":2: 5 values, expected 6"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\t6\t7\n", ":2: 7 values, expected 6"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\nnan\t2\t3\t4\t5\t6\n", ":2: column 'BLEU' is not a number: 'nan'"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4.5x\t5\t6\n", ":2: column 'LAAL' is not a number or nan: '4.5x'"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t\t6\n", ":2: column 'AP' is not a number or nan: ''"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\tinf\n", ":2: column 'DAL' is not a number or nan: 'inf'"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t 2\t3\t4\t5\t6\n", ":2: column 'chrF' is not a number: ' 2'"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        write_file(path, cases[c].text);
+        r.chrf = 7;
+        if (scores_tsv_read(path, &r) != -1) fail_msg("case %zu: read did not fail", c);
+        assert_true(r.chrf == 0 && r.has_ca == 0);
+        char want[PX_PATH_MAX + 128];
+        snprintf(want, sizeof want, "%s%s", path, cases[c].want);
+        if (!strstr(px_error_message(), want)) fail_msg("case %zu: error '%s' lacks '%s'", c, px_error_message(), want);
+    }
+    assert_int_equal(scores_tsv_read(tmp_path("missing.tsv"), &r), -1);
+    assert_non_null(strstr(px_error_message(), "missing.tsv: cannot open"));
+}
+
 static void test_lines_read(void **state) {
     (void)state;
     const char *path = tmp_path("lines.txt");
@@ -573,6 +635,7 @@ int main(void) {
         cmocka_unit_test(test_instances_simuleval_style),
         cmocka_unit_test(test_instances_errors),
         cmocka_unit_test(test_scores_tsv),
+        cmocka_unit_test(test_scores_tsv_read),
         cmocka_unit_test(test_lines_read),
         cmocka_unit_test(test_plot_ticks),
         cmocka_unit_test(test_plot_svg),
