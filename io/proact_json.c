@@ -333,16 +333,16 @@ int proact_json_write(const char *path, const ProactJson *pj) {
     return rc;
 }
 
-int proact_json_set_probe(const char *path, const Probe *p, const ProbeFitInfo *fit) {
+int proact_json_set_probe(const char *from, const char *to, const Probe *p, const ProbeFitInfo *fit) {
     ProactJson pj;
-    if (proact_json_read(path, &pj)) return -1;
+    if (proact_json_read(from, &pj)) return -1;
     probe_free(&pj.probe);
     fit_free(&pj.fit);
     pj.probe = *p; /* lent: not freed below */
     pj.has_probe = 1;
     pj.has_fit = fit != NULL;
     if (fit) pj.fit = *fit;
-    int rc = proact_json_write(path, &pj);
+    int rc = proact_json_write(to, &pj);
     memset(&pj.probe, 0, sizeof pj.probe);
     memset(&pj.fit, 0, sizeof pj.fit);
     proact_json_free(&pj);

@@ -55,8 +55,9 @@ int proact_json_check(const char *path, const ProactJson *pj, int vocab, int hid
  * arrays and fit strings may be the caller's. */
 int proact_json_write(const char *path, const ProactJson *pj);
 
-/* Puts the probe and its fit record into the file at PATH, keeping every other field. */
-int proact_json_set_probe(const char *path, const Probe *p, const ProbeFitInfo *fit);
+/* Reads the file at FROM and writes it to TO (atomically; may be the same path) with the probe
+ * and its fit record put in, every other field kept. */
+int proact_json_set_probe(const char *from, const char *to, const Probe *p, const ProbeFitInfo *fit);
 
 /* Frees what proact_json_read allocated (not what a caller lent for proact_json_write). */
 void proact_json_free(ProactJson *pj);

@@ -313,9 +313,11 @@ static int make_probe(const double *coef, const double *mean, const double *scal
     return 0;
 }
 
-/* -o DIR: the model's files beside the new proact.json */
+/* -o DIR: the model's files beside the new proact.json, which is written after them (with the
+ * probe, straight from the model's own), so that a run killed half-way leaves no DIR/proact.json
+ * rather than one without the probe: each file is published atomically, the directory is not. */
 static int copy_model(const char *from, const char *to) {
-    static const char *files[] = {"config.json", "model.safetensors", "tokenizer.json", "proact.json"};
+    static const char *files[] = {"config.json", "model.safetensors", "tokenizer.json"};
     if (file_mkdirs(to)) return -1;
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char src[PX_PATH_MAX + 32], dst[PX_PATH_MAX + 32];
@@ -396,11 +398,12 @@ int cmd_probe(int argc, char **argv) {
                              .ridge_train_accuracy = acc[2],
                              .ridge_holdout_accuracy = acc[3],
                              .ranks = w.size};
-        char pj_path[PX_PATH_MAX + 32];
-        snprintf(pj_path, sizeof pj_path, "%s/proact.json", dir);
+        char pj_from[PX_PATH_MAX + 32], pj_to[PX_PATH_MAX + 32];
+        snprintf(pj_from, sizeof pj_from, "%s/proact.json", a.model_dir);
+        snprintf(pj_to, sizeof pj_to, "%s/proact.json", dir);
         rc = make_probe(logit, mean, scale, dim, a.attn_window, &probe);
         if (rc == 0 && a.out_dir && strcmp(a.out_dir, a.model_dir) != 0) rc = copy_model(a.model_dir, a.out_dir);
-        if (rc == 0) rc = proact_json_set_probe(pj_path, &probe, &info);
+        if (rc == 0) rc = proact_json_set_probe(pj_from, pj_to, &probe, &info);
         if (rc == 0) {
             static const char *rows[] = {"logistic (IRLS), the probe head's", "ridge regression",
                                          "always the majority label"};

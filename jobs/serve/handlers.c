@@ -181,6 +181,11 @@ enum MHD_Result handle_create(Server *s, Conn *conn, const Request *req) {
                            s->max_sessions);
     Session *ss = session_new(s, &head);
     if (!ss) return reply_runner_failure(s, conn, "creating a session");
+    /* the reply's id and head are copied before the table lock is let go: from then on a sweep
+     * (a tiny --idle-timeout) or a DELETE by a client that guessed the id may free the session */
+    char id[SERVE_ID_LEN + 1], head_spec[sizeof ss->head_spec];
+    memcpy(id, ss->id, sizeof id);
+    memcpy(head_spec, ss->head_spec, sizeof head_spec);
     pthread_mutex_lock(&s->table_mu);
     full = s->n_sessions >= s->max_sessions;
     if (!full) {
@@ -195,13 +200,12 @@ enum MHD_Result handle_create(Server *s, Conn *conn, const Request *req) {
                            s->max_sessions);
     }
     metrics_sessions(s, 1, 0);
-    /* the id and head are immutable once created: no lock needed to read them */
     char location[64];
-    snprintf(location, sizeof location, "/v1/sessions/%s", ss->id);
+    snprintf(location, sizeof location, "/v1/sessions/%s", id);
     json_t *j = json_object();
     if (j) {
-        json_object_set_new(j, "id", json_string(ss->id));
-        json_object_set_new(j, "head", jstr(ss->head_spec));
+        json_object_set_new(j, "id", json_string(id));
+        json_object_set_new(j, "head", jstr(head_spec));
     }
     return reply_json_full(s, conn, MHD_HTTP_CREATED, j, NULL, location);
 }

@@ -1,7 +1,8 @@
 /* http.c — the HTTP layer of `proact serve` (libmicrohttpd): the request callbacks (body reading
- * with the --max-body limit and 413s), routing to the endpoints of handlers.c (404, 405 with
- * Allow), JSON responses and {"error": ...} bodies, and reading request bodies (JSON objects,
- * booleans, words as text or lists, all checked, every fault a 400 with its reason). */
+ * with the --max-body limit and 413s, and the --client-timeout deadline for slow bodies), routing
+ * to the endpoints of handlers.c (404, 405 with Allow), JSON responses and {"error": ...} bodies,
+ * and reading request bodies (JSON objects, booleans, words as text or lists, all checked, every
+ * fault a 400 with its reason). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -324,6 +325,7 @@ enum MHD_Result on_request(void *cls, Conn *conn, const char *url, const char *m
         req = calloc(1, sizeof *req);
         if (!req) return MHD_NO;
         *con_cls = req;
+        req->t_headers = runtime_now();
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             errno = 0;
@@ -350,6 +352,13 @@ enum MHD_Result on_request(void *cls, Conn *conn, const char *url, const char *m
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
+        /* A client that dribbles its body (slowloris) keeps the connection from falling silent:
+         * past the deadline the connection is closed (libmicrohttpd 0.9 cannot queue a 408 while
+         * a body is still arriving). A stalled one is closed by MHD's own --client-timeout. */
+        if (s->client_timeout > 0 && runtime_now() - req->t_headers > s->client_timeout) {
+            req->timed_out = 1;
+            return MHD_NO;
+        }
         if (req->too_big) return MHD_YES;
         if (req->len + n > s->max_body) { /* no Content-Length (chunked): discard the rest */
             req->too_big = 1;
@@ -383,6 +392,8 @@ enum MHD_Result on_request(void *cls, Conn *conn, const char *url, const char *m
 
 void on_completed(void *cls, Conn *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
     Request *req = *con_cls;
+    (void)conn;
+    if (req && (req->timed_out || toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)) metrics_client_timeout(cls);
     if (req) {
         free(req->body);
         free(req);

@@ -1,6 +1,7 @@
 /* metrics.c — the counters of `proact serve` and GET /metrics: requests by status code, sessions
- * created and expired, words read and written, tokens and seconds of decoding, in Prometheus's
- * text format (version 0.0.4). The counters have their own mutex (Metrics.mu). */
+ * created and expired, requests dropped for slow clients, words read and written, tokens and
+ * seconds of decoding, in Prometheus's text format (version 0.0.4). The counters have their own
+ * mutex (Metrics.mu). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +39,12 @@ void metrics_sessions(Server *s, int created, int expired) {
     pthread_mutex_lock(&s->metrics.mu);
     s->metrics.sessions_created += (uint64_t)created;
     s->metrics.sessions_expired += (uint64_t)expired;
+    pthread_mutex_unlock(&s->metrics.mu);
+}
+
+void metrics_client_timeout(Server *s) {
+    pthread_mutex_lock(&s->metrics.mu);
+    s->metrics.client_timeouts++;
     pthread_mutex_unlock(&s->metrics.mu);
 }
 
@@ -87,6 +94,7 @@ enum MHD_Result handle_metrics(Server *s, Conn *conn) {
     m.seconds = s->metrics.seconds;
     m.sessions_created = s->metrics.sessions_created;
     m.sessions_expired = s->metrics.sessions_expired;
+    m.client_timeouts = s->metrics.client_timeouts;
     pthread_mutex_unlock(&s->metrics.mu);
     int active = session_count(s);
 
@@ -101,6 +109,9 @@ enum MHD_Result handle_metrics(Server *s, Conn *conn) {
     tb_printf(&b, "proact_sessions_created_total %llu\n", (unsigned long long)m.sessions_created);
     metric_header(&b, "proact_sessions_expired_total", "counter", "Sessions dropped after the idle timeout.");
     tb_printf(&b, "proact_sessions_expired_total %llu\n", (unsigned long long)m.sessions_expired);
+    metric_header(&b, "proact_client_timeouts_total", "counter",
+                  "Requests dropped, their connections closed, because the client was slower than --client-timeout.");
+    tb_printf(&b, "proact_client_timeouts_total %llu\n", (unsigned long long)m.client_timeouts);
     metric_header(&b, "proact_source_words_read_total", "counter", "Source words the runners have read.");
     tb_printf(&b, "proact_source_words_read_total %llu\n", (unsigned long long)m.src_words_read);
     metric_header(&b, "proact_target_words_written_total", "counter", "Target words the runners have written.");

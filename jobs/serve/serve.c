@@ -104,7 +104,7 @@ static void server_free(Server *s) {
 
 int cmd_serve(int argc, char **argv) {
     const char *model_dir = NULL, *head_spec = NULL, *host = "127.0.0.1";
-    int port = 8080, max_sessions = 16, max_body = 1 << 20, workers = 4, threads = 1, opt_status;
+    int port = 8080, max_sessions = 16, max_body = 1 << 20, workers = 4, threads = 1, client_timeout = 60, opt_status;
     double idle = 300.0;
     float temperature = 0.0f, top_p = 1.0f;
     uint64_t seed = 1;
@@ -126,6 +126,10 @@ int cmd_serve(int argc, char **argv) {
             "drop /v1 sessions unused for SEC seconds (default 300;\n"
             "0 = never)",
             .lo = 0, .hi = 1e9),
+        OPT("client-timeout", 0, OPT_INT, &client_timeout, "SEC",
+            "close a connection silent for SEC seconds, or whose\n"
+            "request body is not complete SEC seconds after its\nheaders (default 60; 0 = never)",
+            .min = 0, .max = 86400),
         OPT("max-body", 0, OPT_INT, &max_body, "BYTES", "largest request body (default 1048576); larger gets 413",
             .min = 64, .max = 1L << 30),
         OPT("workers", 0, OPT_INT, &workers, "N", "HTTP worker threads (default 4)", .min = 1, .max = 256),
@@ -178,6 +182,7 @@ int cmd_serve(int argc, char **argv) {
     s->max_sessions = (int)max_sessions;
     s->idle_timeout = idle;
     s->max_body = (size_t)max_body;
+    s->client_timeout = client_timeout;
     s->table = px_calloc((size_t)max_sessions, sizeof(Session *), "the session table");
     if (!s->table || !(s->simul = session_new(s, &s->default_head))) {
         status = job_fail(px_error_message());
@@ -209,7 +214,7 @@ int cmd_serve(int argc, char **argv) {
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
     daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)workers, MHD_OPTION_NOTIFY_COMPLETED,
-                              on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)120,
+                              on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)client_timeout,
                               MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
     if (!daemon) {
         status = job_fail("cannot start the HTTP server (libmicrohttpd)");

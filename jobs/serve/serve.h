@@ -55,7 +55,7 @@ typedef struct {
 typedef struct {
     pthread_mutex_t mu;
     uint64_t requests[SERVE_MAX_CODE];
-    uint64_t src_words_read, tgt_words_written, tokens, sessions_created, sessions_expired;
+    uint64_t src_words_read, tgt_words_written, tokens, sessions_created, sessions_expired, client_timeouts;
     double seconds;
 } Metrics;
 
@@ -68,6 +68,7 @@ typedef struct {
     int max_sessions;
     double idle_timeout;
     size_t max_body;
+    int client_timeout; /* seconds: a silent connection is closed; a body must be complete (0 = never) */
     /* sessions */
     pthread_mutex_t table_mu;
     Session **table; /* [max_sessions] */
@@ -83,6 +84,8 @@ typedef struct {
     size_t len, cap;
     int too_big;
     unsigned long long declared; /* Content-Length, if over the limit */
+    double t_headers;            /* monotonic time the headers were complete */
+    int timed_out;               /* the body was late (--client-timeout): the connection is closed */
 } Request;
 
 typedef struct MHD_Connection Conn;
@@ -183,6 +186,8 @@ void metrics_count_request(Server *s, unsigned code);
 /* Adds the runner's counters since the session's last update, and `seconds` of decoding. */
 void metrics_account(Server *s, Session *ss, double seconds);
 void metrics_sessions(Server *s, int created, int expired);
+/* A request dropped because its client was too slow (--client-timeout). */
+void metrics_client_timeout(Server *s);
 enum MHD_Result handle_metrics(Server *s, Conn *conn);
 
 #endif

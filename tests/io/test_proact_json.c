@@ -193,7 +193,7 @@ static void test_set_probe_keeps_the_rest(void **state) {
     assert_non_null(strstr(before.other, "\"notes\""));
 
     with_probe(&with);
-    assert_int_equal(proact_json_set_probe(t.path, &with.probe, &with.fit), 0);
+    assert_int_equal(proact_json_set_probe(t.path, t.path, &with.probe, &with.fit), 0);
     assert_int_equal(proact_json_read(t.path, &after), 0);
     /* the same file with the probe */
     with = before;

@@ -170,8 +170,9 @@ def test_simuleval_edges(srv):
 
 # --- sessions -------------------------------------------------------------------------------------
 
-def run_session(srv, sid, source, chunk=1):
-    """Streams one sentence: input `chunk` words at a time, output after each. -> [(word, delay)]
+def run_session(srv, sid, source, chunk=1, pause=0.0):
+    """Streams one sentence: input `chunk` words at a time, output after each, `pause` seconds
+    after every request. -> [(word, delay)]
     A runner limit (e.g. 100 target words more than source words read) may finish it early."""
     words = source.split()
     out, t_prev = [], -1.0
@@ -179,7 +180,9 @@ def run_session(srv, sid, source, chunk=1):
         last = i + chunk >= len(words)
         r = srv.json("POST", f"/v1/sessions/{sid}/input", {"words": words[i:i + chunk], "finished": last})
         assert r["queued"] == len(words[i:i + chunk]), r
+        time.sleep(pause)
         o = srv.json("GET", f"/v1/sessions/{sid}/output")
+        time.sleep(pause)
         for w in o["words"]:
             assert w["elapsed_ms"] >= t_prev, "elapsed_ms decreased"
             t_prev = w["elapsed_ms"]
