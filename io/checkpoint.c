@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "io/atomic_file.h"
-#include "io/fault.h"
+#include "src/base/fault.h"
 #include "io/files.h"
 #include "io/h5util.h"
 #include "io/hf_model.h"

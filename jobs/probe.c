@@ -23,6 +23,7 @@
 #include "mpi/grad_sync.h"
 #include "mpi/world.h"
 #include "src/base/common.h"
+#include "src/base/fault.h"
 #include "src/base/rng.h"
 #include "src/probe/probe_data.h"
 #include "src/train/schedule.h"
@@ -332,6 +333,7 @@ int cmd_probe(int argc, char **argv) {
     ProbeArgs a;
     int opt_status;
     if (parse_args(argc, argv, &a, &opt_status)) return opt_status;
+    if (fault_check_env()) return job_fail(px_error_message()); /* a typo in a test switch: before MPI */
     World w;
     if (world_init(NULL, NULL, &w)) return job_fail(px_error_message());
     runtime_set_threads(a.threads);

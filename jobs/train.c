@@ -13,7 +13,7 @@
 
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
-#include "io/fault.h"
+#include "src/base/fault.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/files.h"

@@ -24,6 +24,7 @@
 
 #include "mpi/comm.h"
 #include "src/base/common.h"
+#include "src/base/fault.h"
 #include "src/probe/linfit.h"
 
 /* BLACS and ScaLAPACK: Debian's libscalapack-openmpi-dev ships no C header. The Fortran
@@ -239,7 +240,7 @@ static int dist_newton_step(void *ctx, const double *coef, double *step) {
     linfit_logistic_terms(c->X, c->y, c->n, S->d, coef, c->r, c->s);
     linfit_at_vec(c->X, c->r, c->n, S->d, step); /* g = Aᵀ(p - y) + Λθ */
     if (sum_all(S->w, step, S->k)) return -1;
-    world_fault_point(S->w, "dist_fit"); /* tests only: PROACT_FAULT=dist_fit:... */
+    fault_injected(FAULT_DIST_FIT, S->w->rank, -1, 0); /* tests only: PROACT_FAULT=dist_fit:... */
     linfit_add_penalty_grad(step, coef, S->d, S->lambda);
     linfit_scaled_rows(c->X, c->s, c->n, S->d, S->A, S->m); /* √W A: its Gram is AᵀWA */
     return solver_solve(S, "Hessian", step);

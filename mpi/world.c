@@ -1,11 +1,9 @@
 #include "mpi/world.h"
 
 #include <limits.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "mpi/comm.h"
 #include "src/base/common.h"
@@ -117,34 +115,4 @@ done:
         *all = buf;
     }
     return status;
-}
-
-void world_fault_point(const World *w, const char *site) {
-    const char *spec = getenv("PROACT_FAULT");
-    size_t n = strlen(site);
-    if (!spec || strncmp(spec, site, n) != 0 || spec[n] != ':') return;
-    const char *action = spec + n + 1, *at = strchr(action, '@');
-    size_t alen = at ? (size_t)(at - action) : strlen(action);
-    if (at) {
-        char *end;
-        long r = strncmp(at, "@rank", 5) == 0 ? strtol(at + 5, &end, 10) : -1;
-        if (r < 0 || end == at + 5 || *end) {
-            fprintf(stderr, "proact: PROACT_FAULT=%s: expected SITE:ACTION@rankR; ignored\n", spec);
-            return;
-        }
-        if (r != w->rank) return;
-    }
-    const char *what = alen == 4 && strncmp(action, "kill", 4) == 0   ? "kills itself"
-                       : alen == 4 && strncmp(action, "exit", 4) == 0 ? "exits"
-                       : alen == 4 && strncmp(action, "stop", 4) == 0 ? "stops"
-                                                                      : NULL;
-    if (!what) {
-        fprintf(stderr, "proact: PROACT_FAULT=%s: unknown action (kill, exit or stop); ignored\n", spec);
-        return;
-    }
-    fprintf(stderr, "proact: PROACT_FAULT: rank %d (pid %ld) %s at %s\n", w->rank, (long)getpid(), what, site);
-    fflush(stderr);
-    if (action[0] == 'k') raise(SIGKILL);
-    if (action[0] == 'e') _exit(3);
-    raise(SIGSTOP);
 }

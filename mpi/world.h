@@ -37,16 +37,4 @@ int world_sum_u64(const World *w, uint64_t *values, int n);
  * out of memory, MPI) are agreed: -1 on every rank. */
 int world_gather_bytes(const World *w, const void *mine, size_t len, void **all, size_t *all_len);
 
-/* Test-only fault injection: a rank dies (or stops) at a named point, so that tests can check
- * what the other ranks do. Does nothing unless the environment has PROACT_FAULT=SITE:ACTION or
- * PROACT_FAULT=SITE:ACTION@rankR (only rank R; without it every rank), with ACTION one of
- *   kill  the rank sends itself SIGKILL, as `kill -9` would;
- *   exit  the rank ends at once with status 3 (_exit: no MPI_Finalize, no cleanup);
- *   stop  the rank prints its pid and sends itself SIGSTOP, for the test to kill it from outside.
- * Each action first prints "proact: PROACT_FAULT: rank R (pid P) <action> at SITE" on stderr.
- * Sites: "dist_fit" (mpi/dist_fit.c, inside the first Newton step of a logistic fit, between two
- * collectives). A PROACT_FAULT naming this site with an unknown action or rank is reported and
- * ignored. Local: no communication. */
-void world_fault_point(const World *w, const char *site);
-
 #endif

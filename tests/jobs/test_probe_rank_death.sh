@@ -1,7 +1,7 @@
 # proact probe on 2 ranks when one rank dies during the distributed fit (issue 17's trial): the
 # whole mpirun must return promptly (well within 60 s), non-zero, with one clear notice, and leave
 # no half-written output. The fit takes a fraction of a second on the test model, so the moment
-# comes from the test-only hook PROACT_FAULT (mpi/world.h, world_fault_point): the rank dies inside
+# comes from the test-only hook PROACT_FAULT (src/base/fault.h, site dist_fit): the rank dies inside
 # the first Newton step of the first logistic fit, between two collectives, while the other rank
 # goes on into ScaLAPACK and waits for it. Open MPI 4.1 has no fault tolerance: mpirun notices the
 # death and kills the other rank, so the message is mpirun's own notice ("mpirun noticed that
@@ -41,14 +41,15 @@ returned() {
 # no_temporaries DIR: atomic publishing leaves no PATH.tmp.<pid> behind (nothing was being written)
 no_temporaries() { test -z "$(find "$1" -name '*.tmp.*' 2>/dev/null)"; }
 
-# --- the hook is inert when it names another site, and reports a malformed value -------------
-probe_fault "nowhere:kill@rank1" inert -o "$WORK/inert"
+# --- the hook is inert when it names another site, and refuses a malformed value --------------
+probe_fault "ckpt_write:kill@rank1" inert -o "$WORK/inert"
 finished inert
 check "PROACT_FAULT naming another site: probe succeeds" test "$RC" -eq 0 -a -f "$WORK/inert/proact.json"
 probe_fault "dist_fit:explode" bad -o "$WORK/bad"
 finished bad
-check "PROACT_FAULT with an unknown action: reported and ignored" \
-  bash -c "test $RC -eq 0 && grep -q 'PROACT_FAULT=dist_fit:explode: unknown action' '$WORK/bad.err'"
+check "PROACT_FAULT with an unknown action: refused at start, nothing written" \
+  bash -c "test $RC -ne 0 && grep -q \"PROACT_FAULT='dist_fit:explode': unknown WHAT 'explode'\" '$WORK/bad.err' &&
+    test ! -e '$WORK/bad'"
 
 # --- rank 1 is killed (SIGKILL) inside the fit, -o DIR ------------------------------------------
 probe_fault "dist_fit:kill@rank1" kill1 -o "$WORK/kill1"
