@@ -12,12 +12,12 @@
 #include <unistd.h>
 
 #include "io/atomic_file.h"
-#include "src/base/fault.h"
 #include "io/files.h"
 #include "io/h5util.h"
 #include "io/hf_model.h"
 #include "mpi/hdf5_mpio.h"
 #include "src/base/common.h"
+#include "src/base/fault.h"
 
 #define KIND "proact checkpoint" /* what a file missing our attributes is not */
 

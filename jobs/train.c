@@ -13,7 +13,6 @@
 
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
-#include "src/base/fault.h"
 #include "io/config.h"
 #include "io/dataset.h"
 #include "io/files.h"
@@ -24,6 +23,7 @@
 #include "mpi/watchdog.h"
 #include "mpi/world.h"
 #include "src/base/common.h"
+#include "src/base/fault.h"
 #include "src/model/model.h"
 #include "src/train/batch_source.h"
 #include "src/train/schedule.h"

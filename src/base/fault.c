@@ -31,8 +31,12 @@ static const struct {
     const char *name, *doing; /* doing: for the message before acting */
     int value;
 } whats[] = {
-    {"ENOSPC", "fails with ENOSPC", ENOSPC}, {"EDQUOT", "fails with EDQUOT", EDQUOT}, {"EIO", "fails with EIO", EIO},
-    {"hang", "hangs", ACT_HANG},             {"kill", "kills itself", ACT_KILL},      {"exit", "exits", ACT_EXIT},
+    {"ENOSPC", "fails with ENOSPC", ENOSPC},
+    {"EDQUOT", "fails with EDQUOT", EDQUOT},
+    {"EIO", "fails with EIO", EIO},
+    {"hang", "hangs", ACT_HANG},
+    {"kill", "kills itself", ACT_KILL},
+    {"exit", "exits", ACT_EXIT},
     {"stop", "stops", ACT_STOP},
 };
 enum { N_WHATS = (int)(sizeof whats / sizeof *whats) };
@@ -73,8 +77,7 @@ static int fault_parse(Fault *f) {
         size_t len = strcspn(q, ":");
         if (qualifier(q, len, "rank", &f->rank) && qualifier(q, len, "dataset", &f->dataset) &&
             qualifier(q, len, "step", &f->step))
-            return px_error("PROACT_FAULT='%s': unknown qualifier '%.*s' (rankR, datasetN or stepS)", env, (int)len,
-                            q);
+            return px_error("PROACT_FAULT='%s': unknown qualifier '%.*s' (rankR, datasetN or stepS)", env, (int)len, q);
         q = q[len] ? q + len + 1 : NULL;
     }
     if (f->dataset < 1) return px_error("PROACT_FAULT='%s': datasets count from 1", env);
@@ -94,8 +97,8 @@ int fault_injected(FaultSite site, int rank, int step, int index) {
         (site == FAULT_CKPT_WRITE && index != f.dataset))
         return 0;
     int what = whats[f.what - 1].value;
-    fprintf(stderr, "proact: PROACT_FAULT: rank %d (pid %ld) %s at %s\n", rank, (long)getpid(),
-            whats[f.what - 1].doing, site_names[site]);
+    fprintf(stderr, "proact: PROACT_FAULT: rank %d (pid %ld) %s at %s\n", rank, (long)getpid(), whats[f.what - 1].doing,
+            site_names[site]);
     fflush(stderr);
     switch (what) {
         case ACT_HANG:

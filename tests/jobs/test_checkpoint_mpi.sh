@@ -60,6 +60,7 @@ cp -r "$WORK/corrupt" "$WORK/allbad"
 for f in "$WORK"/allbad/checkpoints/step-*.h5; do head -c 1000 "$f" > "$f.cut"; mv "$f.cut" "$f"; done
 expect_fail "no checkpoint readable: one error" "none of its 2 checkpoints could be read" \
   timeout 60 mpirun -np 2 "$PROACT" train --resume "$WORK/allbad" --set train.steps=30
+check "... printed once, not once per rank" test "$(grep -c 'error:' "$WORK/err")" -eq 1
 check "metrics.jsonl logs each step once, in order, after a resume from an older checkpoint" "$PYTHON" -c "
 import json
 rows = [json.loads(l) for l in open('$WORK/corrupt/metrics.jsonl')]
