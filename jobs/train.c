@@ -148,7 +148,8 @@ typedef struct {
     JsonLog *log;
     double peak; /* sgemm FLOP/s over all ranks */
     double t_start, window_t0, window_tokens, window_flops, window_wait, checkpoint_t0;
-    int checkpoint_failed; /* the last checkpoint could not be written (every rank agrees) */
+    int checkpoint_failed;  /* a checkpoint could not be written, and that ends the run (exit 74) */
+    int checkpoint_skipped; /* the last one could not be written, and training went on (on_error) */
 } Run;
 
 static int hook_stop_requested(void *ctx) {
@@ -162,8 +163,13 @@ static int hook_save_checkpoint(void *ctx, int steps, double tokens) {
     CheckpointMeta meta = {steps, tokens, r->resolved, r->w->rank, r->w->size};
     int rc = checkpoint_save(r->w, r->cfg->run.dir, r->l->model, &r->l->opt, batch_source_sampler(r->bs), &meta,
                              r->cfg->checkpoint.keep);
-    r->checkpoint_failed = rc != 0; /* agreed by checkpoint_save */
-    if (rc == 0 || r->cfg->checkpoint.on_error != CHECKPOINT_ON_ERROR_CONTINUE) return rc;
+    r->checkpoint_skipped = 0; /* every rank agrees on rc: checkpoint_save agreed it */
+    if (rc == 0) return 0;
+    if (r->cfg->checkpoint.on_error != CHECKPOINT_ON_ERROR_CONTINUE) {
+        r->checkpoint_failed = 1;
+        return rc;
+    }
+    r->checkpoint_skipped = 1;
     if (r->w->rank == 0)
         fprintf(stderr, "proact: warning: %s; training goes on (checkpoint.on_error = continue)\n", px_error_message());
     return 0;
@@ -171,7 +177,7 @@ static int hook_save_checkpoint(void *ctx, int steps, double tokens) {
 
 static int hook_on_checkpoint(void *ctx, int steps) {
     Run *r = ctx;
-    if (r->w->rank == 0 && !r->checkpoint_failed)
+    if (r->w->rank == 0 && !r->checkpoint_skipped)
         printf("checkpoint: step %d (%.2f s)\n", steps, runtime_now() - r->checkpoint_t0);
     r->window_t0 += runtime_now() - r->checkpoint_t0;
     return 0;
@@ -390,7 +396,7 @@ int cmd_train(int argc, char **argv) {
     TrainerResult res;
     run.t_start = run.window_t0 = runtime_now();
     rc = trainer_run(&learner, &bs, td.has_valid ? &valid_examples : NULL, &tc, &hooks, &res);
-    if (rc == TRAINER_STOPPED && run.checkpoint_failed) { /* on_error = continue, and the last one failed */
+    if (rc == TRAINER_STOPPED && run.checkpoint_skipped) { /* on_error = continue, and the last one failed */
         if (root)
             printf("stop: signal received; the checkpoint of step %d could not be written (see the warning); "
                    "resume with: proact train --resume %s\n",

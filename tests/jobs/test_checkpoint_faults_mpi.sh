@@ -86,6 +86,18 @@ check "on_error = continue: checkpoints 5 and 15, latest 15" bash -c "
   grep -qx step-00000015.h5 '$WORK/continue/checkpoints/latest'"
 check "on_error = continue: the same training as the uninterrupted run" same straight continue
 
+# --- on_error = continue, and the checkpoint a stop signal asks for fails: not "written", exit 74
+rc=0
+( PROACT_FAULT="ckpt_write:ENOSPC@rank1:dataset2" timeout 120 mpirun -np 2 "$PROACT" train "${R[@]}" \
+    --set run.dir="$WORK/stopfail" --set checkpoint.every=0 --set train.steps=100000 \
+    --set checkpoint.on_error=continue >"$WORK/stopfail.log" 2>&1 ) & job=$!
+for _ in $(seq 1 600); do grep -q '"step": 5,' "$WORK/stopfail/metrics.jsonl" 2>/dev/null && break; sleep 0.05; done
+pkill -USR1 -f -n "proact train.*$WORK/stopfail" || true
+wait $job || rc=$?
+check "a stop whose checkpoint fails under on_error = continue: exit 74, and it says so" bash -c "[ $rc -eq 74 ] &&
+  grep -q 'stop: signal received; the checkpoint of step [0-9]* could not be written' '$WORK/stopfail.log' &&
+  ! grep -q 'checkpoint at step [0-9]* written' '$WORK/stopfail.log'"
+
 # --- a rank stuck in the file system: no agreement can help, the watchdog ends the job
 start=$SECONDS
 run hang "ckpt_write:hang@rank1:dataset3:step10" --set train.watchdog_s=5

@@ -104,12 +104,14 @@ a.visit(lambda n: names.append(n) if isinstance(a[n], h5py.Dataset) else None)
 assert all(np.array_equal(a[n][()], b[n][()]) for n in names)
 PY
 
-# a full disk: the run is on a 4 MB tmpfs; step 5's checkpoint fits (about 2 MB), step 10's does not
+# a full disk: the run is on a 3 MB tmpfs; step 5's checkpoint fits (about 2 MB), step 10's does not
 full="$WORK/full"; mkdir -p "$full"
-if mount -t tmpfs -o size=4m tmpfs "$full" 2>/dev/null; then
+if mount -t tmpfs -o size=3m tmpfs "$full" 2>/dev/null; then
   trap 'umount "$full" 2>/dev/null; rm -rf "$WORK"' EXIT
   expect_fail "a disk too full for the next checkpoint: refused before writing" "disk full" timeout 120 mpirun -np 2 "$PROACT" train \
     "${R[@]}" --set train.steps=10 --set checkpoint.every=5 --set run.dir="$full/run"
+  check "... with the exit status of a failed checkpoint (74)" bash -c "timeout 120 mpirun -np 2 '$PROACT' train \
+    --resume '$full/run' >/dev/null 2>&1; [ \$? -eq 74 ]"
   check "the previous checkpoint is intact and still 'latest'" grep -qx "step-00000005.h5" "$full/run/checkpoints/latest"
   check "no temporary file is left" bash -c "! ls '$full/run/checkpoints' | grep -q tmp"
   check "the previous checkpoint still exports" "$PROACT" export --checkpoint "$full/run" -o "$WORK/from-full"
