@@ -33,6 +33,17 @@ expect_fail() {
   echo "ok: $what -> $(grep 'error:' "$WORK/err")"; PASSED=$((PASSED+1))
 }
 
+# mpi_train_setup: for the tests that train the tiny config under mpirun: Open MPI as root and
+# oversubscribed, no PROACT_FAULT from the caller, and the fixture's training pairs as token shards
+# in $WORK/train.h5
+mpi_train_setup() {
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+  unset PROACT_FAULT
+  FIX="$SRC/tests/data/fixture"
+  "$PROACT" prepare --input "$FIX/john.en-es.train.tsv" --tokenizer "$FIX/tokenizer.json" -o "$WORK/train.h5" \
+    --max-tokens 96 >/dev/null
+}
+
 check() { # check "description" command... (must succeed)
   local what="$1"; shift
   if "$@"; then echo "ok: $what"; PASSED=$((PASSED+1)); else echo "FAIL: $what"; FAILED=$((FAILED+1)); fi

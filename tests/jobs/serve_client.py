@@ -22,6 +22,21 @@ FAILED = 0
 LOCK = threading.Lock()
 
 
+def run_sections(program, sections):
+    """Runs each (name, function) section, timed; an exception fails its section, not the rest.
+    -> the exit status (1 if any check failed)."""
+    for name, fn in sections:
+        t0 = time.time()
+        print(f"--- {name}")
+        try:
+            fn()
+        except Exception as e:  # noqa: BLE001
+            check(False, f"{name}: unexpected exception", repr(e))
+        print(f"    ({time.time() - t0:.1f} s)")
+    print(f"{program}: {PASSED} checks passed, {FAILED} failed")
+    return 1 if FAILED else 0
+
+
 def check(cond, what, detail=""):
     global PASSED, FAILED
     with LOCK:
@@ -500,16 +515,7 @@ def main():
                 ("bad input", lambda: test_bad_input(srv, sources)),
                 ("metrics", lambda: test_metrics(srv, sources)),
                 ("concurrency", lambda: test_concurrent(srv, sources, budget=a.budget))]
-    for name, fn in sections:
-        t0 = time.time()
-        print(f"--- {name}")
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001
-            check(False, f"{name}: unexpected exception", repr(e))
-        print(f"    ({time.time() - t0:.1f} s)")
-    print(f"serve_client: {PASSED} checks passed, {FAILED} failed")
-    return 1 if FAILED else 0
+    return run_sections("serve_client", sections)
 
 
 if __name__ == "__main__":

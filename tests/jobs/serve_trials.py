@@ -279,16 +279,7 @@ def main():
                 ("a tiny idle timeout under load", lambda: trial_tiny_timeout(tiny_srv)),
                 ("a slow-body client", lambda: trial_slow(slow_srv, sources, ref, a.client_timeout, 1)),
                 ("8 slow-body clients", lambda: trial_slow(slow_srv, sources, ref, a.client_timeout, 8))]
-    for name, fn in sections:
-        t0 = time.time()
-        print(f"--- {name}")
-        try:
-            fn()
-        except Exception as e:  # noqa: BLE001
-            check(False, f"{name}: unexpected exception", repr(e))
-        print(f"    ({time.time() - t0:.1f} s)")
-    print(f"serve_trials: {sc.PASSED} checks passed, {sc.FAILED} failed")
-    return 1 if sc.FAILED else 0
+    return sc.run_sections("serve_trials", sections)
 
 
 if __name__ == "__main__":

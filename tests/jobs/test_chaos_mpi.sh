@@ -5,11 +5,7 @@
 # curve must equal the uninterrupted run's step for step, bit for bit, metrics.jsonl must hold each
 # step once and in order, and the final checkpoints must be identical.
 source "$(dirname "$0")/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-unset PROACT_FAULT
-FIX="$SRC/tests/data/fixture"
-"$PROACT" prepare --input "$FIX/john.en-es.train.tsv" --tokenizer "$FIX/tokenizer.json" -o "$WORK/train.h5" \
-  --max-tokens 96 >/dev/null
+mpi_train_setup
 STEPS=240
 R=(--config "$SRC/configs/tiny.ini" --set data.train="$WORK/train.h5" --set data.valid= --set train.global_batch=8
    --set train.log_every=1 --set train.eval_every=0 --set optim.decay_steps=$STEPS --set checkpoint.every=10

@@ -3,10 +3,7 @@
 # ZeRO-1, a corrupt newest checkpoint skipped, mismatched checkpoints refused, SIGUSR1 ->
 # checkpoint + exit 75 + resume, and the documented layout read by h5py / h5dump.
 source "$(dirname "$0")/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-FIX="$SRC/tests/data/fixture"
-"$PROACT" prepare --input "$FIX/john.en-es.train.tsv" --tokenizer "$FIX/tokenizer.json" -o "$WORK/train.h5" \
-  --max-tokens 96 >/dev/null
+mpi_train_setup
 R=(--config "$SRC/configs/tiny.ini" --set data.train="$WORK/train.h5" --set data.valid= --set train.global_batch=8
    --set train.log_every=1 --set train.eval_every=0 --set optim.decay_steps=20 --set checkpoint.keep=5)
 train() { local np=$1; shift; timeout 300 mpirun -np "$np" "$PROACT" train "$@" >>"$WORK/log" 2>&1; }

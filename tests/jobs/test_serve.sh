@@ -24,33 +24,7 @@ expect_fail "bad max-sessions" "--max-sessions" "$PROACT" serve --model "$MODEL"
 expect_fail "an address not on this machine" "192.0.2.1" "$PROACT" serve --model "$MODEL" --host 192.0.2.1 --port 0
 
 # --- servers -----------------------------------------------------------------------------------
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# start_server NAME args...: starts proact serve in the background, sets PORT_<NAME> and PID_<NAME>
-start_server() {
-  local name="$1"; shift
-  "$PROACT" serve --model "$MODEL" --port 0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
-  local pid=$!
-  PIDS+=("$pid")
-  local port=""
-  for _ in $(seq 1 600); do # up to 60 s (ASan builds load slowly)
-    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$WORK/$name.out")
-    [ -n "$port" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$port" ]; then
-    echo "FAIL: server $name did not start"; cat "$WORK/$name.out" "$WORK/$name.err"; exit 1
-  fi
-  printf -v "PORT_$name" '%s' "$port"
-  printf -v "PID_$name" '%s' "$pid"
-}
+source "$(dirname "$0")/serve_lib.sh"
 
 start_server main --head waitk:2
 start_server limited --max-sessions 2 --max-body 4096 --idle-timeout 3

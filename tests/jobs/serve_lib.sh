@@ -1,0 +1,30 @@
+# serve_lib.sh — for the tests that run `proact serve` (after lib.sh): servers started in the
+# background on a free port, and stopped when the test ends.
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start_server NAME args...: starts proact serve in the background, sets PORT_<NAME> and PID_<NAME>
+start_server() {
+  local name="$1"; shift
+  "$PROACT" serve --model "$MODEL" --port 0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  local port=""
+  for _ in $(seq 1 600); do # up to 60 s (ASan builds load slowly)
+    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$WORK/$name.out")
+    [ -n "$port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$port" ]; then
+    echo "FAIL: server $name did not start"; cat "$WORK/$name.out" "$WORK/$name.err"; exit 1
+  fi
+  printf -v "PORT_$name" '%s' "$port"
+  printf -v "PID_$name" '%s' "$pid"
+}
+
