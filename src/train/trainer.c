@@ -50,9 +50,9 @@ static int validate(Learner *l, const BatchSource *bs, const ExampleSource *vali
     EvalStats v;
     double t0 = clock_now(h);
     phase_begin(h, TRAINER_PHASE_VALIDATION, steps);
-    if (phase_end(h, trainer_validate(l, valid, &bs->cfg.stream, cfg, scratch, &v))) return -1;
+    if (trainer_validate(l, valid, &bs->cfg.stream, cfg, scratch, &v)) return phase_end(h, -1);
     v.seconds = clock_now(h) - t0;
-    return learner_agree(l, h->on_eval ? h->on_eval(h->ctx, steps, &v) : 0);
+    return phase_end(h, learner_agree(l, h->on_eval ? h->on_eval(h->ctx, steps, &v) : 0));
 }
 
 static int checkpoint(Learner *l, const TrainerHooks *h, int steps, double tokens) {
@@ -82,10 +82,12 @@ int trainer_run(Learner *l, BatchSource *bs, const ExampleSource *valid, const T
         /* 1. this rank's batch, all ranks agreeing before any collective; 2. the step */
         StepStats st;
         int failed = learner_agree(l, batch_source_next(bs, l->world, step, &tb)) || train_step(l, &tb, step, &st);
+        if (!failed) {
+            out->steps_done = step + 1;
+            out->tokens += st.targets;
+            failed = learner_agree(l, h->on_step ? h->on_step(h->ctx, step + 1, &st) : 0);
+        }
         if (phase_end(h, failed)) goto done;
-        out->steps_done = step + 1;
-        out->tokens += st.targets;
-        if (learner_agree(l, h->on_step ? h->on_step(h->ctx, step + 1, &st) : 0)) goto done;
         /* 3. validation and a checkpoint when due; the last step has both */
         const int last = step + 1 == cfg->steps;
         if (valid && ((cfg->eval_every && (step + 1) % cfg->eval_every == 0) || last) &&

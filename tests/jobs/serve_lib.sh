@@ -1,5 +1,14 @@
-# serve_lib.sh — for the tests that run `proact serve` (after lib.sh): servers started in the
-# background on a free port, and stopped when the test ends.
+# serve_lib.sh — for the tests that run `proact serve` (after lib.sh): the streaming test model
+# (PROACT_STREAM_MODEL, or one built here), the fixture's sentences, and servers started in the
+# background on a free port and stopped when the test ends.
+MODEL="${PROACT_STREAM_MODEL:-}"
+if [ -z "$MODEL" ] || [ ! -f "$MODEL/proact.json" ]; then
+  echo "building the stream model (PROACT_STREAM_MODEL not set)"
+  bash "$SRC/tests/jobs/make_stream_model.sh" "$PROACT" "$WORK/sm" >/dev/null
+  MODEL="$WORK/sm/model"
+fi
+FIXTURE="$SRC/tests/data/fixture/john.en-es.test.tsv"
+export PROACT_QUIET_BLAS=1
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

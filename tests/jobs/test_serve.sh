@@ -6,14 +6,7 @@
 # 8 concurrent sessions whose outputs must equal the same sentences run alone. Also: clear errors
 # before listening, and a clean exit 0 on SIGTERM and SIGINT.
 source "$(dirname "$0")/lib.sh"
-MODEL="${PROACT_STREAM_MODEL:-}"
-if [ -z "$MODEL" ] || [ ! -f "$MODEL/proact.json" ]; then
-  echo "building the stream model (PROACT_STREAM_MODEL not set)"
-  bash "$SRC/tests/jobs/make_stream_model.sh" "$PROACT" "$WORK/sm" >/dev/null
-  MODEL="$WORK/sm/model"
-fi
-FIXTURE="$SRC/tests/data/fixture/john.en-es.test.tsv"
-export PROACT_QUIET_BLAS=1
+source "$(dirname "$0")/serve_lib.sh"
 
 # --- errors before listening -------------------------------------------------------------------
 expect_fail "missing model directory" "config.json" "$PROACT" serve --model "$WORK/nowhere" --port 0
@@ -24,8 +17,6 @@ expect_fail "bad max-sessions" "--max-sessions" "$PROACT" serve --model "$MODEL"
 expect_fail "an address not on this machine" "192.0.2.1" "$PROACT" serve --model "$MODEL" --host 192.0.2.1 --port 0
 
 # --- servers -----------------------------------------------------------------------------------
-source "$(dirname "$0")/serve_lib.sh"
-
 start_server main --head waitk:2
 start_server limited --max-sessions 2 --max-body 4096 --idle-timeout 3
 check "the listening line names the head and the model" \

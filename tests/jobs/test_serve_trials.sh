@@ -8,21 +8,12 @@
 #     slow connection after the timeout (proact_client_timeouts_total).
 # Each server must then stop cleanly on SIGTERM and print no error.
 source "$(dirname "$0")/lib.sh"
-MODEL="${PROACT_STREAM_MODEL:-}"
-if [ -z "$MODEL" ] || [ ! -f "$MODEL/proact.json" ]; then
-  echo "building the stream model (PROACT_STREAM_MODEL not set)"
-  bash "$SRC/tests/jobs/make_stream_model.sh" "$PROACT" "$WORK/sm" >/dev/null
-  MODEL="$WORK/sm/model"
-fi
-FIXTURE="$SRC/tests/data/fixture/john.en-es.test.tsv"
-export PROACT_QUIET_BLAS=1
+source "$(dirname "$0")/serve_lib.sh"
 IDLE=3
 CLIENT=5
 
 expect_fail "bad --client-timeout" "--client-timeout" "$PROACT" serve --model "$MODEL" --client-timeout -1
 check "proact serve --help documents --client-timeout" bash -c "'$PROACT' serve --help | grep -q -- '--client-timeout SEC'"
-
-source "$(dirname "$0")/serve_lib.sh"
 
 start_server idle --head waitk:2 --max-sessions 16 --idle-timeout "$IDLE"
 start_server tiny --head waitk:2 --idle-timeout 0.001

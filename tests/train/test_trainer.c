@@ -145,7 +145,9 @@ typedef struct {
     int saved[MAX_STEPS], n_saved, announced[MAX_STEPS], n_announced, evals[MAX_STEPS], n_evals;
     double saved_tokens;
     EvalStats last_eval;
-    int fail_at; /* on_step fails after this many steps (0: never) */
+    int fail_at;      /* on_step fails after this many steps (0: never) */
+    char phases[256]; /* the phases as letters: S(tep) V(alidation) C(heckpoint), then '.' at each end */
+    int n_phases, in_phase;
 } Seen;
 
 static int seen_stop(void *ctx) {
@@ -176,13 +178,29 @@ static int seen_eval(void *ctx, int steps, const EvalStats *v) {
     return 0;
 }
 
+static void seen_phase_begin(void *ctx, TrainerPhase phase, int steps) {
+    Seen *s = ctx;
+    (void)steps;
+    assert_false(s->in_phase); /* phases do not nest */
+    s->in_phase = 1;
+    if (s->n_phases < 250) s->phases[s->n_phases++] = "SVC"[phase];
+}
+static void seen_phase_end(void *ctx) {
+    Seen *s = ctx;
+    assert_true(s->in_phase);
+    s->in_phase = 0;
+    if (s->n_phases < 250) s->phases[s->n_phases++] = '.';
+}
+
 static TrainerHooks hooks_of(Seen *seen) {
     return (TrainerHooks){.ctx = seen,
                           .stop_requested = seen_stop,
                           .save_checkpoint = seen_save,
                           .on_checkpoint = seen_checkpoint,
                           .on_step = seen_step,
-                          .on_eval = seen_eval};
+                          .on_eval = seen_eval,
+                          .phase_begin = seen_phase_begin,
+                          .phase_end = seen_phase_end};
 }
 
 /* ------------------------------------------------------------------ tests */
@@ -287,6 +305,9 @@ static void test_validation_and_checkpoints_at_the_configured_steps(void **state
     assert_memory_equal(seen.saved, saved, sizeof saved);
     assert_int_equal(seen.n_announced, 3);
     assert_memory_equal(seen.announced, saved, sizeof saved);
+    /* every collective phase is announced to the watchdog, begun and ended in pairs */
+    assert_string_equal(seen.phases, "V.S.S.S.C.S.V.S.S.C.S.V.C.");
+    assert_false(seen.in_phase);
     /* the last validation is trainer_validate on the final model */
     TrainBatch tb = {0};
     EvalStats v;
@@ -310,6 +331,7 @@ static void test_failing_hook_fails_the_run(void **state) {
     assert_non_null(strstr(px_error_message(), "the log is full"));
     assert_int_equal(seen.n_steps, 2);
     assert_int_equal(seen.n_saved, 0);
+    assert_false(seen.in_phase); /* a failure ends its phase too */
     setup_free(&s);
 }
 
