@@ -298,7 +298,7 @@ int cmd_train(int argc, char **argv) {
     ProactConfig cfg = {0};
     int config_rc = config_load(&cfg, config_path, sets.items, sets.n);
     if (config_rc == 0) config_rc = fault_check_env();
-    if (want_print) {
+    if (want_print || (config_rc && !world_launched())) { /* a lone process: nobody to agree with */
         int rc = config_rc ? job_fail(px_error_message()) : print_config(&cfg);
         config_free(&cfg);
         return rc;

@@ -36,6 +36,13 @@ static int names_a_rank(const char *msg) {
     return p > msg + 5 && p[0] == ':' && p[1] == ' ';
 }
 
+int world_launched(void) {
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
 int world_agree(const World *w, int local_status) {
     int mine = local_status ? w->rank : w->size, first = w->size;
     if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, world_comm(w)) != MPI_SUCCESS)

@@ -17,6 +17,10 @@ typedef struct {
 int world_init(int *argc, char ***argv, World *w);
 void world_finalize(void);
 
+/* 1 if a launcher (mpirun, srun) started this process as one of several ranks, from its
+ * environment, without initializing MPI: a lone process can report an error before MPI_Init. */
+int world_launched(void);
+
 /* Collective: every rank passes its local status (0 = fine). Returns 0 on every rank if all
  * are fine; otherwise -1 on every rank, and every rank's px_error message becomes the one of
  * the lowest failing rank, prefixed with "rank R: " (once: a message that names a rank already, an
