@@ -468,7 +468,11 @@ static int read_tensor(const World *w, hid_t file, const char *group, const Para
 int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, PairSampler *sampler,
                     CheckpointMeta *meta) {
     h5_quiet();
-    hid_t file = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    /* each rank reads on its own, through MPI-IO: HDF5's default driver crashes on some corrupt
+     * files (hdf5_fapl_self) */
+    hid_t fapl = hdf5_fapl_self();
+    hid_t file = fapl >= 0 && access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : -1;
+    if (fapl >= 0) H5Pclose(fapl);
     int rc = file < 0 ? px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path) : 0;
     char *format = NULL, *shape = NULL, *rng = NULL, *config = NULL, want[512];
     int64_t version = 0, step = 0, adam_t = 0, next = 0, epoch = 0;
