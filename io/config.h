@@ -17,12 +17,12 @@ typedef struct {
     ModelConfig model;
     char model_init[4096]; /* [model] init: "" = from scratch, or a Hugging Face model dir */
     struct {
-        int steps;        /* [train] steps */
-        int global_batch; /* [train] global_batch: sequences per step over all ranks */
-        int seq_len;      /* [train] seq_len: tokens per sequence (synthetic data) */
-        int seed;         /* [train] seed */
-        int log_every;    /* [train] log_every */
-        int eval_every;   /* [train] eval_every: validation loss every N steps (0 = only at the end) */
+        int steps;         /* [train] steps */
+        int global_batch;  /* [train] global_batch: sequences per step over all ranks */
+        int seq_len;       /* [train] seq_len: tokens per sequence (synthetic data) */
+        int seed;          /* [train] seed */
+        int log_every;     /* [train] log_every */
+        int eval_every;    /* [train] eval_every: validation loss every N steps (0 = only at the end) */
         char watchdog[32]; /* [train] watchdog_s: "auto", "off" or seconds (watchdog_seconds) */
         double watchdog_s; /* its value: > 0 a fixed limit, 0 auto, < 0 off (mpi/watchdog.h) */
     } train;
@@ -47,8 +47,8 @@ typedef struct {
         float bucket_mb; /* [mpi] bucket_mb: gradient allreduce bucket size */
     } mpi;
     struct {
-        int every; /* [checkpoint] every: steps between checkpoints (0 = only at the end) */
-        int keep;  /* [checkpoint] keep: how many to keep */
+        int every;    /* [checkpoint] every: steps between checkpoints (0 = only at the end) */
+        int keep;     /* [checkpoint] keep: how many to keep */
         int on_error; /* [checkpoint] on_error: CHECKPOINT_ON_ERROR_STOP | _CONTINUE */
     } checkpoint;
     struct {

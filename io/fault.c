@@ -13,15 +13,15 @@
 #define FAULT_HANG (-2) /* `what` of a fault that never returns */
 
 typedef struct {
-    int site;     /* FaultSite */
-    int what;     /* an errno value, or FAULT_HANG */
-    int rank;     /* -1: every rank */
-    int dataset;  /* ckpt_write: which data write, from 1 */
-    int step;     /* -1: every checkpoint */
+    int site;    /* FaultSite */
+    int what;    /* an errno value, or FAULT_HANG */
+    int rank;    /* -1: every rank */
+    int dataset; /* ckpt_write: which data write, from 1 */
+    int step;    /* -1: every checkpoint */
 } Fault;
 
 static const char *const site_names[] = {
-    [FAULT_CKPT_RESERVE] = "ckpt_reserve", [FAULT_CKPT_WRITE] = "ckpt_write", [FAULT_CKPT_FLUSH] = "ckpt_flush",
+    [FAULT_CKPT_RESERVE] = "ckpt_reserve", [FAULT_CKPT_WRITE] = "ckpt_write",   [FAULT_CKPT_FLUSH] = "ckpt_flush",
     [FAULT_CKPT_CLOSE] = "ckpt_close",     [FAULT_CKPT_RENAME] = "ckpt_rename",
 };
 
@@ -50,7 +50,8 @@ static int fault_parse(Fault *f) {
     *f = (Fault){.site = -1, .what = 0, .rank = -1, .dataset = 1, .step = -1};
     const char *colon = strchr(env, ':');
     for (int i = 0; colon && i < (int)(sizeof site_names / sizeof *site_names); i++)
-        if ((size_t)(colon - env) == strlen(site_names[i]) && strncmp(env, site_names[i], colon - env) == 0) f->site = i;
+        if ((size_t)(colon - env) == strlen(site_names[i]) && strncmp(env, site_names[i], colon - env) == 0)
+            f->site = i;
     if (f->site < 0)
         return px_error("PROACT_FAULT='%s': expected SITE:WHAT[@rankR][:datasetN][:stepS] with SITE one of "
                         "ckpt_reserve, ckpt_write, ckpt_flush, ckpt_close, ckpt_rename",
@@ -66,8 +67,7 @@ static int fault_parse(Fault *f) {
         size_t len = end ? (size_t)(end - q) : strlen(q);
         if (qualifier(q, len, "rank", &f->rank) && qualifier(q, len, "dataset", &f->dataset) &&
             qualifier(q, len, "step", &f->step))
-            return px_error("PROACT_FAULT='%s': unknown qualifier '%.*s' (rankR, datasetN or stepS)", env, (int)len,
-                            q);
+            return px_error("PROACT_FAULT='%s': unknown qualifier '%.*s' (rankR, datasetN or stepS)", env, (int)len, q);
         q = end ? end + 1 : NULL;
     }
     if (f->dataset < 1) return px_error("PROACT_FAULT='%s': datasets count from 1", env);
@@ -87,8 +87,7 @@ int fault_injected(FaultSite site, int rank, int step, int index) {
         (site == FAULT_CKPT_WRITE && index != f.dataset))
         return 0;
     if (f.what == FAULT_HANG) {
-        fprintf(stderr, "proact: rank %d: PROACT_FAULT: %s hangs here (a stuck file system)\n", rank,
-                site_names[site]);
+        fprintf(stderr, "proact: rank %d: PROACT_FAULT: %s hangs here (a stuck file system)\n", rank, site_names[site]);
         for (;;) pause(); /* only a signal ends it: the watchdog's MPI_Abort, or the test's kill */
     }
     return f.what;

@@ -139,6 +139,7 @@ int file_reserve(const char *path, long long bytes) {
         if (e == EOPNOTSUPP || e == ENOSYS || e == EINVAL) rc = 1; /* this file system cannot: write and see */
         else rc = px_error("%s: cannot reserve %.1f MB: %s", path, bytes / 1e6, strerror(e));
     }
-    if (close(fd) != 0 && rc == 0) rc = px_error("%s: cannot close after reserving its space: %s", path, strerror(errno));
+    if (close(fd) != 0 && rc == 0)
+        rc = px_error("%s: cannot close after reserving its space: %s", path, strerror(errno));
     return rc;
 }

@@ -19,11 +19,11 @@ static struct {
     int running, stopping;
     int rank;
     MPI_Comm comm;
-    double fixed_s;                  /* > 0: the limit of every phase; 0: auto */
-    double slowest[WATCHDOG_KINDS];  /* per kind, the longest phase that ended (s); 0 = none yet */
-    int kind;                        /* the current phase's kind, -1 = none */
-    char name[256];                  /* and what it is */
-    double since;                    /* when it started */
+    double fixed_s;                 /* > 0: the limit of every phase; 0: auto */
+    double slowest[WATCHDOG_KINDS]; /* per kind, the longest phase that ended (s); 0 = none yet */
+    int kind;                       /* the current phase's kind, -1 = none */
+    char name[256];                 /* and what it is */
+    double since;                   /* when it started */
 } dog = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER, .kind = -1};
 
 static double now_s(void) {
