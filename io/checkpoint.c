@@ -426,6 +426,28 @@ int checkpoint_latest(const char *run_dir, char *path, size_t size) {
     return 0;
 }
 
+/* Checks, before anything is read, that dataset `name` (open as d, its dataspace fspace) is 1-D
+ * with values of class `cls` and `size` bytes each, and gives its length: a corrupt file's rank,
+ * type or dims must decide neither how far HDF5 writes into our buffer nor what it converts. */
+static int dataset_1d(hid_t d, hid_t fspace, const char *path, const char *name, H5T_class_t cls, size_t size,
+                      hsize_t *len) {
+    *len = 0;
+    int ndims = fspace < 0 ? -1 : H5Sget_simple_extent_ndims(fspace);
+    if (ndims != 1 || H5Sget_simple_extent_dims(fspace, len, NULL) != 1)
+        return px_error("%s: dataset '%s' is not one-dimensional (%d dimensions; corrupt checkpoint?)", path, name,
+                        ndims);
+    hid_t type = H5Dget_type(d);
+    H5T_class_t c = type < 0 ? H5T_NO_CLASS : H5Tget_class(type);
+    size_t got = type < 0 ? 0 : H5Tget_size(type);
+    if (type >= 0) H5Tclose(type);
+    if (c != cls || got != size) {
+        const char *got_name = c == H5T_FLOAT ? "float" : c == H5T_INTEGER ? "integer" : "non-numeric";
+        return px_error("%s: dataset '%s' holds %zu-byte %s values, expected %zu-byte %s ones (corrupt checkpoint?)",
+                        path, name, got, got_name, size, cls == H5T_FLOAT ? "float" : "integer");
+    }
+    return 0;
+}
+
 /* Reads [lo, hi) of tensor t's dataset into dst[global - base] and checks the whole dataset's
  * checksum. Collective: every rank calls it for every tensor; the slices of the ranks that
  * `contribute` (disjoint parts, or rank 0 alone when every rank reads everything) add up. */
@@ -437,8 +459,9 @@ static int read_tensor(const World *w, hid_t file, const char *group, const Para
     int rc = 0;
     hsize_t dims = 0;
     hid_t fspace = d < 0 ? -1 : H5Dget_space(d);
-    if (d < 0) rc = px_error("%s: dataset '%s' missing", path, name);
-    else if (H5Sget_simple_extent_dims(fspace, &dims, NULL) != 1 || dims != t->numel)
+    if (d < 0) rc = px_error("%s: dataset '%s' missing or unreadable (corrupt checkpoint?)", path, name);
+    else if (dataset_1d(d, fspace, path, name, H5T_FLOAT, sizeof(float), &dims)) rc = -1;
+    else if (dims != t->numel)
         rc = px_error("%s: dataset '%s' has %llu elements, the model expects %zu", path, name, (unsigned long long)dims,
                       t->numel);
     hsize_t start = lo - t->offset, count = hi - lo;
@@ -470,7 +493,11 @@ static int read_tensor(const World *w, hid_t file, const char *group, const Para
 int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, PairSampler *sampler,
                     CheckpointMeta *meta) {
     h5_quiet();
-    hid_t file = access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT) : -1;
+    /* each rank reads on its own, through MPI-IO: HDF5's default driver crashes on some corrupt
+     * files (hdf5_fapl_self) */
+    hid_t fapl = hdf5_fapl_self();
+    hid_t file = fapl >= 0 && access(path, R_OK) == 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : -1;
+    if (fapl >= 0) H5Pclose(fapl);
     int rc = file < 0 ? px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path) : 0;
     char *format = NULL, *shape = NULL, *rng = NULL, *config = NULL, want[512];
     int64_t version = 0, step = 0, adam_t = 0, next = 0, epoch = 0;
@@ -496,6 +523,12 @@ int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, Pair
                      h5_attr_read_string(file, path, "config", KIND, &config)
                  ? -1
                  : 0;
+    /* the counters and the sampler's generator, against what they can be */
+    if (rc == 0 && (step < 0 || step > INT32_MAX || adam_t < 0 || adam_t > INT32_MAX))
+        rc = px_error("%s: attribute 'step' (%lld) or 'adam_t' (%lld) is out of range (corrupt checkpoint)", path,
+                      (long long)step, (long long)adam_t);
+    if (rc == 0 && (strlen(rng) != 64 || strspn(rng, "0123456789abcdef") != 64))
+        rc = px_error("%s: attribute 'sampler_rng' is not 64 hex digits (corrupt checkpoint)", path);
     model_shape_text(m, want, sizeof want);
     if (rc == 0 && strcmp(shape, want) != 0) {
         rc = px_error("%s: checkpoint of another model (%s); the config gives %s", path, shape, want);
@@ -532,10 +565,20 @@ int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, Pair
         hid_t d = H5Dopen2(file, "state/sampler_order", H5P_DEFAULT);
         hid_t sp = d < 0 ? -1 : H5Dget_space(d);
         hsize_t n = 0;
-        if (d < 0 || H5Sget_simple_extent_dims(sp, &n, NULL) != 1 || (int64_t)n != sampler->n ||
-            H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, sampler->order) < 0)
+        if (d < 0) rc = px_error("%s: dataset 'state/sampler_order' missing", path);
+        else if (dataset_1d(d, sp, path, "state/sampler_order", H5T_INTEGER, sizeof(int64_t), &n)) rc = -1;
+        else if ((int64_t)n != sampler->n ||
+                 H5Dread(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, sampler->order) < 0)
             rc = px_error("%s: the sampler state does not fit the data (%llu examples saved, %lld now)", path,
                           (unsigned long long)n, (long long)sampler->n);
+        for (int64_t k = 0; rc == 0 && k < sampler->n; k++)
+            if (sampler->order[k] < 0 || sampler->order[k] >= sampler->n)
+                rc = px_error("%s: the saved sampler order names example %lld of %lld (corrupt checkpoint)", path,
+                              (long long)sampler->order[k], (long long)sampler->n);
+        if (rc == 0 && (next < 0 || next > sampler->n || epoch < 0 || epoch > INT32_MAX))
+            rc = px_error("%s: the saved sampler position (example %lld, epoch %lld) is out of range (corrupt "
+                          "checkpoint)",
+                          path, (long long)next, (long long)epoch);
         if (sp >= 0) H5Sclose(sp);
         if (d >= 0) H5Dclose(d);
         sampler->next = next;
@@ -564,10 +607,22 @@ int checkpoint_model_config(const char *path, ModelConfig *cfg) {
     if (file < 0) return px_error("%s: cannot open checkpoint (missing, truncated or not HDF5)", path);
     char *text = NULL;
     int rc = h5_attr_read_string(file, path, "model_config", KIND, &text);
+    hsize_t file_size = 0;
+    if (rc == 0 && H5Fget_filesize(file, &file_size) < 0) rc = px_error("%s: cannot read the file's size", path);
     H5Fclose(file);
     if (rc == 0) rc = hf_config_parse(text, path, cfg);
     free(text);
-    return rc;
+    if (rc) return rc;
+    /* the caller allocates the model this describes: a checkpoint holds its parameters and two
+     * moments as float32, so a config describing more than the file can hold is corrupt. A lower
+     * bound first (embeddings and layer norms), so that an absurd layer count builds no table. */
+    double at_least = 4.0 * ((double)cfg->vocab_size * cfg->hidden_size + 2.0 * cfg->n_layers * cfg->hidden_size);
+    size_t n = at_least > (double)file_size ? 0 : model_param_count(cfg);
+    if (n == 0 || 12.0 * (double)n > (double)file_size)
+        return px_error("%s: its model config describes %.0f+ parameters, more than the file (%llu bytes) holds "
+                        "(corrupt checkpoint?)",
+                        path, n ? (double)n : at_least / 4.0, (unsigned long long)file_size);
+    return 0;
 }
 
 int checkpoint_resume(const World *w, const char *run_dir, Model *m, AdamW *opt, PairSampler *sampler,

@@ -33,37 +33,61 @@ static int attr_missing(hid_t loc, const char *path, const char *name, const cha
     return H5Aexists(loc, name) <= 0 ? px_error("%s: not a %s (attribute '%s' missing)", path, kind, name) : 0;
 }
 
+/* Opens attribute `name` of loc and checks, before anything is read, that it holds one value
+ * (scalar) of class `want`; on success *attr and *type are open (the caller closes both). */
+static int attr_open_checked(hid_t loc, const char *path, const char *name, const char *kind, H5T_class_t want,
+                             const char *what, hid_t *attr, hid_t *type) {
+    *attr = *type = -1;
+    if (attr_missing(loc, path, name, kind)) return -1;
+    *attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t space = *attr < 0 ? -1 : H5Aget_space(*attr);
+    hssize_t points = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+    if (space >= 0) H5Sclose(space);
+    *type = *attr < 0 ? -1 : H5Aget_type(*attr);
+    int rc = 0;
+    if (*type < 0 || points < 0) rc = px_error("%s: cannot read attribute '%s' (corrupt file?)", path, name);
+    else if (H5Tget_class(*type) != want) rc = px_error("%s: attribute '%s' is not %s", path, name, what);
+    else if (points != 1)
+        rc = px_error("%s: attribute '%s' holds %lld values, expected one (corrupt file?)", path, name,
+                      (long long)points);
+    if (rc) {
+        if (*type >= 0) H5Tclose(*type);
+        if (*attr >= 0) H5Aclose(*attr);
+        *attr = *type = -1;
+    }
+    return rc;
+}
+
 int h5_attr_read_string(hid_t loc, const char *path, const char *name, const char *kind, char **out) {
     *out = NULL;
-    if (attr_missing(loc, path, name, kind)) return -1;
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    hid_t ftype = attr < 0 ? -1 : H5Aget_type(attr);
+    hid_t attr, ftype;
+    if (attr_open_checked(loc, path, name, kind, H5T_STRING, "a string", &attr, &ftype)) return -1;
     int rc = 0;
-    if (ftype < 0 || H5Tget_class(ftype) != H5T_STRING) {
-        rc = px_error("%s: attribute '%s' is not a string", path, name);
-    } else {
-        size_t len = H5Tget_size(ftype);
-        char *buf = calloc(len + 1, 1);
-        hid_t mtype = H5Tcopy(H5T_C_S1);
-        if (!buf || mtype < 0 || H5Tset_size(mtype, len) < 0 || H5Aread(attr, mtype, buf) < 0) {
-            rc = px_error("%s: cannot read attribute '%s'", path, name);
-            free(buf);
-        } else {
-            *out = buf;
-        }
-        if (mtype >= 0) H5Tclose(mtype);
-    }
-    if (ftype >= 0) H5Tclose(ftype);
-    if (attr >= 0) H5Aclose(attr);
+    /* the length comes from the file: bound it before allocating */
+    size_t len = H5Tget_size(ftype);
+    if (H5Tis_variable_str(ftype) != 0)
+        rc = px_error("%s: attribute '%s' is a variable-length string, proact writes fixed-length ones", path, name);
+    else if (len == 0 || len > H5_ATTR_STRING_MAX)
+        rc = px_error("%s: attribute '%s' claims %zu bytes, more than the %d MB a string attribute may hold "
+                      "(corrupt file?)",
+                      path, name, len, H5_ATTR_STRING_MAX >> 20);
+    char *buf = rc ? NULL : calloc(len + 1, 1);
+    hid_t mtype = rc ? -1 : H5Tcopy(H5T_C_S1);
+    if (rc == 0 && (!buf || mtype < 0 || H5Tset_size(mtype, len) < 0 || H5Aread(attr, mtype, buf) < 0))
+        rc = px_error("%s: cannot read attribute '%s'", path, name);
+    if (rc == 0) *out = buf;
+    else free(buf);
+    if (mtype >= 0) H5Tclose(mtype);
+    H5Tclose(ftype);
+    H5Aclose(attr);
     return rc;
 }
 
 int h5_attr_read_i64(hid_t loc, const char *path, const char *name, const char *kind, int64_t *out) {
-    if (attr_missing(loc, path, name, kind)) return -1;
-    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
-    int rc = attr < 0 || H5Aread(attr, H5T_NATIVE_INT64, out) < 0
-                 ? px_error("%s: cannot read attribute '%s'", path, name)
-                 : 0;
-    if (attr >= 0) H5Aclose(attr);
+    hid_t attr, ftype;
+    if (attr_open_checked(loc, path, name, kind, H5T_INTEGER, "an integer", &attr, &ftype)) return -1;
+    int rc = H5Aread(attr, H5T_NATIVE_INT64, out) < 0 ? px_error("%s: cannot read attribute '%s'", path, name) : 0;
+    H5Tclose(ftype);
+    H5Aclose(attr);
     return rc;
 }

@@ -14,7 +14,13 @@ void h5_quiet(void);
 int h5_attr_write(hid_t loc, const char *path, const char *name, hid_t type, const void *value);
 int h5_attr_write_string(hid_t loc, const char *path, const char *name, const char *value);
 int h5_attr_write_i64(hid_t loc, const char *path, const char *name, int64_t value);
-/* *out is malloc'ed and NUL-terminated. */
+/* The longest string attribute the readers accept: the length is the file's word, and a corrupt
+ * file must not decide how much proact allocates (a run's whole config is a few KB). */
+#define H5_ATTR_STRING_MAX (16 << 20)
+
+/* Reading checks, before any allocation or H5Aread, that the attribute holds one value (scalar)
+ * of the expected class (string / integer) and, for strings, at most H5_ATTR_STRING_MAX bytes.
+ * *out is malloc'ed and NUL-terminated. */
 int h5_attr_read_string(hid_t loc, const char *path, const char *name, const char *kind, char **out);
 int h5_attr_read_i64(hid_t loc, const char *path, const char *name, const char *kind, int64_t *out);
 

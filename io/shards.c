@@ -219,14 +219,33 @@ static hid_t open_shard(const char *path) {
     return file;
 }
 
-/* Length of a 1-D dataset. */
+/* A shard's datasets hold integers (int, uint8, int64): anything else is a corrupt file, and
+ * HDF5 must not be asked to convert it (a corrupt type size makes a slow, huge conversion). */
+static int integer_type(hid_t dset, const char *path, const char *name, size_t *elem) {
+    hid_t type = H5Dget_type(dset);
+    int ok = type >= 0 && H5Tget_class(type) == H5T_INTEGER && H5Tget_size(type) <= 8;
+    *elem = ok ? H5Tget_size(type) : 0;
+    if (type >= 0) H5Tclose(type);
+    return ok ? 0 : px_error("%s: dataset '%s' does not hold integers (corrupt file?)", path, name);
+}
+
+/* Length of a 1-D dataset, checked against the file before anyone allocates by it: a shard's
+ * datasets are contiguous and unfiltered, so their data cannot be larger than the file. */
 static int dataset_length(hid_t loc, const char *path, const char *name, hsize_t *len) {
+    *len = 0;
     hid_t dset = H5Dopen2(loc, name, H5P_DEFAULT);
     if (dset < 0) return px_error("%s: dataset '%s' missing", path, name);
-    hid_t space = H5Dget_space(dset);
+    hid_t space = H5Dget_space(dset), fid = H5Iget_file_id(dset);
+    hsize_t file_size = 0;
+    size_t elem = 0;
     int rc = 0;
-    if (space < 0 || H5Sget_simple_extent_ndims(space) < 1 || H5Sget_simple_extent_dims(space, len, NULL) < 0)
-        rc = px_error("%s: dataset '%s' has no readable shape", path, name);
+    if (space < 0 || H5Sget_simple_extent_ndims(space) != 1 || H5Sget_simple_extent_dims(space, len, NULL) != 1)
+        rc = px_error("%s: dataset '%s' is not one-dimensional (corrupt file?)", path, name);
+    else if (integer_type(dset, path, name, &elem)) rc = -1;
+    else if (fid < 0 || H5Fget_filesize(fid, &file_size) < 0 || elem == 0 || *len > file_size / elem)
+        rc = px_error("%s: dataset '%s' claims %llu elements, more than the file (%llu bytes) holds (corrupt file?)",
+                      path, name, (unsigned long long)*len, (unsigned long long)file_size);
+    if (fid >= 0) H5Fclose(fid);
     if (space >= 0) H5Sclose(space);
     H5Dclose(dset);
     return rc;
@@ -240,10 +259,13 @@ static int read_range(hid_t loc, const char *path, const char *name, hid_t mtype
     if (dset < 0) return px_error("%s: dataset '%s' missing", path, name);
     hid_t fspace = H5Dget_space(dset);
     hsize_t len = 0, off = (hsize_t)start, cnt = (hsize_t)count;
+    size_t elem;
     int rc = 0;
     hid_t mspace = -1;
-    if (fspace < 0 || H5Sget_simple_extent_dims(fspace, &len, NULL) < 0) {
-        rc = px_error("%s: dataset '%s' has no readable shape", path, name);
+    if (fspace < 0 || H5Sget_simple_extent_ndims(fspace) != 1 || H5Sget_simple_extent_dims(fspace, &len, NULL) != 1) {
+        rc = px_error("%s: dataset '%s' is not one-dimensional (corrupt file?)", path, name);
+    } else if (integer_type(dset, path, name, &elem)) {
+        rc = -1;
     } else if (start < 0 || off + cnt > len) {
         rc = px_error("%s: dataset '%s' has %llu elements, cannot read [%lld, %lld): the file is inconsistent", path,
                       name, (unsigned long long)len, (long long)start, (long long)(start + count));
@@ -261,6 +283,8 @@ static int read_range(hid_t loc, const char *path, const char *name, hid_t mtype
 static int read_span(hid_t file, const char *path, const char *name, IdVec *s) {
     hsize_t len;
     if (dataset_length(file, path, name, &len)) return -1;
+    if (len > INT32_MAX)
+        return px_error("%s: dataset '%s' has %llu tokens (corrupt file?)", path, name, (unsigned long long)len);
     s->n = (int)len;
     s->cap = len ? len : 1;
     s->ids = px_calloc(s->cap, sizeof(int), name);
@@ -291,6 +315,9 @@ int shards_read_info(const char *path, ShardInfo *info) {
                      read_attr_string(file, path, "tokenizer_fingerprint", fp, sizeof fp)
                  ? -1
                  : 0;
+    if (rc == 0 && info->n_examples < 0)
+        rc =
+            px_error("%s: attribute 'n_examples' is negative (%lld; corrupt file?)", path, (long long)info->n_examples);
     if (rc == 0) {
         char *end;
         info->tokenizer_fingerprint = strtoull(fp, &end, 16);
@@ -350,6 +377,16 @@ static int read_ragged(hid_t file, const char *path, const char *off_name, const
         }
         off[i] -= base;
     }
+    /* the offsets come from the file: they must lie inside the data before they size an allocation */
+    hsize_t data_len = 0;
+    int bad = dataset_length(file, path, data_name, &data_len);
+    if (!bad && (base < 0 || (hsize_t)base + (hsize_t)n > data_len))
+        bad = px_error("%s: cannot read '%s': dataset '%s' points past its end (corrupt file?)", path, data_name,
+                       off_name);
+    if (bad) {
+        free(off);
+        return -1;
+    }
     void *data = px_calloc(n ? (size_t)n : 1, elem, data_name);
     if (!data || read_range(file, path, data_name, mtype, base, n, data)) {
         free(off);
@@ -394,10 +431,15 @@ void shard_slice_free(ShardSlice *s) { pair_set_free(s); }
 
 /* ---------------------------------------------------------------- example lists */
 
+/* the ragged arrays' data, in the order of shards_read_examples' offsets */
+static const char *const RAGGED_DATA[6] = {"src_tokens",    "tgt_tokens", "src_word_ends",
+                                           "tgt_word_ends", "src_text",   "tgt_text"};
+
 struct ShardFile {
     char path[4096];
     hid_t file;
     int64_t n_examples;
+    hsize_t data_len[6]; /* RAGGED_DATA's lengths: the bound of every offset read later */
 };
 
 ShardFile *shards_open(const char *path) {
@@ -409,7 +451,10 @@ ShardFile *shards_open(const char *path) {
     snprintf(f->path, sizeof f->path, "%s", path);
     f->n_examples = info.n_examples;
     f->file = open_shard(path);
-    if (f->file < 0) {
+    int rc = f->file < 0 ? -1 : 0;
+    for (int k = 0; rc == 0 && k < 6; k++) rc = dataset_length(f->file, path, RAGGED_DATA[k], &f->data_len[k]);
+    if (rc) {
+        if (f->file >= 0) H5Fclose(f->file);
         free(f);
         return NULL;
     }
@@ -422,15 +467,20 @@ void shards_close(ShardFile *f) {
     free(f);
 }
 
-/* Appends example e's elements of one ragged array (offsets dataset + data dataset). */
-static int append_ragged(ShardFile *f, const char *off_name, const char *data_name, hid_t mtype, size_t elem, int64_t e,
-                         Grow *data, Grow *off) {
+/* Appends example e's elements of ragged array k (offsets dataset + data dataset RAGGED_DATA[k]). */
+static int append_ragged(ShardFile *f, const char *off_name, int k, hid_t mtype, size_t elem, int64_t e, Grow *data,
+                         Grow *off) {
+    const char *data_name = RAGGED_DATA[k];
     int64_t range[2];
     if (read_range(f->file, f->path, off_name, H5T_NATIVE_INT64, e, 2, range)) return -1;
     int64_t n = range[1] - range[0];
     if (n < 0)
         return px_error("%s: dataset '%s' is not monotone at example %lld (corrupt file?)", f->path, off_name,
                         (long long)e);
+    /* the offsets come from the file: inside the data, or they would size the allocation below */
+    if (range[0] < 0 || (hsize_t)range[1] > f->data_len[k])
+        return px_error("%s: cannot read example %lld: dataset '%s' points past the end of '%s' (corrupt file?)",
+                        f->path, (long long)e, off_name, data_name);
     if (grow_reserve(data, data->n + (size_t)n)) return -1;
     if (read_range(f->file, f->path, data_name, mtype, range[0], n, (char *)data->data + data->n * elem)) return -1;
     data->n += (size_t)n;
@@ -454,14 +504,12 @@ int shards_read_examples(ShardFile *f, const int64_t *idx, int n, PairSet *out) 
             break;
         }
         int64_t ln;
-        rc = append_ragged(f, "src_offsets", "src_tokens", H5T_NATIVE_INT, sizeof(int), e, &src, &offs[0]) ||
-                     append_ragged(f, "tgt_offsets", "tgt_tokens", H5T_NATIVE_INT, sizeof(int), e, &tgt, &offs[1]) ||
-                     append_ragged(f, "src_word_offsets", "src_word_ends", H5T_NATIVE_INT, sizeof(int), e, &sw,
-                                   &offs[2]) ||
-                     append_ragged(f, "tgt_word_offsets", "tgt_word_ends", H5T_NATIVE_INT, sizeof(int), e, &tw,
-                                   &offs[3]) ||
-                     append_ragged(f, "src_text_offsets", "src_text", H5T_NATIVE_UINT8, 1, e, &st, &offs[4]) ||
-                     append_ragged(f, "tgt_text_offsets", "tgt_text", H5T_NATIVE_UINT8, 1, e, &tt, &offs[5]) ||
+        rc = append_ragged(f, "src_offsets", 0, H5T_NATIVE_INT, sizeof(int), e, &src, &offs[0]) ||
+                     append_ragged(f, "tgt_offsets", 1, H5T_NATIVE_INT, sizeof(int), e, &tgt, &offs[1]) ||
+                     append_ragged(f, "src_word_offsets", 2, H5T_NATIVE_INT, sizeof(int), e, &sw, &offs[2]) ||
+                     append_ragged(f, "tgt_word_offsets", 3, H5T_NATIVE_INT, sizeof(int), e, &tw, &offs[3]) ||
+                     append_ragged(f, "src_text_offsets", 4, H5T_NATIVE_UINT8, 1, e, &st, &offs[4]) ||
+                     append_ragged(f, "tgt_text_offsets", 5, H5T_NATIVE_UINT8, 1, e, &tt, &offs[5]) ||
                      read_range(f->file, f->path, "line", H5T_NATIVE_INT64, e, 1, &ln) || grow_push_i64(&line, ln)
                  ? -1
                  : 0;
@@ -492,9 +540,12 @@ int shards_read_lengths(ShardFile *f, const int64_t *idx, int n, int *src_tokens
     int rc = fspace < 0 ? px_error("%s: dataset 'lengths' has no readable shape", f->path) : 0;
     for (int k = 0; k < n && rc == 0; k++) {
         hsize_t start[2] = {(hsize_t)idx[k], 0}, count[2] = {1, 4}, dims[2];
-        int row[4];
+        int row[4] = {0};
+        size_t elem;
         hid_t mspace = H5Screate_simple(2, count, NULL);
-        if (idx[k] < 0 || idx[k] >= f->n_examples || H5Sget_simple_extent_dims(fspace, dims, NULL) != 2 ||
+        /* the rank before the dims (dims has room for two), the type before the read */
+        if (idx[k] < 0 || idx[k] >= f->n_examples || H5Sget_simple_extent_ndims(fspace) != 2 ||
+            H5Sget_simple_extent_dims(fspace, dims, NULL) != 2 || integer_type(dset, f->path, "lengths", &elem) ||
             dims[1] != 4 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL) < 0 || mspace < 0 ||
             H5Dread(dset, H5T_NATIVE_INT, mspace, fspace, H5P_DEFAULT, row) < 0)
             rc = px_error("%s: cannot read dataset 'lengths' at example %lld", f->path, (long long)idx[k]);

@@ -13,3 +13,13 @@ hid_t world_hdf5_fapl(const World *w) {
     }
     return fapl;
 }
+
+hid_t hdf5_fapl_self(void) {
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0) return px_error("HDF5: cannot create a file access property list");
+    if (H5Pset_fapl_mpio(fapl, MPI_COMM_SELF, MPI_INFO_NULL) < 0) {
+        H5Pclose(fapl);
+        return px_error("HDF5: cannot set MPI-IO file access (is this HDF5 built for MPI?)");
+    }
+    return fapl;
+}

@@ -1,5 +1,6 @@
 /* test_shards.c — token shards: write/read round trip, rank ranges, and bad files
- * (not HDF5, truncated, a foreign HDF5 file, a newer format version) named in the error. */
+ * (not HDF5, truncated, a foreign HDF5 file, a newer format version) named in the error, and
+ * sizes the file claims (dims, rank, type) checked before anything is allocated or read. */
 #include <hdf5.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -130,6 +131,64 @@ static void test_bad_files(void **state) {
     expect_error(bad, "format version 99");
 }
 
+/* Replaces dataset `name` of a good shard by one of the given rank, dims and type, its space never
+ * allocated (so dims can claim more than the file holds). */
+static void replace_dataset(const char *path, const char *name, int rank, const hsize_t *dims, hid_t type) {
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    assert_true(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    hid_t d = H5Dcreate2(f, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(d >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+}
+
+/* Sizes read from the file are checked before they size an allocation or a read. */
+static void test_sizes_checked_before_reading(void **state) {
+    (void)state;
+    char path[300];
+    path_in_dir(path, sizeof path, "sizes.h5");
+    char *json = NULL;
+    size_t len;
+    /* a tokenizer.json of 10^12 bytes in a file of a few KB: refused, not allocated */
+    write_small(path);
+    hsize_t huge = 1000000000000ULL;
+    replace_dataset(path, "tokenizer_json", 1, &huge, H5T_NATIVE_UINT8);
+    assert_int_equal(shards_read_tokenizer_json(path, &json, &len), -1);
+    assert_null(json);
+    assert_non_null(strstr(px_error_message(), "'tokenizer_json' claims 1000000000000 elements"));
+    /* offsets as a 2-D dataset: refused before their dims are asked for */
+    write_small(path);
+    hsize_t dims2[2] = {3, 2};
+    replace_dataset(path, "src_offsets", 2, dims2, H5T_NATIVE_INT64);
+    ShardInfo info;
+    assert_int_equal(shards_read_info(path, &info), -1);
+    assert_non_null(strstr(px_error_message(), "'src_offsets' is not one-dimensional"));
+    /* token data stored as floats: refused before HDF5 converts it */
+    write_small(path);
+    hsize_t five = 5;
+    replace_dataset(path, "src_tokens", 1, &five, H5T_NATIVE_FLOAT);
+    ShardSlice s;
+    assert_int_equal(shards_read_slice(path, 0, 2, &s), -1);
+    assert_non_null(strstr(px_error_message(), "'src_tokens' does not hold integers"));
+    /* the lengths table with a third dimension */
+    write_small(path);
+    hsize_t dims3[3] = {2, 4, 2};
+    replace_dataset(path, "lengths", 3, dims3, H5T_NATIVE_INT);
+    ShardFile *sf = shards_open(path);
+    assert_non_null(sf);
+    int64_t idx = 0;
+    int src_len, tgt_len;
+    assert_int_equal(shards_read_lengths(sf, &idx, 1, &src_len, &tgt_len), -1);
+    assert_non_null(strstr(px_error_message(), "'lengths'"));
+    shards_close(sf);
+}
+
 static void test_unwritable_output_leaves_nothing(void **state) {
     (void)state;
     char path[300];
@@ -157,6 +216,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_sizes_checked_before_reading),
         cmocka_unit_test(test_unwritable_output_leaves_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
