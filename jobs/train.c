@@ -15,7 +15,6 @@
 #include "io/checkpoint.h"
 #include "io/config.h"
 #include "io/dataset.h"
-#include "io/fault.h"
 #include "io/files.h"
 #include "io/hf_model.h"
 #include "io/proact_json.h"
