@@ -9,7 +9,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
-  libopenblas-dev
+  libopenblas-dev libdnnl-dev
   libscalapack-openmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libinih-dev libjansson-dev libpcre2-dev libmicrohttpd-dev
