@@ -14,6 +14,7 @@
 
 /* llama.cpp's token types (llama.h's llama_token_type) */
 enum { TT_NORMAL = 1, TT_CONTROL = 3, TT_USER_DEFINED = 4, TT_UNUSED = 5 };
+#define PAD_SLOT 24 /* bytes for "[PAD<int>]" and its NUL */
 
 /* The Split regexes llama.cpp knows by the name of their pre-tokenizer (llama-vocab.cpp). */
 #define LLAMA3_REGEX                                                                                         \
@@ -69,7 +70,7 @@ typedef struct {
     const char **tok; /* [n_vocab] token text (into the JSON tree or pad) */
     size_t *len;
     int32_t *type;
-    char *pad; /* "[PADi]" texts, 16 bytes each */
+    char *pad; /* "[PADi]" texts, PAD_SLOT bytes each */
     const char **mstr;
     size_t *mlen;
     StrBuf mtext; /* merges given as [a, b] pairs, joined "a b" */
@@ -113,12 +114,12 @@ static int read_tokens(const char *path, json_t *root, int n_vocab, Vocab *v) {
         v->len[id] = json_string_length(content);
         v->type[id] = json_is_true(member(val, "special")) ? TT_CONTROL : TT_USER_DEFINED;
     }
-    v->pad = px_calloc((size_t)n_vocab, 16, "GGUF padding tokens");
+    v->pad = px_calloc((size_t)n_vocab, PAD_SLOT, "GGUF padding tokens");
     if (!v->pad) return -1;
     for (int id = 0; id < n_vocab; id++) { /* rows of the embedding the tokenizer never produces */
         if (v->tok[id]) continue;
-        char *p = v->pad + 16 * (size_t)id;
-        snprintf(p, 16, "[PAD%d]", id);
+        char *p = v->pad + PAD_SLOT * (size_t)id;
+        snprintf(p, PAD_SLOT, "[PAD%d]", id);
         v->tok[id] = p;
         v->len[id] = strlen(p);
         v->type[id] = TT_UNUSED;

@@ -106,6 +106,13 @@ node "$LLAMA" "$WORK/qwen2-f32.gguf" --tokenize "$WORK/lines.txt" >"$WORK/lines.
 check "llama.cpp tokenizes $(wc -l <"$WORK/lines.txt") fixture lines as proact does" \
   diff "$WORK/lines.proact" "$WORK/lines.llama"
 
+# --model with the Hugging Face format: the directory rewritten (f32 in, f32 out: the same tensors)
+check "export --model DIR as a Hugging Face directory" "$PROACT" export --model "$WORK/qwen2/model" -o "$WORK/again"
+check "it holds the same weights" cmp "$WORK/qwen2/model/model.safetensors" "$WORK/again/model.safetensors"
+check "and the tokenizer" cmp "$WORK/qwen2/model/tokenizer.json" "$WORK/again/tokenizer.json"
+expect_fail "--model onto itself" "names the --model directory itself" \
+  "$PROACT" export --model "$WORK/qwen2/model" -o "$WORK/qwen2/model/"
+
 # what does not travel or is refused
 check "proact.json travels as the KV proact.json" grep -q '"template_tokens"' "$WORK/qwen2-f32.gguf"
 expect_fail "--gguf-type without --format gguf" "--gguf-type needs --format gguf" \
