@@ -22,8 +22,14 @@
 
 /* ---------------------------------------------------------------- conversions */
 
+/* bf16_from_f32 without a branch, so that the compiler vectorizes the loop; the same bits. */
 void bf16_from_f32_n(bf16_t *dst, const float *src, size_t n) {
-    for (size_t i = 0; i < n; i++) dst[i] = bf16_from_f32(src[i]);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &src[i], sizeof u);
+        uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, quiet_nan = (u >> 16) | 0x40u;
+        dst[i] = (bf16_t)((u & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
+    }
 }
 
 void f32_from_bf16_n(float *dst, const bf16_t *src, size_t n) {
@@ -60,7 +66,8 @@ static pthread_key_t thread_key;
 typedef struct {
     dnnl_stream_t stream;
     bf16_t *a16, *b16;
-    size_t a_cap, b_cap;
+    float *c32; /* a padded output block */
+    size_t a_cap, b_cap, c_cap;
 } ThreadState;
 
 static void thread_state_free(void *p) {
@@ -69,6 +76,7 @@ static void thread_state_free(void *p) {
     if (t->stream) dnnl_stream_destroy(t->stream);
     free(t->a16);
     free(t->b16);
+    free(t->c32);
     free(t);
 }
 
@@ -239,12 +247,23 @@ static void run(const GemmKey *k, const void *a, const void *b, float *c) {
     dnnl_memory_destroy(mc);
 }
 
-/* A dense bf16 copy of a stored `rows x cols` operand (any type), leading dimension cols. */
-static const bf16_t *to_bf16(GemmMat x, int rows, int cols, bf16_t **buf, size_t *cap) {
-    if (x.type == GEMM_T_BF16 && x.ld == cols) return x.data;
-    bf16_t *out = grow(buf, cap, (size_t)rows * cols);
+/* The size a dimension that is copied anyway is padded to: the next multiple of a step that grows
+ * with it (16 up to 255, then about 1/16 of it, a power of two). A dimension that changes from call
+ * to call (a batch's rows, a sequence's length) then meets a few dozen primitives instead of one per
+ * value, each costing about a millisecond to create, and wastes at most 1/8 of the work. */
+static int pad_step(int x) {
+    int q = 16;
+    while (q * 32 <= x) q *= 2;
+    return q;
+}
+static int padded(int x) { return (x + pad_step(x) - 1) / pad_step(x) * pad_step(x); }
+
+/* A dense bf16 copy of a stored `rows x cols` operand (any type) in a `prows x pcols` block whose
+ * padding is zero (it adds exact zeros to every sum). */
+static const bf16_t *to_bf16(GemmMat x, int rows, int cols, int prows, int pcols, bf16_t **buf, size_t *cap) {
+    bf16_t *out = grow(buf, cap, (size_t)prows * pcols);
     for (int r = 0; r < rows; r++) {
-        bf16_t *o = out + (size_t)r * cols;
+        bf16_t *o = out + (size_t)r * pcols;
         if (x.type == GEMM_T_F32) {
             bf16_from_f32_n(o, (const float *)x.data + (size_t)r * x.ld, (size_t)cols);
         } else if (x.type == GEMM_T_BF16) {
@@ -253,8 +272,49 @@ static const bf16_t *to_bf16(GemmMat x, int rows, int cols, bf16_t **buf, size_t
             const int8_t *q = (const int8_t *)x.data + (size_t)r * x.ld;
             for (int j = 0; j < cols; j++) o[j] = bf16_from_f32((float)q[j] * x.scale[r]);
         }
+        memset(o + cols, 0, sizeof(bf16_t) * (pcols - cols));
     }
+    memset(out + (size_t)rows * pcols, 0, sizeof(bf16_t) * (size_t)(prows - rows) * pcols);
     return out;
+}
+
+/* The bf16 product. A bf16 operand stored densely (a weight's bf16 copy) is used in place and its
+ * dimensions are kept; every other operand is rounded into a padded copy. */
+static void gemm_bf16_product(int m, int n, int k, float alpha, GemmMat A, GemmMat B, float beta, float *C, int ldc) {
+    ThreadState *t = thread_state();
+    /* stored shapes: op(A) is m x k, op(B) is k x n */
+    const int a_rows = A.trans ? k : m, a_cols = A.trans ? m : k;
+    const int b_rows = B.trans ? n : k, b_cols = B.trans ? k : n;
+    const int a_copy = !(A.type == GEMM_T_BF16 && A.ld == a_cols), b_copy = !(B.type == GEMM_T_BF16 && B.ld == b_cols);
+    const int pm = a_copy ? padded(m) : m, pn = b_copy ? padded(n) : n, pk = a_copy && b_copy ? padded(k) : k;
+    const bf16_t *a16 =
+        a_copy ? to_bf16(A, a_rows, a_cols, A.trans ? pk : pm, A.trans ? pm : pk, &t->a16, &t->a_cap) : A.data;
+    const bf16_t *b16 =
+        b_copy ? to_bf16(B, b_rows, b_cols, B.trans ? pn : pk, B.trans ? pk : pn, &t->b16, &t->b_cap) : B.data;
+    const int lda = A.trans ? pm : pk, ldb = B.trans ? pk : pn;
+    /* 1. the rows that fill whole padding steps go straight into C (when n needs no padding) */
+    int done = 0;
+    if (pn == n) {
+        done = pm == m ? m : m - m % pad_step(m);
+        if (done > 0) {
+            GemmKey key = {done, n, pk, A.trans, B.trans, lda, ldb, ldc, 0, alpha, beta};
+            run(&key, a16, b16, C);
+        }
+    }
+    if (done == m) return;
+    /* 2. the rest through a padded output block: C's rows copied in (for beta) and back */
+    const int rows = m - done, prows = pm - done;
+    if ((size_t)prows * pn > t->c_cap) {
+        free(t->c32);
+        t->c32 = xmalloc(sizeof(float) * prows * pn, "gemm output block");
+        t->c_cap = (size_t)prows * pn;
+    }
+    float *c_rest = C + (size_t)done * ldc;
+    if (beta != 0.0f)
+        for (int i = 0; i < rows; i++) memcpy(t->c32 + (size_t)i * pn, c_rest + (size_t)i * ldc, sizeof(float) * n);
+    GemmKey key = {prows, pn, pk, A.trans, B.trans, lda, ldb, pn, 0, alpha, beta};
+    run(&key, A.trans ? a16 + done : a16 + (size_t)done * lda, b16, t->c32);
+    for (int i = 0; i < rows; i++) memcpy(c_rest + (size_t)i * ldc, t->c32 + (size_t)i * pn, sizeof(float) * n);
 }
 
 static GemmFp32Backend fp32_backend = GEMM_FP32_OPENBLAS;
@@ -280,14 +340,7 @@ void gemm(GemmPrecision prec, int m, int n, int k, float alpha, GemmMat A, GemmM
             for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
         return;
     }
-    ThreadState *t = thread_state();
-    /* stored shapes: op(A) is m x k, op(B) is k x n */
-    int a_rows = A.trans ? k : m, a_cols = A.trans ? m : k;
-    int b_rows = B.trans ? n : k, b_cols = B.trans ? k : n;
-    const bf16_t *a16 = to_bf16(A, a_rows, a_cols, &t->a16, &t->a_cap);
-    const bf16_t *b16 = to_bf16(B, b_rows, b_cols, &t->b16, &t->b_cap);
-    GemmKey key = {m, n, k, A.trans, B.trans, a_cols, b_cols, ldc, 0, alpha, beta};
-    run(&key, a16, b16, C);
+    gemm_bf16_product(m, n, k, alpha, A, B, beta, C, ldc);
 }
 
 /* ---------------------------------------------------------------- what runs */
