@@ -1,6 +1,6 @@
 /* bench_step — time full training steps (train_step of src/train/step.h: forward, loss,
  * backward, AdamW; one process, no MPI) of a config's model on random tokens. Prints one JSON
- * line: tokens/s, ms per step, model GFLOP/s.
+ * line: tokens/s, ms per step, model GFLOP/s, in the config's train.precision (bf16 where the CPU has it).
  * usage: bench_step --config configs/base.ini [--set k=v ...] [--steps 5] [--warmup 1] [--threads 1] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +34,9 @@ int main(int argc, char **argv) {
     if (model_create(&m, &cfg.model) || learner_init(&l, &m, NULL, &cfg.optim, 0, 0, (SpsdWeights){0}))
         return job_fail(px_error_message());
     model_init_random(&m, 1);
+    /* train.precision of the config (--set train.precision=fp32|bf16), as proact train does */
+    GemmPrecision prec = strcmp(cfg.train.precision, "bf16") == 0 && gemm_bf16_native() ? GEMM_BF16 : GEMM_FP32;
+    if (model_set_precision(&m, prec)) return job_fail(px_error_message());
     Rng rng;
     rng_seed(&rng, 2);
     double t0 = 0, loss = 0;
@@ -48,9 +51,10 @@ int main(int argc, char **argv) {
     }
     double dt = (runtime_now() - t0) / steps;
     double flops = model_train_flops(&m.cfg, &tb.batch.lay);
-    printf("{\"impl\": \"proact\", \"core\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_ms\": %.2f, "
-           "\"gflops\": %.2f, \"params\": %zu, \"last_loss\": %.4f}\n",
-           runtime_blas_core(), threads, tb.batch.n_rows / dt, dt * 1e3, flops / dt / 1e9, m.n_params, loss);
+    printf("{\"impl\": \"proact\", \"precision\": \"%s\", \"core\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.1f, "
+           "\"step_ms\": %.2f, \"gflops\": %.2f, \"params\": %zu, \"last_loss\": %.4f}\n",
+           prec == GEMM_BF16 ? "bf16" : "fp32", runtime_blas_core(), threads, tb.batch.n_rows / dt, dt * 1e3,
+           flops / dt / 1e9, m.n_params, loss);
     train_batch_free(&tb);
     learner_free(&l);
     model_free(&m);

@@ -11,7 +11,8 @@ proact's bench_step, and prints one JSON line on stdout:
 
 Attention is the twin's masked-matmul path (scores [B, nh, T, T] plus an additive causal
 mask, then softmax): torch 1.13 has no fused scaled_dot_product_attention, and this is
-also what proact computes (it fills the whole score matrix with sgemm). float32 throughout.
+also what proact computes. float32 throughout, or with --autocast bf16 the forward and loss
+under torch.autocast (PyTorch's own mixed precision: bf16 matmuls on oneDNN).
 """
 
 import argparse
@@ -70,6 +71,9 @@ def parse_args():
     ap.add_argument("--weight-decay", type=float, default=0.1)
     ap.add_argument("--grad-clip", type=float, default=1.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--autocast", choices=["off", "bf16"], default="off",
+                    help="bf16: forward and loss under torch.autocast('cpu', dtype=torch.bfloat16) "
+                         "(oneDNN bf16 matmuls; fp32 weights, gradients and AdamW)")
     return ap.parse_args()
 
 
@@ -96,7 +100,8 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = twin.cross_entropy(model(tokens, layout), targets)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            loss = twin.cross_entropy(model(tokens, layout).float(), targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), a.grad_clip)
         opt.step()
@@ -119,6 +124,7 @@ def main():
         "params": sum(p.numel() for p in model.parameters()),
         "loss": loss,
         "impl": f"pytorch {torch.__version__}",
+        "precision": "autocast bf16" if a.autocast == "bf16" else "fp32",
     }
     print(json.dumps(out))
 

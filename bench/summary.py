@@ -7,8 +7,12 @@ import sys
 
 BEGIN, END = "<!-- bench.sh summary: begin -->", "<!-- bench.sh summary: end -->"
 RATIOS = [  # key, what it compares, how to read it
-    ("train_step_vs_pytorch", "training step (base, 1 thread): proact tok/s ÷ PyTorch twin tok/s", "> 1: proact faster"),
-    ("mfu_vs_sgemm_peak", "training step model FLOP/s ÷ OpenBLAS sgemm peak (1 thread)", "share of the peak"),
+    ("train_step_vs_pytorch", "training step (base, 1 thread): proact bf16 tok/s ÷ the best PyTorch twin tok/s "
+     "(fp32 or autocast bf16)", "> 1: proact faster"),
+    ("train_step_vs_pytorch_2threads", "the same on 2 threads", "> 1: proact faster"),
+    ("bf16_vs_fp32_step", "proact bf16 step tok/s ÷ proact fp32 step tok/s (base, 1 thread)", "> 1: bf16 faster"),
+    ("mfu_vs_bf16_peak", "bf16 training step model FLOP/s ÷ oneDNN bf16 matmul peak (1 thread)", "share of the peak"),
+    ("mfu_vs_sgemm_peak", "fp32 training step model FLOP/s ÷ OpenBLAS sgemm peak (1 thread)", "share of the peak"),
     ("spsd_overhead", "SPSD step time ÷ plain causal step time on the same pairs", "cost of the teacher copy"),
     ("weak_scaling_2ranks", "2-rank tok/s ÷ (2 × 1-rank tok/s)", "1 = perfect"),
     ("allreduce_hidden_fraction", "share of the gradient allreduce hidden behind backward", "1 = all hidden"),

@@ -29,11 +29,17 @@ if [ "$ONLY" = all ] || [ "$ONLY" = train ]; then
 for t in 1 2; do
   echo "== training step, threads $t" >&2
   ./build/bench_sgemm --threads $t --seconds 1 > "$OUT/sgemm$t.json"
-  ./build/bench_step --config configs/base.ini --steps $STEPS --threads $t > "$OUT/proact$t.json"
+  for p in fp32 bf16; do
+    ./build/bench_step --config configs/base.ini --set train.precision=$p --steps $STEPS --threads $t \
+      > "$OUT/proact${t}_$p.json"
+  done
   $PY bench/bench_step.py $SHAPE --steps $STEPS --warmup 1 --threads $t > "$OUT/torch$t.json"
+  $PY bench/bench_step.py $SHAPE --steps $STEPS --warmup 1 --threads $t --autocast bf16 > "$OUT/torch${t}_bf16.json"
 done
 # PyTorch's other 2-core setting: BLAS on 2 threads, its own ops on 1 (no oversubscription)
 $PY bench/bench_step.py $SHAPE --steps $STEPS --warmup 1 --threads 2 --omp-threads 1 > "$OUT/torch2b.json"
+$PY bench/bench_step.py $SHAPE --steps $STEPS --warmup 1 --threads 2 --omp-threads 1 --autocast bf16 \
+  > "$OUT/torch2b_bf16.json"
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = tokenizer ]; then
@@ -165,21 +171,30 @@ if r("sgemm1.json"):
     res.update({"openblas_core": r("sgemm1.json")["core"], "config": "configs/base.ini"})
     rows = []
     for t in (1, 2):
-        s, p = r(f"sgemm{t}.json"), r(f"proact{t}.json")
-        torch_runs = [r(f"torch{t}.json")] + ([r("torch2b.json")] if t == 2 else [])
+        s, p32, p16 = r(f"sgemm{t}.json"), r(f"proact{t}_fp32.json"), r(f"proact{t}_bf16.json")
+        names = [f"torch{t}.json", f"torch{t}_bf16.json"] + (["torch2b.json", "torch2b_bf16.json"] if t == 2 else [])
+        torch_runs = [r(n) for n in names]
         best = max(torch_runs, key=lambda x: x["tokens_per_s"])
-        res[f"threads{t}"] = {"sgemm_peak_gflops": s["peak_gflops"], "proact": p, "pytorch_best": best,
+        res[f"threads{t}"] = {"sgemm_peak_gflops": s["peak_gflops"], "bf16_peak_gflops": s["bf16_peak_gflops"],
+                              "gemm": s["gemm"], "proact_fp32": p32, "proact_bf16": p16, "pytorch_best": best,
                               "pytorch_runs": torch_runs}
-        rows.append((t, p["tokens_per_s"], best["tokens_per_s"], p["tokens_per_s"] / best["tokens_per_s"],
-                     p["gflops"], s["peak_gflops"], p["gflops"] / s["peak_gflops"]))
-    res["train_step_vs_pytorch"] = rows[0][3]
-    res["mfu_vs_sgemm_peak"] = rows[0][6]
-    res["train_step_vs_pytorch_2threads"] = rows[1][3]
-    res["mfu_vs_sgemm_peak_2threads"] = rows[1][6]
-    print("| threads | proact tok/s | PyTorch tok/s (best) | ratio | proact GFLOP/s | sgemm peak GFLOP/s | of peak |")
-    print("|---|---|---|---|---|---|---|")
-    for t, a, b, ratio, g, peak, frac in rows:
-        print(f"| {t} | {a:.0f} | {b:.0f} | {ratio:.2f}x | {g:.1f} | {peak:.1f} | {100*frac:.0f}% |")
+        rows.append((t, p16["tokens_per_s"], p32["tokens_per_s"], best["tokens_per_s"], best["precision"],
+                     p16["tokens_per_s"] / best["tokens_per_s"], p16["tokens_per_s"] / p32["tokens_per_s"],
+                     p16["gflops"] / s["bf16_peak_gflops"], p32["gflops"] / s["peak_gflops"]))
+    res["train_step_vs_pytorch"] = rows[0][5]
+    res["train_step_vs_pytorch_2threads"] = rows[1][5]
+    res["bf16_vs_fp32_step"] = rows[0][6]
+    res["bf16_vs_fp32_step_2threads"] = rows[1][6]
+    res["mfu_vs_bf16_peak"] = rows[0][7]
+    res["mfu_vs_bf16_peak_2threads"] = rows[1][7]
+    res["mfu_vs_sgemm_peak"] = rows[0][8]
+    res["mfu_vs_sgemm_peak_2threads"] = rows[1][8]
+    print("| threads | proact bf16 tok/s | proact fp32 tok/s | PyTorch tok/s (best: its precision) | bf16 ÷ PyTorch "
+          "| bf16 ÷ fp32 | bf16 MFU (of oneDNN bf16 peak) | fp32 MFU (of sgemm peak) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for t, a16, a32, b, bp, ratio, self_ratio, mfu16, mfu32 in rows:
+        print(f"| {t} | {a16:.0f} | {a32:.0f} | {b:.0f} ({bp}) | {ratio:.2f}x | {self_ratio:.2f}x | {100*mfu16:.0f}% "
+              f"| {100*mfu32:.0f}% |")
 if r("tokenizer.json"):
     tk, pr = r("tokenizer.json"), r("prepare.json")
     res["tokenizer"] = tk
