@@ -1,0 +1,95 @@
+/* gemm.h — the one door every matrix product of the model goes through (forward, backward,
+ * attention, decode).
+ *
+ *     C[m, n] = alpha * op(A)[m, k] op(B)[k, n] + beta * C[m, n]        row-major, C in fp32
+ *
+ * Operands are typed (GemmMat): fp32, bf16 (the top half of an fp32, round-to-nearest-even), or
+ * int8 with one fp32 scale per stored row (weight-only quantization for decode). `prec` is the
+ * precision of the products:
+ *   GEMM_FP32  both operands fp32; OpenBLAS sgemm, the reference path (bit for bit what
+ *              cblas_sgemm gives), or oneDNN f32 where gemm_set_fp32_backend chose it.
+ *   GEMM_BF16  fp32 operands are rounded to bf16 first (into per-thread scratch), then oneDNN
+ *              matmul multiplies bf16 by bf16 with fp32 accumulation and fp32 output.
+ * A bf16 or int8 operand requires GEMM_BF16. Primitives are created once per shape and kept.
+ */
+#ifndef PROACT_GEMM_H
+#define PROACT_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef uint16_t bf16_t;
+
+typedef enum { GEMM_FP32 = 0, GEMM_BF16 = 1 } GemmPrecision;
+typedef enum { GEMM_T_F32 = 0, GEMM_T_BF16 = 1, GEMM_T_I8 = 2 } GemmType;
+
+/* One operand as stored: `rows x cols` row-major with leading dimension ld; trans says whether
+ * the product uses it transposed (op(X) = X^T). scale: int8 only, one per stored row. */
+typedef struct {
+    const void *data;
+    GemmType type;
+    int ld;
+    int trans;
+    const float *scale;
+} GemmMat;
+
+static inline GemmMat gemm_f32(const float *p, int ld, int trans) {
+    GemmMat g = {p, GEMM_T_F32, ld, trans, NULL};
+    return g;
+}
+static inline GemmMat gemm_bf16(const bf16_t *p, int ld, int trans) {
+    GemmMat g = {p, GEMM_T_BF16, ld, trans, NULL};
+    return g;
+}
+static inline GemmMat gemm_i8(const int8_t *p, const float *row_scale, int ld, int trans) {
+    GemmMat g = {p, GEMM_T_I8, ld, trans, row_scale};
+    return g;
+}
+
+/* C = alpha op(A) op(B) + beta C. Dies with a one-line message if oneDNN fails (a primitive
+ * that cannot be created for a shape is a bug or an exhausted machine, not bad input). */
+void gemm(GemmPrecision prec, int m, int n, int k, float alpha, GemmMat A, GemmMat B, float beta, float *C, int ldc);
+
+/* The cblas-shaped shorthand for two fp32 operands. */
+static inline void gemm_ff(GemmPrecision prec, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                           const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
+    gemm(prec, m, n, k, alpha, gemm_f32(A, lda, trans_a), gemm_f32(B, ldb, trans_b), beta, C, ldc);
+}
+
+/* ---- conversions (round to nearest even; NaN stays NaN) */
+static inline bf16_t bf16_from_f32(float f) {
+    union {
+        float f;
+        uint32_t u;
+    } v = {f};
+    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((v.u >> 16) | 0x40); /* quiet NaN */
+    return (bf16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
+}
+static inline float f32_from_bf16(bf16_t h) {
+    union {
+        uint32_t u;
+        float f;
+    } v = {(uint32_t)h << 16};
+    return v.f;
+}
+void bf16_from_f32_n(bf16_t *dst, const float *src, size_t n);
+void f32_from_bf16_n(float *dst, const bf16_t *src, size_t n);
+
+/* ---- what runs */
+typedef enum { GEMM_FP32_OPENBLAS = 0, GEMM_FP32_ONEDNN = 1 } GemmFp32Backend;
+/* fp32 products on OpenBLAS (default, the reference) or on oneDNN f32. */
+void gemm_set_fp32_backend(GemmFp32Backend b);
+GemmFp32Backend gemm_fp32_backend(void);
+/* Whether this CPU runs bf16 products natively (AVX-512 BF16 or AMX); oneDNN would emulate
+ * them slowly otherwise. */
+int gemm_bf16_native(void);
+/* One line for start-up: "oneDNN 2.6.3 bf16 (avx512_core_bf16), fp32 on OpenBLAS" or why not. */
+const char *gemm_describe(void);
+/* The oneDNN implementation chosen for a dense product of that shape ("brg:avx512_core_bf16"). */
+const char *gemm_impl_name(GemmPrecision prec, int m, int n, int k, int trans_a, int trans_b);
+/* Threads for oneDNN (OpenMP) products; OpenBLAS keeps its own setting. */
+void gemm_set_threads(int n);
+/* Frees the cached primitives and scratch (for leak checkers; the cache is rebuilt on use). */
+void gemm_release(void);
+
+#endif
