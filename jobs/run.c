@@ -149,7 +149,7 @@ int cmd_run(int argc, char **argv) {
             "also print every READ/WRITE decision with its cues\n"
             "({\"decision\": ...})"),
         RUNNER_OPTS(ro),
-        DECODE_OPTS(wtype, ro),
+        DECODE_OPTS(wtype, ro.kv_bf16),
         OPT("attn-layers", 'L', OPT_STRING, &layers, "L,L..", "which layers the attention cue averages (default all)"),
         OPT("attn-heads", 'A', OPT_STRING, &heads, "H,H..",
             "which query heads the attention cue averages (default\n"
