@@ -58,6 +58,7 @@ static const char *const arch_names[] = {
     NULL,
 };
 static const char *const source_names[] = {"pairs", "random", "copy", NULL};
+static const char *const precision_names[] = {"bf16", "fp32", NULL};
 static const char *const schedule_names[] = {
     [SCHEDULE_RANDOM] = "random", [SCHEDULE_CUTS] = "cuts", [SCHEDULE_WAITK] = "waitk", [SCHEDULE_FULL] = "full", NULL,
 };
@@ -99,6 +100,9 @@ static const KeyDef keys[] = {
     KEY("train", "watchdog_s", KEY_STRING, train.watchdog, "auto", NULL,
         "abort every rank when a step, validation or checkpoint runs this long (a stuck collective): "
         "seconds, off, or auto = 20 x the slowest of its kind so far, at least 600 (3600 for the first)"),
+    KEY("train", "precision", KEY_STRING, train.precision, "bf16", precision_names,
+        "matrix products in bf16 (fp32 master weights, optimizer and accumulation; where the CPU has AVX-512 "
+        "BF16, else fp32 with a notice) or fp32"),
 
     KEY("optim", "lr", KEY_FLOAT, optim.lr, "3e-4", NULL, "peak learning rate"),
     KEY("optim", "min_lr_ratio", KEY_FLOAT, optim.min_lr_ratio, "0.1", NULL,

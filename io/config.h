@@ -25,6 +25,7 @@ typedef struct {
         int eval_every;    /* [train] eval_every: validation loss every N steps (0 = only at the end) */
         char watchdog[32]; /* [train] watchdog_s: "auto", "off" or seconds (watchdog_seconds) */
         double watchdog_s; /* its value: > 0 a fixed limit, 0 auto, < 0 off (mpi/watchdog.h) */
+        char precision[8]; /* [train] precision: "bf16" or "fp32" (of the matrix products) */
     } train;
     OptimConfig optim; /* [optim] lr, min_lr_ratio, warmup_steps, beta1, beta2, eps,
                                  weight_decay, grad_clip; total_steps = train.steps */

@@ -1,7 +1,9 @@
-/* export.c — `proact export`: a checkpoint -> a Hugging Face-style model directory.
- * Recipe: find the checkpoint -> rebuild the model from its stored config.json -> read and
- * verify the weights -> write config.json + model.safetensors (f32 or bf16) -> copy the run's
- * tokenizer.json and proact.json. */
+/* export.c — `proact export`: a checkpoint (or a model directory) -> a Hugging Face-style model
+ * directory or one GGUF file for llama.cpp.
+ * Recipe: find the source -> rebuild the model (from the checkpoint's stored config.json, or from the
+ * directory) -> read and verify the weights -> write config.json + model.safetensors (f32 or bf16)
+ * and copy tokenizer.json and proact.json, or write the GGUF file (io/gguf.c) with the tokenizer
+ * and proact.json inside. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "io/atomic_file.h"
 #include "io/checkpoint.h"
 #include "io/files.h"
+#include "io/gguf.h"
 #include "io/hf_model.h"
 #include "jobs/jobs.h"
 #include "jobs/options.h"
@@ -26,24 +29,114 @@ static int copy_if_present(const char *run_dir, const char *out, const char *nam
     return file_copy(src, dst) ? -1 : 1;
 }
 
+/* DIR/name in buf if that file exists, else NULL. */
+static const char *present(char *buf, size_t cap, const char *dir, const char *name) {
+    struct stat sb;
+    snprintf(buf, cap, "%s/%s", dir, name);
+    return stat(buf, &sb) == 0 ? buf : NULL;
+}
+
+static int parse_format(const char *name, const char *arg, void *dest) {
+    if (strcmp(arg, "hf") == 0) *(int *)dest = 0;
+    else if (strcmp(arg, "gguf") == 0) *(int *)dest = 1;
+    else return px_error("%s: expected hf or gguf, got '%s'", name, arg);
+    return 0;
+}
+
+static int parse_gguf_type(const char *name, const char *arg, void *dest) {
+    GgufWeights *w = dest;
+    if (strcmp(arg, "f32") == 0) *w = GGUF_WEIGHTS_F32;
+    else if (strcmp(arg, "bf16") == 0) *w = GGUF_WEIGHTS_BF16;
+    else if (strcmp(arg, "q8_0") == 0) *w = GGUF_WEIGHTS_Q8_0;
+    else return px_error("%s: expected f32, bf16 or q8_0, got '%s'", name, arg);
+    return 0;
+}
+
+/* The GGUF file of m, with SRC_DIR's tokenizer.json and proact.json if there; prints the summary. */
+static int write_gguf(const char *from, const char *src_dir, const char *out, const Model *m, GgufWeights w) {
+    char tok[PX_PATH_MAX + 32], pj[PX_PATH_MAX + 32], name[256];
+    const char *base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+    snprintf(name, sizeof name, "%.*s", (int)(px_ends_with(base, ".gguf") ? strlen(base) - 5 : strlen(base)), base);
+    GgufExport x = {.weights = w,
+                    .name = name,
+                    .tokenizer_path = present(tok, sizeof tok, src_dir, "tokenizer.json"),
+                    .proact_json_path = present(pj, sizeof pj, src_dir, "proact.json")};
+    GgufReport r = {0};
+    char dir[PX_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s", base > out ? (int)(base - out - 1) : 0, out);
+    if ((dir[0] && file_mkdirs(dir)) || gguf_export(out, m, &x, &r)) return job_fail(px_error_message());
+    char kept[96] = "";
+    if (r.n_kept_f32) snprintf(kept, sizeof kept, " (%d kept in f32: rows not a multiple of 32)", r.n_kept_f32);
+    printf("exported %s -> %s: GGUF, llama.cpp architecture %s, %.2fM parameters, %d tensors, weights %s%s, "
+           "%llu bytes%s%s\n",
+           from, out, model_arch_name(m->cfg.arch), m->n_params / 1e6, r.n_tensors, gguf_weights_name(w), kept,
+           (unsigned long long)r.bytes, x.tokenizer_path ? ", tokenizer" : " (no tokenizer.json: llama.cpp needs one)",
+           x.proact_json_path ? ", proact.json" : "");
+    return 0;
+}
+
 int cmd_export(int argc, char **argv) {
-    const char *source = NULL, *out = NULL;
-    int bf16 = 0, opt_status;
-    const Opt table[] = {
-        OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE",
-            "a run directory (its newest checkpoint) or a\n"
-            "checkpoint file",
-            .flags = OPT_REQUIRED),
-        OPT("output", 'o', OPT_STRING, &out, "MODEL_DIR", "the model directory to write", .flags = OPT_REQUIRED),
-        OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16", "weights' type in model.safetensors (default f32)",
-            .parse = opt_parse_dtype),
-        {0}};
+    const char *source = NULL, *model_dir = NULL, *out = NULL;
+    int bf16 = 0, gguf = 0, opt_status;
+    GgufWeights gtype = GGUF_WEIGHTS_F32;
+    const Opt table[] = {OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE",
+                             "a run directory (its newest checkpoint) or a\n"
+                             "checkpoint file"),
+                         OPT("model", 'm', OPT_STRING, &model_dir, "DIR",
+                             "or a model directory (Hugging Face layout, e.g. one\n"
+                             "exported before): its tokenizer.json and proact.json\n"
+                             "go along"),
+                         OPT("output", 'o', OPT_STRING, &out, "MODEL_DIR|FILE",
+                             "the model directory to write (hf), or the .gguf file", .flags = OPT_REQUIRED),
+                         OPT("format", 'f', OPT_CUSTOM, &gguf, "hf|gguf",
+                             "hf: a Hugging Face directory (default); gguf: one GGUF\n"
+                             "file for llama.cpp",
+                             .parse = parse_format),
+                         OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16",
+                             "hf: weights' type in model.safetensors (default f32)", .parse = opt_parse_dtype),
+                         OPT("gguf-type", 'g', OPT_CUSTOM, &gtype, "f32|bf16|q8_0",
+                             "gguf: type of the weight matrices (default f32); norms\n"
+                             "and biases stay f32; q8_0 keeps a matrix whose rows are\n"
+                             "not a multiple of 32 in f32",
+                             .parse = parse_gguf_type),
+                         {0}};
     Opts o = {.command = "export", .opts = table};
-    o.about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE) as a Hugging Face-style model\n"
-              "directory: config.json (LlamaForCausalLM / Qwen2ForCausalLM), model.safetensors, and the run's\n"
-              "tokenizer.json and proact.json (template, languages, phi, default decision head). Every\n"
-              "dataset's checksum is verified. The directory works as model.init for further training.\n";
+    o.about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE, or the model directory DIR) as\n"
+              "  --format hf:   a Hugging Face-style model directory: config.json (LlamaForCausalLM /\n"
+              "                 Qwen2ForCausalLM), model.safetensors, and the run's tokenizer.json and\n"
+              "                 proact.json (template, languages, phi, default decision head). The directory\n"
+              "                 works as model.init for further training.\n"
+              "  --format gguf: one GGUF v3 file for llama.cpp (architecture llama or qwen2): the weights\n"
+              "                 (q and k rows permuted for llama's interleaved RoPE), the tokenizer as\n"
+              "                 tokenizer.ggml.* (byte-level BPE, pre-tokenizer qwen2 / llama-bpe / gpt-2), and\n"
+              "                 proact.json's text as the key proact.json (llama.cpp ignores it: decision heads\n"
+              "                 do not run there). llama.cpp decodes with plain positions 0, 1, 2, ...: it\n"
+              "                 reproduces `proact forward`, not the streaming runner's group positions.\n"
+              "Every checkpoint dataset's checksum is verified. docs/formats.md describes both layouts.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
+    if (!source == !model_dir) return opts_usage_error(&o, "give one of --checkpoint and --model");
+    if (gguf && opts_given(&o, "dtype")) return opts_usage_error(&o, "--dtype is for --format hf; use --gguf-type");
+    if (!gguf && opts_given(&o, "gguf-type")) return opts_usage_error(&o, "--gguf-type needs --format gguf");
+    if (model_dir && !gguf && file_same(model_dir, out))
+        return opts_usage_error(&o, "--output names the --model directory itself");
+    int status = 0;
+    Model m = {0};
+    if (model_dir) {
+        if (hf_load_model(model_dir, &m)) return job_fail(px_error_message());
+        if (gguf) status = write_gguf(model_dir, model_dir, out, &m, gtype);
+        else if (hf_save_model(out, &m, bf16)) status = job_fail(px_error_message());
+        else {
+            int tok = copy_if_present(model_dir, out, "tokenizer.json"),
+                pj = copy_if_present(model_dir, out, "proact.json");
+            if (tok < 0 || pj < 0) status = job_fail(px_error_message());
+            else
+                printf("exported %s -> %s: %s, %.2fM parameters, %s%s%s\n", model_dir, out,
+                       model_arch_hf_class(m.cfg.arch), m.n_params / 1e6, bf16 ? "bf16" : "f32",
+                       tok ? ", tokenizer.json" : " (no tokenizer.json)", pj ? ", proact.json" : "");
+        }
+        model_free(&m);
+        return status;
+    }
     /* RUN_DIR -> its newest checkpoint; FILE -> RUN_DIR is two levels up (RUN_DIR/checkpoints/FILE) */
     char path[PX_PATH_MAX + 64], run_dir[PX_PATH_MAX];
     struct stat sb;
@@ -62,13 +155,17 @@ int cmd_export(int argc, char **argv) {
     World w;
     if (world_init(NULL, NULL, &w)) return job_fail(px_error_message());
     ModelConfig mc;
-    Model m = {0};
     AdamW opt = {0};
     CheckpointMeta meta = {0};
     OptimConfig oc = {0};
-    int status = 0;
     if (checkpoint_model_config(path, &mc) || model_create(&m, &mc) || adamw_create(&opt, &oc, m.n_params) ||
-        checkpoint_load(&w, path, &m, &opt, NULL, &meta) || hf_save_model(out, &m, bf16)) {
+        checkpoint_load(&w, path, &m, &opt, NULL, &meta)) {
+        status = job_fail(px_error_message());
+    } else if (gguf) {
+        char from[PX_PATH_MAX + 128];
+        snprintf(from, sizeof from, "%.4000s (step %d)", path, meta.step);
+        status = write_gguf(from, run_dir, out, &m, gtype);
+    } else if (hf_save_model(out, &m, bf16)) {
         status = job_fail(px_error_message());
     } else {
         int tok = copy_if_present(run_dir, out, "tokenizer.json"), pj = copy_if_present(run_dir, out, "proact.json");

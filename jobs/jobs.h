@@ -2,6 +2,7 @@
 #ifndef PROACT_JOBS_H
 #define PROACT_JOBS_H
 
+#include "src/model/gemm.h"
 #include "src/stream/runner.h"
 
 typedef struct {
@@ -35,8 +36,9 @@ void runtime_report_blas(void);
 int runtime_set_threads(int n);
 const char *runtime_blas_core(void);
 double runtime_now(void);
-/* Measured cblas_sgemm speed (GFLOP/s) on n x n matrices for about `seconds`. */
-double runtime_sgemm_gflops(int n, double seconds);
+/* Measured speed (GFLOP/s) of gemm() (src/model/gemm.h) in that precision on n x n matrices,
+ * the best of the products run in about `seconds`. */
+double runtime_gemm_gflops(int n, double seconds, GemmPrecision prec);
 
 /* Prints "proact: error: <msg>" to stderr and returns 1 (the exit status). */
 int job_fail(const char *msg);

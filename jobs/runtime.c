@@ -11,6 +11,7 @@
 
 #include "jobs/jobs.h"
 #include "src/base/common.h"
+#include "src/model/gemm.h"
 #include "src/model/gemv.h"
 
 char *openblas_get_corename(void);
@@ -88,7 +89,8 @@ void runtime_report_blas(void) {
 
 int runtime_set_threads(int n) {
     if (n > 0) openblas_set_num_threads(n);
-    if (n > 0) gemv_set_threads(n); /* the bf16/int8 decode products (src/model/gemv.c) */
+    gemm_set_threads(openblas_get_num_threads());
+    gemv_set_threads(openblas_get_num_threads()); /* the bf16/int8 decode products (src/model/gemv.c) */
     return openblas_get_num_threads();
 }
 
@@ -98,7 +100,7 @@ double runtime_now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-double runtime_sgemm_gflops(int n, double seconds) {
+double runtime_gemm_gflops(int n, double seconds, GemmPrecision prec) {
     float *a = malloc(sizeof(float) * n * n), *b = malloc(sizeof(float) * n * n), *c = malloc(sizeof(float) * n * n);
     double best = 0.0;
     if (a && b && c) {
@@ -106,11 +108,11 @@ double runtime_sgemm_gflops(int n, double seconds) {
             a[i] = (float)((i * 7) % 13) / 13.0f;
             b[i] = (float)((i * 5) % 11) / 11.0f;
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up */
+        gemm_ff(prec, 0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n); /* warm-up (and oneDNN's primitive) */
         double start = runtime_now();
         do {
             double t0 = runtime_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+            gemm_ff(prec, 0, 0, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
             double rate = 2.0 * n * (double)n * n / (runtime_now() - t0) / 1e9;
             if (rate > best) best = rate;
         } while (runtime_now() - start < seconds);

@@ -376,14 +376,25 @@ int cmd_train(int argc, char **argv) {
     signal(SIGUSR1, on_stop_signal);
     signal(SIGTERM, on_stop_signal);
 
-    run.resolved = resolved;
-    run.peak = runtime_sgemm_gflops(512, 0.3) * 1e9 * w.size;
+    /* the precision of the matrix products; the bf16 weights are made from the (loaded) fp32 ones */
+    GemmPrecision prec = strcmp(cfg.train.precision, "bf16") == 0 ? GEMM_BF16 : GEMM_FP32;
+    if (prec == GEMM_BF16 && !gemm_bf16_native()) {
+        if (root) printf("precision: train.precision = bf16, but this CPU has no AVX-512 BF16: training in fp32\n");
+        prec = GEMM_FP32;
+    }
+    if (world_agree(&w, model_set_precision(&m, prec))) goto fail;
     if (root)
-        printf("train: %d steps x %d examples on %d rank%s (%d BLAS thread%s each), data '%s'%s%s, sgemm peak %.1f "
+        printf("precision: %s matrix products (%s)\n", prec == GEMM_BF16 ? "bf16" : "fp32",
+               prec == GEMM_BF16 ? gemm_describe() : "OpenBLAS sgemm");
+
+    run.resolved = resolved;
+    run.peak = runtime_gemm_gflops(512, 0.3, prec) * 1e9 * w.size;
+    if (root)
+        printf("train: %d steps x %d examples on %d rank%s (%d thread%s each), data '%s'%s%s, %s matmul peak %.1f "
                "GFLOP/s\n",
                cfg.train.steps, cfg.train.global_batch, w.size, w.size == 1 ? "" : "s", threads,
                threads == 1 ? "" : "s", cfg.data.source, td.pairs ? ", schedule " : "",
-               td.pairs ? schedule_name(cfg.stream.kind) : "", run.peak / 1e9);
+               td.pairs ? schedule_name(cfg.stream.kind) : "", prec == GEMM_BF16 ? "bf16" : "fp32", run.peak / 1e9);
     TrainerHooks hooks = {.ctx = &run,
                           .now = runtime_now,
                           .stop_requested = hook_stop_requested,

@@ -9,7 +9,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
-  libopenblas-dev
+  libopenblas-dev libdnnl-dev
   libscalapack-openmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libinih-dev libjansson-dev libpcre2-dev libmicrohttpd-dev
@@ -45,12 +45,18 @@ fi
 
 # npm packages the tests use as references, pinned in tests/node/package.json, installed
 # into .deps/node (not tracked). Reinstalled only when package.json changes.
+# node-llama-cpp (llama.cpp for tests/jobs/test_gguf.sh) lists a prebuilt binary per platform and
+# GPU as optional dependencies: on Linux x64 npm would fetch the CPU one and ~600 MB of CUDA and
+# Vulkan ones. --omit=optional skips them all, and package.json names the CPU one
+# (@node-llama-cpp/linux-x64) as a plain dependency; --ignore-scripts skips node-llama-cpp's
+# postinstall, which may download and build llama.cpp from source. The test loads the prebuilt
+# binary with build: "never", gpu: false, so it runs offline.
 root=$(cd "$(dirname "$0")/.." && pwd)
 node_dir="$root/.deps/node"
 if ! cmp -s "$root/tests/node/package.json" "$node_dir/package.json" || [ ! -d "$node_dir/node_modules" ]; then
   echo "install-deps: installing npm packages into .deps/node"
   mkdir -p "$node_dir"
   cp "$root/tests/node/package.json" "$node_dir/package.json"
-  (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error)
+  (cd "$node_dir" && npm install --no-audit --no-fund --loglevel=error --omit=optional --ignore-scripts)
 fi
 echo "install-deps: done"

@@ -56,19 +56,27 @@ void rmsnorm_backward(float *din, float *dw, const float *dout, const float *in,
 
 /* ---------------------------------------------------------------- matmul */
 
-void matmul_forward(float *out, const float *in, const float *W, const float *b, int N, int IC, int OC) {
+/* The weight operand: its bf16 copy when there is one (then the product is bf16), else fp32. */
+static GemmMat weight_operand(const float *W, const bf16_t *W16, int ld, int trans) {
+    return W16 ? gemm_bf16(W16, ld, trans) : gemm_f32(W, ld, trans);
+}
+
+void matmul_forward(float *out, const float *in, const float *W, const bf16_t *W16, const float *b, int N, int IC,
+                    int OC) {
+    const GemmPrecision prec = W16 ? GEMM_BF16 : GEMM_FP32;
     float beta = 0.0f;
     if (b) {
         for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, b, sizeof(float) * OC);
         beta = 1.0f;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, IC, 1.0f, in, IC, W, IC, beta, out, OC);
+    gemm(prec, N, OC, IC, 1.0f, gemm_f32(in, IC, 0), weight_operand(W, W16, IC, 1), beta, out, OC);
 }
 
-void matmul_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int N,
-                     int IC, int OC) {
-    if (din) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IC, OC, 1.0f, dout, OC, W, IC, 1.0f, din, IC);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, IC, N, 1.0f, dout, OC, in, IC, 1.0f, dW, IC);
+void matmul_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
+                     const bf16_t *W16, int N, int IC, int OC) {
+    const GemmPrecision prec = W16 ? GEMM_BF16 : GEMM_FP32;
+    if (din) gemm(prec, N, IC, OC, 1.0f, gemm_f32(dout, OC, 0), weight_operand(W, W16, IC, 0), 1.0f, din, IC);
+    gemm_ff(prec, 1, 0, OC, IC, N, 1.0f, dout, OC, in, IC, 1.0f, dW, IC);
     if (db) {
         for (int n = 0; n < N; n++) {
             const float *g = dout + (size_t)n * OC;

@@ -8,6 +8,7 @@
 #ifndef PROACT_KERNELS_H
 #define PROACT_KERNELS_H
 
+#include "src/model/gemm.h"
 #include "src/model/model.h"
 
 /* out[N, d] = embed[tokens[n], :] */
@@ -21,11 +22,14 @@ void rmsnorm_forward(float *out, float *rstd, const float *in, const float *w, i
 void rmsnorm_backward(float *din, float *dw, const float *dout, const float *in, const float *w, const float *rstd,
                       int N, int d);
 
-/* out[N, OC] = in[N, IC] W[OC, IC]^T (+ b[OC]);  b may be NULL */
-void matmul_forward(float *out, const float *in, const float *W, const float *b, int N, int IC, int OC);
-/* din[N, IC] += dout W;  dW[OC, IC] += dout^T in;  db[OC] += colsum(dout).  din/db may be NULL */
-void matmul_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, int N,
-                     int IC, int OC);
+/* out[N, OC] = in[N, IC] W[OC, IC]^T (+ b[OC]);  b may be NULL.
+ * W16: W's bf16 copy (model_bf16_of); given, the products run in bf16 (gemm.h), else in fp32. */
+void matmul_forward(float *out, const float *in, const float *W, const bf16_t *W16, const float *b, int N, int IC,
+                    int OC);
+/* din[N, IC] += dout W;  dW[OC, IC] += dout^T in;  db[OC] += colsum(dout).  din/db may be NULL.
+ * With W16 both products run in bf16 (dW still accumulates in fp32). */
+void matmul_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W,
+                     const bf16_t *W16, int N, int IC, int OC);
 
 /* RoPE (Hugging Face rotate-half) in place on n_heads heads of size hd in each row:
  * x row r at x + r*row_stride, heads contiguous; angle(k) = pos[r] * theta^(-2k/hd). */

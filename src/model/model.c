@@ -176,7 +176,26 @@ void model_free(Model *m) {
     free(m->w.layers);
     free(m->g.layers);
     free(m->layer_begin);
+    free(m->params16);
     memset(m, 0, sizeof *m);
+}
+
+int model_set_precision(Model *m, GemmPrecision p) {
+    if (p == GEMM_FP32) {
+        free(m->params16);
+        m->params16 = NULL;
+    } else if (!m->params16) {
+        m->params16 = malloc(sizeof(bf16_t) * (m->n_params ? m->n_params : 1));
+        if (!m->params16)
+            return px_error("out of memory: the bf16 copy of the weights needs %.1f MB", m->n_params * 2.0 / 1e6);
+    }
+    m->precision = p;
+    model_refresh_bf16(m);
+    return 0;
+}
+
+void model_refresh_bf16(Model *m) {
+    if (m->params16) bf16_from_f32_n(m->params16, m->params, m->n_params);
 }
 
 void model_init_random(Model *m, uint64_t seed) {
@@ -313,6 +332,9 @@ int activations_reserve(Activations *a, const ModelConfig *c, const AttnLayout *
 
 /* ---------------------------------------------------------------- forward / backward */
 
+/* A weight's bf16 copy in bf16 mode (the product then runs in bf16), NULL in fp32. */
+static inline const bf16_t *W16(const Model *m, const float *p) { return model_bf16_of(m, p); }
+
 int model_forward(Model *m, Activations *a, const int *tokens, const AttnLayout *lay) {
     const ModelConfig *c = &m->cfg;
     const int N = lay->n_rows, d = c->hidden_size, nh = c->n_heads, nkv = c->n_kv_heads, hd = c->head_dim;
@@ -329,19 +351,19 @@ int model_forward(Model *m, Activations *a, const int *tokens, const AttnLayout 
         float *x = a->resid[l];
         float *x_next = l + 1 < c->n_layers ? a->resid[l + 1] : a->resid_final;
         rmsnorm_forward(a->ln1[l], a->rstd1[l], x, w->ln1, N, d, c->rms_norm_eps);
-        matmul_forward(a->qkv[l], a->ln1[l], w->wqkv, w->bqkv, N, d, qkv_dim);
+        matmul_forward(a->qkv[l], a->ln1[l], w->wqkv, W16(m, w->wqkv), w->bqkv, N, d, qkv_dim);
         rope_forward(a->qkv[l], lay->pos, N, nh + nkv, hd, qkv_dim, c->rope_theta); /* q and k heads */
         attention_forward(a->attout[l], a->att[l], a->qkv[l], lay, nh, nkv, hd);
-        matmul_forward(a->resid2[l], a->attout[l], w->wo, NULL, N, q_dim, d);
+        matmul_forward(a->resid2[l], a->attout[l], w->wo, W16(m, w->wo), NULL, N, q_dim, d);
         for (size_t i = 0; i < (size_t)N * d; i++) a->resid2[l][i] += x[i];
         rmsnorm_forward(a->ln2[l], a->rstd2[l], a->resid2[l], w->ln2, N, d, c->rms_norm_eps);
-        matmul_forward(a->gu[l], a->ln2[l], w->wgu, NULL, N, d, 2 * f);
+        matmul_forward(a->gu[l], a->ln2[l], w->wgu, W16(m, w->wgu), NULL, N, d, 2 * f);
         swiglu_forward(a->h[l], a->gu[l], N, f);
-        matmul_forward(x_next, a->h[l], w->wdown, NULL, N, f, d);
+        matmul_forward(x_next, a->h[l], w->wdown, W16(m, w->wdown), NULL, N, f, d);
         for (size_t i = 0; i < (size_t)N * d; i++) x_next[i] += a->resid2[l][i];
     }
     rmsnorm_forward(a->lnf, a->rstdf, a->resid_final, m->w.final_norm, N, d, c->rms_norm_eps);
-    matmul_forward(a->logits, a->lnf, m->w.lm_head, NULL, N, d, c->vocab_size);
+    matmul_forward(a->logits, a->lnf, m->w.lm_head, W16(m, m->w.lm_head), NULL, N, d, c->vocab_size);
     return 0;
 }
 
@@ -359,7 +381,8 @@ int model_backward_hooked(Model *m, Activations *a, const int *tokens, const Att
 
     /* logits = lnf lm_head^T */
     memset(a->d_tmp, 0, sizeof(float) * Nd);
-    matmul_backward(a->d_tmp, m->g.lm_head, NULL, a->logits, a->lnf, m->w.lm_head, N, d, c->vocab_size);
+    matmul_backward(a->d_tmp, m->g.lm_head, NULL, a->logits, a->lnf, m->w.lm_head, W16(m, m->w.lm_head), N, d,
+                    c->vocab_size);
     memset(a->d_resid, 0, sizeof(float) * Nd);
     rmsnorm_backward(a->d_resid, m->g.final_norm, a->d_tmp, a->resid_final, m->w.final_norm, a->rstdf, N, d);
     if (hook) hook(ctx, c->n_layers);
@@ -370,23 +393,23 @@ int model_backward_hooked(Model *m, Activations *a, const int *tokens, const Att
         LayerWeights *g = &m->g.layers[l];
         /* x_next = resid2 + h W_down^T: d_resid flows to resid2 unchanged */
         memset(a->d_h, 0, sizeof(float) * (size_t)N * f);
-        matmul_backward(a->d_h, g->wdown, NULL, a->d_resid, a->h[l], w->wdown, N, f, d);
+        matmul_backward(a->d_h, g->wdown, NULL, a->d_resid, a->h[l], w->wdown, W16(m, w->wdown), N, f, d);
         if (hook) hook(ctx, BACKWARD_PROGRESS);
         memset(a->d_gu, 0, sizeof(float) * (size_t)N * 2 * f);
         swiglu_backward(a->d_gu, a->d_h, a->gu[l], N, f);
         memset(a->d_tmp, 0, sizeof(float) * Nd);
-        matmul_backward(a->d_tmp, g->wgu, NULL, a->d_gu, a->ln2[l], w->wgu, N, d, 2 * f);
+        matmul_backward(a->d_tmp, g->wgu, NULL, a->d_gu, a->ln2[l], w->wgu, W16(m, w->wgu), N, d, 2 * f);
         if (hook) hook(ctx, BACKWARD_PROGRESS);
         rmsnorm_backward(a->d_resid, g->ln2, a->d_tmp, a->resid2[l], w->ln2, a->rstd2[l], N, d);
         /* resid2 = x + attout W_o^T: d_resid now is d(resid2), which flows to x unchanged */
         memset(a->d_attout, 0, sizeof(float) * (size_t)N * q_dim);
-        matmul_backward(a->d_attout, g->wo, NULL, a->d_resid, a->attout[l], w->wo, N, q_dim, d);
+        matmul_backward(a->d_attout, g->wo, NULL, a->d_resid, a->attout[l], w->wo, W16(m, w->wo), N, q_dim, d);
         memset(a->d_qkv, 0, sizeof(float) * (size_t)N * qkv_dim);
         attention_backward(a->d_qkv, a->d_scores, a->d_attout, a->qkv[l], a->att[l], lay, nh, nkv, hd);
         if (hook) hook(ctx, BACKWARD_PROGRESS);
         rope_backward(a->d_qkv, lay->pos, N, nh + nkv, hd, qkv_dim, c->rope_theta);
         memset(a->d_tmp, 0, sizeof(float) * Nd);
-        matmul_backward(a->d_tmp, g->wqkv, g->bqkv, a->d_qkv, a->ln1[l], w->wqkv, N, d, qkv_dim);
+        matmul_backward(a->d_tmp, g->wqkv, g->bqkv, a->d_qkv, a->ln1[l], w->wqkv, W16(m, w->wqkv), N, d, qkv_dim);
         rmsnorm_backward(a->d_resid, g->ln1, a->d_tmp, a->resid[l], w->ln1, a->rstd1[l], N, d);
         if (hook) hook(ctx, l);
     }

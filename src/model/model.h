@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "src/model/gemm.h"
+
 typedef enum { MODEL_ARCH_LLAMA = 0, MODEL_ARCH_QWEN2 = 1 } ModelArch;
 
 typedef struct {
@@ -78,6 +80,10 @@ typedef struct {
     WeightViews w;       /* views into params */
     WeightViews g;       /* views into grads (layers NULL until grads exist) */
     size_t *layer_begin; /* [n_layers+1] float offset of each layer; layer_begin[L] = end of last layer */
+    /* Mixed precision: with GEMM_BF16 the matrix products read params16, a bf16 copy of params
+     * (fp32 stays the master copy the optimizer updates); model_refresh_bf16 after each change. */
+    GemmPrecision precision;
+    bf16_t *params16; /* [n_params] or NULL in fp32 */
 } Model;
 
 /* Builds the tensor table and allocates params (zeroed). */
@@ -88,6 +94,15 @@ size_t model_param_count(const ModelConfig *cfg);
 void model_free(Model *m);
 /* Random init: matrices ~ N(0, init_std), norms = 1, biases = 0. Deterministic in seed. */
 void model_init_random(Model *m, uint64_t seed);
+/* Chooses the precision of the matrix products: GEMM_BF16 allocates and fills params16,
+ * GEMM_FP32 frees it. 0 or -1 (px_error: out of memory). */
+int model_set_precision(Model *m, GemmPrecision p);
+/* Copies params into params16 (rounded to bf16) after the parameters changed; a no-op in fp32. */
+void model_refresh_bf16(Model *m);
+/* The bf16 copy of the parameter at p (a pointer into m->params), or NULL in fp32. */
+static inline const bf16_t *model_bf16_of(const Model *m, const float *p) {
+    return m->params16 ? m->params16 + (p - m->params) : NULL;
+}
 const ParamTensor *model_find_tensor(const Model *m, const char *hf_name);
 void model_zero_grads(Model *m);
 

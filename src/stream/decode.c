@@ -195,7 +195,7 @@ static void attend_two_blocks_bf16(float *out, float *p, const float *q, const b
  * because sgemm packs all of W for every call, which dominates when decoding one token. */
 static void linear_rows(float *out, const float *in, const float *W, const float *b, int n, int IC, int OC) {
     if (n > 4) {
-        matmul_forward(out, in, W, b, n, IC, OC);
+        matmul_forward(out, in, W, NULL, b, n, IC, OC);
         return;
     }
     for (int i = 0; i < n; i++) {

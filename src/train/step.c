@@ -141,6 +141,7 @@ int train_step(Learner *l, TrainBatch *b, int step, StepStats *out) {
     /* 5. AdamW on the summed gradient (this rank's shard in ZeRO-1 mode) */
     double grad_norm = l->sync ? grad_sync_optimizer_step(l->sync, &l->opt, step) : adamw_step_model(&l->opt, m, step);
     if (grad_norm < 0) return -1;
+    model_refresh_bf16(m); /* the bf16 copy the next step's products read (bf16 mode) */
     *out = (StepStats){.loss = loss,
                        .ce_student = ce_s,
                        .ce_teacher = ce_t,

@@ -4,7 +4,11 @@
 # checkpoint + exit 75 + resume, and the documented layout read by h5py / h5dump.
 source "$(dirname "$0")/lib.sh"
 mpi_train_setup
-R=(--config "$SRC/configs/tiny.ini" --set data.train="$WORK/train.h5" --set data.valid= --set train.global_batch=8
+# fp32 products: resuming on another rank count changes the summation order, which fp32 keeps at
+# 1e-4 here; bf16 rounding amplifies it (measured 4e-4). Bit-exact resume in bf16 (the default) is
+# test_chaos_mpi.sh's.
+R=(--config "$SRC/configs/tiny.ini" --set train.precision=fp32 --set data.train="$WORK/train.h5" --set data.valid=
+   --set train.global_batch=8
    --set train.log_every=1 --set train.eval_every=0 --set optim.decay_steps=20 --set checkpoint.keep=5)
 train() { local np=$1; shift; timeout 300 mpirun -np "$np" "$PROACT" train "$@" >>"$WORK/log" 2>&1; }
 

@@ -273,12 +273,12 @@ static void test_matmul_fast_matches_reference(void **state) {
     float out[N * OC], out_ref[N * OC];
     float din[N * IC] = {0}, din_ref[N * IC] = {0}, dW[OC * IC] = {0}, dW_ref[OC * IC] = {0};
     float db[OC] = {0}, db_ref[OC] = {0};
-    matmul_forward(out, in, W, b, N, IC, OC);
+    matmul_forward(out, in, W, NULL, b, N, IC, OC);
     matmul_forward_ref(out_ref, in, W, b, N, IC, OC);
     assert_true(rel_err(out, out_ref, N * OC) < 1e-6);
     /* backward accumulates: run twice, expect twice the gradient */
     for (int k = 0; k < 2; k++) {
-        matmul_backward(din, dW, db, dout, in, W, N, IC, OC);
+        matmul_backward(din, dW, db, dout, in, W, NULL, N, IC, OC);
         matmul_backward_ref(din_ref, dW_ref, db_ref, dout, in, W, N, IC, OC);
     }
     assert_true(rel_err(din, din_ref, N * IC) < 1e-6);

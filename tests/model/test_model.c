@@ -229,6 +229,65 @@ static void test_hidden_tokens_do_not_leak(void **state) {
     model_free(&m);
 }
 
+/* A bf16 step (matrix products in bf16, gemm.h) against the fp32 path on the same weights and
+ * batch. Bound: rounding an operand to bf16 changes it by at most u = 2^-8 relative (8 bits of
+ * mantissa, round to nearest: half of 2^-7), so one product's terms move by <= 2u; a gradient
+ * passes through about 2 x (4 products per layer x 2 layers + the LM head) = 18 products, whose
+ * independent roundings add in quadrature: ~2u sqrt(18) ~ 0.033 relative at worst on average.
+ * Each tensor's gradient must be within 0.05 (relative L2), the loss within 0.01, and differ
+ * from fp32 at all (the bf16 path really ran). */
+static void test_bf16_step_against_fp32(void **state) {
+    (void)state;
+    ModelConfig c = tiny_config(1);
+    c.hidden_size = 64;
+    c.head_dim = 16;
+    c.intermediate_size = 96;
+    c.vocab_size = 97;
+    c.init_std = 0.1f;
+    Model m;
+    Activations a = {0};
+    Rng r;
+    rng_seed(&r, 21);
+    assert_int_equal(model_create(&m, &c), 0);
+    model_init_random(&m, 9);
+    assert_int_equal(model_alloc_grads(&m), 0);
+    Case k;
+    make_case(&k, &r, c.vocab_size);
+    double loss[2];
+    float *grads[2];
+    for (int bf = 0; bf < 2; bf++) {
+        assert_int_equal(model_set_precision(&m, bf ? GEMM_BF16 : GEMM_FP32), 0);
+        assert_true((m.params16 != NULL) == bf);
+        model_zero_grads(&m);
+        assert_int_equal(model_forward(&m, &a, k.tokens, &k.lay), 0);
+        int count;
+        loss[bf] = cross_entropy_forward_backward(a.logits, k.targets, 14, c.vocab_size, 1.0f, &count) / count;
+        assert_int_equal(model_backward(&m, &a, k.tokens, &k.lay), 0);
+        grads[bf] = malloc(sizeof(float) * m.n_params);
+        memcpy(grads[bf], m.grads, sizeof(float) * m.n_params);
+    }
+    assert_true(fabs(loss[1] - loss[0]) < 0.01 * fabs(loss[0]));
+    double worst = 0;
+    for (int i = 0; i < m.n_tensors; i++) {
+        const ParamTensor *t = &m.tensors[i];
+        double num = 0, den = 0;
+        for (size_t j = t->offset; j < t->offset + t->numel; j++) {
+            num += ((double)grads[1][j] - grads[0][j]) * ((double)grads[1][j] - grads[0][j]);
+            den += (double)grads[0][j] * grads[0][j];
+        }
+        double rel = sqrt(num / (den > 0 ? den : 1e-300));
+        if (rel > 0.05) fail_msg("%s: bf16 gradient off by %.3g (relative L2) from fp32", t->name, rel);
+        worst = rel > worst ? rel : worst;
+    }
+    assert_memory_not_equal(grads[0], grads[1], sizeof(float) * m.n_params);
+    print_message("bf16 step: loss %.6f vs fp32 %.6f, worst gradient relative L2 error %.2e over %d tensors\n", loss[1],
+                  loss[0], worst, m.n_tensors);
+    free(grads[0]);
+    free(grads[1]);
+    activations_free(&a);
+    model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layout_contiguous_layers_and_hf_names),
@@ -237,6 +296,7 @@ int main(void) {
         cmocka_unit_test(test_model_gradient_llama),
         cmocka_unit_test(test_model_gradient_qwen2),
         cmocka_unit_test(test_hidden_tokens_do_not_leak),
+        cmocka_unit_test(test_bf16_step_against_fp32),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
