@@ -1,7 +1,7 @@
 /* bench_decode — the streaming decode benchmarks (docs/performance.md, "Streaming decode").
  *
  * bench_decode decode --model DIR --src-ids IDS|@FILE --first ID [--tokens 128] [--phi 0]
- *                     [--repeat 3] [--warmup 1] [--threads 1]
+ *                     [--repeat 3] [--warmup 1] [--threads 1] [--weights fp32|bf16|int8] [--kv-cache fp32|bf16]
  *   Greedy incremental decoding with decode.h, as bench/bench_decode.py does it in PyTorch: the
  *   source ids are encoded once (DECODE_SOURCE, positions 0..S-1), then `tokens` target tokens
  *   are decoded one at a time (DECODE_TARGET, positions phi+0.., every row sees the whole source,
@@ -9,6 +9,16 @@
  *   (warm-up passes first; each pass drops the target cache and starts again from --first).
  *   Prints one JSON line with tokens/s and the decoded ids, and gemv_ms_per_token: the weight
  *   products of one token (the sgemv calls decode_forward makes) timed alone, for the profile.
+ *   --weights/--kv-cache: the precision decode runs at (decode_weights.h, as proact run's options);
+ *   the profile then times the gemv.h products decode makes with those weights, and the line also
+ *   gives the bytes of weights one token reads and the rates they stream at (weight_gb_s: over
+ *   the whole token; gemv_gb_s: over the products alone).
+ *
+ * bench_decode readbw [--mb 1024] [--repeat 5]
+ *   One core's read bandwidth: the sum of a buffer of --mb MB (4 independent AVX-512 accumulators,
+ *   so that the adds keep up with memory), best of --repeat passes after one
+ *   warm-up pass. Prints {"read_gb_s": ...}: the ceiling a decode that streams its weights can
+ *   reach on one thread.
  *
  * bench_decode heads --model STREAM_DIR --data TSV [--sentences N] [--head SPEC]... [--repeat 5]
  *                    [--threads 1] [--cue-iters 20000] [--max-lead-words 3]
@@ -24,6 +34,7 @@
  */
 #include <cblas.h>
 #include <ctype.h>
+#include <immintrin.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +43,10 @@
 #include "io/hf_model.h"
 #include "io/stream_model.h"
 #include "jobs/jobs.h"
+#include "jobs/options.h"
 #include "src/base/common.h"
 #include "src/base/rng.h"
+#include "src/model/gemv.h"
 #include "src/stream/decode.h"
 #include "src/stream/heads.h"
 #include "src/stream/probe_features.h"
@@ -114,11 +127,16 @@ static int argmax(const float *z, int n) {
 
 static int run_decode(int argc, char **argv) {
     const char *model_dir = NULL, *src_arg = NULL;
-    int first = -1, n_tokens = 128, phi = 0, repeat = 3, warmup = 1, threads = 1;
+    int first = -1, n_tokens = 128, phi = 0, repeat = 3, warmup = 1, threads = 1, kv_bf16 = 0;
+    DecodeWeightType wtype = DECODE_FP32;
     for (int i = 2; i < argc; i++) {
         if (i + 1 >= argc) return job_fail("bench_decode: every option takes a value");
         if (!strcmp(argv[i], "--model")) model_dir = argv[++i];
-        else if (!strcmp(argv[i], "--src-ids")) src_arg = argv[++i];
+        else if (!strcmp(argv[i], "--weights")) {
+            if (decode_weight_type_parse(argv[++i], &wtype)) return job_fail(px_error_message());
+        } else if (!strcmp(argv[i], "--kv-cache")) {
+            if (opt_parse_kv_cache("--kv-cache", argv[++i], &kv_bf16)) return job_fail(px_error_message());
+        } else if (!strcmp(argv[i], "--src-ids")) src_arg = argv[++i];
         else if (!strcmp(argv[i], "--first")) first = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--tokens")) n_tokens = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--phi")) phi = atoi(argv[++i]);
@@ -137,18 +155,20 @@ static int run_decode(int argc, char **argv) {
     if (hf_load_model(model_dir, &m)) return job_fail(px_error_message());
     KvCache kv;
     DecodeScratch sc = {0};
+    DecodeWeights dw;
     int *out = malloc(sizeof(int) * n_tokens);
-    if (!out || kv_cache_init(&kv, &m.cfg, n_src, n_tokens + 1)) return job_fail(px_error_message());
+    if (!out || kv_cache_init_as(&kv, &m.cfg, n_src, n_tokens + 1, kv_bf16) || decode_weights_make(&dw, &m, wtype))
+        return job_fail(px_error_message());
 
     double t0 = runtime_now();
-    if (decode_forward(&m, &kv, &sc, src, n_src, DECODE_SOURCE, 0, 0, 0)) return job_fail(px_error_message());
+    if (decode_forward_w(&m, &dw, &kv, &sc, src, n_src, DECODE_SOURCE, 0, 0, 0)) return job_fail(px_error_message());
     double encode_s = runtime_now() - t0, total = 0, best = 1e30;
     for (int pass = 0; pass < warmup + repeat; pass++) {
         kv_cache_pop_target(&kv, kv.tgt.len);
         int tok = first;
         t0 = runtime_now();
         for (int i = 0; i < n_tokens; i++) {
-            if (decode_forward(&m, &kv, &sc, &tok, 1, DECODE_TARGET, kv.src.len, phi, 1))
+            if (decode_forward_w(&m, &dw, &kv, &sc, &tok, 1, DECODE_TARGET, kv.src.len, phi, 1))
                 return job_fail(px_error_message());
             tok = out[i] = argmax(sc.logits, m.cfg.vocab_size);
         }
@@ -171,9 +191,20 @@ static int run_decode(int argc, char **argv) {
     t0 = runtime_now();
     for (int pass = 0; pass < repeat; pass++)
         for (int i = 0; i < n_tokens; i++) {
+            const int d = c->hidden_size, f = c->intermediate_size;
+            if (wtype != DECODE_FP32) { /* the gemv.h products decode_forward_w makes */
+                for (int l = 0; l < c->n_layers; l++) {
+                    const DecodeLayer *w = &dw.layers[l];
+                    gemv(1, qkv_dim, d, 1.0f, vin, d, w->wqkv, 0.0f, vout, qkv_dim);
+                    gemv(1, d, q_dim, 1.0f, vin, q_dim, w->wo, 0.0f, vout, d);
+                    gemv(1, 2 * f, d, 1.0f, vin, d, w->wgu, 0.0f, vout, 2 * f);
+                    gemv(1, d, f, 1.0f, vin, f, w->wdown, 0.0f, vout, d);
+                }
+                gemv(1, c->vocab_size, d, 1.0f, vin, d, dw.lm_head, 0.0f, vout, c->vocab_size);
+                continue;
+            }
             for (int l = 0; l < c->n_layers; l++) {
                 const LayerWeights *w = &m.w.layers[l];
-                const int d = c->hidden_size, f = c->intermediate_size;
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, qkv_dim, d, 1.0f, w->wqkv, d, vin, 1, 0.0f, vout, 1);
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, d, q_dim, 1.0f, w->wo, q_dim, vin, 1, 0.0f, vout, 1);
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, 2 * f, d, 1.0f, w->wgu, d, vin, 1, 0.0f, vout, 1);
@@ -185,15 +216,21 @@ static int run_decode(int argc, char **argv) {
     const double gemv_ms = 1e3 * (runtime_now() - t0) / ((double)n_tokens * repeat);
     free(vin);
     free(vout);
+    const double tps = n_tokens * repeat / total;
     printf("{\"impl\": \"proact\", \"core\": \"%s\", \"threads\": %d, \"params\": %zu, \"src_tokens\": %d, "
            "\"decoded\": %d, \"tokens_per_s\": %.2f, \"ms_per_token\": %.4f, \"ms_per_token_best_pass\": %.4f, "
-           "\"encode_ms\": %.3f, \"gemv_ms_per_token\": %.4f, \"tokens\": [",
-           runtime_blas_core(), threads, m.n_params, n_src, n_tokens, n_tokens * repeat / total,
-           1e3 * total / ((double)n_tokens * repeat), 1e3 * best / n_tokens, 1e3 * encode_s, gemv_ms);
+           "\"encode_ms\": %.3f, \"gemv_ms_per_token\": %.4f, \"weights\": \"%s\", \"kv_cache\": \"%s\", "
+           "\"gemv_kernels\": \"%s\", \"weight_bytes_per_token\": %zu, \"weight_gb_s\": %.3f, \"gemv_gb_s\": %.3f, "
+           "\"tokens\": [",
+           runtime_blas_core(), threads, m.n_params, n_src, n_tokens, tps, 1e3 * total / ((double)n_tokens * repeat),
+           1e3 * best / n_tokens, 1e3 * encode_s, gemv_ms, decode_weight_type_name(wtype), kv_bf16 ? "bf16" : "fp32",
+           wtype == DECODE_FP32 ? "openblas sgemv" : gemv_describe(), dw.bytes, dw.bytes * tps / 1e9,
+           dw.bytes / (gemv_ms * 1e-3) / 1e9);
     for (int i = 0; i < n_tokens; i++) printf("%s%d", i ? ", " : "", out[i]);
     printf("]}\n");
     free(out);
     free(src);
+    decode_weights_free(&dw);
     kv_cache_free(&kv);
     decode_scratch_free(&sc);
     model_free(&m);
@@ -424,10 +461,65 @@ static int run_heads(int argc, char **argv) {
     return 0;
 }
 
+/* ------------------------------------------------------------------ one core's read bandwidth */
+
+/* Sum of a[0..n), n a multiple of 64: four AVX-512 accumulators, so that the adds never wait on
+ * each other and only memory limits the loop (what gemv's kernels need to keep up with too). */
+__attribute__((target("avx512f"))) static float sum_avx512(const float *a, size_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (size_t i = 0; i < n; i += 64) {
+        s0 = _mm512_add_ps(s0, _mm512_load_ps(a + i));
+        s1 = _mm512_add_ps(s1, _mm512_load_ps(a + i + 16));
+        s2 = _mm512_add_ps(s2, _mm512_load_ps(a + i + 32));
+        s3 = _mm512_add_ps(s3, _mm512_load_ps(a + i + 48));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+static float sum_portable(const float *a, size_t n) {
+    float acc[16] = {0};
+    for (size_t i = 0; i < n; i += 16)
+        for (int j = 0; j < 16; j++) acc[j] += a[i + j];
+    float s = 0;
+    for (int j = 0; j < 16; j++) s += acc[j];
+    return s;
+}
+
+static int run_readbw(int argc, char **argv) {
+    int mb = 1024, repeat = 5;
+    for (int i = 2; i < argc; i++) {
+        if (i + 1 >= argc) return job_fail("bench_decode: every option takes a value");
+        if (!strcmp(argv[i], "--mb")) mb = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--repeat")) repeat = atoi(argv[++i]);
+        else
+            return job_fail("bench_decode readbw: unknown option (see the comment at the top of bench/bench_decode.c)");
+    }
+    if (mb < 1 || repeat < 1) return job_fail("bench_decode readbw: --mb and --repeat must be >= 1");
+    const size_t n = (size_t)mb << 18; /* floats: mb MB */
+    float *a = aligned_alloc(64, n * sizeof(float));
+    if (!a) return job_fail("bench_decode readbw: out of memory");
+    for (size_t i = 0; i < n; i++) a[i] = (float)(i & 7); /* touches every page */
+    double best = 1e30, total = 0;
+    __builtin_cpu_init();
+    const int avx512 = __builtin_cpu_supports("avx512f");
+    for (int pass = 0; pass <= repeat; pass++) {
+        double t0 = runtime_now();
+        total += avx512 ? sum_avx512(a, n) : sum_portable(a, n);
+        double dt = runtime_now() - t0;
+        if (pass > 0 && dt < best) best = dt; /* pass 0 warms up */
+    }
+    sink = (float)total;
+    printf("{\"mb\": %d, \"read_gb_s\": %.3f}\n", mb, (double)n * sizeof(float) / best / 1e9);
+    free(a);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     runtime_fix_blas_core(argv);
     if (argc >= 2 && !strcmp(argv[1], "decode")) return run_decode(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "heads")) return run_heads(argc, argv);
-    fprintf(stderr, "usage: bench_decode decode|heads ... (see the comment at the top of bench/bench_decode.c)\n");
+    if (argc >= 2 && !strcmp(argv[1], "readbw")) return run_readbw(argc, argv);
+    fprintf(stderr,
+            "usage: bench_decode decode|heads|readbw ... (see the comment at the top of bench/bench_decode.c)\n");
     return 2;
 }

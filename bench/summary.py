@@ -20,6 +20,8 @@ RATIOS = [  # key, what it compares, how to read it
     ("ckpt_read_vs_dd", "checkpoint read GB/s ÷ dd GB/s (2 ranks)", "1 = disk speed"),
     ("tokenizer_vs_hf", "tokenizer MB/s ÷ @huggingface/tokenizers MB/s (identical ids)", "> 1: proact faster"),
     ("decode_vs_pytorch", "greedy decode tok/s (small, 1 thread) ÷ PyTorch with KV cache", "> 1: proact faster"),
+    ("decode_int8_vs_fp32", "greedy decode tok/s with int8 weights ÷ fp32 weights (base, 1 thread)", "> 1: int8 faster"),
+    ("decode_gemv_vs_read_bw", "bf16 weight products GB/s ÷ one core's read GB/s (base, 1 thread)", "1 = memory speed"),
 ]
 
 

@@ -456,6 +456,7 @@ typedef struct {
     double word_ms;
     ScoreOptions score;
     RunnerOptions runner;
+    DecodeWeightType weights; /* --weights */
 } EvalArgs;
 
 /* --word-ms: ms per source word in [0, 1e7) */
@@ -497,6 +498,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
             "BLEU tokenizer (sacreBLEU's; default 13a)", .parse = parse_tokenize),
         OPT("lowercase", 'c', OPT_FLAG, &a->score.lowercase, NULL, "BLEU on lowercased text (default: mixed case)"),
         RUNNER_OPTS(a->runner),
+        DECODE_OPTS(a->weights, a->runner.kv_bf16),
         OPT("threads", 't', OPT_INT, &a->threads, "N", "BLAS threads per rank (default 1)", .min = 1, .max = 1024),
         OPT("no-progress", 'q', OPT_FLAG, &no_progress, NULL, "no progress bar, even on a terminal"),
         OPT("merge", 0, OPT_FLAG, &a->merge, NULL,
@@ -630,11 +632,13 @@ int cmd_eval(int argc, char **argv) {
     runtime_report_blas();
 
     StreamModel sm;
+    DecodeWeights dw = {0};
     TestSet t = {0};
     HeadResult *hr = NULL;
     int n_heads = 0, *owner = NULL, status = 0;
     Output *outs = NULL;
     int rc = stream_model_load(a.model_dir, &sm);
+    if (rc == 0) rc = decode_weights_for(&dw, &sm.model, a.weights, &a.runner); /* made once, shared by the heads */
     if (rc == 0) rc = parse_heads(&sm, a.heads, &hr, &n_heads);
     if (rc == 0) rc = test_set_load(a.data, &sm, a.limit, &t);
     if (rc == 0) rc = deal_sentences(&w, &t, &owner);
@@ -700,6 +704,7 @@ done:
     free(owner);
     free(hr);
     test_set_free(&t);
+    decode_weights_free(&dw);
     stream_model_free(&sm);
     world_finalize();
     return status;

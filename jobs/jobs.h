@@ -62,4 +62,22 @@ int parse_u64_opt(const char *name, const char *arg, uint64_t *out);
             "(default 4 tokens)",                                                                                      \
             .min = 1, .max = INT_MAX)
 
+/* The precision decoding runs at, for proact run, serve and eval (entries of their option
+ * tables): --weights into a DecodeWeightType (the copy is made once after loading, see
+ * decode_weights_for), --kv-cache into an int (RunnerOptions.kv_bf16). */
+#define DECODE_OPTS(wtype, kv_bf16)                                    \
+    OPT("weights", 0, OPT_CUSTOM, &(wtype), "fp32|bf16|int8",          \
+        "weight matrices for decoding (default fp32): bf16 halves\n"   \
+        "and int8 (per-row scales, weight-only) quarters the bytes\n"  \
+        "each token reads; see docs/serving.md",                       \
+        .parse = opt_parse_decode_weights),                            \
+        OPT("kv-cache", 0, OPT_CUSTOM, &(kv_bf16), "fp32|bf16",        \
+            "key/value cache storage (default fp32); attention math\n" \
+            "stays fp32",                                              \
+            .parse = opt_parse_kv_cache)
+
+/* Makes the decode weights of type t for m and points ro->weights at them (fp32: NULL, the
+ * model's own). 0, or -1 with px_error. Free with decode_weights_free. */
+int decode_weights_for(DecodeWeights *dw, const Model *m, DecodeWeightType t, RunnerOptions *ro);
+
 #endif

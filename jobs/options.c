@@ -254,3 +254,15 @@ int opt_parse_dtype(const char *name, const char *arg, void *dest) {
     (void)name;
     return parse_dtype_option(arg, dest);
 }
+
+int opt_parse_decode_weights(const char *name, const char *arg, void *dest) {
+    if (decode_weight_type_parse(arg, dest)) return px_error("%s: expected fp32, bf16 or int8, got '%s'", name, arg);
+    return 0;
+}
+
+int opt_parse_kv_cache(const char *name, const char *arg, void *dest) {
+    if (!strcmp(arg, "fp32")) *(int *)dest = 0;
+    else if (!strcmp(arg, "bf16")) *(int *)dest = 1;
+    else return px_error("%s: expected fp32 or bf16, got '%s'", name, arg);
+    return 0;
+}

@@ -103,5 +103,9 @@ int opts_usage_error(const Opts *o, const char *msg);
 
 /* f32 | bf16 -> *(int *)dest = 1 for bf16. */
 int opt_parse_dtype(const char *name, const char *arg, void *dest);
+/* fp32 | bf16 | int8 -> *(DecodeWeightType *)dest (src/stream/decode_weights.h). */
+int opt_parse_decode_weights(const char *name, const char *arg, void *dest);
+/* fp32 | bf16 -> *(int *)dest = 1 for bf16 (RunnerOptions.kv_bf16). */
+int opt_parse_kv_cache(const char *name, const char *arg, void *dest);
 
 #endif

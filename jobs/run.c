@@ -135,6 +135,8 @@ static int sentence_end(Sentence *s) {
 int cmd_run(int argc, char **argv) {
     const char *model_dir = NULL, *head_spec = NULL, *layers = NULL, *heads = NULL;
     int threads = 1, do_trace = 0, opt_status;
+    DecodeWeightType wtype = DECODE_FP32;
+    DecodeWeights dw = {0};
     RunnerOptions ro;
     runner_options_default(&ro);
     char head_help[1024];
@@ -147,6 +149,7 @@ int cmd_run(int argc, char **argv) {
             "also print every READ/WRITE decision with its cues\n"
             "({\"decision\": ...})"),
         RUNNER_OPTS(ro),
+        DECODE_OPTS(wtype, ro.kv_bf16),
         OPT("attn-layers", 'L', OPT_STRING, &layers, "L,L..", "which layers the attention cue averages (default all)"),
         OPT("attn-heads", 'A', OPT_STRING, &heads, "H,H..",
             "which query heads the attention cue averages (default\n"
@@ -185,6 +188,10 @@ int cmd_run(int argc, char **argv) {
         status = job_fail(px_error_message());
         goto done;
     }
+    if (decode_weights_for(&dw, &sm.model, wtype, &ro)) {
+        status = job_fail(px_error_message());
+        goto done;
+    }
     if (do_trace) {
         tc.tok = sm.tokenizer;
         ro.trace = print_decision;
@@ -196,8 +203,10 @@ int cmd_run(int argc, char **argv) {
         status = job_fail(px_error_message());
         goto done;
     }
-    fprintf(stderr, "proact run: head %s, model %s; reading words from stdin (a line break ends a sentence)\n",
-            head.spec, model_dir);
+    fprintf(stderr,
+            "proact run: head %s, model %s, %s weights, %s KV cache; reading words from stdin (a line break ends a "
+            "sentence)\n",
+            head.spec, model_dir, decode_weight_type_name(wtype), ro.kv_bf16 ? "bf16" : "fp32");
 
     /* Bytes as they arrive: a word is complete at the whitespace after it. */
     char buf[65536], *word = NULL;
@@ -250,6 +259,7 @@ done:
     if (s.elapsed) json_decref(s.elapsed);
     free(s.source);
     runner_free(s.r);
+    decode_weights_free(&dw);
     stream_model_free(&sm);
     free(layer_list);
     free(head_list);

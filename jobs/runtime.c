@@ -12,6 +12,7 @@
 #include "jobs/jobs.h"
 #include "src/base/common.h"
 #include "src/model/gemm.h"
+#include "src/model/gemv.h"
 
 char *openblas_get_corename(void);
 
@@ -89,6 +90,7 @@ void runtime_report_blas(void) {
 int runtime_set_threads(int n) {
     if (n > 0) openblas_set_num_threads(n);
     gemm_set_threads(openblas_get_num_threads());
+    gemv_set_threads(openblas_get_num_threads()); /* the bf16/int8 decode products (src/model/gemv.c) */
     return openblas_get_num_threads();
 }
 
@@ -196,5 +198,14 @@ int parse_u64_opt(const char *name, const char *arg, uint64_t *out) {
     if (end == arg || *end || errno || arg[0] == '-')
         return px_error("%s: expected a non-negative integer, got '%s'", name, arg);
     *out = v;
+    return 0;
+}
+
+int decode_weights_for(DecodeWeights *dw, const Model *m, DecodeWeightType t, RunnerOptions *ro) {
+    memset(dw, 0, sizeof *dw);
+    ro->weights = NULL;
+    if (t == DECODE_FP32) return 0;
+    if (decode_weights_make(dw, m, t)) return -1;
+    ro->weights = dw;
     return 0;
 }

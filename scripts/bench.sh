@@ -129,6 +129,19 @@ if [ "$ONLY" = all ] || [ "$ONLY" = decode ]; then
       done
     done
   done
+  # Weight precision: the same decoding with bf16 and int8 weight copies (src/stream/decode_weights.h,
+  # proact run --weights), beside one core's read bandwidth measured in the same run.
+  echo "== decode with bf16 / int8 weights; one core's read bandwidth" >&2
+  ./build/bench_decode readbw --mb 1024 --repeat 5 > "$OUT/readbw.json"
+  for spec in "small:$OUT/dec-small" "base:$OUT/dec-base"; do
+    name=${spec%%:*}; dir=${spec#*:}
+    for w in bf16 int8; do
+      for t in 1 2; do
+        ./build/bench_decode decode --model "$dir" --src-ids "$SRC" --first 3 --tokens $DEC_TOKENS --repeat 5 \
+          --threads $t --weights $w > "$OUT/dec_${name}_${w}$t.json"
+      done
+    done
+  done
   # Decision heads: the full runner over the fixture's test sentences. The cue heads are pinned to
   # waitk:3's decisions (/min-lag=3/max-lag=3) so that every head does the same decoding work.
   echo "== decision-head overhead (runner over tests/data/fixture/john.en-es.test.tsv)" >&2
@@ -269,6 +282,32 @@ if r("dec_small_proact1.json"):
         dec["models"][name] = entry
     heads = {"tiny": r("heads_tiny.json"), "small": r("heads_small.json")}
     dec["heads"] = heads
+    if r("readbw.json"):  # weight precision: tok/s and the bytes streamed, against one core's read bandwidth
+        bw = r("readbw.json")["read_gb_s"]
+        prec = {"read_gb_s_1core": bw, "models": {}}
+        print(f"one core's read bandwidth: {bw:.1f} GB/s (sum over 1 GB)")
+        print("| model | weights | threads | tok/s | vs fp32 | MB of weights per token | weight GB/s over the token "
+              "| products alone GB/s | products of 1-core read bw | same greedy tokens as fp32 |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for name in ("small", "base"):
+            entry = {}
+            for t in (1, 2):
+                f32 = r(f"dec_{name}_proact{t}.json")
+                for w in ("fp32", "bf16", "int8"):
+                    p = f32 if w == "fp32" else r(f"dec_{name}_{w}{t}.json")
+                    same = sum(x == y for x, y in zip(p["tokens"], f32["tokens"]))
+                    row = {k: p[k] for k in ("tokens_per_s", "ms_per_token", "gemv_ms_per_token", "weight_bytes_per_token",
+                                             "weight_gb_s", "gemv_gb_s", "gemv_kernels")}
+                    row.update({"vs_fp32": p["tokens_per_s"] / f32["tokens_per_s"], "gemv_of_read_bw": p["gemv_gb_s"] / bw,
+                                "same_tokens_as_fp32": same, "tokens": len(f32["tokens"])})
+                    entry.setdefault(w, {})[f"threads{t}"] = row
+                    print(f"| {name} | {w} | {t} | {row['tokens_per_s']:.0f} | {row['vs_fp32']:.2f}x "
+                          f"| {row['weight_bytes_per_token'] / 1e6:.1f} | {row['weight_gb_s']:.1f} | {row['gemv_gb_s']:.1f} "
+                          f"| {row['gemv_of_read_bw']:.2f} | {same}/{len(f32['tokens'])} |")
+            prec["models"][name] = entry
+        dec["weights"] = prec
+        res["decode_int8_vs_fp32"] = prec["models"]["base"]["int8"]["threads1"]["vs_fp32"]
+        res["decode_gemv_vs_read_bw"] = prec["models"]["base"]["bf16"]["threads1"]["gemv_of_read_bw"]
     res["decode"] = dec
     res["decode_vs_pytorch"] = dec["models"]["small"]["threads1"]["ratio"]
     res["decode_vs_pytorch_by_model"] = {n: {f"threads{t}": dec["models"][n][f"threads{t}"]["ratio"] for t in (1, 2)}

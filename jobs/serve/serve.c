@@ -96,6 +96,7 @@ static void server_free(Server *s) {
         for (int i = 0; i < s->n_sessions; i++) session_free(s->table[i]);
     free(s->table);
     session_free(s->simul);
+    decode_weights_free(&s->dw);
     stream_model_free(&s->sm);
     pthread_mutex_destroy(&s->table_mu);
     pthread_mutex_destroy(&s->tok_mu);
@@ -105,6 +106,8 @@ static void server_free(Server *s) {
 int cmd_serve(int argc, char **argv) {
     const char *model_dir = NULL, *head_spec = NULL, *host = "127.0.0.1";
     int port = 8080, max_sessions = 16, max_body = 1 << 20, workers = 4, threads = 1, client_timeout = 60, opt_status;
+    int kv_bf16 = 0;
+    DecodeWeightType wtype = DECODE_FP32;
     double idle = 300.0;
     float temperature = 0.0f, top_p = 1.0f;
     uint64_t seed = 1;
@@ -140,6 +143,7 @@ int cmd_serve(int argc, char **argv) {
         OPT("temperature", 0, OPT_FLOAT, &temperature, "T", "0 = greedy (default); > 0 samples", .lo = 0, .hi = 100),
         OPT("top-p", 0, OPT_FLOAT, &top_p, "P", "nucleus mass when sampling (default 1)", .lo = 1e-6, .hi = 1),
         OPT("seed", 0, OPT_U64, &seed, "S", "sampling seed (default 1)"),
+        DECODE_OPTS(wtype, kv_bf16),
         {0}};
     Opts o = {.command = "serve", .opts = table};
     o.about = "Serves the exported streaming model in DIR over HTTP (docs/serving.md):\n"
@@ -178,6 +182,11 @@ int cmd_serve(int argc, char **argv) {
     s->ropt.seed = seed;
     s->ropt.encode_guard = encode_guard;
     s->ropt.encode_guard_ctx = s;
+    s->ropt.kv_bf16 = kv_bf16;
+    if (decode_weights_for(&s->dw, &s->sm.model, wtype, &s->ropt)) { /* one copy, shared by every session */
+        status = job_fail(px_error_message());
+        goto done;
+    }
     s->max_source_words = PX_MAX(s->sm.model.cfg.max_seq_len, 1);
     s->max_sessions = (int)max_sessions;
     s->idle_timeout = idle;

@@ -63,6 +63,7 @@ typedef struct {
     StreamModel sm;
     HeadSpec default_head;
     RunnerOptions ropt;
+    DecodeWeights dw;     /* the decode weights every session's runner reads (ropt.weights) */
     int max_source_words; /* per sentence: each word is at least one token */
     /* limits */
     int max_sessions;

@@ -9,40 +9,52 @@
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/model/gemv.h"
 #include "src/model/kernels.h"
 
 /* ---------------------------------------------------------------- cache */
 
-static int kv_side_grow(KvSide *s, int n_layers, int kv_dim, int need) {
+static int kv_side_grow(KvSide *s, int n_layers, int kv_dim, int bf16, int need) {
     if (need <= s->cap) return 0;
     int cap = s->cap ? s->cap : 64;
     while (cap < need) cap *= 2;
-    size_t per_layer = (size_t)cap * kv_dim;
-    float *k = px_calloc(per_layer * n_layers, sizeof(float), "the key cache");
-    float *v = px_calloc(per_layer * n_layers, sizeof(float), "the value cache");
+    const size_t per_layer = (size_t)cap * kv_dim, esize = bf16 ? sizeof(bf16_t) : sizeof(float);
+    char *k = px_calloc(per_layer * n_layers, esize, "the key cache");
+    char *v = px_calloc(per_layer * n_layers, esize, "the value cache");
     if (!k || !v) {
         free(k);
         free(v);
         return -1;
     }
+    const char *ok = bf16 ? (const char *)s->k16 : (const char *)s->k;
+    const char *ov = bf16 ? (const char *)s->v16 : (const char *)s->v;
     for (int l = 0; l < n_layers && s->len > 0; l++) { /* layers keep their own stride: copy each */
-        memcpy(k + l * per_layer, s->k + (size_t)l * s->cap * kv_dim, sizeof(float) * (size_t)s->len * kv_dim);
-        memcpy(v + l * per_layer, s->v + (size_t)l * s->cap * kv_dim, sizeof(float) * (size_t)s->len * kv_dim);
+        memcpy(k + l * per_layer * esize, ok + (size_t)l * s->cap * kv_dim * esize, esize * (size_t)s->len * kv_dim);
+        memcpy(v + l * per_layer * esize, ov + (size_t)l * s->cap * kv_dim * esize, esize * (size_t)s->len * kv_dim);
     }
     free(s->k);
     free(s->v);
-    s->k = k;
-    s->v = v;
+    free(s->k16);
+    free(s->v16);
+    s->k = s->v = NULL;
+    s->k16 = s->v16 = NULL;
+    if (bf16) s->k16 = (bf16_t *)k, s->v16 = (bf16_t *)v;
+    else s->k = (float *)k, s->v = (float *)v;
     s->cap = cap;
     return 0;
 }
 
 int kv_cache_init(KvCache *c, const ModelConfig *cfg, int src_cap, int tgt_cap) {
+    return kv_cache_init_as(c, cfg, src_cap, tgt_cap, 0);
+}
+
+int kv_cache_init_as(KvCache *c, const ModelConfig *cfg, int src_cap, int tgt_cap, int bf16) {
     memset(c, 0, sizeof *c);
     c->n_layers = cfg->n_layers;
     c->kv_dim = cfg->n_kv_heads * cfg->head_dim;
-    if (kv_side_grow(&c->src, c->n_layers, c->kv_dim, src_cap) ||
-        kv_side_grow(&c->tgt, c->n_layers, c->kv_dim, tgt_cap)) {
+    c->bf16 = bf16 != 0;
+    if (kv_side_grow(&c->src, c->n_layers, c->kv_dim, c->bf16, src_cap) ||
+        kv_side_grow(&c->tgt, c->n_layers, c->kv_dim, c->bf16, tgt_cap)) {
         kv_cache_free(c);
         return -1;
     }
@@ -56,6 +68,10 @@ void kv_cache_free(KvCache *c) {
     free(c->src.v);
     free(c->tgt.k);
     free(c->tgt.v);
+    free(c->src.k16);
+    free(c->src.v16);
+    free(c->tgt.k16);
+    free(c->tgt.v16);
     memset(c, 0, sizeof *c);
 }
 
@@ -128,6 +144,51 @@ static void attend_two_blocks(float *out, float *p, const float *q, const float 
     if (nb > 0) cblas_sgemv(CblasRowMajor, CblasTrans, nb, hd, 1.0f, VB, kv_dim, p + na, 1, 1.0f, out, 1);
 }
 
+/* The same over a bf16 cache. Keys and values widen exactly to fp32; q, the scores, the softmax
+ * and the sum of values are fp32. The loops over 16 lanes are what the compiler vectorizes. */
+static inline float f32_of(bf16_t h) { return f32_from_bf16(h); }
+
+static void scores_bf16(float *p, const float *q, const bf16_t *K, int n, int kv_dim, int hd, float scale) {
+    for (int j = 0; j < n; j++) {
+        const bf16_t *k = K + (size_t)j * kv_dim;
+        float lane[16] = {0}, sum = 0.0f;
+        int t = 0;
+        for (; t + 16 <= hd; t += 16)
+            for (int i = 0; i < 16; i++) lane[i] += q[t + i] * f32_of(k[t + i]);
+        for (; t < hd; t++) sum += q[t] * f32_of(k[t]);
+        for (int i = 0; i < 16; i++) sum += lane[i];
+        p[j] = scale * sum;
+    }
+}
+
+static void values_bf16(float *out, const float *p, const bf16_t *V, int n, int kv_dim, int hd) {
+    for (int j = 0; j < n; j++) {
+        const bf16_t *v = V + (size_t)j * kv_dim;
+        const float pj = p[j];
+        for (int t = 0; t < hd; t++) out[t] += pj * f32_of(v[t]);
+    }
+}
+
+static void attend_two_blocks_bf16(float *out, float *p, const float *q, const bf16_t *KA, const bf16_t *VA, int na,
+                                   const bf16_t *KB, const bf16_t *VB, int nb, int kv_dim, int hd) {
+    const float scale = 1.0f / sqrtf((float)hd);
+    scores_bf16(p, q, KA, na, kv_dim, hd, scale);
+    scores_bf16(p + na, q, KB, nb, kv_dim, hd, scale);
+    const int n = na + nb;
+    float mx = -INFINITY;
+    for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
+    float sum = 0.0f;
+    for (int j = 0; j < n; j++) {
+        p[j] = expf(p[j] - mx);
+        sum += p[j];
+    }
+    const float inv = 1.0f / sum;
+    for (int j = 0; j < n; j++) p[j] *= inv;
+    memset(out, 0, sizeof(float) * hd);
+    values_bf16(out, p, VA, na, kv_dim, hd);
+    values_bf16(out, p + na, VB, nb, kv_dim, hd);
+}
+
 /* ---------------------------------------------------------------- forward */
 
 /* out[n, OC] = in[n, IC] W[OC, IC]^T (+ b): matmul_forward, but a few rows go through sgemv,
@@ -144,13 +205,46 @@ static void linear_rows(float *out, const float *in, const float *W, const float
     }
 }
 
-int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n, DecodeSide side, int vis_src,
-                   int phi, int want_last) {
+/* The same with a bf16 or int8 weight W [OC, IC] (gemv.h: W streamed once for all n rows). */
+static void linear_rows_q(float *out, const float *in, GemmMat W, const float *b, int n, int IC, int OC) {
+    if (b)
+        for (int i = 0; i < n; i++) memcpy(out + (size_t)i * OC, b, sizeof(float) * OC);
+    gemv(n, OC, IC, 1.0f, in, IC, W, b ? 1.0f : 0.0f, out, OC);
+}
+
+/* out = in W^T (+ b) with the layer's matrix in the precision decode runs at: the model's fp32
+ * (sgemv, unchanged), or the copy in dw. */
+#define LINEAR(out, in, mat, b, n, IC, OC)                                  \
+    do {                                                                    \
+        if (quant) linear_rows_q(out, in, dw->layers[l].mat, b, n, IC, OC); \
+        else linear_rows(out, in, w->mat, b, n, IC, OC);                    \
+    } while (0)
+
+/* Appends the new rows' keys and values (from qkv, [n, qkv_dim]) at rows first.. of layer l. */
+static void kv_append(KvSide *own, int l, int kv_dim, int first, int n, const float *qkv, int qkv_dim, int q_dim,
+                      int bf16) {
+    for (int i = 0; i < n; i++) {
+        const float *k = qkv + (size_t)i * qkv_dim + q_dim, *v = k + kv_dim;
+        const size_t at = ((size_t)l * own->cap + first + i) * kv_dim;
+        if (bf16) {
+            for (int t = 0; t < kv_dim; t++)
+                own->k16[at + t] = bf16_from_f32(k[t]), own->v16[at + t] = bf16_from_f32(v[t]);
+        } else {
+            memcpy(own->k + at, k, sizeof(float) * kv_dim);
+            memcpy(own->v + at, v, sizeof(float) * kv_dim);
+        }
+    }
+}
+
+int decode_forward_w(const Model *m, const DecodeWeights *dw, KvCache *c, DecodeScratch *s, const int *tokens, int n,
+                     DecodeSide side, int vis_src, int phi, int want_last) {
     const ModelConfig *cfg = &m->cfg;
     const int d = cfg->hidden_size, nh = cfg->n_heads, nkv = cfg->n_kv_heads, hd = cfg->head_dim;
     const int qkv_dim = (nh + 2 * nkv) * hd, q_dim = nh * hd, f = cfg->intermediate_size, kv_dim = c->kv_dim;
     const int group = nh / nkv, L = cfg->n_layers;
+    const int quant = dw && dw->type != DECODE_FP32;
     if (n <= 0) return px_error("decode_forward: no tokens");
+    if (dw && dw->model != m) return px_error("decode_forward: the decode weights were made for another model");
     for (int i = 0; i < n; i++)
         if (tokens[i] < 0 || tokens[i] >= cfg->vocab_size)
             return px_error("token id %d is outside the vocabulary (size %d)", tokens[i], cfg->vocab_size);
@@ -159,7 +253,7 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
         return px_error("decode_forward: %d visible source tokens, but the cache holds %d", vis_src, c->src.len);
     const int first = own->len; /* index of the first new row in its side */
     const int na = side == DECODE_TARGET ? vis_src : 0;
-    if (kv_side_grow(own, L, kv_dim, first + n) || scratch_reserve(s, cfg, n, na + first + n)) return -1;
+    if (kv_side_grow(own, L, kv_dim, c->bf16, first + n) || scratch_reserve(s, cfg, n, na + first + n)) return -1;
     int pos_small[64], *pos = n <= 64 ? pos_small : malloc(sizeof(int) * n);
     if (!pos) return px_error("out of memory");
     for (int i = 0; i < n; i++) pos[i] = (side == DECODE_TARGET ? phi : 0) + first + i;
@@ -174,34 +268,34 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
         const LayerWeights *w = &m->w.layers[l];
         /* x[n, d] -> xn -> qkv[n, qkv_dim] (RoPE on q and k) */
         rmsnorm_forward(s->xn, rstd, s->x, w->ln1, n, d, cfg->rms_norm_eps);
-        linear_rows(s->qkv, s->xn, w->wqkv, w->bqkv, n, d, qkv_dim);
+        LINEAR(s->qkv, s->xn, wqkv, w->bqkv, n, d, qkv_dim);
         rope_forward(s->qkv, pos, n, nh + nkv, hd, qkv_dim, cfg->rope_theta);
-        /* append k, v of the new rows: cache rows first .. first+n-1 of layer l */
-        float *Kl = own->k + (size_t)l * own->cap * kv_dim, *Vl = own->v + (size_t)l * own->cap * kv_dim;
-        for (int i = 0; i < n; i++) {
-            memcpy(Kl + (size_t)(first + i) * kv_dim, s->qkv + (size_t)i * qkv_dim + q_dim, sizeof(float) * kv_dim);
-            memcpy(Vl + (size_t)(first + i) * kv_dim, s->qkv + (size_t)i * qkv_dim + q_dim + kv_dim,
-                   sizeof(float) * kv_dim);
-        }
+        kv_append(own, l, kv_dim, first, n, s->qkv, qkv_dim, q_dim, c->bf16);
         /* attention: row i sees the visible source (target rows) and its own side up to itself */
-        const float *KS = c->src.k + (size_t)l * c->src.cap * kv_dim, *VS = c->src.v + (size_t)l * c->src.cap * kv_dim;
+        const size_t src_off = (size_t)l * c->src.cap * kv_dim, own_off = (size_t)l * own->cap * kv_dim;
         for (int i = 0; i < n; i++) {
             const int nb = first + i + 1;
             const int last = want_last && i == n - 1;
             for (int h = 0; h < nh; h++) {
-                const int g = h / group;
+                const size_t g = (size_t)(h / group) * hd;
                 float *p = last ? s->att_last + ((size_t)l * nh + h) * s->cap_keys : s->scores;
-                attend_two_blocks(s->attout + (size_t)i * q_dim + h * hd, p, s->qkv + (size_t)i * qkv_dim + h * hd,
-                                  KS + g * hd, VS + g * hd, na, Kl + g * hd, Vl + g * hd, nb, kv_dim, hd);
+                float *out = s->attout + (size_t)i * q_dim + h * hd;
+                const float *q = s->qkv + (size_t)i * qkv_dim + h * hd;
+                if (c->bf16)
+                    attend_two_blocks_bf16(out, p, q, c->src.k16 + src_off + g, c->src.v16 + src_off + g, na,
+                                           own->k16 + own_off + g, own->v16 + own_off + g, nb, kv_dim, hd);
+                else
+                    attend_two_blocks(out, p, q, c->src.k + src_off + g, c->src.v + src_off + g, na,
+                                      own->k + own_off + g, own->v + own_off + g, nb, kv_dim, hd);
             }
         }
         /* x2 = x + attout Wo^T;  x = x2 + down(swiglu(gate_up(norm(x2)))) */
-        linear_rows(s->x2, s->attout, w->wo, NULL, n, q_dim, d);
+        LINEAR(s->x2, s->attout, wo, NULL, n, q_dim, d);
         for (size_t i = 0; i < (size_t)n * d; i++) s->x2[i] += s->x[i];
         rmsnorm_forward(s->xn, rstd, s->x2, w->ln2, n, d, cfg->rms_norm_eps);
-        linear_rows(s->gu, s->xn, w->wgu, NULL, n, d, 2 * f);
+        LINEAR(s->gu, s->xn, wgu, NULL, n, d, 2 * f);
         swiglu_forward(s->h, s->gu, n, f);
-        linear_rows(s->x, s->h, w->wdown, NULL, n, f, d);
+        LINEAR(s->x, s->h, wdown, NULL, n, f, d);
         for (size_t i = 0; i < (size_t)n * d; i++) s->x[i] += s->x2[i];
     }
     own->len = first + n;
@@ -210,8 +304,10 @@ int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *toke
         s->att_keys = na + own->len;
         if (side == DECODE_SOURCE) s->att_src = 0;
         rmsnorm_forward(s->hidden, rstd, s->x + (size_t)(n - 1) * d, m->w.final_norm, 1, d, cfg->rms_norm_eps);
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, cfg->vocab_size, d, 1.0f, m->w.lm_head, d, s->hidden, 1, 0.0f,
-                    s->logits, 1);
+        if (quant) gemv(1, cfg->vocab_size, d, 1.0f, s->hidden, d, dw->lm_head, 0.0f, s->logits, cfg->vocab_size);
+        else
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, cfg->vocab_size, d, 1.0f, m->w.lm_head, d, s->hidden, 1, 0.0f,
+                        s->logits, 1);
     }
     if (pos != pos_small) free(pos);
     if (rstd != rstd_small) free(rstd);

@@ -13,21 +13,29 @@
 #ifndef PROACT_DECODE_H
 #define PROACT_DECODE_H
 
+#include "src/model/gemm.h"
 #include "src/model/model.h"
+#include "src/stream/decode_weights.h"
 #include "src/stream/heads.h"
 
 /* One side (source or target) of the cache: per layer K and V, [cap, n_kv_heads*head_dim]. */
 typedef struct {
     int len, cap;
-    float *k, *v; /* [n_layers][cap][kv_dim] */
+    float *k, *v;      /* [n_layers][cap][kv_dim] (fp32 cache) */
+    bf16_t *k16, *v16; /* the same in bf16 (bf16 cache); the other pair is NULL */
 } KvSide;
 
 typedef struct {
     int n_layers, kv_dim;
+    int bf16; /* keys and values stored rounded to bf16: half the bytes attention reads */
     KvSide src, tgt;
 } KvCache;
 
 int kv_cache_init(KvCache *c, const ModelConfig *cfg, int src_cap, int tgt_cap);
+/* The same with the storage chosen: bf16 = 1 rounds keys and values to bf16 as they are
+ * appended; scores, softmax and the weighted sum of values stay fp32 (each bf16 value widens
+ * exactly), so the only change is that rounding (relative 2^-9 per element). */
+int kv_cache_init_as(KvCache *c, const ModelConfig *cfg, int src_cap, int tgt_cap, int bf16);
 void kv_cache_reset(KvCache *c); /* both sides empty, memory kept */
 void kv_cache_free(KvCache *c);
 
@@ -46,14 +54,20 @@ void decode_scratch_free(DecodeScratch *s);
 
 typedef enum { DECODE_SOURCE = 0, DECODE_TARGET = 1 } DecodeSide;
 
-/* Runs n new tokens through the model and appends their K/V to one side of the cache.
+/* Runs n new tokens through the model and appends their K/V to one side of the cache, with the
+ * weight matrices of dw (decode_weights.h; NULL or fp32: the model's own, through sgemv).
  *   DECODE_SOURCE: positions src.len .. src.len+n-1; causal over the source cache.
  *   DECODE_TARGET: positions phi + tgt.len ..; each row sees source keys [0, vis_src) and the
  *                  target cache causally (vis_src <= src.len).
  * want_last: also compute, for the last new row, hidden [d], logits [V] and att_last.
  * 0, or -1 with px_error (bad token id, out of memory). */
-int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n, DecodeSide side, int vis_src,
-                   int phi, int want_last);
+int decode_forward_w(const Model *m, const DecodeWeights *dw, KvCache *c, DecodeScratch *s, const int *tokens, int n,
+                     DecodeSide side, int vis_src, int phi, int want_last);
+/* With the model's fp32 weights. */
+static inline int decode_forward(const Model *m, KvCache *c, DecodeScratch *s, const int *tokens, int n,
+                                 DecodeSide side, int vis_src, int phi, int want_last) {
+    return decode_forward_w(m, NULL, c, s, tokens, n, side, vis_src, phi, want_last);
+}
 
 /* The decision cues (heads.h) of the last row of the latest decode_forward with want_last:
  * entropy and max probability of its next-token distribution, attention mass on the newest

@@ -99,6 +99,10 @@ Runner *runner_new(const Model *m, const Tokenizer *tok, const StreamFormat *fmt
                  PROBE_EXTRA_FEATURES, probe_feature_dim(m->cfg.hidden_size), PROBE_FEATURE_LIST);
         return NULL;
     }
+    if (opt && opt->weights && opt->weights->model != m) {
+        px_error("the decode weights were made for another model");
+        return NULL;
+    }
     if (fmt->tp.tgt_begin.n < 1 || fmt->tp.tgt_end.n < 1) {
         px_error("the stream format has no tgt_begin or tgt_end tokens");
         return NULL;
@@ -131,7 +135,7 @@ Runner *runner_new(const Model *m, const Tokenizer *tok, const StreamFormat *fmt
         }
     r->tgt_end0 = fmt->tp.tgt_end.ids[0];
     r->probs = px_calloc(2 * (size_t)m->cfg.vocab_size, sizeof(float), "the sampling scratch");
-    if (!r->probs || kv_cache_init(&r->kv, &m->cfg, 64, 64) || build_word_table(r)) {
+    if (!r->probs || kv_cache_init_as(&r->kv, &m->cfg, 64, 64, r->opt.kv_bf16) || build_word_table(r)) {
         runner_free(r);
         return NULL;
     }
@@ -159,7 +163,7 @@ static int feed_source(Runner *r, const int *ids, int n) {
     if (n == 0) return 0;
     if (r->kv.src.len + n > r->opt.max_tokens)
         return px_error("the source is longer than %d tokens (the runner's limit)", r->opt.max_tokens);
-    if (decode_forward(r->m, &r->kv, &r->sc, ids, n, DECODE_SOURCE, 0, 0, 0)) return -1;
+    if (decode_forward_w(r->m, r->opt.weights, &r->kv, &r->sc, ids, n, DECODE_SOURCE, 0, 0, 0)) return -1;
     for (int i = 0; i < n; i++)
         if (idvec_push(&r->src_ids, ids[i])) return -1;
     r->tokens_encoded += n;
@@ -293,7 +297,7 @@ static int feed_target(Runner *r, const int *ids, int n) {
         return 1;
     }
     const int vis = r->kv.src.len;
-    if (decode_forward(r->m, &r->kv, &r->sc, ids, n, DECODE_TARGET, vis, r->fmt.phi, 1)) return -1;
+    if (decode_forward_w(r->m, r->opt.weights, &r->kv, &r->sc, ids, n, DECODE_TARGET, vis, r->fmt.phi, 1)) return -1;
     for (int i = 0; i < n; i++)
         if (idvec_push(&r->tgt_ids, ids[i]) || idvec_push(&r->tgt_vis, vis)) return -1;
     r->tokens_decoded += n;

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "src/model/model.h"
+#include "src/stream/decode_weights.h"
 #include "src/stream/heads.h"
 #include "src/text/tokenizer.h"
 #include "src/train/pairs.h"
@@ -48,7 +49,10 @@ typedef struct {
     RunnerTraceFn trace;
     void *trace_ctx; /* every decision, if set */
     void (*encode_guard)(void *ctx, int enter);
-    void *encode_guard_ctx; /* serializes tokenizer_encode */
+    void *encode_guard_ctx;       /* serializes tokenizer_encode */
+    const DecodeWeights *weights; /* the matrices decoding reads, made from the runner's model
+                                       (decode_weights.h; NULL: the model's fp32, the default) */
+    int kv_bf16;                  /* 1: the KV cache holds bf16 (attention math stays fp32) */
 } RunnerOptions;
 
 void runner_options_default(RunnerOptions *o);

@@ -433,6 +433,118 @@ static void test_empty_sentence_and_limits(void **state) {
     runner_free(r);
 }
 
+/* Streams the first sources with waitk:3 into res[] (o: the runner's options). */
+static void stream_all(const RunnerOptions *o, Result *res) {
+    for (int i = 0; i < n_sources; i++) stream(sources[i], "waitk:3", 1, o, &res[i]);
+}
+
+/* The runner with other decode weights (src/stream/decode_weights.h):
+ *  - fp32 DecodeWeights (views of the model) give the same tokens as none;
+ *  - int8 weights give the same words and tokens as the fp32 runner on the model whose matrices
+ *    are replaced by their dequantized scale * q (activations are fp32 on both paths; the logits
+ *    differ by summation order, ~1e-7 relative in tests/stream/test_decode.c, far below this
+ *    model's top-2 margins), through every runner step: source reads, pop and refeed, writes;
+ *  - bf16 weights and a bf16 KV cache run every sentence to the end on waitk:3's schedule. Their
+ *    tokens are not required to match fp32 on this random model: its logits amplify rounding
+ *    (init_std 0.25) and greedy continuations diverge after the first flip; the test prints how
+ *    many sentences are identical. Agreement on a trained model is checked in
+ *    tests/jobs/test_run.sh, per-step agreement in tests/stream/test_decode.c. */
+static void test_decode_weights_in_the_runner(void **state) {
+    (void)state;
+    Result ref[6], got[6];
+    RunnerOptions o;
+    runner_options_default(&o);
+    stream_all(&o, ref);
+    DecodeWeights f32, i8, bf16;
+    assert_int_equal(decode_weights_make(&f32, &fx.model, DECODE_FP32), 0);
+    assert_int_equal(decode_weights_make(&i8, &fx.model, DECODE_INT8), 0);
+    assert_int_equal(decode_weights_make(&bf16, &fx.model, DECODE_BF16), 0);
+
+    o.weights = &f32;
+    stream_all(&o, got);
+    for (int i = 0; i < n_sources; i++) {
+        assert_int_equal(got[i].n_tgt, ref[i].n_tgt);
+        assert_memory_equal(got[i].tgt_ids, ref[i].tgt_ids, sizeof(int) * ref[i].n_tgt);
+        result_free(&got[i]);
+    }
+
+    /* int8 against fp32 on the dequantized model: the fixture's matrices overwritten, then restored */
+    o.weights = &i8;
+    stream_all(&o, got);
+    float *saved = malloc(sizeof(float) * fx.model.n_params);
+    assert_non_null(saved);
+    memcpy(saved, fx.model.params, sizeof(float) * fx.model.n_params);
+    const ModelConfig *c = &fx.model.cfg;
+    const int d = c->hidden_size, f = c->intermediate_size;
+    for (int l = 0; l <= c->n_layers; l++) {
+        const GemmMat *src[4] = {&i8.lm_head};
+        float *dst[4] = {fx.model.w.lm_head};
+        int rows[4] = {c->vocab_size}, n = 1;
+        if (l < c->n_layers) {
+            const DecodeLayer *dl = &i8.layers[l];
+            const LayerWeights *w = &fx.model.w.layers[l];
+            src[0] = &dl->wqkv, src[1] = &dl->wo, src[2] = &dl->wgu, src[3] = &dl->wdown;
+            dst[0] = w->wqkv, dst[1] = w->wo, dst[2] = w->wgu, dst[3] = w->wdown;
+            rows[0] = (c->n_heads + 2 * c->n_kv_heads) * c->head_dim, rows[1] = d, rows[2] = 2 * f, rows[3] = d;
+            n = 4;
+        }
+        for (int k = 0; k < n; k++)
+            for (size_t e = 0; e < (size_t)rows[k] * src[k]->ld; e++)
+                dst[k][e] = src[k]->scale[e / src[k]->ld] * ((const int8_t *)src[k]->data)[e];
+    }
+    Result dq[6];
+    RunnerOptions plain;
+    runner_options_default(&plain);
+    stream_all(&plain, dq);
+    memcpy(fx.model.params, saved, sizeof(float) * fx.model.n_params);
+    free(saved);
+    for (int i = 0; i < n_sources; i++) {
+        assert_string_equal(got[i].text, dq[i].text);
+        assert_int_equal(got[i].n_tgt, dq[i].n_tgt);
+        assert_memory_equal(got[i].tgt_ids, dq[i].tgt_ids, sizeof(int) * dq[i].n_tgt);
+        assert_true(got[i].n_words > 0);
+        result_free(&got[i]);
+        result_free(&dq[i]);
+    }
+
+    const struct {
+        const DecodeWeights *w;
+        int kv_bf16;
+        const char *name;
+    } variants[] = {{&bf16, 0, "bf16 weights"}, {NULL, 1, "bf16 KV cache"}, {&bf16, 1, "bf16 weights, bf16 KV"}};
+    for (int v = 0; v < 3; v++) {
+        o.weights = variants[v].w;
+        o.kv_bf16 = variants[v].kv_bf16;
+        stream_all(&o, got);
+        int same = 0;
+        for (int i = 0; i < n_sources; i++) {
+            assert_true(got[i].n_words > 0);
+            for (int j = 0; j < got[i].n_words; j++) /* waitk:3's schedule: min(3 + j, n) */
+                assert_int_equal(got[i].delays[j], PX_MIN(3 + j, got[i].stats.words_pushed));
+            same += !strcmp(got[i].text, ref[i].text);
+            result_free(&got[i]);
+        }
+        printf("%s: %d of %d sentences identical to fp32 on the random fixture model\n", variants[v].name, same,
+               n_sources);
+    }
+    for (int i = 0; i < n_sources; i++) result_free(&ref[i]);
+
+    /* weights made from another model are refused */
+    Model other;
+    assert_int_equal(model_create(&other, c), 0);
+    HeadSpec h;
+    assert_int_equal(head_parse("waitk:3", &h), 0);
+    RunnerOptions bad;
+    runner_options_default(&bad);
+    bad.weights = &bf16;
+    assert_null(runner_new(&other, fx.tok, &fx.fmt, &h, NULL, &bad));
+    assert_non_null(strstr(px_error_message(), "another model"));
+    model_free(&other);
+    decode_weights_free(&f32);
+    decode_weights_free(&i8);
+    decode_weights_free(&bf16);
+}
+
 static void test_head_specs(void **state) {
     (void)state;
     HeadSpec h;
@@ -525,6 +637,7 @@ int main(void) {
         cmocka_unit_test(test_arrival_timing_does_not_matter),
         cmocka_unit_test(test_seeded_sampling),
         cmocka_unit_test(test_empty_sentence_and_limits),
+        cmocka_unit_test(test_decode_weights_in_the_runner),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
