@@ -8,6 +8,7 @@
  * conversion pass and never push oneDNN onto its slow reference kernels.
  */
 #include "src/model/gemm.h"
+#include "src/model/gemv.h"
 
 #include "src/base/common.h"
 #include "src/base/hashmap.h"
@@ -340,6 +341,8 @@ void gemm(GemmPrecision prec, int m, int n, int k, float alpha, GemmMat A, GemmM
             for (int j = 0; j < n; j++) C[(size_t)i * ldc + j] = beta == 0.0f ? 0.0f : beta * C[(size_t)i * ldc + j];
         return;
     }
+    /* a few activation rows against a weight (decoding): streamed at memory speed (gemv.h) */
+    if (gemv_try(prec, m, n, k, alpha, A, B, beta, C, ldc)) return;
     gemm_bf16_product(m, n, k, alpha, A, B, beta, C, ldc);
 }
 

@@ -11,6 +11,8 @@
  *   GEMM_BF16  fp32 operands are rounded to bf16 first (into per-thread scratch), then oneDNN
  *              matmul multiplies bf16 by bf16 with fp32 accumulation and fp32 output.
  * A bf16 or int8 operand requires GEMM_BF16. Primitives are created once per shape and kept.
+ * GEMM_BF16 products of a few activation rows with a weight (decoding) go to gemv.h's kernels,
+ * which stream the weight at memory speed instead.
  */
 #ifndef PROACT_GEMM_H
 #define PROACT_GEMM_H
