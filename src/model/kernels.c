@@ -2,6 +2,7 @@
 #include "src/model/kernels.h"
 
 #include "src/base/common.h"
+#include "src/model/profile.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -151,12 +152,14 @@ void attention_forward(float *out, float *att, const float *qkv, const AttnLayou
             const float *V = qkv + (size_t)r0 * qkv_dim + (nh + nkv + g) * hd;
             float *P = att + att_off + (size_t)h * L * L;
             /* P[L, L] = scale * Q K^T, then masked softmax per row */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, Q, qkv_dim, K, qkv_dim, 0.0f, P, L);
-            for (int t = 0; t < L; t++)
-                masked_softmax_row(P + (size_t)t * L, L, t, lay->vis_prefix[r0 + t], lay->blk_start[r0 + t]);
+            PROFILE(PROF_ATTN_SGEMM_FWD, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, scale, Q,
+                                                     qkv_dim, K, qkv_dim, 0.0f, P, L));
+            PROFILE(PROF_ATTN_SOFTMAX_FWD,
+                    for (int t = 0; t < L; t++)
+                        masked_softmax_row(P + (size_t)t * L, L, t, lay->vis_prefix[r0 + t], lay->blk_start[r0 + t]));
             /* out_h[L, hd] = P V */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, V, qkv_dim, 0.0f,
-                        out + (size_t)r0 * q_dim + h * hd, q_dim);
+            PROFILE(PROF_ATTN_SGEMM_FWD, cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, V,
+                                                     qkv_dim, 0.0f, out + (size_t)r0 * q_dim + h * hd, q_dim));
         }
         att_off += (size_t)nh * L * L;
     }
@@ -179,9 +182,11 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
             const float *P = att + att_off + (size_t)h * L * L;
             const float *dO = dout + (size_t)r0 * q_dim + h * hd;
             float *dS = scratch; /* [L, L] */
+            double t0 = profile_on ? profile_clock() : 0.0;
             /* dP = dO V^T;  dV += P^T dO */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L, L, hd, 1.0f, dO, q_dim, V, qkv_dim, 0.0f, dS, L);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, 1.0f, P, L, dO, q_dim, 1.0f, dV, qkv_dim);
+            if (profile_on) profile_add(PROF_ATTN_SGEMM_BWD, profile_clock() - t0), t0 = profile_clock();
             /* softmax backward: dS = P * (dP - sum_j P dP); hidden entries have P = 0 */
             for (int t = 0; t < L; t++) {
                 const float *p = P + (size_t)t * L;
@@ -190,10 +195,12 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
                 for (int j = 0; j < L; j++) dot += p[j] * d[j];
                 for (int j = 0; j < L; j++) d[j] = p[j] * (d[j] - dot);
             }
+            if (profile_on) profile_add(PROF_ATTN_SOFTMAX_BWD, profile_clock() - t0), t0 = profile_clock();
             /* dQ += scale dS K;  dK += scale dS^T Q */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, L, hd, L, scale, dS, L, K, qkv_dim, 1.0f, dQ,
                         qkv_dim);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, L, hd, L, scale, dS, L, Q, qkv_dim, 1.0f, dK, qkv_dim);
+            if (profile_on) profile_add(PROF_ATTN_SGEMM_BWD, profile_clock() - t0);
         }
         att_off += (size_t)nh * L * L;
     }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "src/base/common.h"
+#include "src/model/profile.h"
 
 float lr_at_step(const OptimConfig *c, int step) {
     if (step < c->warmup_steps) return c->lr * (float)(step + 1) / (float)c->warmup_steps;
@@ -77,15 +78,16 @@ void adamw_update_model_range(AdamW *opt, Model *m, const float *g, size_t lo, s
 }
 
 double adamw_step_model(AdamW *opt, Model *m, int step) {
-    double norm = vector_l2_norm(m->grads, m->n_params);
+    double norm;
+    PROFILE(PROF_GRAD_NORM, norm = vector_l2_norm(m->grads, m->n_params));
     float coef = clip_coefficient(norm, opt->cfg.grad_clip);
-    if (coef < 1.0f)
-        for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= coef;
+    if (coef < 1.0f) PROFILE(PROF_CLIP, for (size_t i = 0; i < m->n_params; i++) m->grads[i] *= coef);
     float lr = lr_at_step(&opt->cfg, step);
     opt->t++;
-    for (int i = 0; i < m->n_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        adamw_update_range(opt, m->params, m->grads, t->offset, t->offset + t->numel, lr, t->decay);
-    }
+    PROFILE(
+        PROF_ADAMW, for (int i = 0; i < m->n_tensors; i++) {
+            const ParamTensor *t = &m->tensors[i];
+            adamw_update_range(opt, m->params, m->grads, t->offset, t->offset + t->numel, lr, t->decay);
+        });
     return norm;
 }
