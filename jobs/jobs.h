@@ -31,7 +31,8 @@ int cmd_score(int argc, char **argv); /* jobs/score.c: BLEU/chrF and latency of 
 void runtime_fix_blas_core(char **argv);
 /* Prints, once per process group, the OpenBLAS core and thread count (stderr). */
 void runtime_report_blas(void);
-/* BLAS threads: n > 0 sets it; 0 keeps OpenBLAS's choice. Returns the count in use. */
+/* Threads of the BLAS and of the OpenMP kernels (the same count): n > 0 sets it; 0 keeps
+ * OpenBLAS's choice (OPENBLAS_NUM_THREADS, else every core). Returns the count in use. */
 int runtime_set_threads(int n);
 const char *runtime_blas_core(void);
 double runtime_now(void);

@@ -1,8 +1,9 @@
-/* runtime.c — process-level setup shared by the commands: OpenBLAS core and threads,
+/* runtime.c — process-level setup shared by the commands: OpenBLAS core, BLAS and OpenMP threads,
  * clocks, and error printing. */
 #include <cblas.h>
 #include <errno.h>
 #include <limits.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "jobs/jobs.h"
 #include "src/base/common.h"
+#include "src/model/parallel.h"
 
 char *openblas_get_corename(void);
 
@@ -81,13 +83,18 @@ const char *runtime_blas_core(void) { return openblas_get_corename(); }
 
 void runtime_report_blas(void) {
     if (!is_first_process() || getenv("PROACT_QUIET_BLAS")) return;
-    fprintf(stderr, "proact: OpenBLAS core %s, %d thread%s\n", openblas_get_corename(), openblas_get_num_threads(),
-            openblas_get_num_threads() == 1 ? "" : "s");
+    fprintf(stderr, "proact: OpenBLAS core %s, %d thread%s (OpenMP kernels: %d)\n", openblas_get_corename(),
+            openblas_get_num_threads(), openblas_get_num_threads() == 1 ? "" : "s", par_threads());
 }
 
+/* One setting for both thread pools: the sgemm products (OpenBLAS) and the elementwise kernels
+ * (OpenMP, src/model/parallel.h) take turns within a step, never run at once. */
 int runtime_set_threads(int n) {
     if (n > 0) openblas_set_num_threads(n);
-    return openblas_get_num_threads();
+    const int used = openblas_get_num_threads();
+    parallel_set_threads(used);
+    omp_set_num_threads(used);
+    return used;
 }
 
 double runtime_now(void) {
