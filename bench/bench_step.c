@@ -69,10 +69,16 @@ int main(int argc, char **argv) {
         loss = st.loss;
     }
     double dt = (runtime_now() - t0) / steps;
+    /* FNV-1a of the parameters' bytes: two builds or thread counts ran the same steps bit for bit
+     * iff they print the same value */
+    uint64_t fnv = 1469598103934665603ull;
+    const unsigned char *bytes = (const unsigned char *)m.params;
+    for (size_t i = 0; i < m.n_params * sizeof(float); i++) fnv = (fnv ^ bytes[i]) * 1099511628211ull;
     double flops = model_train_flops(&m.cfg, &tb.batch.lay);
     printf("{\"impl\": \"proact\", \"core\": \"%s\", \"threads\": %d, \"tokens_per_s\": %.1f, \"step_ms\": %.2f, "
-           "\"gflops\": %.2f, \"params\": %zu, \"last_loss\": %.4f",
-           runtime_blas_core(), threads, tb.batch.n_rows / dt, dt * 1e3, flops / dt / 1e9, m.n_params, loss);
+           "\"gflops\": %.2f, \"params\": %zu, \"last_loss\": %.4f, \"params_fnv\": \"%016llx\"",
+           runtime_blas_core(), threads, tb.batch.n_rows / dt, dt * 1e3, flops / dt / 1e9, m.n_params, loss,
+           (unsigned long long)fnv);
     if (profile_on) print_profile(dt, steps);
     printf("}\n");
     train_batch_free(&tb);

@@ -279,7 +279,7 @@ static size_t carve(Activations *a, const ModelConfig *c, float *base, int N, si
     TAKE(a->d_attout, N * q);
     TAKE(a->d_gu, N * 2 * f);
     TAKE(a->d_h, N * f);
-    TAKE(a->d_scores, (size_t)max_len * max_len);
+    TAKE(a->d_scores, (size_t)c->n_heads * max_len * max_len);
 #undef TAKE
     return off;
 }
@@ -325,25 +325,30 @@ int model_forward(Model *m, Activations *a, const int *tokens, const AttnLayout 
     if (activations_reserve(a, c, lay)) return -1;
 
     PROFILE(PROF_EMBED_FWD, embedding_forward(a->resid[0], tokens, m->w.embed, N, d));
+    /* Each residual add is done by the norm that reads its sum: resid2 += x before ln2, and the
+     * down projection's output (x_next) += resid2 before the next layer's ln1 or the final norm. */
     for (int l = 0; l < c->n_layers; l++) {
         const LayerWeights *w = &m->w.layers[l];
         float *x = a->resid[l];
         float *x_next = l + 1 < c->n_layers ? a->resid[l + 1] : a->resid_final;
-        PROFILE(PROF_RMSNORM_FWD, rmsnorm_forward(a->ln1[l], a->rstd1[l], x, w->ln1, N, d, c->rms_norm_eps));
+        if (l == 0)
+            PROFILE(PROF_RMSNORM_FWD, rmsnorm_forward(a->ln1[l], a->rstd1[l], x, w->ln1, N, d, c->rms_norm_eps));
+        else
+            PROFILE(PROF_RMSNORM_FWD, residual_rmsnorm_forward(x, a->ln1[l], a->rstd1[l], a->resid2[l - 1], w->ln1, N,
+                                                               d, c->rms_norm_eps));
         PROFILE(PROF_MATMUL_FWD, matmul_forward(a->qkv[l], a->ln1[l], w->wqkv, w->bqkv, N, d, qkv_dim));
         /* q and k heads */
         PROFILE(PROF_ROPE_FWD, rope_forward(a->qkv[l], lay->pos, N, nh + nkv, hd, qkv_dim, c->rope_theta));
         attention_forward(a->attout[l], a->att[l], a->qkv[l], lay, nh, nkv, hd); /* times its own parts */
         PROFILE(PROF_MATMUL_FWD, matmul_forward(a->resid2[l], a->attout[l], w->wo, NULL, N, q_dim, d));
-        PROFILE(PROF_RESIDUAL_FWD, for (size_t i = 0; i < (size_t)N * d; i++) a->resid2[l][i] += x[i]);
-        PROFILE(PROF_RMSNORM_FWD, rmsnorm_forward(a->ln2[l], a->rstd2[l], a->resid2[l], w->ln2, N, d, c->rms_norm_eps));
+        PROFILE(PROF_RMSNORM_FWD,
+                residual_rmsnorm_forward(a->resid2[l], a->ln2[l], a->rstd2[l], x, w->ln2, N, d, c->rms_norm_eps));
         PROFILE(PROF_MATMUL_FWD, matmul_forward(a->gu[l], a->ln2[l], w->wgu, NULL, N, d, 2 * f));
         PROFILE(PROF_SWIGLU_FWD, swiglu_forward(a->h[l], a->gu[l], N, f));
         PROFILE(PROF_MATMUL_FWD, matmul_forward(x_next, a->h[l], w->wdown, NULL, N, f, d));
-        PROFILE(PROF_RESIDUAL_FWD, for (size_t i = 0; i < (size_t)N * d; i++) x_next[i] += a->resid2[l][i]);
     }
-    PROFILE(PROF_RMSNORM_FWD,
-            rmsnorm_forward(a->lnf, a->rstdf, a->resid_final, m->w.final_norm, N, d, c->rms_norm_eps));
+    PROFILE(PROF_RMSNORM_FWD, residual_rmsnorm_forward(a->resid_final, a->lnf, a->rstdf, a->resid2[c->n_layers - 1],
+                                                       m->w.final_norm, N, d, c->rms_norm_eps));
     PROFILE(PROF_LMHEAD_FWD, matmul_forward(a->logits, a->lnf, m->w.lm_head, NULL, N, d, c->vocab_size));
     return 0;
 }

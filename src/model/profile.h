@@ -48,10 +48,10 @@ long profile_calls(ProfSection s);
 const char *profile_name(ProfSection s);
 
 /* Times one statement into a section when profiling is on. */
-#define PROFILE(section, call)                                       \
-    do {                                                             \
-        double profile_t0_ = profile_on ? profile_clock() : 0.0;     \
-        call;                                                        \
+#define PROFILE(section, call)                                               \
+    do {                                                                     \
+        double profile_t0_ = profile_on ? profile_clock() : 0.0;             \
+        call;                                                                \
         if (profile_on) profile_add(section, profile_clock() - profile_t0_); \
     } while (0)
 
