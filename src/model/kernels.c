@@ -186,8 +186,8 @@ void rope_backward(float *dx, const int *pos, int N, int n_heads, int hd, int ro
  * is the same dot product over hd, and a sum over keys or rows runs over the same terms in the same
  * order minus leading or trailing exact zeros. Whether OpenBLAS gives the same bits for the
  * smaller products depends on its kernel choice: docs/performance.md ("Step profile") says where
- * it does (the tests' layouts, base and small shapes) and where it does not (sums over more than
- * about 448 keys, head_dim 128). */
+ * it does (the tests' layouts, the base config) and where it does not (sums over more than about
+ * 448 keys, products of a few dozen rows, some head sizes), by a few ulps. */
 enum { ATT_TILE = 64, ATT_MIN_TILE = 16 };
 
 /* End of the row tile that starts at t0. */
