@@ -153,7 +153,7 @@ static const KeyDef keys[] = {
         "continue = a warning and training goes on; the previous checkpoint is kept either way"),
 
     KEY("run", "dir", KEY_STRING, run.dir, "runs/default", NULL, "run directory (logs, checkpoints)"),
-    KEY("run", "threads", KEY_INT, run.threads, "0", NULL, "BLAS threads; 0 = all cores"),
+    KEY("run", "threads", KEY_INT, run.threads, "0", NULL, "BLAS and kernel threads; 0 = all cores"),
 };
 
 enum { N_KEYS = (int)(sizeof keys / sizeof keys[0]) };

@@ -27,12 +27,15 @@ int cmd_score(int argc, char **argv); /* jobs/score.c: BLEU/chrF and latency of 
 /* --- runtime.c ------------------------------------------------------------------------ */
 
 /* Must run first in main(), before any BLAS call or MPI_Init: if OpenBLAS chose a generic
- * core (e.g. Prescott) on a CPU with AVX2/AVX-512, sets OPENBLAS_CORETYPE and re-executes
- * the program so that the fast kernels are used. PROACT_BLAS_CORE=keep disables it. */
+ * core (e.g. Prescott) on a CPU with AVX2/AVX-512, sets OPENBLAS_CORETYPE (PROACT_BLAS_CORE=keep
+ * disables it); unless OMP_WAIT_POLICY or GOMP_SPINCOUNT is set, sets OMP_WAIT_POLICY=PASSIVE (idle
+ * OpenMP threads must not spin on the cores OpenBLAS computes on). Then re-executes the program
+ * once, since both libraries read these only at start-up. */
 void runtime_fix_blas_core(char **argv);
 /* Prints, once per process group, the OpenBLAS core and thread count (stderr). */
 void runtime_report_blas(void);
-/* BLAS threads: n > 0 sets it; 0 keeps OpenBLAS's choice. Returns the count in use. */
+/* Threads of the BLAS and of the OpenMP kernels (the same count): n > 0 sets it; 0 keeps
+ * OpenBLAS's choice (OPENBLAS_NUM_THREADS, else every core). Returns the count in use. */
 int runtime_set_threads(int n);
 const char *runtime_blas_core(void);
 double runtime_now(void);

@@ -32,7 +32,7 @@ static void print_usage(FILE *out) {
             PROACT_VERSION);
     for (int i = 0; i < n_commands; i++) fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out, "\nenvironment:\n"
-                 "  OPENBLAS_NUM_THREADS   BLAS threads (or run.threads in the config)\n"
+                 "  OPENBLAS_NUM_THREADS   BLAS and kernel threads (or run.threads in the config)\n"
                  "  PROACT_BLAS_CORE=keep  do not replace a generic OpenBLAS core by the CPU's best one\n");
 }
 

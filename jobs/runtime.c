@@ -1,8 +1,9 @@
-/* runtime.c — process-level setup shared by the commands: OpenBLAS core and threads,
+/* runtime.c — process-level setup shared by the commands: OpenBLAS core, BLAS and OpenMP threads,
  * clocks, and error printing. */
 #include <cblas.h>
 #include <errno.h>
 #include <limits.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "src/base/common.h"
 #include "src/model/gemm.h"
 #include "src/model/gemv.h"
+#include "src/model/parallel.h"
 
 char *openblas_get_corename(void);
 
@@ -46,8 +48,8 @@ static int is_first_process(void) {
     return 1;
 }
 
-void runtime_fix_blas_core(char **argv) {
-    const char *core = openblas_get_corename();
+/* The OpenBLAS core to switch to (setting OPENBLAS_CORETYPE), or NULL to keep the current one. */
+static const char *blas_core_switch(const char *core) {
     const char *previous = getenv("PROACT_BLAS_REEXEC");
     if (previous) {
         if (is_first_process())
@@ -56,10 +58,10 @@ void runtime_fix_blas_core(char **argv) {
                     "(OPENBLAS_CORETYPE). Set PROACT_BLAS_CORE=keep to prevent this.\n",
                     previous, core);
         unsetenv("PROACT_BLAS_REEXEC");
-        return;
+        return NULL;
     }
     const char *best = best_core_for_cpu();
-    if (!best || core_is_fast(core)) return;
+    if (!best || core_is_fast(core)) return NULL;
     const char *policy = getenv("PROACT_BLAS_CORE");
     if (policy && strcmp(policy, "keep") == 0) {
         if (is_first_process())
@@ -67,15 +69,34 @@ void runtime_fix_blas_core(char **argv) {
                     "proact: warning: OpenBLAS runs the generic core '%s' although this CPU supports "
                     "'%s' (kept because PROACT_BLAS_CORE=keep); matrix work will be several times slower.\n",
                     core, best);
-        return;
+        return NULL;
     }
-    if (setenv("OPENBLAS_CORETYPE", best, 1) || setenv("PROACT_BLAS_REEXEC", core, 1)) return;
+    if (setenv("OPENBLAS_CORETYPE", best, 1) || setenv("PROACT_BLAS_REEXEC", core, 1)) return NULL;
+    return best;
+}
+
+/* OpenMP's threads take turns with OpenBLAS's on the same cores. By default libgomp's idle threads
+ * spin for a while after each parallel region, and there are hundreds of short regions per step:
+ * the spinning thread takes a core from OpenBLAS's next product (on a loaded machine, 2 threads
+ * ran a step 1.9x slower than before OpenMP). They should wait passively; libgomp reads that only
+ * from the environment at start-up, so set it and re-execute, unless the user chose a policy. */
+static int omp_wait_policy_unset(void) {
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT")) return 0;
+    return setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0;
+}
+
+void runtime_fix_blas_core(char **argv) {
+    const char *core = openblas_get_corename();
+    const char *best = blas_core_switch(core);
+    const int omp_env = omp_wait_policy_unset();
+    if (!best && !omp_env) return;
     execv("/proc/self/exe", argv);
-    /* exec failed: carry on, slowly, and say so */
-    fprintf(stderr,
-            "proact: warning: could not re-execute with OPENBLAS_CORETYPE=%s (%s); running on the "
-            "slow generic core '%s'\n",
-            best, strerror(errno), core);
+    /* exec failed: carry on, and say so if it was for the core */
+    if (best)
+        fprintf(stderr,
+                "proact: warning: could not re-execute with OPENBLAS_CORETYPE=%s (%s); running on the "
+                "slow generic core '%s'\n",
+                best, strerror(errno), core);
     unsetenv("PROACT_BLAS_REEXEC");
 }
 
@@ -83,15 +104,20 @@ const char *runtime_blas_core(void) { return openblas_get_corename(); }
 
 void runtime_report_blas(void) {
     if (!is_first_process() || getenv("PROACT_QUIET_BLAS")) return;
-    fprintf(stderr, "proact: OpenBLAS core %s, %d thread%s\n", openblas_get_corename(), openblas_get_num_threads(),
-            openblas_get_num_threads() == 1 ? "" : "s");
+    fprintf(stderr, "proact: OpenBLAS core %s, %d thread%s (OpenMP kernels: %d)\n", openblas_get_corename(),
+            openblas_get_num_threads(), openblas_get_num_threads() == 1 ? "" : "s", par_threads());
 }
 
+/* One setting for both thread pools: the sgemm products (OpenBLAS) and the elementwise kernels
+ * (OpenMP, src/model/parallel.h) take turns within a step, never run at once. */
 int runtime_set_threads(int n) {
     if (n > 0) openblas_set_num_threads(n);
-    gemm_set_threads(openblas_get_num_threads());
-    gemv_set_threads(openblas_get_num_threads()); /* the bf16/int8 decode products (src/model/gemv.c) */
-    return openblas_get_num_threads();
+    const int used = openblas_get_num_threads();
+    parallel_set_threads(used);
+    omp_set_num_threads(used);
+    gemm_set_threads(used);
+    gemv_set_threads(used); /* the bf16/int8 decode products (src/model/gemv.c) */
+    return used;
 }
 
 double runtime_now(void) {

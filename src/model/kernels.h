@@ -3,7 +3,8 @@
  * Conventions (after llm.c): raw float pointers and explicit sizes; tensor shapes in the
  * comment; every backward ACCUMULATES (+=) into parameter and input gradients, so callers
  * zero them first. Matrix products go through cblas_sgemm; kernels_ref.c holds plain-loop
- * versions of the sgemm-based kernels that the tests compare against.
+ * versions of the sgemm-based kernels that the tests compare against. The elementwise loops run
+ * on OpenMP threads and give the same bits at any thread count (parallel.h).
  */
 #ifndef PROACT_KERNELS_H
 #define PROACT_KERNELS_H
@@ -18,6 +19,10 @@ void embedding_backward(float *dembed, const float *dout, const int *tokens, int
 
 /* out[N, d] = in * rsqrt(mean(in^2) + eps) * w;  rstd[N] saved for backward */
 void rmsnorm_forward(float *out, float *rstd, const float *in, const float *w, int N, int d, float eps);
+/* resid[N, d] += x[N, d], then out[N, d] = rmsnorm(resid) as rmsnorm_forward: the residual add
+ * before a norm in the same pass over each row. */
+void residual_rmsnorm_forward(float *resid, float *out, float *rstd, const float *x, const float *w, int N, int d,
+                              float eps);
 /* din[N, d] += ..., dw[d] += ...  given dout[N, d], in, w, rstd */
 void rmsnorm_backward(float *din, float *dw, const float *dout, const float *in, const float *w, const float *rstd,
                       int N, int d);
@@ -37,11 +42,15 @@ void rope_forward(float *x, const int *pos, int N, int n_heads, int hd, int row_
 /* The transpose rotation: turns d(out) into d(in), in place. */
 void rope_backward(float *dx, const int *pos, int N, int n_heads, int hd, int row_stride, float theta);
 
-/* Attention over a packed layout with per-row visibility (model.h AttnLayout).
+/* Attention over a packed layout with per-row visibility (model.h AttnLayout). Its products run
+ * in fp32 in both training precisions: they are many small tiles (a head's rows x visible keys),
+ * where oneDNN's per-call cost outweighs bf16's speed (small config: attention's products took
+ * 2.2x longer in bf16, measured with PROACT_PROFILE=1 bench_step).
  * qkv[N, (nh+2nkv)*hd] holds q | k | v per row (after RoPE); out[N, nh*hd];
- * att[sum_s len_s^2 * nh] receives the probabilities, [seq][head][t][j], zeros where hidden. */
+ * att[sum_s len_s^2 * nh] receives the probabilities, [seq][head][t][j], zeros where hidden.
+ * Only the keys a row can see are computed (kernels.c explains how). */
 void attention_forward(float *out, float *att, const float *qkv, const AttnLayout *lay, int nh, int nkv, int hd);
-/* dqkv[N, qkv_dim] += ...  given dout[N, nh*hd]; scratch[max_len^2]. */
+/* dqkv[N, qkv_dim] += ...  given dout[N, nh*hd]; scratch[nh * max_len^2]. */
 void attention_backward(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
                         const AttnLayout *lay, int nh, int nkv, int hd);
 
@@ -57,6 +66,23 @@ void matmul_backward_ref(float *din, float *dW, float *db, const float *dout, co
 void attention_forward_ref(float *out, float *att, const float *qkv, const AttnLayout *lay, int nh, int nkv, int hd);
 void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *att, const AttnLayout *lay,
                             int nh, int nkv, int hd);
+
+/* Serial twins of the threaded kernels (kernels_ref.c): the loops as they were before threading,
+ * which the fast kernels reproduce bit for bit at any thread count. attention_*_dense compute the
+ * whole L x L score matrix per head with one sgemm and mask it (the attention before it skipped
+ * hidden keys). */
+void embedding_forward_ref(float *out, const int *tokens, const float *embed, int N, int d);
+void embedding_backward_ref(float *dembed, const float *dout, const int *tokens, int N, int d);
+void rmsnorm_forward_ref(float *out, float *rstd, const float *in, const float *w, int N, int d, float eps);
+void rmsnorm_backward_ref(float *din, float *dw, const float *dout, const float *in, const float *w, const float *rstd,
+                          int N, int d);
+void rope_forward_ref(float *x, const int *pos, int N, int n_heads, int hd, int row_stride, float theta);
+void rope_backward_ref(float *dx, const int *pos, int N, int n_heads, int hd, int row_stride, float theta);
+void swiglu_forward_ref(float *h, const float *gu, int N, int f);
+void swiglu_backward_ref(float *dgu, const float *dh, const float *gu, int N, int f);
+void attention_forward_dense(float *out, float *att, const float *qkv, const AttnLayout *lay, int nh, int nkv, int hd);
+void attention_backward_dense(float *dqkv, float *scratch, const float *dout, const float *qkv, const float *att,
+                              const AttnLayout *lay, int nh, int nkv, int hd);
 
 /* Whether key j (relative) is visible from row `row` at relative index t. */
 static inline int attn_visible(const AttnLayout *lay, int row, int t, int j) {

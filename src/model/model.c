@@ -10,6 +10,7 @@
 #include "src/base/rng.h"
 #include "src/base/vec.h"
 #include "src/model/kernels.h"
+#include "src/model/profile.h"
 
 /* ---------------------------------------------------------------- config */
 
@@ -217,7 +218,7 @@ const ParamTensor *model_find_tensor(const Model *m, const char *hf_name) {
 }
 
 void model_zero_grads(Model *m) {
-    if (m->grads) memset(m->grads, 0, sizeof(float) * m->n_params);
+    if (m->grads) PROFILE(PROF_ZERO, memset(m->grads, 0, sizeof(float) * m->n_params));
 }
 
 /* ---------------------------------------------------------------- attention layout */
@@ -297,7 +298,7 @@ static size_t carve(Activations *a, const ModelConfig *c, float *base, int N, si
     TAKE(a->d_attout, N * q);
     TAKE(a->d_gu, N * 2 * f);
     TAKE(a->d_h, N * f);
-    TAKE(a->d_scores, (size_t)max_len * max_len);
+    TAKE(a->d_scores, (size_t)c->n_heads * max_len * max_len);
 #undef TAKE
     return off;
 }
@@ -345,25 +346,34 @@ int model_forward(Model *m, Activations *a, const int *tokens, const AttnLayout 
             return px_error("token id %d at row %d is outside the vocabulary (size %d)", tokens[n], n, c->vocab_size);
     if (activations_reserve(a, c, lay)) return -1;
 
-    embedding_forward(a->resid[0], tokens, m->w.embed, N, d);
+    PROFILE(PROF_EMBED_FWD, embedding_forward(a->resid[0], tokens, m->w.embed, N, d));
+    /* Each residual add is done by the norm that reads its sum: resid2 += x before ln2, and the
+     * down projection's output (x_next) += resid2 before the next layer's ln1 or the final norm. */
     for (int l = 0; l < c->n_layers; l++) {
         const LayerWeights *w = &m->w.layers[l];
         float *x = a->resid[l];
         float *x_next = l + 1 < c->n_layers ? a->resid[l + 1] : a->resid_final;
-        rmsnorm_forward(a->ln1[l], a->rstd1[l], x, w->ln1, N, d, c->rms_norm_eps);
-        matmul_forward(a->qkv[l], a->ln1[l], w->wqkv, W16(m, w->wqkv), w->bqkv, N, d, qkv_dim);
-        rope_forward(a->qkv[l], lay->pos, N, nh + nkv, hd, qkv_dim, c->rope_theta); /* q and k heads */
-        attention_forward(a->attout[l], a->att[l], a->qkv[l], lay, nh, nkv, hd);
-        matmul_forward(a->resid2[l], a->attout[l], w->wo, W16(m, w->wo), NULL, N, q_dim, d);
-        for (size_t i = 0; i < (size_t)N * d; i++) a->resid2[l][i] += x[i];
-        rmsnorm_forward(a->ln2[l], a->rstd2[l], a->resid2[l], w->ln2, N, d, c->rms_norm_eps);
-        matmul_forward(a->gu[l], a->ln2[l], w->wgu, W16(m, w->wgu), NULL, N, d, 2 * f);
-        swiglu_forward(a->h[l], a->gu[l], N, f);
-        matmul_forward(x_next, a->h[l], w->wdown, W16(m, w->wdown), NULL, N, f, d);
-        for (size_t i = 0; i < (size_t)N * d; i++) x_next[i] += a->resid2[l][i];
+        if (l == 0)
+            PROFILE(PROF_RMSNORM_FWD, rmsnorm_forward(a->ln1[l], a->rstd1[l], x, w->ln1, N, d, c->rms_norm_eps));
+        else
+            PROFILE(PROF_RMSNORM_FWD, residual_rmsnorm_forward(x, a->ln1[l], a->rstd1[l], a->resid2[l - 1], w->ln1, N,
+                                                               d, c->rms_norm_eps));
+        PROFILE(PROF_MATMUL_FWD,
+                matmul_forward(a->qkv[l], a->ln1[l], w->wqkv, W16(m, w->wqkv), w->bqkv, N, d, qkv_dim));
+        /* q and k heads */
+        PROFILE(PROF_ROPE_FWD, rope_forward(a->qkv[l], lay->pos, N, nh + nkv, hd, qkv_dim, c->rope_theta));
+        attention_forward(a->attout[l], a->att[l], a->qkv[l], lay, nh, nkv, hd); /* times its own parts */
+        PROFILE(PROF_MATMUL_FWD, matmul_forward(a->resid2[l], a->attout[l], w->wo, W16(m, w->wo), NULL, N, q_dim, d));
+        PROFILE(PROF_RMSNORM_FWD,
+                residual_rmsnorm_forward(a->resid2[l], a->ln2[l], a->rstd2[l], x, w->ln2, N, d, c->rms_norm_eps));
+        PROFILE(PROF_MATMUL_FWD, matmul_forward(a->gu[l], a->ln2[l], w->wgu, W16(m, w->wgu), NULL, N, d, 2 * f));
+        PROFILE(PROF_SWIGLU_FWD, swiglu_forward(a->h[l], a->gu[l], N, f));
+        PROFILE(PROF_MATMUL_FWD, matmul_forward(x_next, a->h[l], w->wdown, W16(m, w->wdown), NULL, N, f, d));
     }
-    rmsnorm_forward(a->lnf, a->rstdf, a->resid_final, m->w.final_norm, N, d, c->rms_norm_eps);
-    matmul_forward(a->logits, a->lnf, m->w.lm_head, W16(m, m->w.lm_head), NULL, N, d, c->vocab_size);
+    PROFILE(PROF_RMSNORM_FWD, residual_rmsnorm_forward(a->resid_final, a->lnf, a->rstdf, a->resid2[c->n_layers - 1],
+                                                       m->w.final_norm, N, d, c->rms_norm_eps));
+    PROFILE(PROF_LMHEAD_FWD,
+            matmul_forward(a->logits, a->lnf, m->w.lm_head, W16(m, m->w.lm_head), NULL, N, d, c->vocab_size));
     return 0;
 }
 
@@ -380,11 +390,12 @@ int model_backward_hooked(Model *m, Activations *a, const int *tokens, const Att
     if (!m->grads) return px_error("model_backward: gradients are not allocated");
 
     /* logits = lnf lm_head^T */
-    memset(a->d_tmp, 0, sizeof(float) * Nd);
-    matmul_backward(a->d_tmp, m->g.lm_head, NULL, a->logits, a->lnf, m->w.lm_head, W16(m, m->w.lm_head), N, d,
-                    c->vocab_size);
-    memset(a->d_resid, 0, sizeof(float) * Nd);
-    rmsnorm_backward(a->d_resid, m->g.final_norm, a->d_tmp, a->resid_final, m->w.final_norm, a->rstdf, N, d);
+    PROFILE(PROF_ZERO, memset(a->d_tmp, 0, sizeof(float) * Nd));
+    PROFILE(PROF_LMHEAD_BWD, matmul_backward(a->d_tmp, m->g.lm_head, NULL, a->logits, a->lnf, m->w.lm_head,
+                                             W16(m, m->w.lm_head), N, d, c->vocab_size));
+    PROFILE(PROF_ZERO, memset(a->d_resid, 0, sizeof(float) * Nd));
+    PROFILE(PROF_RMSNORM_BWD,
+            rmsnorm_backward(a->d_resid, m->g.final_norm, a->d_tmp, a->resid_final, m->w.final_norm, a->rstdf, N, d));
     if (hook) hook(ctx, c->n_layers);
 
     /* d_resid holds d(loss)/d(output of layer l) throughout the loop. */
@@ -392,28 +403,35 @@ int model_backward_hooked(Model *m, Activations *a, const int *tokens, const Att
         const LayerWeights *w = &m->w.layers[l];
         LayerWeights *g = &m->g.layers[l];
         /* x_next = resid2 + h W_down^T: d_resid flows to resid2 unchanged */
-        memset(a->d_h, 0, sizeof(float) * (size_t)N * f);
-        matmul_backward(a->d_h, g->wdown, NULL, a->d_resid, a->h[l], w->wdown, W16(m, w->wdown), N, f, d);
+        PROFILE(PROF_ZERO, memset(a->d_h, 0, sizeof(float) * (size_t)N * f));
+        PROFILE(PROF_MATMUL_BWD,
+                matmul_backward(a->d_h, g->wdown, NULL, a->d_resid, a->h[l], w->wdown, W16(m, w->wdown), N, f, d));
         if (hook) hook(ctx, BACKWARD_PROGRESS);
-        memset(a->d_gu, 0, sizeof(float) * (size_t)N * 2 * f);
-        swiglu_backward(a->d_gu, a->d_h, a->gu[l], N, f);
-        memset(a->d_tmp, 0, sizeof(float) * Nd);
-        matmul_backward(a->d_tmp, g->wgu, NULL, a->d_gu, a->ln2[l], w->wgu, W16(m, w->wgu), N, d, 2 * f);
+        PROFILE(PROF_ZERO, memset(a->d_gu, 0, sizeof(float) * (size_t)N * 2 * f));
+        PROFILE(PROF_SWIGLU_BWD, swiglu_backward(a->d_gu, a->d_h, a->gu[l], N, f));
+        PROFILE(PROF_ZERO, memset(a->d_tmp, 0, sizeof(float) * Nd));
+        PROFILE(PROF_MATMUL_BWD,
+                matmul_backward(a->d_tmp, g->wgu, NULL, a->d_gu, a->ln2[l], w->wgu, W16(m, w->wgu), N, d, 2 * f));
         if (hook) hook(ctx, BACKWARD_PROGRESS);
-        rmsnorm_backward(a->d_resid, g->ln2, a->d_tmp, a->resid2[l], w->ln2, a->rstd2[l], N, d);
+        PROFILE(PROF_RMSNORM_BWD,
+                rmsnorm_backward(a->d_resid, g->ln2, a->d_tmp, a->resid2[l], w->ln2, a->rstd2[l], N, d));
         /* resid2 = x + attout W_o^T: d_resid now is d(resid2), which flows to x unchanged */
-        memset(a->d_attout, 0, sizeof(float) * (size_t)N * q_dim);
-        matmul_backward(a->d_attout, g->wo, NULL, a->d_resid, a->attout[l], w->wo, W16(m, w->wo), N, q_dim, d);
-        memset(a->d_qkv, 0, sizeof(float) * (size_t)N * qkv_dim);
+        PROFILE(PROF_ZERO, memset(a->d_attout, 0, sizeof(float) * (size_t)N * q_dim));
+        PROFILE(PROF_MATMUL_BWD,
+                matmul_backward(a->d_attout, g->wo, NULL, a->d_resid, a->attout[l], w->wo, W16(m, w->wo), N, q_dim, d));
+        PROFILE(PROF_ZERO, memset(a->d_qkv, 0, sizeof(float) * (size_t)N * qkv_dim));
+        /* times its own parts */
         attention_backward(a->d_qkv, a->d_scores, a->d_attout, a->qkv[l], a->att[l], lay, nh, nkv, hd);
         if (hook) hook(ctx, BACKWARD_PROGRESS);
-        rope_backward(a->d_qkv, lay->pos, N, nh + nkv, hd, qkv_dim, c->rope_theta);
-        memset(a->d_tmp, 0, sizeof(float) * Nd);
-        matmul_backward(a->d_tmp, g->wqkv, g->bqkv, a->d_qkv, a->ln1[l], w->wqkv, W16(m, w->wqkv), N, d, qkv_dim);
-        rmsnorm_backward(a->d_resid, g->ln1, a->d_tmp, a->resid[l], w->ln1, a->rstd1[l], N, d);
+        PROFILE(PROF_ROPE_BWD, rope_backward(a->d_qkv, lay->pos, N, nh + nkv, hd, qkv_dim, c->rope_theta));
+        PROFILE(PROF_ZERO, memset(a->d_tmp, 0, sizeof(float) * Nd));
+        PROFILE(PROF_MATMUL_BWD, matmul_backward(a->d_tmp, g->wqkv, g->bqkv, a->d_qkv, a->ln1[l], w->wqkv,
+                                                 W16(m, w->wqkv), N, d, qkv_dim));
+        PROFILE(PROF_RMSNORM_BWD,
+                rmsnorm_backward(a->d_resid, g->ln1, a->d_tmp, a->resid[l], w->ln1, a->rstd1[l], N, d));
         if (hook) hook(ctx, l);
     }
-    embedding_backward(m->g.embed, a->d_resid, tokens, N, d);
+    PROFILE(PROF_EMBED_BWD, embedding_backward(m->g.embed, a->d_resid, tokens, N, d));
     if (hook) hook(ctx, -1);
     return 0;
 }

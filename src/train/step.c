@@ -8,6 +8,7 @@
 #include "src/base/common.h"
 #include "src/base/vec.h"
 #include "src/model/loss.h"
+#include "src/model/profile.h"
 #include "src/train/schedule.h"
 
 /* ---------------------------------------------------------------- the batch */
@@ -123,7 +124,7 @@ int train_step(Learner *l, TrainBatch *b, int step, StepStats *out) {
     const AttnLayout *lay = packed_batch_layout(&b->batch);
     double sums[5] = {0, 0, 0, 0, lay->n_rows}; /* CE(student), CE(teacher), KL, targets, rows */
     int rc = model_forward(m, &l->acts, b->batch.tokens, lay);
-    if (rc == 0) rc = batch_loss(l, b, counts[0], sums);
+    if (rc == 0) PROFILE(PROF_LOSS, rc = batch_loss(l, b, counts[0], sums));
     if (learner_agree(l, rc)) return -1;
     /* 3. backward, with the gradient allreduce started bucket by bucket (it fails only without
      * gradients, before any bucket starts: the same on every rank) */

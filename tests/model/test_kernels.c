@@ -11,6 +11,7 @@
 
 #include "src/base/rng.h"
 #include "src/model/kernels.h"
+#include "tests/support/attn_layouts.h"
 
 static float *random_vec(Rng *r, size_t n, float scale) {
     float *v = malloc(sizeof(float) * n);
@@ -75,7 +76,7 @@ static void test_attention_fast_matches_reference(void **state) {
     size_t scores = attn_layout_score_elems(&t.lay) * NH;
     float *qkv = random_vec(&r, (size_t)N * QKV, 1.0f), *dout = random_vec(&r, (size_t)N * QD, 1.0f);
     float *out = calloc((size_t)N * QD, 4), *out_ref = calloc((size_t)N * QD, 4);
-    float *att = calloc(scores, 4), *att_ref = calloc(scores, 4), *scratch = calloc(100, 4);
+    float *att = calloc(scores, 4), *att_ref = calloc(scores, 4), *scratch = calloc(NH * 100, 4);
     float *dqkv = calloc((size_t)N * QKV, 4), *dqkv_ref = calloc((size_t)N * QKV, 4);
     attention_forward(out, att, qkv, &t.lay, NH, NKV, HD);
     attention_forward_ref(out_ref, att_ref, qkv, &t.lay, NH, NKV, HD);
@@ -130,7 +131,7 @@ static void test_attention_gradient_finite_difference(void **state) {
     const int N = t.lay.n_rows;
     size_t nq = (size_t)N * QKV, no = (size_t)N * QD, scores = attn_layout_score_elems(&t.lay) * NH;
     float *qkv = random_vec(&r, nq, 1.0f), *w = random_vec(&r, no, 1.0f);
-    float *out = calloc(no, 4), *att = calloc(scores, 4), *scratch = calloc(100, 4);
+    float *out = calloc(no, 4), *att = calloc(scores, 4), *scratch = calloc(NH * 100, 4);
     float *dqkv = calloc(nq, 4), *numeric = calloc(nq, 4);
     attention_objective(qkv, &t.lay, w, out, att);
     attention_backward(dqkv, scratch, w, qkv, att, &t.lay, NH, NKV, HD);
@@ -148,6 +149,49 @@ static void test_attention_gradient_finite_difference(void **state) {
     print_message("attention: finite-difference relative error %.2e\n", e);
     assert_true(e < 1e-3);
     free(qkv), free(w), free(out), free(att), free(scratch), free(dqkv), free(numeric);
+}
+
+/* Layouts long enough to cross the kernel's row tiles, with one and two key ranges per tile and
+ * rows that see keys after themselves: the same probabilities (exact zeros where hidden), outputs
+ * and gradients as the row-by-row reference. */
+static void test_attention_long_layouts_match_reference(void **state) {
+    (void)state;
+    static LongLayout l;
+    for (int k = 0; k < N_LONG_LAYOUTS; k++) {
+        long_layout(&l, k);
+        assert_int_equal(attn_layout_validate(&l.lay), 0);
+        Rng r;
+        rng_seed(&r, 20 + k);
+        const int N = l.lay.n_rows;
+        int max_len = 0;
+        for (int s = 0; s < l.n_seqs; s++)
+            if (l.seq_start[s + 1] - l.seq_start[s] > max_len) max_len = l.seq_start[s + 1] - l.seq_start[s];
+        size_t scores = attn_layout_score_elems(&l.lay) * NH, nq = (size_t)N * QKV, no = (size_t)N * QD;
+        float *qkv = random_vec(&r, nq, 1.0f), *dout = random_vec(&r, no, 1.0f);
+        float *out = calloc(no, 4), *out_ref = calloc(no, 4), *att = malloc(4 * scores), *att_ref = calloc(scores, 4);
+        float *scratch = malloc(4 * (size_t)NH * max_len * max_len), *dqkv = calloc(nq, 4), *dqkv_ref = calloc(nq, 4);
+        for (size_t i = 0; i < scores; i++) att[i] = NAN; /* whatever is not written shows */
+        for (size_t i = 0; i < (size_t)NH * max_len * max_len; i++) scratch[i] = NAN;
+        attention_forward(out, att, qkv, &l.lay, NH, NKV, HD);
+        attention_forward_ref(out_ref, att_ref, qkv, &l.lay, NH, NKV, HD);
+        attention_backward(dqkv, scratch, dout, qkv, att, &l.lay, NH, NKV, HD);
+        attention_backward_ref(dqkv_ref, dout, qkv, att_ref, &l.lay, NH, NKV, HD);
+        size_t off = 0;
+        for (int s = 0; s < l.n_seqs; s++) {
+            const int r0 = l.seq_start[s], L = l.seq_start[s + 1] - r0;
+            for (size_t i = 0; i < (size_t)NH * L * L; i++) {
+                const int t = (int)(i / L % L), j = (int)(i % L);
+                if (!attn_visible(&l.lay, r0 + t, t, j)) assert_true(att[off + i] == 0.0f);
+                else assert_true(att[off + i] > 0.0f);
+            }
+            off += (size_t)NH * L * L;
+        }
+        double eo = rel_err(out, out_ref, no), ea = rel_err(att, att_ref, scores), ed = rel_err(dqkv, dqkv_ref, nq);
+        print_message("attention, %s: relative error out %.1e att %.1e dqkv %.1e\n", l.name, eo, ea, ed);
+        assert_true(eo < 1e-5 && ea < 1e-5 && ed < 1e-5);
+        free(qkv), free(dout), free(out), free(out_ref), free(att), free(att_ref), free(scratch), free(dqkv),
+            free(dqkv_ref);
+    }
 }
 
 /* ------------------------------------------------------------------ RoPE */
@@ -306,6 +350,7 @@ int main(void) {
         cmocka_unit_test(test_attention_fast_matches_reference),
         cmocka_unit_test(test_attention_respects_visibility),
         cmocka_unit_test(test_attention_gradient_finite_difference),
+        cmocka_unit_test(test_attention_long_layouts_match_reference),
         cmocka_unit_test(test_rope_gradient_and_inverse),
         cmocka_unit_test(test_rope_rotate_half_convention),
         cmocka_unit_test(test_rmsnorm_gradient_finite_difference),
