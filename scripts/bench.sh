@@ -142,6 +142,20 @@ if [ "$ONLY" = all ] || [ "$ONLY" = decode ]; then
       done
     done
   done
+  # llama.cpp on the same weights: the GGUF export (bf16, and q8_0 beside proact's int8), greedy
+  # decoding of the same number of tokens after the same 64 ids (plain causal positions: the work per
+  # token is the same as proact's group positions), at 1 and 2 threads (bench/bench_llamacpp.mjs)
+  for name in small base; do
+    cp "$OUT/sm/model/tokenizer.json" "$OUT/sm/model/proact.json" "$OUT/dec-$name/"
+    for ty in bf16 q8_0; do
+      ./build/proact export --model "$OUT/dec-$name" --format gguf --gguf-type $ty -o "$OUT/dec-$name-$ty.gguf" >/dev/null
+      for t in 1 2; do
+        echo "== decode $name, threads $t: llama.cpp on the $ty GGUF export" >&2
+        node bench/bench_llamacpp.mjs "$OUT/dec-$name-$ty.gguf" --ids "$SRC" --tokens $DEC_TOKENS --threads $t \
+          --repeat 5 > "$OUT/dec_${name}_llama_${ty}$t.json"
+      done
+    done
+  done
   # Decision heads: the full runner over the fixture's test sentences. The cue heads are pinned to
   # waitk:3's decisions (/min-lag=3/max-lag=3) so that every head does the same decoding work.
   echo "== decision-head overhead (runner over tests/data/fixture/john.en-es.test.tsv)" >&2
@@ -308,6 +322,26 @@ if r("dec_small_proact1.json"):
         dec["weights"] = prec
         res["decode_int8_vs_fp32"] = prec["models"]["base"]["int8"]["threads1"]["vs_fp32"]
         res["decode_gemv_vs_read_bw"] = prec["models"]["base"]["bf16"]["threads1"]["gemv_of_read_bw"]
+    if r("dec_base_llama_bf161.json"):  # llama.cpp on the GGUF export of the same weights
+        print("| model | threads | proact bf16 tok/s | llama.cpp bf16 tok/s | ratio | proact int8 tok/s "
+              "| llama.cpp q8_0 tok/s | ratio |")
+        print("|---|---|---|---|---|---|---|---|")
+        llama = {}
+        for name in ("small", "base"):
+            for t in (1, 2):
+                p16, p8 = r(f"dec_{name}_bf16{t}.json"), r(f"dec_{name}_int8{t}.json")
+                l16, l8 = r(f"dec_{name}_llama_bf16{t}.json"), r(f"dec_{name}_llama_q8_0{t}.json")
+                for x in (l16, l8):
+                    x.pop("tokens", None)
+                llama[f"{name}_threads{t}"] = {"llama_bf16": l16, "llama_q8_0": l8,
+                                               "bf16_ratio": p16["tokens_per_s"] / l16["tokens_per_s"],
+                                               "int8_vs_q8_0_ratio": p8["tokens_per_s"] / l8["tokens_per_s"]}
+                print(f"| {name} | {t} | {p16['tokens_per_s']:.0f} | {l16['tokens_per_s']:.0f} "
+                      f"| {p16['tokens_per_s'] / l16['tokens_per_s']:.2f}x | {p8['tokens_per_s']:.0f} "
+                      f"| {l8['tokens_per_s']:.0f} | {p8['tokens_per_s'] / l8['tokens_per_s']:.2f}x |")
+        dec["llamacpp"] = llama
+        res["decode_vs_llamacpp"] = llama["base_threads1"]["bf16_ratio"]
+        res["decode_int8_vs_llamacpp_q8_0"] = llama["base_threads1"]["int8_vs_q8_0_ratio"]
     res["decode"] = dec
     res["decode_vs_pytorch"] = dec["models"]["small"]["threads1"]["ratio"]
     res["decode_vs_pytorch_by_model"] = {n: {f"threads{t}": dec["models"][n][f"threads{t}"]["ratio"] for t in (1, 2)}
