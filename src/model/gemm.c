@@ -327,6 +327,11 @@ void gemm(GemmPrecision prec, int m, int n, int k, float alpha, GemmMat A, GemmM
             fprintf(stderr, "proact: error: gemm: a bf16/int8 operand in an fp32 product (a bug)\n");
             exit(1);
         }
+        if (m == 1 && !A.trans && k > 0) { /* one row: sgemv, what decoding called before (same bits) */
+            if (B.trans) cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, B.data, B.ld, A.data, 1, beta, C, 1);
+            else cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, B.data, B.ld, A.data, 1, beta, C, 1);
+            return;
+        }
         if (fp32_backend == GEMM_FP32_OPENBLAS || k == 0) {
             cblas_sgemm(CblasRowMajor, A.trans ? CblasTrans : CblasNoTrans, B.trans ? CblasTrans : CblasNoTrans, m, n,
                         k, alpha, A.data, A.ld, B.data, B.ld, beta, C, ldc);

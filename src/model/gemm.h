@@ -7,7 +7,8 @@
  * int8 with one fp32 scale per stored row (weight-only quantization for decode). `prec` is the
  * precision of the products:
  *   GEMM_FP32  both operands fp32; OpenBLAS sgemm, the reference path (bit for bit what
- *              cblas_sgemm gives), or oneDNN f32 where gemm_set_fp32_backend chose it.
+ *              cblas_sgemm gives; one row of A: cblas_sgemv), or oneDNN f32 where
+ *              gemm_set_fp32_backend chose it.
  *   GEMM_BF16  fp32 operands are rounded to bf16 first (into per-thread scratch), then oneDNN
  *              matmul multiplies bf16 by bf16 with fp32 accumulation and fp32 output.
  * A bf16 or int8 operand requires GEMM_BF16. Primitives are created once per shape and kept.

@@ -3,7 +3,6 @@
  * cached keys instead of a packed layout. */
 #include "src/stream/decode.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,12 +123,7 @@ static int scratch_reserve(DecodeScratch *s, const ModelConfig *c, int rows, int
 /* One query head against two key blocks: keys A[0..na) (source) then B[0..nb) (target), both
  * [rows, kv_dim] row-major at the head's offset. out[hd] = softmax(q.k / sqrt(hd)) V.
  * p[na+nb] receives the probabilities. */
-static void attend_two_blocks(float *out, float *p, const float *q, const float *KA, const float *VA, int na,
-                              const float *KB, const float *VB, int nb, int kv_dim, int hd) {
-    const float scale = 1.0f / sqrtf((float)hd);
-    if (na > 0) cblas_sgemv(CblasRowMajor, CblasNoTrans, na, hd, scale, KA, kv_dim, q, 1, 0.0f, p, 1);
-    if (nb > 0) cblas_sgemv(CblasRowMajor, CblasNoTrans, nb, hd, scale, KB, kv_dim, q, 1, 0.0f, p + na, 1);
-    const int n = na + nb;
+static void softmax_in_place(float *p, int n) {
     float mx = -INFINITY;
     for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
     float sum = 0.0f;
@@ -139,9 +133,19 @@ static void attend_two_blocks(float *out, float *p, const float *q, const float 
     }
     const float inv = 1.0f / sum;
     for (int j = 0; j < n; j++) p[j] *= inv;
+}
+
+static void attend_two_blocks(float *out, float *p, const float *q, const float *KA, const float *VA, int na,
+                              const float *KB, const float *VB, int nb, int kv_dim, int hd) {
+    const float scale = 1.0f / sqrtf((float)hd);
+    /* p[0:na] = scale KA q;  p[na:] = scale KB q */
+    if (na > 0) gemm_ff(GEMM_FP32, 0, 1, 1, na, hd, scale, q, hd, KA, kv_dim, 0.0f, p, na);
+    if (nb > 0) gemm_ff(GEMM_FP32, 0, 1, 1, nb, hd, scale, q, hd, KB, kv_dim, 0.0f, p + na, nb);
+    softmax_in_place(p, na + nb);
+    /* out = VA^T p[0:na] + VB^T p[na:] */
     memset(out, 0, sizeof(float) * hd);
-    if (na > 0) cblas_sgemv(CblasRowMajor, CblasTrans, na, hd, 1.0f, VA, kv_dim, p, 1, 1.0f, out, 1);
-    if (nb > 0) cblas_sgemv(CblasRowMajor, CblasTrans, nb, hd, 1.0f, VB, kv_dim, p + na, 1, 1.0f, out, 1);
+    if (na > 0) gemm_ff(GEMM_FP32, 0, 0, 1, hd, na, 1.0f, p, na, VA, kv_dim, 1.0f, out, hd);
+    if (nb > 0) gemm_ff(GEMM_FP32, 0, 0, 1, hd, nb, 1.0f, p + na, nb, VB, kv_dim, 1.0f, out, hd);
 }
 
 /* The same over a bf16 cache. Keys and values widen exactly to fp32; q, the scores, the softmax
@@ -174,16 +178,7 @@ static void attend_two_blocks_bf16(float *out, float *p, const float *q, const b
     const float scale = 1.0f / sqrtf((float)hd);
     scores_bf16(p, q, KA, na, kv_dim, hd, scale);
     scores_bf16(p + na, q, KB, nb, kv_dim, hd, scale);
-    const int n = na + nb;
-    float mx = -INFINITY;
-    for (int j = 0; j < n; j++) mx = p[j] > mx ? p[j] : mx;
-    float sum = 0.0f;
-    for (int j = 0; j < n; j++) {
-        p[j] = expf(p[j] - mx);
-        sum += p[j];
-    }
-    const float inv = 1.0f / sum;
-    for (int j = 0; j < n; j++) p[j] *= inv;
+    softmax_in_place(p, na + nb);
     memset(out, 0, sizeof(float) * hd);
     values_bf16(out, p, VA, na, kv_dim, hd);
     values_bf16(out, p + na, VB, nb, kv_dim, hd);
@@ -201,7 +196,7 @@ static void linear_rows(float *out, const float *in, const float *W, const float
     for (int i = 0; i < n; i++) {
         float *y = out + (size_t)i * OC;
         if (b) memcpy(y, b, sizeof(float) * OC);
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, OC, IC, 1.0f, W, IC, in + (size_t)i * IC, 1, b ? 1.0f : 0.0f, y, 1);
+        gemm_ff(GEMM_FP32, 0, 1, 1, OC, IC, 1.0f, in + (size_t)i * IC, IC, W, IC, b ? 1.0f : 0.0f, y, OC);
     }
 }
 
@@ -306,8 +301,8 @@ int decode_forward_w(const Model *m, const DecodeWeights *dw, KvCache *c, Decode
         rmsnorm_forward(s->hidden, rstd, s->x + (size_t)(n - 1) * d, m->w.final_norm, 1, d, cfg->rms_norm_eps);
         if (quant) gemv(1, cfg->vocab_size, d, 1.0f, s->hidden, d, dw->lm_head, 0.0f, s->logits, cfg->vocab_size);
         else
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, cfg->vocab_size, d, 1.0f, m->w.lm_head, d, s->hidden, 1, 0.0f,
-                        s->logits, 1);
+            gemm_ff(GEMM_FP32, 0, 1, 1, cfg->vocab_size, d, 1.0f, s->hidden, d, m->w.lm_head, d, 0.0f, s->logits,
+                    cfg->vocab_size);
     }
     if (pos != pos_small) free(pos);
     if (rstd != rstd_small) free(rstd);
