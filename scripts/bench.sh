@@ -165,7 +165,8 @@ if [ "$ONLY" = all ] || [ "$ONLY" = decode ]; then
     --repeat 5 > "$OUT/heads_tiny.json"
   # the same runner on the small.ini shape (random weights, the fixture's tokenizer and template)
   mkdir -p "$OUT/dec-small-stream"
-  cp "$OUT"/dec-small/* "$OUT/sm/model/tokenizer.json" "$OUT/sm/model/proact.json" "$OUT/dec-small-stream/"
+  cp "$OUT"/dec-small/{config.json,model.safetensors} "$OUT/sm/model/tokenizer.json" "$OUT/sm/model/proact.json" \
+    "$OUT/dec-small-stream/"
   ./build/bench_decode heads --model "$OUT/dec-small-stream" "${HEADS[@]}" --sentences 10 --repeat 3 \
     > "$OUT/heads_small.json"
 fi
