@@ -448,11 +448,38 @@ static int dataset_1d(hid_t d, hid_t fspace, const char *path, const char *name,
     return 0;
 }
 
+/* Datasets are read in pieces of this many floats (256 KB), each checksummed right after it is read,
+ * while it is still in the core's cache: checksumming a whole dataset after reading it reads it
+ * again from memory, which cost about as much as the read itself (docs/performance.md). */
+#define READ_PIECE ((hsize_t)65536)
+
+/* Reads [lo, hi) of tensor t's dataset into dst[global - base], and checksums the part of it in
+ * [ck_lo, ck_hi) (global indices) piece by piece as it arrives. */
+static int read_checksummed(hid_t d, hid_t fspace, const ParamTensor *t, float *dst, size_t base, size_t lo, size_t hi,
+                            size_t ck_lo, size_t ck_hi, uint64_t *sum, const char *path, const char *name) {
+    *sum = 0;
+    for (size_t at = lo; at < hi;) {
+        hsize_t start = at - t->offset, count = PX_MIN((hsize_t)(hi - at), READ_PIECE);
+        hid_t mspace = H5Screate_simple(1, &count, NULL);
+        int rc = mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+                         H5Dread(d, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, dst + (at - base)) < 0
+                     ? px_error("%s: cannot read dataset '%s' (truncated or corrupt?)", path, name)
+                     : 0;
+        if (mspace >= 0) H5Sclose(mspace);
+        if (rc) return rc;
+        size_t end = at + count, c_lo = PX_MAX(at, ck_lo), c_hi = PX_MIN(end, ck_hi);
+        if (c_lo < c_hi) *sum += slice_checksum(dst + (c_lo - base), 4, c_hi - c_lo, c_lo - t->offset);
+        at = end;
+    }
+    return 0;
+}
+
 /* Reads [lo, hi) of tensor t's dataset into dst[global - base] and checks the whole dataset's
- * checksum. Collective: every rank calls it for every tensor; the slices of the ranks that
- * `contribute` (disjoint parts, or rank 0 alone when every rank reads everything) add up. */
+ * checksum. Collective: every rank calls it for every tensor; each checksums [ck_lo, ck_hi) of
+ * what it reads, and these parts, disjoint and covering the dataset, add up over the ranks (when
+ * every rank reads everything, each checksums a 1/size slice of it). */
 static int read_tensor(const World *w, hid_t file, const char *group, const ParamTensor *t, float *dst, size_t base,
-                       size_t lo, size_t hi, int contribute, const char *path) {
+                       size_t lo, size_t hi, size_t ck_lo, size_t ck_hi, const char *path) {
     char name[256];
     snprintf(name, sizeof name, "%s/%s", group, t->name);
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
@@ -464,19 +491,12 @@ static int read_tensor(const World *w, hid_t file, const char *group, const Para
     else if (dims != t->numel)
         rc = px_error("%s: dataset '%s' has %llu elements, the model expects %zu", path, name, (unsigned long long)dims,
                       t->numel);
-    hsize_t start = lo - t->offset, count = hi - lo;
-    if (rc == 0 && count) {
-        hid_t mspace = H5Screate_simple(1, &count, NULL);
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
-        if (H5Dread(d, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, dst + (lo - base)) < 0)
-            rc = px_error("%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
-        H5Sclose(mspace);
-    }
+    uint64_t local = 0;
+    if (rc == 0) rc = read_checksummed(d, fspace, t, dst, base, lo, hi, ck_lo, ck_hi, &local, path, name);
     char *want = NULL;
     if (rc == 0) rc = h5_attr_read_string(d, path, "checksum", KIND, &want);
     /* every rank takes part in the sum even after a local failure, so none waits forever */
-    uint64_t sum = sum_over_ranks(
-        w, rc == 0 && count && contribute ? slice_checksum(dst + (lo - base), 4, count, lo - t->offset) : 0);
+    uint64_t sum = sum_over_ranks(w, rc == 0 ? local : 0);
     int bad = 0;
     if (rc == 0) {
         char hex[17];
@@ -550,12 +570,16 @@ int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, Pair
             mlo = lo;
             mhi = hi;
         }
+        /* what this rank checksums: a 1/size slice of what every rank reads, all it reads of a shard */
+        size_t clo, chi, cmlo = mlo, cmhi = mhi;
+        owned_part(t, 1, 0, 0, rank, w->size, &clo, &chi);
+        if (!sharded) cmlo = clo, cmhi = chi;
         /* every rank makes all three (collective) calls, whatever failed before */
-        int r[3] = {read_tensor(w, file, "model", t, m->params, 0, lo, hi, rank == 0, path), 0, 0};
+        int r[3] = {read_tensor(w, file, "model", t, m->params, 0, lo, hi, clo, chi, path), 0, 0};
         if (r[0] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
-        r[1] = read_tensor(w, file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, sharded || rank == 0, path);
+        r[1] = read_tensor(w, file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, cmlo, cmhi, path);
         if (r[1] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
-        r[2] = read_tensor(w, file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, sharded || rank == 0, path);
+        r[2] = read_tensor(w, file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, cmlo, cmhi, path);
         if (r[2] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
         rc = rc ? rc : r[0] ? r[0] : r[1] ? r[1] : r[2];
         failed = rc != 0;
