@@ -48,6 +48,16 @@ static uint64_t sum_over_ranks(const World *w, uint64_t v) {
     return world_sum_u64(w, &v, 1) ? 0 : v; /* an MPI failure shows as a checksum mismatch */
 }
 
+/* Data is read and written in pieces of this many bytes, each checksummed right before it is
+ * written or right after it is read, while it is in the core's cache: checksumming a whole
+ * dataset in a pass of its own reads it from memory once more, which cost about as much as the
+ * transfer itself (docs/performance.md). */
+#define PIECE_BYTES ((size_t)256 << 10)
+
+/* A checksum attribute as created, before the data is written: the final one has the same size,
+ * so writing it over this after the data needs no new space in the file. */
+#define CHECKSUM_PLACEHOLDER "0000000000000000"
+
 /* ---------------------------------------------------------------- small HDF5 helpers */
 
 static void model_shape_text(const Model *m, char *buf, size_t size) {
@@ -81,8 +91,10 @@ typedef struct {
     char name[320]; /* "group/tensor", for messages */
     hid_t id;
     hid_t type;           /* H5T_NATIVE_FLOAT or H5T_NATIVE_INT64 */
+    size_t elem;          /* bytes per value */
     const void *slice;    /* this rank's part of the data */
     hsize_t start, count; /* its place in the dataset (count 0: this rank writes none of it) */
+    uint64_t sum;         /* the checksum of this rank's part, summed as it is written */
 } DataPart;
 
 /* A checkpoint being written: the file, its groups and every dataset, open until the end. */
@@ -96,8 +108,9 @@ typedef struct {
     int n_parts, cap_parts;
 } CheckpointWrite;
 
-/* Creates the 1-D dataset `group/name` of `numel` elements with its checksum (collective: every
- * rank calls it for every dataset, with its own slice [start, start + count) of it, at `slice`). */
+/* Creates the 1-D dataset `group/name` of `numel` elements with a placeholder for its checksum
+ * (collective: every rank calls it for every dataset, with its own slice [start, start + count)
+ * of it, at `slice`). */
 static int create_dataset(CheckpointWrite *cw, int group, const char *group_name, const char *name, hid_t type,
                           size_t elem, size_t numel, const void *slice, size_t start, size_t count) {
     int rc = 0;
@@ -111,6 +124,8 @@ static int create_dataset(CheckpointWrite *cw, int group, const char *group_name
         DataPart *d = &cw->parts[cw->n_parts];
         snprintf(d->name, sizeof d->name, "%s/%s", group_name, name);
         d->type = type;
+        d->elem = elem;
+        d->sum = 0;
         d->slice = slice;
         d->start = start;
         d->count = count;
@@ -121,16 +136,13 @@ static int create_dataset(CheckpointWrite *cw, int group, const char *group_name
         if (d->id < 0) rc = px_error("%s: cannot create dataset '%s'", cw->tmp, d->name);
         else cw->n_parts++;
     }
-    /* every rank takes part in the sum and the agreement, whatever failed */
-    uint64_t sum = sum_over_ranks(cw->w, count ? slice_checksum(slice, elem, count, start) : 0);
-    char hex[17];
-    snprintf(hex, sizeof hex, "%016" PRIx64, sum);
-    if (rc == 0) rc = h5_attr_write_string(cw->parts[cw->n_parts - 1].id, cw->tmp, "checksum", hex);
-    return world_agree(cw->w, rc);
+    if (rc == 0) rc = h5_attr_write_string(cw->parts[cw->n_parts - 1].id, cw->tmp, "checksum", CHECKSUM_PLACEHOLDER);
+    return world_agree(cw->w, rc); /* every rank agrees, whatever failed */
 }
 
 /* Step 1 of a checkpoint: every group, dataset (its space allocated, no fill) and attribute, i.e.
- * all the metadata, so that one flush writes it before any data. Collective. */
+ * all the metadata, so that one flush writes it before any data (the checksums as placeholders of
+ * their final size, written over in step 3b). Collective. */
 static int create_layout(CheckpointWrite *cw, const Model *m, const AdamW *opt, const PairSampler *sampler,
                          const CheckpointMeta *meta) {
     static const char *const group_names[5] = {"model", "optim", "optim/exp_avg", "optim/exp_avg_sq", "state"};
@@ -194,8 +206,31 @@ static int write_failed(const CheckpointWrite *cw, const char *what, int err) {
     return px_error("%s: cannot %s: %s", cw->tmp, what, file_strerror(err));
 }
 
+/* Writes d's slice in pieces, checksumming each piece right before it goes out (it is then in
+ * the cache for the write); 0 or -1 with errno, when the file system gave one, in *err. */
+static int write_part(DataPart *d, int *err) {
+    hid_t fspace = H5Dget_space(d->id);
+    int rc = fspace < 0 ? -1 : 0;
+    const hsize_t piece = PIECE_BYTES / d->elem;
+    for (hsize_t done = 0; rc == 0 && done < d->count;) {
+        hsize_t start = d->start + done, count = PX_MIN(d->count - done, piece);
+        const unsigned char *data = (const unsigned char *)d->slice + done * d->elem;
+        d->sum += slice_checksum(data, d->elem, count, start);
+        hid_t mspace = H5Screate_simple(1, &count, NULL);
+        errno = 0;
+        if (mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+            H5Dwrite(d->id, d->type, mspace, fspace, H5P_DEFAULT, data) < 0)
+            rc = -1, *err = errno;
+        if (mspace >= 0) H5Sclose(mspace);
+        done += count;
+    }
+    if (fspace >= 0) H5Sclose(fspace);
+    return rc;
+}
+
 /* Step 3: this rank's part of every dataset, written independently (no collective inside, so a
- * failing write fails here, on this rank, and the ranks agree after each dataset). Collective. */
+ * failing write fails here, on this rank, and the ranks agree after each dataset) and checksummed
+ * as it goes. Collective. */
 static int write_data(CheckpointWrite *cw) {
     for (int i = 0; i < cw->n_parts; i++) {
         DataPart *d = &cw->parts[i];
@@ -203,19 +238,33 @@ static int write_data(CheckpointWrite *cw) {
         char what[400];
         snprintf(what, sizeof what, "write dataset '%s'", d->name);
         if (err) rc = err < 0 ? -1 : write_failed(cw, what, err);
-        else if (d->count) {
-            hid_t fspace = H5Dget_space(d->id), mspace = H5Screate_simple(1, &d->count, NULL);
-            errno = 0;
-            if (fspace < 0 || mspace < 0 ||
-                H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &d->start, NULL, &d->count, NULL) < 0 ||
-                H5Dwrite(d->id, d->type, mspace, fspace, H5P_DEFAULT, d->slice) < 0)
-                rc = write_failed(cw, what, errno);
-            if (mspace >= 0) H5Sclose(mspace);
-            if (fspace >= 0) H5Sclose(fspace);
-        }
+        else if (d->count && write_part(d, &err)) rc = write_failed(cw, what, err);
         if (world_agree(cw->w, rc)) return -1;
     }
     return 0;
+}
+
+/* Step 3b: the datasets' checksums, each the sum of the ranks' parts (one allreduce for all),
+ * written over their placeholders: the same size, so the object headers change in place, in the
+ * space reserved in step 1. Collective. */
+static int write_checksums(CheckpointWrite *cw) {
+    uint64_t *sums = malloc(sizeof *sums * (size_t)(cw->n_parts ? cw->n_parts : 1));
+    int rc = sums ? 0 : px_error("out of memory for the checkpoint's checksums");
+    if (world_agree(cw->w, rc)) {
+        free(sums);
+        return -1;
+    }
+    for (int i = 0; i < cw->n_parts; i++) sums[i] = cw->parts[i].sum;
+    rc = world_agree(cw->w, world_sum_u64(cw->w, sums, cw->n_parts));
+    /* agreed after each attribute, as each dataset was created: parallel HDF5 may read metadata
+     * collectively, so no rank may go on to the next one alone */
+    for (int i = 0; rc == 0 && i < cw->n_parts; i++) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016" PRIx64, sums[i]);
+        rc = world_agree(cw->w, h5_attr_overwrite_string(cw->parts[i].id, cw->tmp, "checksum", hex));
+    }
+    free(sums);
+    return rc;
 }
 
 /* Closes everything (collective, whatever failed before: every rank holds the same objects);
@@ -300,7 +349,8 @@ static int abandoned(const char *run_dir, int step) {
  * different collectives, waiting for each other for ever:
  *   0 space check -> create -> 1 layout: all metadata, then flush -> 2 reserve the file's blocks
  *   (rank 0; after this a full disk cannot fail the data writes) -> 3 data, independently, agreed
- *   after each dataset -> 4 close -> 5 publish: rename, `latest`, prune (rank 0).
+ *   after each dataset, checksummed as it goes -> 3b the checksums, over their placeholders (in
+ *   place) -> 4 close -> 5 publish: rename, `latest`, prune (rank 0).
  * On failure every rank closes the file and rank 0 removes it. What no agreement can catch (a
  * collective inside HDF5 that never returns) is the watchdog's (mpi/watchdog.h). */
 int checkpoint_save(const World *w, const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
@@ -365,6 +415,7 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
     if (!failed) failed = world_agree(w, rc) != 0;
     /* 3. the data */
     if (!failed) failed = write_data(&cw) != 0;
+    if (!failed) failed = write_checksums(&cw) != 0;
     /* 4. close: on every rank, failed or not */
     char why[1024] = "";
     if (failed) snprintf(why, sizeof why, "%s", px_error_message());
@@ -448,18 +499,13 @@ static int dataset_1d(hid_t d, hid_t fspace, const char *path, const char *name,
     return 0;
 }
 
-/* Datasets are read in pieces of this many floats (256 KB), each checksummed right after it is read,
- * while it is still in the core's cache: checksumming a whole dataset after reading it reads it
- * again from memory, which cost about as much as the read itself (docs/performance.md). */
-#define READ_PIECE ((hsize_t)65536)
-
 /* Reads [lo, hi) of tensor t's dataset into dst[global - base], and checksums the part of it in
- * [ck_lo, ck_hi) (global indices) piece by piece as it arrives. */
+ * [ck_lo, ck_hi) (global indices) piece by piece as it arrives (PIECE_BYTES). */
 static int read_checksummed(hid_t d, hid_t fspace, const ParamTensor *t, float *dst, size_t base, size_t lo, size_t hi,
                             size_t ck_lo, size_t ck_hi, uint64_t *sum, const char *path, const char *name) {
     *sum = 0;
     for (size_t at = lo; at < hi;) {
-        hsize_t start = at - t->offset, count = PX_MIN((hsize_t)(hi - at), READ_PIECE);
+        hsize_t start = at - t->offset, count = PX_MIN((hsize_t)(hi - at), (hsize_t)(PIECE_BYTES / sizeof(float)));
         hid_t mspace = H5Screate_simple(1, &count, NULL);
         int rc = mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
                          H5Dread(d, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, dst + (at - base)) < 0
