@@ -1,7 +1,9 @@
 /* bench_ckpt — under mpirun: write and read one checkpoint of a config's model (parameters and
  * both AdamW moments) with proact's collective parallel HDF5 path; prints one JSON line with the
- * bytes and seconds (the best of 3). Compared with dd on the same number of bytes by
- * scripts/bench.sh. usage: mpirun -np N bench_ckpt --config configs/base.ini --dir DIR */
+ * bytes and seconds (the best of 3). `bytes` counts the file once, although without ZeRO every rank
+ * reads all of it (each holds a full copy). Compared with dd on the same number of bytes by
+ * scripts/bench.sh; bench/ckpt_floor.py gives the page cache's floors under the read
+ * (docs/performance.md). usage: mpirun -np N bench_ckpt --config configs/base.ini --dir DIR */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>

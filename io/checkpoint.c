@@ -44,9 +44,15 @@ static uint64_t slice_checksum(const void *data, size_t elem, size_t count, size
     return sum;
 }
 
-static uint64_t sum_over_ranks(const World *w, uint64_t v) {
-    return world_sum_u64(w, &v, 1) ? 0 : v; /* an MPI failure shows as a checksum mismatch */
-}
+/* Data is read and written in pieces of this many bytes, each checksummed right before it is
+ * written or right after it is read, while it is in the core's cache: checksumming a whole
+ * dataset in a pass of its own reads it from memory once more, which cost about as much as the
+ * transfer itself (docs/performance.md). */
+#define PIECE_BYTES ((size_t)256 << 10)
+
+/* A checksum attribute as created, before the data is written: the final one has the same size,
+ * so writing it over this after the data needs no new space in the file. */
+#define CHECKSUM_PLACEHOLDER "0000000000000000"
 
 /* ---------------------------------------------------------------- small HDF5 helpers */
 
@@ -81,8 +87,10 @@ typedef struct {
     char name[320]; /* "group/tensor", for messages */
     hid_t id;
     hid_t type;           /* H5T_NATIVE_FLOAT or H5T_NATIVE_INT64 */
+    size_t elem;          /* bytes per value */
     const void *slice;    /* this rank's part of the data */
     hsize_t start, count; /* its place in the dataset (count 0: this rank writes none of it) */
+    uint64_t sum;         /* the checksum of this rank's part, summed as it is written */
 } DataPart;
 
 /* A checkpoint being written: the file, its groups and every dataset, open until the end. */
@@ -96,8 +104,9 @@ typedef struct {
     int n_parts, cap_parts;
 } CheckpointWrite;
 
-/* Creates the 1-D dataset `group/name` of `numel` elements with its checksum (collective: every
- * rank calls it for every dataset, with its own slice [start, start + count) of it, at `slice`). */
+/* Creates the 1-D dataset `group/name` of `numel` elements with a placeholder for its checksum
+ * (collective: every rank calls it for every dataset, with its own slice [start, start + count)
+ * of it, at `slice`). */
 static int create_dataset(CheckpointWrite *cw, int group, const char *group_name, const char *name, hid_t type,
                           size_t elem, size_t numel, const void *slice, size_t start, size_t count) {
     int rc = 0;
@@ -111,6 +120,8 @@ static int create_dataset(CheckpointWrite *cw, int group, const char *group_name
         DataPart *d = &cw->parts[cw->n_parts];
         snprintf(d->name, sizeof d->name, "%s/%s", group_name, name);
         d->type = type;
+        d->elem = elem;
+        d->sum = 0;
         d->slice = slice;
         d->start = start;
         d->count = count;
@@ -121,16 +132,13 @@ static int create_dataset(CheckpointWrite *cw, int group, const char *group_name
         if (d->id < 0) rc = px_error("%s: cannot create dataset '%s'", cw->tmp, d->name);
         else cw->n_parts++;
     }
-    /* every rank takes part in the sum and the agreement, whatever failed */
-    uint64_t sum = sum_over_ranks(cw->w, count ? slice_checksum(slice, elem, count, start) : 0);
-    char hex[17];
-    snprintf(hex, sizeof hex, "%016" PRIx64, sum);
-    if (rc == 0) rc = h5_attr_write_string(cw->parts[cw->n_parts - 1].id, cw->tmp, "checksum", hex);
-    return world_agree(cw->w, rc);
+    if (rc == 0) rc = h5_attr_write_string(cw->parts[cw->n_parts - 1].id, cw->tmp, "checksum", CHECKSUM_PLACEHOLDER);
+    return world_agree(cw->w, rc); /* every rank agrees, whatever failed */
 }
 
 /* Step 1 of a checkpoint: every group, dataset (its space allocated, no fill) and attribute, i.e.
- * all the metadata, so that one flush writes it before any data. Collective. */
+ * all the metadata, so that one flush writes it before any data (the checksums as placeholders of
+ * their final size, written over in step 3b). Collective. */
 static int create_layout(CheckpointWrite *cw, const Model *m, const AdamW *opt, const PairSampler *sampler,
                          const CheckpointMeta *meta) {
     static const char *const group_names[5] = {"model", "optim", "optim/exp_avg", "optim/exp_avg_sq", "state"};
@@ -194,28 +202,72 @@ static int write_failed(const CheckpointWrite *cw, const char *what, int err) {
     return px_error("%s: cannot %s: %s", cw->tmp, what, file_strerror(err));
 }
 
-/* Step 3: this rank's part of every dataset, written independently (no collective inside, so a
- * failing write fails here, on this rank, and the ranks agree after each dataset). Collective. */
+/* Writes d's slice in pieces, checksumming each piece right before it goes out (it is then in
+ * the cache for the write); 0 or -1 with errno, when the file system gave one, in *err. */
+static int write_part(DataPart *d, int *err) {
+    hid_t fspace = H5Dget_space(d->id);
+    int rc = fspace < 0 ? -1 : 0;
+    const hsize_t piece = PIECE_BYTES / d->elem;
+    for (hsize_t done = 0; rc == 0 && done < d->count;) {
+        hsize_t start = d->start + done, count = PX_MIN(d->count - done, piece);
+        const unsigned char *data = (const unsigned char *)d->slice + done * d->elem;
+        d->sum += slice_checksum(data, d->elem, count, start);
+        hid_t mspace = H5Screate_simple(1, &count, NULL);
+        errno = 0;
+        if (mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+            H5Dwrite(d->id, d->type, mspace, fspace, H5P_DEFAULT, data) < 0)
+            rc = -1, *err = errno;
+        if (mspace >= 0) H5Sclose(mspace);
+        done += count;
+    }
+    if (fspace >= 0) H5Sclose(fspace);
+    return rc;
+}
+
+/* Step 3: this rank's part of every dataset, written independently and checksummed as it goes.
+ * There is no collective inside, so a failing write fails here, on this rank, which stops; the
+ * ranks agree once, after all the data (an agreement per dataset made each rank wait for the
+ * other between datasets, which on busy cores cost more than the writes). Collective. */
 static int write_data(CheckpointWrite *cw) {
-    for (int i = 0; i < cw->n_parts; i++) {
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < cw->n_parts; i++) {
         DataPart *d = &cw->parts[i];
-        int rc = 0, err = fault_injected(FAULT_CKPT_WRITE, cw->w->rank, cw->step, i + 1);
+        int err = fault_injected(FAULT_CKPT_WRITE, cw->w->rank, cw->step, i + 1);
         char what[400];
         snprintf(what, sizeof what, "write dataset '%s'", d->name);
         if (err) rc = err < 0 ? -1 : write_failed(cw, what, err);
-        else if (d->count) {
-            hid_t fspace = H5Dget_space(d->id), mspace = H5Screate_simple(1, &d->count, NULL);
-            errno = 0;
-            if (fspace < 0 || mspace < 0 ||
-                H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &d->start, NULL, &d->count, NULL) < 0 ||
-                H5Dwrite(d->id, d->type, mspace, fspace, H5P_DEFAULT, d->slice) < 0)
-                rc = write_failed(cw, what, errno);
-            if (mspace >= 0) H5Sclose(mspace);
-            if (fspace >= 0) H5Sclose(fspace);
-        }
-        if (world_agree(cw->w, rc)) return -1;
+        else if (d->count && write_part(d, &err)) rc = write_failed(cw, what, err);
     }
-    return 0;
+    return world_agree(cw->w, rc);
+}
+
+/* Step 3b: the datasets' checksums, each the sum of the ranks' parts (one allreduce for all),
+ * written over their placeholders: the same size, so the object headers change in place, in the
+ * space reserved in step 1. Collective. */
+static int write_checksums(CheckpointWrite *cw) {
+    uint64_t *sums = malloc(sizeof *sums * (size_t)(cw->n_parts ? cw->n_parts : 1));
+    int rc = sums ? 0 : px_error("out of memory for the checkpoint's checksums");
+    char first[1024] = "";
+    if (world_agree(cw->w, rc)) {
+        free(sums);
+        return -1;
+    }
+    for (int i = 0; i < cw->n_parts; i++) sums[i] = cw->parts[i].sum;
+    if (world_agree(cw->w, world_sum_u64(cw->w, sums, cw->n_parts))) {
+        free(sums);
+        return -1;
+    }
+    /* the attributes' object headers were just created and flushed, so they are in HDF5's metadata
+     * cache; every rank makes every (collective) call whatever failed before, then they agree */
+    for (int i = 0; i < cw->n_parts; i++) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016" PRIx64, sums[i]);
+        int r = h5_attr_overwrite_string(cw->parts[i].id, cw->tmp, "checksum", hex);
+        if (r && rc == 0) rc = r, snprintf(first, sizeof first, "%s", px_error_message());
+    }
+    if (rc) px_error("%s", first);
+    free(sums);
+    return world_agree(cw->w, rc);
 }
 
 /* Closes everything (collective, whatever failed before: every rank holds the same objects);
@@ -300,7 +352,8 @@ static int abandoned(const char *run_dir, int step) {
  * different collectives, waiting for each other for ever:
  *   0 space check -> create -> 1 layout: all metadata, then flush -> 2 reserve the file's blocks
  *   (rank 0; after this a full disk cannot fail the data writes) -> 3 data, independently, agreed
- *   after each dataset -> 4 close -> 5 publish: rename, `latest`, prune (rank 0).
+ *   after each dataset, checksummed as it goes -> 3b the checksums, over their placeholders (in
+ *   place) -> 4 close -> 5 publish: rename, `latest`, prune (rank 0).
  * On failure every rank closes the file and rank 0 removes it. What no agreement can catch (a
  * collective inside HDF5 that never returns) is the watchdog's (mpi/watchdog.h). */
 int checkpoint_save(const World *w, const char *run_dir, const Model *m, const AdamW *opt, const PairSampler *sampler,
@@ -365,6 +418,7 @@ int checkpoint_save(const World *w, const char *run_dir, const Model *m, const A
     if (!failed) failed = world_agree(w, rc) != 0;
     /* 3. the data */
     if (!failed) failed = write_data(&cw) != 0;
+    if (!failed) failed = write_checksums(&cw) != 0;
     /* 4. close: on every rank, failed or not */
     char why[1024] = "";
     if (failed) snprintf(why, sizeof why, "%s", px_error_message());
@@ -448,13 +502,42 @@ static int dataset_1d(hid_t d, hid_t fspace, const char *path, const char *name,
     return 0;
 }
 
-/* Reads [lo, hi) of tensor t's dataset into dst[global - base] and checks the whole dataset's
- * checksum. Collective: every rank calls it for every tensor; the slices of the ranks that
- * `contribute` (disjoint parts, or rank 0 alone when every rank reads everything) add up. */
-static int read_tensor(const World *w, hid_t file, const char *group, const ParamTensor *t, float *dst, size_t base,
-                       size_t lo, size_t hi, int contribute, const char *path) {
-    char name[256];
-    snprintf(name, sizeof name, "%s/%s", group, t->name);
+/* Reads [lo, hi) of tensor t's dataset into dst[global - base], and checksums the part of it in
+ * [ck_lo, ck_hi) (global indices) piece by piece as it arrives (PIECE_BYTES). */
+static int read_checksummed(hid_t d, hid_t fspace, const ParamTensor *t, float *dst, size_t base, size_t lo, size_t hi,
+                            size_t ck_lo, size_t ck_hi, uint64_t *sum, const char *path, const char *name) {
+    *sum = 0;
+    for (size_t at = lo; at < hi;) {
+        hsize_t start = at - t->offset, count = PX_MIN((hsize_t)(hi - at), (hsize_t)(PIECE_BYTES / sizeof(float)));
+        hid_t mspace = H5Screate_simple(1, &count, NULL);
+        int rc = mspace < 0 || H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL) < 0 ||
+                         H5Dread(d, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, dst + (at - base)) < 0
+                     ? px_error("%s: cannot read dataset '%s' (truncated or corrupt?)", path, name)
+                     : 0;
+        if (mspace >= 0) H5Sclose(mspace);
+        if (rc) return rc;
+        size_t end = at + count, c_lo = PX_MAX(at, ck_lo), c_hi = PX_MIN(end, ck_hi);
+        if (c_lo < c_hi) *sum += slice_checksum(dst + (c_lo - base), 4, c_hi - c_lo, c_lo - t->offset);
+        at = end;
+    }
+    return 0;
+}
+
+/* One dataset as read: this rank's part of its checksum and the checksum the file holds. */
+typedef struct {
+    char name[256]; /* "group/tensor" */
+    uint64_t sum;
+    char *want; /* malloc'ed */
+} DatasetSum;
+
+/* Reads [lo, hi) of tensor t's dataset into dst[global - base], checksums [ck_lo, ck_hi) of it
+ * into ds->sum and gives the file's checksum in ds->want. Local: the parts of the ranks, disjoint
+ * and covering the dataset, are added up once all is read (when every rank reads everything, each
+ * checksums a 1/size slice of it). */
+static int read_tensor(hid_t file, const char *group, const ParamTensor *t, float *dst, size_t base, size_t lo,
+                       size_t hi, size_t ck_lo, size_t ck_hi, const char *path, DatasetSum *ds) {
+    char *name = ds->name;
+    snprintf(name, sizeof ds->name, "%s/%s", group, t->name);
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     int rc = 0;
     hsize_t dims = 0;
@@ -464,30 +547,70 @@ static int read_tensor(const World *w, hid_t file, const char *group, const Para
     else if (dims != t->numel)
         rc = px_error("%s: dataset '%s' has %llu elements, the model expects %zu", path, name, (unsigned long long)dims,
                       t->numel);
-    hsize_t start = lo - t->offset, count = hi - lo;
-    if (rc == 0 && count) {
-        hid_t mspace = H5Screate_simple(1, &count, NULL);
-        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, &start, NULL, &count, NULL);
-        if (H5Dread(d, H5T_NATIVE_FLOAT, mspace, fspace, H5P_DEFAULT, dst + (lo - base)) < 0)
-            rc = px_error("%s: cannot read dataset '%s' (truncated or corrupt?)", path, name);
-        H5Sclose(mspace);
-    }
-    char *want = NULL;
-    if (rc == 0) rc = h5_attr_read_string(d, path, "checksum", KIND, &want);
-    /* every rank takes part in the sum even after a local failure, so none waits forever */
-    uint64_t sum = sum_over_ranks(
-        w, rc == 0 && count && contribute ? slice_checksum(dst + (lo - base), 4, count, lo - t->offset) : 0);
-    int bad = 0;
-    if (rc == 0) {
-        char hex[17];
-        snprintf(hex, sizeof hex, "%016" PRIx64, sum);
-        bad = strcmp(hex, want) != 0;
-    }
-    free(want);
+    if (rc == 0) rc = read_checksummed(d, fspace, t, dst, base, lo, hi, ck_lo, ck_hi, &ds->sum, path, name);
+    if (rc == 0) rc = h5_attr_read_string(d, path, "checksum", KIND, &ds->want);
     if (fspace >= 0) H5Sclose(fspace);
     if (d >= 0) H5Dclose(d);
-    if (rc) return rc;
-    return bad ? px_error("%s: dataset '%s' does not match its checksum (corrupt checkpoint)", path, name) : 0;
+    return rc;
+}
+
+/* Reads every tensor's three datasets (this rank's parts, checksummed as they come), then checks
+ * every checksum with one allreduce: no collective per dataset, so no rank waits for another
+ * between them. Stops at this rank's first failure, whose message stays in *error. Collective.
+ * 0, or -1 with px_error: this rank's own failure, or else the first dataset, among those every
+ * rank read, whose checksum does not match. */
+static int read_tensors(const World *w, hid_t file, const char *path, Model *m, AdamW *opt, char *error,
+                        size_t error_size) {
+    const int n = 3 * m->n_tensors, sharded = opt->n != m->n_params;
+    DatasetSum *ds = calloc((size_t)n + 1, sizeof *ds);
+    /* the sums, then a flag per dataset: 1 from this rank's first failure on */
+    uint64_t *all = calloc(2 * (size_t)n + 1, sizeof *all);
+    if (world_agree(w, !ds || !all ? px_error("out of memory checking a checkpoint's checksums") : 0)) {
+        snprintf(error, error_size, "%s", px_error_message());
+        free(ds);
+        free(all);
+        return -1;
+    }
+    int first_bad = n;
+    for (int i = 0; first_bad == n && i < m->n_tensors; i++) {
+        const ParamTensor *t = &m->tensors[i];
+        size_t lo = t->offset, hi = t->offset + t->numel, mlo = lo, mhi = hi;
+        if (sharded) { /* ZeRO-1: the moments of [base, base + n) */
+            mlo = PX_MAX(opt->base, lo);
+            mhi = PX_MAX(mlo, PX_MIN(opt->base + opt->n, hi));
+        }
+        /* what this rank checksums: a 1/size slice of what every rank reads, all it reads of a shard */
+        size_t clo, chi;
+        owned_part(t, 1, 0, 0, w->rank, w->size, &clo, &chi);
+        size_t cmlo = sharded ? mlo : clo, cmhi = sharded ? mhi : chi;
+        if (read_tensor(file, "model", t, m->params, 0, lo, hi, clo, chi, path, &ds[3 * i])) first_bad = 3 * i;
+        else if (read_tensor(file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, cmlo, cmhi, path, &ds[3 * i + 1]))
+            first_bad = 3 * i + 1;
+        else if (read_tensor(file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, cmlo, cmhi, path,
+                             &ds[3 * i + 2]))
+            first_bad = 3 * i + 2;
+    }
+    int rc = first_bad < n ? -1 : 0;
+    if (rc) snprintf(error, error_size, "%s", px_error_message());
+    for (int k = 0; k < n; k++) all[k] = ds[k].sum, all[n + k] = k >= first_bad;
+    /* every rank takes part in the sum, whatever failed, so none waits forever */
+    int sum_failed = world_sum_u64(w, all, 2 * n) != 0;
+    if (rc == 0 && sum_failed) rc = -1, snprintf(error, error_size, "%s", px_error_message());
+    /* the first dataset some rank could not read: the checksums before it are complete */
+    int read_by_all = 0;
+    while (read_by_all < n && all[n + read_by_all] == 0) read_by_all++;
+    for (int k = 0; rc == 0 && k < read_by_all; k++) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016" PRIx64, all[k]);
+        if (strcmp(hex, ds[k].want) != 0) {
+            rc = px_error("%s: dataset '%s' does not match its checksum (corrupt checkpoint)", path, ds[k].name);
+            snprintf(error, error_size, "%s", px_error_message());
+        }
+    }
+    for (int k = 0; k < n; k++) free(ds[k].want);
+    free(ds);
+    free(all);
+    return rc;
 }
 
 int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, PairSampler *sampler,
@@ -535,31 +658,11 @@ int checkpoint_load(const World *w, const char *path, Model *m, AdamW *opt, Pair
         incompatible = 1;
     }
     /* tensors: every rank reads all parameters and its part of the moments (collective sums) */
-    int rank = w->rank, all = rc != 0, failed = rc != 0;
     char first_error[1024] = ""; /* the first failing dataset, not the last, is the one to report */
-    all = world_any(w, failed);
-    const int sharded = opt->n != m->n_params;
-    for (int i = 0; all == 0 && i < m->n_tensors; i++) {
-        const ParamTensor *t = &m->tensors[i];
-        size_t lo = t->offset, hi = t->offset + t->numel, mlo, mhi;
-        if (sharded) {
-            mlo = PX_MAX(opt->base, lo);
-            mhi = PX_MIN(opt->base + opt->n, hi);
-            if (mhi < mlo) mhi = mlo;
-        } else {
-            mlo = lo;
-            mhi = hi;
-        }
-        /* every rank makes all three (collective) calls, whatever failed before */
-        int r[3] = {read_tensor(w, file, "model", t, m->params, 0, lo, hi, rank == 0, path), 0, 0};
-        if (r[0] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
-        r[1] = read_tensor(w, file, "optim/exp_avg", t, opt->m, opt->base, mlo, mhi, sharded || rank == 0, path);
-        if (r[1] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
-        r[2] = read_tensor(w, file, "optim/exp_avg_sq", t, opt->v, opt->base, mlo, mhi, sharded || rank == 0, path);
-        if (r[2] && !first_error[0]) snprintf(first_error, sizeof first_error, "%s", px_error_message());
-        rc = rc ? rc : r[0] ? r[0] : r[1] ? r[1] : r[2];
-        failed = rc != 0;
-        all = world_any(w, failed);
+    int all = world_any(w, rc != 0);
+    if (all == 0) {
+        rc = read_tensors(w, file, path, m, opt, first_error, sizeof first_error);
+        all = world_any(w, rc != 0);
     }
     if (all == 0 && rc == 0 && sampler && sampler->order) {
         hid_t d = H5Dopen2(file, "state/sampler_order", H5P_DEFAULT);

@@ -29,6 +29,23 @@ int h5_attr_write_i64(hid_t loc, const char *path, const char *name, int64_t val
     return h5_attr_write(loc, path, name, H5T_NATIVE_INT64, &value);
 }
 
+int h5_attr_overwrite_string(hid_t loc, const char *path, const char *name, const char *value) {
+    size_t len = strlen(value);
+    hid_t attr = H5Aopen(loc, name, H5P_DEFAULT);
+    hid_t ftype = attr < 0 ? -1 : H5Aget_type(attr);
+    hid_t mtype = ftype < 0 ? -1 : H5Tcopy(H5T_C_S1);
+    int rc = 0;
+    if (mtype < 0) rc = px_error("%s: cannot open attribute '%s'", path, name);
+    else if (H5Tget_class(ftype) != H5T_STRING || H5Tis_variable_str(ftype) != 0 || H5Tget_size(ftype) != len)
+        rc = px_error("%s: attribute '%s' is not a string of %zu bytes, cannot write it in place", path, name, len);
+    else if (H5Tset_size(mtype, len) < 0 || H5Awrite(attr, mtype, value) < 0)
+        rc = px_error("%s: cannot write attribute '%s'", path, name);
+    if (mtype >= 0) H5Tclose(mtype);
+    if (ftype >= 0) H5Tclose(ftype);
+    if (attr >= 0) H5Aclose(attr);
+    return rc;
+}
+
 static int attr_missing(hid_t loc, const char *path, const char *name, const char *kind) {
     return H5Aexists(loc, name) <= 0 ? px_error("%s: not a %s (attribute '%s' missing)", path, kind, name) : 0;
 }

@@ -14,6 +14,9 @@ void h5_quiet(void);
 int h5_attr_write(hid_t loc, const char *path, const char *name, hid_t type, const void *value);
 int h5_attr_write_string(hid_t loc, const char *path, const char *name, const char *value);
 int h5_attr_write_i64(hid_t loc, const char *path, const char *name, int64_t value);
+/* Writes `value` over the existing fixed-length string attribute `name`, which must have exactly
+ * strlen(value) bytes: its message keeps its size, so the object header changes in place. */
+int h5_attr_overwrite_string(hid_t loc, const char *path, const char *name, const char *value);
 /* The longest string attribute the readers accept: the length is the file's word, and a corrupt
  * file must not decide how much proact allocates (a run's whole config is a few KB). */
 #define H5_ATTR_STRING_MAX (16 << 20)

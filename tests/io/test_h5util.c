@@ -100,9 +100,31 @@ static void test_attributes(void **state) {
     H5Fclose(f);
 }
 
+/* a checkpoint's checksum is written over its placeholder: same length only, in place */
+static void test_overwrite(void **state) {
+    (void)state;
+    h5_quiet();
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    assert_int_equal(h5_attr_overwrite_string(f, path, "name", "PROACT"), 0);
+    expect(h5_attr_overwrite_string(f, path, "name", "longer!"), "attribute 'name' is not a string of 7 bytes");
+    expect(h5_attr_overwrite_string(f, path, "name", "short"), "attribute 'name' is not a string of 5 bytes");
+    expect(h5_attr_overwrite_string(f, path, "count", "PROACT"), "attribute 'count' is not a string");
+    expect(h5_attr_overwrite_string(f, path, "absent", "PROACT"), "cannot open attribute 'absent'");
+    H5Fclose(f);
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    char *s = NULL;
+    assert_int_equal(h5_attr_read_string(f, path, "name", "test file", &s), 0);
+    assert_string_equal(s, "PROACT");
+    free(s);
+    H5Fclose(f);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_attributes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_overwrite, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -120,6 +120,28 @@ else
   echo "skip: cannot mount a tmpfs here (not root?): the full-disk case is not tested"
 fi
 
+# Datasets are read in 256 KB pieces and each rank checksums its own slice of a replicated one
+# (io/checkpoint.c): with a 4096-token vocabulary the embedding is four pieces. It reads back on 1,
+# 2 and 3 ranks (slices not on piece boundaries), and a value changed in rank 0's slice, in rank
+# 1's, or in a moment is found.
+P=(--config "$SRC/configs/tiny.ini" --set data.source=random --set data.valid= --set model.vocab_size=4096
+   --set train.eval_every=0 --set checkpoint.every=2)
+check "a checkpoint whose tensors span several read pieces (2 ranks)" train 2 "${P[@]}" --set train.steps=2 \
+  --set run.dir="$WORK/pieces"
+for np in 1 2 3; do
+  cp -r "$WORK/pieces" "$WORK/pieces$np"
+  check "... resumes on $np rank(s)" train "$np" --resume "$WORK/pieces$np" --set train.steps=4
+done
+for at in model/model.embed_tokens.weight:5 model/model.embed_tokens.weight:262000 \
+  optim/exp_avg_sq/model.embed_tokens.weight:200000; do
+  rm -rf "$WORK/flip"; cp -r "$WORK/pieces" "$WORK/flip"
+  "$PYTHON" -c "
+import h5py; f = h5py.File('$WORK/flip/checkpoints/step-00000002.h5', 'r+'); d = f['${at%:*}']; d[${at#*:}] += 1"
+  expect_fail "a value changed at ${at%:*}[${at#*:}]: refused on 2 ranks" "none of its 1 checkpoints could be read" \
+    timeout 60 mpirun -np 2 "$PROACT" train --resume "$WORK/flip" --set train.steps=4
+  check "... for its checksum" grep -q "'${at%:*}' does not match its checksum" "$WORK/err"
+done
+
 # only the newest checkpoint.keep are kept
 check "checkpoints every 2 steps, keep 2" train 2 "${R[@]}" --set train.steps=10 --set checkpoint.every=2 \
   --set checkpoint.keep=2 --set run.dir="$WORK/keep"
