@@ -56,7 +56,9 @@ start() {
   [ ! -e "$dir/slurm.conf" ] || die "$dir already holds a cluster (stop it first: $0 stop $dir)"
   export PATH=$PATH:/usr/sbin
   host=$(hostname -s)
-  cpus=$(nproc)
+  # the machine's CPUs: nproc alone obeys OMP_NUM_THREADS (the tests set it to 1), and a node of
+  # one CPU never starts an `srun -n 2`
+  cpus=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)
   mem=$(awk '/^MemTotal:/ { print int($2 / 1024 * 0.9) }' /proc/meminfo)
   chmod 755 "$dir"
   local up=$dir
