@@ -15,6 +15,7 @@
 #include "jobs/options.h"
 #include "src/base/common.h"
 #include "src/base/utf8.h"
+#include "src/model/gemv.h"
 #include "src/stream/runner.h"
 #include "src/text/words.h"
 
@@ -204,9 +205,11 @@ int cmd_run(int argc, char **argv) {
         goto done;
     }
     fprintf(stderr,
-            "proact run: head %s, model %s, %s weights, %s KV cache; reading words from stdin (a line break ends a "
-            "sentence)\n",
-            head.spec, model_dir, decode_weight_type_name(wtype), ro.kv_bf16 ? "bf16" : "fp32");
+            "proact run: head %s, model %s, %s weights%s%s%s, %s KV cache; reading words from stdin (a line break "
+            "ends a sentence)\n",
+            head.spec, model_dir, decode_weight_type_name(wtype), wtype == DECODE_FP32 ? "" : " (",
+            wtype == DECODE_FP32 ? "" : gemv_describe(), wtype == DECODE_FP32 ? "" : " kernels)",
+            ro.kv_bf16 ? "bf16" : "fp32");
 
     /* Bytes as they arrive: a word is complete at the whitespace after it. */
     char buf[65536], *word = NULL;

@@ -28,6 +28,7 @@
 #include "jobs/options.h"
 #include "jobs/serve/serve.h"
 #include "src/base/common.h"
+#include "src/model/gemv.h"
 
 static void encode_guard(void *ctx, int enter) {
     Server *s = ctx;
@@ -187,6 +188,8 @@ int cmd_serve(int argc, char **argv) {
         status = job_fail(px_error_message());
         goto done;
     }
+    if (wtype != DECODE_FP32)
+        fprintf(stderr, "proact serve: %s weights (%s kernels)\n", decode_weight_type_name(wtype), gemv_describe());
     s->max_source_words = PX_MAX(s->sm.model.cfg.max_seq_len, 1);
     s->max_sessions = (int)max_sessions;
     s->idle_timeout = idle;
