@@ -3,15 +3,17 @@
  * oneDNN primitives are expensive to create (microseconds to milliseconds) and cheap to run, so
  * each distinct product (types, sizes, transposes, leading dimensions, alpha, beta) gets one,
  * created on first use and kept in a table; a training step meets the same few hundred shapes
- * every step. Operands reach oneDNN as dense bf16 copies made here (the rounding is the bf16
- * conversion itself), so strided fp32 views such as one head of the packed q|k|v rows cost one
- * conversion pass and never push oneDNN onto its slow reference kernels.
+ * every step. A bf16 weight stored densely is handed to oneDNN in place; every other operand
+ * reaches it as a dense, padded bf16 copy made here (the rounding is the bf16 conversion itself),
+ * so strided fp32 views such as one head of the packed q|k|v rows cost one conversion pass and
+ * never push oneDNN onto its slow reference kernels.
  */
 #include "src/model/gemm.h"
 #include "src/model/gemv.h"
 
 #include "src/base/common.h"
 #include "src/base/hashmap.h"
+#include "src/base/vec.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -101,13 +103,12 @@ static ThreadState *thread_state(void) {
     return t;
 }
 
-static bf16_t *grow(bf16_t **buf, size_t *cap, size_t n) {
-    if (n > *cap) {
-        free(*buf);
-        *buf = xmalloc(n * sizeof(bf16_t), "bf16 operand copy");
-        *cap = n;
+/* Room in a per-thread scratch array (vec.h); running out of memory mid-product is fatal here. */
+static void scratch_reserve(void *pp, size_t *cap, size_t need, size_t elem, const char *what) {
+    if (vec_reserve(pp, cap, need, elem, what)) {
+        fprintf(stderr, "proact: error: %s\n", px_error_message());
+        exit(1);
     }
-    return *buf;
 }
 
 /* ---------------------------------------------------------------- the primitive table */
@@ -132,13 +133,6 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static GemmEntry *table;
 static uint32_t table_n;
 static HashMap table_index;
-
-static uint64_t key_hash(const GemmKey *k) {
-    const unsigned char *p = (const unsigned char *)k;
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < sizeof *k; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
 
 static void table_clear(void) {
     for (uint32_t i = 0; i < table_n; i++) dnnl_primitive_destroy(table[i].prim);
@@ -184,7 +178,7 @@ static dnnl_primitive_t primitive_create(const GemmKey *k) {
 }
 
 static dnnl_primitive_t primitive_get(const GemmKey *k) {
-    uint64_t h = key_hash(k);
+    uint64_t h = hash_bytes(k, sizeof *k); /* GemmKey: 4-byte fields, no padding */
     pthread_mutex_lock(&table_lock);
     HashProbe p = hashmap_probe(&table_index, h);
     for (uint32_t i; hashmap_next(&table_index, &p, &i);)
@@ -262,7 +256,8 @@ static int padded(int x) { return (x + pad_step(x) - 1) / pad_step(x) * pad_step
 /* A dense bf16 copy of a stored `rows x cols` operand (any type) in a `prows x pcols` block whose
  * padding is zero (it adds exact zeros to every sum). */
 static const bf16_t *to_bf16(GemmMat x, int rows, int cols, int prows, int pcols, bf16_t **buf, size_t *cap) {
-    bf16_t *out = grow(buf, cap, (size_t)prows * pcols);
+    scratch_reserve(buf, cap, (size_t)prows * pcols, sizeof(bf16_t), "bf16 operand copy");
+    bf16_t *out = *buf;
     for (int r = 0; r < rows; r++) {
         bf16_t *o = out + (size_t)r * pcols;
         if (x.type == GEMM_T_F32) {
@@ -305,11 +300,7 @@ static void gemm_bf16_product(int m, int n, int k, float alpha, GemmMat A, GemmM
     if (done == m) return;
     /* 2. the rest through a padded output block: C's rows copied in (for beta) and back */
     const int rows = m - done, prows = pm - done;
-    if ((size_t)prows * pn > t->c_cap) {
-        free(t->c32);
-        t->c32 = xmalloc(sizeof(float) * prows * pn, "gemm output block");
-        t->c_cap = (size_t)prows * pn;
-    }
+    scratch_reserve(&t->c32, &t->c_cap, (size_t)prows * pn, sizeof(float), "gemm output block");
     float *c_rest = C + (size_t)done * ldc;
     if (beta != 0.0f)
         for (int i = 0; i < rows; i++) memcpy(t->c32 + (size_t)i * pn, c_rest + (size_t)i * ldc, sizeof(float) * n);
