@@ -15,6 +15,7 @@
 #include "io/files.h"
 #include "io/proact_json.h"
 #include "io/safetensors.h"
+#include "src/base/bf16.h"
 #include "src/base/common.h"
 
 /* GGUF metadata value types */
@@ -322,7 +323,7 @@ static int write_tensor(FILE *fp, WriteCtx *w, int ti) {
             memcpy(w->row, x, nb); /* little-endian host: the bytes are the file's */
         } else if (t->type == GGML_TYPE_BF16) {
             for (int64_t i = 0; i < cols; i++) {
-                uint16_t h = f32_to_bf16(x[i]);
+                uint16_t h = bf16_from_f32(x[i]);
                 w->row[2 * i] = (uint8_t)(h & 0xFFu);
                 w->row[2 * i + 1] = (uint8_t)(h >> 8);
             }

@@ -3,6 +3,7 @@
 
 #include "io/atomic_file.h"
 
+#include "src/base/bf16.h"
 #include "src/base/common.h"
 
 #include <errno.h>
@@ -49,31 +50,11 @@ static int dtype_from_name(const char *s, StDtype *out) {
 
 /* ---- scalar conversions ------------------------------------------------------------ */
 
-static uint32_t f32_bits(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
 static float bits_f32(uint32_t u) {
     float x;
     memcpy(&x, &u, sizeof x);
     return x;
 }
-
-uint16_t f32_to_bf16(float x) {
-    uint32_t u = f32_bits(x);
-    if ((u & 0x7F800000u) == 0x7F800000u && (u & 0x007FFFFFu) != 0) {
-        /* NaN: truncating could clear every mantissa bit (-> inf); force a quiet NaN. */
-        return (uint16_t)((u >> 16) | 0x0040u);
-    }
-    /* Round to nearest, ties to even: add 0x7FFF plus the lowest kept bit. Overflow of
-     * the largest finite values carries into the exponent and correctly yields inf. */
-    u += 0x7FFFu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
 
 float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
@@ -301,7 +282,7 @@ int st_tensor_to_f32(const StFile *f, const StTensor *t, float *out) {
             for (size_t i = 0; i < t->numel; i++) {
                 uint16_t h;
                 memcpy(&h, p + 2 * i, sizeof h);
-                out[i] = t->dtype == ST_BF16 ? bf16_to_f32(h) : f16_to_f32(h);
+                out[i] = t->dtype == ST_BF16 ? f32_from_bf16(h) : f16_to_f32(h);
             }
             return 0;
         case ST_F64:
@@ -421,7 +402,7 @@ static int write_tensor_data(FILE *fp, const StWriteTensor *t, size_t numel) {
     uint16_t chunk[4096];
     for (size_t i = 0; i < numel;) {
         size_t k = PX_MIN(numel - i, sizeof chunk / sizeof chunk[0]);
-        for (size_t j = 0; j < k; j++) chunk[j] = f32_to_bf16(src[i + j]);
+        for (size_t j = 0; j < k; j++) chunk[j] = bf16_from_f32(src[i + j]);
         if (fwrite(chunk, 2, k, fp) != k) return -1;
         i += k;
     }

@@ -56,9 +56,7 @@ typedef struct {
 int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *meta_kv, int n_meta);
 /* meta_kv: n_meta pairs as [key0, value0, key1, value1, ...] for "__metadata__". */
 
-/* fp32 <-> bf16/f16 scalar conversions (exposed for tests). */
-uint16_t f32_to_bf16(float x);
-float bf16_to_f32(uint16_t h);
+/* f16 -> fp32 (exposed for tests); bf16 conversions are src/base/bf16.h's. */
 float f16_to_f32(uint16_t h);
 
 #endif

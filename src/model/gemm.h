@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef uint16_t bf16_t;
+#include "src/base/bf16.h"
 
 typedef enum { GEMM_FP32 = 0, GEMM_BF16 = 1 } GemmPrecision;
 typedef enum { GEMM_T_F32 = 0, GEMM_T_BF16 = 1, GEMM_T_I8 = 2 } GemmType;
@@ -58,25 +58,6 @@ static inline void gemm_ff(GemmPrecision prec, int trans_a, int trans_b, int m, 
                            const float *A, int lda, const float *B, int ldb, float beta, float *C, int ldc) {
     gemm(prec, m, n, k, alpha, gemm_f32(A, lda, trans_a), gemm_f32(B, ldb, trans_b), beta, C, ldc);
 }
-
-/* ---- conversions (round to nearest even; NaN stays NaN) */
-static inline bf16_t bf16_from_f32(float f) {
-    union {
-        float f;
-        uint32_t u;
-    } v = {f};
-    if ((v.u & 0x7fffffffu) > 0x7f800000u) return (bf16_t)((v.u >> 16) | 0x40); /* quiet NaN */
-    return (bf16_t)((v.u + 0x7fffu + ((v.u >> 16) & 1u)) >> 16);
-}
-static inline float f32_from_bf16(bf16_t h) {
-    union {
-        uint32_t u;
-        float f;
-    } v = {(uint32_t)h << 16};
-    return v.f;
-}
-void bf16_from_f32_n(bf16_t *dst, const float *src, size_t n);
-void f32_from_bf16_n(float *dst, const bf16_t *src, size_t n);
 
 /* ---- what runs */
 typedef enum { GEMM_FP32_OPENBLAS = 0, GEMM_FP32_ONEDNN = 1 } GemmFp32Backend;

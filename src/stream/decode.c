@@ -150,16 +150,14 @@ static void attend_two_blocks(float *out, float *p, const float *q, const float 
 
 /* The same over a bf16 cache. Keys and values widen exactly to fp32; q, the scores, the softmax
  * and the sum of values are fp32. The loops over 16 lanes are what the compiler vectorizes. */
-static inline float f32_of(bf16_t h) { return f32_from_bf16(h); }
-
 static void scores_bf16(float *p, const float *q, const bf16_t *K, int n, int kv_dim, int hd, float scale) {
     for (int j = 0; j < n; j++) {
         const bf16_t *k = K + (size_t)j * kv_dim;
         float lane[16] = {0}, sum = 0.0f;
         int t = 0;
         for (; t + 16 <= hd; t += 16)
-            for (int i = 0; i < 16; i++) lane[i] += q[t + i] * f32_of(k[t + i]);
-        for (; t < hd; t++) sum += q[t] * f32_of(k[t]);
+            for (int i = 0; i < 16; i++) lane[i] += q[t + i] * f32_from_bf16(k[t + i]);
+        for (; t < hd; t++) sum += q[t] * f32_from_bf16(k[t]);
         for (int i = 0; i < 16; i++) sum += lane[i];
         p[j] = scale * sum;
     }
@@ -169,7 +167,7 @@ static void values_bf16(float *out, const float *p, const bf16_t *V, int n, int 
     for (int j = 0; j < n; j++) {
         const bf16_t *v = V + (size_t)j * kv_dim;
         const float pj = p[j];
-        for (int t = 0; t < hd; t++) out[t] += pj * f32_of(v[t]);
+        for (int t = 0; t < hd; t++) out[t] += pj * f32_from_bf16(v[t]);
     }
 }
 

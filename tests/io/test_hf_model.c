@@ -17,6 +17,7 @@
 
 #include "io/hf_model.h"
 #include "io/safetensors.h"
+#include "src/base/bf16.h"
 #include "src/base/common.h"
 
 typedef struct {
@@ -106,7 +107,7 @@ static void assert_same_params(const Model *a, const Model *b, int bf16) {
     assert_int_equal(a->n_params, b->n_params);
     assert_int_equal(a->n_tensors, b->n_tensors);
     for (size_t i = 0; i < a->n_params; i++) {
-        float want = bf16 ? bf16_to_f32(f32_to_bf16(a->params[i])) : a->params[i];
+        float want = bf16 ? f32_from_bf16(bf16_from_f32(a->params[i])) : a->params[i];
         if (memcmp(&want, &b->params[i], sizeof want) != 0)
             fail_msg("param %zu: expected %.9g, got %.9g", i, (double)want, (double)b->params[i]);
     }

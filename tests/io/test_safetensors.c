@@ -18,6 +18,7 @@
 
 #include "io/npy.h"
 #include "io/safetensors.h"
+#include "src/base/bf16.h"
 #include "src/base/common.h"
 
 /* ---- fixtures: one temporary directory per test ------------------------------------ */
@@ -98,7 +99,7 @@ static void expect_open_error(const char *path, const char *w1, const char *w2) 
     st_close(&f); /* safe after a failed open */
 }
 
-static float bf16_round(float x) { return bf16_to_f32(f32_to_bf16(x)); }
+static float bf16_round(float x) { return f32_from_bf16(bf16_from_f32(x)); }
 
 static uint32_t bits(float x) {
     uint32_t u;
@@ -116,32 +117,32 @@ static float from_bits(uint32_t u) {
 
 static void test_bf16_rounding(void **state) {
     (void)state;
-    assert_int_equal(f32_to_bf16(1.0f), 0x3F80);
-    assert_int_equal(f32_to_bf16(-2.0f), 0xC000);
+    assert_int_equal(bf16_from_f32(1.0f), 0x3F80);
+    assert_int_equal(bf16_from_f32(-2.0f), 0xC000);
     /* Exactly half-way: ties go to the even neighbour. */
-    assert_int_equal(f32_to_bf16(from_bits(0x3F808000u)), 0x3F80);
-    assert_int_equal(f32_to_bf16(from_bits(0x3F818000u)), 0x3F82);
+    assert_int_equal(bf16_from_f32(from_bits(0x3F808000u)), 0x3F80);
+    assert_int_equal(bf16_from_f32(from_bits(0x3F818000u)), 0x3F82);
     /* Just above / below half-way. */
-    assert_int_equal(f32_to_bf16(from_bits(0x3F808001u)), 0x3F81);
-    assert_int_equal(f32_to_bf16(from_bits(0x3F807FFFu)), 0x3F80);
-    assert_int_equal(f32_to_bf16(from_bits(0xBF818000u)), 0xBF82);
+    assert_int_equal(bf16_from_f32(from_bits(0x3F808001u)), 0x3F81);
+    assert_int_equal(bf16_from_f32(from_bits(0x3F807FFFu)), 0x3F80);
+    assert_int_equal(bf16_from_f32(from_bits(0xBF818000u)), 0xBF82);
     /* Infinities stay, the largest floats round up to infinity. */
-    assert_int_equal(f32_to_bf16(INFINITY), 0x7F80);
-    assert_int_equal(f32_to_bf16(-INFINITY), 0xFF80);
-    assert_int_equal(f32_to_bf16(from_bits(0x7F7FFFFFu)), 0x7F80);
+    assert_int_equal(bf16_from_f32(INFINITY), 0x7F80);
+    assert_int_equal(bf16_from_f32(-INFINITY), 0xFF80);
+    assert_int_equal(bf16_from_f32(from_bits(0x7F7FFFFFu)), 0x7F80);
     /* NaN stays NaN, even one whose payload sits only in the dropped low bits. */
-    uint16_t n1 = f32_to_bf16(from_bits(0x7F800001u));
+    uint16_t n1 = bf16_from_f32(from_bits(0x7F800001u));
     assert_int_equal(n1 & 0x7F80, 0x7F80);
     assert_true((n1 & 0x007F) != 0);
-    assert_true(isnan(bf16_to_f32(n1)));
-    uint16_t n2 = f32_to_bf16(from_bits(0xFFC00000u));
-    assert_true(isnan(bf16_to_f32(n2)));
+    assert_true(isnan(f32_from_bf16(n1)));
+    uint16_t n2 = bf16_from_f32(from_bits(0xFFC00000u));
+    assert_true(isnan(f32_from_bf16(n2)));
     assert_true(n2 & 0x8000);
-    assert_true(isnan(bf16_to_f32(f32_to_bf16(NAN))));
+    assert_true(isnan(f32_from_bf16(bf16_from_f32(NAN))));
     /* bf16 -> f32 is exact widening. */
-    assert_true(bf16_to_f32(0x3F80) == 1.0f);
-    assert_int_equal(bits(bf16_to_f32(0x4049)), 0x40490000u);
-    assert_true(bf16_to_f32(0x0001) > 0.0f); /* subnormal survives */
+    assert_true(f32_from_bf16(0x3F80) == 1.0f);
+    assert_int_equal(bits(f32_from_bf16(0x4049)), 0x40490000u);
+    assert_true(f32_from_bf16(0x0001) > 0.0f); /* subnormal survives */
 }
 
 static void test_f16_values(void **state) {
