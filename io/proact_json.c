@@ -32,6 +32,8 @@ void proact_json_init(ProactJson *pj) {
 static void fit_free(ProbeFitInfo *f) {
     free((char *)f->method); /* proact_json_read's copies */
     free((char *)f->data);
+    free((char *)f->states);
+    free((char *)f->label);
     memset(f, 0, sizeof *f);
 }
 
@@ -128,7 +130,10 @@ static int fit_number(const char *path, json_t *fit, const char *key, double *ou
 static int read_fit(const char *path, json_t *fit, ProbeFitInfo *f) {
     if (!json_is_object(fit)) return px_error("%s: field probe.fit must be an object", path);
     int64_t iterations = 0, ranks = 0;
+    f->holdout_auc = NAN; /* absent in files of older versions */
     if (fit_string(path, fit, "method", &f->method) || fit_string(path, fit, "data", &f->data) ||
+        fit_string(path, fit, "states", &f->states) || fit_string(path, fit, "label", &f->label) ||
+        fit_number(path, fit, "holdout_auc", &f->holdout_auc) ||
         fit_integer(path, fit, "samples", 0, INT64_MAX, &f->samples) ||
         fit_integer(path, fit, "holdout", 0, INT64_MAX, &f->holdout) || fit_number(path, fit, "lambda", &f->lambda) ||
         fit_number(path, fit, "positive_rate", &f->positive_rate) ||
@@ -227,6 +232,11 @@ int proact_json_check(const char *path, const ProactJson *pj, int vocab, int hid
                 return px_error("%s: template_tokens.%s[%d] is not a token id of the model (vocabulary %d)", path,
                                 TEMPLATE_PIECE_NAMES[i], k, vocab);
     }
+    if (pj->has_probe && pj->probe.dim == hidden + 3) /* the list before words_read and lag joined it */
+        return px_error(
+            "%s: the probe has the %d features of an older proact (hidden,entropy,maxprob,attn_front); this "
+            "one needs %d (%s): fit it again with proact probe",
+            path, pj->probe.dim, probe_feature_dim(hidden), PROBE_FEATURE_LIST);
     if (pj->has_probe && pj->probe.dim != probe_feature_dim(hidden))
         return px_error("%s: probe.weights, mean and scale must have %d numbers each (%s: hidden size %d + %d), not %d",
                         path, probe_feature_dim(hidden), PROBE_FEATURE_LIST, hidden, PROBE_EXTRA_FEATURES,
@@ -270,6 +280,8 @@ static json_t *fit_object(const ProbeFitInfo *f, const char **failed) {
     if (!o) return NULL;
     if (f->method) put(o, "method", json_string(f->method), failed);
     if (f->data) put(o, "data", json_string(f->data), failed);
+    if (f->states) put(o, "states", json_string(f->states), failed);
+    if (f->label) put(o, "label", json_string(f->label), failed);
     put(o, "samples", json_integer(f->samples), failed);
     put(o, "holdout", json_integer(f->holdout), failed);
     put(o, "lambda", number(f->lambda), failed);
@@ -279,6 +291,7 @@ static json_t *fit_object(const ProbeFitInfo *f, const char **failed) {
     put(o, "holdout_accuracy", number(f->holdout_accuracy), failed);
     put(o, "ridge_train_accuracy", number(f->ridge_train_accuracy), failed);
     put(o, "ridge_holdout_accuracy", number(f->ridge_holdout_accuracy), failed);
+    put(o, "holdout_auc", number(f->holdout_auc), failed);
     put(o, "ranks", json_integer(f->ranks), failed);
     return o;
 }

@@ -15,11 +15,14 @@
 typedef struct {
     const char *method;       /* e.g. "logistic regression (IRLS, ScaLAPACK)" (NULL: not recorded) */
     const char *data;         /* the training data it was collected from (NULL: not recorded) */
+    const char *states;       /* which decision states, e.g. "on-policy band:1:3" (NULL: not recorded) */
+    const char *label;        /* what it was fitted to: agree | p-teacher | kl (NULL: not recorded) */
     int64_t samples, holdout; /* decision points used to fit / held out */
     double lambda, positive_rate;
     int iterations;                                      /* IRLS */
     double train_accuracy, holdout_accuracy;             /* the logistic probe (the head's); NaN: none */
     double ridge_train_accuracy, ridge_holdout_accuracy; /* ridge regression on the same data */
+    double holdout_auc; /* of the logistic probe's score for the agree label on held-out points; NaN: none */
     int ranks;
 } ProbeFitInfo;
 

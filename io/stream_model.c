@@ -26,6 +26,7 @@ static int read_proact_json(const char *dir, StreamModel *sm) {
     snprintf(sm->tgt_lang, sizeof sm->tgt_lang, "%s", pj.tgt_lang);
     snprintf(sm->default_head, sizeof sm->default_head, "%s", pj.default_head);
     snprintf(sm->template_name, sizeof sm->template_name, "%s", pj.template_name);
+    snprintf(sm->schedule, sizeof sm->schedule, "%s", pj.schedule);
     sm->has_probe = pj.has_probe;
     sm->probe = pj.probe;
     memset(&pj.tokens, 0, sizeof pj.tokens); /* now sm's */

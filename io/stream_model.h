@@ -16,6 +16,7 @@ typedef struct {
     char src_lang[32], tgt_lang[32];
     char default_head[96];
     char template_name[64]; /* how pairs are wrapped (src/text/template.h), to tokenize a TSV the same way */
+    char schedule[256];     /* the read schedule it was trained with (proact.json; "": not recorded) */
     int has_probe;
     Probe probe;
     char dir[4096];

@@ -1,9 +1,10 @@
 /* probe.c — `proact probe`: fit the probe decision head (docs/design.md §2.5) on the model's own signals.
  * Recipe: parse options -> world -> load the model and the training data -> choose the examples
- * (a seeded order, until --samples decision points) and deal them to the ranks -> each rank
- * collects features and self-labels (src/probe/probe_data.h) -> standardize, fit ridge and logistic
- * (IRLS) with ScaLAPACK over all ranks (mpi/dist_fit.h) -> accuracies -> rank 0 writes the probe
- * into proact.json.
+ * (a seeded order, until about --samples decision points) and deal them to the ranks -> each rank
+ * collects features and self-labels, on-policy (the runner under a policy, src/probe/probe_policy.h)
+ * or under a training schedule (teacher forcing, src/probe/probe_data.h) -> standardize, fit ridge
+ * and logistic (IRLS) with ScaLAPACK over all ranks (mpi/dist_fit.h) -> accuracies and AUC -> rank 0
+ * writes the probe into proact.json.
  *
  * Which examples, which read schedule and which points are used depends only on --seed, never on
  * the number of ranks, so 1 and N ranks fit the same probe (up to summation order). */
@@ -26,15 +27,35 @@
 #include "src/base/fault.h"
 #include "src/base/rng.h"
 #include "src/probe/probe_data.h"
+#include "src/probe/probe_policy.h"
 #include "src/train/schedule.h"
 
+typedef enum { STATES_POLICY = 0, STATES_SCHEDULE } ProbeStates;
+
 typedef struct {
-    const char *model_dir, *data, *out_dir;
+    const char *model_dir, *data, *out_dir, *policy, *label_name;
     int64_t samples;
     double lambda, holdout;
     int attn_window, threads;
     uint64_t seed;
+    ProbeStates states;
+    ProbeLabel label;
 } ProbeArgs;
+
+/* --states: policy | schedule */
+static int parse_states(const char *name, const char *arg, void *dest) {
+    if (strcmp(arg, "policy") == 0) *(ProbeStates *)dest = STATES_POLICY;
+    else if (strcmp(arg, "schedule") == 0) *(ProbeStates *)dest = STATES_SCHEDULE;
+    else return px_error("%s: expected policy or schedule, got '%s'", name, arg);
+    return 0;
+}
+
+/* --label: agree | p-teacher | kl */
+static int parse_label(const char *name, const char *arg, void *dest) {
+    if (probe_label_parse(arg, (ProbeLabel *)dest))
+        return px_error("%s: expected agree, p-teacher or kl, got '%s'", name, arg);
+    return 0;
+}
 
 /* --lambda: a penalty, or 'auto' (-1) */
 static int parse_lambda(const char *name, const char *arg, void *dest) {
@@ -76,16 +97,44 @@ static int parse_args(int argc, char **argv, ProbeArgs *a, int *status) {
             .parse = parse_holdout),
         OPT("attn-window", 'w', OPT_INT, &a->attn_window, "W", "W of the A_front feature (default 4 tokens)", .min = 1,
             .max = INT_MAX),
+        OPT("states", 'S', OPT_CUSTOM, &a->states, "policy|schedule",
+            "where the decision points come from: 'policy' (default):\n"
+            "the streaming runner translates each sentence with its\n"
+            "own words under --policy and every decision before the\n"
+            "source ends is a point; 'schedule': the reference target\n"
+            "read under the training schedule (teacher forcing)",
+            .parse = parse_states),
+        OPT("policy", 'P', OPT_STRING, &a->policy, "band:A:B|HEAD",
+            "the runner's policy for --states policy: band:A:B draws\n"
+            "each word's lag from A..B (a random floored runner), or\n"
+            "a head spec such as waitk:3. Default: the band of the\n"
+            "schedule in proact.json (band:1:3 if it has none)"),
+        OPT("label", 'L', OPT_CUSTOM, &a->label, "agree|p-teacher|kl",
+            "what the probe is fitted to: agree (default; the\n"
+            "student's next token is the teacher's), p-teacher (the\n"
+            "student's probability of the teacher's token) or kl\n"
+            "(exp(-KL(teacher||student))); p-teacher and kl need\n"
+            "--states policy",
+            .parse = parse_label),
         OPT("seed", 's', OPT_U64, &a->seed, "S", "which examples, schedules and points (default 1)"),
         OPT("threads", 't', OPT_INT, &a->threads, "N", "BLAS threads per rank (default 1)", .min = 1, .max = 1024),
         {0}};
     Opts o = {.command = "probe", .opts = table};
-    o.about = "Fits the probe decision head (probe:P) on the model's own sufficiency signal: at decision\n"
-              "points of training examples read under random schedules, the features are the student's\n"
-              "cues [h; H; pmax; A_front] and the label says whether its next token already equals the\n"
-              "full-context teacher's. Ridge and logistic (IRLS) probes are solved with ScaLAPACK over all\n"
+    o.about = "Fits the probe decision head (probe:P) on the model's own sufficiency signal: at the decision\n"
+              "points a streaming runner visits on training sentences (or under the training schedule), the\n"
+              "features are the student's cues [h; H; pmax; A_front; words read; lag] and the\n"
+              "label says whether its next token already equals the full-context teacher's (or how close\n"
+              "its distribution is). Ridge and logistic (IRLS) probes are solved with ScaLAPACK over all\n"
               "ranks (mpirun/srun); the logistic one is written into proact.json for probe:P.\n";
     if (opts_parse(&o, argc, argv, status)) return 1;
+    if (a->states == STATES_SCHEDULE && a->label != PROBE_LABEL_AGREE) {
+        *status = opts_usage_error(&o, "--label p-teacher and kl need --states policy");
+        return 1;
+    }
+    if (a->states == STATES_SCHEDULE && a->policy) {
+        *status = opts_usage_error(&o, "--policy is for --states policy");
+        return 1;
+    }
     if (a->lambda < 0 && a->holdout <= 0) {
         *status = opts_usage_error(&o, "--lambda auto needs held-out examples (--holdout > 0)");
         return 1;
@@ -95,7 +144,7 @@ static int parse_args(int argc, char **argv, ProbeArgs *a, int *status) {
 
 /* --- which examples: the same choice on every rank -------------------------------------------- */
 
-/* The read schedule of example e: random (training's sampler), seeded by e alone. */
+/* The read schedule of example e for --states schedule: training's random sampler, seeded by e alone. */
 static void example_schedule(uint64_t seed, int64_t e, int n, int m, int *g) {
     StreamConfig sc = {.kind = SCHEDULE_RANDOM, .k_min = 1, .k_max = 3, .mean_step = 1.0f, .p_full = 0};
     Rng rng;
@@ -110,12 +159,29 @@ typedef struct {
     int64_t total;    /* sum of points */
 } Choice;
 
-/* Visits the examples in a seeded random order, counting each one's decision points (target
- * words read before the source is finished), until `samples` points. Reads only lengths and
- * word boundaries, in chunks. */
-static int choose_examples(Dataset *d, uint64_t seed, int64_t samples, Choice *ch) {
+/* The decision points example k of ps gives: under the schedule, its words read before the source
+ * is finished; on-policy (not known before the runner has run), one per target word. */
+static int example_points(const ProbeArgs *a, const PairSet *ps, int k, int64_t index, int *points) {
+    int ns = pair_src_words(ps, k), m = pair_tgt_words(ps, k);
+    *points = 0;
+    if (ns == 0 || m == 0) return 0;
+    if (a->states == STATES_POLICY) {
+        *points = m;
+        return 0;
+    }
+    int *g = px_calloc((size_t)m + 1, sizeof *g, "schedule");
+    if (!g) return -1;
+    example_schedule(a->seed, index, ns, m, g);
+    for (int j = 0; j < m; j++) *points += g[j] <= ns;
+    free(g);
+    return 0;
+}
+
+/* Visits the examples in a seeded random order, counting each one's decision points, until
+ * `samples` points. Reads only lengths and word boundaries, in chunks. */
+static int choose_examples(Dataset *d, const ProbeArgs *a, Choice *ch) {
     memset(ch, 0, sizeof *ch);
-    const int64_t N = d->n_examples;
+    const int64_t N = d->n_examples, samples = a->samples;
     int64_t *order = px_calloc((size_t)N, sizeof *order, "example order");
     ch->example = px_calloc((size_t)N, sizeof *ch->example, "examples");
     ch->points = px_calloc((size_t)N, sizeof *ch->points, "points");
@@ -124,7 +190,7 @@ static int choose_examples(Dataset *d, uint64_t seed, int64_t samples, Choice *c
         return -1;
     }
     Rng rng;
-    rng_seed(&rng, seed);
+    rng_seed(&rng, a->seed);
     for (int64_t i = 0; i < N; i++) order[i] = i;
     for (int64_t i = N - 1; i > 0; i--) { /* Fisher-Yates */
         int64_t j = (int64_t)rng_below(&rng, (uint64_t)i + 1), t = order[i];
@@ -141,18 +207,10 @@ static int choose_examples(Dataset *d, uint64_t seed, int64_t samples, Choice *c
             break;
         }
         for (int k = 0; k < n && ch->total < samples; k++) {
-            int ns = pair_src_words(&ps, k), m = pair_tgt_words(&ps, k),
-                *g = px_calloc((size_t)m + 1, sizeof *g, "schedule");
-            if (!g) {
-                rc = -1;
-                break;
-            }
-            example_schedule(seed, order[at + k], ns, m, g);
-            int p = 0;
-            for (int j = 0; j < m; j++) p += g[j] <= ns;
-            free(g);
+            int p;
+            if ((rc = example_points(a, &ps, k, order[at + k], &p))) break;
             if (p == 0) continue;
-            p = (int)PX_MIN((int64_t)p, samples - ch->total);
+            if (a->states == STATES_SCHEDULE) p = (int)PX_MIN((int64_t)p, samples - ch->total);
             ch->example[ch->n] = order[at + k];
             ch->points[ch->n++] = p;
             ch->total += p;
@@ -167,24 +225,6 @@ static int choose_examples(Dataset *d, uint64_t seed, int64_t samples, Choice *c
 
 /* --- this rank's features ---------------------------------------------------------------------- */
 
-typedef struct {
-    int64_t n, cap;
-    int dim;
-    double *x, *y; /* [n][dim], [n] */
-} Rows;
-
-static int rows_reserve(Rows *r, int64_t more) {
-    if (r->n + more <= r->cap) return 0;
-    int64_t cap = PX_MAX(r->cap * 2, r->n + more + 256);
-    double *x = realloc(r->x, (size_t)cap * (size_t)r->dim * sizeof(double)), *y;
-    if (!x) return px_error("out of memory collecting probe features");
-    r->x = x;
-    if (!(y = realloc(r->y, (size_t)cap * sizeof(double)))) return px_error("out of memory collecting probe features");
-    r->y = y;
-    r->cap = cap;
-    return 0;
-}
-
 /* Example k of the choice goes to rank k % size; every 1/holdout-th example is held out. */
 static int is_holdout(int64_t k, double holdout) {
     if (holdout <= 0) return 0;
@@ -192,13 +232,36 @@ static int is_holdout(int64_t k, double holdout) {
     return every >= 2 && k % every == every - 1;
 }
 
-static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choice *ch, const ProbeArgs *a, Rows *fit,
-                   Rows *held) {
-    const int dim = probe_feature_dim(sm->model.cfg.hidden_size);
-    fit->dim = held->dim = dim;
+/* The points of one example under the training schedule (teacher forcing): the first `keep`. */
+static int collect_scheduled(ProbeCollector *pc, const StreamModel *sm, const PairSet *ps, int64_t index, int keep,
+                             const ProbeArgs *a, ProbePoints *dst) {
+    const int m = pair_tgt_words(ps, 0), dim = dst->dim;
+    int *g = px_calloc((size_t)m + 1, sizeof *g, "schedule"), got = 0, rc = -1;
+    double *label = px_calloc((size_t)m + 1, sizeof *label, "labels");
+    ProbePoints tmp = {.dim = dim};
+    if (g && label && (tmp.x = px_calloc((size_t)m + 1, (size_t)dim * sizeof(double), "probe features"))) {
+        example_schedule(a->seed, index, pair_src_words(ps, 0), m, g);
+        rc = probe_collect_example(pc, &sm->model, &sm->format, ps, 0, g, a->attn_window, tmp.x, label, &got);
+    }
+    got = PX_MIN(got, keep); /* the choice's cut of the last example */
+    for (int i = 0; rc == 0 && i < got; i++) {
+        if ((rc = probe_points_push(dst, tmp.x + (size_t)i * dim, label[i], label[i]))) break;
+    }
+    free(g);
+    free(label);
+    probe_points_free(&tmp);
+    return rc;
+}
+
+static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choice *ch, const ProbeArgs *a,
+                   const ProbePolicy *pol, ProbePoints *fit, ProbePoints *held) {
+    fit->dim = held->dim = probe_feature_dim(sm->model.cfg.hidden_size);
     ProbeCollector pc;
+    PolicyCollector pol_c;
+    memset(&pol_c, 0, sizeof pol_c);
     if (probe_collector_init(&pc, &sm->model)) return -1;
-    int rc = 0;
+    int rc =
+        a->states == STATES_POLICY ? policy_collector_init(&pol_c, &sm->model, sm->tokenizer, &sm->format, pol) : 0;
     int64_t mine = 0, done = 0;
     for (int64_t k = w->rank; k < ch->n; k += w->size) mine++;
     double t0 = runtime_now(), last = t0;
@@ -208,27 +271,14 @@ static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choi
             rc = -1;
             break;
         }
-        int n = pair_src_words(&ps, 0), m = pair_tgt_words(&ps, 0), got = 0;
-        Rows *dst = is_holdout(k, a->holdout) ? held : fit;
-        int *g = px_calloc((size_t)m + 1, sizeof *g, "schedule");
-        double *label = px_calloc((size_t)m + 1, sizeof *label, "labels");
-        rc = g && label ? rows_reserve(dst, m) : -1;
-        if (rc == 0) {
-            example_schedule(a->seed, ch->example[k], n, m, g);
-            rc = probe_collect_example(&pc, &sm->model, &sm->format, &ps, 0, g, a->attn_window,
-                                       dst->x + (size_t)dst->n * dim, label, &got);
-        }
-        if (rc == 0) { /* the first points[k] of them: the choice's cut of the last example */
-            got = PX_MIN(got, ch->points[k]);
-            for (int i = 0; i < got; i++) dst->y[dst->n + i] = label[i];
-            dst->n += got;
-        } else {
+        ProbePoints *dst = is_holdout(k, a->holdout) ? held : fit;
+        rc = a->states == STATES_POLICY ? probe_collect_on_policy(&pol_c, &ps, 0, ch->example[k], dst)
+                                        : collect_scheduled(&pc, sm, &ps, ch->example[k], ch->points[k], a, dst);
+        if (rc) {
             char msg[900];
             snprintf(msg, sizeof msg, "%s", px_error_message());
             px_error("%s: example %lld: %s", d->path, (long long)ch->example[k] + 1, msg);
         }
-        free(g);
-        free(label);
         pair_set_free(&ps);
         done++;
         if (w->rank == 0 && (runtime_now() - last > 5 || done == mine)) {
@@ -237,40 +287,76 @@ static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choi
                     (long long)mine, last - t0);
         }
     }
+    policy_collector_free(&pol_c);
     probe_collector_free(&pc);
     return rc;
+}
+
+/* --- the policy ------------------------------------------------------------------------------- */
+
+/* The default policy: the band of the schedule the model was trained with (band:A:B from
+ * "band:min_lag=A,max_lag=B,...", waitk:K's states from "waitk:k=K"), else band:1:3. */
+static void policy_of_schedule(const char *schedule, char *out, size_t cap) {
+    int lo = 1, hi = 3, k;
+    const char *p;
+    if (strncmp(schedule, "band", 4) == 0) {
+        if ((p = strstr(schedule, "min_lag="))) lo = atoi(p + 8);
+        if ((p = strstr(schedule, "max_lag="))) hi = atoi(p + 8);
+    } else if (strncmp(schedule, "waitk", 5) == 0 && (p = strstr(schedule, "k=")) && (k = atoi(p + 2)) >= 1) {
+        lo = hi = k;
+    }
+    if (lo < 1 || hi < lo) lo = 1, hi = 3;
+    snprintf(out, cap, "band:%d:%d", lo, hi);
+}
+
+/* band:A:B or a head spec for the runner. */
+static int parse_policy(const char *spec, const StreamModel *sm, ProbePolicy *pol, HeadSpec *head) {
+    int lo, hi, used = 0;
+    if (strncmp(spec, "band:", 5) == 0) {
+        if (sscanf(spec + 5, "%d:%d%n", &lo, &hi, &used) != 2 || spec[5 + used] || lo < 1 || hi < lo)
+            return px_error("--policy %s: expected band:A:B with 1 <= A <= B", spec);
+        pol->min_lag = lo;
+        pol->max_lag = hi;
+        return 0;
+    }
+    if (stream_model_head(sm, spec, head)) return -1;
+    pol->head = head;
+    pol->probe = sm->has_probe ? &sm->probe : NULL;
+    return 0;
 }
 
 /* --- fitting and measuring --------------------------------------------------------------------- */
 
 /* (x - mean) / scale in place, with the fit's statistics (for the held-out rows). */
-static void standardize_with(Rows *r, const double *mean, const double *scale) {
+static void standardize_with(ProbePoints *r, const double *mean, const double *scale) {
     for (int64_t i = 0; i < r->n; i++)
         for (int k = 0; k < r->dim; k++) r->x[i * r->dim + k] = (r->x[i * r->dim + k] - mean[k]) / scale[k];
 }
 
-/* Accuracy over all ranks of the rule score(x) >= cut, score = coef . [x; 1] (a logistic
- * probe's z >= 0, ridge's fitted value >= 0.5). */
-static int accuracy(const World *w, const Rows *r, const double *coef, double cut, double *acc) {
+static double score_of(const ProbePoints *r, int64_t i, const double *coef) {
+    double z = coef[r->dim];
+    for (int k = 0; k < r->dim; k++) z += coef[k] * r->x[i * r->dim + k];
+    return z;
+}
+
+/* Accuracy over all ranks of the rule score(x) >= cut for the agree label, score = coef . [x; 1]
+ * (a logistic probe's z >= 0, ridge's fitted value >= 0.5). */
+static int accuracy(const World *w, const ProbePoints *r, const double *coef, double cut, double *acc) {
     double counts[2] = {0, (double)r->n};
-    for (int64_t i = 0; i < r->n; i++) {
-        double z = coef[r->dim];
-        for (int k = 0; k < r->dim; k++) z += coef[k] * r->x[i * r->dim + k];
-        counts[0] += (z >= cut) == (r->y[i] > 0.5);
-    }
+    for (int64_t i = 0; i < r->n; i++) counts[0] += (score_of(r, i, coef) >= cut) == (r->agree[i] > 0.5);
     if (world_sum(w, counts, 2)) return -1;
     *acc = counts[1] > 0 ? counts[0] / counts[1] : NAN;
     return 0;
 }
 
-/* Mean negative log-likelihood over all ranks of the logistic probe coef on r. */
-static int log_loss(const World *w, const Rows *r, const double *coef, double *loss) {
+/* Mean negative log-likelihood (cross-entropy for a soft label y) over all ranks of the logistic
+ * probe coef on r. */
+static int log_loss(const World *w, const ProbePoints *r, const double *coef, double *loss) {
     double sums[2] = {0, (double)r->n};
     for (int64_t i = 0; i < r->n; i++) {
-        double z = coef[r->dim];
-        for (int k = 0; k < r->dim; k++) z += coef[k] * r->x[i * r->dim + k];
+        double z = score_of(r, i, coef);
         /* log(1 + e^z) - y z, without overflow */
-        sums[0] += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - (r->y[i] > 0.5 ? z : 0);
+        sums[0] += (z > 0 ? z + log1p(exp(-z)) : log1p(exp(z))) - r->y[i] * z;
     }
     if (world_sum(w, sums, 2)) return -1;
     *loss = sums[1] > 0 ? sums[0] / sums[1] : NAN;
@@ -278,7 +364,38 @@ static int log_loss(const World *w, const Rows *r, const double *coef, double *l
 }
 
 /* --lambda auto: the penalty whose logistic probe predicts the held-out points best. */
-static int choose_lambda(const World *w, const Rows *fit, const Rows *held, int dim, double *coef, double *best) {
+/* AUC over all ranks of the logistic probe's probability for the agree label: the chance that a
+ * random agreeing point scores above a random disagreeing one (ties count one half), from
+ * histograms of sigma(z) in AUC_BINS bins summed over the ranks — exact up to points that share
+ * a bin, which count as ties. */
+enum { AUC_BINS = 1 << 14 };
+static int held_auc(const World *w, const ProbePoints *r, const double *coef, double *auc) {
+    double *h = px_calloc(2 * AUC_BINS, sizeof *h, "AUC histogram"); /* [label][bin] */
+    if (world_agree(w, h ? 0 : -1)) {
+        free(h);
+        return -1;
+    }
+    for (int64_t i = 0; i < r->n; i++) {
+        double p = 1 / (1 + exp(-score_of(r, i, coef)));
+        int bin = (int)PX_MIN((double)(AUC_BINS - 1), floor(p * AUC_BINS));
+        h[(r->agree[i] > 0.5) * AUC_BINS + bin] += 1;
+    }
+    int rc = world_sum(w, h, 2 * AUC_BINS);
+    double below = 0, pairs = 0, wins = 0, n0 = 0, n1 = 0; /* negatives in the bins below */
+    for (int b = 0; rc == 0 && b < AUC_BINS; b++) {
+        wins += h[AUC_BINS + b] * (below + 0.5 * h[b]);
+        below += h[b];
+        n0 += h[b];
+        n1 += h[AUC_BINS + b];
+    }
+    pairs = n0 * n1;
+    *auc = pairs > 0 ? wins / pairs : NAN;
+    free(h);
+    return rc;
+}
+
+static int choose_lambda(const World *w, const ProbePoints *fit, const ProbePoints *held, int dim, double *coef,
+                         double *best) {
     static const double grid[] = {0.1, 1, 10, 100, 1000};
     double best_loss = INFINITY;
     *best = grid[0];
@@ -342,8 +459,11 @@ int cmd_probe(int argc, char **argv) {
     StreamModel sm;
     Dataset d = {0};
     Choice ch = {0};
-    Rows fit = {0}, held = {0};
+    ProbePoints fit = {0}, held = {0};
     Probe probe = {0};
+    HeadSpec policy_head;
+    ProbePolicy pol = {.seed = a.seed, .attn_window = a.attn_window, .label = a.label};
+    char policy[128], states[192];
     int status = 0, iters = 0, dim = 0;
     double *mean = NULL, *scale = NULL, *logit = NULL, *ridge = NULL;
     char tok_path[PX_PATH_MAX + 32];
@@ -352,12 +472,34 @@ int cmd_probe(int argc, char **argv) {
         snprintf(tok_path, sizeof tok_path, "%s/tokenizer.json", a.model_dir);
         rc = dataset_open(a.data, tok_path, sm.template_name, sm.model.cfg.max_seq_len, &d, NULL, NULL);
     }
-    if (rc == 0) rc = choose_examples(&d, a.seed, a.samples, &ch);
+    if (rc == 0 && a.states == STATES_POLICY) {
+        if (a.policy) snprintf(policy, sizeof policy, "%s", a.policy);
+        else policy_of_schedule(sm.schedule, policy, sizeof policy);
+        rc = parse_policy(policy, &sm, &pol, &policy_head);
+        snprintf(states, sizeof states, "on-policy %s", policy);
+    } else {
+        snprintf(states, sizeof states, "schedule random:k_min=1,k_max=3,mean_step=1 (teacher forcing)");
+    }
+    if (rc == 0) rc = choose_examples(&d, &a, &ch);
     if (world_agree(&w, rc)) goto fail;
     if (w.rank == 0)
-        fprintf(stderr, "proact probe: %lld decision points from %lld examples of %s on %d rank%s\n",
-                (long long)ch.total, (long long)ch.n, a.data, w.size, w.size == 1 ? "" : "s");
-    if (world_agree(&w, collect(&w, &sm, &d, &ch, &a, &fit, &held))) goto fail;
+        fprintf(stderr, "proact probe: %s points from %lld examples of %s on %d rank%s\n", states, (long long)ch.n,
+                a.data, w.size, w.size == 1 ? "" : "s");
+    if (world_agree(&w, collect(&w, &sm, &d, &ch, &a, &pol, &fit, &held))) goto fail;
+
+    /* a label that never varies leaves nothing to fit (the logistic weights would run off) */
+    double ysum[3] = {0, 0, (double)fit.n};
+    for (int64_t i = 0; i < fit.n; i++) ysum[0] += fit.y[i], ysum[1] += fit.y[i] * fit.y[i];
+    if (world_sum(&w, ysum, 3)) goto fail;
+    if (ysum[2] > 0 && ysum[1] / ysum[2] - (ysum[0] / ysum[2]) * (ysum[0] / ysum[2]) < 1e-12) {
+        if (w.rank == 0)
+            px_error(
+                "all %.0f points to fit have the label %s = %g: nothing to fit a probe to (more --samples, another "
+                "--policy or --states schedule)",
+                ysum[2], probe_label_name(a.label), ysum[0] / ysum[2]);
+        world_agree(&w, w.rank == 0 ? -1 : 0);
+        goto fail;
+    }
 
     dim = probe_feature_dim(sm.model.cfg.hidden_size);
     mean = px_calloc((size_t)dim, sizeof *mean, "probe");
@@ -374,12 +516,13 @@ int cmd_probe(int argc, char **argv) {
         goto fail;
     double fit_s = runtime_now() - t0;
 
-    /* points to fit and held out, and the label-1 points among each */
-    double counts[4] = {(double)fit.n, (double)held.n, 0, 0}, acc[6];
-    for (int64_t i = 0; i < fit.n; i++) counts[2] += fit.y[i];
-    for (int64_t i = 0; i < held.n; i++) counts[3] += held.y[i];
+    /* points to fit and held out, and the agreeing points among each */
+    double counts[4] = {(double)fit.n, (double)held.n, 0, 0}, acc[6], auc = NAN;
+    for (int64_t i = 0; i < fit.n; i++) counts[2] += fit.agree[i];
+    for (int64_t i = 0; i < held.n; i++) counts[3] += held.agree[i];
     if (world_sum(&w, counts, 4) || accuracy(&w, &fit, logit, 0, &acc[0]) || accuracy(&w, &held, logit, 0, &acc[1]) ||
-        accuracy(&w, &fit, ridge, 0.5, &acc[2]) || accuracy(&w, &held, ridge, 0.5, &acc[3]))
+        accuracy(&w, &fit, ridge, 0.5, &acc[2]) || accuracy(&w, &held, ridge, 0.5, &acc[3]) ||
+        held_auc(&w, &held, logit, &auc))
         goto fail;
     /* the baseline: always answer the label that is most frequent in the fitted points */
     const double rate = counts[2] / counts[0], held_rate = counts[1] > 0 ? counts[3] / counts[1] : NAN;
@@ -390,6 +533,9 @@ int cmd_probe(int argc, char **argv) {
         const char *dir = a.out_dir ? a.out_dir : a.model_dir;
         ProbeFitInfo info = {.method = "logistic regression (IRLS, ScaLAPACK)",
                              .data = a.data,
+                             .states = states,
+                             .label = probe_label_name(a.label),
+                             .holdout_auc = auc,
                              .samples = (int64_t)counts[0],
                              .holdout = (int64_t)counts[1],
                              .lambda = a.lambda,
@@ -411,7 +557,8 @@ int cmd_probe(int argc, char **argv) {
                                          "always the majority label"};
             printf("probe fitted on %lld decision points (%lld held out), %d rank%s, lambda %g, ScaLAPACK %.2f s\n",
                    (long long)counts[0], (long long)counts[1], w.size, w.size == 1 ? "" : "s", a.lambda, fit_s);
-            printf("  label = 1 (student's next token already the teacher's): %.1f%% of the points\n", 100 * rate);
+            printf("  points: %s; fitted to the label '%s'\n", states, probe_label_name(a.label));
+            printf("  agree = 1 (student's next token already the teacher's): %.1f%% of the points\n", 100 * rate);
             printf("  %-34s %9s %9s\n", "accuracy", "train", "held out");
             for (int r = 0; r < 3; r++) {
                 char held_pct[32];
@@ -419,6 +566,7 @@ int cmd_probe(int argc, char **argv) {
                 else snprintf(held_pct, sizeof held_pct, "-");
                 printf("  %-34s %8.1f%% %9s\n", rows[r], 100 * acc[2 * r], held_pct);
             }
+            if (isfinite(auc)) printf("  held-out AUC of the probe for agree: %.3f\n", auc);
             printf("wrote the probe into %s/proact.json: use --head probe:P (P = the WRITE probability, e.g. 0.5)\n",
                    dir);
         }
@@ -433,10 +581,8 @@ done:
     free(scale);
     free(logit);
     free(ridge);
-    free(fit.x);
-    free(fit.y);
-    free(held.x);
-    free(held.y);
+    probe_points_free(&fit);
+    probe_points_free(&held);
     free(ch.example);
     free(ch.points);
     dataset_free(&d);

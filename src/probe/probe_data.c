@@ -30,9 +30,8 @@ static int argmax(const float *z, int n) {
     return best;
 }
 
-/* prompt, source words, src_end: one run through a cache's source side */
-static int encode_source(const Model *m, KvCache *c, DecodeScratch *sc, const TemplatePieces *tp, const int *src,
-                         int ns) {
+int probe_encode_source(const Model *m, KvCache *c, DecodeScratch *sc, const TemplatePieces *tp, const int *src,
+                        int ns) {
     kv_cache_reset(c);
     return decode_forward(m, c, sc, tp->prompt.ids, tp->prompt.n, DECODE_SOURCE, 0, 0, 0) ||
                    decode_forward(m, c, sc, src, ns, DECODE_SOURCE, 0, 0, 0) ||
@@ -53,7 +52,8 @@ int probe_collect_example(ProbeCollector *pc, const Model *m, const StreamFormat
         if (g[j] < 1 || g[j] > n + 1 || (j > 0 && g[j] < g[j - 1]))
             return px_error("example %lld: read schedule g(%d) = %d is not monotone in 1..%d",
                             (long long)(s->first + e), j + 1, g[j], n + 1);
-    if (encode_source(m, &pc->student, &pc->ss, tp, src, ns) || encode_source(m, &pc->teacher, &pc->ts, tp, src, ns))
+    if (probe_encode_source(m, &pc->student, &pc->ss, tp, src, ns) ||
+        probe_encode_source(m, &pc->teacher, &pc->ts, tp, src, ns))
         return -1;
     for (int j = 1; j <= mw; j++) {
         const int gj = g[j - 1], vis = gj > n ? S : tp->prompt.n + src_ends[gj - 1];
@@ -73,6 +73,7 @@ int probe_collect_example(ProbeCollector *pc, const Model *m, const StreamFormat
         if (gj <= n) { /* the source is not finished: a real decision */
             Cues c;
             decode_cues(m, &pc->ss, attn_window, NULL, 0, NULL, 0, &c);
+            cues_set_position(&c, gj, j);
             probe_features(&c, d, feat + (size_t)*n_points * (size_t)probe_feature_dim(d));
             label[*n_points] = argmax(pc->ss.logits, V) == argmax(pc->ts.logits, V);
             (*n_points)++;

@@ -9,7 +9,8 @@
  *                pending row refed with g(j) words) — so the features have the distribution the
  *                probe:P head will see;
  *   teacher row  the same row with the whole source visible to every target row;
- *   features     [h (hidden_size); H; pmax; A_front]   (probe_features.h: the head's own list and order)
+ *   features     [h (hidden_size); H; pmax; A_front; read; lag]   (probe_features.h: the head's
+ *                own list and order)
  *   label        1 if argmax(student logits) == argmax(teacher logits), else 0.
  * The target is the reference (teacher forcing), as in training. */
 #ifndef PROACT_PROBE_DATA_H
@@ -24,6 +25,10 @@ typedef struct {
     KvCache student, teacher;
     DecodeScratch ss, ts;
 } ProbeCollector;
+
+/* Resets cache c and runs prompt, the source tokens src[0..ns) and src_end through its source side. */
+int probe_encode_source(const Model *m, KvCache *c, DecodeScratch *sc, const TemplatePieces *tp, const int *src,
+                        int ns);
 
 int probe_collector_init(ProbeCollector *pc, const Model *m);
 void probe_collector_free(ProbeCollector *pc);

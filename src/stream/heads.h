@@ -4,7 +4,7 @@
  *   entropy:TAU      WRITE if the next-token entropy H (nats) <= TAU
  *   maxprob:P        WRITE if the largest next-token probability >= P
  *   attn:W:TAU       READ if the attention mass on the newest W source tokens > TAU
- *   probe:P          WRITE if sigmoid(w . standardize([h; H; pmax; A_front]) + b) >= P
+ *   probe:P          WRITE if sigmoid(w . standardize(x) + b) >= P, x = probe_features.h's list
  *   waitk:K          WRITE target word j once min(K + j - 1, n + 1) source units are read
  *   chunk:C          read C words, write C words: g(j) = min(C * ceil(j / C), n + 1)
  *   offline          read everything first
@@ -36,12 +36,22 @@ typedef struct {
     float maxprob;       /* pmax */
     float attn_front;    /* mass on the newest w source tokens, mean over the chosen layers and heads */
     const float *hidden; /* [d] final hidden state (after the final norm) */
+    /* where the stream is (cues_set_position): source units read, target words written before
+     * the decision, and their difference, the lag (wait-k states have lag k) */
+    float words_read, words_written, lag;
 } Cues;
+
+/* The position cues of the decision on target word j (1-based) with `units_read` source units read. */
+static inline void cues_set_position(Cues *c, int units_read, int word_index) {
+    c->words_read = (float)units_read;
+    c->words_written = (float)(word_index - 1);
+    c->lag = (float)(units_read - (word_index - 1));
+}
 
 /* w of A_front (newest source tokens) when neither the head (attn:W) nor the probe sets it. */
 #define CUE_ATTN_WINDOW_DEFAULT 4
 
-/* A linear probe over x = [h; H; pmax; A_front] (dim = probe_feature_dim(d): the list and its order are
+/* A linear probe over x = [h; H; pmax; A_front; read; lag] (dim = probe_feature_dim(d): the list and its order are
  * probe_features.h's), standardized feature-wise. */
 typedef struct {
     int dim;

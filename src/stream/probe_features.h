@@ -1,6 +1,9 @@
 /* probe_features.h — the probe head's feature vector, defined once (docs/design.md §2.5):
  *
- *   x = [h; entropy; maxprob; attn_front]
+ *   x = [h; entropy; maxprob; attn_front; words_read; lag]
+ *
+ * (words_read and lag = words read - target words written place the decision in the stream; the
+ * words written are their difference, so a third column would make the fit singular.)
  *
  * h is the decision row's final hidden state (hidden_size numbers), then the extra cues of
  * PROBE_EXTRA_FEATURE_TABLE in its order. The head (probe_score), the runner's check of a probe, the
@@ -13,16 +16,18 @@
 #include "src/stream/heads.h"
 
 /* X(enumerator, name, Cues field) for each cue after h, in the feature vector's order. */
-#define PROBE_EXTRA_FEATURE_TABLE(X)                                    \
-    X(PROBE_FEATURE_ENTROPY, "entropy", entropy)          /* H, nats */ \
-    X(PROBE_FEATURE_MAXPROB, "maxprob", maxprob)          /* pmax */    \
-    X(PROBE_FEATURE_ATTN_FRONT, "attn_front", attn_front) /* A_front */
+#define PROBE_EXTRA_FEATURE_TABLE(X)                                              \
+    X(PROBE_FEATURE_ENTROPY, "entropy", entropy)          /* H, nats */           \
+    X(PROBE_FEATURE_MAXPROB, "maxprob", maxprob)          /* pmax */              \
+    X(PROBE_FEATURE_ATTN_FRONT, "attn_front", attn_front) /* A_front */           \
+    X(PROBE_FEATURE_WORDS_READ, "words_read", words_read) /* source units read */ \
+    X(PROBE_FEATURE_LAG, "lag", lag)                      /* read - written (written itself would be collinear) */
 
 #define PROBE_FEATURE_ENUM_(id, name, field) id,
 typedef enum { PROBE_EXTRA_FEATURE_TABLE(PROBE_FEATURE_ENUM_) PROBE_EXTRA_FEATURES } ProbeExtraFeature;
 #undef PROBE_FEATURE_ENUM_
 
-/* The whole list as text, "hidden,entropy,maxprob,attn_front" (messages, docs' "features"). */
+/* The whole list as text, "hidden,entropy,maxprob,attn_front,words_read,lag" (messages, docs' "features"). */
 #define PROBE_FEATURE_NAME_(id, name, field) "," name
 #define PROBE_FEATURE_LIST ("hidden" PROBE_EXTRA_FEATURE_TABLE(PROBE_FEATURE_NAME_))
 

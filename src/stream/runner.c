@@ -287,6 +287,7 @@ static void compute_cues(Runner *r) {
                                                                                         : r->opt.attn_window;
     decode_cues(r->m, &r->sc, w, r->opt.attn_layers, r->opt.n_attn_layers, r->opt.attn_heads, r->opt.n_attn_heads,
                 &r->cues);
+    cues_set_position(&r->cues, r->words_read + r->end_read, r->words_written + 1);
 }
 
 /* Feeds target tokens that see the whole source read so far; the last row's logits and cues
@@ -315,7 +316,8 @@ static void trace(Runner *r, int write, const char *reason) {
                         .src_tokens = r->kv.src.len,
                         .tgt_tokens = r->kv.tgt.len,
                         .next_token = r->next_token,
-                        .cues = r->cues};
+                        .cues = r->cues,
+                        .logits = r->sc.logits};
     r->opt.trace(r->opt.trace_ctx, &d);
 }
 
@@ -395,13 +397,14 @@ int runner_step(Runner *r, RunnerWord *out) {
         const int source_done = r->end_read;
         HeadState st = {
             .word_index = r->words_written + 1, .units_read = r->words_read + r->end_read, .source_done = source_done};
-        int write = head_decide(&r->head, r->probe, &r->cues, &st);
-        const char *reason = source_done ? "source finished" : "head";
+        const int by_policy = r->opt.policy && !source_done;
+        int write = by_policy ? r->opt.policy(r->opt.policy_ctx, &st) : head_decide(&r->head, r->probe, &r->cues, &st);
+        const char *reason = source_done ? "source finished" : by_policy ? "policy" : "head";
         int suppress_end = 0;
         if (write && !source_done && r->next_token == r->tgt_end0) {
             /* the model would end the output, but more source is coming: an adaptive head reads
              * on; a schedule (fixed heads, the max-lag ceiling) writes the best other token */
-            if (head_forced_write(&r->head, &st)) {
+            if (by_policy || head_forced_write(&r->head, &st)) {
                 reason = "schedule, end suppressed";
                 suppress_end = 1;
             } else {

@@ -53,20 +53,26 @@ typedef struct {
     const DecodeWeights *weights; /* the matrices decoding reads, made from the runner's model
                                        (decode_weights.h; NULL: the model's fp32, the default) */
     int kv_bf16;                  /* 1: the KV cache holds bf16 (attention math stays fp32) */
+    /* If set, replaces the head's rule (not its floor or ceiling: set none on the head): 1 = WRITE.
+     * A WRITE it gives counts as owed to a schedule (a predicted end is suppressed), as a fixed head's.
+     * `proact probe` drives the runner with a random policy this way to collect the states it visits. */
+    int (*policy)(void *ctx, const HeadState *st);
+    void *policy_ctx;
 } RunnerOptions;
 
 void runner_options_default(RunnerOptions *o);
 
 /* One READ/WRITE decision, for --trace and the tests. */
 struct RunnerDecision {
-    int write;          /* 1 WRITE, 0 READ */
-    const char *reason; /* "head", "source finished", "end predicted early", "no more source", "lag floor", ... */
-    int word_index;     /* j, 1-based: the word being decided */
-    int units_read;     /* source units read when deciding */
-    int src_tokens;     /* source tokens in the cache (all visible to the decision row) */
-    int tgt_tokens;     /* target tokens fed, the decision row being the last */
-    int next_token;     /* the token the decision row predicts */
-    Cues cues;          /* valid during the callback */
+    int write;           /* 1 WRITE, 0 READ */
+    const char *reason;  /* "head", "source finished", "end predicted early", "no more source", "lag floor", ... */
+    int word_index;      /* j, 1-based: the word being decided */
+    int units_read;      /* source units read when deciding */
+    int src_tokens;      /* source tokens in the cache (all visible to the decision row) */
+    int tgt_tokens;      /* target tokens fed, the decision row being the last */
+    int next_token;      /* the token the decision row predicts */
+    Cues cues;           /* valid during the callback */
+    const float *logits; /* [vocab] the decision row's next-token logits, valid during the callback */
 };
 
 /* One written target word. */

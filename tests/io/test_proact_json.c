@@ -91,6 +91,9 @@ static void assert_proact_json_equal(const ProactJson *a, const ProactJson *b) {
         const ProbeFitInfo *f = &a->fit, *g = &b->fit;
         assert_string_or_null_equal(f->method, g->method);
         assert_string_or_null_equal(f->data, g->data);
+        assert_string_or_null_equal(f->states, g->states);
+        assert_string_or_null_equal(f->label, g->label);
+        assert_same(f->holdout_auc, g->holdout_auc);
         assert_int_equal(f->samples, g->samples);
         assert_int_equal(f->holdout, g->holdout);
         assert_same(f->lambda, g->lambda);
@@ -120,9 +123,9 @@ static void trained_file(ProactJson *pj) {
 
 /* a probe over a model of hidden size 4, and how it was fitted */
 enum { HIDDEN = 4, DIM = HIDDEN + PROBE_EXTRA_FEATURES };
-static float probe_w[DIM] = {0.1f, -2.5f, 3.14159274f, 1e-8f, 7.0f, -0.333333343f, 0.5f};
-static float probe_mean[DIM] = {0, 1, 2, 3, 4.25f, 0.999f, 1e3f};
-static float probe_scale[DIM] = {1, 2, 0.5f, 1e-3f, 3, 0.125f, 7.5f};
+static float probe_w[DIM] = {0.1f, -2.5f, 3.14159274f, 1e-8f, 7.0f, -0.333333343f, 0.5f, 2.0f, -1.25f};
+static float probe_mean[DIM] = {0, 1, 2, 3, 4.25f, 0.999f, 1e3f, 5.5f, 1.0f};
+static float probe_scale[DIM] = {1, 2, 0.5f, 1e-3f, 3, 0.125f, 7.5f, 4.0f, 1.5f};
 
 static void with_probe(ProactJson *pj) {
     assert_int_equal(DIM, probe_feature_dim(HIDDEN));
@@ -132,6 +135,9 @@ static void with_probe(ProactJson *pj) {
     pj->has_fit = 1;
     pj->fit = (ProbeFitInfo){.method = "logistic regression (IRLS, ScaLAPACK)",
                              .data = "data/train.h5",
+                             .states = "on-policy band:1:3",
+                             .label = "p-teacher",
+                             .holdout_auc = 0.71875,
                              .samples = 3200,
                              .holdout = 800,
                              .lambda = 10,
@@ -230,8 +236,12 @@ static void test_check_against_the_model(void **state) {
     expect_message("template_tokens.prompt[1] is not a token id of the model (vocabulary 17)");
     expect_message(t.path);
     assert_int_equal(proact_json_check(t.path, &r, 18, HIDDEN + 1), -1);
-    expect_message("probe.weights, mean and scale must have 8 numbers each");
+    expect_message("probe.weights, mean and scale must have 10 numbers each");
     expect_message(PROBE_FEATURE_LIST);
+    /* a probe of the older list (3 extra features): said so, with the way out */
+    assert_int_equal(proact_json_check(t.path, &r, 18, DIM - 3), -1);
+    expect_message("features of an older proact (hidden,entropy,maxprob,attn_front)");
+    expect_message("fit it again with proact probe");
     proact_json_free(&r);
     temp_dir_remove(&t);
 }

@@ -1,5 +1,8 @@
 # proact probe: features and self-labels on all ranks, ridge + logistic fits with ScaLAPACK, the
-# probe written into proact.json so that probe:P works. 1 and 2 ranks fit the same probe.
+# probe written into proact.json so that probe:P works. 1 and 2 ranks fit the same probe, under the
+# training schedule (teacher forcing) and on-policy (the runner's own states, a graded label).
+# (This tiny model's own words always agree with its teacher's: on-policy with the agree label it
+# has nothing to fit, which is an error naming the label.)
 # (The ScaLAPACK solves themselves are checked against LAPACK in tests/mpi/test_dist_fit.c.)
 # Uses the tiny trained model of make_stream_model.sh (PROACT_STREAM_MODEL).
 source "$(dirname "$0")/lib.sh"
@@ -12,8 +15,10 @@ probe_np() { # probe_np NP OUT [extra args]
   timeout 600 mpirun -np "$np" --oversubscribe "$PROACT" probe --model "$MODEL" --data "$DATA" --samples 600 \
     -o "$out" "$@" >"$out.stdout" 2>"$out.stderr" || { cat "$out.stderr"; return 1; }
 }
-check "probe on 1 rank" probe_np 1 "$WORK/p1"
-check "probe on 2 ranks" probe_np 2 "$WORK/p2"
+check "probe on 1 rank" probe_np 1 "$WORK/p1" --states schedule
+check "probe on 2 ranks" probe_np 2 "$WORK/p2" --states schedule
+check "on-policy probe on 1 rank" probe_np 1 "$WORK/q1" --label p-teacher
+check "on-policy probe on 2 ranks" probe_np 2 "$WORK/q2" --label p-teacher --policy band:1:3
 
 check "the probe in proact.json: shapes, fit report, same on 1 and 2 ranks" "$PYTHON" - "$WORK/p1" "$WORK/p2" "$MODEL" <<'PY'
 import json, sys
@@ -22,7 +27,7 @@ assert "probe" not in model, "the source model must stay without a probe (-o wri
 hidden = json.load(open(f"{sys.argv[3]}/config.json"))["hidden_size"]
 pa, pb = a["probe"], b["probe"]
 for k in ["weights", "mean", "scale"]:
-    assert len(pa[k]) == len(pb[k]) == hidden + 3, k
+    assert len(pa[k]) == len(pb[k]) == hidden + 5, k
     worst = max(abs(x - y) / max(1.0, abs(y)) for x, y in zip(pa[k], pb[k]))
     assert worst < 1e-5, (k, worst)
 assert abs(pa["bias"] - pb["bias"]) < 1e-5
@@ -40,7 +45,27 @@ assert pb["fit"]["ranks"] == 2 and f["ranks"] == 1
 assert f["lambda"] in (0.1, 1, 10, 100, 1000), f  # --lambda auto chose one of its grid
 for k in ["samples", "holdout", "positive_rate", "train_accuracy", "holdout_accuracy"]:
     assert abs(f[k] - pb["fit"][k]) < 1e-9, (k, f[k], pb["fit"][k])
+assert f["states"].startswith("schedule random") and f["label"] == "agree", f
+assert 0 <= f["holdout_auc"] <= 1, f
 PY
+check "on-policy: the same points and probe on 1 and 2 ranks, band 1..3 recorded, graded label" \
+  "$PYTHON" - "$WORK/q1" "$WORK/q2" <<'PY'
+import json, sys
+a, b = (json.load(open(f"{d}/proact.json"))["probe"] for d in sys.argv[1:3])
+fa, fb = a["fit"], b["fit"]
+assert fa["states"] == fb["states"] == "on-policy band:1:3", (fa, fb)
+assert fa["label"] == "p-teacher", fa
+assert fa["samples"] == fb["samples"] and fa["holdout"] == fb["holdout"], (fa, fb)
+for k in ["weights", "mean", "scale"]:
+    worst = max(abs(x - y) / max(1.0, abs(y)) for x, y in zip(a[k], b[k]))
+    assert worst < 1e-5, (k, worst)
+PY
+expect_fail "on-policy with a label that never varies" "nothing to fit" \
+  "$PROACT" probe --model "$MODEL" --data "$DATA" --samples 300 -o "$WORK/x"
+expect_fail "a graded label needs on-policy points" "--states policy" \
+  "$PROACT" probe --model "$MODEL" --data "$DATA" --states schedule --label kl -o "$WORK/x"
+expect_fail "a bad band" "band:A:B" "$PROACT" probe --model "$MODEL" --data "$DATA" --policy band:3:1 -o "$WORK/x"
+
 check "the report names the fits and the accuracies" grep -q "logistic (IRLS)" "$WORK/p1.stdout"
 
 # the probed model streams with probe:P; P = 0 always writes, as maxprob:0 does (both adaptive heads)
@@ -68,7 +93,7 @@ check "proact eval with the probe head" test -s "$WORK/ev/probe_0.5/instances.lo
 
 # in place (no -o): the model directory itself gets the probe
 cp -r "$MODEL" "$WORK/inplace"
-"$PROACT" probe --model "$WORK/inplace" --data "$DATA" --samples 100 >/dev/null 2>&1
+"$PROACT" probe --model "$WORK/inplace" --data "$DATA" --samples 100 --states schedule >/dev/null 2>&1
 check "without -o the probe goes into the model's own proact.json" grep -q '"probe"' "$WORK/inplace/proact.json"
 
 expect_fail "probe:0.5 on a model without a probe" "needs a probe" "$PROACT" run --model "$MODEL" --head probe:0.5

@@ -18,7 +18,7 @@ LIMIT=60 # seconds the whole mpirun may take
 probe_fault() {
   local fault="$1" name="$2"; shift 2
   PROACT_FAULT="$fault" timeout "$LIMIT" mpirun -np 2 --oversubscribe "$PROACT" probe --model "$MODEL" --data "$DATA" \
-    --samples 600 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+    --samples 600 --label p-teacher "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   PID=$!
   T0=$(date +%s.%N)
 }

@@ -106,8 +106,8 @@ cp -r "$MODEL" "$WORK/probe_model"
 "$PYTHON" - "$WORK/probe_model/proact.json" "$MODEL/config.json" <<'PY'
 import json, sys
 pj, cfg = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
-dim = cfg["hidden_size"] + 3
-pj["probe"] = {"features": "hidden,entropy,maxprob,attn_front", "attn_window": 4, "bias": -30.0,
+dim = cfg["hidden_size"] + 5
+pj["probe"] = {"features": "hidden,entropy,maxprob,attn_front,words_read,lag", "attn_window": 4, "bias": -30.0,
                "weights": [0.0] * dim, "mean": [0.0] * dim, "scale": [1.0] * dim}
 json.dump(pj, open(sys.argv[1], "w"))
 PY
