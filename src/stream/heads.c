@@ -11,8 +11,10 @@
 #include "src/stream/probe_features.h"
 
 const char *head_spec_help(void) {
-    return "entropy:TAU, maxprob:P, attn:W:TAU, probe:P, waitk:K, chunk:C, offline "
-           "(optionally followed by /min-lag=L and /max-lag=L)";
+    return "entropy:TAU, maxprob:P, attn:W:TAU, probe:P, waitk:K, chunk:C, offline, each optionally "
+           "followed by /min-lag=L (a floor: target word j is never written before L+j-1 source words are "
+           "read) and /max-lag=L (a ceiling: it is written once L+j-1 are read), e.g. "
+           "probe:0.7/min-lag=1/max-lag=3";
 }
 
 static int parse_float(const char *s, float *out) {
