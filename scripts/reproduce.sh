@@ -1,96 +1,191 @@
 #!/usr/bin/env bash
-# The reproduction study of docs/results.md, within a budget that fits one 2-core machine.
-# For each corpus (LibreOffice help en->de with its test module held out, then Ding en->de):
-#   1. a byte-level BPE tokenizer learned on the training pairs, token shards of train/valid/test;
-#   2. the `small` model trained four ways on 2 MPI ranks, same data, steps and seed:
-#        a  ProactiveLLM        random monotone schedules + synchronized self-distillation (lambda 1)
-#        b  masking only        random schedules, lambda 0
-#        c  wait-k baseline     trained on wait-3 schedules, lambda 0
-#        d  offline             the full source (schedule full), lambda 0
-#   3. each exported, its probe head fitted (proact probe), and every decision head of a sweep
-#      evaluated on the first LIMIT test pairs (proact eval: BLEU, chrF, AL, LAAL, ...);
-#   4. scripts/reproduce_report.py: the tables, the plots, the headline and paired bootstrap
-#      intervals of the key BLEU differences -> OUT/report.md.
-# Usage: scripts/reproduce.sh [--steps N] [--limit N] [--corpora "libreoffice-en-de ding-en-de"]
-#                             [--out DIR] [--ranks N]
-# Each finished step is kept: a second run continues where the first stopped.
+# The reproduction study of docs/results.md: does ProactiveLLM training let adaptive decision heads
+# beat wait-k? Run locally (every unit in turn) or as a Slurm job array (slurm/study.sh).
+#
+# Per corpus (LibreOffice help en->de with its test module held out, Ding en->de):
+#   a byte-level BPE tokenizer learned on the training pairs; token shards of train/valid/test.
+# Per unit = (corpus, variant, seed), the `small` model trained on 2 MPI ranks, same data and steps:
+#   a  ProactiveLLM     random monotone schedules + synchronized self-distillation (lambda 1)
+#   b  masking only     random schedules, lambda 0 (the teacher copy still trained, alpha 1)
+#   c  wait-k baseline  wait-3 schedules, student loss only (no teacher copy: as baseline systems train)
+#   d  offline          the full source, student loss only
+#   e  ProactiveLLM     the band schedule (lag 1..3, 10% full rows) + self-distillation
+# then: export; the probe head fitted on-policy (a, b, c, e); `proact diagnose` on validation pairs
+# (student-teacher gap per lag, the cues' AUC and quantiles); threshold grids of the adaptive heads
+# from those validation quantiles (scripts/study/heads.py); evaluation of every head on the first
+# VALID_LIMIT validation pairs (to choose policies) and on ALL test pairs.
+# Finally scripts/reproduce_report.py: frontiers, BLEU at fixed LAAL, LAAL at equal BLEU with
+# bootstrap CIs over sentences and seeds -> OUT/summary.json and OUT/report.md.
+#
+# Usage: scripts/reproduce.sh [--out DIR] [--corpora "libreoffice-en-de ding-en-de"]
+#          [--variants "a b c d e"] [--seeds "1 2 3"] [--epochs E] [--ranks N] [--valid-limit N]
+#          [--config FILE] [--data-root DIR] [--vocab N] [--probe-samples N] [--probe-label L]
+#          [--bootstrap N] [--unit I | --list-units | --prepare | --report]
+#   defaults: runs/reproduce, both corpora, all variants, seeds 1 2 3, 2 epochs (batch 16), 2 ranks,
+#   300 validation pairs, configs/small.ini, data/ (scripts/fetch-data.sh), vocabulary 4000,
+#   4000 probe points, probe label agree, 1000 bootstrap replicates
+#   --unit I      run only the I-th unit (0-based, in --list-units order: seed, corpus, variant)
+#   --prepare     only the tokenizers and shards;  --report  only the report of what is there
+# Every finished stage leaves its output and is skipped on the next run: an interrupted study
+# continues where it stopped (training itself resumes from its last checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=1200 LIMIT=200 RANKS=2 VOCAB=4000 MAX_TOKENS=64 PROBE_SAMPLES=3000
-CORPORA="libreoffice-en-de ding-en-de" OUT=runs/reproduce
+OUT=runs/reproduce CORPORA="libreoffice-en-de ding-en-de" VARIANTS="a b c d e" SEEDS="1 2 3"
+EPOCHS=2 RANKS=2 VALID_LIMIT=300 VOCAB=4000 MAX_TOKENS=64 PROBE_SAMPLES=4000 BATCH=16 PROBE_LABEL=agree
+CONFIG=configs/small.ini DATA=data BOOTSTRAP=1000 UNIT='' MODE=all
 while [ $# -gt 0 ]; do
   case "$1" in
-    --steps) STEPS=$2 ;;
-    --limit) LIMIT=$2 ;;
-    --corpora) CORPORA=$2 ;;
     --out) OUT=$2 ;;
+    --corpora) CORPORA=$2 ;;
+    --variants) VARIANTS=$2 ;;
+    --seeds) SEEDS=$2 ;;
+    --epochs) EPOCHS=$2 ;;
     --ranks) RANKS=$2 ;;
+    --valid-limit) VALID_LIMIT=$2 ;;
+    --config) CONFIG=$2 ;;
+    --data-root) DATA=$2 ;;
+    --vocab) VOCAB=$2 ;;
+    --probe-samples) PROBE_SAMPLES=$2 ;;
+    --probe-label) PROBE_LABEL=$2 ;;
+    --bootstrap) BOOTSTRAP=$2 ;;
+    --unit) UNIT=$2 MODE=unit ;;
+    --list-units) MODE=list; shift; continue ;;
+    --prepare) MODE=prepare; shift; continue ;;
+    --report) MODE=report; shift; continue ;;
     *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
   esac
   shift 2
 done
-# The heads of the sweep, earliest to latest within each kind (entropy and attn write sooner with a
-# larger threshold, probe and maxprob with a smaller one).
-HEADS=waitk:1,waitk:2,waitk:3,waitk:5,waitk:7,waitk:9
-HEADS+=,entropy:1,entropy:2,entropy:3,entropy:4,entropy:5
-HEADS+=,attn:4:0.1,attn:4:0.2,attn:4:0.3,attn:4:0.5
-HEADS+=,probe:0.5,probe:0.7,probe:0.8,probe:0.9,probe:0.95
-HEADS+=,offline
 declare -A VARIANT=(
   [a]="--set stream.schedule=random --set spsd.lambda=1"
   [b]="--set stream.schedule=random --set spsd.lambda=0"
-  [c]="--set stream.schedule=waitk --set stream.k=3 --set spsd.lambda=0"
-  [d]="--set stream.schedule=full --set spsd.lambda=0"
+  [c]="--set stream.schedule=waitk --set stream.k=3 --set spsd.lambda=0 --set spsd.teacher=off"
+  [d]="--set stream.schedule=full --set spsd.lambda=0 --set spsd.teacher=off"
+  [e]="--set stream.schedule=band --set stream.min_lag=1 --set stream.max_lag=3 --set stream.p_full=0.1 --set spsd.lambda=1"
 )
+UNITS=()
+for s in $SEEDS; do for c in $CORPORA; do for v in $VARIANTS; do UNITS+=("$c $v $s"); done; done; done
+if [ "$MODE" = list ]; then
+  for i in "${!UNITS[@]}"; do echo "$i ${UNITS[$i]}"; done
+  exit 0
+fi
+
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-MPIRUN=(mpirun -np "$RANKS" --oversubscribe)
-
-./scripts/install-deps.sh >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target proact_bin >/dev/null
-P=$PWD/build/proact
-for corpus in $CORPORA; do
-  [ -f "data/$corpus/train.tsv" ] || ./scripts/fetch-data.sh
-done
-mkdir -p "$OUT"
+if [ -n "${SLURM_JOB_ID:-}" ]; then MPIRUN=(srun --mpi="${PROACT_SRUN_MPI:-pmix}" -n "$RANKS")
+else MPIRUN=(mpirun -np "$RANKS" --oversubscribe); fi
+P=${PROACT:-$PWD/build/proact}
+PY=/usr/bin/python3
 log() { echo "[$(date +%H:%M:%S)] $*"; }
-t_start=$(date +%s)
+if [ -z "${PROACT:-}" ] && [ -z "${SLURM_JOB_ID:-}" ]; then
+  ./scripts/install-deps.sh >/dev/null
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build build -j"$(nproc)" --target proact_bin >/dev/null
+fi
+mkdir -p "$OUT"
 
-for corpus in $CORPORA; do
-  C=$OUT/$corpus
+# prepare CORPUS: tokenizer and shards, once (a lock keeps parallel array tasks from racing)
+prepare() {
+  local corpus=$1 C=$OUT/$1
   mkdir -p "$C"
+  [ -f "$DATA/$corpus/train.tsv" ] || [ "$DATA" != data ] || ./scripts/fetch-data.sh
+  exec 9>"$C/.prepare.lock"
+  flock 9
   if [ ! -f "$C/test.h5" ]; then
     log "$corpus: tokenizer ($VOCAB) and shards (pairs of at most $MAX_TOKENS tokens a side)"
-    "$P" tokenizer train --vocab-size "$VOCAB" -o "$C/tokenizer.json" "data/$corpus/train.tsv" >"$C/tokenizer.log" 2>&1
-    for split in train valid test; do
-      "$P" prepare --input "data/$corpus/$split.tsv" --tokenizer "$C/tokenizer.json" --max-tokens "$MAX_TOKENS" \
-        -o "$C/$split.h5" >"$C/prepare-$split.log" 2>&1
+    "$P" tokenizer train --vocab-size "$VOCAB" -o "$C/tokenizer.json" "$DATA/$corpus/train.tsv" >"$C/tokenizer.log" 2>&1
+    for split in valid train test; do
+      "$P" prepare --input "$DATA/$corpus/$split.tsv" --tokenizer "$C/tokenizer.json" --max-tokens "$MAX_TOKENS" \
+        -o "$C/$split.h5.tmp" >"$C/prepare-$split.log" 2>&1
+      mv "$C/$split.h5.tmp" "$C/$split.h5"
     done
   fi
-  vocab=$(/usr/bin/python3 -c "import json, sys; t = json.load(open(sys.argv[1]))
+  flock -u 9
+}
+
+# unit CORPUS VARIANT SEED: every stage not done yet
+unit() {
+  local corpus=$1 v=$2 seed=$3 C=$OUT/$1
+  local U=$C/$v/seed$seed
+  mkdir -p "$U"
+  prepare "$corpus"
+  local vocab pairs steps
+  vocab=$("$PY" -c "import json, sys; t = json.load(open(sys.argv[1]))
 print(1 + max(list(t['model']['vocab'].values()) + [a['id'] for a in t.get('added_tokens', [])]))" "$C/tokenizer.json")
-  for v in a b c d; do
-    R=$C/$v
-    if [ ! -f "$R/model/model.safetensors" ]; then
-      log "$corpus/$v: train $STEPS steps on $RANKS ranks (${VARIANT[$v]})"
-      rm -rf "$R"
+  pairs=$(wc -l <"$DATA/$corpus/train.tsv")
+  steps=$("$PY" -c "import math, sys; print(math.ceil(float(sys.argv[1]) * int(sys.argv[2]) / int(sys.argv[3])))" \
+    "$EPOCHS" "$pairs" "$BATCH")
+  if [ ! -f "$U/run/model/model.safetensors" ]; then
+    if [ -f "$U/run/checkpoints/latest" ]; then
+      log "$corpus/$v/seed$seed: resume training from $(cat "$U/run/checkpoints/latest")"
+      "${MPIRUN[@]}" "$P" train --resume "$U/run" >>"$U/train.log" 2>&1
+    else
+      log "$corpus/$v/seed$seed: train $steps steps ($EPOCHS epochs of $pairs pairs) on $RANKS ranks"
+      rm -rf "$U/run"
       # shellcheck disable=SC2086 # the variant's --set options are words
-      "${MPIRUN[@]}" "$P" train --config configs/small.ini --set model.vocab_size="$vocab" \
-        --set data.train="$C/train.h5" --set data.valid="$C/valid.h5" --set train.steps="$STEPS" \
-        --set train.log_every=100 --set train.eval_every=400 --set run.dir="$R" ${VARIANT[$v]} >"$C/train-$v.log" 2>&1
+      "${MPIRUN[@]}" "$P" train --config "$CONFIG" --set model.vocab_size="$vocab" \
+        --set data.train="$C/train.h5" --set data.valid="$C/valid.h5" --set train.steps="$steps" \
+        --set train.global_batch="$BATCH" --set train.seed="$seed" --set train.log_every=100 \
+        --set train.eval_every=500 --set checkpoint.every=1000 --set run.dir="$U/run" ${VARIANT[$v]} \
+        >>"$U/train.log" 2>&1
     fi
-    if [ ! -f "$R/export/proact.json" ] || ! grep -q '"probe"' "$R/export/proact.json"; then
-      log "$corpus/$v: export and probe ($PROBE_SAMPLES points)"
-      "$P" export --checkpoint "$R" -o "$R/export" >"$C/export-$v.log" 2>&1
-      "${MPIRUN[@]}" "$P" probe --model "$R/export" --data "$C/train.h5" --samples "$PROBE_SAMPLES" >"$C/probe-$v.log" 2>&1
-    fi
-    if [ ! -f "$R/eval/curve.csv" ]; then
-      log "$corpus/$v: eval of $(tr ',' '\n' <<<"$HEADS" | wc -l) heads on $LIMIT test pairs"
-      "${MPIRUN[@]}" "$P" eval --model "$R/export" --data "$C/test.h5" --limit "$LIMIT" --heads "$HEADS" \
-        --no-progress -o "$R/eval" >"$C/eval-$v.log" 2>&1
+  fi
+  if [ ! -f "$U/export/proact.json" ]; then
+    log "$corpus/$v/seed$seed: export"
+    "$P" export --checkpoint "$U/run" -o "$U/export.tmp" >"$U/export.log" 2>&1
+    rm -rf "$U/export"
+    mv "$U/export.tmp" "$U/export"
+  fi
+  if [ "$v" != d ] && ! grep -q '"probe"' "$U/export/proact.json"; then
+    log "$corpus/$v/seed$seed: probe ($PROBE_SAMPLES on-policy points)"
+    "${MPIRUN[@]}" "$P" probe --model "$U/export" --data "$C/train.h5" --samples "$PROBE_SAMPLES" --seed "$seed" \
+      --label "$PROBE_LABEL" \
+      >"$U/probe.log" 2>&1
+  fi
+  if [ ! -f "$U/diagnose.json" ]; then
+    log "$corpus/$v/seed$seed: diagnose on $VALID_LIMIT validation pairs"
+    "$P" diagnose --model "$U/export" --data "$C/valid.h5" --limit "$VALID_LIMIT" --quantiles 100 --json "$U/diagnose.json.tmp" \
+      >"$U/diagnose.txt" 2>"$U/diagnose.log"
+    mv "$U/diagnose.json.tmp" "$U/diagnose.json"
+  fi
+  "$PY" scripts/study/heads.py --variant "$v" "$U/diagnose.json" >"$U/heads.txt"
+  local heads
+  heads=$(cat "$U/heads.txt")
+  for split in valid test; do
+    local E=$U/eval-$split limit=()
+    [ "$split" = test ] && E=$U/eval
+    [ "$split" = valid ] && limit=(--limit "$VALID_LIMIT")
+    if [ ! -f "$E/curve.csv" ] || [ "$(cat "$E/heads.txt" 2>/dev/null)" != "$heads" ]; then
+      log "$corpus/$v/seed$seed: eval of $(tr ',' '\n' <<<"$heads" | wc -l) heads on $split pairs"
+      rm -rf "$E"
+      "${MPIRUN[@]}" "$P" eval --model "$U/export" --data "$C/$split.h5" "${limit[@]}" --heads "$heads" \
+        --no-progress -o "$E" >"$U/eval-$split.log" 2>&1
+      echo "$heads" >"$E/heads.txt"
     fi
   done
-done
-log "done in $(( ($(date +%s) - t_start) / 60 )) min; report:"
-/usr/bin/python3 scripts/reproduce_report.py --out "$OUT" --corpora "$CORPORA" --steps "$STEPS" --limit "$LIMIT" \
-  --proact "$P" --bootstrap 200
+}
+
+report() {
+  log "report"
+  "$PY" scripts/reproduce_report.py --out "$OUT" --corpora "$CORPORA" --bootstrap "$BOOTSTRAP"
+}
+
+main() {
+  t_start=$(date +%s)
+  case "$MODE" in
+    prepare) for c in $CORPORA; do prepare "$c"; done ;;
+    report) report ;;
+    unit)
+      [ "$UNIT" -ge 0 ] && [ "$UNIT" -lt "${#UNITS[@]}" ] || { echo "reproduce: --unit $UNIT is outside 0..$((${#UNITS[@]} - 1))" >&2; exit 2; }
+      # shellcheck disable=SC2086 # "corpus variant seed"
+      unit ${UNITS[$UNIT]} ;;
+    all)
+      for u in "${UNITS[@]}"; do
+        # shellcheck disable=SC2086
+        unit $u
+      done
+      log "all ${#UNITS[@]} units done in $(( ($(date +%s) - t_start) / 60 )) min"
+      report ;;
+  esac
+}
+# one line: a run already reading this file has read its end (an edited script cannot misread)
+main; exit $?
