@@ -109,7 +109,8 @@ def choose_best(values, st):
     if reach:
         return min(reach)[2], "the lowest LAAL at the reference BLEU"
     if rest:
-        return min(rest)[1], "no family reaches the reference BLEU: the highest BLEU"
+        why = "no family reaches the reference BLEU" if q[("ref_bleu",)] is not None else "no reference BLEU"
+        return min(rest)[1], f"the highest BLEU ({why})"
     return None, "no streaming head of the model"
 
 
@@ -339,9 +340,11 @@ def headline(cd, values0, comps, st):
         why = (f"chosen on the TEST data by {rule} (no eval-valid of model {' or '.join(lacking)}): the selection "
                "is optimistic")
     if fam is None:
-        return {"model": m, "policy": None, "chosen_on": chosen_on, "selection": why, "comparison": None,
-                "goal": {"laal_reduction": st.goal, "met": False}}
+        return {"model": m, "policy": None, "chosen_on": chosen_on, "selection_flag": chosen_on != "validation",
+                "selection": why, "comparison": None, "goal": {"laal_reduction": st.goal, "met": False}}
     comp = next((c for c in comps if c["model"] == m and c["policy"] == fam), None)
+    if comp is None:
+        why += "; it was not evaluated on test"
     red, ci = (comp or {}).get("laal_reduction"), (comp or {}).get("laal_reduction_ci", [None, None])
     met = (red is not None and red >= st.goal and ci[0] is not None and ci[0] > 0
            and comp["defined"] >= 0.975)  # the policy reaches the reference BLEU in (nearly) every replicate

@@ -39,40 +39,48 @@ def nice_range(lo, hi):
     return lo - pad, hi + pad
 
 
-def plot(corpus, cs, path):
-    """BLEU against LAAL: every pooled point, each family's frontier as a line, the reference BLEU."""
-    series = []
-    for v, fs in cs.get("families", {}).items():
-        for fam, f in fs.items():
-            pts = [(p["LAAL"], p["BLEU"]) for p in f["pooled"]["points"] if p["LAAL"] is not None
-                   and p["BLEU"] is not None and p["LAAL"] == p["LAAL"] and p["BLEU"] == p["BLEU"]]
-            front = [(p["LAAL"], p["BLEU"]) for p in f["pooled"]["frontier"]]
-            if pts:
-                series.append((v, fam, pts, front))
+PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
+
+
+def finite(x):
+    return x is not None and x == x and abs(x) != float("inf")
+
+
+def series_of(cs, v, fam, color=None, label=None):
+    """A plot series: a family's pooled points and frontier."""
+    f = cs["families"][v][fam]
+    kind = fam.split("/")[0].split(":")[0]
+    return {"label": label or f"{v}: {fam}", "color": color or COLORS.get(v, "#444"), "dash": DASH.get(kind, ""),
+            "offline": fam == "offline",
+            "pts": [(p["LAAL"], p["BLEU"]) for p in f["pooled"]["points"] if finite(p["LAAL"]) and finite(p["BLEU"])],
+            "front": [(p["LAAL"], p["BLEU"]) for p in f["pooled"]["frontier"]]}
+
+
+def svg_plot(title, series, ref, path):
+    """BLEU against LAAL: per series its points (faded off the frontier) and its frontier as a line; a
+    dashed line at the reference BLEU. The x axis spans the streaming heads: offline heads (LAAL = the
+    source length) are ticks at the right edge."""
+    series = [s for s in series if s["pts"]]
     if not series:
         return False
-    legend_h = 14 * len(series)
     W, L, R, T, B = 820, 60, 290, 40, 50
-    H = max(480, T + legend_h + 20)
-    xs = [p[0] for s in series for p in s[2]]
-    ys = [p[1] for s in series for p in s[2]]
-    ref = (cs.get("reference") or {}).get("bleu", {}).get("value")
-    if ref is not None:
-        ys.append(ref)
+    H = max(480, T + 14 * len(series) + 20)
+    stream = [s for s in series if not s["offline"]] or series
+    xs = [p[0] for s in stream for p in s["pts"]]
+    ys = [p[1] for s in series for p in s["pts"]] + ([ref] if ref is not None else [])
     x0, x1 = nice_range(min(xs), max(xs))
     y0, y1 = nice_range(min(ys), max(ys))
     sx = lambda v: L + (v - x0) / (x1 - x0) * (W - L - R)
     sy = lambda v: H - B - (v - y0) / (y1 - y0) * (H - T - B)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
-           f'<text x="{(W - R + L) / 2}" y="22" text-anchor="middle" font-size="14">'
-           f'{html.escape(corpus)}: BLEU against LAAL (mean over seeds; lines: frontiers)</text>',
+           f'<text x="{(W - R + L) / 2}" y="22" text-anchor="middle" font-size="14">{html.escape(title)}</text>',
            f'<line x1="{L}" y1="{H - B}" x2="{W - R}" y2="{H - B}" stroke="black"/>',
            f'<line x1="{L}" y1="{T}" x2="{L}" y2="{H - B}" stroke="black"/>',
            f'<text x="{(L + W - R) / 2}" y="{H - 12}" text-anchor="middle">'
            'LAAL (source words; lower is earlier)</text>',
            f'<text x="16" y="{(T + H - B) / 2}" text-anchor="middle" transform="rotate(-90 16 {(T + H - B) / 2})">'
-           'BLEU</text>']
+           'BLEU (mean over seeds)</text>']
     for i in range(6):
         vx, vy = x0 + (x1 - x0) * i / 5, y0 + (y1 - y0) * i / 5
         out.append(f'<text x="{sx(vx):.1f}" y="{H - B + 16}" text-anchor="middle">{vx:.1f}</text>')
@@ -81,29 +89,75 @@ def plot(corpus, cs, path):
     if ref is not None:
         out.append(f'<line x1="{L}" y1="{sy(ref):.1f}" x2="{W - R}" y2="{sy(ref):.1f}" stroke="#888" '
                    'stroke-dasharray="3,3"/>')
-        out.append(f'<text x="{W - R - 4}" y="{sy(ref) - 4:.1f}" text-anchor="end" fill="#555">reference BLEU</text>')
-    for n, (v, fam, pts, front) in enumerate(series):
-        c, kind = COLORS.get(v, "#444"), fam.split("/")[0].split(":")[0]
-        d = DASH.get(kind, "")
-        dash = f' stroke-dasharray="{d}"' if d else ""
-        if len(front) > 1:
-            line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in front)
+        out.append(f'<text x="{L + 4}" y="{sy(ref) - 4:.1f}" fill="#555">reference BLEU</text>')
+    for n, s in enumerate(series):
+        c = s["color"]
+        dash = f' stroke-dasharray="{s["dash"]}"' if s["dash"] else ""
+        if len(s["front"]) > 1:
+            line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in s["front"])
             out.append(f'<polyline points="{line}" fill="none" stroke="{c}" stroke-width="1.6"{dash}/>')
-        on = set(front)
-        for x, y in pts:
-            if kind == "offline":
+        on = set(s["front"])
+        for x, y in s["pts"]:
+            if s["offline"] and stream is not series:
+                out.append(f'<line x1="{W - R - 14}" y1="{sy(y):.1f}" x2="{W - R}" y2="{sy(y):.1f}" stroke="{c}" '
+                           'stroke-width="3"/>')
+            elif s["offline"]:
                 out.append(f'<rect x="{sx(x) - 4:.1f}" y="{sy(y) - 4:.1f}" width="8" height="8" fill="{c}"/>')
             else:
                 out.append(f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="2.5" fill="{c}"'
                            + ('' if (x, y) in on else ' fill-opacity="0.35"') + '/>')
         ly = T + 14 * n
-        out.append(f'<line x1="{W - R + 10}" y1="{ly}" x2="{W - R + 40}" y2="{ly}" stroke="{c}" stroke-width="1.6"'
+        width = 3 if s["offline"] else 1.6
+        out.append(f'<line x1="{W - R + 10}" y1="{ly}" x2="{W - R + 40}" y2="{ly}" stroke="{c}" stroke-width="{width}"'
                    f'{dash}/>')
-        out.append(f'<text x="{W - R + 46}" y="{ly + 4}">{html.escape(f"{v}: {fam}")}</text>')
+        label = s["label"] + (f" (LAAL {s['pts'][0][0]:.1f}, off the axis)" if s["offline"] and stream is not series
+                              else "")
+        out.append(f'<text x="{W - R + 46}" y="{ly + 4}">{html.escape(label)}</text>')
     out.append("</svg>")
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
     return True
+
+
+def best_family(cs, v):
+    """The model's streaming family other than waitk with the lowest LAAL at the reference BLEU (else
+    the highest BLEU): the one the overview plot shows beside waitk."""
+    h = cs.get("headline") or {}
+    if v == h.get("model") and h.get("policy") not in (None, "waitk"):
+        return h["policy"]
+    cands = []
+    for fam, f in cs["families"][v].items():
+        if fam in ("waitk", "offline") or not f["pooled"]["frontier"]:
+            continue
+        la = f["laal_at_reference_bleu"]["value"]
+        cands.append((la is None, la if la is not None else -f["pooled"]["frontier"][-1]["BLEU"], fam))
+    return min(cands)[2] if cands else None
+
+
+def plots(corpus, cs, out_dir):
+    """Writes the overview plot (per model its waitk family, its best other family and its offline
+    head) and one plot per model (all its families beside the baseline). [(title, file name)]."""
+    ref = (cs.get("reference") or {}).get("bleu", {}).get("value")
+    base = (cs.get("reference") or {}).get("baseline", {})
+    bm, bf = base.get("model"), base.get("policy")
+    written = []
+    series = []
+    for v, fs in cs["families"].items():
+        for fam in ("waitk", best_family(cs, v), "offline"):
+            if fam in fs:
+                series.append(series_of(cs, v, fam))
+    name = f"{corpus}-bleu-laal.svg"
+    if svg_plot(f"{corpus}: each model's waitk, best other family and offline head", series, ref,
+                os.path.join(out_dir, name)):
+        written.append(("all models", name))
+    for v, fs in cs["families"].items():
+        series = [series_of(cs, v, fam, PALETTE[i % len(PALETTE)]) for i, fam in enumerate(fs)]
+        if v != bm and bf in cs["families"].get(bm, {}):
+            series.append(series_of(cs, bm, bf, "#888", f"{bm}: {bf} (baseline)"))
+        name = f"{corpus}-{v}-bleu-laal.svg"
+        if svg_plot(f"{corpus}: {model_name(v)}", series, ref, os.path.join(out_dir, name)):
+            written.append((f"model {v}", name))
+    return written
 
 
 # ---- report.md ------------------------------------------------------------------------------------
@@ -262,9 +316,10 @@ def render_report(summary, out_dir, report_path):
             md += ["No evaluations yet.", ""] + units_section(cs) + [""]
             continue
         md += headline_sentences(corpus, cs) + [""]
-        svg = f"{corpus}-bleu-laal.svg"
-        if plot(corpus, cs, os.path.join(out_dir, svg)):
-            md += [f"![BLEU against LAAL on {corpus}]({svg})", ""]
+        figs = plots(corpus, cs, out_dir)
+        if figs:
+            md += [f"![BLEU against LAAL on {corpus}]({figs[0][1]})", "",
+                   "Per model, all its families: " + ", ".join(f"[{t}]({n})" for t, n in figs[1:]) + ".", ""]
         md += ["### Units", ""] + units_section(cs) + [""]
         md += ["### BLEU at fixed LAAL, LAAL at the reference BLEU", ""] + family_table(cs, levels) + [""]
         md += ["### Comparisons at matched BLEU", ""] + comparison_table(cs) + [""]

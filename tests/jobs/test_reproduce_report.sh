@@ -55,8 +55,9 @@ diagnose("e", 1, "{not json")
 PY
 R=(scripts/reproduce_report.py --out "$OUT" --corpora toy --bootstrap 300 --jobs 2)
 check "the report runs on the partial study" "$PYTHON" "${R[@]}" >"$WORK/report.out"
-check "it writes summary.json, report.md, results.csv and the plot" bash -c "cd '$OUT' && test -s summary.json &&
-  test -s report.md && [ \$(tail -n +2 results.csv | wc -l) -eq 24 ] && grep -q '<svg' toy-bleu-laal.svg"
+check "it writes summary.json, report.md, results.csv and the plots (overview, per model)" bash -c "cd '$OUT' && test -s summary.json &&
+  test -s report.md && [ \$(tail -n +2 results.csv | wc -l) -eq 24 ] && grep -q '<svg' toy-bleu-laal.svg &&
+  grep -q 'c: waitk (baseline)' toy-a-bleu-laal.svg && ! test -e toy-d-bleu-laal.svg"
 check "the points, frontiers and interpolations are the constructed ones" "$PYTHON" - "$OUT/summary.json" <<'PY'
 import json, sys
 cs = json.load(open(sys.argv[1]))["corpora"]["toy"]
