@@ -14,6 +14,7 @@ Reads OUT/<corpus>/<variant>/seed<S>/{eval/, eval-valid/, diagnose.json} for wha
 import argparse
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -95,6 +96,17 @@ def verify(proact, out, cd):
     return n, bad
 
 
+def json_safe(x):
+    """x with every NaN or infinite float as None (JSON has neither)."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    return x
+
+
 def results_rows(cd):
     for (v, s), u in sorted(cd.units.items()):
         for h, hd in u.heads.items():
@@ -140,7 +152,7 @@ def main(argv=None):
             rows += list(results_rows(cd))
         os.makedirs(os.path.dirname(os.path.abspath(a.summary)), exist_ok=True)
         with open(a.summary, "w") as f:
-            json.dump(summary, f, indent=1)
+            json.dump(json_safe(summary), f, indent=1, allow_nan=False)
         with open(os.path.join(a.out, "results.csv"), "w", newline="") as f:
             fields = ["corpus", "variant", "seed", "head", "family", "BLEU", "LAAL", "chrF", "AL", "AP", "DAL", "n",
                       "n_no_output", "curve_BLEU", "curve_LAAL"]

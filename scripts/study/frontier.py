@@ -4,8 +4,9 @@ A family is what a sweep varies one threshold of: the head kind, its fixed argum
 W) and its latency floor and ceiling, e.g. `probe/min-lag=1/max-lag=3`, `attn:4`, `waitk`.
 `offline` is a family of one point.
 
-A frontier holds the points of a family that no other point of it beats on both BLEU (higher) and
-LAAL (lower): sorted by LAAL, each with a higher BLEU than every point before it. Between two
+A frontier holds the points of a family that no other point of it dominates (at least as high a BLEU
+at no higher LAAL, and better in one of them; of equal points the first is kept): sorted by LAAL,
+each with a higher BLEU than every point before it. Between two
 frontier points the frontier is the straight line (a mix of the two policies would do as well).
 Points are (LAAL, BLEU, head) tuples; NaN values are left out."""
 import math

@@ -303,8 +303,8 @@ def render_report(summary, out_dir, report_path):
           "over the sentences with output (SimulEval's). A model's point for a head is the mean of its per-seed "
           "BLEU and LAAL over the seeds that evaluated that head.",
           "- **Families and frontiers.** A family is a head kind with its fixed arguments and latency floor/"
-          "ceiling (`probe/min-lag=1/max-lag=3`, `waitk`). Its frontier: the points no other point of the family "
-          "beats on both BLEU (higher) and LAAL (lower), joined by straight lines.",
+          "ceiling (`probe/min-lag=1/max-lag=3`, `waitk`). Its frontier: the points that no other point of the family "
+          "dominates (at least as high a BLEU at no higher LAAL), joined by straight lines.",
           f"- **Reference BLEU**: model {rm} under `{rh}` (mean over seeds). **Baseline**: the `{bf}` frontier of "
           f"model {bm}; its LAAL at the reference BLEU is the baseline LAAL.",
           f"- **Headline**: the best policy of model {meta['headline_model']} (the family with the lowest LAAL at the "
