@@ -1,61 +1,152 @@
-# scripts/reproduce_report.py on hand-made curves with known answers: the frontier drops dominated
-# points, LAAL at equal BLEU is interpolated on it, the best adaptive head kind is the one that
-# reaches the most BLEU levels (then the most saving), and the offline gap is read off model d.
+# scripts/reproduce_report.py on a hand-made study tree with known answers. Every sentence has a
+# 10-word reference; a system writes it exactly or writes 10 words that share nothing with it, so a
+# head's corpus BLEU is 100 x (exact sentences) / N. Every sentence's delays are L, L+10, ... over
+# a 100-word source, so its LAAL is L. Two seeds; some units, heads and files are missing.
 source "$(dirname "$0")/lib.sh"
 OUT="$WORK/study"
-HDR="head,kind,dir,BLEU,chrF,AL,LAAL,AP,DAL,AL_CA,LAAL_CA,AP_CA,DAL_CA,ms_per_word,n,n_no_output,signature"
-row() { echo "$1,$2,x,$3,40,$4,$4,0.8,$4,-,-,-,-,1,50,0,sig"; } # head kind BLEU LAAL
-mkdir -p "$OUT/toy"/{a,b,c,d}/eval
-{ echo "$HDR"
-  row entropy:1 entropy 8 2; row entropy:2 entropy 10 3; row entropy:3 entropy 9 5 # 9@5 is dominated
-  row probe:0.5 probe 4 1; row probe:0.9 probe 6 2
-  row waitk:1 waitk 5 3; row offline offline 12 20; } >"$OUT/toy/a/eval/curve.csv"
-{ echo "$HDR"; row waitk:1 waitk 3 2; row waitk:3 waitk 6 4; row waitk:5 waitk 10 8; } >"$OUT/toy/c/eval/curve.csv"
-{ echo "$HDR"; row entropy:2 entropy 7 3; } >"$OUT/toy/b/eval/curve.csv"
-{ echo "$HDR"; row offline offline 14 20; row waitk:3 waitk 9 6; } >"$OUT/toy/d/eval/curve.csv"
-
-check "the report runs" "$PYTHON" "$SRC/scripts/reproduce_report.py" --out "$OUT" --corpora toy --steps 7 --limit 50 >"$WORK/report.out"
-check "it writes report.md, results.csv, headline.json and two plots" bash -c "cd '$OUT' && test -s report.md && test -s results.csv &&
-  test -s headline.json && grep -q '<svg' toy-bleu-laal.svg && grep -q '<svg' toy-chrf-al.svg"
-check "results.csv holds every point (13)" bash -c "[ \$(tail -n +2 '$OUT/results.csv' | wc -l) -eq 13 ]"
-# wait-k frontier (c): (2,3) (4,6) (8,10); levels 5, 7.5, 9, 10. entropy (a): (2,8) (3,10)
-# -> entropy reaches all four levels: LAAL 2, 2, 2.5, 3 vs wait-k 3.333.., 5.5, 7, 8
-check "headline: entropy is the best kind, LAAL interpolated on both frontiers" "$PYTHON" -c "
-import json
-h = json.load(open('$OUT/headline.json'))['toy']
-assert h['best_kind'] == 'entropy', h['best_kind']
-got = [(round(b, 3), round(la, 3), round(lw, 3)) for b, la, lw in h['cmp']]
-assert got == [(5.0, 2.0, 3.333), (7.5, 2.0, 5.5), (9.0, 2.5, 7.0), (10.0, 3.0, 8.0)], got
-assert abs(h['mean_laal_saving'] - (1.333333 + 3.5 + 4.5 + 5) / 4) < 1e-4, h['mean_laal_saving']
-w = h['within_model']['a']  # a's own wait-k: (3, 5) -> levels 2.5, 3.75, 4.5, 5; probe (1, 4) (2, 6) saves most
-assert w['best_kind'] == 'probe' and abs(w['mean_laal_saving'] - 1.8125) < 1e-9, w
-assert h['within_model']['c']['best_kind'] is None and h['within_model']['b'] is None, h['within_model']
-assert h['offline_bleu'] == 14 and h['a_offline_bleu'] == 12 and h['a_best_streaming']['head'] == 'entropy:2', h"
-# paired bootstrap on instances: a and b identical, d garbles half its sentences, c equals a
-"$PYTHON" - "$OUT/toy" <<'PY'
+"$PYTHON" - "$OUT" <<'PY'
 import json, os, random, sys
-rng = random.Random(3)
-words = "der die das Haus ist gross und klein heute Abend wir gehen nach".split()
-refs = [" ".join(rng.choice(words) for _ in range(8)) for _ in range(30)]
-def write(v, head, preds):
-    d = os.path.join(sys.argv[1], v, "eval", head.replace(":", "_"))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "instances.log"), "w") as f:
-        for i, (p, r) in enumerate(zip(preds, refs)):
-            f.write(json.dumps({"index": i, "prediction": p, "reference": r}) + "\n")
-write("a", "offline", refs)
-write("b", "offline", refs)
-write("c", "waitk:5", refs)
-write("d", "offline", [r if i % 2 else "nichts" for i, r in enumerate(refs)])
+out, N = sys.argv[1], 40
+rng = random.Random(7)
+refs = [" ".join(f"r{i}w{j}" for j in range(10)) for i in range(N)]
+HDR = "head,kind,dir,BLEU,chrF,AL,LAAL,AP,DAL,AL_CA,LAAL_CA,AP_CA,DAL_CA,ms_per_word,n,n_no_output,signature"
+
+def unit(v, s, heads, sub="eval"):
+    """heads: {spec: (exact sentences, L)}"""
+    ev = os.path.join(out, "toy", v, f"seed{s}", sub)
+    os.makedirs(ev, exist_ok=True)
+    rows = []
+    for spec, (k, lag) in heads.items():
+        d = spec.replace(":", "_").replace("/", "_")
+        rows.append(f"{spec},{spec.split(':')[0]},{d},{100 * k / N:.6f},0,0,{lag:.6f},0,0,-,-,-,-,1,{N},0,sig")
+        if sub != "eval":
+            continue
+        exact = set(rng.sample(range(N), k))
+        os.makedirs(os.path.join(ev, d))
+        with open(os.path.join(ev, d, "instances.log"), "w") as f:
+            for i in range(N):
+                pred = refs[i] if i in exact else " ".join(f"x{i}w{j}" for j in range(10))
+                f.write(json.dumps({"index": i, "prediction": pred, "delays": [lag + 10 * t for t in range(10)],
+                                    "elapsed": [], "prediction_length": 10, "reference": refs[i],
+                                    "source": "s", "source_length": 100}) + "\n")
+    with open(os.path.join(ev, "curve.csv"), "w") as f:
+        f.write(HDR + "\n" + "\n".join(rows) + "\n")
+
+def diagnose(v, s, data):
+    with open(os.path.join(out, "toy", v, f"seed{s}", "diagnose.json"), "w") as f:
+        f.write(data if isinstance(data, str) else json.dumps(data))
+
+# c, the baseline: waitk frontier (2, 20) (4, 40) (6, 50); waitk:3 is 35 and 45 on the seeds: reference BLEU 40
+for s, k3 in ((1, 14), (2, 18)):
+    unit("c", s, {"waitk:1": (8, 2), "waitk:3": (k3, 4), "waitk:5": (20, 6), "offline": (24, 9)})
+# a: probe frontier (1, 30) (3, 50), probe:0.7 dominated; entropy/min-lag=1 one point (50, 5) from 45 and 55
+for s, ke in ((1, 18), (2, 22)):
+    unit("a", s, {"waitk:2": (10, 3), "probe:0.9": (12, 1), "probe:0.7": (10, 2), "probe:0.5": (20, 3),
+                  "entropy:2/min-lag=1": (ke, 5), "offline": (22, 9)})
+unit("b", 1, {"probe:0.9": (17, 3)})                                 # b/seed2 missing, d missing altogether
+unit("e", 1, {"probe:0.9": (17, 2), "probe:0.5": (20, 4)})
+unit("e", 2, {"probe:0.9": (17, 2)})                                 # e/seed2 lacks probe:0.5
+diagnose("a", 1, {"lags": [{"lag": 0, "kl": 2.0, "agreement": 0.5, "student_loss": 3.0, "rows": 100},
+                           {"lag": -1, "kl": 0.0, "agreement": 1.0, "student_loss": 2.0, "rows": 100}]})
+diagnose("a", 2, {"lags": [{"lag": 0, "kl": 4.0, "agreement": 0.7, "student_loss": 3.5, "rows": 100},
+                           {"lag": "full", "kl": 0.0, "agreement": 1.0, "student_loss": 2.5, "rows": 100}]})
+diagnose("c", 1, {"model": "x", "lags": {"0": {"kl": 1.0}, "full": {"kl": 0.5}}})  # keyed by lag
+diagnose("e", 1, "{not json")
 PY
-check "the report with a paired bootstrap" "$PYTHON" "$SRC/scripts/reproduce_report.py" --out "$OUT" --corpora toy \
-  --proact "$PROACT" --bootstrap 50 >"$WORK/report2.out"
-check "bootstrap: identical systems differ by 0, a garbled one loses with an interval above 0" "$PYTHON" -c "
-import json
-b = {x['what'].split(':')[0]: x for x in json.load(open('$OUT/headline.json'))['toy']['bootstrap']}
-s, d = b['SPSD'], b['a vs the offline model, offline heads']
-assert s['diff'] == 0 and s['low'] == 0 and s['high'] == 0, s
-assert d['diff'] > 10 and d['low'] > 0 and d['x_wins'] == 1, d"
-check "the table names the dominated point's kind row and the saving" bash -c "grep -q '| a: ProactiveLLM (masking + SPSD) | entropy | 3 | 10.00 (entropy:2, 3.00)' '$OUT/report.md' &&
-  grep -q '| 7.50 | 2.00 | 5.50 | 3.50 (64%) |' '$OUT/report.md'"
+R=(scripts/reproduce_report.py --out "$OUT" --corpora toy --bootstrap 300 --jobs 2)
+check "the report runs on the partial study" "$PYTHON" "${R[@]}" >"$WORK/report.out"
+check "it writes summary.json, report.md, results.csv and the plots (overview, per model)" bash -c "cd '$OUT' && test -s summary.json &&
+  test -s report.md && [ \$(tail -n +2 results.csv | wc -l) -eq 24 ] && grep -q '<svg' toy-bleu-laal.svg &&
+  grep -q 'c: waitk (baseline)' toy-a-bleu-laal.svg && ! test -e toy-d-bleu-laal.svg"
+check "the points, frontiers and interpolations are the constructed ones" "$PYTHON" - "$OUT/summary.json" <<'PY'
+import json, sys
+cs = json.load(open(sys.argv[1]))["corpora"]["toy"]
+close = lambda x, y: x is not None and abs(x - y) < 1e-9
+assert cs["n_test"] == 40 and cs["seeds"] == ["1", "2"], cs["seeds"]
+assert cs["units"] == ["a/seed1", "a/seed2", "b/seed1", "c/seed1", "c/seed2", "e/seed1", "e/seed2"], cs["units"]
+assert cs["checks"]["curve_mismatches"] == [], cs["checks"]
+p = cs["families"]["a"]["probe"]
+assert [x["head"] for x in p["pooled"]["frontier"]] == ["probe:0.9", "probe:0.5"], p["pooled"]["frontier"]
+assert p["per_seed"]["1"]["frontier"] == ["probe:0.9", "probe:0.5"]
+assert close(p["bleu_at_laal"]["2"]["value"], 40) and close(p["bleu_at_laal"]["3"]["value"], 50), p["bleu_at_laal"]
+assert p["bleu_at_laal"]["4"]["value"] is None  # beyond the frontier's LAAL range
+w = cs["families"]["c"]["waitk"]
+assert [close(w["bleu_at_laal"][k]["value"], v) for k, v in (("2", 20), ("3", 30), ("4", 40))] == [True] * 3
+e = cs["families"]["a"]["entropy/min-lag=1"]["pooled"]["points"][0]
+assert e["seeds"] == ["1", "2"] and close(e["BLEU"], 50) and close(e["LAAL"], 5), e  # 45 and 55 pooled
+assert close(cs["reference"]["bleu"]["value"], 40) and close(cs["reference"]["baseline"]["laal_at_reference_bleu"]["value"], 4)
+assert close(cs["offline_bleu"]["a"]["value"], 55) and [close(x, 55) for x in cs["offline_bleu"]["a"]["per_seed"].values()] == [True] * 2
+assert close(cs["bleu_at_laal"]["a"]["probe"]["2"], 40) and close(cs["laal_at_reference_bleu"]["a"]["probe"], 2)
+PY
+check "comparisons at the reference BLEU: reductions 50% (a probe), -25% (a entropy), 25% (b), none (a waitk)" \
+  "$PYTHON" - "$OUT/summary.json" <<'PY'
+import json, sys
+cs = json.load(open(sys.argv[1]))["corpora"]["toy"]
+close = lambda x, y: x is not None and abs(x - y) < 1e-9
+c = {(x["model"], x["policy"]): x for x in cs["comparisons"]}
+assert sorted(c) == [("a", "entropy/min-lag=1"), ("a", "probe"), ("a", "waitk"), ("b", "probe"), ("e", "probe")], sorted(c)
+x = c[("a", "probe")]
+assert (x["baseline_model"], x["baseline_policy"]) == ("c", "waitk")
+assert close(x["bleu"], 40) and close(x["laal"], 2) and close(x["baseline_laal"], 4) and close(x["laal_reduction"], 0.5), x
+assert not x["laal_upper_bound"] and close(x["baseline_bleu"], 40)
+y = c[("a", "entropy/min-lag=1")]
+assert close(y["laal_reduction"], -0.25) and close(y["bleu"], 50) and y["laal_upper_bound"], y
+assert close(c[("b", "probe")]["laal_reduction"], 0.25) and c[("a", "waitk")]["laal_reduction"] is None
+e = c[("e", "probe")]  # e's probe: (2, 42.5) from both seeds, (4, 50) from seed 1
+assert close(e["laal"], 2) and close(e["bleu"], 42.5) and e["laal_upper_bound"], e
+for k in ("bleu", "laal", "baseline_bleu", "baseline_laal", "laal_reduction"):  # the intervals bracket the point
+    lo, hi = x[k + "_ci"]
+    assert lo <= x[k] + 1e-12 and x[k] <= hi + 1e-12 and (lo < hi or k == "baseline_laal"), (k, lo, x[k], hi)
+lo, hi = x["laal_reduction_ci"]
+assert lo < 0.5 < hi, x["laal_reduction_ci"]
+h = cs["headline"]
+assert h["policy"] == "probe" and h["chosen_on"] == "test" and h["selection_flag"], h
+assert h["comparison"]["laal_reduction"] == x["laal_reduction"] and h["goal"]["met"] == (lo > 0 and x["defined"] >= 0.975), h
+PY
+check "missing units, heads and files are reported" "$PYTHON" - "$OUT/summary.json" "$OUT/report.md" <<'PY'
+import json, sys
+cs = json.load(open(sys.argv[1]))["corpora"]["toy"]
+m = {(x["variant"], x["seed"], x["what"]) for x in cs["missing"]}
+for want in [("b", "2", "eval"), ("d", "1", "eval"), ("d", "2", "eval"), ("e", "2", "heads"), ("e", "1", "diagnose"),
+             ("b", "1", "diagnose")]:
+    assert want in m, (want, m)
+assert ("a", "1", "diagnose") not in m and ("c", "1", "diagnose") not in m
+md = open(sys.argv[2]).read()
+assert "heads not evaluated: probe:0.5" in md and "- d/seed1: no eval/curve.csv" in md, md
+assert "- e/seed1: diagnose.json: Expecting property name" in md, md
+assert "| a | probe | 3 | 40.00 [" in md and "chosen on the TEST data" in md
+PY
+check "the student-teacher gap: per model and lag, the mean over seeds and the values per seed" \
+  "$PYTHON" - "$OUT/summary.json" <<'PY'
+import json, sys
+g = json.load(open(sys.argv[1]))["corpora"]["toy"]["student_teacher_gap"]
+assert list(g["a"]) == ["0", "full"], g["a"]
+assert g["a"]["0"]["kl"] == {"mean": 3.0, "per_seed": {"1": 2.0, "2": 4.0}}, g["a"]["0"]
+assert abs(g["a"]["0"]["agreement"]["mean"] - 0.6) < 1e-12 and g["a"]["full"]["student_loss"]["mean"] == 2.25
+assert g["c"]["full"]["kl"]["per_seed"] == {"1": 0.5} and "e" not in g
+PY
+check "--verify: every head's BLEU and LAAL equal proact score's" "$PYTHON" "${R[@]}" --bootstrap 0 \
+  --proact "$PROACT" --verify --summary "$WORK/s0.json" --report "$WORK/r0.md"
+# a validation evaluation where a's entropy family is best: LAAL 1.5 at BLEU 41 against probe's 2
+"$PYTHON" - "$OUT" <<'PY'
+import os, sys
+HDR = "head,kind,dir,BLEU,chrF,AL,LAAL,AP,DAL,AL_CA,LAAL_CA,AP_CA,DAL_CA,ms_per_word,n,n_no_output,signature"
+for v, rows in (("a", ["entropy:2/min-lag=1,entropy,x,41,0,0,1.5", "probe:0.9,probe,x,30,0,0,1", "probe:0.5,probe,x,50,0,0,3"]),
+                ("c", ["waitk:3,waitk,x,40,0,0,4"])):
+    d = os.path.join(sys.argv[1], "toy", v, "seed1", "eval-valid")
+    os.makedirs(d)
+    open(os.path.join(d, "curve.csv"), "w").write(HDR + "\n" + "\n".join(r + ",0,0,-,-,-,-,1,5,0,sig" for r in rows) + "\n")
+PY
+check "with eval-valid the best policy is chosen on validation" "$PYTHON" "${R[@]}" --bootstrap 50 >"$WORK/report2.out"
+check "... entropy/min-lag=1, not flagged, its test reduction -25%" "$PYTHON" - "$OUT/summary.json" <<'PY'
+import json, sys
+h = json.load(open(sys.argv[1]))["corpora"]["toy"]["headline"]
+assert h["policy"] == "entropy/min-lag=1" and h["chosen_on"] == "validation" and not h["selection_flag"], h
+assert abs(h["comparison"]["laal_reduction"] + 0.25) < 1e-9 and not h["goal"]["met"], h
+PY
+check "--from-summary rewrites report.md from summary.json alone" bash -c "rm '$OUT/report.md' &&
+  '$PYTHON' ${R[*]} --from-summary >/dev/null && grep -q 'chosen on the validation' '$OUT/report.md'"
+check "a study without any unit: the report says so" bash -c "mkdir -p '$WORK/empty' &&
+  '$PYTHON' scripts/reproduce_report.py --out '$WORK/empty' --corpora toy --seeds 1 >/dev/null &&
+  grep -q 'No evaluations yet' '$WORK/empty/report.md' && grep -q 'a/seed1: no eval/curve.csv' '$WORK/empty/report.md'"
 finish
