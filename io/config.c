@@ -716,19 +716,6 @@ void config_free(ProactConfig *c) {
     c->text = NULL;
 }
 
-/* Shortest %g form that reads back as the same float; whole numbers below 1e9 in full
- * (rope_theta = 1000000 rather than 1e+06). */
-static void format_float(float v, char *buf, size_t size) {
-    if (v == floorf(v) && fabsf(v) < 1e9f) {
-        snprintf(buf, size, "%.0f", (double)v);
-        return;
-    }
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, size, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v) return;
-    }
-}
-
 /* Text written into a buffer as far as it fits, counting the full length. */
 typedef struct {
     char *buf;
@@ -770,7 +757,7 @@ static size_t dump(const ProactConfig *c, char *buf, size_t size) {
                 break;
             case KEY_FLOAT:
                 memcpy(&fv, p, sizeof fv);
-                format_float(fv, num, sizeof num);
+                px_format_float(fv, num, sizeof num);
                 out(&o, "%s = %s\n", d->name, num);
                 break;
             case KEY_BOOL:
