@@ -59,9 +59,6 @@ static const char *const arch_names[] = {
 };
 static const char *const source_names[] = {"pairs", "random", "copy", NULL};
 static const char *const precision_names[] = {"bf16", "fp32", NULL};
-static const char *const schedule_names[] = {
-    [SCHEDULE_RANDOM] = "random", [SCHEDULE_CUTS] = "cuts", [SCHEDULE_WAITK] = "waitk", [SCHEDULE_FULL] = "full", NULL,
-};
 
 static const char *const on_error_names[] = {
     [CHECKPOINT_ON_ERROR_STOP] = "stop", [CHECKPOINT_ON_ERROR_CONTINUE] = "continue", NULL};
@@ -128,14 +125,20 @@ static const KeyDef keys[] = {
     KEY("data", "max_tokens", KEY_INT, data.max_tokens, "256", NULL,
         "pairs with more tokens on a side are skipped (.tsv)"),
 
-    KEY("stream", "schedule", KEY_ENUM, stream.kind, "random", schedule_names,
-        "read schedule of the student copy: random | cuts | waitk | full (docs/design.md §2.3)"),
+    KEY("stream", "schedule", KEY_ENUM, stream.kind, "random", SCHEDULE_NAMES,
+        "read schedule of the student copy: random | band | cuts | waitk | full (docs/method.md)"),
     KEY("stream", "k_min", KEY_INT, stream.k_min, "1", NULL, "random: smallest first read k0"),
     KEY("stream", "k_max", KEY_INT, stream.k_max, "3", NULL, "random: largest first read k0"),
     KEY("stream", "mean_step", KEY_FLOAT, stream.mean_step, "1", NULL,
         "random: mean of the geometric step between words (may be 0)"),
     KEY("stream", "p_full", KEY_FLOAT, stream.p_full, "0.1", NULL,
-        "random: probability that an example uses the full view"),
+        "random, band: probability that an example uses the full view"),
+    KEY("stream", "lag_floor", KEY_STRING, stream_lag_floor, "none", NULL,
+        "random: none, or the lowest lag L: g(j) >= L + j - 1 (clipped to 1..n+1)"),
+    KEY("stream", "drift", KEY_FLOAT, stream.drift, "0", NULL,
+        "random: the step's mean is max(mean_step, drift * unread source / unwritten target words); 0 = off"),
+    KEY("stream", "min_lag", KEY_INT, stream.min_lag, "1", NULL, "band: lowest lag g(j) - (j - 1)"),
+    KEY("stream", "max_lag", KEY_INT, stream.max_lag, "3", NULL, "band: highest lag"),
     KEY("stream", "k", KEY_INT, stream.k, "3", NULL, "waitk: the k of g(j) = min(k + j - 1, n + 1)"),
     KEY("stream", "phi", KEY_INT, stream.phi, "0", NULL, "position of the first target token (group positions)"),
     KEY("spsd", "alpha", KEY_FLOAT, spsd.alpha, "1", NULL, "weight of the teacher's cross-entropy"),
@@ -565,12 +568,12 @@ static int resolve_and_check(ParseState *st) {
             "must name a tokenizer.json: data.%s is a .tsv", tsv ? tsv : "");
 
     /* [stream], [spsd], [mpi] */
-    const StreamConfig *sc = &c->stream;
-    REQUIRE(sc->k_min >= 1, "stream", "k_min", "must be >= 1, got %d", sc->k_min);
-    REQUIRE(sc->k_max >= sc->k_min, "stream", "k_max", "must be >= k_min = %d, got %d", sc->k_min, sc->k_max);
-    REQUIRE(sc->mean_step >= 0, "stream", "mean_step", "must be >= 0, got %g", (double)sc->mean_step);
-    REQUIRE(sc->p_full >= 0 && sc->p_full <= 1, "stream", "p_full", "must be in [0, 1], got %g", (double)sc->p_full);
-    REQUIRE(sc->k >= 1, "stream", "k", "must be >= 1, got %d", sc->k);
+    StreamConfig *sc = &c->stream;
+    REQUIRE(schedule_set(sc, "lag_floor", c->stream_lag_floor) == 0, "stream", "lag_floor",
+            "expected none or an integer, got '%s'", c->stream_lag_floor);
+    char why[192];
+    const char *bad = schedule_invalid(sc, why, sizeof why); /* the sampler's ranges live with the sampler */
+    REQUIRE(!bad, "stream", bad ? bad : "schedule", "%s", why);
     REQUIRE(sc->phi >= 0, "stream", "phi", "must be >= 0, got %d", sc->phi);
     REQUIRE(c->spsd.alpha >= 0, "spsd", "alpha", "must be >= 0, got %g", (double)c->spsd.alpha);
     REQUIRE(c->spsd.lambda >= 0, "spsd", "lambda", "must be >= 0, got %g", (double)c->spsd.lambda);
