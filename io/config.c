@@ -59,6 +59,7 @@ static const char *const arch_names[] = {
 };
 static const char *const source_names[] = {"pairs", "random", "copy", NULL};
 static const char *const precision_names[] = {"bf16", "fp32", NULL};
+static const char *const teacher_names[] = {"on", "off", NULL}; /* index = StreamConfig.no_teacher */
 
 static const char *const on_error_names[] = {
     [CHECKPOINT_ON_ERROR_STOP] = "stop", [CHECKPOINT_ON_ERROR_CONTINUE] = "continue", NULL};
@@ -141,6 +142,9 @@ static const KeyDef keys[] = {
     KEY("stream", "max_lag", KEY_INT, stream.max_lag, "3", NULL, "band: highest lag"),
     KEY("stream", "k", KEY_INT, stream.k, "3", NULL, "waitk: the k of g(j) = min(k + j - 1, n + 1)"),
     KEY("stream", "phi", KEY_INT, stream.phi, "0", NULL, "position of the first target token (group positions)"),
+    KEY("spsd", "teacher", KEY_ENUM, stream.no_teacher, "on", teacher_names,
+        "on: sequences hold [source | student | teacher]; off: [source | student] and the loss is CE(student) "
+        "(alpha ignored, lambda must be 0)"),
     KEY("spsd", "alpha", KEY_FLOAT, spsd.alpha, "1", NULL, "weight of the teacher's cross-entropy"),
     KEY("spsd", "lambda", KEY_FLOAT, spsd.lambda, "1", NULL, "weight of the distillation KL; 0 = masking only"),
     KEY("spsd", "tau", KEY_FLOAT, spsd.tau, "1", NULL, "distillation temperature"),
@@ -577,6 +581,8 @@ static int resolve_and_check(ParseState *st) {
     REQUIRE(sc->phi >= 0, "stream", "phi", "must be >= 0, got %d", sc->phi);
     REQUIRE(c->spsd.alpha >= 0, "spsd", "alpha", "must be >= 0, got %g", (double)c->spsd.alpha);
     REQUIRE(c->spsd.lambda >= 0, "spsd", "lambda", "must be >= 0, got %g", (double)c->spsd.lambda);
+    REQUIRE(!sc->no_teacher || c->spsd.lambda == 0, "spsd", "lambda",
+            "must be 0 with spsd.teacher = off (no teacher copy to distil from), got %g", (double)c->spsd.lambda);
     REQUIRE(c->spsd.tau > 0, "spsd", "tau", "must be positive, got %g", (double)c->spsd.tau);
     REQUIRE(c->mpi.bucket_mb > 0, "mpi", "bucket_mb", "must be positive, got %g", (double)c->mpi.bucket_mb);
 

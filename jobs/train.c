@@ -392,10 +392,11 @@ int cmd_train(int argc, char **argv) {
     run.resolved = resolved;
     run.peak = runtime_gemm_gflops(512, 0.3, prec) * 1e9 * w.size;
     if (root)
-        printf("train: %d steps x %d examples on %d rank%s (%d thread%s each), data '%s'%s%s, %s matmul peak "
+        printf("train: %d steps x %d examples on %d rank%s (%d thread%s each), data '%s'%s%s%s, %s matmul peak "
                "%.1f GFLOP/s\n",
                cfg.train.steps, cfg.train.global_batch, w.size, w.size == 1 ? "" : "s", threads,
                threads == 1 ? "" : "s", cfg.data.source, td.pairs ? ", schedule " : "", spec,
+               td.pairs && cfg.stream.no_teacher ? ", no teacher copy (student CE only)" : "",
                prec == GEMM_BF16 ? "bf16" : "fp32", run.peak / 1e9);
     TrainerHooks hooks = {.ctx = &run,
                           .now = runtime_now,

@@ -334,8 +334,9 @@ static int copy_word(const Copy *c, int k) {
     return j + 1;
 }
 
-int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi,
-                   SpsdRows *rows) {
+/* [source | student] and, with copies = 2, [teacher] after it. */
+static int layout_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi,
+                      int copies, SpsdRows *rows) {
     const int *src = s->src_tokens + s->src_off[e];
     const int *src_ends = s->src_word_ends + s->src_word_off[e];
     const int ns = (int)(s->src_off[e + 1] - s->src_off[e]), n = pair_src_words(s, e);
@@ -348,7 +349,7 @@ int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, i
             return px_error("example %lld: read schedule g(%d) = %d is not monotone in 1..%d",
                             (long long)(s->first + e), j + 1, g[j], n + 1);
     if (T < 2) return px_error("example %lld: the target copy has fewer than 2 tokens", (long long)(s->first + e));
-    if (packed_batch_begin_sequence(b, S + 2 * (T - 1))) return -1;
+    if (packed_batch_begin_sequence(b, S + copies * (T - 1))) return -1;
     /* source rows: causal over the source; they predict nothing */
     for (int t = 0; t < S; t++) {
         int tok = t < tp->prompt.n        ? tp->prompt.ids[t]
@@ -356,9 +357,10 @@ int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, i
                                           : tp->src_end.ids[t - tp->prompt.n - ns];
         packed_batch_push_row(b, tok, -1, t, 0, 0);
     }
-    /* the student copy, then the teacher copy */
+    /* the student copy, then (copies = 2) the teacher copy */
     const int predicted_from = tp->tgt_begin.n; /* copy tokens from here on are predicted */
-    for (int copy = 0; copy < 2; copy++) {
+    if (rows) rows->teacher_first = -1;
+    for (int copy = 0; copy < copies; copy++) {
         int start = packed_batch_sequence_rows(b);
         if (rows) *(copy == 0 ? &rows->student_first : &rows->teacher_first) = b->n_rows;
         for (int i = 0; i + 1 < T; i++) {
@@ -375,4 +377,14 @@ int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, i
     if (rows) rows->n_copy_rows = T - 1;
     packed_batch_end_sequence(b);
     return 0;
+}
+
+int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi,
+                   SpsdRows *rows) {
+    return layout_add(b, s, tp, e, g, phi, 2, rows);
+}
+
+int student_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi,
+                      SpsdRows *rows) {
+    return layout_add(b, s, tp, e, g, phi, 1, rows);
 }

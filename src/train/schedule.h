@@ -12,10 +12,12 @@
  *   student rows  the source prefix of g(.) words + causal   vis_prefix = visible source tokens,
  *                 over the student copy                      blk_start = start of the student copy
  *   teacher rows  the whole source + causal over the copy    vis_prefix = S, blk_start = teacher start
- * The two copies never see each other. "Shift by one": the row whose NEXT token belongs to
- * target word j carries g(j), so the last token of word j-1 already sees g(j) source words
- * (at inference that token is fed again after the READ — "pop and refeed"). Rows whose next
- * token is in tgt_begin see g(1); the rows predicting tgt_end tokens see everything (unit n+1).
+ * The two copies never see each other. With spsd.teacher = off (student_batch_add) the teacher
+ * copy is left out: [source | student], the same student rows. "Shift by one": the row whose
+ * NEXT token belongs to target word j carries g(j), so the last token of word j-1 already sees
+ * g(j) source words (at inference that token is fed again after the READ — "pop and refeed").
+ * Rows whose next token is in tgt_begin see g(1); the rows predicting tgt_end tokens see
+ * everything (unit n+1).
  * The last token of each copy (the end of tgt_end) is not an input row: it predicts nothing.
  */
 #ifndef PROACT_SCHEDULE_H
@@ -35,8 +37,8 @@ enum { SCHEDULE_KINDS = SCHEDULE_BAND + 1 };
 /* The kinds' names, indexed by ScheduleKind, NULL-ended (the config's stream.schedule choices). */
 extern const char *const SCHEDULE_NAMES[SCHEDULE_KINDS + 1];
 
-/* A read schedule and the position offset of the target copies. Zero-initialised fields mean "off"
- * (no lag floor, no drift), so that older initialisers keep their
+/* A read schedule and the layout of a training sequence. Zero-initialised fields mean "off"
+ * (no lag floor, no drift, the teacher copy present), so that older initialisers keep their
  * meaning. */
 typedef struct {
     ScheduleKind kind;    /* stream.schedule */
@@ -49,13 +51,14 @@ typedef struct {
     int min_lag, max_lag; /* band: lag(j) in [min_lag, max_lag] (g clipped to 1..n+1) */
     int k;                /* waitk: g(j) = min(k + j - 1, n + 1) */
     int phi;              /* position offset of the target copies (group position encoding) */
+    int no_teacher;       /* spsd.teacher = off: sequences are [source | student], no teacher copy */
 } StreamConfig;
 
 const char *schedule_name(ScheduleKind k);
 
 /* The schedule fields of c (kind and every sampler parameter) set to their defaults: random,
  * k_min 1, k_max 3, mean_step 1, p_full 0.1, no lag floor, drift 0, min_lag 1, max_lag 3, k 3.
- * phi is left alone. io/config.c's defaults are these (a test checks). */
+ * phi and no_teacher are left alone. io/config.c's defaults are these (a test checks). */
 void schedule_defaults(StreamConfig *c);
 
 /* The first sampler parameter of c that is out of range, as its key name ("k_max"), with a
@@ -74,7 +77,7 @@ int schedule_format(const StreamConfig *c, char *buf, size_t size);
 /* Reads a spec string into c: the kind's name alone ("random", as older proact.json files have
  * it) gives that kind with default parameters; given keys (any order, each once, only the
  * kind's own) override them. schedule_parse(schedule_format(c)) gives back c's schedule
- * exactly. phi is left alone; on error c is unchanged and px_error names the
+ * exactly. phi and no_teacher are left alone; on error c is unchanged and px_error names the
  * key. */
 int schedule_parse(const char *spec, StreamConfig *c);
 
@@ -117,6 +120,10 @@ typedef struct {
  * rows (optional) receives where the copies landed. */
 int spsd_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi,
                    SpsdRows *rows);
+/* The same without the teacher copy (spsd.teacher = off): [source | student], the student rows
+ * exactly those of spsd_batch_add; rows->teacher_first is -1. */
+int student_batch_add(PackedBatch *b, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi,
+                      SpsdRows *rows);
 
 /* The number of source words and target words of example e. */
 int pair_src_words(const PairSet *s, int64_t e);

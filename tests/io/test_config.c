@@ -702,7 +702,7 @@ static void test_dump_roundtrip(void **state) {
     config_free(&c);
 }
 
-/* [stream]: the defaults are the sampler's own (schedule_defaults), the new keys
+/* [stream] and spsd.teacher: the defaults are the sampler's own (schedule_defaults), the new keys
  * reach the StreamConfig, and a bad value names its key. */
 static void test_stream_keys(void **state) {
     (void)state;
@@ -710,19 +710,21 @@ static void test_stream_keys(void **state) {
     assert_int_equal(config_load(&c, NULL, NULL, 0), 0);
     StreamConfig want = {0};
     schedule_defaults(&want);
-    assert_memory_equal(&c.stream, &want, sizeof want); /* phi 0 */
+    assert_memory_equal(&c.stream, &want, sizeof want); /* phi 0, teacher on */
     assert_string_equal(c.stream_lag_floor, "none");
     config_free(&c);
 
     const char *ov[] = {"stream.schedule=band", "stream.min_lag=-1", "stream.max_lag=2", "stream.lag_floor=2",
-                        "stream.drift=0.5"};
-    assert_int_equal(config_load(&c, NULL, ov, 5), 0);
+                        "stream.drift=0.5",     "spsd.teacher=off",  "spsd.lambda=0"};
+    assert_int_equal(config_load(&c, NULL, ov, 7), 0);
     assert_int_equal(c.stream.kind, SCHEDULE_BAND);
     assert_true(c.stream.min_lag == -1 && c.stream.max_lag == 2 && c.stream.drift == 0.5f);
     assert_true(c.stream.has_lag_floor && c.stream.lag_floor == 2);
+    assert_int_equal(c.stream.no_teacher, 1);
     roundtrip(&c);
     char buf[8192];
     assert_int_equal(config_dump(&c, buf, sizeof buf), 0);
+    assert_non_null(strstr(buf, "\nteacher = off\n"));
     assert_non_null(strstr(buf, "\nlag_floor = 2\n"));
     assert_non_null(strstr(buf, "\nschedule = band\n"));
     config_free(&c);
@@ -735,6 +737,9 @@ static void test_stream_keys(void **state) {
     expect_override_error("stream.p_full=1.5", "--set stream.p_full=1.5: stream.p_full: must be in [0, 1], got 1.5");
     expect_override_error("stream.schedule=banded", "unknown schedule 'banded' (expected: random, cuts, waitk, full, "
                                                     "band)");
+    expect_override_error("spsd.teacher=maybe", "spsd.teacher: unknown teacher 'maybe' (expected: on, off)");
+    /* teacher off with the default lambda = 1: refused, naming lambda */
+    expect_override_error("spsd.teacher=off", "spsd.lambda: must be 0 with spsd.teacher = off");
 }
 
 int main(void) {

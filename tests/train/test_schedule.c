@@ -311,9 +311,10 @@ static void assert_roundtrip(const StreamConfig *c, const char *want) {
     char buf[SCHEDULE_SPEC_MAX], again[SCHEDULE_SPEC_MAX];
     assert_int_equal(schedule_format(c, buf, sizeof buf), 0);
     if (want) assert_string_equal(buf, want);
-    StreamConfig back = {.phi = 5};
+    StreamConfig back = {.phi = 5, .no_teacher = 1};
     if (schedule_parse(buf, &back)) fail_msg("%s: %s", buf, px_error_message());
     assert_int_equal(back.phi, 5); /* not part of the schedule */
+    assert_int_equal(back.no_teacher, 1);
     assert_int_equal(schedule_format(&back, again, sizeof again), 0);
     assert_string_equal(again, buf);
     /* the kind's own fields come back exactly */
@@ -374,7 +375,7 @@ static void test_bare_names_parse(void **state) {
     StreamConfig want, got;
     schedule_defaults(&want);
     memset(&got, 0x55, sizeof got);
-    got.phi = 4;
+    got.phi = 4, got.no_teacher = 0;
     assert_int_equal(schedule_parse("random", &got), 0);
     assert_int_equal(got.kind, SCHEDULE_RANDOM);
     assert_int_equal(got.k_min, want.k_min);
