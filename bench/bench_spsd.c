@@ -55,8 +55,8 @@ int main(int argc, char **argv) {
     PairSet ps;
     if (dataset_get(&d, idx, n, &ps)) return job_fail(px_error_message());
     TrainBatch plain = {0}, spsd = {0};
-    train_batch_clear(&plain, 0);
-    train_batch_clear(&spsd, 1);
+    train_batch_clear(&plain, 0, 0);
+    train_batch_clear(&spsd, 1, 1);
     Rng rng;
     rng_seed(&rng, 3);
     long src_tokens = 0, tgt_tokens = 0;

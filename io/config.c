@@ -59,9 +59,7 @@ static const char *const arch_names[] = {
 };
 static const char *const source_names[] = {"pairs", "random", "copy", NULL};
 static const char *const precision_names[] = {"bf16", "fp32", NULL};
-static const char *const schedule_names[] = {
-    [SCHEDULE_RANDOM] = "random", [SCHEDULE_CUTS] = "cuts", [SCHEDULE_WAITK] = "waitk", [SCHEDULE_FULL] = "full", NULL,
-};
+static const char *const teacher_names[] = {"on", "off", NULL}; /* index = StreamConfig.no_teacher */
 
 static const char *const on_error_names[] = {
     [CHECKPOINT_ON_ERROR_STOP] = "stop", [CHECKPOINT_ON_ERROR_CONTINUE] = "continue", NULL};
@@ -128,16 +126,25 @@ static const KeyDef keys[] = {
     KEY("data", "max_tokens", KEY_INT, data.max_tokens, "256", NULL,
         "pairs with more tokens on a side are skipped (.tsv)"),
 
-    KEY("stream", "schedule", KEY_ENUM, stream.kind, "random", schedule_names,
-        "read schedule of the student copy: random | cuts | waitk | full (docs/design.md §2.3)"),
+    KEY("stream", "schedule", KEY_ENUM, stream.kind, "random", SCHEDULE_NAMES,
+        "read schedule of the student copy: random | band | cuts | waitk | full (docs/method.md)"),
     KEY("stream", "k_min", KEY_INT, stream.k_min, "1", NULL, "random: smallest first read k0"),
     KEY("stream", "k_max", KEY_INT, stream.k_max, "3", NULL, "random: largest first read k0"),
     KEY("stream", "mean_step", KEY_FLOAT, stream.mean_step, "1", NULL,
         "random: mean of the geometric step between words (may be 0)"),
     KEY("stream", "p_full", KEY_FLOAT, stream.p_full, "0.1", NULL,
-        "random: probability that an example uses the full view"),
+        "random, band: probability that an example uses the full view"),
+    KEY("stream", "lag_floor", KEY_STRING, stream_lag_floor, "none", NULL,
+        "random: none, or the lowest lag L: g(j) >= L + j - 1 (clipped to 1..n+1)"),
+    KEY("stream", "drift", KEY_FLOAT, stream.drift, "0", NULL,
+        "random: the step's mean is max(mean_step, drift * unread source / unwritten target words); 0 = off"),
+    KEY("stream", "min_lag", KEY_INT, stream.min_lag, "1", NULL, "band: lowest lag g(j) - (j - 1)"),
+    KEY("stream", "max_lag", KEY_INT, stream.max_lag, "3", NULL, "band: highest lag"),
     KEY("stream", "k", KEY_INT, stream.k, "3", NULL, "waitk: the k of g(j) = min(k + j - 1, n + 1)"),
     KEY("stream", "phi", KEY_INT, stream.phi, "0", NULL, "position of the first target token (group positions)"),
+    KEY("spsd", "teacher", KEY_ENUM, stream.no_teacher, "on", teacher_names,
+        "on: sequences hold [source | student | teacher]; off: [source | student] and the loss is CE(student) "
+        "(alpha ignored, lambda must be 0)"),
     KEY("spsd", "alpha", KEY_FLOAT, spsd.alpha, "1", NULL, "weight of the teacher's cross-entropy"),
     KEY("spsd", "lambda", KEY_FLOAT, spsd.lambda, "1", NULL, "weight of the distillation KL; 0 = masking only"),
     KEY("spsd", "tau", KEY_FLOAT, spsd.tau, "1", NULL, "distillation temperature"),
@@ -565,15 +572,17 @@ static int resolve_and_check(ParseState *st) {
             "must name a tokenizer.json: data.%s is a .tsv", tsv ? tsv : "");
 
     /* [stream], [spsd], [mpi] */
-    const StreamConfig *sc = &c->stream;
-    REQUIRE(sc->k_min >= 1, "stream", "k_min", "must be >= 1, got %d", sc->k_min);
-    REQUIRE(sc->k_max >= sc->k_min, "stream", "k_max", "must be >= k_min = %d, got %d", sc->k_min, sc->k_max);
-    REQUIRE(sc->mean_step >= 0, "stream", "mean_step", "must be >= 0, got %g", (double)sc->mean_step);
-    REQUIRE(sc->p_full >= 0 && sc->p_full <= 1, "stream", "p_full", "must be in [0, 1], got %g", (double)sc->p_full);
-    REQUIRE(sc->k >= 1, "stream", "k", "must be >= 1, got %d", sc->k);
+    StreamConfig *sc = &c->stream;
+    REQUIRE(schedule_set(sc, "lag_floor", c->stream_lag_floor) == 0, "stream", "lag_floor",
+            "expected none or an integer, got '%s'", c->stream_lag_floor);
+    char why[192];
+    const char *bad = schedule_invalid(sc, why, sizeof why); /* the sampler's ranges live with the sampler */
+    REQUIRE(!bad, "stream", bad ? bad : "schedule", "%s", why);
     REQUIRE(sc->phi >= 0, "stream", "phi", "must be >= 0, got %d", sc->phi);
     REQUIRE(c->spsd.alpha >= 0, "spsd", "alpha", "must be >= 0, got %g", (double)c->spsd.alpha);
     REQUIRE(c->spsd.lambda >= 0, "spsd", "lambda", "must be >= 0, got %g", (double)c->spsd.lambda);
+    REQUIRE(!sc->no_teacher || c->spsd.lambda == 0, "spsd", "lambda",
+            "must be 0 with spsd.teacher = off (no teacher copy to distil from), got %g", (double)c->spsd.lambda);
     REQUIRE(c->spsd.tau > 0, "spsd", "tau", "must be positive, got %g", (double)c->spsd.tau);
     REQUIRE(c->mpi.bucket_mb > 0, "mpi", "bucket_mb", "must be positive, got %g", (double)c->mpi.bucket_mb);
 
@@ -716,19 +725,6 @@ void config_free(ProactConfig *c) {
     c->text = NULL;
 }
 
-/* Shortest %g form that reads back as the same float; whole numbers below 1e9 in full
- * (rope_theta = 1000000 rather than 1e+06). */
-static void format_float(float v, char *buf, size_t size) {
-    if (v == floorf(v) && fabsf(v) < 1e9f) {
-        snprintf(buf, size, "%.0f", (double)v);
-        return;
-    }
-    for (int prec = 1; prec <= 9; prec++) {
-        snprintf(buf, size, "%.*g", prec, (double)v);
-        if (strtof(buf, NULL) == v) return;
-    }
-}
-
 /* Text written into a buffer as far as it fits, counting the full length. */
 typedef struct {
     char *buf;
@@ -770,7 +766,7 @@ static size_t dump(const ProactConfig *c, char *buf, size_t size) {
                 break;
             case KEY_FLOAT:
                 memcpy(&fv, p, sizeof fv);
-                format_float(fv, num, sizeof num);
+                px_format_float(fv, num, sizeof num);
                 out(&o, "%s = %s\n", d->name, num);
                 break;
             case KEY_BOOL:

@@ -37,7 +37,9 @@ typedef struct {
         char template_name[64]; /* [data] template: for .tsv data (plain, chatml, llama3) */
         int max_tokens;         /* [data] max_tokens: longer pairs (.tsv) are skipped */
     } data;
-    StreamConfig stream; /* [stream] schedule, k_min, k_max, mean_step, p_full, k, phi */
+    StreamConfig stream;       /* [stream] schedule, k_min, k_max, mean_step, p_full, drift, min_lag, max_lag, k,
+                                phi; [spsd] teacher (stream.no_teacher: the layout of a sequence) */
+    char stream_lag_floor[16]; /* [stream] lag_floor as written: none or an integer (into stream.lag_floor) */
     struct {
         float alpha;  /* [spsd] alpha: weight of the teacher's cross-entropy */
         float lambda; /* [spsd] lambda: weight of the distillation KL (0 = masking only) */

@@ -10,6 +10,7 @@
 
 #include "src/stream/heads.h"
 #include "src/train/pairs.h"
+#include "src/train/schedule.h"
 
 /* How a probe was fitted (proact probe), kept beside it as probe.fit. The head ignores it. */
 typedef struct {
@@ -28,13 +29,14 @@ typedef struct {
 
 /* Every field of the file. Absent optional fields read as the defaults of proact_json_init. */
 typedef struct {
-    char format[16];                 /* "proact" */
-    char template_name[64];          /* "template": how pairs are wrapped (src/text/template.h); "plain" */
-    char src_lang[32], tgt_lang[32]; /* "source", "target" */
-    int phi;                         /* target position offset; 0 */
-    char schedule[32];               /* the read schedule of training (informational); "": not recorded */
-    char default_head[96];           /* the decision head when none is given; "waitk:3" */
-    TemplatePieces tokens;           /* "template_tokens": prompt, src_end, tgt_begin, tgt_end (ids >= 0) */
+    char format[16];                  /* "proact" */
+    char template_name[64];           /* "template": how pairs are wrapped (src/text/template.h); "plain" */
+    char src_lang[32], tgt_lang[32];  /* "source", "target" */
+    int phi;                          /* target position offset; 0 */
+    char schedule[SCHEDULE_SPEC_MAX]; /* the read schedule of training as a spec (schedule_parse reads
+                                         it; older files: a bare kind name); "": not recorded */
+    char default_head[96];            /* the decision head when none is given; "waitk:3" */
+    TemplatePieces tokens;            /* "template_tokens": prompt, src_end, tgt_begin, tgt_end (ids >= 0) */
     int has_probe;
     Probe probe; /* its dim is the arrays' length: proact_json_check ties it to a model */
     int has_fit;

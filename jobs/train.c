@@ -98,7 +98,7 @@ static int write_run_streaming_files(const ProactConfig *cfg, const TrainData *t
     snprintf(pj.template_name, sizeof pj.template_name, "%s", td->train.template_name);
     snprintf(pj.src_lang, sizeof pj.src_lang, "%s", td->train.src_lang);
     snprintf(pj.tgt_lang, sizeof pj.tgt_lang, "%s", td->train.tgt_lang);
-    snprintf(pj.schedule, sizeof pj.schedule, "%s", schedule_name(cfg->stream.kind));
+    if (schedule_format(&cfg->stream, pj.schedule, sizeof pj.schedule)) return -1;
     snprintf(pj.default_head, sizeof pj.default_head, "waitk:%d", cfg->stream.k);
     pj.phi = cfg->stream.phi;
     pj.tokens = td->train.template_tokens; /* lent: proact_json_write only reads it */
@@ -387,14 +387,17 @@ int cmd_train(int argc, char **argv) {
         printf("precision: %s matrix products (%s)\n", prec == GEMM_BF16 ? "bf16" : "fp32",
                prec == GEMM_BF16 ? gemm_describe() : "OpenBLAS sgemm");
 
+    char spec[SCHEDULE_SPEC_MAX] = "";
+    if (td.pairs && schedule_format(&cfg.stream, spec, sizeof spec)) goto fail; /* the same on every rank */
     run.resolved = resolved;
     run.peak = runtime_gemm_gflops(512, 0.3, prec) * 1e9 * w.size;
     if (root)
-        printf("train: %d steps x %d examples on %d rank%s (%d thread%s each), data '%s'%s%s, %s matmul peak %.1f "
-               "GFLOP/s\n",
+        printf("train: %d steps x %d examples on %d rank%s (%d thread%s each), data '%s'%s%s%s, %s matmul peak "
+               "%.1f GFLOP/s\n",
                cfg.train.steps, cfg.train.global_batch, w.size, w.size == 1 ? "" : "s", threads,
-               threads == 1 ? "" : "s", cfg.data.source, td.pairs ? ", schedule " : "",
-               td.pairs ? schedule_name(cfg.stream.kind) : "", prec == GEMM_BF16 ? "bf16" : "fp32", run.peak / 1e9);
+               threads == 1 ? "" : "s", cfg.data.source, td.pairs ? ", schedule " : "", spec,
+               td.pairs && cfg.stream.no_teacher ? ", no teacher copy (student CE only)" : "",
+               prec == GEMM_BF16 ? "bf16" : "fp32", run.peak / 1e9);
     TrainerHooks hooks = {.ctx = &run,
                           .now = runtime_now,
                           .stop_requested = hook_stop_requested,

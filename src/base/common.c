@@ -1,5 +1,6 @@
 #include "src/base/common.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,4 +27,15 @@ void *px_calloc(size_t count, size_t size, const char *what) {
 int px_ends_with(const char *s, const char *suffix) {
     size_t n = strlen(s), k = strlen(suffix);
     return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+void px_format_float(float v, char *buf, size_t size) {
+    if (v == floorf(v) && fabsf(v) < 1e9f) {
+        snprintf(buf, size, "%.0f", (double)v);
+        return;
+    }
+    for (int prec = 1; prec <= 9; prec++) { /* 9 significant digits always read back */
+        snprintf(buf, size, "%.*g", prec, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
 }

@@ -25,6 +25,10 @@ void *px_calloc(size_t count, size_t size, const char *what);
 /* 1 if s ends with suffix. */
 int px_ends_with(const char *s, const char *suffix);
 
+/* v in the shortest %g form that reads back as the same float; whole numbers below 1e9 in full
+ * (1000000 rather than 1e+06). For text that must round-trip (configs, schedule specs). */
+void px_format_float(float v, char *buf, size_t size);
+
 #define PX_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define PX_MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -65,7 +65,7 @@ static int check_lengths(const PackedBatch *b, int max_len) {
 int train_batch_fill_pairs(TrainBatch *out, const ExampleSource *src, const StreamConfig *sc, const int64_t *idx, int n,
                            int seed, int step, int vocab, int max_seq_len) {
     pair_set_free(&out->pairs);
-    train_batch_clear(out, 1);
+    train_batch_clear(out, 1, !sc->no_teacher);
     if (src->get(src->ctx, idx, n, &out->pairs)) return -1;
     for (int k = 0; k < n; k++) {
         int m = pair_tgt_words(&out->pairs, k);
@@ -93,7 +93,7 @@ static int next_synthetic(BatchSource *bs, int rank, int size, int step, TrainBa
     rng_seed(&rng, (uint64_t)bs->cfg.seed * 7919u + (uint64_t)step);
     int rc = packed_batch_fill_synthetic(&bs->all, bs->cfg.synthetic, B, bs->cfg.seq_len, bs->vocab, &rng);
     const PackedBatch *all = &bs->all;
-    train_batch_clear(out, 0);
+    train_batch_clear(out, 0, 0);
     for (int64_t s = first; rc == 0 && s < first + count; s++) {
         int r0 = all->seq_start[s], r1 = all->seq_start[s + 1];
         if ((rc = packed_batch_begin_sequence(&out->batch, r1 - r0))) break;
@@ -111,7 +111,8 @@ int batch_source_next(BatchSource *bs, const World *w, int step, TrainBatch *out
     /* deal the global batch by cost (rows of the synchronized layout), so that no rank waits for a
      * slower one; every rank computes the same assignment */
     if (bs->train.lengths(bs->train.ctx, bs->global_idx, B, bs->src, bs->tgt)) return -1;
-    for (int k = 0; k < B; k++) bs->cost[k] = bs->src[k] + 2.0 * bs->tgt[k] + 8.0;
+    const double copies = bs->cfg.stream.no_teacher ? 1.0 : 2.0;
+    for (int k = 0; k < B; k++) bs->cost[k] = bs->src[k] + copies * bs->tgt[k] + 8.0;
     if (balance_by_cost(bs->cost, B, size, bs->owner)) return -1;
     int n_mine = 0;
     for (int k = 0; k < B; k++)

@@ -3,8 +3,8 @@
  *
  * Pairs: every rank draws the same global_batch examples from the sampler, deals them by cost
  * (rows of the synchronized layout) with balance_by_cost, and lays its own out in the
- * [source | student | teacher] layout, each with the read schedule seeded by (seed, step,
- * example). Synthetic data ("random", "copy"): every rank draws the whole global batch from the
+ * [source | student | teacher] layout ([source | student] with stream.no_teacher), each with the
+ * read schedule seeded by (seed, step, example). Synthetic data ("random", "copy"): every rank draws the whole global batch from the
  * step's seed and keeps its part. The examples themselves come through an ExampleSource, so this
  * code reads no files: jobs/ wires it to io/dataset.h, tests to memory. */
 #ifndef PROACT_BATCH_SOURCE_H

@@ -23,9 +23,10 @@ void train_batch_free(TrainBatch *tb) {
     memset(tb, 0, sizeof *tb);
 }
 
-void train_batch_clear(TrainBatch *tb, int spsd) {
+void train_batch_clear(TrainBatch *tb, int spsd, int teacher) {
     packed_batch_clear(&tb->batch);
     tb->spsd = spsd;
+    tb->teacher = spsd && teacher;
     tb->n_examples = 0;
 }
 
@@ -36,7 +37,7 @@ int train_batch_add_spsd(TrainBatch *tb, const PairSet *s, const TemplatePieces 
         VEC_RESERVE(tb->n_copy_rows, tb->cap_copy_rows, need, "a batch's examples"))
         return -1;
     SpsdRows rows;
-    if (spsd_batch_add(&tb->batch, s, tp, e, g, phi, &rows)) return -1;
+    if ((tb->teacher ? spsd_batch_add : student_batch_add)(&tb->batch, s, tp, e, g, phi, &rows)) return -1;
     const int k = tb->n_examples++;
     tb->student_first[k] = rows.student_first;
     tb->teacher_first[k] = rows.teacher_first;
@@ -90,7 +91,10 @@ static int batch_loss(Learner *l, TrainBatch *b, double normaliser, double sums[
     const float scale = (float)(1.0 / normaliser);
     const int vocab = l->model->cfg.vocab_size;
     float *logits = l->acts.logits;
-    if (!b->spsd) {
+    if (b->spsd && !b->teacher && l->spsd.lambda > 0) /* no teacher to distil from: refused, not ignored */
+        return px_error("spsd.lambda = %g needs the teacher copy, but the batch has none (spsd.teacher = off)",
+                        (double)l->spsd.lambda);
+    if (!b->teacher) { /* plain rows, or [source | student]: the rows with a target are the student's */
         int n;
         sums[0] += cross_entropy_forward_backward(logits, b->batch.targets, b->batch.n_rows, vocab, scale, &n);
         sums[3] += n;
@@ -137,7 +141,7 @@ int train_step(Learner *l, TrainBatch *b, int step, StepStats *out) {
     if (learner_sum(l, sums, 5)) return -1;
     const double ce_s = sums[0] / sums[3], ce_t = sums[1] / sums[3], kl = sums[2] / sums[3];
     const SpsdWeights *w = &l->spsd;
-    const double loss = b->spsd ? ce_s + w->alpha * ce_t + w->lambda * w->tau * w->tau * kl : ce_s;
+    const double loss = b->teacher ? ce_s + w->alpha * ce_t + w->lambda * w->tau * w->tau * kl : ce_s;
     if (!isfinite(loss)) return px_error("loss is %g at step %d: training diverged (lower optim.lr?)", loss, step + 1);
     /* 5. AdamW on the summed gradient (this rank's shard in ZeRO-1 mode) */
     double grad_norm = l->sync ? grad_sync_optimizer_step(l->sync, &l->opt, step) : adamw_step_model(&l->opt, m, step);

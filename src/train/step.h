@@ -17,7 +17,8 @@
  * layout, where each example's two target copies are (for the SPSD loss). */
 typedef struct {
     PackedBatch batch;
-    int spsd; /* 1: synchronized layout and SPSD loss; 0: plain next-token cross-entropy */
+    int spsd;    /* 1: synchronized layout and SPSD loss; 0: plain next-token cross-entropy */
+    int teacher; /* spsd: 1 = [source | student | teacher]; 0 = [source | student], loss CE(student) */
     int n_examples;
     int *student_first, *teacher_first, *n_copy_rows; /* [n_examples] (spsd), growable (src/base/vec.h) */
     size_t cap_student, cap_teacher, cap_copy_rows;
@@ -27,15 +28,17 @@ typedef struct {
 } TrainBatch;
 
 void train_batch_free(TrainBatch *tb);
-/* Empties the batch (keeps its memory) for rows of the given kind. */
-void train_batch_clear(TrainBatch *tb, int spsd);
-/* Appends example e of s in the synchronized layout with the read schedule g (spsd_batch_add)
- * and records where its copies landed. */
+/* Empties the batch (keeps its memory) for rows of the given kind: spsd with or without the
+ * teacher copy (spsd.teacher), or plain rows (spsd 0, teacher ignored). */
+void train_batch_clear(TrainBatch *tb, int spsd, int teacher);
+/* Appends example e of s in the synchronized layout with the read schedule g (spsd_batch_add,
+ * or student_batch_add without the teacher) and records where its copies landed. */
 int train_batch_add_spsd(TrainBatch *tb, const PairSet *s, const TemplatePieces *tp, int64_t e, const int *g, int phi);
 /* The tokens the loss is normalised by: student rows with a target (spsd), else rows with a target. */
 double train_batch_targets(const TrainBatch *tb);
 
-/* The weights of the SPSD loss: CE(student) + alpha CE(teacher) + lambda tau^2 KL ([spsd]). */
+/* The weights of the SPSD loss: CE(student) + alpha CE(teacher) + lambda tau^2 KL ([spsd]). A batch
+ * without the teacher copy has the loss CE(student): alpha is ignored and lambda must be 0. */
 typedef struct {
     float alpha, lambda, tau;
 } SpsdWeights;
@@ -58,8 +61,8 @@ void learner_free(Learner *l);
 
 /* The same on every rank: global sums over the step's batch. */
 typedef struct {
-    double loss;                       /* the objective: CE(student), plus the SPSD terms when spsd */
-    double ce_student, ce_teacher, kl; /* means per target token (teacher and kl 0 for plain data) */
+    double loss;                       /* the objective: CE(student), plus the SPSD terms with a teacher */
+    double ce_student, ce_teacher, kl; /* means per target token (teacher and kl 0 without a teacher) */
     double targets;                    /* target tokens (the loss normaliser) */
     double rows;                       /* input rows (tokens processed) */
     double grad_norm;                  /* global norm before clipping */

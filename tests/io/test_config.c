@@ -103,6 +103,9 @@ static void assert_same_values(const ProactConfig *a, const ProactConfig *b) {
     assert_memory_equal(&a->train, &b->train, sizeof a->train);
     assert_memory_equal(&a->optim, &b->optim, sizeof a->optim);
     assert_string_equal(a->data.source, b->data.source);
+    assert_memory_equal(&a->stream, &b->stream, sizeof a->stream);
+    assert_string_equal(a->stream_lag_floor, b->stream_lag_floor);
+    assert_memory_equal(&a->spsd, &b->spsd, sizeof a->spsd);
     assert_string_equal(a->run.dir, b->run.dir);
     assert_int_equal(a->run.threads, b->run.threads);
 }
@@ -699,6 +702,46 @@ static void test_dump_roundtrip(void **state) {
     config_free(&c);
 }
 
+/* [stream] and spsd.teacher: the defaults are the sampler's own (schedule_defaults), the new keys
+ * reach the StreamConfig, and a bad value names its key. */
+static void test_stream_keys(void **state) {
+    (void)state;
+    ProactConfig c;
+    assert_int_equal(config_load(&c, NULL, NULL, 0), 0);
+    StreamConfig want = {0};
+    schedule_defaults(&want);
+    assert_memory_equal(&c.stream, &want, sizeof want); /* phi 0, teacher on */
+    assert_string_equal(c.stream_lag_floor, "none");
+    config_free(&c);
+
+    const char *ov[] = {"stream.schedule=band", "stream.min_lag=-1", "stream.max_lag=2", "stream.lag_floor=2",
+                        "stream.drift=0.5",     "spsd.teacher=off",  "spsd.lambda=0"};
+    assert_int_equal(config_load(&c, NULL, ov, 7), 0);
+    assert_int_equal(c.stream.kind, SCHEDULE_BAND);
+    assert_true(c.stream.min_lag == -1 && c.stream.max_lag == 2 && c.stream.drift == 0.5f);
+    assert_true(c.stream.has_lag_floor && c.stream.lag_floor == 2);
+    assert_int_equal(c.stream.no_teacher, 1);
+    roundtrip(&c);
+    char buf[8192];
+    assert_int_equal(config_dump(&c, buf, sizeof buf), 0);
+    assert_non_null(strstr(buf, "\nteacher = off\n"));
+    assert_non_null(strstr(buf, "\nlag_floor = 2\n"));
+    assert_non_null(strstr(buf, "\nschedule = band\n"));
+    config_free(&c);
+
+    expect_override_error("stream.lag_floor=abc",
+                          "--set stream.lag_floor=abc: stream.lag_floor: expected none or an integer, got 'abc'");
+    expect_override_error("stream.max_lag=0", "--set stream.max_lag=0: stream.max_lag: must be in min_lag = 1..");
+    expect_override_error("stream.k_min=0", "--set stream.k_min=0: stream.k_min: must be in 1..1000000, got 0");
+    expect_override_error("stream.drift=-1", "--set stream.drift=-1: stream.drift: must be in 0..");
+    expect_override_error("stream.p_full=1.5", "--set stream.p_full=1.5: stream.p_full: must be in [0, 1], got 1.5");
+    expect_override_error("stream.schedule=banded", "unknown schedule 'banded' (expected: random, cuts, waitk, full, "
+                                                    "band)");
+    expect_override_error("spsd.teacher=maybe", "spsd.teacher: unknown teacher 'maybe' (expected: on, off)");
+    /* teacher off with the default lambda = 1: refused, naming lambda */
+    expect_override_error("spsd.teacher=off", "spsd.lambda: must be 0 with spsd.teacher = off");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny),
@@ -716,6 +759,7 @@ int main(void) {
         cmocka_unit_test(test_file_errors_override_line),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_dump_roundtrip),
+        cmocka_unit_test(test_stream_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

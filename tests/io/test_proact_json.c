@@ -161,6 +161,11 @@ static void test_round_trip_without_probe(void **state) {
     assert_proact_json_equal(&w, &r);
     assert_null(r.other);
     assert_int_equal(proact_json_check(t.path, &r, 18, HIDDEN), 0);
+    /* a file from before the spec strings: the bare name reads as random with its defaults */
+    StreamConfig sc = {0}, defaults = {0};
+    schedule_defaults(&defaults);
+    assert_int_equal(schedule_parse(r.schedule, &sc), 0);
+    assert_memory_equal(&sc, &defaults, sizeof sc);
     proact_json_free(&r);
     temp_dir_remove(&t);
 }
@@ -172,10 +177,18 @@ static void test_round_trip_with_probe(void **state) {
     ProactJson w, r;
     trained_file(&w);
     with_probe(&w);
+    /* the whole spec `proact train` writes, as long as one gets */
+    StreamConfig sc = {0}, back = {0};
+    schedule_defaults(&sc);
+    sc.k_min = sc.k_max = 1000000, sc.lag_floor = -1000000, sc.has_lag_floor = 1;
+    sc.mean_step = 1.23456791e-05f, sc.p_full = 0.333333343f, sc.drift = 123456.789f;
+    assert_int_equal(schedule_format(&sc, w.schedule, sizeof w.schedule), 0);
     assert_int_equal(proact_json_write(t.path, &w), 0);
     assert_int_equal(proact_json_read(t.path, &r), 0);
     assert_proact_json_equal(&w, &r);
     assert_int_equal(proact_json_check(t.path, &r, 18, HIDDEN), 0);
+    assert_int_equal(schedule_parse(r.schedule, &back), 0);
+    assert_memory_equal(&back, &sc, sizeof sc);
     proact_json_free(&r);
     temp_dir_remove(&t);
 }

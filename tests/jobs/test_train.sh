@@ -44,4 +44,20 @@ check "wait-k baseline runs (stream.schedule = waitk, spsd.lambda = 0)" ablate w
 check "wait-k: the student (2 words ahead) is worse than the full-view teacher" "$PYTHON" -c "
 import json; rows = [json.loads(l) for l in open('$WORK/waitk/metrics.jsonl')]
 assert sum(r['loss_student'] for r in rows) > sum(r['loss_teacher'] for r in rows), rows[-1]"
+# the wait-k baseline as baseline systems train it: no teacher copy at all (spsd.teacher = off)
+check "student-only wait-k baseline runs (spsd.teacher = off)" ablate waitk_solo --set stream.schedule=waitk \
+  --set stream.k=2 --set spsd.lambda=0 --set spsd.teacher=off
+check "teacher off: the loss is CE(student); step 1's equals the wait-k run's, on fewer rows" "$PYTHON" -c "
+import json
+solo = [json.loads(l) for l in open('$WORK/waitk_solo/metrics.jsonl')]
+both = [json.loads(l) for l in open('$WORK/waitk/metrics.jsonl')]
+assert all(r['loss'] == r['loss_student'] and r['loss_teacher'] == 0 and r['kl'] == 0 for r in solo), solo[0]
+assert abs(solo[0]['loss_student'] - both[0]['loss_student']) < 1e-4, (solo[0], both[0])
+assert solo[0]['tokens'] < both[0]['tokens'], (solo[0], both[0])"
+check "the train line says there is no teacher copy" grep -q "schedule waitk:k=2, no teacher copy" "$WORK/waitk_solo.log"
+check "proact.json records the whole schedule spec" grep -q '"schedule": "waitk:k=2"' "$WORK/waitk/proact.json"
+check "proact.json records random's parameters" grep -q \
+  '"schedule": "random:k_min=1,k_max=3,mean_step=1,p_full=0.1,lag_floor=none,drift=0"' "$WORK/masking/proact.json"
+expect_fail "teacher off with the default lambda = 1" "spsd.lambda: must be 0 with spsd.teacher = off" \
+  "$PROACT" train --config "$SRC/configs/tiny.ini" --set spsd.teacher=off --set run.dir="$WORK/solo_lambda"
 finish

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "src/base/common.h"
 #include "src/model/kernels.h"
 #include "src/model/loss.h"
 #include "src/train/schedule.h"
@@ -28,9 +29,9 @@ static void test_schedules_monotone_and_bounded(void **state) {
     (void)state;
     Rng r;
     rng_seed(&r, 1);
-    StreamConfig c = {.k_min = 1, .k_max = 4, .mean_step = 1.5f, .p_full = 0.1f, .k = 3};
+    StreamConfig c = {.k_min = 1, .k_max = 4, .mean_step = 1.5f, .p_full = 0.1f, .k = 3, .min_lag = 1, .max_lag = 3};
     int g[64];
-    for (int kind = 0; kind < 4; kind++) {
+    for (int kind = 0; kind < SCHEDULE_KINDS; kind++) {
         c.kind = (ScheduleKind)kind;
         for (int trial = 0; trial < 500; trial++) {
             int n = 1 + (int)rng_below(&r, 30), m = 1 + (int)rng_below(&r, 40);
@@ -70,6 +71,376 @@ static void test_random_schedule_parameters(void **state) {
         count += 199;
     }
     assert_true(fabs(steps / count - 2.0) < 0.1);
+}
+
+/* What random drew before lag_floor and drift existed (captured from that code): the defaults
+ * (d) and other parameters (v) must keep drawing exactly this, generator call for call. n = 9
+ * source words, m = 12 target words, seeds 1007, 2007, ..., 8007. */
+static const int RANDOM_BEFORE[2][8][12] = {
+    {{2, 2, 3, 5, 6, 6, 6, 10, 10, 10, 10, 10},
+     {1, 1, 1, 2, 2, 2, 2, 2, 4, 5, 8, 8},
+     {10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10},
+     {10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10},
+     {1, 1, 2, 2, 4, 5, 5, 6, 6, 7, 8, 8},
+     {2, 2, 3, 7, 7, 7, 7, 8, 8, 8, 10, 10},
+     {3, 4, 4, 5, 6, 9, 9, 10, 10, 10, 10, 10},
+     {2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2}},
+    {{5, 5, 6, 7, 7, 7, 7, 10, 10, 10, 10, 10},
+     {3, 3, 3, 3, 3, 3, 3, 3, 4, 5, 7, 7},
+     {10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10},
+     {10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10},
+     {3, 3, 4, 4, 5, 5, 5, 5, 5, 6, 7, 7},
+     {5, 5, 5, 8, 8, 8, 8, 9, 9, 9, 10, 10},
+     {3, 3, 3, 3, 3, 5, 5, 5, 5, 6, 6, 6},
+     {4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4}},
+};
+
+static void test_random_defaults_draw_as_before(void **state) {
+    (void)state;
+    StreamConfig d, v;
+    schedule_defaults(&d);
+    v = d;
+    v.k_min = 2, v.k_max = 5, v.mean_step = 0.6f, v.p_full = 0.25f;
+    /* an initialiser without the new fields means the same as the defaults */
+    StreamConfig old = {.kind = SCHEDULE_RANDOM, .k_min = 1, .k_max = 3, .mean_step = 1.0f, .p_full = 0.1f, .k = 3};
+    const StreamConfig *cs[3] = {&d, &v, &old};
+    for (int c = 0; c < 3; c++)
+        for (int seed = 1; seed <= 8; seed++) {
+            Rng r;
+            rng_seed(&r, (uint64_t)seed * 1000 + 7);
+            int g[12];
+            schedule_sample(cs[c], 9, 12, &r, g);
+            assert_memory_equal(g, RANDOM_BEFORE[c == 1][seed - 1], sizeof g);
+        }
+}
+
+/* lag_floor = L: g(j) >= L + j - 1 (clipped to 1..n+1). With k0 = 1 and no steps the floor alone
+ * decides, by hand: L = 0 gives 1, 1, 2, 3, 4 and L = 2 gives wait-2. */
+static void test_lag_floor(void **state) {
+    (void)state;
+    StreamConfig c;
+    schedule_defaults(&c);
+    c.k_min = c.k_max = 1, c.mean_step = 0, c.p_full = 0, c.has_lag_floor = 1;
+    Rng r;
+    rng_seed(&r, 4);
+    int g[64];
+    static const int want0[5] = {1, 1, 2, 3, 4}, want2[5] = {2, 3, 4, 5, 6}, want2_short[5] = {2, 3, 4, 4, 4};
+    c.lag_floor = 0;
+    schedule_sample(&c, 10, 5, &r, g);
+    assert_memory_equal(g, want0, sizeof want0);
+    c.lag_floor = 2;
+    schedule_sample(&c, 10, 5, &r, g);
+    assert_memory_equal(g, want2, sizeof want2);
+    schedule_sample(&c, 3, 5, &r, g); /* n = 3: clipped to n + 1 = 4 */
+    assert_memory_equal(g, want2_short, sizeof want2_short);
+    /* with random steps and any floor: never below it, still monotone; without it the same
+     * walk goes below (the floor is what keeps it up) */
+    schedule_defaults(&c);
+    c.p_full = 0;
+    int below_without = 0;
+    for (int L = -2; L <= 3; L++)
+        for (int t = 0; t < 300; t++) {
+            int n = 1 + (int)rng_below(&r, 30), m = 1 + (int)rng_below(&r, 40);
+            c.has_lag_floor = 1, c.lag_floor = L;
+            schedule_sample(&c, n, m, &r, g);
+            check_monotone_in_bounds(g, n, m);
+            for (int j = 0; j < m; j++) {
+                int floor_j = L + j < 1 ? 1 : L + j > n + 1 ? n + 1 : L + j;
+                assert_true(g[j] >= floor_j);
+            }
+            c.has_lag_floor = 0;
+            schedule_sample(&c, n, m, &r, g);
+            for (int j = 0; j < m; j++) below_without += g[j] < PX_MIN(PX_MAX(L + j, 1), n + 1);
+        }
+    assert_true(below_without > 100);
+}
+
+/* drift: the step's mean is max(mean_step, drift * unread / unwritten). One step from g(1) = 1
+ * with n = 99 and m = 2: unread 99, unwritten 1, so drift 0.1 makes the mean 9.9; 0 keeps 1. */
+static void test_drift(void **state) {
+    (void)state;
+    StreamConfig c;
+    schedule_defaults(&c);
+    c.k_min = c.k_max = 1, c.p_full = 0;
+    Rng r;
+    rng_seed(&r, 5);
+    int g[2];
+    const float drifts[2] = {0.0f, 0.1f};
+    const double want[2] = {1.0, 9.9};
+    for (int d = 0; d < 2; d++) {
+        c.drift = drifts[d];
+        double sum = 0;
+        for (int t = 0; t < 20000; t++) {
+            schedule_sample(&c, 99, 2, &r, g);
+            assert_int_equal(g[0], 1);
+            sum += g[1] - g[0];
+        }
+        if (fabs(sum / 20000 - want[d]) > 0.3)
+            fail_msg("drift %g: mean step %g, want %g", drifts[d], sum / 20000, want[d]);
+    }
+    /* drift 1 brings the last word near the end of the source; without it the walk stays behind */
+    double last[2] = {0, 0};
+    c.mean_step = 0.2f;
+    for (int d = 0; d < 2; d++) {
+        c.drift = d ? 1.0f : 0.0f;
+        int gg[40];
+        for (int t = 0; t < 2000; t++) {
+            schedule_sample(&c, 40, 40, &r, gg);
+            check_monotone_in_bounds(gg, 40, 40);
+            last[d] += gg[39] / 2000.0;
+        }
+    }
+    assert_true(last[0] < 12 && last[1] > 35); /* measured: 8.8 and 40.4 of 41 */
+}
+
+/* band: every g(j) inside [min_lag + j - 1, max_lag + j - 1] clipped to 1..n+1, monotone; a whole
+ * example full with probability p_full. */
+static void test_band_in_band_and_monotone(void **state) {
+    (void)state;
+    Rng r;
+    rng_seed(&r, 6);
+    StreamConfig c;
+    schedule_defaults(&c);
+    c.kind = SCHEDULE_BAND;
+    int g[64], full = 0, trials = 0;
+    int64_t at_lag[3] = {0, 0, 0};
+    for (int lo = -2; lo <= 3; lo++)
+        for (int width = 0; width <= 4; width++) {
+            c.min_lag = lo, c.max_lag = lo + width, c.p_full = 0.2f;
+            for (int t = 0; t < 200; t++, trials++) {
+                int n = 1 + (int)rng_below(&r, 30), m = 1 + (int)rng_below(&r, 40);
+                schedule_sample(&c, n, m, &r, g);
+                check_monotone_in_bounds(g, n, m);
+                int all_full = 1;
+                for (int j = 0; j < m; j++) all_full &= g[j] == n + 1;
+                if (all_full && PX_MAX(c.max_lag, 1) < n + 1) { /* g(1) = n+1 is outside the band: p_full */
+                    full++;
+                    continue;
+                }
+                for (int j = 0; j < m; j++) {
+                    int a = PX_MIN(PX_MAX(c.min_lag + j, 1), n + 1), b = PX_MIN(PX_MAX(c.max_lag + j, 1), n + 1);
+                    if (g[j] < a || g[j] > b)
+                        fail_msg("band %d..%d: g(%d) = %d outside %d..%d", c.min_lag, c.max_lag, j + 1, g[j], a, b);
+                    if (lo == 1 && width == 2 && g[j] <= n) at_lag[g[j] - j - 1]++;
+                }
+            }
+        }
+    assert_true(full > 0 && full < trials / 4);
+    /* band 1..3: the walk visits every lag of the band about equally */
+    for (int k = 0; k < 3; k++) assert_true(at_lag[k] > 0);
+    int64_t most = PX_MAX(at_lag[0], PX_MAX(at_lag[1], at_lag[2])),
+            least = PX_MIN(at_lag[0], PX_MIN(at_lag[1], at_lag[2]));
+    assert_true(least * 10 > most * 7);
+    /* min_lag = max_lag = k is wait-k exactly */
+    StreamConfig w = {.kind = SCHEDULE_WAITK, .k = 2};
+    c.min_lag = c.max_lag = 2, c.p_full = 0;
+    for (int t = 0; t < 100; t++) {
+        int n = 1 + (int)rng_below(&r, 30), m = 1 + (int)rng_below(&r, 40), gw[64];
+        schedule_sample(&c, n, m, &r, g);
+        schedule_sample(&w, n, m, &r, gw);
+        assert_memory_equal(g, gw, sizeof(int) * (size_t)m);
+    }
+}
+
+/* The exact draws of band 1..3 for a fixed seed (pinned: a changed sampler changes training). By
+ * hand from the walk's rule: each g is lag + j - 1 with the lag moving by -1, 0 or +1 in 1..3. */
+static void test_band_fixed_seed(void **state) {
+    (void)state;
+    StreamConfig c;
+    schedule_defaults(&c);
+    c.kind = SCHEDULE_BAND, c.p_full = 0;
+    Rng r;
+    rng_seed(&r, 77);
+    int g[10];
+    schedule_sample(&c, 20, 10, &r, g);
+    static const int want[10] = {1, 3, 3, 5, 6, 8, 8, 9, 9, 10}; /* lags 1 2 1 2 2 3 2 2 1 1 */
+    assert_memory_equal(g, want, sizeof want);
+    for (int j = 1; j < 10; j++) assert_true(abs((g[j] - j) - (g[j - 1] - j + 1)) <= 1);
+}
+
+/* ------------------------------------------------------------------ lag histogram */
+
+static void test_lag_histogram_exact(void **state) {
+    (void)state;
+    LagHistogram h = {0};
+    /* n = 20: lags 1, 0, -1, 2, 3, then 6 and 9 (both >= 6) */
+    const int g[7] = {1, 1, 1, 5, 7, 11, 15};
+    lag_histogram_add(&h, g, 20, 7);
+    const int64_t want[LAG_BUCKETS] = {1, 1, 1, 1, 1, 0, 0, 2, 0};
+    assert_memory_equal(h.words, want, sizeof want);
+    const int g2[3] = {10, 11, 11};
+    lag_histogram_add(&h, g2, 10, 3); /* lag 10 (>= 6), then full twice */
+    const int64_t want2[LAG_BUCKETS] = {1, 1, 1, 1, 1, 0, 0, 3, 2};
+    assert_memory_equal(h.words, want2, sizeof want2);
+    assert_int_equal(h.examples, 2);
+    /* wait-2 on (n, m) = (5, 4), (2, 4), (3, 1): g = 2 3 4 5 | 2 3 3 3 (3 = n+1: full) | 2 */
+    StreamConfig w = {.kind = SCHEDULE_WAITK, .k = 2};
+    const int n[3] = {5, 2, 3}, m[3] = {4, 4, 1};
+    assert_int_equal(schedule_lag_histogram(&w, n, m, 3, 1, &h), 0);
+    const int64_t want3[LAG_BUCKETS] = {0, 0, 0, 6, 0, 0, 0, 0, 3};
+    assert_memory_equal(h.words, want3, sizeof want3);
+    assert_int_equal(h.examples, 3);
+    /* full: every word */
+    StreamConfig f = {.kind = SCHEDULE_FULL};
+    assert_int_equal(schedule_lag_histogram(&f, n, m, 3, 1, &h), 0);
+    const int64_t want4[LAG_BUCKETS] = {0, 0, 0, 0, 0, 0, 0, 0, 9};
+    assert_memory_equal(h.words, want4, sizeof want4);
+    /* band 1..3 never leaves its buckets (or full), and the same seed gives the same counts */
+    StreamConfig b;
+    schedule_defaults(&b);
+    b.kind = SCHEDULE_BAND;
+    int ns[50], ms[50];
+    for (int i = 0; i < 50; i++) ns[i] = 5 + i % 17, ms[i] = 3 + i % 11;
+    LagHistogram h1, h2;
+    assert_int_equal(schedule_lag_histogram(&b, ns, ms, 50, 9, &h1), 0);
+    assert_int_equal(schedule_lag_histogram(&b, ns, ms, 50, 9, &h2), 0);
+    assert_memory_equal(&h1, &h2, sizeof h1);
+    int64_t total = 0;
+    for (int k = 0; k < LAG_BUCKETS; k++) total += h1.words[k];
+    for (int i = 0; i < 50; i++) total -= ms[i];
+    assert_int_equal(total, 0);
+    assert_true(h1.words[0] == 0 && h1.words[1] == 0 && h1.words[5] == 0 && h1.words[6] == 0 && h1.words[7] == 0);
+    assert_string_equal(lag_bucket_name(0), "<0");
+    assert_string_equal(lag_bucket_name(7), ">=6");
+    assert_string_equal(lag_bucket_name(8), "full");
+}
+
+/* ------------------------------------------------------------------ spec strings */
+
+static void assert_roundtrip(const StreamConfig *c, const char *want) {
+    char buf[SCHEDULE_SPEC_MAX], again[SCHEDULE_SPEC_MAX];
+    assert_int_equal(schedule_format(c, buf, sizeof buf), 0);
+    if (want) assert_string_equal(buf, want);
+    StreamConfig back = {.phi = 5, .no_teacher = 1};
+    if (schedule_parse(buf, &back)) fail_msg("%s: %s", buf, px_error_message());
+    assert_int_equal(back.phi, 5); /* not part of the schedule */
+    assert_int_equal(back.no_teacher, 1);
+    assert_int_equal(schedule_format(&back, again, sizeof again), 0);
+    assert_string_equal(again, buf);
+    /* the kind's own fields come back exactly */
+    assert_int_equal(back.kind, c->kind);
+    if (c->kind == SCHEDULE_RANDOM) {
+        assert_int_equal(back.k_min, c->k_min);
+        assert_int_equal(back.k_max, c->k_max);
+        assert_memory_equal(&back.mean_step, &c->mean_step, sizeof(float));
+        assert_memory_equal(&back.drift, &c->drift, sizeof(float));
+        assert_int_equal(back.has_lag_floor, c->has_lag_floor);
+        if (c->has_lag_floor) assert_int_equal(back.lag_floor, c->lag_floor);
+    }
+    if (c->kind == SCHEDULE_RANDOM || c->kind == SCHEDULE_BAND)
+        assert_memory_equal(&back.p_full, &c->p_full, sizeof(float));
+    if (c->kind == SCHEDULE_BAND) {
+        assert_int_equal(back.min_lag, c->min_lag);
+        assert_int_equal(back.max_lag, c->max_lag);
+    }
+    if (c->kind == SCHEDULE_WAITK) assert_int_equal(back.k, c->k);
+}
+
+static void test_spec_roundtrip(void **state) {
+    (void)state;
+    StreamConfig c;
+    schedule_defaults(&c);
+    assert_roundtrip(&c, "random:k_min=1,k_max=3,mean_step=1,p_full=0.1,lag_floor=none,drift=0");
+    c.k_min = 2, c.k_max = 7, c.mean_step = 0.3f, c.p_full = 1e-7f, c.has_lag_floor = 1, c.lag_floor = -2,
+    c.drift = 2.5f;
+    assert_roundtrip(&c, "random:k_min=2,k_max=7,mean_step=0.3,p_full=1e-07,lag_floor=-2,drift=2.5");
+    c.kind = SCHEDULE_BAND, c.min_lag = 1, c.max_lag = 3, c.p_full = 0.1f;
+    assert_roundtrip(&c, "band:min_lag=1,max_lag=3,p_full=0.1");
+    c.min_lag = -1, c.max_lag = 0, c.p_full = 0;
+    assert_roundtrip(&c, "band:min_lag=-1,max_lag=0,p_full=0");
+    c.kind = SCHEDULE_WAITK, c.k = 3;
+    assert_roundtrip(&c, "waitk:k=3");
+    c.kind = SCHEDULE_CUTS;
+    assert_roundtrip(&c, "cuts");
+    c.kind = SCHEDULE_FULL;
+    assert_roundtrip(&c, "full");
+    /* any float reads back bit for bit */
+    Rng r;
+    rng_seed(&r, 8);
+    schedule_defaults(&c);
+    for (int t = 0; t < 2000; t++) {
+        c.mean_step = (float)(rng_uniform(&r) * pow(10, (int)rng_below(&r, 9) - 4));
+        c.p_full = (float)rng_uniform(&r);
+        c.drift = (float)(rng_uniform(&r) * 100);
+        assert_roundtrip(&c, NULL);
+    }
+    /* too small a buffer is an error, not a cut spec */
+    char tiny[12];
+    assert_int_equal(schedule_format(&c, tiny, sizeof tiny), -1);
+}
+
+/* proact.json files from before the spec have the bare name: that kind with its defaults. */
+static void test_bare_names_parse(void **state) {
+    (void)state;
+    StreamConfig want, got;
+    schedule_defaults(&want);
+    memset(&got, 0x55, sizeof got);
+    got.phi = 4, got.no_teacher = 0;
+    assert_int_equal(schedule_parse("random", &got), 0);
+    assert_int_equal(got.kind, SCHEDULE_RANDOM);
+    assert_int_equal(got.k_min, want.k_min);
+    assert_int_equal(got.k_max, want.k_max);
+    assert_true(got.mean_step == want.mean_step && got.p_full == want.p_full && got.drift == 0);
+    assert_int_equal(got.has_lag_floor, 0);
+    assert_int_equal(got.phi, 4);
+    static const char *const names[] = {"band", "cuts", "waitk", "full"};
+    static const ScheduleKind kinds[] = {SCHEDULE_BAND, SCHEDULE_CUTS, SCHEDULE_WAITK, SCHEDULE_FULL};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(schedule_parse(names[i], &got), 0);
+        assert_int_equal(got.kind, kinds[i]);
+        assert_string_equal(schedule_name(got.kind), names[i]);
+    }
+    assert_int_equal(got.k, 3);
+    assert_int_equal(schedule_parse("band", &got), 0);
+    assert_true(got.min_lag == 1 && got.max_lag == 3 && got.p_full == 0.1f);
+    /* a partial spec: the rest are defaults; keys in any order */
+    assert_int_equal(schedule_parse("random:p_full=0,k_max=5", &got), 0);
+    assert_true(got.k_min == 1 && got.k_max == 5 && got.p_full == 0 && got.mean_step == 1);
+}
+
+static void expect_parse_error(const char *spec, const char *needle) {
+    StreamConfig c;
+    schedule_defaults(&c);
+    c.phi = 9;
+    StreamConfig before = c;
+    assert_int_equal(schedule_parse(spec, &c), -1);
+    assert_memory_equal(&c, &before, sizeof c); /* unchanged */
+    if (!strstr(px_error_message(), needle)) fail_msg("%s: '%s' lacks '%s'", spec, px_error_message(), needle);
+}
+
+static void test_spec_errors_name_the_key(void **state) {
+    (void)state;
+    expect_parse_error("wait", "unknown kind 'wait'");
+    expect_parse_error("", "unknown kind ''");
+    expect_parse_error("random:k_mim=2",
+                       "unknown key 'k_mim' for random (expected: k_min, k_max, mean_step, p_full, lag_floor, drift)");
+    expect_parse_error("band:k=3", "unknown key 'k' for band");
+    expect_parse_error("full:k=3", "unknown key 'k' for full (it takes none)");
+    expect_parse_error("waitk:k=0", "k must be in 1..1000000, got 0");
+    expect_parse_error("waitk:k=three", "k: expected an integer, got 'three'");
+    expect_parse_error("waitk:k=3,k=4", "k given twice");
+    expect_parse_error("random:p_full=2", "p_full must be in [0, 1], got 2");
+    expect_parse_error("random:mean_step=-1", "mean_step must be in");
+    expect_parse_error("random:mean_step=nan", "mean_step: expected a number, got 'nan'");
+    expect_parse_error("random:lag_floor=low", "lag_floor: expected none or an integer, got 'low'");
+    expect_parse_error("random:k_min=4", "k_max must be in k_min = 4..");
+    expect_parse_error("random:drift=-0.5", "drift must be in");
+    expect_parse_error("band:min_lag=3,max_lag=1", "max_lag must be in min_lag = 3..");
+    expect_parse_error("band:", "expected key=value, got ''");
+    expect_parse_error("band:min_lag=1,", "expected key=value, got ''");
+    expect_parse_error("band:min_lag", "expected key=value, got 'min_lag'");
+    StreamConfig c;
+    schedule_defaults(&c);
+    assert_int_equal(schedule_set(&c, "nope", "1"), -1);
+    assert_non_null(strstr(px_error_message(), "unknown schedule parameter 'nope'"));
+    assert_int_equal(schedule_set(&c, "lag_floor", "-3"), 0);
+    assert_true(c.has_lag_floor && c.lag_floor == -3);
+    assert_int_equal(schedule_set(&c, "lag_floor", "none"), 0);
+    assert_false(c.has_lag_floor);
+    char msg[128];
+    assert_null(schedule_invalid(&c, msg, sizeof msg));
+    c.min_lag = 4;
+    assert_string_equal(schedule_invalid(&c, msg, sizeof msg), "max_lag");
 }
 
 /* ------------------------------------------------------------------ layout */
@@ -200,6 +571,15 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_schedules_monotone_and_bounded),
         cmocka_unit_test(test_random_schedule_parameters),
+        cmocka_unit_test(test_random_defaults_draw_as_before),
+        cmocka_unit_test(test_lag_floor),
+        cmocka_unit_test(test_drift),
+        cmocka_unit_test(test_band_in_band_and_monotone),
+        cmocka_unit_test(test_band_fixed_seed),
+        cmocka_unit_test(test_lag_histogram_exact),
+        cmocka_unit_test(test_spec_roundtrip),
+        cmocka_unit_test(test_bare_names_parse),
+        cmocka_unit_test(test_spec_errors_name_the_key),
         cmocka_unit_test(test_layout_hand_worked),
         cmocka_unit_test(test_spsd_loss_gradient),
         cmocka_unit_test(test_no_gradient_through_teacher),

@@ -89,8 +89,9 @@ typedef struct {
     BatchSource bs;
 } Setup;
 
-/* The same model, optimizer and data every time: synthetic NULL means pairs. */
-static void setup_make(Setup *s, const char *synthetic) {
+/* The same model, optimizer and data every time: synthetic NULL means pairs; stream and spsd
+ * NULL: the default read schedule and weights. */
+static void setup_make_with(Setup *s, const char *synthetic, const StreamConfig *stream, const SpsdWeights *spsd) {
     memset(s, 0, sizeof *s);
     s->train_set = make_pairs(N_EXAMPLES, 11);
     s->valid_set = make_pairs(10, 12);
@@ -124,11 +125,14 @@ static void setup_make(Setup *s, const char *synthetic) {
                       .seq_len = 16,
                       .seed = 5,
                       .stream = {.kind = SCHEDULE_RANDOM, .k_min = 1, .k_max = 2, .mean_step = 1, .p_full = 0.2f}};
+    if (stream) bc.stream = *stream;
     assert_int_equal(model_create(&s->m, &mc), 0);
     model_init_random(&s->m, 7);
-    assert_int_equal(learner_init(&s->l, &s->m, NULL, &oc, 0, 0, (SpsdWeights){1.0f, 1.0f, 1.0f}), 0);
+    assert_int_equal(learner_init(&s->l, &s->m, NULL, &oc, 0, 0, spsd ? *spsd : (SpsdWeights){1.0f, 1.0f, 1.0f}), 0);
     assert_int_equal(batch_source_init(&s->bs, &bc, synthetic ? NULL : &s->train, &s->m.cfg), 0);
 }
+
+static void setup_make(Setup *s, const char *synthetic) { setup_make_with(s, synthetic, NULL, NULL); }
 
 static void setup_free(Setup *s) {
     batch_source_free(&s->bs);
@@ -351,6 +355,70 @@ static void test_training_lowers_the_loss(void **state) {
     setup_free(&s);
 }
 
+/* spsd.teacher = off (the wait-k baseline as baseline systems train it): each sequence is
+ * [source | student], the student rows exactly those of the synchronized layout, so at step 0
+ * (the same parameters, the same batch and schedules) the student cross-entropy equals the one
+ * reported with the teacher, and the loss is that cross-entropy alone. For random, waitk and full. */
+static void test_teacher_off_trains_the_same_student_rows(void **state) {
+    (void)state;
+    const StreamConfig streams[3] = {
+        {.kind = SCHEDULE_RANDOM, .k_min = 1, .k_max = 2, .mean_step = 1, .p_full = 0.2f},
+        {.kind = SCHEDULE_WAITK, .k = 2},
+        {.kind = SCHEDULE_FULL},
+    };
+    for (int k = 0; k < 3; k++) {
+        StreamConfig off_stream = streams[k];
+        off_stream.no_teacher = 1;
+        const SpsdWeights with = {1.0f, 1.0f, 1.0f}, solo = {1.0f, 0.0f, 1.0f}; /* alpha is ignored */
+        Setup on, off;
+        setup_make_with(&on, NULL, &streams[k], &with);
+        setup_make_with(&off, NULL, &off_stream, &solo);
+        TrainBatch a = {0}, b = {0};
+        assert_int_equal(batch_source_next(&on.bs, NULL, 0, &a), 0);
+        assert_int_equal(batch_source_next(&off.bs, NULL, 0, &b), 0);
+        assert_true(a.spsd && a.teacher && b.spsd && !b.teacher);
+        assert_int_equal(a.n_examples, b.n_examples);
+        int teacher_rows = 0;
+        for (int e = 0; e < a.n_examples; e++) {
+            const int na = a.n_copy_rows[e], fa = a.student_first[e], fb = b.student_first[e];
+            assert_int_equal(b.n_copy_rows[e], na);
+            assert_int_equal(b.teacher_first[e], -1);
+            teacher_rows += na;
+            /* the source rows and the student rows, token for token and visibility for visibility */
+            const int src_a = fa - a.batch.seq_start[e], src_b = fb - b.batch.seq_start[e];
+            assert_int_equal(src_a, src_b);
+            assert_int_equal(b.batch.seq_start[e + 1] - b.batch.seq_start[e], src_b + na);
+            const AttnLayout *la = packed_batch_layout(&a.batch), *lb = packed_batch_layout(&b.batch);
+            for (int i = -src_a; i < na; i++) {
+                assert_int_equal(a.batch.tokens[fa + i], b.batch.tokens[fb + i]);
+                assert_int_equal(a.batch.targets[fa + i], b.batch.targets[fb + i]);
+                assert_int_equal(la->pos[fa + i], lb->pos[fb + i]);
+                assert_int_equal(la->vis_prefix[fa + i], lb->vis_prefix[fb + i]);
+                assert_int_equal(la->blk_start[fa + i], lb->blk_start[fb + i]); /* within the sequence */
+            }
+        }
+        assert_int_equal(b.batch.n_rows, a.batch.n_rows - teacher_rows); /* shorter by the teacher copies */
+        assert_true(train_batch_targets(&a) == train_batch_targets(&b));
+        StepStats sa, sb;
+        assert_int_equal(train_step(&on.l, &a, 0, &sa), 0);
+        assert_int_equal(train_step(&off.l, &b, 0, &sb), 0);
+        if (fabs(sa.ce_student - sb.ce_student) > 1e-5 * sa.ce_student)
+            fail_msg("%s: CE(student) %.9g with the teacher, %.9g without", schedule_name(streams[k].kind),
+                     sa.ce_student, sb.ce_student);
+        assert_true(sb.ce_teacher == 0 && sb.kl == 0 && sb.loss == sb.ce_student);
+        assert_true(sa.targets == sb.targets && sb.rows < sa.rows);
+        if (k == 0) assert_true(sa.kl > 0 && sa.loss > sa.ce_student); /* the teacher run is not the same objective */
+        /* a distillation weight without a teacher is refused, not ignored */
+        off.l.spsd.lambda = 0.5f;
+        assert_int_equal(train_step(&off.l, &b, 1, &sb), -1);
+        assert_non_null(strstr(px_error_message(), "spsd.lambda = 0.5 needs the teacher copy"));
+        train_batch_free(&a);
+        train_batch_free(&b);
+        setup_free(&on);
+        setup_free(&off);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_run_equals_steps_by_hand),
@@ -358,6 +426,7 @@ int main(void) {
         cmocka_unit_test(test_stop_request_ends_the_loop_after_a_checkpoint),
         cmocka_unit_test(test_validation_and_checkpoints_at_the_configured_steps),
         cmocka_unit_test(test_failing_hook_fails_the_run),
+        cmocka_unit_test(test_teacher_off_trains_the_same_student_rows),
         cmocka_unit_test(test_training_lowers_the_loss),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
