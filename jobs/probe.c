@@ -33,7 +33,8 @@
 typedef enum { STATES_POLICY = 0, STATES_SCHEDULE } ProbeStates;
 
 typedef struct {
-    const char *model_dir, *data, *out_dir, *policy, *label_name;
+    const char *model_dir, *data, *out_dir, *policy, *label_name, *schedule;
+    StreamConfig sched; /* --states schedule: the read schedule (resolved after the model is loaded) */
     int64_t samples;
     double lambda, holdout;
     int attn_window, threads;
@@ -109,6 +110,11 @@ static int parse_args(int argc, char **argv, ProbeArgs *a, int *status) {
             "each word's lag from A..B (a random floored runner), or\n"
             "a head spec such as waitk:3. Default: the band of the\n"
             "schedule in proact.json (band:1:3 if it has none)"),
+        OPT("schedule", 0, OPT_STRING, &a->schedule, "SPEC",
+            "the read schedule for --states schedule (a spec as\n"
+            "stream.schedule's, e.g. random:k_min=1,k_max=3).\n"
+            "Default: the one in proact.json, else\n"
+            "random:k_min=1,k_max=3,mean_step=1,p_full=0"),
         OPT("label", 'L', OPT_CUSTOM, &a->label, "agree|p-teacher|kl",
             "what the probe is fitted to: agree (default; the\n"
             "student's next token is the teacher's), p-teacher (the\n"
@@ -135,6 +141,10 @@ static int parse_args(int argc, char **argv, ProbeArgs *a, int *status) {
         *status = opts_usage_error(&o, "--policy is for --states policy");
         return 1;
     }
+    if (a->states == STATES_POLICY && a->schedule) {
+        *status = opts_usage_error(&o, "--schedule is for --states schedule");
+        return 1;
+    }
     if (a->lambda < 0 && a->holdout <= 0) {
         *status = opts_usage_error(&o, "--lambda auto needs held-out examples (--holdout > 0)");
         return 1;
@@ -144,12 +154,22 @@ static int parse_args(int argc, char **argv, ProbeArgs *a, int *status) {
 
 /* --- which examples: the same choice on every rank -------------------------------------------- */
 
-/* The read schedule of example e for --states schedule: training's random sampler, seeded by e alone. */
-static void example_schedule(uint64_t seed, int64_t e, int n, int m, int *g) {
-    StreamConfig sc = {.kind = SCHEDULE_RANDOM, .k_min = 1, .k_max = 3, .mean_step = 1.0f, .p_full = 0};
+/* The read schedule of example e for --states schedule, seeded by e alone. */
+static void example_schedule(const ProbeArgs *a, int64_t e, int n, int m, int *g) {
     Rng rng;
-    rng_seed(&rng, seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(e + 1)));
-    schedule_sample(&sc, n, m, &rng, g);
+    rng_seed(&rng, a->seed ^ (0xD1B54A32D192ED03ULL * (uint64_t)(e + 1)));
+    schedule_sample(&a->sched, n, m, &rng, g);
+}
+
+/* --states schedule's schedule: --schedule, else proact.json's, else the sampler probes used to
+ * be fitted with (random k0 in 1..3, mean step 1, never full). */
+static int resolve_schedule(ProbeArgs *a, const StreamModel *sm) {
+    const char *spec = a->schedule ? a->schedule : sm->schedule[0] ? sm->schedule : NULL;
+    if (spec) {
+        if (schedule_parse(spec, &a->sched)) return -1;
+        return 0;
+    }
+    return schedule_parse("random:k_min=1,k_max=3,mean_step=1,p_full=0", &a->sched);
 }
 
 typedef struct {
@@ -171,7 +191,7 @@ static int example_points(const ProbeArgs *a, const PairSet *ps, int k, int64_t 
     }
     int *g = px_calloc((size_t)m + 1, sizeof *g, "schedule");
     if (!g) return -1;
-    example_schedule(a->seed, index, ns, m, g);
+    example_schedule(a, index, ns, m, g);
     for (int j = 0; j < m; j++) *points += g[j] <= ns;
     free(g);
     return 0;
@@ -240,7 +260,7 @@ static int collect_scheduled(ProbeCollector *pc, const StreamModel *sm, const Pa
     double *label = px_calloc((size_t)m + 1, sizeof *label, "labels");
     ProbePoints tmp = {.dim = dim};
     if (g && label && (tmp.x = px_calloc((size_t)m + 1, (size_t)dim * sizeof(double), "probe features"))) {
-        example_schedule(a->seed, index, pair_src_words(ps, 0), m, g);
+        example_schedule(a, index, pair_src_words(ps, 0), m, g);
         rc = probe_collect_example(pc, &sm->model, &sm->format, ps, 0, g, a->attn_window, tmp.x, label, &got);
     }
     got = PX_MIN(got, keep); /* the choice's cut of the last example */
@@ -294,19 +314,16 @@ static int collect(const World *w, const StreamModel *sm, Dataset *d, const Choi
 
 /* --- the policy ------------------------------------------------------------------------------- */
 
-/* The default policy: the band of the schedule the model was trained with (band:A:B from
- * "band:min_lag=A,max_lag=B,...", waitk:K's states from "waitk:k=K"), else band:1:3. */
-static void policy_of_schedule(const char *schedule, char *out, size_t cap) {
-    int lo = 1, hi = 3, k;
-    const char *p;
-    if (strncmp(schedule, "band", 4) == 0) {
-        if ((p = strstr(schedule, "min_lag="))) lo = atoi(p + 8);
-        if ((p = strstr(schedule, "max_lag="))) hi = atoi(p + 8);
-    } else if (strncmp(schedule, "waitk", 5) == 0 && (p = strstr(schedule, "k=")) && (k = atoi(p + 2)) >= 1) {
-        lo = hi = k;
-    }
-    if (lo < 1 || hi < lo) lo = 1, hi = 3;
+/* The default policy: the band of the schedule the model was trained with (band:A:B for
+ * band:min_lag=A,max_lag=B; band:K:K for waitk:k=K), else band:1:3. */
+static int policy_of_schedule(const char *schedule, char *out, size_t cap) {
+    StreamConfig c;
+    int lo = 1, hi = 3;
+    if (schedule[0] && schedule_parse(schedule, &c)) return -1;
+    if (schedule[0] && c.kind == SCHEDULE_BAND) lo = c.min_lag, hi = c.max_lag;
+    if (schedule[0] && c.kind == SCHEDULE_WAITK) lo = hi = c.k;
     snprintf(out, cap, "band:%d:%d", lo, hi);
+    return 0;
 }
 
 /* band:A:B or a head spec for the runner. */
@@ -474,11 +491,13 @@ int cmd_probe(int argc, char **argv) {
     }
     if (rc == 0 && a.states == STATES_POLICY) {
         if (a.policy) snprintf(policy, sizeof policy, "%s", a.policy);
-        else policy_of_schedule(sm.schedule, policy, sizeof policy);
-        rc = parse_policy(policy, &sm, &pol, &policy_head);
+        else rc = policy_of_schedule(sm.schedule, policy, sizeof policy);
+        if (rc == 0) rc = parse_policy(policy, &sm, &pol, &policy_head);
         snprintf(states, sizeof states, "on-policy %s", policy);
-    } else {
-        snprintf(states, sizeof states, "schedule random:k_min=1,k_max=3,mean_step=1 (teacher forcing)");
+    } else if (rc == 0) {
+        char spec[160] = "";
+        rc = resolve_schedule(&a, &sm) || schedule_format(&a.sched, spec, sizeof spec) ? -1 : 0;
+        snprintf(states, sizeof states, "schedule %s (teacher forcing)", spec);
     }
     if (rc == 0) rc = choose_examples(&d, &a, &ch);
     if (world_agree(&w, rc)) goto fail;

@@ -60,6 +60,24 @@ for k in ["weights", "mean", "scale"]:
     worst = max(abs(x - y) / max(1.0, abs(y)) for x, y in zip(a[k], b[k]))
     assert worst < 1e-5, (k, worst)
 PY
+# the default policy follows the schedule the model was trained with (proact.json)
+for sched in "band:min_lag=2,max_lag=4,p_full=0.1=band:2:4" "waitk:k=3=band:3:3" "random:k_min=1=band:1:3"; do
+  spec=${sched%=*} want=${sched##*=}
+  rm -rf "$WORK/sched" && cp -r "$MODEL" "$WORK/sched"
+  "$PYTHON" -c "import json, sys; p = sys.argv[1]; j = json.load(open(p)); j['schedule'] = sys.argv[2]; json.dump(j, open(p, 'w'))" \
+    "$WORK/sched/proact.json" "$spec"
+  "$PROACT" probe --model "$WORK/sched" --data "$DATA" --samples 100 --label p-teacher >/dev/null 2>&1
+  check "trained with $spec: the default policy is $want" "$PYTHON" -c "
+import json, sys
+f = json.load(open('$WORK/sched/proact.json'))['probe']['fit']
+assert f['states'] == 'on-policy $want', f['states']"
+done
+"$PROACT" probe --model "$WORK/sched" --data "$DATA" --samples 100 --states schedule --schedule waitk:k=2 -o "$WORK/sw" \
+  >/dev/null 2>&1
+check "--states schedule --schedule: the given schedule is recorded" "$PYTHON" -c "
+import json
+f = json.load(open('$WORK/sw/proact.json'))['probe']['fit']
+assert f['states'] == 'schedule waitk:k=2 (teacher forcing)', f['states']"
 expect_fail "on-policy with a label that never varies" "nothing to fit" \
   "$PROACT" probe --model "$MODEL" --data "$DATA" --samples 300 -o "$WORK/x"
 expect_fail "a graded label needs on-policy points" "--states policy" \

@@ -163,7 +163,8 @@ static int check_sentence(const char *src, const char *tgt, ProbePolicy pol, int
 }
 
 static const char *pairs[][2] = {
-    {"In the beginning was the Word, and the Word was with God.", "En el principio era el Verbo, y el Verbo era con Dios."},
+    {"In the beginning was the Word, and the Word was with God.",
+     "En el principio era el Verbo, y el Verbo era con Dios."},
     {"He came unto his own, and his own received him not.", "A lo suyo vino, y los suyos no le recibieron."},
     {"And the light shineth in darkness", "La luz en las tinieblas resplandece"},
 };
@@ -172,7 +173,8 @@ static void test_band_points_match_recompute(void **state) {
     (void)state;
     int total = 0;
     for (int i = 0; i < 3; i++)
-        total += check_sentence(pairs[i][0], pairs[i][1], (ProbePolicy){.min_lag = 1, .max_lag = 3, .seed = 7, .attn_window = 4}, i);
+        total += check_sentence(pairs[i][0], pairs[i][1],
+                                (ProbePolicy){.min_lag = 1, .max_lag = 3, .seed = 7, .attn_window = 4}, i);
     assert_true(total > 20);
 }
 
@@ -202,7 +204,8 @@ static void test_band_is_seeded(void **state) {
     assert_int_equal(a.n, b.n);
     assert_memory_equal(a.x, b.x, (size_t)a.n * a.dim * sizeof(double));
     int differ = a.n != c.n;
-    for (int64_t k = 0; !differ && k < a.n; k++) differ = memcmp(a.x + k * a.dim, c.x + k * c.dim, (size_t)a.dim * 8) != 0;
+    for (int64_t k = 0; !differ && k < a.n; k++)
+        differ = memcmp(a.x + k * a.dim, c.x + k * c.dim, (size_t)a.dim * 8) != 0;
     assert_true(differ);
     probe_points_free(&a);
     probe_points_free(&b);
