@@ -18,11 +18,12 @@ int cmd_tokenize(int argc, char **argv);  /* jobs/tokenize.c */
 int cmd_tokenizer(int argc, char **argv); /* jobs/tokenizer_train.c: `proact tokenizer train` */
 int cmd_prepare(int argc, char **argv);
 int cmd_export(int argc, char **argv);
-int cmd_run(int argc, char **argv);   /* jobs/run.c: stream stdin through the runner */
-int cmd_serve(int argc, char **argv); /* jobs/serve/: HTTP server (SimulEval remote protocol, sessions) */
-int cmd_eval(int argc, char **argv);  /* jobs/eval.c: streaming evaluation of decision heads (MPI) */
-int cmd_probe(int argc, char **argv); /* jobs/probe.c: fit the probe head with ScaLAPACK */
-int cmd_score(int argc, char **argv); /* jobs/score.c: BLEU/chrF and latency of a translation or instances.log */
+int cmd_run(int argc, char **argv);      /* jobs/run.c: stream stdin through the runner */
+int cmd_serve(int argc, char **argv);    /* jobs/serve/: HTTP server (SimulEval remote protocol, sessions) */
+int cmd_eval(int argc, char **argv);     /* jobs/eval.c: streaming evaluation of decision heads (MPI) */
+int cmd_probe(int argc, char **argv);    /* jobs/probe.c: fit the probe head with ScaLAPACK */
+int cmd_score(int argc, char **argv);    /* jobs/score.c: BLEU/chrF and latency of a translation or instances.log */
+int cmd_diagnose(int argc, char **argv); /* jobs/diagnose.c: student-teacher gap per lag, cue AUCs */
 
 /* --- runtime.c ------------------------------------------------------------------------ */
 
