@@ -24,6 +24,7 @@ int cmd_eval(int argc, char **argv);     /* jobs/eval.c: streaming evaluation of
 int cmd_probe(int argc, char **argv);    /* jobs/probe.c: fit the probe head with ScaLAPACK */
 int cmd_score(int argc, char **argv);    /* jobs/score.c: BLEU/chrF and latency of a translation or instances.log */
 int cmd_schedule(int argc, char **argv); /* jobs/schedule.c: lag histogram of a read schedule on the data */
+int cmd_diagnose(int argc, char **argv); /* jobs/diagnose.c: student-teacher gap per lag, cue AUCs */
 
 /* --- runtime.c ------------------------------------------------------------------------ */
 

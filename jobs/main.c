@@ -21,6 +21,8 @@ static const Command commands[] = {
     {"eval", cmd_eval,
      "stream a test set through decision heads on all ranks: BLEU, LAAL, ... and the latency-quality curve"},
     {"probe", cmd_probe, "fit the probe decision head on the model's own signals (ScaLAPACK over all ranks)"},
+    {"diagnose", cmd_diagnose,
+     "student-teacher KL and agreement per lag, and how well each cue predicts agreement (AUC)"},
     {"score", cmd_score, "BLEU/chrF and latency (AL, LAAL, AP, DAL) of a translation or of an instances.log"},
     {"schedule", cmd_schedule, "the lags a read schedule trains the student at, as a histogram over the data"},
 };

@@ -202,8 +202,7 @@ int probe_collect_on_policy(PolicyCollector *pc, const PairSet *s, int64_t e, in
     if (probe_encode_source(m, &pc->tc.teacher, &pc->tc.ts, tp, s->src_tokens + s->src_off[e], ns)) return -1;
     size_t k = 0;
     for (int row = 0; row < n_tgt && k < pc->n_dec; row++) {
-        if (decode_forward(m, &pc->tc.teacher, &pc->tc.ts, &tgt[row], 1, DECODE_TARGET, S, pc->fmt->phi, 1))
-            return -1;
+        if (decode_forward(m, &pc->tc.teacher, &pc->tc.ts, &tgt[row], 1, DECODE_TARGET, S, pc->fmt->phi, 1)) return -1;
         for (; k < pc->n_dec && pc->dec_row[k] == row; k++)
             label_point(pc->dec_logits + k * (size_t)V, pc->tc.ts.logits, V, pc->pol.label, &out->y[first + k],
                         &out->agree[first + k]);

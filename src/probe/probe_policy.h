@@ -67,8 +67,8 @@ typedef struct {
     size_t n_dec, cap_dec, cap_logits;
     int *dec_row;      /* [n_dec] target row of the decision (tokens fed - 1) */
     float *dec_logits; /* [n_dec][V] */
-    Rng rng; /* the band lags of the current sentence */
-    int *band_lag; /* [n_lag] the band lag of each word so far, drawn when first needed */
+    Rng rng;           /* the band lags of the current sentence */
+    int *band_lag;     /* [n_lag] the band lag of each word so far, drawn when first needed */
     size_t cap_lag;
     int n_lag;
     ProbePoints *out;

@@ -40,4 +40,8 @@ void probe_extra_features(const Cues *c, float out[PROBE_EXTRA_FEATURES]);
 /* x[0 .. probe_feature_dim(hidden)) from c: the fitting data's rows, the cues' floats exactly. */
 void probe_features(const Cues *c, int hidden, double *x);
 
+/* The inverse: the cues whose features are x (h [hidden] receives the hidden state, out->hidden
+ * points to it), so that a probe can score collected rows as the head scores live cues. */
+void probe_cues_of_features(const double *x, int hidden, float *h, Cues *out);
+
 #endif

@@ -256,7 +256,9 @@ class Attention(nn.Module):
         self.v_proj = nn.Linear(dm.d, dm.nkv * dm.hd, bias=dm.qkv_bias)
         self.o_proj = nn.Linear(dm.nh * dm.hd, dm.d, bias=False)
 
-    def forward(self, x, cos, sin, groups):
+    def forward(self, x, cos, sin, groups, probs_out=None):
+        """probs_out: a list that receives (rows [B, len], probabilities [B, nh, len, len]) per
+        group, or None."""
         dm = self.dm
         n = x.shape[0]
         q = apply_rope(self.q_proj(x).view(n, dm.nh, dm.hd), cos, sin)
@@ -273,6 +275,8 @@ class Attention(nn.Module):
             vb = v[idx].transpose(1, 2).repeat_interleave(rep, dim=1)     # kv head h // rep
             scores = qb @ kb.transpose(-1, -2) / math.sqrt(dm.hd) + bias
             probs = F.softmax(scores, dim=-1)
+            if probs_out is not None:
+                probs_out.append((idx, probs))
             ob = (probs @ vb).transpose(1, 2)                             # [B, len, nh, hd]
             out = out.index_copy(0, idx.reshape(-1), ob.reshape(-1, dm.nh, dm.hd))
         return self.o_proj(out.reshape(n, dm.nh * dm.hd))
@@ -297,8 +301,8 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(dm.d, dm.eps)
         self.mlp = MLP(dm)
 
-    def forward(self, x, cos, sin, groups):
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin, groups)
+    def forward(self, x, cos, sin, groups, probs_out=None):
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, groups, probs_out)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
@@ -354,16 +358,24 @@ class TwinModel(nn.Module):
             groups.append((idx, bias[:, None]))
         return groups
 
-    def forward(self, tokens, layout):
-        """tokens [N] (any int array) -> logits [N, V]."""
+    def forward(self, tokens, layout, internals=None):
+        """tokens [N] (any int array) -> logits [N, V]. With a dict `internals`, also fills
+        internals["hidden"] (the final-norm hidden states [N, d]) and internals["probs"] (per
+        layer, the attention probabilities as Attention.forward's probs_out lists them)."""
         tokens = torch.as_tensor(np.asarray(tokens), dtype=torch.long)
         assert tokens.shape == (layout.n_rows,)
         cos, sin = rope_cos_sin(layout.pos, self.dims.hd, self.dims.theta, self.dtype)
         groups = self.attention_groups(layout)
         x = self.model.embed_tokens(tokens)
+        probs = []
         for layer in self.model.layers:
-            x = layer(x, cos, sin, groups)
-        return self.model.norm(x) @ self.lm_weight().t()
+            probs.append([] if internals is not None else None)
+            x = layer(x, cos, sin, groups, probs[-1])
+        hidden = self.model.norm(x)
+        if internals is not None:
+            internals["hidden"] = hidden
+            internals["probs"] = probs
+        return hidden @ self.lm_weight().t()
 
 
 def init_random(model, generator, std=0.1):
