@@ -238,7 +238,7 @@ def point_dict(p):
 def analyse(cd, st, log=None):
     """The summary of one corpus (the `corpora.<corpus>` object of summary.json)."""
     seeds = [s for s in cd.seeds if any((v, s) in cd.units for v in cd.variants)]
-    res = {"n_test": cd.n_test, "seeds": seeds, "units": sorted(f"{v}/seed{s}" for v, s in cd.units),
+    res = {"n_test": cd.n_test, "seeds": [int(s) if str(s).isdigit() else s for s in seeds], "units": sorted(f"{v}/seed{s}" for v, s in cd.units),
            "missing": cd.missing, "student_teacher_gap": student_teacher_gap(cd)}
     if not cd.units:
         res.update(families={}, offline_bleu={}, comparisons=[], headline=None, reference=None,

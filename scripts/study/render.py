@@ -311,7 +311,7 @@ def render_report(summary, out_dir, report_path):
           "reference BLEU, chosen on the validation evaluations when they exist, else on test and flagged).",
           f"- **Intervals.** {summary['bootstrap']['scheme']}", ""]
     for corpus, cs in summary["corpora"].items():
-        md += [f"## {corpus} ({cs['n_test']} test sentences; seeds {', '.join(cs['seeds']) or 'none'})", ""]
+        md += [f"## {corpus} ({cs['n_test']} test sentences; seeds {', '.join(map(str, cs['seeds'])) or 'none'})", ""]
         if not cs.get("units"):
             md += ["No evaluations yet.", ""] + units_section(cs) + [""]
             continue

@@ -62,7 +62,7 @@ check "the points, frontiers and interpolations are the constructed ones" "$PYTH
 import json, sys
 cs = json.load(open(sys.argv[1]))["corpora"]["toy"]
 close = lambda x, y: x is not None and abs(x - y) < 1e-9
-assert cs["n_test"] == 40 and cs["seeds"] == ["1", "2"], cs["seeds"]
+assert cs["n_test"] == 40 and cs["seeds"] == [1, 2], cs["seeds"]
 assert cs["units"] == ["a/seed1", "a/seed2", "b/seed1", "c/seed1", "c/seed2", "e/seed1", "e/seed2"], cs["units"]
 assert cs["checks"]["curve_mismatches"] == [], cs["checks"]
 p = cs["families"]["a"]["probe"]
