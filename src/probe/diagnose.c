@@ -7,6 +7,7 @@
 
 #include "src/base/common.h"
 #include "src/probe/probe_data.h"
+#include "src/stream/logits.h"
 #include "src/train/schedule.h"
 
 void diag_lag_schedule(int lag, int n, int m, int *g) {
@@ -29,33 +30,12 @@ void diag_result_free(DiagResult *r) {
 
 /* ---------------------------------------------------------------- one row pair */
 
-/* log sum exp of z[0..V) in double */
-static double log_sum_exp(const float *z, int V) {
-    float mx = z[0];
-    for (int v = 1; v < V; v++) mx = z[v] > mx ? z[v] : mx;
-    double s = 0;
-    for (int v = 0; v < V; v++) s += exp((double)z[v] - mx);
-    return mx + log(s);
-}
-
-static int argmax(const float *z, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (z[i] > z[best]) best = i;
-    return best;
-}
-
 /* Adds the row pair (student logits zs, teacher logits zt, reference token y) to the sums:
  * sums[0] KL(T || S), [1] agreement, [2] CE student, [3] CE teacher. */
 static void add_row_pair(const float *zs, const float *zt, int V, int y, double sums[4]) {
-    const double ls = log_sum_exp(zs, V), lt = log_sum_exp(zt, V);
-    double kl = 0;
-    for (int v = 0; v < V; v++) {
-        const double log_pt = zt[v] - lt, log_ps = zs[v] - ls;
-        kl += exp(log_pt) * (log_pt - log_ps);
-    }
-    sums[0] += kl;
-    sums[1] += argmax(zs, V) == argmax(zt, V);
+    const double ls = logits_log_sum_exp(zs, V), lt = logits_log_sum_exp(zt, V);
+    sums[0] += logits_kl(zt, lt, zs, ls, V);
+    sums[1] += logits_argmax(zs, V) == logits_argmax(zt, V);
     sums[2] += ls - zs[y];
     sums[3] += lt - zt[y];
 }
@@ -166,7 +146,8 @@ static void decision_rows(Run *R, const PackedBatch *b, const Activations *a, co
         for (int w = 0; w < DIAG_WINDOWS; w++) r->window_keys[k * DIAG_WINDOWS + w] = (float)(win[w][1] - win[w][0]);
         r->source_keys[k] = (float)vis;
         r->point_lag[k] = R->o->cue_lag_min + c;
-        R->fwd_label[k] = argmax(a->logits + (size_t)srow * V, V) == argmax(a->logits + (size_t)trow * V, V);
+        R->fwd_label[k] =
+            logits_argmax(a->logits + (size_t)srow * V, V) == logits_argmax(a->logits + (size_t)trow * V, V);
         k++;
     }
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "src/base/common.h"
+#include "src/stream/logits.h"
 #include "src/train/schedule.h"
 
 int probe_collector_init(ProbeCollector *pc, const Model *m) {
@@ -21,13 +22,6 @@ void probe_collector_free(ProbeCollector *pc) {
     decode_scratch_free(&pc->ss);
     decode_scratch_free(&pc->ts);
     memset(pc, 0, sizeof *pc);
-}
-
-static int argmax(const float *z, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (z[i] > z[best]) best = i;
-    return best;
 }
 
 int probe_encode_source(const Model *m, KvCache *c, DecodeScratch *sc, const TemplatePieces *tp, const int *src,
@@ -75,7 +69,7 @@ int probe_collect_example(ProbeCollector *pc, const Model *m, const StreamFormat
             decode_cues(m, &pc->ss, attn_window, NULL, 0, NULL, 0, &c);
             cues_set_position(&c, gj, j);
             probe_features(&c, d, feat + (size_t)*n_points * (size_t)probe_feature_dim(d));
-            label[*n_points] = argmax(pc->ss.logits, V) == argmax(pc->ts.logits, V);
+            label[*n_points] = logits_argmax(pc->ss.logits, V) == logits_argmax(pc->ts.logits, V);
             (*n_points)++;
         }
         /* write word j with the reference tokens: the student sees g(j) words, the teacher all;

@@ -7,6 +7,7 @@
 
 #include "src/base/common.h"
 #include "src/base/vec.h"
+#include "src/stream/logits.h"
 #include "src/text/words.h"
 #include "src/train/schedule.h"
 
@@ -127,37 +128,15 @@ void policy_collector_free(PolicyCollector *pc) {
     memset(pc, 0, sizeof *pc);
 }
 
-static int argmax(const float *z, int n) {
-    int best = 0;
-    for (int i = 1; i < n; i++)
-        if (z[i] > z[best]) best = i;
-    return best;
-}
-
-static double log_sum_exp(const float *z, int n) {
-    double mx = z[argmax(z, n)], s = 0;
-    for (int i = 0; i < n; i++) s += exp(z[i] - mx);
-    return mx + log(s);
-}
-
 /* The labels of one decision: student logits zs against teacher logits zt. */
 static void label_point(const float *zs, const float *zt, int V, ProbeLabel kind, double *y, double *agree) {
-    const int t = argmax(zt, V);
-    *agree = argmax(zs, V) == t;
-    const double ls = log_sum_exp(zs, V);
+    const int t = logits_argmax(zt, V);
+    *agree = logits_argmax(zs, V) == t;
+    const double ls = logits_log_sum_exp(zs, V);
     switch (kind) {
         case PROBE_LABEL_AGREE: *y = *agree; break;
         case PROBE_LABEL_P_TEACHER: *y = exp(zs[t] - ls); break;
-        case PROBE_LABEL_KL: {
-            const double lt = log_sum_exp(zt, V);
-            double kl = 0;
-            for (int i = 0; i < V; i++) {
-                double lpt = zt[i] - lt;
-                kl += exp(lpt) * (lpt - (zs[i] - ls));
-            }
-            *y = exp(-PX_MAX(kl, 0.0));
-            break;
-        }
+        case PROBE_LABEL_KL: *y = exp(-PX_MAX(logits_kl(zt, logits_log_sum_exp(zt, V), zs, ls, V), 0.0)); break;
     }
 }
 
