@@ -46,7 +46,8 @@ def parse_args(argv=None):
                     help="the head whose BLEU is the matched BLEU (default c:waitk:3)")
     ap.add_argument("--baseline", default="c:waitk", metavar="MODEL:FAMILY",
                     help="the baseline frontier of the comparisons (default c:waitk)")
-    ap.add_argument("--compared", default="a,b,e", help="models whose families are compared (default a,b,e)")
+    ap.add_argument("--compared", default="a,b,c,e",
+                    help="models whose families are compared with the baseline (default a,b,c,e: c's own adaptive heads too)")
     ap.add_argument("--headline-model", default="a", help="the model of the headline (default a)")
     ap.add_argument("--summary", help="summary.json (default OUT/summary.json)")
     ap.add_argument("--report", help="report.md (default OUT/report.md)")

@@ -28,7 +28,7 @@ SCHEME = (
 
 class Settings:
     def __init__(self, replicates=1000, seed=12345, laal_levels=(2.0, 3.0, 4.0), reference=("c", "waitk:3"),
-                 baseline=("c", "waitk"), compared=("a", "b", "e"), headline_model="a", goal=0.30):
+                 baseline=("c", "waitk"), compared=("a", "b", "c", "e"), headline_model="a", goal=0.30):
         self.replicates, self.seed, self.laal_levels = replicates, seed, list(laal_levels)
         self.reference, self.baseline, self.compared = reference, baseline, list(compared)
         self.headline_model, self.goal = headline_model, goal
@@ -310,7 +310,7 @@ def comparisons(q0, reps, fams, st):
     bm, bf = st.baseline
     for v in st.compared:
         for fam in family_order(fams.get(v, {})):
-            if not F.is_streaming(fam):
+            if not F.is_streaming(fam) or (v, fam) == (bm, bf):  # not the baseline against itself
                 continue
             e = {k: estimate(q0, reps, key) for k, key in (
                 ("bleu", ("bleu_at_ref", v, fam)), ("baseline_bleu", ("ref_bleu",)), ("laal", ("laal_at_ref", v, fam)),
