@@ -15,6 +15,7 @@
 #                        (default: waitk:1,waitk:3,waitk:5,entropy:3.5,entropy:4.5,maxprob:0.3,probe:0.75,offline)
 #   --limit N            evaluate the first N test sentences (default: all)
 #   --probe-samples N    decision points for the probe fit (default 4000)
+#   --probe-label L      what the probe is fitted to: agree (default) | p-teacher | kl (proact probe --label)
 #   --nodes N            nodes for training (default 1)
 #   --ntasks-per-node N  MPI ranks per node for training (default 2)
 #   --cpus-per-task N    BLAS threads per rank, for training, probe and eval (default 1)
@@ -32,7 +33,7 @@ usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 config='' run='' test='' limit='' sets=() sbatch_opts=()
 heads=waitk:1,waitk:3,waitk:5,entropy:3.5,entropy:4.5,maxprob:0.3,probe:0.75,offline
-probe_samples=4000 nodes=1 ntasks_per_node=2 cpus=1 eval_tasks=1 probe_tasks=2 time='' signal_before=300
+probe_samples=4000 probe_label=agree nodes=1 ntasks_per_node=2 cpus=1 eval_tasks=1 probe_tasks=2 time='' signal_before=300
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || { [ "$1" = -h ] || [ "$1" = --help ] || echo "pipeline: $1 needs a value" >&2; usage; }
   case "$1" in
@@ -43,6 +44,7 @@ while [ $# -gt 0 ]; do
     --heads) heads=$2 ;;
     --limit) limit=$2 ;;
     --probe-samples) probe_samples=$2 ;;
+    --probe-label) probe_label=$2 ;;
     --nodes) nodes=$2 ;;
     --ntasks-per-node) ntasks_per_node=$2 ;;
     --cpus-per-task) cpus=$2 ;;
@@ -108,7 +110,7 @@ train_id=$(submit train "${dep[@]}" "${train_opts[@]}" "$here/train.sbatch" "$ru
 # 3-4. the model, then its probe head (written into model/proact.json)
 export_id=$(submit export --dependency="afterok:$train_id" "$here/export.sbatch" "$run/train" "$run/model")
 probe_id=$(submit probe --dependency="afterok:$export_id" --ntasks="$probe_tasks" --cpus-per-task="$cpus" \
-  "$here/probe.sbatch" "$run/model" "$(h5_of "$train_data")" --samples "$probe_samples")
+  "$here/probe.sbatch" "$run/model" "$(h5_of "$train_data")" --samples "$probe_samples" --label "$probe_label")
 # 5. one array task per head, then the merge into the curve
 IFS=, read -r -a head_list <<<"$heads"
 eval_id=$(sbatch "${common[@]}" --job-name=proact-eval --output="$run/logs/%x-%A_%a.out" \
