@@ -332,7 +332,9 @@ typedef struct {
 
 static int write_table(FILE *fp, void *ctx) {
     const Table *t = ctx;
-    fprintf(fp, "%-26s %7s %7s %7s %7s %7s %7s %10s %10s %9s\n", "head", "BLEU", "chrF2", "AL", "LAAL", "AP", "DAL",
+    int w = 26; /* the head column: as wide as the longest spec (floors and ceilings make long ones) */
+    for (int h = 0; h < t->n; h++) w = PX_MAX(w, (int)strlen(t->hr[h].head.spec));
+    fprintf(fp, "%-*s %7s %7s %7s %7s %7s %7s %10s %10s %9s\n", w, "head", "BLEU", "chrF2", "AL", "LAAL", "AP", "DAL",
             "LAAL_CA", "AL_CA", "ms/word");
     for (int h = 0; h < t->n; h++) {
         const EvalScores *s = &t->hr[h].scores;
@@ -340,7 +342,7 @@ static int write_table(FILE *fp, void *ctx) {
         fmt_value(ca1, sizeof ca1, s->has_ca, s->LAAL_CA, "%.0f");
         fmt_value(ca2, sizeof ca2, s->has_ca, s->AL_CA, "%.0f");
         fmt_value(mpw, sizeof mpw, 1, t->hr[h].ms_per_word, "%.2f");
-        fprintf(fp, "%-26s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %10s %10s %9s\n", t->hr[h].head.spec, s->bleu.score,
+        fprintf(fp, "%-*s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %10s %10s %9s\n", w, t->hr[h].head.spec, s->bleu.score,
                 s->chrf, s->AL, s->LAAL, s->AP, s->DAL, ca1, ca2, mpw);
     }
     return ferror(fp) ? -1 : 0;

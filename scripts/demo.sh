@@ -38,7 +38,7 @@ if [ $slurm -eq 1 ]; then
   echo "== 2. submit the chain (slurm/pipeline.sh): each job starts when the previous one succeeded"
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 PROACT=$PWD/build/proact
   slurm/pipeline.sh --config configs/small.ini --set train.steps="${DEMO_STEPS:-300}" --run "$RUN" \
-    --heads waitk:1,waitk:3,waitk:5,waitk:9,entropy:3.5,entropy:4.5,maxprob:0.3,attn:4:0.3,probe:0.75,probe:0.9,offline \
+    --heads waitk:1,waitk:3,waitk:5,waitk:9,entropy:4.5/min-lag=1,maxprob:0.3/min-lag=1,maxprob:0.1/min-lag=1,attn:4:0.3/min-lag=1,probe:0.75/min-lag=1,probe:0.9/min-lag=1/max-lag=4,offline \
     --limit "${DEMO_SENTENCES:-40}" --probe-samples "${DEMO_PROBE_SAMPLES:-3000}" | sed 's/^/   job /'
   mapfile -t job_ids < <(cut -d' ' -f2 "$RUN/jobs.txt")
   echo "== 3. the queue while it runs (squeue every 10 s)"
@@ -95,7 +95,7 @@ echo "   (each target word with the number of source words read when it was writ
 
 echo "== 7. latency-quality of the decision heads on ${DEMO_SENTENCES:-40} held-out verses (proact eval, 2 MPI ranks)"
 mpirun -np 2 --oversubscribe $P eval --model "$RUN/export" --data "$RUN/john.test.h5" --limit "${DEMO_SENTENCES:-40}" \
-  --heads waitk:1,waitk:3,waitk:5,waitk:9,entropy:3.5,entropy:4.5,maxprob:0.3,attn:4:0.3,probe:0.75,probe:0.9,offline \
+  --heads waitk:1,waitk:3,waitk:5,waitk:9,entropy:4.5/min-lag=1,maxprob:0.3/min-lag=1,maxprob:0.1/min-lag=1,attn:4:0.3/min-lag=1,probe:0.75/min-lag=1,probe:0.9/min-lag=1/max-lag=4,offline \
   --no-progress -o "$RUN/eval" 2>"$RUN/eval.log" | sed 's/^/   /' || { cat "$RUN/eval.log"; exit 1; }
 echo "   BLEU as sacreBLEU; AL/LAAL/AP/DAL in source words as SimulEval (lower = earlier); *_CA in ms with"
 echo "   the source spoken at 400 ms/word, computing time included. Plot: $RUN/eval/curve.svg"
