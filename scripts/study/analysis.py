@@ -216,6 +216,19 @@ def student_teacher_gap(cd):
     return out
 
 
+def cue_auc(cd):
+    """{variant: {cue: {"mean", "per_seed": {seed: AUC}}}} of the diagnose.json files."""
+    out = {}
+    for v in cd.variants:
+        per_cue = {}
+        for s in cd.seeds:
+            for k, x in cd.cue_auc.get((v, s), {}).items():
+                per_cue.setdefault(k, {})[s] = x
+        if per_cue:
+            out[v] = {k: {"mean": float(np.mean(list(ps.values()))), "per_seed": ps} for k, ps in per_cue.items()}
+    return out
+
+
 def check_curves(cd, scored):
     """Heads whose BLEU or LAAL (recomputed from instances.log) differ from curve.csv's 6 decimals."""
     bad = []
@@ -239,7 +252,7 @@ def analyse(cd, st, log=None):
     """The summary of one corpus (the `corpora.<corpus>` object of summary.json)."""
     seeds = [s for s in cd.seeds if any((v, s) in cd.units for v in cd.variants)]
     res = {"n_test": cd.n_test, "seeds": [int(s) if str(s).isdigit() else s for s in seeds], "units": sorted(f"{v}/seed{s}" for v, s in cd.units),
-           "missing": cd.missing, "student_teacher_gap": student_teacher_gap(cd)}
+           "missing": cd.missing, "student_teacher_gap": student_teacher_gap(cd), "cue_auc": cue_auc(cd)}
     if not cd.units:
         res.update(families={}, offline_bleu={}, comparisons=[], headline=None, reference=None,
                    bleu_at_laal={}, laal_at_reference_bleu={}, checks={"curve_mismatches": [], "heads_scored": 0})

@@ -188,6 +188,24 @@ def read_diagnose(path):
     return out
 
 
+def read_cue_auc(path):
+    """{cue: AUC} of a diagnose.json's cues at the decision points (higher = "write now" predicts
+    agreement; 0.5 = chance), plus the attention variants: the mean over all layers and heads,
+    normalized by the source read (attn_normalized), and the single layer/head furthest from chance
+    (attn_best_head, optimistic: the best of many)."""
+    with open(path) as f:
+        cues = json.load(f).get("cues") or {}
+    out = {k: float(v) for k, v in (cues.get("auc") or {}).items() if isinstance(v, (int, float))}
+    variants = [x for x in cues.get("attn_variants") or [] if isinstance(x.get("auc"), (int, float))]
+    for x in variants:
+        if x.get("layer") == "all" and x.get("head") == "all" and x.get("window") == "tokens" and x.get("normalized"):
+            out["attn_normalized"] = float(x["auc"])
+    single = [x for x in variants if x.get("layer") != "all" and x.get("head") != "all"]
+    if single:
+        out["attn_best_head"] = float(max(single, key=lambda x: abs(x["auc"] - 0.5))["auc"])
+    return out
+
+
 def lag_sort_key(label):
     return (1, 0) if label == "full" else (0, int(label)) if label.lstrip("-").isdigit() else (2, label)
 
@@ -199,6 +217,7 @@ class CorpusData:
         self.corpus, self.variants, self.seeds = corpus, variants, seeds
         self.units = {}     # (variant, seed) -> UnitData
         self.diagnose = {}  # (variant, seed) -> {lag: {metric: value}}
+        self.cue_auc = {}   # (variant, seed) -> {cue: AUC}
         self.valid = {}     # (variant, seed) -> [curve.csv rows] of eval-valid
         self.missing = []   # {"variant", "seed", "what", "detail"}
         self.n_test = 0
@@ -224,6 +243,7 @@ def read_corpus(out, corpus, variants, seeds=None, jobs=1, log=None):
             if os.path.exists(dj):
                 try:
                     cd.diagnose[(v, s)] = read_diagnose(dj)
+                    cd.cue_auc[(v, s)] = read_cue_auc(dj)
                 except (OSError, ValueError) as e:
                     cd.note(v, s, "diagnose", f"diagnose.json: {e}")
             else:

@@ -278,6 +278,22 @@ def gap_tables(cs):
     return md
 
 
+def cue_table(cs):
+    cues = cs.get("cue_auc") or {}
+    if not cues:
+        return []
+    names = list(dict.fromkeys(k for per in cues.values() for k in per))
+    md = ["AUC of each cue for \"the student's next token is already the teacher's\" at the validation "
+          "decision points of lags 1–4 (`proact diagnose`; each cue oriented so that higher means write: "
+          "−entropy, maxprob, −attn_front, probe, lag; 0.5 = chance, below = backwards). attn_normalized: "
+          "the attention mass on the newest tokens over their share of the source read; attn_best_head: "
+          "the single layer and head furthest from chance (the best of many: optimistic). Mean over seeds.",
+          "", "| model | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    for v, per in cues.items():
+        md.append(f"| {v} | " + " | ".join("–" if per.get(k) is None else f"{per[k]['mean']:.3f}" for k in names) + " |")
+    return md + [""]
+
+
 def frontier_table(cs):
     md = ["| model | family | frontier: head (BLEU, LAAL), mean over seeds |", "|---|---|---|"]
     for v, fs in cs["families"].items():
@@ -324,6 +340,7 @@ def render_report(summary, out_dir, report_path):
         md += ["### BLEU at fixed LAAL, LAAL at the reference BLEU", ""] + family_table(cs, levels) + [""]
         md += ["### Comparisons at matched BLEU", ""] + comparison_table(cs) + [""]
         md += ["### Student–teacher gap per lag (diagnose.json)", ""] + gap_tables(cs) + [""]
+        md += ["### The cues at the decision points (diagnose.json)", ""] + cue_table(cs)
         md += ["### Frontiers", ""] + frontier_table(cs) + [""]
     with open(report_path, "w") as f:
         f.write("\n".join(md) + "\n")
