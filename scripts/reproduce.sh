@@ -10,7 +10,7 @@
 #   c  wait-k baseline  wait-3 schedules, student loss only (no teacher copy: as baseline systems train)
 #   d  offline          the full source, student loss only
 #   e  ProactiveLLM     the band schedule (lag 1..3, 10% full rows) + self-distillation
-# then: export; the probe head fitted on-policy (a, b, c, e); `proact diagnose` on validation pairs
+# then: export; the probe head fitted on-policy (a, b, c, e; band 1..3: the states of the min-lag=1 heads); `proact diagnose` on validation pairs
 # (student-teacher gap per lag, the cues' AUC and quantiles); threshold grids of the adaptive heads
 # from those validation quantiles (scripts/study/heads.py); evaluation of every head on the first
 # VALID_LIMIT validation pairs (to choose policies) and on ALL test pairs.
@@ -140,7 +140,7 @@ print(1 + max(list(t['model']['vocab'].values()) + [a['id'] for a in t.get('adde
   if [ "$v" != d ] && ! grep -q '"probe"' "$U/export/proact.json"; then
     log "$corpus/$v/seed$seed: probe ($PROBE_SAMPLES on-policy points)"
     "${MPIRUN[@]}" "$P" probe --model "$U/export" --data "$C/train.h5" --samples "$PROBE_SAMPLES" --seed "$seed" \
-      --label "$PROBE_LABEL" \
+      --label "$PROBE_LABEL" --policy band:1:3 \
       >"$U/probe.log" 2>&1
   fi
   if [ ! -f "$U/diagnose.json" ]; then
