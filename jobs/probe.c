@@ -26,6 +26,7 @@
 #include "src/base/common.h"
 #include "src/base/fault.h"
 #include "src/base/rng.h"
+#include "src/probe/diagnose.h"
 #include "src/probe/probe_data.h"
 #include "src/probe/probe_policy.h"
 #include "src/train/schedule.h"
@@ -381,34 +382,38 @@ static int log_loss(const World *w, const ProbePoints *r, const double *coef, do
 }
 
 /* --lambda auto: the penalty whose logistic probe predicts the held-out points best. */
-/* AUC over all ranks of the logistic probe's probability for the agree label: the chance that a
- * random agreeing point scores above a random disagreeing one (ties count one half), from
- * histograms of sigma(z) in AUC_BINS bins summed over the ranks — exact up to points that share
- * a bin, which count as ties. */
-enum { AUC_BINS = 1 << 14 };
+/* AUC of the logistic probe's score for the agree label on the held-out points of all ranks:
+ * each rank's (score, label) pairs are gathered on rank 0, which computes it exactly with
+ * proact diagnose's Mann-Whitney AUC (diag_auc); NaN on the other ranks (only rank 0 reports). */
 static int held_auc(const World *w, const ProbePoints *r, const double *coef, double *auc) {
-    double *h = px_calloc(2 * AUC_BINS, sizeof *h, "AUC histogram"); /* [label][bin] */
-    if (world_agree(w, h ? 0 : -1)) {
-        free(h);
+    *auc = NAN;
+    double *mine = px_calloc((size_t)r->n * 2 + 1, sizeof *mine, "AUC points"); /* [i] score, label */
+    int rc = mine ? 0 : -1;
+    for (int64_t i = 0; rc == 0 && i < r->n; i++) {
+        mine[2 * i] = score_of(r, i, coef);
+        mine[2 * i + 1] = r->agree[i];
+    }
+    void *all = NULL;
+    size_t all_len = 0;
+    if (world_agree(w, rc) || world_gather_bytes(w, mine, (size_t)r->n * 2 * sizeof *mine, &all, &all_len)) {
+        free(mine);
         return -1;
     }
-    for (int64_t i = 0; i < r->n; i++) {
-        double p = 1 / (1 + exp(-score_of(r, i, coef)));
-        int bin = (int)PX_MIN((double)(AUC_BINS - 1), floor(p * AUC_BINS));
-        h[(r->agree[i] > 0.5) * AUC_BINS + bin] += 1;
+    free(mine);
+    if (w->rank != 0) return 0;
+    const int64_t n = (int64_t)(all_len / (2 * sizeof(double)));
+    const double *pts = all;
+    double *score = px_calloc((size_t)n + 1, sizeof *score, "AUC scores");
+    unsigned char *label = px_calloc((size_t)n + 1, 1, "AUC labels");
+    for (int64_t i = 0; score && label && i < n; i++) {
+        score[i] = pts[2 * i];
+        label[i] = pts[2 * i + 1] > 0.5;
     }
-    int rc = world_sum(w, h, 2 * AUC_BINS);
-    double below = 0, pairs = 0, wins = 0, n0 = 0, n1 = 0; /* negatives in the bins below */
-    for (int b = 0; rc == 0 && b < AUC_BINS; b++) {
-        wins += h[AUC_BINS + b] * (below + 0.5 * h[b]);
-        below += h[b];
-        n0 += h[b];
-        n1 += h[AUC_BINS + b];
-    }
-    pairs = n0 * n1;
-    *auc = pairs > 0 ? wins / pairs : NAN;
-    free(h);
-    return rc;
+    if (score && label) *auc = diag_auc(score, label, n); /* NaN if a class is empty */
+    free(score);
+    free(label);
+    free(all);
+    return 0;
 }
 
 static int choose_lambda(const World *w, const ProbePoints *fit, const ProbePoints *held, int dim, double *coef,

@@ -43,7 +43,7 @@ majority = max(f["positive_rate"], 1 - f["positive_rate"])
 assert f["train_accuracy"] >= majority - 0.02, f
 assert pb["fit"]["ranks"] == 2 and f["ranks"] == 1
 assert f["lambda"] in (0.1, 1, 10, 100, 1000), f  # --lambda auto chose one of its grid
-for k in ["samples", "holdout", "positive_rate", "train_accuracy", "holdout_accuracy"]:
+for k in ["samples", "holdout", "positive_rate", "train_accuracy", "holdout_accuracy", "holdout_auc"]:
     assert abs(f[k] - pb["fit"][k]) < 1e-9, (k, f[k], pb["fit"][k])
 assert f["states"].startswith("schedule random") and f["label"] == "agree", f
 assert 0 <= f["holdout_auc"] <= 1, f
