@@ -47,6 +47,9 @@ double runtime_gemm_gflops(int n, double seconds, GemmPrecision prec);
 
 /* Prints "proact: error: <msg>" to stderr and returns 1 (the exit status). */
 int job_fail(const char *msg);
+/* A data set's skip callback (io/dataset.h): "PATH:LINE: skipped: WHY" on stderr for the first 20
+ * skipped lines; ctx is a long counting them (start it at a huge value to print none). */
+void job_print_skip(void *ctx, const char *path, long line, const char *why);
 /* --dtype f32|bf16 -> *bf16; -1 with px_error otherwise. */
 int parse_dtype_option(const char *arg, int *bf16);
 /* Parses "a,b,c" into ints; returns count or -1 with px_error naming `what`. */

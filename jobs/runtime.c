@@ -154,6 +154,11 @@ int job_fail(const char *msg) {
     return 1;
 }
 
+void job_print_skip(void *ctx, const char *path, long line, const char *why) {
+    long *shown = ctx;
+    if ((*shown)++ < 20) fprintf(stderr, "%s:%ld: skipped: %s\n", path, line, why);
+}
+
 int parse_dtype_option(const char *arg, int *bf16) {
     if (strcmp(arg, "bf16") == 0) *bf16 = 1;
     else if (strcmp(arg, "f32") == 0) *bf16 = 0;

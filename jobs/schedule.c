@@ -19,11 +19,6 @@
 #include "src/train/schedule.h"
 
 /* Reports the first 20 malformed lines of a .tsv; all are counted. */
-static void print_skip(void *ctx, const char *path, long line, const char *why) {
-    long *shown = ctx;
-    if ((*shown)++ < 20) fprintf(stderr, "%s:%ld: skipped: %s\n", path, line, why);
-}
-
 /* The source and target word counts of `count` examples spread evenly over the data set (all of
  * them when count is its size), read in chunks. */
 static int read_lengths(Dataset *d, int64_t count, int *n, int *m) {
@@ -132,7 +127,7 @@ int cmd_schedule(int argc, char **argv) {
     int *n = NULL, *m = NULL, status = 0;
     long shown = 0;
     if (schedule_format(&sc, spec, sizeof spec) ||
-        dataset_open(data, cfg.data.tokenizer, cfg.data.template_name, cfg.data.max_tokens, &d, print_skip, &shown))
+        dataset_open(data, cfg.data.tokenizer, cfg.data.template_name, cfg.data.max_tokens, &d, job_print_skip, &shown))
         goto fail;
     if (shown > 20) fprintf(stderr, "%s: ... %ld more skipped lines not shown\n", data, shown - 20);
     if (d.n_examples == 0) {

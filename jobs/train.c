@@ -47,14 +47,10 @@ typedef struct {
     int has_valid;
 } TrainData;
 
-static void print_skip(void *ctx, const char *path, long line, const char *why) {
-    long *shown = ctx;
-    if ((*shown)++ < 20) fprintf(stderr, "%s:%ld: skipped: %s\n", path, line, why);
-}
-
 static int open_one(const ProactConfig *cfg, const World *w, const char *path, Dataset *d) {
     long shown = w->rank == 0 ? 0 : 1 << 30; /* rank 0 reports malformed lines, once */
-    if (dataset_open(path, cfg->data.tokenizer, cfg->data.template_name, cfg->data.max_tokens, d, print_skip, &shown))
+    if (dataset_open(path, cfg->data.tokenizer, cfg->data.template_name, cfg->data.max_tokens, d, job_print_skip,
+                     &shown))
         return -1;
     if (w->rank == 0) {
         if (shown > 20) fprintf(stderr, "%s: ... %ld more skipped lines not shown\n", path, shown - 20);
