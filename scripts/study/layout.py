@@ -173,11 +173,9 @@ def _lag_rows(data):
     return None
 
 
-def read_diagnose(path):
-    """{lag label: {metric: value}} of a diagnose.json: every numeric field of a lag's record
-    (kl, agreement, student_loss, ... as the file names them). '-1', -1, 'full': 'full'."""
-    with open(path) as f:
-        data = json.load(f)
+def read_diagnose(data):
+    """{lag label: {metric: value}} of a diagnose.json's content: every numeric field of a lag's
+    record (kl, agreement, student_loss, ... as the file names them). '-1', -1, 'full': 'full'."""
     rows = _lag_rows(data)
     if not rows:
         raise ValueError("no per-lag records (objects with a 'lag' key)")
@@ -188,13 +186,12 @@ def read_diagnose(path):
     return out
 
 
-def read_cue_auc(path):
+def read_cue_auc(data):
     """{cue: AUC} of a diagnose.json's cues at the decision points (higher = "write now" predicts
     agreement; 0.5 = chance), plus the attention variants: the mean over all layers and heads,
     normalized by the source read (attn_normalized), and the single layer/head furthest from chance
     (attn_best_head, optimistic: the best of many)."""
-    with open(path) as f:
-        cues = json.load(f).get("cues") or {}
+    cues = (data.get("cues") if isinstance(data, dict) else None) or {}
     out = {k: float(v) for k, v in (cues.get("auc") or {}).items() if isinstance(v, (int, float))}
     variants = [x for x in cues.get("attn_variants") or [] if isinstance(x.get("auc"), (int, float))]
     for x in variants:
@@ -242,8 +239,10 @@ def read_corpus(out, corpus, variants, seeds=None, jobs=1, log=None):
             dj = os.path.join(u, "diagnose.json")
             if os.path.exists(dj):
                 try:
-                    cd.diagnose[(v, s)] = read_diagnose(dj)
-                    cd.cue_auc[(v, s)] = read_cue_auc(dj)
+                    with open(dj) as f:
+                        data = json.load(f)
+                    cd.diagnose[(v, s)] = read_diagnose(data)
+                    cd.cue_auc[(v, s)] = read_cue_auc(data)
                 except (OSError, ValueError) as e:
                     cd.note(v, s, "diagnose", f"diagnose.json: {e}")
             else:
