@@ -18,29 +18,40 @@
 # bootstrap CIs over sentences and seeds -> OUT/summary.json and OUT/report.md.
 #
 # Usage: scripts/reproduce.sh [--out DIR] [--corpora "libreoffice-en-de ding-en-de"]
-#          [--variants "a b c d e"] [--seeds "1 2 3"] [--epochs E] [--ranks N] [--valid-limit N]
+#          [--variants "a b c d e"] [--seeds "1 2 3"] [--epochs E|"CORPUS=E|budget ..."]
+#          [--budget-epochs N] [--ranks N] [--valid-limit N]
 #          [--config FILE] [--data-root DIR] [--vocab N] [--probe-samples N] [--probe-label L]
 #          [--eval-weights fp32|bf16|int8] [--bootstrap N] [--unit I | --list-units | --prepare | --report]
-#   defaults: runs/reproduce, both corpora, all variants, seeds 1 2 3, 2 epochs (batch 16), 2 ranks,
+#   defaults: runs/reproduce, both corpora, all variants, seeds 1 2 3, batch 16, 2 ranks,
+#   epochs "libreoffice-en-de=2 ding-en-de=budget" (other corpora 2; a bare E sets every corpus),
 #   300 validation pairs, configs/small.ini, data/ (scripts/fetch-data.sh), vocabulary 4000,
 #   4000 probe points, probe label agree, decoding with bf16 weights (1.9x faster than fp32, BLEU
 #   within 0.1 on 150 test pairs: docs/results.md), 1000 bootstrap replicates
 #   --unit I      run only the I-th unit (0-based, in --list-units order: seed, corpus, variant)
-#   --prepare     only the tokenizers and shards;  --report  only the report of what is there
+#   --epochs CORPUS=budget  the corpus's budget is chosen on its validation loss, once, before its
+#                 units: model a (seed 1) trains --budget-epochs (default 10) epochs with a validation
+#                 loss at every epoch's end; the budget is the smallest whole epoch within 0.01 nats
+#                 of the run's lowest (scripts/study/budget.py) -> OUT/CORPUS/budget/budget.json
+#   --prepare     only the tokenizers, shards and budgets;  --report  only the report of what is there
 # Every finished stage leaves its output and is skipped on the next run: an interrupted study
 # continues where it stopped (training itself resumes from its last checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=runs/reproduce CORPORA="libreoffice-en-de ding-en-de" VARIANTS="a b c d e" SEEDS="1 2 3"
-EPOCHS=2 RANKS=2 VALID_LIMIT=300 VOCAB=4000 MAX_TOKENS=64 PROBE_SAMPLES=4000 BATCH=16 PROBE_LABEL=agree
+DEFAULT_EPOCHS=2 BUDGET_EPOCHS=10 RANKS=2 VALID_LIMIT=300 VOCAB=4000 MAX_TOKENS=64 PROBE_SAMPLES=4000 BATCH=16 PROBE_LABEL=agree
 CONFIG=configs/small.ini DATA=data BOOTSTRAP=1000 EVAL_WEIGHTS=bf16 UNIT='' MODE=all
+declare -A EPOCHS_OF=([libreoffice-en-de]=2 [ding-en-de]=budget)
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) OUT=$2 ;;
     --corpora) CORPORA=$2 ;;
     --variants) VARIANTS=$2 ;;
     --seeds) SEEDS=$2 ;;
-    --epochs) EPOCHS=$2 ;;
+    --epochs)
+      if [[ $2 == *=* ]]; then
+        for pair in ${2//,/ }; do EPOCHS_OF[${pair%%=*}]=${pair#*=}; done
+      else DEFAULT_EPOCHS=$2 EPOCHS_OF=(); fi ;;
+    --budget-epochs) BUDGET_EPOCHS=$2 ;;
     --ranks) RANKS=$2 ;;
     --valid-limit) VALID_LIMIT=$2 ;;
     --config) CONFIG=$2 ;;
@@ -104,33 +115,79 @@ prepare() {
   flock -u 9
 }
 
+# vocab_of CORPUS / pairs_of CORPUS: the model's vocabulary size, the training pairs
+vocab_of() {
+  "$PY" -c "import json, sys; t = json.load(open(sys.argv[1]))
+print(1 + max(list(t['model']['vocab'].values()) + [a['id'] for a in t.get('added_tokens', [])]))" "$OUT/$1/tokenizer.json"
+}
+pairs_of() { wc -l <"$DATA/$1/train.tsv"; }
+
+# train_run CORPUS VARIANT SEED STEPS EVAL_EVERY DIR LOG: train (or resume) until DIR/model exists
+train_run() {
+  local corpus=$1 v=$2 seed=$3 steps=$4 eval_every=$5 dir=$6 logfile=$7 C=$OUT/$1 had
+  if [ -f "$dir/config.ini" ]; then # a run of another length is another study: never mix them
+    had=$(sed -n '/^\[train\]/,/^\[/s/^steps *= *//p' "$dir/config.ini")
+    [ "$had" = "$steps" ] || { echo "reproduce: $dir trained for $had steps, this study asks $steps: move it away" >&2; exit 1; }
+  fi
+  [ ! -f "$dir/model/model.safetensors" ] || return 0
+  if [ -f "$dir/checkpoints/latest" ]; then
+    log "$corpus/$v/seed$seed: resume training from $(cat "$dir/checkpoints/latest")"
+    "${MPIRUN[@]}" "$P" train --resume "$dir" >>"$logfile" 2>&1
+    return
+  fi
+  log "$corpus/$v/seed$seed: train $steps steps ($(pairs_of "$corpus") pairs, batch $BATCH) on $RANKS ranks -> $dir"
+  rm -rf "$dir"
+  # shellcheck disable=SC2086 # the variant's --set options are words
+  "${MPIRUN[@]}" "$P" train --config "$CONFIG" --set model.vocab_size="$(vocab_of "$corpus")" \
+    --set data.train="$C/train.h5" --set data.valid="$C/valid.h5" --set train.steps="$steps" \
+    --set train.global_batch="$BATCH" --set train.seed="$seed" --set train.log_every=100 \
+    --set train.eval_every="$eval_every" --set checkpoint.every=1000 --set run.dir="$dir" ${VARIANT[$v]} \
+    >>"$logfile" 2>&1
+}
+
+# budget CORPUS: OUT/CORPUS/budget/budget.json, the epochs chosen on validation loss (once; locked)
+budget() {
+  local corpus=$1 C=$OUT/$1 B=$OUT/$1/budget
+  [ ! -f "$B/budget.json" ] || return 0
+  prepare "$corpus"
+  mkdir -p "$B"
+  exec 8>"$C/.budget.lock"
+  flock 8
+  if [ ! -f "$B/budget.json" ]; then
+    local spe
+    spe=$(( ($(pairs_of "$corpus") + BATCH - 1) / BATCH ))
+    log "$corpus: budget run, model a seed 1, $BUDGET_EPOCHS epochs with a validation loss at each epoch's end"
+    train_run "$corpus" a 1 $((spe * BUDGET_EPOCHS)) "$spe" "$B/run" "$B/train.log"
+    "$PY" scripts/study/budget.py "$B/run/metrics.jsonl" --steps-per-epoch "$spe" --max-epochs "$BUDGET_EPOCHS" \
+      -o "$B/budget.json.tmp" >/dev/null
+    mv "$B/budget.json.tmp" "$B/budget.json"
+    log "$corpus: budget $(epochs_of "$corpus") of $BUDGET_EPOCHS epochs (validation loss per epoch: $B/budget.json)"
+  fi
+  flock -u 8
+}
+
+# epochs_of CORPUS: its training epochs (a "budget" corpus: after budget CORPUS)
+epochs_of() {
+  local e=${EPOCHS_OF[$1]:-$DEFAULT_EPOCHS}
+  if [ "$e" = budget ]; then
+    "$PY" -c "import json, sys; print(json.load(open(sys.argv[1]))['epochs'])" "$OUT/$1/budget/budget.json"
+  else echo "$e"; fi
+}
+# budget_if_asked CORPUS: run the corpus's budget if its epochs are "budget"
+budget_if_asked() { [ "${EPOCHS_OF[$1]:-$DEFAULT_EPOCHS}" != budget ] || budget "$1"; }
+
 # unit CORPUS VARIANT SEED: every stage not done yet
 unit() {
   local corpus=$1 v=$2 seed=$3 C=$OUT/$1
   local U=$C/$v/seed$seed
   mkdir -p "$U"
   prepare "$corpus"
-  local vocab pairs steps
-  vocab=$("$PY" -c "import json, sys; t = json.load(open(sys.argv[1]))
-print(1 + max(list(t['model']['vocab'].values()) + [a['id'] for a in t.get('added_tokens', [])]))" "$C/tokenizer.json")
-  pairs=$(wc -l <"$DATA/$corpus/train.tsv")
+  budget_if_asked "$corpus"
+  local epochs steps
+  epochs=$(epochs_of "$corpus")
   steps=$("$PY" -c "import math, sys; print(math.ceil(float(sys.argv[1]) * int(sys.argv[2]) / int(sys.argv[3])))" \
-    "$EPOCHS" "$pairs" "$BATCH")
-  if [ ! -f "$U/run/model/model.safetensors" ]; then
-    if [ -f "$U/run/checkpoints/latest" ]; then
-      log "$corpus/$v/seed$seed: resume training from $(cat "$U/run/checkpoints/latest")"
-      "${MPIRUN[@]}" "$P" train --resume "$U/run" >>"$U/train.log" 2>&1
-    else
-      log "$corpus/$v/seed$seed: train $steps steps ($EPOCHS epochs of $pairs pairs) on $RANKS ranks"
-      rm -rf "$U/run"
-      # shellcheck disable=SC2086 # the variant's --set options are words
-      "${MPIRUN[@]}" "$P" train --config "$CONFIG" --set model.vocab_size="$vocab" \
-        --set data.train="$C/train.h5" --set data.valid="$C/valid.h5" --set train.steps="$steps" \
-        --set train.global_batch="$BATCH" --set train.seed="$seed" --set train.log_every=100 \
-        --set train.eval_every=500 --set checkpoint.every=1000 --set run.dir="$U/run" ${VARIANT[$v]} \
-        >>"$U/train.log" 2>&1
-    fi
-  fi
+    "$epochs" "$(pairs_of "$corpus")" "$BATCH")
+  train_run "$corpus" "$v" "$seed" "$steps" 500 "$U/run" "$U/train.log"
   if [ ! -f "$U/export/proact.json" ]; then
     log "$corpus/$v/seed$seed: export"
     "$P" export --checkpoint "$U/run" -o "$U/export.tmp" >"$U/export.log" 2>&1
@@ -175,7 +232,7 @@ report() {
 main() {
   t_start=$(date +%s)
   case "$MODE" in
-    prepare) for c in $CORPORA; do prepare "$c"; done ;;
+    prepare) for c in $CORPORA; do prepare "$c"; budget_if_asked "$c"; done ;;
     report) report ;;
     unit)
       [ "$UNIT" -ge 0 ] && [ "$UNIT" -lt "${#UNITS[@]}" ] || { echo "reproduce: --unit $UNIT is outside 0..$((${#UNITS[@]} - 1))" >&2; exit 2; }

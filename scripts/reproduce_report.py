@@ -149,6 +149,9 @@ def main(argv=None):
                     return 1
             t0 = time.time()
             summary["corpora"][corpus] = analysis.analyse(cd, st, log)
+            budget = layout.read_budget(a.out, corpus)
+            if budget:
+                summary["corpora"][corpus]["budget"] = budget
             log(f"{corpus}: analysed in {time.time() - t0:.1f} s")
             rows += list(results_rows(cd))
         os.makedirs(os.path.dirname(os.path.abspath(a.summary)), exist_ok=True)

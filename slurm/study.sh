@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Submits the reproduction study (scripts/reproduce.sh) to Slurm as a job array and prints the job ids:
-#   prepare (tokenizers, shards) -> units (array: one task per corpus x variant x seed, each
+#   prepare (tokenizers, shards, and the budget run of a corpus whose epochs are "budget") -> units (array: one task per corpus x variant x seed, each
 #   train -> export -> probe -> diagnose -> eval) -> report (after every unit, even failed ones:
 #   it reports what exists and what is missing)
 # Run it where sbatch works. Re-submitting continues a study: finished stages are skipped.
@@ -12,7 +12,7 @@
 #                      it continues when the study is submitted again)
 #   --sbatch "OPTS"    more options for every sbatch (e.g. "--partition=cpu --account=proj")
 #   reproduce.sh options (--out, --corpora, --variants, --seeds, --epochs, --ranks, ...) are passed
-#   to every job; --ranks N is also each unit task's --ntasks (default 2).
+#   to every job; --ranks N is also the --ntasks of the prepare job and of each unit task (default 2).
 # Environment: PROACT (default: build/proact of this checkout), PROACT_SRUN_MPI (default pmix).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,7 +41,7 @@ n_units=$("$root/scripts/reproduce.sh" "${pass[@]}" --list-units | wc -l)
 [ "$n_units" -gt 0 ] || die "no units: check --corpora, --variants and --seeds"
 export PROACT PROACT_ROOT=$root
 common=(--parsable --kill-on-invalid-dep=yes "${sbatch_opts[@]}")
-prepare_id=$(sbatch "${common[@]}" --job-name=proact-study-prepare --ntasks=1 --output="$out/logs/%x-%j.out" \
+prepare_id=$(sbatch "${common[@]}" --job-name=proact-study-prepare --ntasks="$ranks" --output="$out/logs/%x-%j.out" \
   "$here/study.sbatch" --prepare "${pass[@]}" | cut -d';' -f1)
 units_id=$(sbatch "${common[@]}" --job-name=proact-study-unit --dependency="afterok:$prepare_id" \
   --array="0-$((n_units - 1))${max_parallel:+%$max_parallel}" --ntasks="$ranks" ${time:+--time="$time"} \

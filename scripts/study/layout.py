@@ -223,6 +223,15 @@ class CorpusData:
         self.missing.append({"variant": variant, "seed": seed, "what": what, "detail": detail})
 
 
+def read_budget(out, corpus):
+    """OUT/<corpus>/budget/budget.json (scripts/study/budget.py), or None when the corpus had a fixed budget."""
+    path = os.path.join(out, corpus, "budget", "budget.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
 def read_corpus(out, corpus, variants, seeds=None, jobs=1, log=None):
     """CorpusData of OUT/<corpus>: every unit of variants x seeds (seeds: discovered if None)."""
     seeds = seeds or discover_seeds(out, corpus, variants)

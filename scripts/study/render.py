@@ -294,6 +294,18 @@ def cue_table(cs):
     return md + [""]
 
 
+def budget_section(cs):
+    b = cs.get("budget")
+    if not b:
+        return []
+    loss = b["val_loss_student"]
+    return [f"Training budget **{b['epochs']} epochs**, chosen on validation loss before any unit ran "
+            f"(`scripts/study/budget.py`: {b['rule']}, tolerance {b['tolerance']} nats; one run of model a, seed 1, "
+            f"{b['max_epochs']} epochs):", "",
+            "| epoch | " + " | ".join(loss) + " |", "|---|" + "---|" * len(loss),
+            "| validation loss (student) | " + " | ".join(f"{v:.4f}" for v in loss.values()) + " |", ""]
+
+
 def frontier_table(cs):
     md = ["| model | family | frontier: head (BLEU, LAAL), mean over seeds |", "|---|---|---|"]
     for v, fs in cs["families"].items():
@@ -336,7 +348,7 @@ def render_report(summary, out_dir, report_path):
         if figs:
             md += [f"![BLEU against LAAL on {corpus}]({figs[0][1]})", "",
                    "Per model, all its families: " + ", ".join(f"[{t}]({n})" for t, n in figs[1:]) + ".", ""]
-        md += ["### Units", ""] + units_section(cs) + [""]
+        md += ["### Units", ""] + budget_section(cs) + units_section(cs) + [""]
         md += ["### BLEU at fixed LAAL, LAAL at the reference BLEU", ""] + family_table(cs, levels) + [""]
         md += ["### Comparisons at matched BLEU", ""] + comparison_table(cs) + [""]
         md += ["### Student–teacher gap per lag (diagnose.json)", ""] + gap_tables(cs) + [""]

@@ -1,5 +1,5 @@
 # The reproduction study as a Slurm job array (slurm/study.sh): on a tiny corpus cut from the
-# fixture, 2 variants x 2 seeds run as array tasks (train on 2 ranks with srun, export, on-policy
+# fixture, the budget run in the prepare job (3 epochs, chosen on validation loss), 2 variants x 2 seeds run as array tasks (train on 2 ranks with srun, export, on-policy
 # probe, diagnose, threshold grids, eval on validation and test pairs), then the report; every unit
 # complete, summary.json holding both seeds, and one unit's scores equal to the same unit run
 # locally with mpirun (scripts/reproduce.sh --unit).
@@ -10,7 +10,7 @@ mkdir -p "$WORK/data/tiny"
 cp "$FIX/libreoffice.en-de.train.tsv" "$WORK/data/tiny/train.tsv"
 head -12 "$FIX/libreoffice.en-de.test.tsv" >"$WORK/data/tiny/valid.tsv"
 tail -30 "$FIX/libreoffice.en-de.test.tsv" >"$WORK/data/tiny/test.tsv"
-OPTS=(--corpora tiny --variants "a c" --seeds "1 2" --epochs 3 --config configs/tiny.ini --data-root "$WORK/data"
+OPTS=(--corpora tiny --variants "a c" --seeds "1 2" --epochs tiny=budget --budget-epochs 3 --config configs/tiny.ini --data-root "$WORK/data"
       --vocab 600 --valid-limit 8 --probe-samples 300 --probe-label p-teacher --bootstrap 50)
 
 check "study.sh submits prepare, the unit array and the report" bash -c "slurm/study.sh --out '$WORK/study' \
@@ -21,6 +21,21 @@ check "the study ends within 600 s" wait_jobs 600 "${IDS[@]}"
 check "every job and every array task COMPLETED" all_completed "${IDS[@]}"
 check "one array task per unit (2 variants x 2 seeds)" bash -c "[ \$(job_states ${IDS[1]} | wc -l) -eq 4 ]"
 if [ "$FAILED" -gt 0 ]; then for f in "$WORK"/study/logs/*; do echo "== $f"; tail -20 "$f"; done; fi
+check "the budget: 3 validation losses, the rule's choice, and every unit trained for it" "$PYTHON" - "$WORK/study/tiny" <<'PY'
+import json, math, re, sys
+root = sys.argv[1]
+b = json.load(open(f"{root}/budget/budget.json"))
+loss = {int(e): v for e, v in b["val_loss_student"].items()}
+assert sorted(loss) == [1, 2, 3], loss
+assert b["epochs"] == min(e for e in loss if loss[e] <= min(loss.values()) + b["tolerance"]), b
+pairs = sum(1 for _ in open(f"{root}/../../data/tiny/train.tsv"))
+want = math.ceil(b["epochs"] * pairs / 16)
+for v in "ac":
+    for s in (1, 2):
+        cfg = open(f"{root}/{v}/seed{s}/run/config.ini").read()
+        steps = int(re.search(r"^steps = (\d+)", cfg, re.M).group(1))
+        assert steps == want, (v, s, steps, want)
+PY
 check "every unit: a model with its probe, diagnose.json, and every head of heads.txt on valid and test" \
   "$PYTHON" - "$WORK/study/tiny" <<'PY'
 import csv, json, os, sys
