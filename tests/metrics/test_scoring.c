@@ -241,32 +241,41 @@ static void assert_same_instance(const Instance *a, const Instance *b) {
     assert_string_equal(a->reference, b->reference);
     assert_string_equal(a->source, b->source);
     assert_int_equal(a->source_length, b->source_length);
+    assert_int_equal(a->end, b->end);
 }
 
 static void test_instances_round_trip(void **state) {
     (void)state;
     double d0[] = {2, 3, 3, 4}, e0[] = {612.5, 905.125, 905.25, 1200};
-    double d1[] = {1.5, 1e9}; /* not integral; large */
+    double d1[] = {1.5, 1e9};                       /* not integral; large */
+    double d2[] = {1}, e2[] = {1.0000123456789012}; /* elapsed written exactly: it reads back the same */
     Instance v[] = {
         inst(0, "Grüße «sagt» \"er\" \\ / 日本語 😀", d0, e0, 4, "Ein \"Zitat\" mit\ttab & <tag>",
              "Hello \"you\" there!", 4),
         inst(1, "a b", d1, NULL, 2, "x y", "s", 1),
         inst(5, "", NULL, NULL, 0, "", "", 0),
+        inst(6, "z", d2, e2, 1, "z", "s", 1),
     };
+    v[0].end = INSTANCE_END_LENGTH_LIMIT;
+    v[3].end = INSTANCE_END_FINISHED;
     const char *path = tmp_path("instances.log");
-    assert_int_equal(instances_write(path, v, 3), 0);
+    assert_int_equal(instances_write(path, v, 4), 0);
     char *text = read_file(path);
     /* SimulEval's keys in SimulEval's order; integral delays as ints, elapsed in ms */
     assert_non_null(strstr(text, "{\"index\": 0, \"prediction\": \"Grüße «sagt» \\\"er\\\" \\\\ / 日本語 😀\", "
                                  "\"delays\": [2, 3, 3, 4], \"elapsed\": [612.5, 905.125, 905.25, 1200.0], "
                                  "\"prediction_length\": 4, \"reference\": "));
-    assert_non_null(strstr(text, "\"source\": \"Hello \\\"you\\\" there!\", \"source_length\": 4}\n"));
+    assert_non_null(strstr(text, "\"source\": \"Hello \\\"you\\\" there!\", \"source_length\": 4, "
+                                 "\"end_reason\": \"length_limit\"}\n"));
+    assert_non_null(strstr(text, "\"elapsed\": [1.0000123456789012], \"prediction_length\": 1, \"reference\": \"z\", "
+                                 "\"source\": \"s\", \"source_length\": 1, \"end_reason\": \"finished\"}\n"));
+    assert_non_null(strstr(text, "\"source_length\": 0}\n")); /* no end reason known: no key */
     assert_non_null(strstr(text, "\"delays\": [1.5, 1000000000], \"elapsed\": [], \"prediction_length\": 2"));
     free(text);
     Instance *r;
     int n;
     assert_int_equal(instances_read(path, &r, &n), 0);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
     for (int i = 0; i < n; i++) assert_same_instance(&v[i], &r[i]);
     for (int i = 0; i < n; i++) instance_free(&r[i]);
     free(r);
@@ -360,6 +369,9 @@ static void test_instances_errors(void **state) {
          ":2: field 'source_length' is not an integer >= 0"},
         {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\"}",
          ":2: field 'source_length' is missing"},
+        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1, "
+         "\"end_reason\": \"stopped\"}",
+         ":2: field 'end_reason' is not \"finished\" or \"length_limit\""},
         {"{\"index\": 0, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
          ":2: field 'index' is 0, as on line 1"},
         {"{\"index\": 1, \"prediction\": \"\xc3\x28\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
