@@ -203,6 +203,9 @@ expect_fail "missing test set" "nope.tsv" "$PROACT" eval --model "$MODEL" --data
 expect_fail "missing model" "config.json" "$PROACT" eval --model "$WORK/none" --data "$DATA" --heads waitk:1 -o "$WORK/err"
 expect_fail "bad --word-ms" "--word-ms" "$PROACT" eval "${E[@]}" --heads waitk:1 --word-ms -3
 expect_fail "bad --tokenize" "zz" "$PROACT" eval "${E[@]}" --heads waitk:1 --tokenize zz
+expect_fail "bad --latency-unit" "latency unit 'spm': expected word or char" \
+  "$PROACT" eval "${E[@]}" --heads waitk:1 --latency-unit spm
+expect_fail "bad --ca-clock" "--ca-clock: expected simuleval or realtime" "$PROACT" eval "${E[@]}" --heads waitk:1 --ca-clock wall
 expect_fail "3 ranks, bad head: all ranks stop with one error" "nonsense:1" \
   timeout 120 mpirun -np 3 --oversubscribe "$PROACT" eval "${E[@]}" --heads nonsense:1
 touch "$WORK/file"
