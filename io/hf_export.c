@@ -127,6 +127,28 @@ static const char *tokenizer_class(json_t *tok, ModelArch arch) {
     return arch == MODEL_ARCH_QWEN2 && qwen ? "Qwen2Tokenizer" : "PreTrainedTokenizerFast";
 }
 
+/* Whether tokenizer.json's post-processor puts special tokens before (*bos) or after (*eos) one
+ * encoded text: TemplateProcessing's "single" (alone or in a Sequence). ByteLevel adds nothing;
+ * proact's encoder adds nothing either way (its templates hold their special tokens). */
+static void post_processor_adds(json_t *pp, int *bos, int *eos) {
+    const char *type = json_string_value(json_object_get(pp, "type"));
+    if (!type) return;
+    if (strcmp(type, "Sequence") == 0) {
+        size_t i;
+        json_t *step;
+        json_array_foreach(json_object_get(pp, "processors"), i, step) post_processor_adds(step, bos, eos);
+        return;
+    }
+    if (strcmp(type, "TemplateProcessing") != 0) return;
+    int seen_text = 0;
+    size_t i;
+    json_t *piece;
+    json_array_foreach(json_object_get(pp, "single"), i, piece) {
+        if (json_object_get(piece, "Sequence")) seen_text = 1;
+        else if (json_object_get(piece, "SpecialToken")) *(seen_text ? eos : bos) = 1;
+    }
+}
+
 static int set(json_t *o, const char *key, json_t *v) { return v ? json_object_set_new(o, key, v) : -1; }
 
 /* A token's content as JSON (null for id < 0). */
@@ -178,11 +200,13 @@ static json_t *tokenizer_config(json_t *tok, const Tokenizer *t, const Model *m,
                                 const char *chat) {
     json_t *model = json_object_get(tok, "model"), *unk = json_object_get(model, "unk_token");
     const char *unk_s = json_is_string(unk) ? json_string_value(unk) : NULL;
+    int add_bos = 0, add_eos = 0;
+    post_processor_adds(json_object_get(tok, "post_processor"), &add_bos, &add_eos);
     json_t *cfg = json_object();
-    /* proact's encoder adds no token of its own: its templates hold their special tokens */
-    int bad = !cfg || set(cfg, "add_bos_token", json_false()) || set(cfg, "add_eos_token", json_false()) ||
-              put_added_tokens(cfg, tok, ids, unk_s) || set(cfg, "bos_token", token_or_null(t, ids->bos)) ||
-              set(cfg, "eos_token", token_or_null(t, ids->eos)) || set(cfg, "pad_token", token_or_null(t, ids->pad)) ||
+    int bad = !cfg || set(cfg, "add_bos_token", json_boolean(add_bos)) ||
+              set(cfg, "add_eos_token", json_boolean(add_eos)) || put_added_tokens(cfg, tok, ids, unk_s) ||
+              set(cfg, "bos_token", token_or_null(t, ids->bos)) || set(cfg, "eos_token", token_or_null(t, ids->eos)) ||
+              set(cfg, "pad_token", token_or_null(t, ids->pad)) ||
               set(cfg, "unk_token", unk_s ? json_string(unk_s) : json_null()) ||
               set(cfg, "clean_up_tokenization_spaces", json_false()) ||
               set(cfg, "model_max_length", json_integer(m->cfg.max_seq_len)) ||

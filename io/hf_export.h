@@ -5,8 +5,11 @@
  *   model.safetensors      the weights
  *   tokenizer.json         the run's, copied, or with its merges rewritten as pairs or "a b" strings
  *   tokenizer_config.json  tokenizer_class, the special tokens, model_max_length, add_bos/eos_token
- *                          false, and proact's translation template as a chat_template (when the
- *                          template's text reproduces proact.json's template_tokens)
+ *                          (what tokenizer.json's post-processor adds: false for proact's own
+ *                          tokenizers, whose encoding then equals proact's with the tools' default
+ *                          add_special_tokens too), and proact's translation template as a
+ *                          chat_template (when the template's text reproduces proact.json's
+ *                          template_tokens)
  *   generation_config.json the special ids, max_length, greedy decoding
  *   proact.json            the run's, copied
  *
