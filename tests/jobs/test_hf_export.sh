@@ -160,8 +160,6 @@ PY
 check "plain: the chat template renders proact's prompt and sequence" chat_same plain "$WORK/plain-strings"
 check "chatml: the chat template renders proact's prompt and sequence" chat_same chatml "$WORK/chatml-pairs"
 check "llama3: the chat template renders proact's prompt and sequence" chat_same llama3 "$WORK/llama3-strings"
-grep -o '"chat_template": "[^}]*' "$WORK/chatml-pairs/tokenizer_config.json" | head -c 400
-echo
 
 # errors
 expect_fail "--merges with a wrong form" "expected pairs or strings" \
