@@ -348,10 +348,23 @@ static json_t *config_to_json(const ModelConfig *c, int bf16) {
     return root;
 }
 
-static int save_config(const char *dir, const ModelConfig *c, int bf16) {
+/* config.json's token id keys, for the ids that are >= 0; 0 or -1 (no memory). */
+static int put_token_ids(json_t *root, const HfTokenIds *ids) {
+    const char *keys[3] = {"bos_token_id", "eos_token_id", "pad_token_id"};
+    const int vals[3] = {ids->bos, ids->eos, ids->pad};
+    for (int i = 0; i < 3; i++)
+        if (vals[i] >= 0 && json_object_set_new(root, keys[i], json_integer(vals[i])) != 0) return -1;
+    return 0;
+}
+
+static int save_config(const char *dir, const ModelConfig *c, int bf16, const HfTokenIds *ids) {
     char path[PX_PATH_MAX];
     if (join_path(path, sizeof path, dir, "config.json") != 0) return -1;
     json_t *root = config_to_json(c, bf16);
+    if (root && ids && put_token_ids(root, ids) != 0) {
+        json_decref(root);
+        root = NULL;
+    }
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(root);
     if (!text) return px_error("%s: out of memory building the config", path);
@@ -387,11 +400,19 @@ static int save_weights(const char *dir, const Model *m, int bf16) {
     return rc;
 }
 
-int hf_save_model(const char *dir, const Model *m, int bf16) {
+int hf_save_model_ids(const char *dir, const Model *m, int bf16, const HfTokenIds *ids) {
+    const char *names[3] = {"bos", "eos", "pad"};
+    const int vals[3] = {ids ? ids->bos : -1, ids ? ids->eos : -1, ids ? ids->pad : -1};
+    for (int i = 0; i < 3; i++)
+        if (vals[i] >= m->cfg.vocab_size)
+            return px_error("%s: %s_token_id %d is outside the model's vocabulary of %d", dir, names[i], vals[i],
+                            m->cfg.vocab_size);
     if (file_mkdirs(dir) != 0) return -1;
-    if (save_config(dir, &m->cfg, bf16) != 0) return -1;
+    if (save_config(dir, &m->cfg, bf16, ids) != 0) return -1;
     return save_weights(dir, m, bf16);
 }
+
+int hf_save_model(const char *dir, const Model *m, int bf16) { return hf_save_model_ids(dir, m, bf16, NULL); }
 
 char *hf_config_text(const ModelConfig *cfg) {
     json_t *root = config_to_json(cfg, 0);

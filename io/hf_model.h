@@ -18,6 +18,16 @@ int hf_load_model(const char *dir, Model *m);
  * Files are written atomically (tmp + rename). */
 int hf_save_model(const char *dir, const Model *m, int bf16);
 
+/* The special token ids an exported model declares (config.json's bos_token_id, eos_token_id,
+ * pad_token_id; io/hf_export.h chooses them); -1: the model has none. */
+typedef struct {
+    int bos, eos, pad;
+} HfTokenIds;
+
+/* hf_save_model, with the ids that are >= 0 in config.json (ids NULL: none). An id outside the
+ * vocabulary is an error. */
+int hf_save_model_ids(const char *dir, const Model *m, int bf16, const HfTokenIds *ids);
+
 /* The config.json text of a model (malloc'ed), and its inverse: what checkpoints carry so that
  * a model is rebuilt with exactly its shape. `origin` names the text in errors. */
 char *hf_config_text(const ModelConfig *cfg);

@@ -1,12 +1,14 @@
-/* tokenizer_write.c — BpeResult -> tokenizer.json (see tokenizer_write.h).
- * Recipe: build the document as a jansson tree (insertion order = key order), then print it
- * with a small pretty-printer that keeps arrays of scalars on one line, straight into the
- * temporary file of atomic_write. */
+/* tokenizer_write.c — BpeResult -> tokenizer.json, and a tokenizer.json's merges in the other
+ * form (see tokenizer_write.h).
+ * Recipe: build (or read) the document as a jansson tree (insertion order = key order), then
+ * print it with a small pretty-printer that keeps arrays of scalars on one line, straight into
+ * the temporary file of atomic_write. */
 #include "io/tokenizer_write.h"
 
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "io/atomic_file.h"
@@ -230,6 +232,82 @@ int tokenizer_write_json(const char *path, const BpeResult *r, int compact) {
     if (!root) return -1;
     Doc d = {root, compact};
     int rc = atomic_write(path, write_body, &d);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- merges in the other form ------------------------------------------------------------- */
+
+/* Merge i of the file as its two tokens (pointers into m); -1 with px_error if it is neither form. */
+static int merge_parts(const char *path, const json_t *m, size_t i, const char **a, size_t *alen, const char **b,
+                       size_t *blen) {
+    if (json_is_string(m)) {
+        const char *s = json_string_value(m), *sp = strchr(s, ' ');
+        size_t len = json_string_length(m);
+        if (!sp || sp == s || sp + 1 == s + len || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - s)))
+            return px_error("%s: merge '%.60s' is not two tokens separated by one space (field model.merges[%zu])",
+                            path, s, i);
+        *a = s, *alen = (size_t)(sp - s), *b = sp + 1, *blen = len - (size_t)(sp + 1 - s);
+        return 0;
+    }
+    const json_t *x = json_array_get(m, 0), *y = json_array_get(m, 1);
+    if (!json_is_array(m) || json_array_size(m) != 2 || !json_is_string(x) || !json_is_string(y))
+        return px_error("%s: field model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", path, i);
+    *a = json_string_value(x), *alen = json_string_length(x), *b = json_string_value(y), *blen = json_string_length(y);
+    return 0;
+}
+
+/* Merge i in the requested form (a new reference), or NULL with px_error. */
+static json_t *merge_in_form(const char *path, const json_t *m, size_t i, TokenizerMerges form) {
+    const char *a = NULL, *b = NULL;
+    size_t alen = 0, blen = 0;
+    if (merge_parts(path, m, i, &a, &alen, &b, &blen)) return NULL;
+    if (form == TOKENIZER_MERGES_PAIRS) {
+        json_t *pair = json_array();
+        if (!pair || json_array_append_new(pair, json_stringn(a, alen)) ||
+            json_array_append_new(pair, json_stringn(b, blen))) {
+            json_decref(pair);
+            px_error("%s: out of memory rewriting the merges", path);
+            return NULL;
+        }
+        return pair;
+    }
+    if (memchr(a, ' ', alen) || memchr(b, ' ', blen)) {
+        px_error("%s: merge %zu ('%.*s' + '%.*s') has a token with a space: it cannot be written as an \"a b\" "
+                 "string (use pairs)",
+                 path, i, (int)(alen > 40 ? 40 : alen), a, (int)(blen > 40 ? 40 : blen), b);
+        return NULL;
+    }
+    char *s = malloc(alen + blen + 2);
+    if (!s) {
+        px_error("%s: out of memory rewriting the merges", path);
+        return NULL;
+    }
+    memcpy(s, a, alen);
+    s[alen] = ' ';
+    memcpy(s + alen + 1, b, blen);
+    json_t *str = json_stringn(s, alen + blen + 1);
+    free(s);
+    if (!str) px_error("%s: out of memory rewriting the merges", path);
+    return str;
+}
+
+int tokenizer_rewrite_merges(const char *from, const char *to, TokenizerMerges form) {
+    json_error_t err;
+    json_t *root = json_load_file(from, JSON_ALLOW_NUL, &err);
+    if (!root) return px_error("%s: not valid JSON (line %d: %s)", from, err.line, err.text);
+    json_t *model = json_object_get(root, "model"), *merges = json_object_get(model, "merges");
+    int rc = 0;
+    if (!json_is_object(model) || !json_is_array(merges))
+        rc = px_error("%s: no model.merges array: not a BPE tokenizer.json", from);
+    for (size_t i = 0; rc == 0 && i < json_array_size(merges); i++) {
+        json_t *m = merge_in_form(from, json_array_get(merges, i), i, form);
+        if (!m || json_array_set_new(merges, i, m)) rc = m ? px_error("%s: out of memory", from) : -1;
+    }
+    if (rc == 0) {
+        Doc d = {root, 0};
+        rc = atomic_write(to, write_body, &d);
+    }
     json_decref(root);
     return rc;
 }

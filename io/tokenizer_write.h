@@ -17,4 +17,12 @@
 /* 0, or -1 with px_error naming the path (or the inconsistent token / merge). */
 int tokenizer_write_json(const char *path, const BpeResult *r, int compact);
 
+/* How model.merges is written: ["a", "b"] pairs (tokenizers >= 0.20, what tokenizer_write_json
+ * writes) or "a b" strings (older readers; impossible when a merged token contains a space). */
+typedef enum { TOKENIZER_MERGES_PAIRS, TOKENIZER_MERGES_STRINGS } TokenizerMerges;
+
+/* Copies the tokenizer.json FROM to TO (atomically) with every merge in the given form and all else
+ * kept, printed as tokenizer_write_json prints (indented). Errors name the file and the merge. */
+int tokenizer_rewrite_merges(const char *from, const char *to, TokenizerMerges form);
+
 #endif

@@ -2,7 +2,8 @@
  * directory or one GGUF file for llama.cpp.
  * Recipe: find the source -> rebuild the model (from the checkpoint's stored config.json, or from the
  * directory) -> read and verify the weights -> write config.json + model.safetensors (f32 or bf16)
- * and copy tokenizer.json and proact.json, or write the GGUF file (io/gguf.c) with the tokenizer
+ * with tokenizer.json, tokenizer_config.json, generation_config.json and proact.json (io/hf_export.c),
+ * or write the GGUF file (io/gguf.c) with the tokenizer
  * and proact.json inside. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +14,11 @@
 #include "io/checkpoint.h"
 #include "io/files.h"
 #include "io/gguf.h"
-#include "io/hf_model.h"
+#include "io/hf_export.h"
 #include "jobs/jobs.h"
 #include "jobs/options.h"
 #include "mpi/world.h"
 #include "src/base/common.h"
-
-/* Copies RUN_DIR/name to OUT/name if it exists; 1 if copied, 0 if absent, -1 on error. */
-static int copy_if_present(const char *run_dir, const char *out, const char *name) {
-    char src[PX_PATH_MAX + 32], dst[PX_PATH_MAX + 32];
-    snprintf(src, sizeof src, "%s/%s", run_dir, name);
-    snprintf(dst, sizeof dst, "%s/%s", out, name);
-    struct stat sb;
-    if (stat(src, &sb) != 0) return 0;
-    return file_copy(src, dst) ? -1 : 1;
-}
 
 /* DIR/name in buf if that file exists, else NULL. */
 static const char *present(char *buf, size_t cap, const char *dir, const char *name) {
@@ -40,6 +31,32 @@ static int parse_format(const char *name, const char *arg, void *dest) {
     if (strcmp(arg, "hf") == 0) *(int *)dest = 0;
     else if (strcmp(arg, "gguf") == 0) *(int *)dest = 1;
     else return px_error("%s: expected hf or gguf, got '%s'", name, arg);
+    return 0;
+}
+
+static int parse_merges(const char *name, const char *arg, void *dest) {
+    if (strcmp(arg, "pairs") == 0) *(int *)dest = TOKENIZER_MERGES_PAIRS;
+    else if (strcmp(arg, "strings") == 0) *(int *)dest = TOKENIZER_MERGES_STRINGS;
+    else return px_error("%s: expected pairs or strings, got '%s'", name, arg);
+    return 0;
+}
+
+/* The Hugging Face directory of m with SRC_DIR's tokenizer and proact.json (io/hf_export.h); prints
+ * the summary, FROM naming the source. */
+static int write_hf(const char *from, const char *src_dir, const char *out, const Model *m, const HfExportOptions *o) {
+    HfExportReport r;
+    if (hf_export(out, m, src_dir, o, &r)) return job_fail(px_error_message());
+    char extra[512] = "";
+    if (r.tokenizer)
+        snprintf(extra, sizeof extra, ", tokenizer.json%s + tokenizer_config.json (%s, %s)",
+                 o->merges == TOKENIZER_MERGES_STRINGS ? " (merges as strings)"
+                 : o->merges == TOKENIZER_MERGES_PAIRS ? " (merges as pairs)"
+                                                       : "",
+                 r.tokenizer_class, r.chat_template ? "chat template" : r.no_template);
+    printf("exported %s -> %s: %s, %.2fM parameters, %s%s%s, generation_config.json (bos %d, eos %d, pad %d)\n", from,
+           out, model_arch_hf_class(m->cfg.arch), m->n_params / 1e6, o->bf16 ? "bf16" : "f32",
+           r.tokenizer ? extra : " (no tokenizer.json)", r.proact_json ? ", proact.json" : "", r.ids.bos, r.ids.eos,
+           r.ids.pad);
     return 0;
 }
 
@@ -77,7 +94,7 @@ static int write_gguf(const char *from, const char *src_dir, const char *out, co
 
 int cmd_export(int argc, char **argv) {
     const char *source = NULL, *model_dir = NULL, *out = NULL;
-    int bf16 = 0, gguf = 0, opt_status;
+    int bf16 = 0, gguf = 0, merges = HF_MERGES_KEEP, opt_status;
     GgufWeights gtype = GGUF_WEIGHTS_F32;
     const Opt table[] = {OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE",
                              "a run directory (its newest checkpoint) or a\n"
@@ -94,6 +111,11 @@ int cmd_export(int argc, char **argv) {
                              .parse = parse_format),
                          OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16",
                              "hf: weights' type in model.safetensors (default f32)", .parse = opt_parse_dtype),
+                         OPT("merges", 'M', OPT_CUSTOM, &merges, "pairs|strings",
+                             "hf: write tokenizer.json's BPE merges as [\"a\", \"b\"]\n"
+                             "pairs or as \"a b\" strings (older readers); default:\n"
+                             "as the run's tokenizer.json has them",
+                             .parse = parse_merges),
                          OPT("gguf-type", 'g', OPT_CUSTOM, &gtype, "f32|bf16|q8_0",
                              "gguf: type of the weight matrices (default f32); norms\n"
                              "and biases stay f32; q8_0 keeps a matrix whose rows are\n"
@@ -102,10 +124,14 @@ int cmd_export(int argc, char **argv) {
                          {0}};
     Opts o = {.command = "export", .opts = table};
     o.about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE, or the model directory DIR) as\n"
-              "  --format hf:   a Hugging Face-style model directory: config.json (LlamaForCausalLM /\n"
-              "                 Qwen2ForCausalLM), model.safetensors, and the run's tokenizer.json and\n"
-              "                 proact.json (template, languages, phi, default decision head). The directory\n"
-              "                 works as model.init for further training.\n"
+              "  --format hf:   a Hugging Face model directory: config.json (LlamaForCausalLM /\n"
+              "                 Qwen2ForCausalLM, with bos/eos/pad_token_id), model.safetensors, the run's\n"
+              "                 tokenizer.json, tokenizer_config.json (tokenizer class, special tokens,\n"
+              "                 model_max_length, add_bos/eos_token as tokenizer.json's post-processor\n"
+              "                 does, and the translation template as a chat_template),\n"
+              "                 generation_config.json (the ids, max_length, greedy) and\n"
+              "                 proact.json (template, languages, phi, default decision head). transformers\n"
+              "                 and transformers.js load it; it also works as model.init for training.\n"
               "  --format gguf: one GGUF v3 file for llama.cpp (architecture llama or qwen2): the weights\n"
               "                 (q and k rows permuted for llama's interleaved RoPE), the tokenizer as\n"
               "                 tokenizer.ggml.* (byte-level BPE, pre-tokenizer qwen2 / llama-bpe / gpt-2), and\n"
@@ -117,23 +143,16 @@ int cmd_export(int argc, char **argv) {
     if (!source == !model_dir) return opts_usage_error(&o, "give one of --checkpoint and --model");
     if (gguf && opts_given(&o, "dtype")) return opts_usage_error(&o, "--dtype is for --format hf; use --gguf-type");
     if (!gguf && opts_given(&o, "gguf-type")) return opts_usage_error(&o, "--gguf-type needs --format gguf");
+    if (gguf && opts_given(&o, "merges")) return opts_usage_error(&o, "--merges is for --format hf");
     if (model_dir && !gguf && file_same(model_dir, out))
         return opts_usage_error(&o, "--output names the --model directory itself");
     int status = 0;
     Model m = {0};
+    const HfExportOptions hf = {.bf16 = bf16, .merges = merges};
     if (model_dir) {
         if (hf_load_model(model_dir, &m)) return job_fail(px_error_message());
         if (gguf) status = write_gguf(model_dir, model_dir, out, &m, gtype);
-        else if (hf_save_model(out, &m, bf16)) status = job_fail(px_error_message());
-        else {
-            int tok = copy_if_present(model_dir, out, "tokenizer.json"),
-                pj = copy_if_present(model_dir, out, "proact.json");
-            if (tok < 0 || pj < 0) status = job_fail(px_error_message());
-            else
-                printf("exported %s -> %s: %s, %.2fM parameters, %s%s%s\n", model_dir, out,
-                       model_arch_hf_class(m.cfg.arch), m.n_params / 1e6, bf16 ? "bf16" : "f32",
-                       tok ? ", tokenizer.json" : " (no tokenizer.json)", pj ? ", proact.json" : "");
-        }
+        else status = write_hf(model_dir, model_dir, out, &m, &hf);
         model_free(&m);
         return status;
     }
@@ -165,15 +184,10 @@ int cmd_export(int argc, char **argv) {
         char from[PX_PATH_MAX + 128];
         snprintf(from, sizeof from, "%.4000s (step %d)", path, meta.step);
         status = write_gguf(from, run_dir, out, &m, gtype);
-    } else if (hf_save_model(out, &m, bf16)) {
-        status = job_fail(px_error_message());
     } else {
-        int tok = copy_if_present(run_dir, out, "tokenizer.json"), pj = copy_if_present(run_dir, out, "proact.json");
-        if (tok < 0 || pj < 0) status = job_fail(px_error_message());
-        else
-            printf("exported %s (step %d) -> %s: %s, %.2fM parameters, %s%s%s\n", path, meta.step, out,
-                   model_arch_hf_class(m.cfg.arch), m.n_params / 1e6, bf16 ? "bf16" : "f32",
-                   tok ? ", tokenizer.json" : " (no tokenizer.json: synthetic-data run)", pj ? ", proact.json" : "");
+        char from[PX_PATH_MAX + 128];
+        snprintf(from, sizeof from, "%.4000s (step %d)", path, meta.step);
+        status = write_hf(from, run_dir, out, &m, &hf);
     }
     adamw_free(&opt);
     model_free(&m);

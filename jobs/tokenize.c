@@ -1,4 +1,5 @@
-/* tokenize.c — `proact tokenize`: token ids of each line of stdin (or text of each line of ids).
+/* tokenize.c — `proact tokenize`: token ids of each line of stdin (or text of each line of ids); with
+ * --null the records end with NUL bytes instead (texts that hold newlines).
  * Recipe: load tokenizer.json -> read stdin in chunks as it arrives -> for each complete line:
  * encode (or decode) -> buffered output, flushed after every chunk so that it streams. */
 #include <errno.h>
@@ -42,8 +43,8 @@ static int flush_out(Bytes *b) {
     return 0;
 }
 
-/* Appends the decimal ids separated by spaces, and a newline. */
-static int put_ids(Bytes *out, const int *ids, size_t n) {
+/* Appends the decimal ids separated by spaces, and the record end. */
+static int put_ids(Bytes *out, const int *ids, size_t n, char end) {
     if (bytes_reserve(out, 12 * n + 1)) return -1;
     char *o = out->s + out->n;
     for (size_t i = 0; i < n; i++) {
@@ -55,7 +56,7 @@ static int put_ids(Bytes *out, const int *ids, size_t n) {
         while (v /= 10);
         while (k) *o++ = tmp[--k];
     }
-    *o++ = '\n';
+    *o++ = end;
     out->n = (size_t)(o - out->s);
     return 0;
 }
@@ -82,6 +83,7 @@ static int parse_ids(const char *s, size_t len, long line_no, IdVec *ids) {
 typedef struct {
     const Tokenizer *tok;
     int decode;
+    char end; /* what ends a record, in and out: '\n' (or NUL with --null) */
     long line_no;
     IdVec ids;
     Bytes out;
@@ -91,7 +93,9 @@ static int do_line(Job *job, const char *s, size_t len) {
     job->line_no++;
     if (!job->decode) {
         job->ids.n = 0;
-        return tokenizer_encode(job->tok, s, len, &job->ids) || put_ids(&job->out, job->ids.ids, job->ids.n) ? -1 : 0;
+        return tokenizer_encode(job->tok, s, len, &job->ids) || put_ids(&job->out, job->ids.ids, job->ids.n, job->end)
+                   ? -1
+                   : 0;
     }
     char *text;
     size_t n;
@@ -101,14 +105,14 @@ static int do_line(Job *job, const char *s, size_t len) {
     int rc = bytes_reserve(&job->out, n + 1);
     if (rc == 0) {
         memcpy(job->out.s + job->out.n, text, n);
-        job->out.s[job->out.n + n] = '\n';
+        job->out.s[job->out.n + n] = job->end;
         job->out.n += n + 1;
     }
     free(text);
     return rc;
 }
 
-/* Reads stdin to the end, handing over each line as soon as it is complete. */
+/* Reads stdin to the end, handing over each record as soon as it is complete. */
 static int run(Job *job, size_t *bytes_in) {
     Bytes in = {0};
     int rc = 0;
@@ -122,7 +126,7 @@ static int run(Job *job, size_t *bytes_in) {
         }
         *bytes_in += (size_t)k;
         size_t start = 0, end = in.n + (size_t)k;
-        for (char *nl; rc == 0 && (nl = memchr(in.s + start, '\n', end - start));) {
+        for (char *nl; rc == 0 && (nl = memchr(in.s + start, job->end, end - start));) {
             rc = do_line(job, in.s + start, (size_t)(nl - in.s) - start);
             start = (size_t)(nl - in.s) + 1;
         }
@@ -139,12 +143,15 @@ static int run(Job *job, size_t *bytes_in) {
 
 int cmd_tokenize(int argc, char **argv) {
     const char *path = NULL;
-    int decode = 0, timing = 0, opt_status;
+    int decode = 0, timing = 0, null = 0, opt_status;
     const Opt table[] = {
         OPT("tokenizer", 't', OPT_STRING, &path, "tokenizer.json", "the tokenizer", .flags = OPT_REQUIRED),
         OPT("decode", 'd', OPT_FLAG, &decode, NULL,
             "read lines of space-separated ids and print the decoded\n"
             "text of each"),
+        OPT("null", 'z', OPT_FLAG, &null, NULL,
+            "records end with a NUL byte instead of a newline, in the\n"
+            "input and the output (texts with newlines)"),
         OPT("timing", 0, OPT_FLAG, &timing, NULL,
             "print the load and encode times (seconds) to stderr as one\n"
             "JSON line"),
@@ -160,7 +167,7 @@ int cmd_tokenize(int argc, char **argv) {
     Tokenizer *tok;
     if (tokenizer_load(path, &tok)) return job_fail(px_error_message());
     double t1 = runtime_now();
-    Job job = {.tok = tok, .decode = decode};
+    Job job = {.tok = tok, .decode = decode, .end = null ? '\0' : '\n'};
     size_t bytes_in = 0;
     int rc = run(&job, &bytes_in);
     double t2 = runtime_now();

@@ -66,6 +66,12 @@ static int fill(char *buf, size_t size, const char *s, const char *src, const ch
     return 0;
 }
 
+int template_piece_text(const TemplateSpec *spec, int i, const char *src_lang, const char *tgt_lang, char *buf,
+                        size_t size) {
+    const char *pieces[TEMPLATE_PIECES] = {spec->prompt, spec->src_end, spec->tgt_begin, spec->tgt_end};
+    return fill(buf, size, pieces[i], language_name(src_lang), language_name(tgt_lang));
+}
+
 int template_tokenize(const TemplateSpec *spec, const Tokenizer *t, const char *src_lang, const char *tgt_lang,
                       TemplatePieces *out) {
     memset(out, 0, sizeof *out);
@@ -73,11 +79,9 @@ int template_tokenize(const TemplateSpec *spec, const Tokenizer *t, const char *
         if (tokenizer_token_to_id(t, spec->required[i]) < 0)
             return px_error("template '%s' needs the token '%s', which the tokenizer does not have", spec->name,
                             spec->required[i]);
-    const char *src = language_name(src_lang), *tgt = language_name(tgt_lang);
-    const char *pieces[TEMPLATE_PIECES] = {spec->prompt, spec->src_end, spec->tgt_begin, spec->tgt_end};
     char buf[1024];
     for (int i = 0; i < TEMPLATE_PIECES; i++) {
-        if (fill(buf, sizeof buf, pieces[i], src, tgt) ||
+        if (template_piece_text(spec, i, src_lang, tgt_lang, buf, sizeof buf) ||
             tokenizer_encode(t, buf, strlen(buf), template_piece(out, i))) {
             template_pieces_free(out);
             return -1;

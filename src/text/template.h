@@ -40,6 +40,11 @@ const char *language_name(const char *code);
  * dash); "source"/"target" if there are none. */
 void template_guess_languages(const char *path, char *src, char *tgt, size_t size);
 
+/* The text of piece i (TEMPLATE_PIECE_NAMES order) with {src}/{tgt} filled in, into buf; -1 if it does
+ * not fit in size bytes. */
+int template_piece_text(const TemplateSpec *spec, int i, const char *src_lang, const char *tgt_lang, char *buf,
+                        size_t size);
+
 /* Tokenizes the template pieces with {src}/{tgt} filled in. Fails naming the template and
  * the missing token if the tokenizer lacks one of its special tokens. */
 int template_tokenize(const TemplateSpec *spec, const Tokenizer *t, const char *src_lang, const char *tgt_lang,

@@ -1,4 +1,5 @@
-/* test_hf_model.c — Hugging Face model directories: config.json and weights. */
+/* test_hf_model.c — Hugging Face model directories: config.json and weights, the special token ids,
+ * the chat template's text and tokenizer.json's merges in both forms (io/hf_export.h). */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,8 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/files.h"
+#include "io/hf_export.h"
 #include "io/hf_model.h"
 #include "io/safetensors.h"
+#include "io/tokenizer_json.h"
+#include "io/tokenizer_write.h"
 #include "src/base/bf16.h"
 #include "src/base/common.h"
 
@@ -460,6 +465,97 @@ static void test_weights_unexpected_tensor(void **state) {
     model_free(&m);
 }
 
+/* ---- the exported directory's extras --------------------------------------------------- */
+
+static void test_save_token_ids(void **state) {
+    Tmp *t = *state;
+    Model m, back;
+    tiny_model(&m, MODEL_ARCH_LLAMA, 1, 10);
+    const HfTokenIds ids = {.bos = 5, .eos = 4, .pad = -1};
+    assert_int_equal(hf_save_model_ids(t->model, &m, 0, &ids), 0);
+    snprintf(t->path, sizeof t->path, "%s/config.json", t->model);
+    json_error_t err;
+    json_t *cfg = json_load_file(t->path, 0, &err);
+    assert_non_null(cfg);
+    assert_int_equal(json_integer_value(json_object_get(cfg, "bos_token_id")), 5);
+    assert_int_equal(json_integer_value(json_object_get(cfg, "eos_token_id")), 4);
+    assert_null(json_object_get(cfg, "pad_token_id")); /* -1: the model has none */
+    json_decref(cfg);
+    assert_int_equal(hf_load_model(t->model, &back), 0); /* the reader takes them as other keys */
+    assert_same_config(&m.cfg, &back.cfg);
+    model_free(&back);
+    const HfTokenIds outside = {.bos = -1, .eos = 50, .pad = 0};
+    assert_int_equal(hf_save_model_ids(t->model, &m, 0, &outside), -1);
+    assert_contains(px_error_message(), "eos_token_id 50 is outside the model's vocabulary of 50");
+    model_free(&m);
+}
+
+static void test_chat_template_text(void **state) {
+    (void)state;
+    /* the pieces become double-quoted Jinja strings: backslash, quote, newline, CR and tab escaped */
+    char *c = hf_chat_template("<s>\"a\"\\\n", "</s>\r", "<t>\t", "</t>");
+    assert_non_null(c);
+    const char *want =
+        "{%- for message in messages -%}{%- set ns = namespace(text='') -%}"
+        "{%- for w in message['content'].replace('\\t', ' ').replace('\\n', ' ').replace('\\r', ' ')"
+        ".replace('\\v', ' ').replace('\\f', ' ').split(' ') -%}"
+        "{%- if w -%}{%- set ns.text = ns.text + ' ' + w if ns.text else w -%}{%- endif -%}{%- endfor -%}"
+        "{%- if message['role'] == 'user' -%}{{- \"<s>\\\"a\\\"\\\\\\n\" + ns.text + \"</s>\\r\" -}}"
+        "{%- elif message['role'] == 'assistant' -%}{{- \"<t>\\t\" + ns.text + \"</t>\" -}}"
+        "{%- else -%}{{- raise_exception('proact translation template: messages are the source (role user) and "
+        "the translation (role assistant), got role ' + message['role']) -}}{%- endif -%}{%- endfor -%}"
+        "{%- if add_generation_prompt -%}{{- \"<t>\\t\" -}}{%- endif -%}";
+    assert_string_equal(c, want);
+    free(c);
+}
+
+/* A byte-level BPE with two merges, "a b" and "ab c", written with the merges in FORM_JSON. */
+static void write_small_tokenizer(const char *path, const char *merges_json) {
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp,
+            "{\"version\": \"1.0\", \"added_tokens\": [{\"id\": 5, \"content\": \"<s>\", \"special\": true}],\n"
+            " \"normalizer\": null, \"pre_tokenizer\": {\"type\": \"ByteLevel\", \"add_prefix_space\": false},\n"
+            " \"post_processor\": null, \"decoder\": {\"type\": \"ByteLevel\"},\n"
+            " \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1, \"c\": 2, \"ab\": 3, \"abc\": 4},\n"
+            "           \"merges\": %s}}\n",
+            merges_json);
+    assert_int_equal(fclose(fp), 0);
+}
+
+static void test_rewrite_merges(void **state) {
+    Tmp *t = *state;
+    char from[700], to[700];
+    snprintf(from, sizeof from, "%s/strings.json", t->dir);
+    snprintf(to, sizeof to, "%s/out.json", t->dir);
+    write_small_tokenizer(from, "[\"a b\", \"ab c\"]");
+    char *text = NULL;
+    size_t len = 0;
+    assert_int_equal(tokenizer_rewrite_merges(from, to, TOKENIZER_MERGES_PAIRS), 0);
+    assert_int_equal(file_read_all(to, &text, &len), 0);
+    assert_non_null(strstr(text, "\"merges\": [\n      [\"a\", \"b\"],\n      [\"ab\", \"c\"]\n    ]"));
+    free(text);
+    assert_int_equal(tokenizer_rewrite_merges(to, to, TOKENIZER_MERGES_STRINGS), 0); /* in place */
+    assert_int_equal(file_read_all(to, &text, &len), 0);
+    assert_non_null(strstr(text, "\"merges\": [\"a b\", \"ab c\"]"));
+    assert_non_null(strstr(text, "\"added_tokens\": [\n    {\n      \"id\": 5,")); /* the rest is kept */
+    free(text);
+    /* both forms encode alike */
+    Tokenizer *a = NULL, *b = NULL;
+    assert_int_equal(tokenizer_load(from, &a), 0);
+    assert_int_equal(tokenizer_load(to, &b), 0);
+    assert_true(tokenizer_fingerprint(a) == tokenizer_fingerprint(b));
+    tokenizer_free(a);
+    tokenizer_free(b);
+    /* a token with a space has no "a b" form; a malformed merge is named */
+    write_small_tokenizer(from, "[[\"a\", \"b\"], [\"ab\", \"c d\"]]");
+    assert_int_equal(tokenizer_rewrite_merges(from, to, TOKENIZER_MERGES_STRINGS), -1);
+    assert_contains(px_error_message(), "merge 1 ('ab' + 'c d') has a token with a space");
+    write_small_tokenizer(from, "[\"a b\", \"abc\"]");
+    assert_int_equal(tokenizer_rewrite_merges(from, to, TOKENIZER_MERGES_PAIRS), -1);
+    assert_contains(px_error_message(), "merge 'abc' is not two tokens separated by one space (field model.merges[1])");
+}
+
 int main(void) {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
@@ -476,6 +572,9 @@ int main(void) {
         T(test_weights_missing_tensor),
         T(test_weights_wrong_shape),
         T(test_weights_unexpected_tensor),
+        T(test_save_token_ids),
+        T(test_chat_template_text),
+        T(test_rewrite_merges),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
