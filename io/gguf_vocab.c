@@ -167,16 +167,11 @@ static int read_merges(const char *path, json_t *root, Vocab *v, size_t *n_merge
     return rc;
 }
 
-static int find_token(const Vocab *v, int n_vocab, const char *s) {
-    for (int id = 0; id < n_vocab; id++)
-        if (v->len[id] == strlen(s) && memcmp(v->tok[id], s, v->len[id]) == 0) return id;
-    return -1;
-}
-
 int gguf_vocab_meta(GgufMeta *g, const char *path, int n_vocab, int eos_id) {
     Tokenizer *t = NULL;
     if (tokenizer_load(path, &t)) return -1; /* what proact cannot encode is refused here */
-    int tok_size = tokenizer_vocab_size(t);
+    int tok_size = tokenizer_vocab_size(t), bos, eos, pad;
+    tokenizer_special_ids(t, eos_id, &bos, &eos, &pad);
     tokenizer_free(t);
     if (tok_size > n_vocab)
         return px_error("%s: the tokenizer has %d tokens, more than the model's vocabulary of %d", path, tok_size,
@@ -194,10 +189,6 @@ int gguf_vocab_meta(GgufMeta *g, const char *path, int n_vocab, int eos_id) {
     if (!v.tok || !v.len || !v.type || pre_name(path, root, &pre) || read_tokens(path, root, n_vocab, &v) ||
         read_merges(path, root, &v, &n_merges))
         goto done;
-    int bos = find_token(&v, n_vocab, "<|begin_of_text|>");
-    if (bos < 0) bos = find_token(&v, n_vocab, "<|endoftext|>");
-    int eos = eos_id >= 0 ? eos_id : find_token(&v, n_vocab, "<|endoftext|>");
-    int pad = find_token(&v, n_vocab, "<pad>");
     if (gguf_put_str(g, "tokenizer.ggml.model", "gpt2", 4) || gguf_put_str(g, "tokenizer.ggml.pre", pre, strlen(pre)) ||
         gguf_put_str_array(g, "tokenizer.ggml.tokens", v.tok, v.len, (uint64_t)n_vocab) ||
         gguf_put_i32_array(g, "tokenizer.ggml.token_type", v.type, (uint64_t)n_vocab) ||

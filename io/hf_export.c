@@ -106,13 +106,10 @@ static int template_texts(const Tokenizer *t, const ProactJson *pj, char texts[T
 
 static HfTokenIds pick_ids(const Tokenizer *t, const ProactJson *pj) {
     HfTokenIds ids = {-1, -1, -1};
-    if (t) {
-        ids.bos = tokenizer_token_to_id(t, "<|begin_of_text|>");
-        if (ids.bos < 0) ids.bos = tokenizer_token_to_id(t, "<|endoftext|>");
-        ids.eos = tokenizer_token_to_id(t, "<|endoftext|>");
-        ids.pad = tokenizer_token_to_id(t, "<pad>");
-    }
-    if (pj && pj->tokens.tgt_end.n == 1) ids.eos = pj->tokens.tgt_end.ids[0];
+    if (t)
+        tokenizer_special_ids(t, pj && pj->tokens.tgt_end.n == 1 ? pj->tokens.tgt_end.ids[0] : -1, &ids.bos, &ids.eos,
+                              &ids.pad);
+    else if (pj && pj->tokens.tgt_end.n == 1) ids.eos = pj->tokens.tgt_end.ids[0];
     return ids;
 }
 

@@ -563,6 +563,13 @@ int tokenizer_token_to_id(const Tokenizer *t, const char *token) {
     return strtab_get(&t->tok, token, strlen(token), &id) ? id : -1;
 }
 
+void tokenizer_special_ids(const Tokenizer *t, int eos_id, int *bos, int *eos, int *pad) {
+    *bos = tokenizer_token_to_id(t, "<|begin_of_text|>");
+    if (*bos < 0) *bos = tokenizer_token_to_id(t, "<|endoftext|>");
+    *eos = eos_id >= 0 ? eos_id : tokenizer_token_to_id(t, "<|endoftext|>");
+    *pad = tokenizer_token_to_id(t, "<pad>");
+}
+
 const char *tokenizer_id_to_token(const Tokenizer *t, int id) {
     return id >= 0 && id < t->n_ids ? t->id_token[id] : NULL;
 }

@@ -56,6 +56,10 @@ int tokenizer_decode(const Tokenizer *t, const int *ids, size_t n, int skip_spec
 int tokenizer_vocab_size(const Tokenizer *t);
 /* Id of a token string (vocabulary or added token), or -1. */
 int tokenizer_token_to_id(const Tokenizer *t, const char *token);
+/* The special tokens that other formats name (GGUF metadata, Hugging Face configs), -1 where absent:
+ * bos <|begin_of_text|> (Llama 3), else <|endoftext|>; eos eos_id when >= 0 (the template's tgt_end),
+ * else <|endoftext|>; pad <pad>. proact itself adds none of them: its templates hold their tokens. */
+void tokenizer_special_ids(const Tokenizer *t, int eos_id, int *bos, int *eos, int *pad);
 /* Token string of an id (as stored in tokenizer.json), or NULL. */
 const char *tokenizer_id_to_token(const Tokenizer *t, int id);
 /* A stable 64-bit hash of everything that decides the encoding (vocabulary, merges, added
