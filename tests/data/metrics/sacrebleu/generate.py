@@ -92,7 +92,8 @@ SETS = {
 SMALL = {"greek-sigma", "zh", "multi-ref", "ter-stress"}  # these also get the words of every line
 TOKENIZERS = ["13a", "none", "intl", "char", "zh"]
 
-# sacreBLEU command lines (after the reference files and -i HYP) and proact's equivalent options.
+# sacreBLEU command lines (after the reference files and -i HYP) and proact's equivalent options
+# (with --format json added where sacreBLEU prints its default JSON).
 CLI = [
     ("bible-es-apertium-first200", [], ["--metrics", "bleu"]),
     ("bible-es-apertium-first200", ["-m", "bleu", "chrf", "ter"], ["--metrics", "bleu,chrf,ter"]),
@@ -175,6 +176,8 @@ def main():
         out = f"{i:02d}-{name}.out"
         with open(os.path.join(HERE, "cli", out), "wb") as f:
             f.write(p.stdout)
+        if "--format" not in proact:  # sacreBLEU's default output is its JSON
+            proact = proact + ["--format", "json"]
         result["cli"].append({"set": name, "hyp": hyp, "refs": refs, "sacrebleu_args": args,
                               "proact_args": proact, "stdout": "sacrebleu/cli/" + out})
     with open(os.path.join(HERE, "expected.json"), "w", encoding="utf-8") as f:
