@@ -9,7 +9,7 @@ usage: /usr/bin/python3 generate.py SACREBLEU_GIT_DIR
 Writes, next to this script: expected.json (BLEU with every tokenizer, chrF/chrF++, TER, the words
 BLEU counts per line, on the sets below) and cli/*.out (sacreBLEU's command-line output, byte for
 byte, for the cases listed in expected.json's "cli", each with the proact arguments that must print
-the same bytes). The tests are tests/metrics/test_sacrebleu.c and tests/jobs/test_score.sh.
+the same bytes). The tests: tests/metrics/test_bleu.c, test_chrf.c, test_ter.c, tests/jobs/test_score.sh.
 """
 import json
 import os
@@ -75,6 +75,31 @@ def bible_ref2():
     path = os.path.join(HERE, "bible-first200-ref2.txt")
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.writelines(l + "\n" for l in out)
+
+
+def ter_stress():
+    """ter-stress/: long and repetitive segments for TER's beam, shift distance and candidate
+    limits, from a seeded generator."""
+    rng = random.Random(21)
+    words = "the of and to in a is that for it as was with be by on not he this are or his from at which".split()
+    H, R = [], []
+    ref = [rng.choice(words) for _ in range(90)]
+    H.append("word"), R.append(" ".join(ref))  # the beam widened: 90 reference words for 1
+    H.append(" ".join(ref)), R.append("word")  # and the reverse
+    base = [f"w{i}" for i in range(120)]
+    blocks = [base[i:i + 8] for i in range(0, 120, 8)]
+    rng.shuffle(blocks)
+    H.append(" ".join(w for b in blocks for w in b)), R.append(" ".join(base))  # block moves, some > 50 words away
+    abc = [rng.choice("abc") for _ in range(80)]
+    H.append(" ".join(abc)), R.append(" ".join(rng.sample(abc, len(abc))))  # many equal words: 1000 candidates
+    rev = [f"v{i % 7}" for i in range(30)]
+    H.append(" ".join(rev)), R.append(" ".join(reversed(rev)))
+    H.append("A B C D E F"), R.append("a b c d e f")  # case-insensitive by default
+    H.append("x y z"), R.append("")  # an empty reference
+    os.makedirs(os.path.join(HERE, "ter-stress"), exist_ok=True)
+    for name, text in (("hyp.txt", H), ("ref.txt", R)):
+        with open(os.path.join(HERE, "ter-stress", name), "w", encoding="utf-8", newline="\n") as f:
+            f.writelines(l + "\n" for l in text)
 
 
 SETS = {
@@ -161,6 +186,7 @@ def main():
     src = tempfile.mkdtemp(prefix="sacrebleu-")
     unpack(os.path.abspath(sys.argv[1]), src)
     bible_ref2()
+    ter_stress()
     result = {"sacrebleu": {"version": VERSION, "tag": TAG, "commit": COMMIT}, "sets": {}, "cli": []}
     for name, (hyp, refs) in SETS.items():
         print("set", name, file=sys.stderr)
