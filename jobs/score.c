@@ -474,7 +474,7 @@ int cmd_score(int argc, char **argv) {
             "sacreBLEU's json or text output, byte for byte",
             .parse = parse_format),
         OPT("width", 0, OPT_INT, &width, "N", "decimals of the json/text scores (sacreBLEU's -w;\ndefault 1)", .min = 0,
-            .max = 10),
+            .max = 16),
         OPT("json", 0, OPT_FLAG, &as_json, NULL, "one JSON object of proact's, with every count, on\nstdout"),
         OPT("no-use-ref-len", 0, OPT_FLAG, &no_ref_len, NULL,
             "latency with the prediction length instead of the\n"
