@@ -42,13 +42,15 @@ static void format_delay(char *buf, size_t size, double x) {
     else format_real(buf, size, x);
 }
 
-/* Elapsed ms with ms precision: "%.3f" without trailing zeros, but always a real ("1500.0"). */
-static void format_ms(char *buf, size_t size, double x) {
-    snprintf(buf, size, "%.3f", x);
-    char *dot = strchr(buf, '.');
-    if (!dot) return;
-    char *end = buf + strlen(buf);
-    while (end > dot + 2 && end[-1] == '0') *--end = '\0';
+/* An elapsed time: a real, exact (it reads back as the same double, so a rescoring of the file
+ * gives the numbers eval computed), with ".0" on whole numbers as Python writes floats. */
+static void format_elapsed(char *buf, size_t size, double x) {
+    format_real(buf, size, x);
+    if (!strpbrk(buf, ".eEn")) strncat(buf, ".0", size - strlen(buf) - 1);
+}
+
+static const char *end_name(InstanceEnd e) {
+    return e == INSTANCE_END_FINISHED ? "finished" : e == INSTANCE_END_LENGTH_LIMIT ? "length_limit" : NULL;
 }
 
 typedef struct {
@@ -75,10 +77,13 @@ static int write_body(FILE *fp, void *ctx) {
         fprintf(fp, "{\"index\": %lld, \"prediction\": %s, \"delays\": ", (long long)x->index, w->quoted[3 * i]);
         write_numbers(fp, x->delays, x->n_delays, format_delay);
         fputs(", \"elapsed\": ", fp);
-        write_numbers(fp, x->elapsed, x->elapsed ? x->n_delays : 0, format_ms);
-        if (fprintf(fp, ", \"prediction_length\": %d, \"reference\": %s, \"source\": %s, \"source_length\": %d}\n",
-                    x->n_delays, w->quoted[3 * i + 1], w->quoted[3 * i + 2], x->source_length) < 0)
-            return -1;
+        write_numbers(fp, x->elapsed, x->elapsed ? x->n_delays : 0, format_elapsed);
+        fprintf(fp, ", \"prediction_length\": %d, \"reference\": %s, \"source\": %s, \"source_length\": %d",
+                x->n_delays, w->quoted[3 * i + 1], w->quoted[3 * i + 2], x->source_length);
+        /* after SimulEval's keys, as SimulEval adds its own extras (SimulEval's LogInstance keeps
+         * any other key as an attribute and ignores it) */
+        if (end_name(x->end)) fprintf(fp, ", \"end_reason\": \"%s\"", end_name(x->end));
+        if (fputs("}\n", fp) == EOF) return -1;
     }
     return ferror(fp) ? -1 : 0;
 }
@@ -250,6 +255,17 @@ static int parse_instance(const char *path, int line, const char *text, size_t l
         goto done;
     }
     x->source_length = (int)v64;
+    if ((f = json_object_get(o, "end_reason")) && !json_is_null(f)) {
+        const char *e = json_string_value(f);
+        x->end = !e                               ? INSTANCE_END_UNKNOWN
+                 : strcmp(e, "finished") == 0     ? INSTANCE_END_FINISHED
+                 : strcmp(e, "length_limit") == 0 ? INSTANCE_END_LENGTH_LIMIT
+                                                  : INSTANCE_END_UNKNOWN;
+        if (x->end == INSTANCE_END_UNKNOWN) {
+            FIELD_ERROR("end_reason", "is not \"finished\" or \"length_limit\"");
+            goto done;
+        }
+    }
     rc = 0;
 done:
     free(elapsed);
@@ -337,81 +353,124 @@ int instances_read(const char *path, Instance **v, int *n) {
 
 /* ---- scores.tsv ----------------------------------------------------------------------------- */
 
-/* The columns, in order: the first SCORE_COLUMNS_PLAIN always, the *_CA ones with has_ca. */
-enum { SCORE_COLUMNS_PLAIN = 6, SCORE_COLUMNS_CA = 10 };
-static const char *const score_columns[SCORE_COLUMNS_CA] = {"BLEU", "chrF",  "AL",      "LAAL",  "AP",
-                                                            "DAL",  "AL_CA", "LAAL_CA", "AP_CA", "DAL_CA"};
+/* SimulEval's columns: its quality metric (BLEU), then its default latency metrics in its order,
+ * each followed by its *_CA twin when computation-aware. */
+enum { SCORE_METRICS = 5 };
+static const char *const latency_names[SCORE_METRICS] = {"LAAL", "AL", "AP", "DAL", "ATD"};
 
-/* The header line of n columns, without its newline. */
-static void scores_header(char *buf, size_t size, int n) {
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int k = 0; k < n && used < size; k++)
-        used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "\t" : "", score_columns[k]);
+/* The columns of a file with or without the *_CA ones: names and where the values live. */
+static int score_columns(EvalScores *s, int has_ca, const char *names[], double *slots[]) {
+    double *plain[SCORE_METRICS] = {&s->LAAL, &s->AL, &s->AP, &s->DAL, &s->ATD};
+    double *ca[SCORE_METRICS] = {&s->LAAL_CA, &s->AL_CA, &s->AP_CA, &s->DAL_CA, &s->ATD_CA};
+    static const char *const ca_names[SCORE_METRICS] = {"LAAL_CA", "AL_CA", "AP_CA", "DAL_CA", "ATD_CA"};
+    int n = 0;
+    names[n] = "BLEU";
+    slots[n++] = &s->bleu.score;
+    for (int k = 0; k < SCORE_METRICS; k++) {
+        names[n] = latency_names[k];
+        slots[n++] = plain[k];
+        if (!has_ca) continue;
+        names[n] = ca_names[k];
+        slots[n++] = ca[k];
+    }
+    return n;
 }
 
-static void tsv_value(FILE *fp, double x, int last) {
-    if (isnan(x)) fputs("nan", fp);
-    else fprintf(fp, "%.6f", x);
-    fputc(last ? '\n' : '\t', fp);
+/* A score as SimulEval writes it: Python's round(x, 3), then the shortest text that reads back
+ * as that float (pandas' to_csv), which always has a decimal point ("3.0"); NaN as pandas'
+ * empty field. printf's "%.3f" rounds the exact binary value half-even, as round() does. */
+static void format_score(char *buf, size_t size, double x) {
+    if (isnan(x)) {
+        buf[0] = '\0';
+        return;
+    }
+    snprintf(buf, size, "%.3f", x);
+    char *dot = strchr(buf, '.'), *end = buf + strlen(buf);
+    if (!dot) return; /* inf */
+    while (end > dot + 2 && end[-1] == '0') *--end = '\0';
 }
 
 static int scores_body(FILE *fp, void *ctx) {
-    const EvalScores *s = ctx;
-    const double v[SCORE_COLUMNS_CA] = {s->bleu.score, s->chrf,  s->AL,      s->LAAL,  s->AP,
-                                        s->DAL,        s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
-    int nv = s->has_ca ? SCORE_COLUMNS_CA : SCORE_COLUMNS_PLAIN;
-    char header[128];
-    scores_header(header, sizeof header, nv);
-    fprintf(fp, "%s\n", header);
-    for (int i = 0; i < nv; i++) tsv_value(fp, v[i], i == nv - 1);
+    EvalScores s = *(const EvalScores *)ctx;
+    const char *names[1 + 2 * SCORE_METRICS];
+    double *slots[1 + 2 * SCORE_METRICS];
+    int n = score_columns(&s, s.has_ca, names, slots);
+    for (int k = 0; k < n; k++) fprintf(fp, "%s%s", names[k], k + 1 < n ? "\t" : "\n");
+    char buf[64];
+    for (int k = 0; k < n; k++) {
+        format_score(buf, sizeof buf, *slots[k]);
+        fprintf(fp, "%s%s", buf, k + 1 < n ? "\t" : "\n");
+    }
     return ferror(fp) ? -1 : 0;
 }
 
 int scores_tsv_write(const char *path, const EvalScores *s) { return atomic_write(path, scores_body, (void *)s); }
 
-/* A value as tsv_value writes it: "%.6f" (digits, '-', '.'), or "nan" where nan_ok. */
-static int tsv_number(const char *path, const char *column, const char *field, int nan_ok, double *out) {
-    if (nan_ok && strcmp(field, "nan") == 0) {
+/* A value as format_score writes it, or "" (NaN) where empty_ok. */
+static int tsv_number(const char *path, const char *column, const char *field, int empty_ok, double *out) {
+    if (empty_ok && !*field) {
         *out = NAN;
         return 0;
     }
     char *end;
     *out = strtod(field, &end);
     if (*field && strspn(field, "-0123456789.") == strlen(field) && !*end && isfinite(*out)) return 0;
-    return px_error("%s:2: column '%s' is not a number%s: '%.40s'", path, column, nan_ok ? " or nan" : "", field);
+    return px_error("%s:2: column '%s' is not a number%s: '%.40s'", path, column, empty_ok ? " or empty" : "", field);
+}
+
+/* The header line of a layout, without its newline. */
+static void header_of(int has_ca, char *buf, size_t size) {
+    EvalScores dummy;
+    const char *names[1 + 2 * SCORE_METRICS];
+    double *slots[1 + 2 * SCORE_METRICS];
+    int n = score_columns(&dummy, has_ca, names, slots);
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < n && used < size; k++)
+        used += (size_t)snprintf(buf + used, size - used, "%s%s", k ? "\t" : "", names[k]);
 }
 
 int scores_tsv_read(const char *path, EvalScores *s) {
     memset(s, 0, sizeof *s);
-    char **lines, header[2][128], *fields[SCORE_COLUMNS_CA];
-    int n_lines, rc = 0, nc = 0;
+    char **lines, header[2][192], *fields[1 + 2 * SCORE_METRICS];
+    int n_lines, rc = 0, has_ca = -1;
     if (lines_read(path, &lines, &n_lines)) return -1;
-    scores_header(header[0], sizeof header[0], SCORE_COLUMNS_PLAIN);
-    scores_header(header[1], sizeof header[1], SCORE_COLUMNS_CA);
+    header_of(0, header[0], sizeof header[0]);
+    header_of(1, header[1], sizeof header[1]);
     if (n_lines == 0) rc = px_error("%s: empty, expected a header line and a line of scores", path);
-    else if (strcmp(lines[0], header[0]) == 0) nc = SCORE_COLUMNS_PLAIN;
-    else if (strcmp(lines[0], header[1]) == 0) nc = SCORE_COLUMNS_CA;
-    else rc = px_error("%s:1: header is '%.80s', expected '%s' (and the *_CA columns)", path, lines[0], header[0]);
+    else if (strcmp(lines[0], header[0]) == 0) has_ca = 0;
+    else if (strcmp(lines[0], header[1]) == 0) has_ca = 1;
+    else rc = px_error("%s:1: header is '%.80s', expected '%s' (or with the *_CA columns)", path, lines[0], header[0]);
     if (rc == 0 && n_lines < 2) rc = px_error("%s: no line of scores after the header", path);
     if (rc == 0 && n_lines > 2) rc = px_error("%s:3: a line after the scores: '%.40s'", path, lines[2]);
-    int nf = 0;
+    const char *names[1 + 2 * SCORE_METRICS];
+    double *slots[1 + 2 * SCORE_METRICS];
+    int nc = rc == 0 ? score_columns(s, has_ca, names, slots) : 0, nf = 0;
     for (char *p = rc == 0 ? lines[1] : NULL; p; nf++) { /* split at the tabs, in place */
         char *tab = strchr(p, '\t');
         if (tab) *tab++ = '\0';
-        if (nf < SCORE_COLUMNS_CA) fields[nf] = p;
+        if (nf < 1 + 2 * SCORE_METRICS) fields[nf] = p;
         p = tab;
     }
     if (rc == 0 && nf != nc) rc = px_error("%s:2: %d values, expected %d (one per column of the header)", path, nf, nc);
-    double *const slot[SCORE_COLUMNS_CA] = {&s->bleu.score, &s->chrf,  &s->AL,      &s->LAAL,  &s->AP,
-                                            &s->DAL,        &s->AL_CA, &s->LAAL_CA, &s->AP_CA, &s->DAL_CA};
-    /* BLEU and chrF always have a value; a latency is nan when no sentence wrote anything */
-    for (int k = 0; k < nc && rc == 0; k++) rc = tsv_number(path, score_columns[k], fields[k], k >= 2, slot[k]);
-    s->has_ca = nc == SCORE_COLUMNS_CA;
+    /* BLEU always has a value; a latency is empty (NaN) when no sentence wrote anything */
+    for (int k = 0; k < nc && rc == 0; k++) rc = tsv_number(path, names[k], fields[k], k >= 1, slots[k]);
+    s->has_ca = has_ca == 1;
     free(lines);
     if (rc) memset(s, 0, sizeof *s);
     return rc;
 }
+
+/* ---- config.yaml ------------------------------------------------------------------------------ */
+
+static int config_body(FILE *fp, void *ctx) {
+    (void)ctx;
+    /* what yaml.dump(..., default_flow_style=False) writes for SimulEval's two keys, sorted */
+    fputs("source_type: text\ntarget_type: text\n", fp);
+    return ferror(fp) ? -1 : 0;
+}
+
+int simuleval_config_write(const char *path) { return atomic_write(path, config_body, NULL); }
 
 /* ---- text files, one segment per line ------------------------------------------------------------ */
 

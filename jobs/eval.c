@@ -43,8 +43,9 @@ typedef struct {
     char *prediction; /* words joined by single spaces */
     int n_words;
     double *delays;  /* [n_words] source words read (double: as Instance holds them) */
-    double *elapsed; /* [n_words] ms on the simulated clock */
+    double *elapsed; /* [n_words] source words on the computation-aware clock (eval_clock) */
     double compute_ms;
+    int32_t end; /* InstanceEnd: finished, or cut by the runner's length limit */
 } Output;
 
 static void output_free(Output *o) {
@@ -82,16 +83,20 @@ static int output_add(Output *o, const RunnerWord *w, double clock_ms) {
     return 0;
 }
 
-/* Streams one sentence. The source words arrive one by one, word k complete at k * word_ms on a
- * simulated clock; the runner's computing time is measured and added to that clock, so a written
- * word's elapsed time is when a listener would have it (SimulEval's computation-aware delay). */
-static int stream_sentence(Runner *r, int64_t index, const char *src, double word_ms, Output *o) {
+/* Streams one sentence. The source words arrive one by one, word k complete at k * word_ms; the
+ * runner's computing time is measured. A written word's elapsed time, in source words (word_ms
+ * ms each), is with CLOCK_SIMULEVAL its delay plus all the computing time of the sentence so far
+ * (SimulEval's elapsed = source read + time since the start); with CLOCK_REALTIME a simulated
+ * clock that waits for each word the head asks for and advances by the computing time, so
+ * computing while the speaker talks costs nothing. */
+static int stream_sentence(Runner *r, int64_t index, const char *src, double word_ms, EvalClock ck, Output *o) {
     WordSpan *words = NULL;
     int n = split_words(src, strlen(src), &words);
     if (n < 0) return -1;
     double clock = 0, t = now_ms();
     int pushed = 0, rc = runner_begin_sentence(r, (uint64_t)index + 1);
     clock += now_ms() - t;
+    o->compute_ms += now_ms() - t;
     while (rc == 0) {
         RunnerWord w;
         t = now_ms();
@@ -101,8 +106,10 @@ static int stream_sentence(Runner *r, int64_t index, const char *src, double wor
         o->compute_ms += spent;
         if (ev < 0) rc = -1;
         else if (ev == RUNNER_DONE) break;
-        else if (ev == RUNNER_WORD) rc = output_add(o, &w, clock);
-        else if (pushed < n) { /* RUNNER_NEED_SOURCE: wait for the speaker's next word */
+        else if (ev == RUNNER_WORD) {
+            double e = word_ms <= 0 ? 0 : ck == CLOCK_REALTIME ? clock / word_ms : w.delay + o->compute_ms / word_ms;
+            rc = output_add(o, &w, e); /* without a speaker (word_ms 0) no clock: elapsed is not written */
+        } else if (pushed < n) {       /* RUNNER_NEED_SOURCE: wait for the speaker's next word */
             clock = PX_MAX(clock, (pushed + 1) * word_ms);
             rc = runner_push_word(r, src + words[pushed].start, words[pushed].len);
             pushed++;
@@ -111,6 +118,9 @@ static int stream_sentence(Runner *r, int64_t index, const char *src, double wor
         }
     }
     free(words);
+    RunnerStats st;
+    runner_stats(r, &st);
+    o->end = st.stopped_by_limit ? INSTANCE_END_LENGTH_LIMIT : INSTANCE_END_FINISHED;
     if (rc) {
         char where[48];
         snprintf(where, sizeof where, "sentence %lld", (long long)index + 1);
@@ -139,7 +149,8 @@ static int bytes_put(Bytes *b, const void *data, size_t len) {
     return 0;
 }
 
-/* record: int64 index | int32 n_words | int32 text bytes | text | double delays[n] | double elapsed[n] | double compute_ms */
+/* record: int64 index | int32 n_words | int32 text bytes | text | double delays[n] | double elapsed[n] | double compute_ms
+ * | int32 end */
 static int pack_output(Bytes *b, int64_t index, const Output *o) {
     int32_t n = o->n_words, tl = o->prediction ? (int32_t)strlen(o->prediction) : 0;
     int rc = bytes_put(b, &index, sizeof index) || bytes_put(b, &n, sizeof n) || bytes_put(b, &tl, sizeof tl) ||
@@ -147,7 +158,7 @@ static int pack_output(Bytes *b, int64_t index, const Output *o) {
     if (n && rc == 0)
         rc =
             bytes_put(b, o->delays, (size_t)n * sizeof(double)) || bytes_put(b, o->elapsed, (size_t)n * sizeof(double));
-    return rc || bytes_put(b, &o->compute_ms, sizeof o->compute_ms) ? -1 : 0;
+    return rc || bytes_put(b, &o->compute_ms, sizeof o->compute_ms) || bytes_put(b, &o->end, sizeof o->end) ? -1 : 0;
 }
 
 static int take(const char **p, const char *end, void *dst, size_t len) {
@@ -175,7 +186,7 @@ static int unpack_outputs(const char *buf, size_t len, Output *out, int64_t n) {
         o->n_words = nw;
         if (take(&p, end, o->delays, (size_t)nw * sizeof(double)) ||
             take(&p, end, o->elapsed, (size_t)nw * sizeof(double)) ||
-            take(&p, end, &o->compute_ms, sizeof o->compute_ms))
+            take(&p, end, &o->compute_ms, sizeof o->compute_ms) || take(&p, end, &o->end, sizeof o->end))
             return -1;
     }
     for (int64_t i = 0; i < n; i++)
@@ -280,25 +291,57 @@ void head_dir_name(const char *spec, char *out, size_t size) {
         if (*c == ':' || *c == '/') *c = '_';
 }
 
-/* Builds the instances of one head (rank 0) and writes instances.log and scores.tsv. */
-static int write_head(const char *out_dir, const TestSet *t, const Output *outs, const ScoreOptions *so,
-                      HeadResult *hr) {
+/* In characters (--latency-unit char), as SimulEval's text output in characters: one delay and
+ * elapsed time per character of the written words (code points; the spaces between words are no
+ * characters), each the word's. The prediction stays the words joined by spaces. In place. */
+static int output_to_chars(Output *o) {
+    int n = 0;
+    for (const char *p = o->prediction; p && *p; p++) n += *p != ' ' && ((unsigned char)*p & 0xC0) != 0x80;
+    double *d = px_calloc((size_t)n + 1, sizeof *d, "delays"), *e = px_calloc((size_t)n + 1, sizeof *e, "elapsed");
+    if (!d || !e) {
+        free(d);
+        free(e);
+        return -1;
+    }
+    int word = 0, k = 0;
+    for (const char *p = o->prediction; p && *p; p++) {
+        if (*p == ' ') word++;
+        else if (((unsigned char)*p & 0xC0) != 0x80 && word < o->n_words) {
+            d[k] = o->delays[word];
+            e[k++] = o->elapsed[word];
+        }
+    }
+    free(o->delays);
+    free(o->elapsed);
+    o->delays = d;
+    o->elapsed = e;
+    int pieces = o->prediction && *o->prediction ? word + 1 : 0; /* words joined by single spaces */
+    if (pieces != o->n_words) return px_error("%d written words, but the prediction has %d", o->n_words, pieces);
+    o->n_words = k;
+    return 0;
+}
+
+/* Builds the instances of one head (rank 0) and writes instances.log, scores.tsv and config.yaml.
+ * The outputs are turned into the latency unit in place. */
+static int write_head(const char *out_dir, const TestSet *t, Output *outs, const ScoreOptions *so, HeadResult *hr) {
     Instance *v = px_calloc((size_t)t->n, sizeof *v, "instances");
     if (!v) return -1;
     int rc = 0;
     double compute = 0, words = 0;
-    for (int64_t i = 0; i < t->n; i++) { /* borrowed: the outputs and the texts stay theirs */
-        const Output *o = &outs[i];
+    for (int64_t i = 0; i < t->n && rc == 0; i++) { /* borrowed: the outputs and the texts stay theirs */
+        Output *o = &outs[i];
+        compute += o->compute_ms;
+        words += o->n_words;
+        if (so->unit == LATENCY_UNIT_CHAR) rc = output_to_chars(o);
         v[i] = (Instance){.index = i,
                           .prediction = o->prediction,
                           .delays = o->delays,
-                          .elapsed = o->elapsed,
+                          .elapsed = so->computation_aware ? o->elapsed : NULL, /* no clock: "elapsed": [] */
                           .n_delays = o->n_words,
                           .reference = t->ref[i],
                           .source = t->src[i],
-                          .source_length = count_words(t->src[i])};
-        compute += o->compute_ms;
-        words += o->n_words;
+                          .source_length = count_words(t->src[i]),
+                          .end = (InstanceEnd)o->end};
     }
     char dir[PX_PATH_MAX + 160], path[PX_PATH_MAX + 200];
     snprintf(dir, sizeof dir, "%s/%s", out_dir, hr->dir);
@@ -309,7 +352,10 @@ static int write_head(const char *out_dir, const TestSet *t, const Output *outs,
     if (rc == 0) rc = instances_write(path, v, (int)t->n);
     snprintf(path, sizeof path, "%s/scores.tsv", dir);
     if (rc == 0) rc = scores_tsv_write(path, &hr->scores);
+    snprintf(path, sizeof path, "%s/config.yaml", dir);
+    if (rc == 0) rc = simuleval_config_write(path);
     hr->ms_per_word = words > 0 ? compute / words : NAN;
+    hr->unit = so->unit;
     free(v);
     return rc;
 }
@@ -334,23 +380,24 @@ static int write_table(FILE *fp, void *ctx) {
     const Table *t = ctx;
     int w = 26; /* the head column: as wide as the longest spec (floors and ceilings make long ones) */
     for (int h = 0; h < t->n; h++) w = PX_MAX(w, (int)strlen(t->hr[h].head.spec));
-    fprintf(fp, "%-*s %7s %7s %7s %7s %7s %7s %10s %10s %9s\n", w, "head", "BLEU", "chrF2", "AL", "LAAL", "AP", "DAL",
-            "LAAL_CA", "AL_CA", "ms/word");
+    fprintf(fp, "%-*s %7s %7s %7s %7s %7s %7s %7s %8s %8s %9s\n", w, "head", "BLEU", "chrF2", "AL", "LAAL", "AP", "DAL",
+            "ATD", "LAAL_CA", "AL_CA", "ms/word");
     for (int h = 0; h < t->n; h++) {
         const EvalScores *s = &t->hr[h].scores;
         char ca1[32], ca2[32], mpw[32];
-        fmt_value(ca1, sizeof ca1, s->has_ca, s->LAAL_CA, "%.0f");
-        fmt_value(ca2, sizeof ca2, s->has_ca, s->AL_CA, "%.0f");
+        fmt_value(ca1, sizeof ca1, s->has_ca, s->LAAL_CA, "%.2f");
+        fmt_value(ca2, sizeof ca2, s->has_ca, s->AL_CA, "%.2f");
         fmt_value(mpw, sizeof mpw, 1, t->hr[h].ms_per_word, "%.2f");
-        fprintf(fp, "%-*s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %10s %10s %9s\n", w, t->hr[h].head.spec, s->bleu.score,
-                s->chrf, s->AL, s->LAAL, s->AP, s->DAL, ca1, ca2, mpw);
+        fprintf(fp, "%-*s %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %7.2f %8s %8s %9s\n", w, t->hr[h].head.spec,
+                s->bleu.score, s->chrf, s->AL, s->LAAL, s->AP, s->DAL, s->ATD, ca1, ca2, mpw);
     }
     return ferror(fp) ? -1 : 0;
 }
 
 /* curve.csv's header: its columns in the order of jobs/eval.h's COL_* */
-const char curve_header[] =
-    "head,kind,dir,BLEU,chrF,AL,LAAL,AP,DAL,AL_CA,LAAL_CA,AP_CA,DAL_CA,ms_per_word,n,n_no_output,signature";
+const char curve_header[] = "head,kind,dir,BLEU,chrF,AL,LAAL,AP,DAL,ATD,AL_CA,LAAL_CA,AP_CA,DAL_CA,ATD_CA,ms_per_word,"
+                            "n,n_no_output,latency_unit,"
+                            "signature";
 
 static int write_curve_csv(FILE *fp, void *ctx) {
     const Table *t = ctx;
@@ -358,16 +405,16 @@ static int write_curve_csv(FILE *fp, void *ctx) {
     for (int h = 0; h < t->n; h++) {
         const HeadResult *r = &t->hr[h];
         const EvalScores *s = &r->scores;
-        char ca[4][32], mpw[32];
-        const double cav[4] = {s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
-        for (int k = 0; k < 4; k++) fmt_value(ca[k], sizeof ca[k], s->has_ca, cav[k], "%.6f");
+        char ca[5][32], mpw[32];
+        const double cav[5] = {s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA, s->ATD_CA};
+        for (int k = 0; k < 5; k++) fmt_value(ca[k], sizeof ca[k], s->has_ca, cav[k], "%.6f");
         fmt_value(mpw, sizeof mpw, 1, r->ms_per_word, "%.6f");
         /* no CSV quoting is needed: --heads is split at commas, and sacreBLEU's signature joins
          * fixed names with '|' */
         assert(!strchr(r->head.spec, ',') && !strchr(s->signature, ','));
-        fprintf(fp, "%s,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%s,%s,%s,%s,%s,%d,%d,%s\n", r->head.spec,
-                kind_name(r->head.kind), r->dir, s->bleu.score, s->chrf, s->AL, s->LAAL, s->AP, s->DAL, ca[0], ca[1],
-                ca[2], ca[3], mpw, s->n, s->n_no_output, s->signature);
+        fprintf(fp, "%s,%s,%s,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%s,%s,%s,%s,%s,%s,%d,%d,%s,%s\n", r->head.spec,
+                kind_name(r->head.kind), r->dir, s->bleu.score, s->chrf, s->AL, s->LAAL, s->AP, s->DAL, s->ATD, ca[0],
+                ca[1], ca[2], ca[3], ca[4], mpw, s->n, s->n_no_output, latency_unit_name(r->unit), s->signature);
     }
     return ferror(fp) ? -1 : 0;
 }
@@ -438,11 +485,11 @@ int write_summary(const char *out_dir, const HeadResult *hr, int n, const char *
 void print_results(const char *out_dir, const HeadResult *hr, int n, double word_ms) {
     Table tab = {hr, n};
     char clock[64] = "";
-    if (!isnan(word_ms)) snprintf(clock, sizeof clock, " with the source at %g ms/word", word_ms);
+    if (!isnan(word_ms)) snprintf(clock, sizeof clock, ", the source at %g ms/word", word_ms);
     write_table(stdout, &tab);
-    printf("(%d sentences; BLEU %s; latency in source words, *_CA in ms%s)\n"
-           "wrote %s/{summary.txt,curve.csv,curve.svg} and per head instances.log, scores.tsv\n",
-           hr[0].scores.n, hr[0].scores.signature, clock, out_dir);
+    printf("(%d sentences; BLEU %s; latency in source words per target %s, *_CA too%s)\n"
+           "wrote %s/{summary.txt,curve.csv,curve.svg} and per head instances.log, scores.tsv, config.yaml\n",
+           hr[0].scores.n, hr[0].scores.signature, latency_unit_name(hr[0].unit), clock, out_dir);
     fflush(stdout);
 }
 
@@ -456,6 +503,7 @@ typedef struct {
     int64_t limit;
     int threads, progress;
     double word_ms;
+    EvalClock clock; /* --ca-clock */
     ScoreOptions score;
     RunnerOptions runner;
     DecodeWeightType weights; /* --weights */
@@ -471,6 +519,18 @@ static int parse_word_ms(const char *name, const char *arg, void *dest) {
 static int parse_tokenize(const char *name, const char *arg, void *dest) {
     (void)name;
     return bleu_tokenizer_parse(arg, dest);
+}
+
+static int parse_unit(const char *name, const char *arg, void *dest) {
+    (void)name;
+    return latency_unit_parse(arg, dest);
+}
+
+static int parse_clock(const char *name, const char *arg, void *dest) {
+    if (strcmp(arg, "simuleval") == 0) *(EvalClock *)dest = CLOCK_SIMULEVAL;
+    else if (strcmp(arg, "realtime") == 0) *(EvalClock *)dest = CLOCK_REALTIME;
+    else return px_error("%s: expected simuleval or realtime, got '%s'", name, arg);
+    return 0;
 }
 
 /* 0 to go on, else the exit status to return at once (0 after --help). */
@@ -491,11 +551,24 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
         OPT("limit", 'n', OPT_I64, &a->limit, "N", "only the first N sentences", .min = 1, .max = LONG_MAX),
         OPT("word-ms", 'W', OPT_CUSTOM, &a->word_ms, "R",
             "the source is spoken at R ms per word (default 400):\n"
-            "`elapsed` is then the time each word was written,\n"
-            "waiting for the speaker plus computing, and the\n"
-            "computation-aware *_CA latencies (ms) are reported;\n"
-            "0 = computing time only",
+            "`elapsed` is then when each word was written, in\n"
+            "source words (R ms each), and the computation-aware\n"
+            "*_CA latencies are reported (SimulEval's\n"
+            "--computation-aware); 0 = no clock, no *_CA",
             .parse = parse_word_ms),
+        OPT("ca-clock", 0, OPT_CUSTOM, &a->clock, "simuleval|realtime",
+            "how computing time enters `elapsed` (default\n"
+            "simuleval: the delay plus all computing time of the\n"
+            "sentence so far, as SimulEval; realtime: a clock that\n"
+            "waits for each source word and runs while computing,\n"
+            "so computing while the speaker talks costs nothing)",
+            .parse = parse_clock),
+        OPT("latency-unit", 0, OPT_CUSTOM, &a->score.unit, "word|char",
+            "the target unit of the latency (SimulEval's\n"
+            "--eval-latency-unit; default word): char writes a\n"
+            "delay per character and counts the reference in\n"
+            "characters (Chinese, Japanese)",
+            .parse = parse_unit),
         OPT("tokenize", 'k', OPT_CUSTOM, &a->score.tok, "13a|none|intl|char",
             "BLEU tokenizer (sacreBLEU's; default 13a)", .parse = parse_tokenize),
         OPT("lowercase", 'c', OPT_FLAG, &a->score.lowercase, NULL, "BLEU on lowercased text (default: mixed case)"),
@@ -522,10 +595,13 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
     o.usage = "proact eval --model DIR --data test.h5|test.tsv --heads SPEC[,SPEC...] -o OUT [options]\n"
               "       proact eval --merge -o OUT [--model DIR] PART_DIR [PART_DIR ...]";
     o.about = "Streams every test sentence word by word through each decision head and scores the output\n"
-              "(BLEU and chrF2 as sacreBLEU; AL, LAAL, AP, DAL in source words as SimulEval). Under mpirun or\n"
-              "srun the sentences are split over the ranks and the results gathered on rank 0. Writes\n"
-              "  OUT/<head>/instances.log  one JSON line per sentence (SimulEval's format)\n"
-              "  OUT/<head>/scores.tsv     the corpus scores (SimulEval's format)\n"
+              "(BLEU and chrF2 as sacreBLEU; LAAL, AL, AP, DAL, ATD in source words as SimulEval 1.1). Under\n"
+              "mpirun or srun the sentences are split over the ranks and the results gathered on rank 0. Writes\n"
+              "  OUT/<head>/instances.log  one JSON line per sentence (SimulEval's format, + end_reason)\n"
+              "  OUT/<head>/scores.tsv     the corpus scores (SimulEval's format: its columns, 3 decimals)\n"
+              "  OUT/<head>/config.yaml    SimulEval's source/target types: `simuleval --score-only --output\n"
+              "                            OUT/<head>` (with --computation-aware when --word-ms > 0) scores\n"
+              "                            the head alone and prints scores.tsv's numbers\n"
               "  OUT/curve.csv, OUT/curve.svg, OUT/summary.txt   all heads: the latency-quality curve\n";
     if (opts_parse(&o, argc, argv, status)) return 1;
     a->progress = !no_progress;
@@ -562,7 +638,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
         *status = opts_usage_error(&o, msg);
         return 1;
     }
-    a->score.word_ms = a->word_ms;
+    a->score.computation_aware = a->word_ms > 0; /* elapsed in source words: SimulEval reads it as is */
     return 0;
 }
 
@@ -612,7 +688,7 @@ static int run_head(const StreamModel *sm, const HeadResult *hr, const EvalArgs 
     for (int64_t i = 0; i < t->n && rc == 0; i++) {
         if (owner[i] != rank) continue;
         Output o = {0};
-        rc = stream_sentence(r, i, t->src[i], a->word_ms, &o);
+        rc = stream_sentence(r, i, t->src[i], a->word_ms, a->clock, &o);
         if (rc == 0) rc = pack_output(packed, i, &o);
         output_free(&o);
         pg->done++;

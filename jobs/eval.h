@@ -12,7 +12,14 @@ typedef struct {
     char dir[128]; /* OUT/<dir>: the spec with ':' and '/' made file-name safe */
     EvalScores scores;
     double ms_per_word; /* computing time per written word */
+    LatencyUnit unit;   /* what a delay stands for (--latency-unit) */
 } HeadResult;
+
+/* How eval's computation-aware clock turns computing time into elapsed times (--ca-clock). */
+typedef enum {
+    CLOCK_SIMULEVAL, /* SimulEval's: delay + all computing time of the sentence so far */
+    CLOCK_REALTIME   /* a live speaker: computing overlaps the wait for the next source word */
+} EvalClock;
 
 /* curve.csv's columns, in order: --merge reads the file back by them. */
 enum {
@@ -25,13 +32,16 @@ enum {
     COL_LAAL,
     COL_AP,
     COL_DAL,
+    COL_ATD,
     COL_AL_CA,
     COL_LAAL_CA,
     COL_AP_CA,
     COL_DAL_CA,
+    COL_ATD_CA,
     COL_MS_PER_WORD,
     COL_N,
     COL_N_NO_OUTPUT,
+    COL_LATENCY_UNIT,
     COL_SIGNATURE,
     CURVE_COLUMNS
 };

@@ -73,15 +73,17 @@ static int parse_curve_row(char *line, char *const *names, const char *where, He
                                           [COL_LAAL] = &s->LAAL,
                                           [COL_AP] = &s->AP,
                                           [COL_DAL] = &s->DAL,
+                                          [COL_ATD] = &s->ATD,
                                           [COL_AL_CA] = &s->AL_CA,
                                           [COL_LAAL_CA] = &s->LAAL_CA,
                                           [COL_AP_CA] = &s->AP_CA,
                                           [COL_DAL_CA] = &s->DAL_CA,
+                                          [COL_ATD_CA] = &s->ATD_CA,
                                           [COL_MS_PER_WORD] = &hr->ms_per_word};
     for (int c = COL_BLEU; c <= COL_MS_PER_WORD; c++) {
         int optional = c >= COL_AL_CA; /* the *_CA latencies and ms_per_word may be "-" */
         if (csv_number(where, names[c], f[c], optional, value[c])) return -1;
-        if (c >= COL_AL_CA && c <= COL_DAL_CA) s->has_ca |= strcmp(f[c], "-") != 0;
+        if (c >= COL_AL_CA && c <= COL_ATD_CA) s->has_ca |= strcmp(f[c], "-") != 0;
     }
     int *const count[] = {&s->n, &s->n_no_output};
     for (int c = COL_N; c <= COL_N_NO_OUTPUT; c++) {
@@ -90,6 +92,8 @@ static int parse_curve_row(char *line, char *const *names, const char *where, He
         if (parse_long_opt(name, f[c], c == COL_N ? 1 : 0, c == COL_N ? INT_MAX : s->n, &v)) return -1;
         *count[c - COL_N] = (int)v;
     }
+    snprintf(name, sizeof name, "%s: column 'latency_unit'", where);
+    if (latency_unit_parse(f[COL_LATENCY_UNIT], &hr->unit)) return error_at(name);
     const char *sig = f[COL_SIGNATURE];
     if (!*sig || strlen(sig) >= sizeof s->signature)
         return px_error("%s: column 'signature' is empty or too long: '%.60s'", where, sig);
@@ -145,9 +149,14 @@ static int read_curve(const char *part, HeadResult **hr, RowOrigin **from, int *
     return rc;
 }
 
-/* The BLEU options of a signature: the tokenizer and case that bleu_signature turns into it. */
-static int score_options_of(const char *signature, const char *where, ScoreOptions *o) {
-    score_options_default(o); /* word_ms 0: no *_CA, which need the --word-ms no file records */
+/* The options a head was scored with: the BLEU tokenizer and case that bleu_signature turns into
+ * its signature, its latency unit, and the *_CA latencies when its scores.tsv has them (eval
+ * writes elapsed in source words, read as they are). */
+static int score_options_of(const HeadResult *r, int has_ca, const char *where, ScoreOptions *o) {
+    const char *signature = r->scores.signature;
+    score_options_default(o);
+    o->unit = r->unit;
+    o->computation_aware = has_ca;
     char sig[sizeof((EvalScores *)0)->signature];
     for (int tok = BLEU_TOK_13A; tok <= BLEU_TOK_CHAR; tok++)
         for (int lc = 0; lc <= 1; lc++) {
@@ -192,50 +201,46 @@ static int check_same_sentences(const Sentences *first, const Instance *v, int n
     return 0;
 }
 
-/* The scores both files keep, in scores.tsv's column order; a *_CA value is NaN when absent. */
-enum { SCORE_PLAIN = 6, SCORE_ALL = 10 };
-static const char *const score_names[SCORE_ALL] = {"BLEU", "chrF",  "AL",      "LAAL",  "AP",
-                                                   "DAL",  "AL_CA", "LAAL_CA", "AP_CA", "DAL_CA"};
-static void score_values(const EvalScores *s, int has_ca, double v[SCORE_ALL]) {
-    const double all[SCORE_ALL] = {s->bleu.score, s->chrf,  s->AL,      s->LAAL,  s->AP,
-                                   s->DAL,        s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA};
-    for (int k = 0; k < SCORE_ALL; k++) v[k] = k < SCORE_PLAIN || has_ca ? all[k] : NAN;
+/* The scores the files keep: curve.csv all of them (6 decimals), scores.tsv all but chrF (3). */
+enum { SCORE_ALL = 12, SCORE_PLAIN = 7 };
+static const char *const score_names[SCORE_ALL] = {"BLEU", "chrF",  "AL",      "LAAL",  "AP",     "DAL",
+                                                   "ATD",  "AL_CA", "LAAL_CA", "AP_CA", "DAL_CA", "ATD_CA"};
+static void score_values(const EvalScores *s, double v[SCORE_ALL]) {
+    const double all[SCORE_ALL] = {s->bleu.score, s->chrf,  s->AL,      s->LAAL,  s->AP,     s->DAL,
+                                   s->ATD,        s->AL_CA, s->LAAL_CA, s->AP_CA, s->DAL_CA, s->ATD_CA};
+    for (int k = 0; k < SCORE_ALL; k++) v[k] = k < SCORE_PLAIN || s->has_ca ? all[k] : NAN;
 }
 
-/* Equal to the 6 decimals that curve.csv and scores.tsv keep; NaN (no latency) only equals NaN. */
-static int agree(double a, double b) {
+/* Equal to the decimals a file keeps; NaN (no latency) only equals NaN. */
+static int agree(double a, double b, int decimals) {
     if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
-    return fabs(a - b) <= 1e-6 + 1e-12 * fabs(b);
+    return fabs(a - b) <= 0.5 * pow(10, -decimals) + 1e-12 * (1 + fabs(b));
 }
 
 /* The curve.csv row (claim, at row) and scores.tsv (file, at tsv) against the scores of the
- * instances (re, of log). The *_CA latencies need the --word-ms that no file records: those of
- * scores.tsv must equal the row's, and the instances must have the times they come from. */
+ * instances (re, of log). */
 static int check_scores(const HeadResult *claim, const char *row, const EvalScores *file, const char *tsv,
-                        const EvalScores *re, const Instance *v, const char *log) {
+                        const EvalScores *re, const char *log) {
     double c[SCORE_ALL], f[SCORE_ALL], r[SCORE_ALL];
-    int row_ca = 0;
-    score_values(&claim->scores, 1, c);
-    score_values(file, file->has_ca, f);
-    score_values(re, 0, r);
-    for (int k = SCORE_PLAIN; k < SCORE_ALL; k++) row_ca |= !isnan(c[k]);
-    if (row_ca && !file->has_ca) return px_error("%s:1: no *_CA columns, but %s has *_CA latencies", tsv, row);
+    score_values(&claim->scores, c);
+    score_values(file, f);
+    score_values(re, r);
+    if (claim->scores.has_ca != file->has_ca)
+        return px_error("%s:1: %s *_CA columns, but %s %s *_CA latencies", tsv, file->has_ca ? "has" : "no", row,
+                        claim->scores.has_ca ? "has" : "has no");
     for (int k = 0; k < SCORE_ALL; k++) {
-        if (k < SCORE_PLAIN && !agree(f[k], r[k]))
-            return px_error("%s:2: column '%s' is %.6f, but the sentences of %s score %.6f", tsv, score_names[k], f[k],
+        if (k != 1 && !agree(f[k], r[k], 3))
+            return px_error("%s:2: column '%s' is %.3f, but the sentences of %s score %.6f", tsv, score_names[k], f[k],
                             log, r[k]);
-        if (k < SCORE_PLAIN && !agree(c[k], r[k]))
+        if (!agree(c[k], r[k], 6))
             return px_error("%s: column '%s' is %.6f, but the sentences of %s score %.6f", row, score_names[k], c[k],
                             log, r[k]);
-        if (k >= SCORE_PLAIN && !agree(f[k], c[k]))
-            return px_error("%s:2: column '%s' is %.6f, but %s has %.6f", tsv, score_names[k], f[k], row, c[k]);
     }
     if (claim->scores.n_no_output != re->n_no_output)
         return px_error("%s: column 'n_no_output' is %d, but %s has %d sentences without output", row,
                         claim->scores.n_no_output, log, re->n_no_output);
-    for (int i = 0; file->has_ca && i < re->n; i++)
-        if (v[i].n_delays > 0 && !v[i].elapsed)
-            return px_error("%s: sentence %d: field 'elapsed' is empty, but %s has *_CA latencies", log, i + 1, tsv);
+    if (file->has_ca && !re->has_ca)
+        return px_error("%s: a sentence with output has no 'elapsed' times, but %s has *_CA latencies", log, tsv);
     return 0;
 }
 
@@ -250,21 +255,14 @@ static int check_head(const char *part, int line, HeadResult *r, Sentences *firs
     EvalScores file, re;
     Instance *v = NULL;
     int n = 0;
-    if (score_options_of(r->scores.signature, row, &so) || instances_read(log, &v, &n)) return -1;
+    if (scores_tsv_read(tsv, &file) || score_options_of(r, file.has_ca, row, &so) || instances_read(log, &v, &n))
+        return -1;
     int rc = 0;
     if (n != r->scores.n) rc = px_error("%s: %d sentences, but %s has n = %d", log, n, row, r->scores.n);
     if (rc == 0 && first->v) rc = check_same_sentences(first, v, n, log);
-    if (rc == 0) rc = scores_tsv_read(tsv, &file);
     if (rc == 0 && eval_scores(v, n, &so, &re)) rc = error_at(log);
-    if (rc == 0) rc = check_scores(r, row, &file, tsv, &re, v, log);
-    if (rc == 0) { /* the summary's numbers: the instances', and the *_CA and timing the files agree on */
-        re.has_ca = file.has_ca;
-        re.AL_CA = r->scores.AL_CA;
-        re.LAAL_CA = r->scores.LAAL_CA;
-        re.AP_CA = r->scores.AP_CA;
-        re.DAL_CA = r->scores.DAL_CA;
-        r->scores = re;
-    }
+    if (rc == 0) rc = check_scores(r, row, &file, tsv, &re, log);
+    if (rc == 0) r->scores = re; /* the summary's numbers: the instances' */
     if (rc == 0 && !first->v) {
         *first = (Sentences){v, n, ""};
         snprintf(first->path, sizeof first->path, "%s", log);
@@ -275,7 +273,8 @@ static int check_head(const char *part, int line, HeadResult *r, Sentences *firs
     return rc;
 }
 
-/* Copies PART/<dir>/{instances.log,scores.tsv}, checked before, into OUT/<dir>/. */
+/* Copies PART/<dir>/{instances.log,scores.tsv}, checked before, into OUT/<dir>/, with SimulEval's
+ * config.yaml beside them (written anew: a part from an older proact has none). */
 static int copy_head_files(const char *part, const char *out_dir, const char *dir) {
     static const char *const files[] = {"instances.log", "scores.tsv"};
     char src[PX_PATH_MAX + 160], dst[PX_PATH_MAX + 160];
@@ -286,7 +285,8 @@ static int copy_head_files(const char *part, const char *out_dir, const char *di
         snprintf(dst, sizeof dst, "%s/%s/%s", out_dir, dir, files[k]);
         if (file_copy(src, dst)) return -1;
     }
-    return 0;
+    snprintf(dst, sizeof dst, "%s/%s/config.yaml", out_dir, dir);
+    return simuleval_config_write(dst);
 }
 
 /* proact eval --merge: the parts' heads, in order, written to out_dir as one evaluation of them

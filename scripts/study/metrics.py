@@ -7,8 +7,8 @@ n-gram totals of the hypothesis for n = 1..4, hypothesis length, reference lengt
 A corpus (or a bootstrap replicate: a weighted sum of the rows) is scored by bleu_from_stats.
 
 LAAL is SimulEval's (src/metrics/latency.c): per sentence with output, |X| = source_length and
-|Y| = max(number of delays, words of the reference); sentences without output are left out of
-the mean."""
+|Y| = max(number of delays, words of the reference), the reference's words counted as SimulEval
+counts them, reference.split(" "); sentences without output are left out of the mean."""
 import math
 import re
 from collections import Counter
@@ -118,12 +118,9 @@ def bleu_scalar(s):
     return bp * math.exp(sum(math.log(p) if p > 0 else -9999999999.0 for p in prec) / MAX_ORDER)
 
 
-_WORD = re.compile(r"[^ \t\n\r\v\f]+")
-
-
 def count_words(text):
-    """Words as proact (and SimulEval, for single-spaced text) counts them: ASCII whitespace."""
-    return len(_WORD.findall(text))
+    """Words of a reference as SimulEval (and proact) count them for |Y|: the pieces of split(" ")."""
+    return len(text.split(" "))
 
 
 def laal(delays, source_length, reference):
@@ -135,7 +132,7 @@ def laal(delays, source_length, reference):
         raise ValueError("source_length must be positive for a sentence with output")
     if delays[0] > source_length:
         return float(delays[0])
-    ref_words = count_words(reference) or 1  # "".split(" ") has one word
+    ref_words = count_words(reference)  # "".split(" ") has one word
     gamma = max(n, ref_words) / source_length
     total, tau = 0.0, 0
     for t, d in enumerate(delays):

@@ -79,7 +79,7 @@ static char *read_file(const char *path) {
 /* An instance over borrowed arrays (the test owns nothing here; never instance_free these). */
 static Instance inst(int64_t index, const char *pred, double *delays, double *elapsed, int n, const char *ref,
                      const char *src, int src_len) {
-    Instance v = {index, (char *)pred, delays, elapsed, n, (char *)ref, (char *)src, src_len};
+    Instance v = {index, (char *)pred, delays, elapsed, n, (char *)ref, (char *)src, src_len, INSTANCE_END_UNKNOWN};
     return v;
 }
 
@@ -94,7 +94,7 @@ static void test_scores_equal_their_parts(void **state) {
         inst(1, "a b c d e f g", d1, NULL, 7, "a b c d e f", "u v w x y", 5),
         inst(2, "", NULL, NULL, 0, "nothing was written here", "one two three", 3), /* no output */
         inst(3, "one two three four five", d2, NULL, 5, "one two three four five", "1 2 3 4 5", 5),
-        inst(4, "hello", d3, NULL, 1, "hello  world\tagain   now", "a b c d e", 5), /* 4 words, odd spacing */
+        inst(4, "hello", d3, NULL, 1, "hello  world\tagain  now", "a b c d e", 5), /* odd spacing */
     };
     const int n = 5;
     ScoreOptions o;
@@ -121,8 +121,9 @@ static void test_scores_equal_their_parts(void **state) {
         assert_true(s.bleu.score == b.score && s.bleu.sys_len == b.sys_len && s.bleu.ref_len == b.ref_len);
         assert_true(s.chrf == chrf);
         assert_string_equal(s.signature, "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0");
-        /* latency: the mean over the four sentences with output, by hand */
-        const double ref_words[] = {5, 6, 0, 5, 4};
+        /* latency: the mean over the four sentences with output, by hand; |Y| as SimulEval's
+         * reference.split(" ") counts: "hello  world\tagain  now" is 5 pieces (two empty) */
+        const double ref_words[] = {5, 6, 0, 5, 5};
         LatencyScores sum = {0, 0, 0, 0};
         for (int i = 0; i < n; i++) {
             if (!v[i].n_delays) continue;
@@ -240,32 +241,41 @@ static void assert_same_instance(const Instance *a, const Instance *b) {
     assert_string_equal(a->reference, b->reference);
     assert_string_equal(a->source, b->source);
     assert_int_equal(a->source_length, b->source_length);
+    assert_int_equal(a->end, b->end);
 }
 
 static void test_instances_round_trip(void **state) {
     (void)state;
     double d0[] = {2, 3, 3, 4}, e0[] = {612.5, 905.125, 905.25, 1200};
-    double d1[] = {1.5, 1e9}; /* not integral; large */
+    double d1[] = {1.5, 1e9};                       /* not integral; large */
+    double d2[] = {1}, e2[] = {1.0000123456789012}; /* elapsed written exactly: it reads back the same */
     Instance v[] = {
         inst(0, "Grüße «sagt» \"er\" \\ / 日本語 😀", d0, e0, 4, "Ein \"Zitat\" mit\ttab & <tag>",
              "Hello \"you\" there!", 4),
         inst(1, "a b", d1, NULL, 2, "x y", "s", 1),
         inst(5, "", NULL, NULL, 0, "", "", 0),
+        inst(6, "z", d2, e2, 1, "z", "s", 1),
     };
+    v[0].end = INSTANCE_END_LENGTH_LIMIT;
+    v[3].end = INSTANCE_END_FINISHED;
     const char *path = tmp_path("instances.log");
-    assert_int_equal(instances_write(path, v, 3), 0);
+    assert_int_equal(instances_write(path, v, 4), 0);
     char *text = read_file(path);
     /* SimulEval's keys in SimulEval's order; integral delays as ints, elapsed in ms */
     assert_non_null(strstr(text, "{\"index\": 0, \"prediction\": \"Grüße «sagt» \\\"er\\\" \\\\ / 日本語 😀\", "
                                  "\"delays\": [2, 3, 3, 4], \"elapsed\": [612.5, 905.125, 905.25, 1200.0], "
                                  "\"prediction_length\": 4, \"reference\": "));
-    assert_non_null(strstr(text, "\"source\": \"Hello \\\"you\\\" there!\", \"source_length\": 4}\n"));
+    assert_non_null(strstr(text, "\"source\": \"Hello \\\"you\\\" there!\", \"source_length\": 4, "
+                                 "\"end_reason\": \"length_limit\"}\n"));
+    assert_non_null(strstr(text, "\"elapsed\": [1.0000123456789012], \"prediction_length\": 1, \"reference\": \"z\", "
+                                 "\"source\": \"s\", \"source_length\": 1, \"end_reason\": \"finished\"}\n"));
+    assert_non_null(strstr(text, "\"source_length\": 0}\n")); /* no end reason known: no key */
     assert_non_null(strstr(text, "\"delays\": [1.5, 1000000000], \"elapsed\": [], \"prediction_length\": 2"));
     free(text);
     Instance *r;
     int n;
     assert_int_equal(instances_read(path, &r, &n), 0);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, 4);
     for (int i = 0; i < n; i++) assert_same_instance(&v[i], &r[i]);
     for (int i = 0; i < n; i++) instance_free(&r[i]);
     free(r);
@@ -359,6 +369,9 @@ static void test_instances_errors(void **state) {
          ":2: field 'source_length' is not an integer >= 0"},
         {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\"}",
          ":2: field 'source_length' is missing"},
+        {"{\"index\": 1, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1, "
+         "\"end_reason\": \"stopped\"}",
+         ":2: field 'end_reason' is not \"finished\" or \"length_limit\""},
         {"{\"index\": 0, \"prediction\": \"a\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
          ":2: field 'index' is 0, as on line 1"},
         {"{\"index\": 1, \"prediction\": \"\xc3\x28\", \"delays\": [1], \"reference\": \"a\", \"source_length\": 1}",
@@ -395,29 +408,28 @@ static void test_scores_tsv(void **state) {
     EvalScores s;
     memset(&s, 0, sizeof s);
     s.bleu.score = 23.456789;
-    s.chrf = 51.2;
+    s.chrf = 51.2; /* not a SimulEval metric: not in the file */
     s.AL = 3.25;
     s.LAAL = 3.5;
-    s.AP = 0.75;
-    s.DAL = 4.125;
+    s.AP = 0.0625; /* a tie at 3 decimals: round() and "%.3f" round it half-even, to 0.062 */
+    s.DAL = 4.1255;
+    s.ATD = -0.0001; /* Python: round(-0.0001, 3) is -0.0 */
     const char *path = tmp_path("scores.tsv");
     assert_int_equal(scores_tsv_write(path, &s), 0);
     char *text = read_file(path);
-    assert_string_equal(
-        text, "BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n23.456789\t51.200000\t3.250000\t3.500000\t0.750000\t4.125000\n");
+    assert_string_equal(text, "BLEU\tLAAL\tAL\tAP\tDAL\tATD\n23.457\t3.5\t3.25\t0.062\t4.125\t-0.0\n");
     free(text);
     s.has_ca = 1;
     s.AL_CA = 812.5;
     s.LAAL_CA = 900;
     s.AP_CA = 0.5;
-    s.DAL = NAN;
+    s.DAL = NAN; /* pandas writes NaN as an empty field */
     s.DAL_CA = 1000.0625;
+    s.ATD_CA = 2;
     assert_int_equal(scores_tsv_write(path, &s), 0);
     text = read_file(path);
-    assert_string_equal(
-        text,
-        "BLEU\tchrF\tAL\tLAAL\tAP\tDAL\tAL_CA\tLAAL_CA\tAP_CA\tDAL_CA\n"
-        "23.456789\t51.200000\t3.250000\t3.500000\t0.750000\tnan\t812.500000\t900.000000\t0.500000\t1000.062500\n");
+    assert_string_equal(text, "BLEU\tLAAL\tLAAL_CA\tAL\tAL_CA\tAP\tAP_CA\tDAL\tDAL_CA\tATD\tATD_CA\n"
+                              "23.457\t3.5\t900.0\t3.25\t812.5\t0.062\t0.5\t\t1000.062\t-0.0\t2.0\n");
     free(text);
 }
 
@@ -428,17 +440,17 @@ static void test_scores_tsv_read(void **state) {
     EvalScores s, r;
     memset(&s, 0, sizeof s);
     s.bleu.score = 23.456789;
-    s.chrf = 51.2;
     s.AL = 3.25;
     s.LAAL = NAN;
     s.AP = -0.75;
     s.DAL = 4.125;
+    s.ATD = 1.5;
     assert_int_equal(scores_tsv_write(path, &s), 0);
     assert_int_equal(scores_tsv_read(path, &r), 0);
     assert_int_equal(r.has_ca, 0);
-    assert_close(r.bleu.score, 23.456789, 0);
-    assert_close(r.chrf, 51.2, 0);
+    assert_close(r.bleu.score, 23.457, 0);
     assert_close(r.AP, -0.75, 0);
+    assert_close(r.ATD, 1.5, 0);
     assert_true(isnan(r.LAAL));
     assert_int_equal(r.n, 0);
     s.has_ca = 1;
@@ -446,41 +458,148 @@ static void test_scores_tsv_read(void **state) {
     s.LAAL_CA = 900;
     s.AP_CA = NAN;
     s.DAL_CA = 1000.0625;
+    s.ATD_CA = 3;
     assert_int_equal(scores_tsv_write(path, &s), 0);
     assert_int_equal(scores_tsv_read(path, &r), 0);
     assert_int_equal(r.has_ca, 1);
     assert_close(r.AL_CA, 812.5, 0);
-    assert_close(r.DAL_CA, 1000.0625, 0);
+    assert_close(r.DAL_CA, 1000.062, 0);
+    assert_close(r.ATD_CA, 3, 0);
     assert_true(isnan(r.AP_CA));
 
-    static const char H[] = "BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n";
+#define H6 "BLEU\tLAAL\tAL\tAP\tDAL\tATD\n"
     static const struct {
         const char *text, *want;
     } cases[] = {
         {"", ": empty, expected a header line and a line of scores"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\n1\t2\t3\t4\t5\n", ":1: header is 'BLEU\tchrF\tAL\tLAAL\tAP', expected"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\tAL_CA\n1\t2\t3\t4\t5\t6\t7\n", ":1: header is"},
-        {H, ": no line of scores after the header"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\t6\n\n", ":3: a line after the scores"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\n", ":2: 5 values, expected 6"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\t6\t7\n", ":2: 7 values, expected 6"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\nnan\t2\t3\t4\t5\t6\n", ":2: column 'BLEU' is not a number: 'nan'"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4.5x\t5\t6\n", ":2: column 'LAAL' is not a number or nan: '4.5x'"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t\t6\n", ":2: column 'AP' is not a number or nan: ''"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\tinf\n", ":2: column 'DAL' is not a number or nan: 'inf'"},
-        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t 2\t3\t4\t5\t6\n", ":2: column 'chrF' is not a number: ' 2'"},
+        {"BLEU\tLAAL\tAL\tAP\tDAL\n1\t2\t3\t4\t5\n", ":1: header is 'BLEU\tLAAL\tAL\tAP\tDAL', expected"},
+        {"BLEU\tchrF\tAL\tLAAL\tAP\tDAL\n1\t2\t3\t4\t5\t6\n", ":1: header is"}, /* proact's older layout */
+        {H6, ": no line of scores after the header"},
+        {H6 "1\t2\t3\t4\t5\t6\n\n", ":3: a line after the scores"},
+        {H6 "1\t2\t3\t4\t5\n", ":2: 5 values, expected 6"},
+        {H6 "1\t2\t3\t4\t5\t6\t7\n", ":2: 7 values, expected 6"},
+        {H6 "\t2\t3\t4\t5\t6\n", ":2: column 'BLEU' is not a number: ''"},
+        {H6 "1\t2\t3\t4.5x\t5\t6\n", ":2: column 'AP' is not a number or empty: '4.5x'"},
+        {H6 "1\t2\tnan\t4\t5\t6\n", ":2: column 'AL' is not a number or empty: 'nan'"},
+        {H6 "1\t2\t3\t4\t5\tinf\n", ":2: column 'ATD' is not a number or empty: 'inf'"},
+        {H6 "1\t 2\t3\t4\t5\t6\n", ":2: column 'LAAL' is not a number or empty: ' 2'"},
     };
+#undef H6
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         write_file(path, cases[c].text);
-        r.chrf = 7;
+        r.AL = 7;
         if (scores_tsv_read(path, &r) != -1) fail_msg("case %zu: read did not fail", c);
-        assert_true(r.chrf == 0 && r.has_ca == 0);
+        assert_true(r.AL == 0 && r.has_ca == 0);
         char want[PX_PATH_MAX + 128];
         snprintf(want, sizeof want, "%s%s", path, cases[c].want);
         if (!strstr(px_error_message(), want)) fail_msg("case %zu: error '%s' lacks '%s'", c, px_error_message(), want);
     }
     assert_int_equal(scores_tsv_read(tmp_path("missing.tsv"), &r), -1);
     assert_non_null(strstr(px_error_message(), "missing.tsv: cannot open"));
+}
+
+/* ---- the real SimulEval on proact eval directories (tests/data/metrics/simuleval) ----------- */
+
+static char *fixture_text(const char *dir, const char *file) {
+    char path[PX_PATH_MAX];
+    snprintf(path, sizeof path, "%s/tests/data/metrics/simuleval/%s/%s", PROACT_SOURCE_DIR, dir, file);
+    char *text = read_file(path);
+    if (!text) fail_msg("cannot read %s", path);
+    return text;
+}
+
+/* Line k (0-based) of text, tab-split field f, as a new string. */
+static char *tsv_field(const char *text, int line, int f) {
+    const char *p = text;
+    for (int l = 0; l < line; l++) p = strchr(p, '\n') + 1;
+    for (int k = 0; k < f; k++) p = strchr(p, '\t') + 1;
+    size_t len = strcspn(p, "\t\n");
+    char *out = malloc(len + 1);
+    memcpy(out, p, len);
+    out[len] = '\0';
+    return out;
+}
+
+static int tsv_columns(const char *text) {
+    int n = 1;
+    for (const char *p = text; *p && *p != '\n'; p++) n += *p == '\t';
+    return n;
+}
+
+/* A directory that `proact eval` wrote and that SimulEval 1.1.4 scored (generate.py): proact's
+ * scores of its instances.log equal SimulEval's unrounded ones, its scores.tsv is byte for byte the
+ * one SimulEval's dump_results wrote, and with the *_CA columns each column equals SimulEval's
+ * --computation-aware run's column of that name. (That run also makes the plain columns
+ * computation-aware: SimulEval 1.1.4's from_args passes --computation-aware to both scorers; proact
+ * keeps them plain.) */
+static void check_simuleval_dir(const char *dir, LatencyUnit unit) {
+    char path[PX_PATH_MAX];
+    snprintf(path, sizeof path, "%s/tests/data/metrics/simuleval/%s/instances.log", PROACT_SOURCE_DIR, dir);
+    Instance *v;
+    int n;
+    assert_int_equal(instances_read(path, &v, &n), 0);
+    snprintf(path, sizeof path, "%s/tests/data/metrics/simuleval/%s/expected.json", PROACT_SOURCE_DIR, dir);
+    json_error_t err;
+    json_t *want = json_load_file(path, 0, &err);
+    assert_non_null(want);
+    assert_string_equal(json_string_value(json_object_get(want, "latency_unit")), latency_unit_name(unit));
+    ScoreOptions o;
+    score_options_default(&o);
+    o.unit = unit;
+    for (int ca = 0; ca <= 1; ca++) {
+        o.computation_aware = ca;
+        EvalScores s;
+        assert_int_equal(eval_scores(v, n, &o, &s), 0);
+        assert_int_equal(s.has_ca, ca);
+        json_t *w = json_object_get(want, ca ? "computation_aware" : "plain");
+        const struct {
+            const char *key;
+            double got;
+        } got[] = {{"BLEU", s.bleu.score}, {"LAAL", s.LAAL},     {"AL", s.AL},           {"AP", s.AP},
+                   {"DAL", s.DAL},         {"ATD", s.ATD},       {"LAAL_CA", s.LAAL_CA}, {"AL_CA", s.AL_CA},
+                   {"AP_CA", s.AP_CA},     {"DAL_CA", s.DAL_CA}, {"ATD_CA", s.ATD_CA}};
+        for (size_t k = 0; k < (ca ? 11u : 6u); k++) {
+            if (ca && k >= 1 && k <= 5) continue; /* SimulEval's plain columns are CA here (above) */
+            json_t *x = json_object_get(w, got[k].key);
+            assert_true(json_is_number(x));
+            double e = json_number_value(x);
+            if (fabs(got[k].got - e) > 1e-9 * (1 + fabs(e)))
+                fail_msg("%s %s: proact %.15g, SimulEval %.15g", dir, got[k].key, got[k].got, e);
+        }
+        const char *tsv = tmp_path("simuleval.tsv");
+        assert_int_equal(scores_tsv_write(tsv, &s), 0);
+        char *ours = read_file(tsv);
+        char *theirs = fixture_text(dir, ca ? "scores-ca.simuleval.tsv" : "scores.simuleval.tsv");
+        if (!ca) assert_string_equal(ours, theirs);
+        assert_int_equal(tsv_columns(ours), tsv_columns(theirs));
+        for (int c = 0; c < tsv_columns(ours); c++) {
+            char *name = tsv_field(ours, 0, c), *mine = tsv_field(ours, 1, c);
+            char *their_name = tsv_field(theirs, 0, c), *their_value = tsv_field(theirs, 1, c);
+            assert_string_equal(name, their_name); /* the same columns in the same order */
+            if (!ca || c == 0 || strstr(name, "_CA")) assert_string_equal(mine, their_value);
+            free(name);
+            free(mine);
+            free(their_name);
+            free(their_value);
+        }
+        free(ours);
+        free(theirs);
+    }
+    char *config = fixture_text(dir, "config.yaml");
+    assert_int_equal(simuleval_config_write(tmp_path("config.yaml")), 0);
+    char *mine = read_file(tmp_path("config.yaml"));
+    assert_string_equal(mine, config);
+    free(mine);
+    free(config);
+    json_decref(want);
+    for (int i = 0; i < n; i++) instance_free(&v[i]);
+    free(v);
+}
+
+static void test_simuleval_score_only(void **state) {
+    (void)state;
+    check_simuleval_dir("eval-word", LATENCY_UNIT_WORD);
+    check_simuleval_dir("eval-char", LATENCY_UNIT_CHAR);
 }
 
 static void test_lines_read(void **state) {
@@ -636,6 +755,7 @@ int main(void) {
         cmocka_unit_test(test_instances_errors),
         cmocka_unit_test(test_scores_tsv),
         cmocka_unit_test(test_scores_tsv_read),
+        cmocka_unit_test(test_simuleval_score_only),
         cmocka_unit_test(test_lines_read),
         cmocka_unit_test(test_plot_ticks),
         cmocka_unit_test(test_plot_svg),
