@@ -158,7 +158,7 @@ static int score_options_of(const HeadResult *r, int has_ca, const char *where, 
     o->unit = r->unit;
     o->computation_aware = has_ca;
     char sig[sizeof((EvalScores *)0)->signature];
-    for (int tok = BLEU_TOK_13A; tok <= BLEU_TOK_CHAR; tok++)
+    for (int tok = BLEU_TOK_13A; tok <= BLEU_TOK_ZH; tok++)
         for (int lc = 0; lc <= 1; lc++) {
             bleu_signature((BleuTokenizer)tok, lc, sig, sizeof sig);
             if (strcmp(sig, signature) == 0) {

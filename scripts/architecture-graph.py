@@ -25,7 +25,7 @@ SVG_OUT = os.path.join(ROOT, "docs", "architecture.svg")
 # external targets as the picture names them (anything else external is left out)
 EXTERNAL = {
     "m": "libm", "MPI::MPI_C": "MPI", "PkgConfig::OPENBLAS": "OpenBLAS", "PkgConfig::JANSSON": "jansson",
-    "PkgConfig::INIH": "libinih", "PkgConfig::PCRE2": "PCRE2", "PkgConfig::UTF8PROC": "utf8proc",
+    "PkgConfig::INIH": "libinih", "PkgConfig::PCRE2": "PCRE2", "PkgConfig::UTF8PROC": "utf8proc", "PkgConfig::ICU": "ICU",
     "PkgConfig::MHD": "libmicrohttpd", "PkgConfig::HDF5": "HDF5", "PkgConfig::SCALAPACK": "ScaLAPACK",
     "OpenMP::OpenMP_C": "OpenMP",
 }

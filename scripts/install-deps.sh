@@ -13,7 +13,7 @@ PACKAGES=(
   libscalapack-openmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libinih-dev libjansson-dev libpcre2-dev libmicrohttpd-dev
-  libcmocka-dev libutf8proc-dev
+  libcmocka-dev libutf8proc-dev libicu-dev
   python3 python3-numpy python3-torch python3-h5py
   unicode-data
   slurm-wlm munge iproute2

@@ -1,9 +1,10 @@
-/* bleu.c — BLEU and chrF as sacreBLEU 2.x computes them.
+/* bleu.c — BLEU as sacreBLEU 2.6 computes it.
  *
- * Text is decoded to code points; tokenizers rewrite the code-point sequence the way
- * sacreBLEU's regex substitutions do (leftmost, non-overlapping pair matches), then split on
- * Python's str.split() whitespace. Tokens are interned to integer ids, and n-gram counts are
- * matched per segment by counting the hypothesis's n-grams in a hash map, then the reference's.
+ * Text is decoded to code points (src/metrics/sacre_text.h); tokenizers rewrite the code-point
+ * sequence the way sacreBLEU's regex substitutions do (leftmost, non-overlapping pair matches),
+ * then split on Python's str.split() whitespace. Tokens are interned to integer ids, and n-gram
+ * counts are matched per segment by counting the hypothesis's n-grams in a hash map, then each
+ * reference's.
  */
 #include "src/metrics/bleu.h"
 
@@ -15,68 +16,22 @@
 #include <utf8proc.h>
 
 #include "src/base/common.h"
-#include "src/base/hashmap.h"
 #include "src/base/strtab.h"
 #include "src/base/vec.h"
-
-/* ---- growable code-point buffer ---- */
-
-typedef struct {
-    uint32_t *v;
-    size_t n, cap;
-} Buf;
-
-static int buf_push(Buf *b, uint32_t c) { return VEC_PUSH(b->v, b->n, b->cap, c, "bleu: code points"); }
-
-static void buf_swap(Buf *a, Buf *b) {
-    Buf t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* Python str.isspace() set (what str.split() with no argument splits on). */
-static int py_space(uint32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
-}
-
-/* UTF-8 -> code points; invalid bytes map to U+DC80.. (like surrogateescape). */
-static int decode(const char *s, int lowercase, Buf *out) {
-    out->n = 0;
-    const uint8_t *p = (const uint8_t *)(s ? s : "");
-    size_t len = strlen((const char *)p), i = 0;
-    while (i < len) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-        if (k <= 0) {
-            cp = 0xDC00 + p[i];
-            k = 1;
-        }
-        i += (size_t)k;
-        if (lowercase) {
-            if (cp == 0x130) { /* Python: 'İ'.lower() == 'i' + U+0307 */
-                if (buf_push(out, 'i') || buf_push(out, 0x307)) return -1;
-                continue;
-            }
-            cp = utf8proc_tolower(cp);
-        }
-        if (buf_push(out, (uint32_t)cp)) return -1;
-    }
-    return 0;
-}
+#include "src/metrics/sacre_text.h"
 
 /* ---- regex-equivalent rewriting passes ---- */
 
 typedef int (*Pred)(uint32_t);
 
 /* Every c with pred(c) becomes " c ". */
-static int single_pass(const Buf *in, Buf *out, Pred pred) {
+static int single_pass(const CpBuf *in, CpBuf *out, Pred pred) {
     out->n = 0;
     for (size_t i = 0; i < in->n; i++) {
         uint32_t c = in->v[i];
         if (pred(c)) {
-            if (buf_push(out, ' ') || buf_push(out, c) || buf_push(out, ' ')) return -1;
-        } else if (buf_push(out, c)) {
+            if (cpbuf_push(out, ' ') || cpbuf_push(out, c) || cpbuf_push(out, ' ')) return -1;
+        } else if (cpbuf_push(out, c)) {
             return -1;
         }
     }
@@ -84,19 +39,20 @@ static int single_pass(const Buf *in, Buf *out, Pred pred) {
 }
 
 /* Leftmost non-overlapping matches of (a)(b): style 0 -> "a b ", style 1 -> " a b". */
-static int pair_pass(const Buf *in, Buf *out, Pred pa, Pred pb, int style) {
+static int pair_pass(const CpBuf *in, CpBuf *out, Pred pa, Pred pb, int style) {
     out->n = 0;
     size_t i = 0;
     while (i < in->n) {
         uint32_t a = in->v[i];
         if (i + 1 < in->n && pa(a) && pb(in->v[i + 1])) {
             uint32_t b = in->v[i + 1];
-            int rc = style == 0 ? (buf_push(out, a) || buf_push(out, ' ') || buf_push(out, b) || buf_push(out, ' '))
-                                : (buf_push(out, ' ') || buf_push(out, a) || buf_push(out, ' ') || buf_push(out, b));
+            int rc = style == 0
+                         ? (cpbuf_push(out, a) || cpbuf_push(out, ' ') || cpbuf_push(out, b) || cpbuf_push(out, ' '))
+                         : (cpbuf_push(out, ' ') || cpbuf_push(out, a) || cpbuf_push(out, ' ') || cpbuf_push(out, b));
             if (rc) return -1;
             i += 2;
         } else {
-            if (buf_push(out, a)) return -1;
+            if (cpbuf_push(out, a)) return -1;
             i++;
         }
     }
@@ -104,7 +60,7 @@ static int pair_pass(const Buf *in, Buf *out, Pred pa, Pred pb, int style) {
 }
 
 /* Replace every occurrence of ASCII pattern pat by ASCII rep (Python str.replace). */
-static int replace_all(const Buf *in, Buf *out, const char *pat, const char *rep) {
+static int replace_all(const CpBuf *in, CpBuf *out, const char *pat, const char *rep) {
     out->n = 0;
     size_t pl = strlen(pat), i = 0;
     while (i < in->n) {
@@ -112,10 +68,10 @@ static int replace_all(const Buf *in, Buf *out, const char *pat, const char *rep
         while (k < pl && i + k < in->n && in->v[i + k] == (uint8_t)pat[k]) k++;
         if (k == pl) {
             for (const char *r = rep; *r; r++)
-                if (buf_push(out, (uint8_t)*r)) return -1;
+                if (cpbuf_push(out, (uint8_t)*r)) return -1;
             i += pl;
         } else {
-            if (buf_push(out, in->v[i])) return -1;
+            if (cpbuf_push(out, in->v[i])) return -1;
             i++;
         }
     }
@@ -149,146 +105,95 @@ static int not_unum(uint32_t c) {
     return !(k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO);
 }
 
+/* sacreBLEU's TokenizerRegexp, the part 13a and zh share: punctuation and symbols apart, periods
+ * and commas apart unless next to a digit, a dash after a digit apart. */
+static int regexp_passes(CpBuf *a, CpBuf *b) {
+    if (single_pass(a, b, is_13a_punct)) return -1;
+    cpbuf_swap(a, b);
+    if (pair_pass(a, b, not_digit, is_dotcomma, 0)) return -1;
+    cpbuf_swap(a, b);
+    if (pair_pass(a, b, is_dotcomma, not_digit, 1)) return -1;
+    cpbuf_swap(a, b);
+    if (pair_pass(a, b, is_digit, is_dash, 0)) return -1;
+    cpbuf_swap(a, b);
+    return 0;
+}
+
+static int tok_13a(CpBuf *a, CpBuf *b) {
+    if (replace_all(a, b, "<skipped>", "")) return -1;
+    cpbuf_swap(a, b);
+    if (replace_all(a, b, "-\n", "")) return -1;
+    cpbuf_swap(a, b);
+    if (replace_all(a, b, "\n", " ")) return -1;
+    cpbuf_swap(a, b);
+    int amp = 0;
+    for (size_t i = 0; i < a->n; i++) amp |= a->v[i] == '&';
+    if (amp) {
+        static const char *const ent[4][2] = {{"&quot;", "\""}, {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}};
+        for (int e = 0; e < 4; e++) {
+            if (replace_all(a, b, ent[e][0], ent[e][1])) return -1;
+            cpbuf_swap(a, b);
+        }
+    }
+    /* f" {line} " */
+    b->n = 0;
+    if (cpbuf_push(b, ' ')) return -1;
+    for (size_t i = 0; i < a->n; i++)
+        if (cpbuf_push(b, a->v[i])) return -1;
+    if (cpbuf_push(b, ' ')) return -1;
+    cpbuf_swap(a, b);
+    return regexp_passes(a, b);
+}
+
+static int tok_intl(CpBuf *a, CpBuf *b) {
+    if (pair_pass(a, b, not_unum, is_upunct, 0)) return -1;
+    cpbuf_swap(a, b);
+    if (pair_pass(a, b, is_upunct, not_unum, 1)) return -1;
+    cpbuf_swap(a, b);
+    if (single_pass(a, b, is_usym)) return -1;
+    cpbuf_swap(a, b);
+    return 0;
+}
+
+/* The code points sacreBLEU's zh tokenizer puts spaces around. Its table compares one character
+ * with range bounds as Python strings; two bounds are written with 5 hex digits after \u, which
+ * Python reads as a 4-digit code point followed by a digit character ('\u20000' is U+2000 then
+ * '0'), so those ranges are U+2001..U+2A6D and U+2F81..U+2FA1 (not U+20000.. / U+2F800..). */
+static int is_zh_char(uint32_t c) {
+    static const uint32_t R[][2] = {
+        {0x3400, 0x4DB5}, {0x4E00, 0x9FA5}, {0x9FA6, 0x9FBB}, {0xF900, 0xFA2D}, {0xFA30, 0xFA6A}, {0xFA70, 0xFAD9},
+        {0x2001, 0x2A6D}, {0x2F81, 0x2FA1}, {0xFF00, 0xFFEF}, {0x2E80, 0x2EFF}, {0x3000, 0x303F}, {0x31C0, 0x31EF},
+        {0x2F00, 0x2FDF}, {0x2FF0, 0x2FFF}, {0x3100, 0x312F}, {0x31A0, 0x31BF}, {0xFE10, 0xFE1F}, {0xFE30, 0xFE4F},
+        {0x2600, 0x26FF}, {0x2700, 0x27BF}, {0x3200, 0x32FF}, {0x3300, 0x33FF}};
+    for (size_t i = 0; i < sizeof R / sizeof R[0]; i++)
+        if (c >= R[i][0] && c <= R[i][1]) return 1;
+    return 0;
+}
+
+/* zh: strip, a space either side of every Chinese character, then TokenizerRegexp's passes
+ * (no 13a entity handling and no padding spaces). */
+static int tok_zh(CpBuf *a, CpBuf *b) {
+    size_t s = 0, e = a->n;
+    while (s < e && sacre_py_space(a->v[s])) s++;
+    while (e > s && sacre_py_space(a->v[e - 1])) e--;
+    b->n = 0;
+    for (size_t i = s; i < e; i++) {
+        uint32_t c = a->v[i];
+        int zh = is_zh_char(c);
+        if ((zh && cpbuf_push(b, ' ')) || cpbuf_push(b, c) || (zh && cpbuf_push(b, ' '))) return -1;
+    }
+    cpbuf_swap(a, b);
+    return regexp_passes(a, b);
+}
+
 /* Applies tokenizer tok to a (already lowercased, rstripped) line in *a; result in *a. */
-static int tokenize(BleuTokenizer tok, Buf *a, Buf *b) {
+static int tokenize(BleuTokenizer tok, CpBuf *a, CpBuf *b) {
     switch (tok) {
         case BLEU_TOK_NONE:
         case BLEU_TOK_CHAR: /* " ".join(chars) then split() == every non-space char */ return 0;
-        case BLEU_TOK_13A: {
-            if (replace_all(a, b, "<skipped>", "")) return -1;
-            buf_swap(a, b);
-            if (replace_all(a, b, "-\n", "")) return -1;
-            buf_swap(a, b);
-            if (replace_all(a, b, "\n", " ")) return -1;
-            buf_swap(a, b);
-            int amp = 0;
-            for (size_t i = 0; i < a->n; i++) amp |= a->v[i] == '&';
-            if (amp) {
-                static const char *const ent[4][2] = {{"&quot;", "\""}, {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"}};
-                for (int e = 0; e < 4; e++) {
-                    if (replace_all(a, b, ent[e][0], ent[e][1])) return -1;
-                    buf_swap(a, b);
-                }
-            }
-            /* f" {line} " */
-            b->n = 0;
-            if (buf_push(b, ' ')) return -1;
-            for (size_t i = 0; i < a->n; i++)
-                if (buf_push(b, a->v[i])) return -1;
-            if (buf_push(b, ' ')) return -1;
-            buf_swap(a, b);
-            if (single_pass(a, b, is_13a_punct)) return -1;
-            buf_swap(a, b);
-            if (pair_pass(a, b, not_digit, is_dotcomma, 0)) return -1;
-            buf_swap(a, b);
-            if (pair_pass(a, b, is_dotcomma, not_digit, 1)) return -1;
-            buf_swap(a, b);
-            if (pair_pass(a, b, is_digit, is_dash, 0)) return -1;
-            buf_swap(a, b);
-            return 0;
-        }
-        case BLEU_TOK_INTL:
-            if (pair_pass(a, b, not_unum, is_upunct, 0)) return -1;
-            buf_swap(a, b);
-            if (pair_pass(a, b, is_upunct, not_unum, 1)) return -1;
-            buf_swap(a, b);
-            if (single_pass(a, b, is_usym)) return -1;
-            buf_swap(a, b);
-            return 0;
-    }
-    return 0;
-}
-
-/* ---- token interning: a token's id is its number in a StrTab of code-point strings ---- */
-
-/* id of token c[0..n), or -1 on allocation failure. */
-static int64_t intern(StrTab *in, const uint32_t *c, size_t n) { return strtab_intern(in, c, n * sizeof *c, 0, NULL); }
-
-/* Splits a on Python whitespace; each token interned into ids (ids->n = token count).
- * If punct_split, applies chrF's _remove_punctuation to each word. */
-static const char CHRF_PUNCTS[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
-static int is_chrf_punct(uint32_t c) { return c && c < 128 && strchr(CHRF_PUNCTS, (int)c); }
-
-static int add_tok(StrTab *in, Buf *ids, const uint32_t *c, size_t n) {
-    int64_t id = intern(in, c, n);
-    if (id < 0) return -1;
-    return buf_push(ids, (uint32_t)id);
-}
-
-static int split_words(const Buf *a, StrTab *in, Buf *ids, int punct_split) {
-    ids->n = 0;
-    size_t i = 0;
-    while (i < a->n) {
-        while (i < a->n && py_space(a->v[i])) i++;
-        if (i >= a->n) break;
-        size_t s = i;
-        while (i < a->n && !py_space(a->v[i])) i++;
-        const uint32_t *w = a->v + s;
-        size_t n = i - s;
-        if (!punct_split || n == 1) {
-            if (add_tok(in, ids, w, n)) return -1;
-        } else if (is_chrf_punct(w[n - 1])) {
-            if (add_tok(in, ids, w, n - 1) || add_tok(in, ids, w + n - 1, 1)) return -1;
-        } else if (is_chrf_punct(w[0])) {
-            if (add_tok(in, ids, w, 1) || add_tok(in, ids, w + 1, n - 1)) return -1;
-        } else if (add_tok(in, ids, w, n)) {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* ---- n-gram matching by counting in a hash map ---- */
-
-/* A distinct n-gram of the hypothesis: where it first starts, and its counts in both sides. */
-typedef struct {
-    size_t at;
-    int64_t nh, nr;
-} Gram;
-
-typedef struct {
-    HashMap map; /* n-gram -> its Gram */
-    Gram *g;
-    size_t n, cap;
-} Scratch;
-
-static void scratch_free(Scratch *sc) {
-    hashmap_free(&sc->map);
-    free(sc->g);
-}
-
-/* The Gram of the n-gram x (bytes long) of the hypothesis h, or -1; *p ends where it would go. */
-static long gram_find(const Scratch *sc, const uint32_t *h, const uint32_t *x, size_t bytes, HashProbe *p) {
-    *p = hashmap_probe(&sc->map, hash_bytes(x, bytes));
-    for (uint32_t k; hashmap_next(&sc->map, p, &k);)
-        if (memcmp(h + sc->g[k].at, x, bytes) == 0) return (long)k;
-    return -1;
-}
-
-/* Number of clipped matches of order-grams between h and r: the sum over the hypothesis's
- * n-grams of min(count in h, count in r). */
-static int ngram_matches(const Buf *h, const Buf *r, size_t order, Scratch *sc, int64_t *match) {
-    *match = 0;
-    if (h->n < order || r->n < order) return 0;
-    size_t nh = h->n - order + 1, bytes = order * sizeof *h->v;
-    if (sc->map.mask + 1 > 8 * nh + 64) hashmap_free(&sc->map); /* after a long segment: a small table clears faster */
-    hashmap_clear(&sc->map);
-    sc->n = 0;
-    if (hashmap_reserve(&sc->map, nh)) return -1;
-    HashProbe p;
-    for (size_t i = 0; i < nh; i++) {
-        long k = gram_find(sc, h->v, h->v + i, bytes, &p);
-        if (k >= 0) {
-            sc->g[k].nh++;
-            continue;
-        }
-        Gram g = {i, 1, 0};
-        if (VEC_PUSH(sc->g, sc->n, sc->cap, g, "bleu: n-grams") || hashmap_insert(&sc->map, &p, (uint32_t)(sc->n - 1)))
-            return -1;
-    }
-    for (size_t j = 0; j + order <= r->n; j++) {
-        long k = gram_find(sc, h->v, r->v + j, bytes, &p);
-        if (k >= 0 && sc->g[k].nr < sc->g[k].nh) sc->g[k].nr++, (*match)++;
+        case BLEU_TOK_13A: return tok_13a(a, b);
+        case BLEU_TOK_INTL: return tok_intl(a, b);
+        case BLEU_TOK_ZH: return tok_zh(a, b);
     }
     return 0;
 }
@@ -297,68 +202,101 @@ static int ngram_matches(const Buf *h, const Buf *r, size_t order, Scratch *sc, 
 
 int bleu_tokenizer_parse(const char *name, BleuTokenizer *out) {
     if (!name) return px_error("bleu: tokenizer name missing");
-    if (!strcmp(name, "13a")) *out = BLEU_TOK_13A;
-    else if (!strcmp(name, "none")) *out = BLEU_TOK_NONE;
-    else if (!strcmp(name, "intl")) *out = BLEU_TOK_INTL;
-    else if (!strcmp(name, "char")) *out = BLEU_TOK_CHAR;
-    else return px_error("bleu: unknown tokenizer '%s' (expected 13a, none, intl or char)", name);
-    return 0;
+    for (int t = BLEU_TOK_13A; t <= BLEU_TOK_ZH; t++)
+        if (!strcmp(name, bleu_tokenizer_name((BleuTokenizer)t))) {
+            *out = (BleuTokenizer)t;
+            return 0;
+        }
+    return px_error("bleu: unknown tokenizer '%s' (expected 13a, none, intl, char or zh)", name);
 }
 
-static const char *tok_name(BleuTokenizer t) {
+const char *bleu_tokenizer_name(BleuTokenizer t) {
     switch (t) {
         case BLEU_TOK_13A: return "13a";
         case BLEU_TOK_NONE: return "none";
         case BLEU_TOK_INTL: return "intl";
         case BLEU_TOK_CHAR: return "char";
+        case BLEU_TOK_ZH: return "zh";
     }
     return "?";
 }
 
+void bleu_signature_refs(int nrefs, BleuTokenizer tok, int lowercase, char *buf, size_t size) {
+    snprintf(buf, size, "nrefs:%d|case:%s|eff:no|tok:%s|smooth:exp|version:2.6.0", nrefs, lowercase ? "lc" : "mixed",
+             bleu_tokenizer_name(tok));
+}
+
 void bleu_signature(BleuTokenizer tok, int lowercase, char *buf, size_t size) {
-    snprintf(buf, size, "nrefs:1|case:%s|eff:no|tok:%s|smooth:exp|version:2.6.0", lowercase ? "lc" : "mixed",
-             tok_name(tok));
+    bleu_signature_refs(1, tok, lowercase, buf, size);
 }
 
 typedef struct {
-    Buf a, b, ids_h, ids_r;
-    Scratch sc;
+    CpBuf a, b, ids_h;
+    CpBuf *ids_r; /* [nrefs] */
+    int nrefs;
+    SacreNgrams sc;
     StrTab in;
 } Work;
+
+static int work_init(Work *w, int nrefs) {
+    memset(w, 0, sizeof *w);
+    w->ids_r = calloc((size_t)(nrefs > 0 ? nrefs : 1), sizeof *w->ids_r);
+    if (!w->ids_r) return px_error("bleu: out of memory");
+    w->nrefs = nrefs;
+    return 0;
+}
 
 static void work_free(Work *w) {
     free(w->a.v);
     free(w->b.v);
     free(w->ids_h.v);
-    free(w->ids_r.v);
-    scratch_free(&w->sc);
+    for (int k = 0; w->ids_r && k < w->nrefs; k++) free(w->ids_r[k].v);
+    free(w->ids_r);
+    sacre_ngrams_free(&w->sc);
     strtab_free(&w->in);
 }
 
-/* sacreBLEU BLEU._preprocess_segment + tokenizer + split into interned ids. */
-static int bleu_segment_ids(const char *s, BleuTokenizer tok, int lowercase, Work *w, Buf *ids) {
-    if (decode(s, lowercase, &w->a)) return -1;
-    while (w->a.n && py_space(w->a.v[w->a.n - 1])) w->a.n--; /* rstrip */
+/* sacreBLEU BLEU._preprocess_segment (lowercase, rstrip, tokenize) and the split into words;
+ * the words are left in w->a (as code points, one space apart) and their ids in ids. */
+static int bleu_segment_ids(const char *s, BleuTokenizer tok, int lowercase, Work *w, CpBuf *ids) {
+    if (sacre_decode(s, lowercase, &w->a)) return -1;
+    while (w->a.n && sacre_py_space(w->a.v[w->a.n - 1])) w->a.n--; /* rstrip */
     if (tokenize(tok, &w->a, &w->b)) return -1;
     if (tok == BLEU_TOK_CHAR) {
         ids->n = 0;
         for (size_t i = 0; i < w->a.n; i++)
-            if (!py_space(w->a.v[i]) && add_tok(&w->in, ids, w->a.v + i, 1)) return -1;
+            if (!sacre_py_space(w->a.v[i]) && sacre_add_token(&w->in, ids, w->a.v + i, 1)) return -1;
         return 0;
     }
-    return split_words(&w->a, &w->in, ids, 0);
+    return sacre_split_words(&w->a, &w->in, ids, 0);
 }
 
-static int bleu_add_stats(const char *hyp, const char *ref, BleuTokenizer tok, int lowercase, Work *w,
+/* sacreBLEU's _get_closest_ref_len: the reference length nearest hyp_len, the shorter on a tie. */
+static int64_t closest_ref_len(int64_t hyp_len, const CpBuf *ids_r, int nrefs) {
+    int64_t best_diff = -1, best = -1;
+    for (int k = 0; k < nrefs; k++) {
+        int64_t len = (int64_t)ids_r[k].n, diff = len > hyp_len ? len - hyp_len : hyp_len - len;
+        if (best_diff == -1 || diff < best_diff) best_diff = diff, best = len;
+        else if (diff == best_diff && len < best) best = len;
+    }
+    return best;
+}
+
+/* Adds one segment's statistics (refs[k]: its k-th reference) to acc. */
+static int bleu_add_stats(const char *hyp, const char *const *refs, BleuTokenizer tok, int lowercase, Work *w,
                           BleuResult *acc) {
-    if (bleu_segment_ids(hyp, tok, lowercase, w, &w->ids_h) || bleu_segment_ids(ref, tok, lowercase, w, &w->ids_r))
-        return -1;
+    if (bleu_segment_ids(hyp, tok, lowercase, w, &w->ids_h)) return -1;
+    const CpBuf *r[64];
+    for (int k = 0; k < w->nrefs; k++) {
+        if (bleu_segment_ids(refs[k], tok, lowercase, w, &w->ids_r[k])) return -1;
+        r[k] = &w->ids_r[k];
+    }
     acc->sys_len += (int64_t)w->ids_h.n;
-    acc->ref_len += (int64_t)w->ids_r.n;
+    acc->ref_len += closest_ref_len((int64_t)w->ids_h.n, w->ids_r, w->nrefs);
     for (size_t n = 1; n <= 4; n++) {
         if (w->ids_h.n >= n) acc->totals[n - 1] += (int64_t)(w->ids_h.n - n + 1);
         int64_t m;
-        if (ngram_matches(&w->ids_h, &w->ids_r, n, &w->sc, &m)) return -1;
+        if (sacre_ngram_matches(&w->ids_h, r, w->nrefs, n, &w->sc, &m)) return -1;
         acc->counts[n - 1] += m;
     }
     return 0;
@@ -391,103 +329,80 @@ static void bleu_finish(BleuResult *r, int effective_order) {
     r->score = r->bp * exp(s / eff);
 }
 
-int corpus_bleu(const char *const *hyps, const char *const *refs, int n, BleuTokenizer tok, int lowercase,
-                BleuResult *out) {
-    if (n < 0 || (n > 0 && (!hyps || !refs))) return px_error("corpus_bleu: bad arguments");
+#define BLEU_MAX_REFS 64
+
+int corpus_bleu_refs(const char *const *hyps, const char *const *const *refs, int nrefs, int n, BleuTokenizer tok,
+                     int lowercase, BleuResult *out) {
+    if (n < 0 || (n > 0 && (!hyps || !refs)) || nrefs < 1 || nrefs > BLEU_MAX_REFS)
+        return px_error("corpus_bleu: bad arguments (1 to %d references)", BLEU_MAX_REFS);
     memset(out, 0, sizeof *out);
     Work w;
-    memset(&w, 0, sizeof w);
+    if (work_init(&w, nrefs)) return -1;
     int rc = 0;
-    for (int i = 0; i < n && !rc; i++) rc = bleu_add_stats(hyps[i], refs[i], tok, lowercase, &w, out);
+    const char *seg_refs[BLEU_MAX_REFS];
+    for (int i = 0; i < n && !rc; i++) {
+        for (int k = 0; k < nrefs; k++) seg_refs[k] = refs[k][i];
+        rc = bleu_add_stats(hyps[i], seg_refs, tok, lowercase, &w, out);
+    }
     work_free(&w);
     if (rc) return -1;
     bleu_finish(out, 0);
     return 0;
 }
 
+int corpus_bleu(const char *const *hyps, const char *const *refs, int n, BleuTokenizer tok, int lowercase,
+                BleuResult *out) {
+    const char *const *streams[1] = {refs};
+    return corpus_bleu_refs(hyps, streams, 1, n, tok, lowercase, out);
+}
+
 int sentence_bleu(const char *hyp, const char *ref, BleuTokenizer tok, int lowercase, BleuResult *out) {
     memset(out, 0, sizeof *out);
     Work w;
-    memset(&w, 0, sizeof w);
-    int rc = bleu_add_stats(hyp, ref, tok, lowercase, &w, out);
+    if (work_init(&w, 1)) return -1;
+    const char *refs[1] = {ref};
+    int rc = bleu_add_stats(hyp, refs, tok, lowercase, &w, out);
     work_free(&w);
     if (rc) return -1;
     bleu_finish(out, 1);
     return 0;
 }
 
-/* ---- chrF ---- */
-
-#define CHRF_CHAR_ORDER 6
-#define CHRF_MAX_ORDER (CHRF_CHAR_ORDER + 8)
-
-static double chrf_f_score(const int64_t *st, int order, double beta) {
-    const double eps = 1e-16, factor = beta * beta;
-    double avg_p = 0.0, avg_r = 0.0;
-    int eff = 0;
-    for (int i = 0; i < order; i++) {
-        int64_t nh = st[3 * i], nr = st[3 * i + 1], nm = st[3 * i + 2];
-        double p = nh > 0 ? (double)nm / (double)nh : eps;
-        double r = nr > 0 ? (double)nm / (double)nr : eps;
-        if (nh > 0 && nr > 0) {
-            avg_p += p;
-            avg_r += r;
-            eff++;
-        }
-    }
-    if (eff == 0) return 0.0;
-    avg_p /= eff;
-    avg_r /= eff;
-    if (avg_p + avg_r == 0.0) return 0.0;
-    return 100.0 * ((1 + factor) * avg_p * avg_r) / (factor * avg_p + avg_r);
-}
-
-/* Adds [hyp, ref, match] for one order; hyp count is 0 when the reference has none. */
-static int chrf_add(const Buf *h, const Buf *r, size_t order, Scratch *sc, int64_t *st) {
-    int64_t nh = h->n >= order ? (int64_t)(h->n - order + 1) : 0;
-    int64_t nr = r->n >= order ? (int64_t)(r->n - order + 1) : 0;
-    int64_t m;
-    if (ngram_matches(h, r, order, sc, &m)) return -1;
-    st[0] += nr > 0 ? nh : 0;
-    st[1] += nr;
-    st[2] += m;
+/* Appends code point c as UTF-8 (a U+DC80.. escape as the byte it stands for). */
+static int put_utf8(char **s, size_t *n, size_t *cap, uint32_t c) {
+    uint8_t tmp[4];
+    size_t k;
+    if (c >= 0xDC80 && c <= 0xDCFF) tmp[0] = (uint8_t)(c - 0xDC00), k = 1;
+    else k = (size_t)utf8proc_encode_char((utf8proc_int32_t)c, tmp);
+    for (size_t i = 0; i < k; i++)
+        if (VEC_PUSH(*s, *n, *cap, (char)tmp[i], "bleu: tokens")) return -1;
     return 0;
 }
 
-static void strip_space(Buf *a) {
-    size_t k = 0;
-    for (size_t i = 0; i < a->n; i++)
-        if (!py_space(a->v[i])) a->v[k++] = a->v[i];
-    a->n = k;
-}
-
-int corpus_chrf(const char *const *hyps, const char *const *refs, int n, int word_order, double *score) {
-    if (n < 0 || (n > 0 && (!hyps || !refs)) || word_order < 0 || word_order > 8)
-        return px_error("corpus_chrf: bad arguments (word_order must be 0..8)");
-    int order = CHRF_CHAR_ORDER + word_order;
-    int64_t st[3 * CHRF_MAX_ORDER];
-    memset(st, 0, sizeof st);
+int bleu_tokens(const char *segment, BleuTokenizer tok, int lowercase, char **out) {
+    *out = NULL;
     Work w;
-    memset(&w, 0, sizeof w);
-    Buf hc = {0}, rc_ = {0};
-    int rc = 0;
-    for (int i = 0; i < n && !rc; i++) {
-        rc = decode(hyps[i], 0, &hc) || decode(refs[i], 0, &rc_);
-        if (rc) break;
-        if (word_order > 0) {
-            rc = split_words(&hc, &w.in, &w.ids_h, 1) || split_words(&rc_, &w.in, &w.ids_r, 1);
-            if (rc) break;
+    if (work_init(&w, 1)) return -1;
+    int rc = bleu_segment_ids(segment, tok, lowercase, &w, &w.ids_h);
+    char *s = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < w.ids_h.n && !rc; i++) {
+        size_t id = w.ids_h.v[i];
+        const char *bytes = strtab_str(&w.in, id); /* the token's code points, not aligned */
+        size_t len = strtab_len(&w.in, id) / sizeof(uint32_t);
+        if (i) rc = VEC_PUSH(s, n, cap, ' ', "bleu: tokens");
+        for (size_t j = 0; j < len && !rc; j++) {
+            uint32_t c;
+            memcpy(&c, bytes + j * sizeof c, sizeof c);
+            rc = put_utf8(&s, &n, &cap, c);
         }
-        strip_space(&hc);
-        strip_space(&rc_);
-        for (int k = 1; k <= CHRF_CHAR_ORDER && !rc; k++) rc = chrf_add(&hc, &rc_, (size_t)k, &w.sc, st + 3 * (k - 1));
-        for (int k = 1; k <= word_order && !rc; k++)
-            rc = chrf_add(&w.ids_h, &w.ids_r, (size_t)k, &w.sc, st + 3 * (CHRF_CHAR_ORDER + k - 1));
     }
-    free(hc.v);
-    free(rc_.v);
+    if (!rc) rc = VEC_PUSH(s, n, cap, '\0', "bleu: tokens");
     work_free(&w);
-    if (rc) return -1;
-    *score = chrf_f_score(st, order, 2.0);
+    if (rc) {
+        free(s);
+        return -1;
+    }
+    *out = s;
     return 0;
 }

@@ -42,6 +42,49 @@ sed 's/$/\r/' $D/hyp.txt >"$WORK/hyp_crlf.txt"
 check "CRLF line ends are tolerated" \
   "$PYTHON" "$WORK/compare.py" "$WORK/crlf.json" $D/expected.json "bleu tok=13a lowercase=0" $D/hyp.txt
 
+# --- sacreBLEU's own output, byte for byte: each "cli" case of sacrebleu/expected.json holds sacreBLEU
+# 2.6.0's stdout for its arguments (generate.py ran it) and proact's equivalent arguments
+"$PYTHON" - "$M/sacrebleu/expected.json" >"$WORK/cli_cases.txt" <<'PY'
+import json, sys
+for c in json.load(open(sys.argv[1]))["cli"]:
+    print("\t".join([c["stdout"], c["hyp"], " ".join(c["refs"]), " ".join(c["proact_args"]),
+                     " ".join(c["sacrebleu_args"]) or "(defaults)"]))
+PY
+check "12 sacreBLEU command lines to reproduce" test "$(wc -l <"$WORK/cli_cases.txt")" -eq 12
+while IFS=$'\t' read -r out hyp refs args sargs; do
+  # shellcheck disable=SC2086 # refs and args are word lists
+  (cd $M && "$PROACT" score --hyp "$hyp" --ref $refs $args) >"$WORK/cli.out"
+  check "sacrebleu -i $hyp $sargs: proact score $args prints the same bytes" cmp "$WORK/cli.out" "$M/$out"
+done <"$WORK/cli_cases.txt"
+
+# several references: --ref a b and --ref a --ref b are the same; the table names every metric
+R=$M/sacrebleu/multi-ref
+"$PROACT" score --hyp $R/hyp.txt --ref $R/ref1.txt $R/ref2.txt $R/ref3.txt --metrics bleu,chrf,ter --json >"$WORK/mr1.json"
+"$PROACT" score --hyp $R/hyp.txt --ref $R/ref1.txt --ref $R/ref2.txt --ref $R/ref3.txt --metrics ter --metrics bleu,chrf \
+  --json >"$WORK/mr2.json"
+check "--ref a b c equals --ref a --ref b --ref c; --metrics repeats" cmp "$WORK/mr1.json" "$WORK/mr2.json"
+check "proact's JSON: BLEU, chrF and TER with 3 references equal sacreBLEU's" "$PYTHON" - "$WORK/mr1.json" \
+  "$M/sacrebleu/expected.json" <<'PY'
+import json, sys
+got, exp = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))["sets"]["multi-ref"]
+b = next(x for x in exp["bleu"] if x["tok"] == "13a" and not x["lowercase"])
+c = next(x for x in exp["chrf"] if x["word_order"] == 0 and not x["lowercase"])
+t = next(x for x in exp["ter"] if not x["case_sensitive"])
+assert abs(got["BLEU"] - b["score"]) <= 1e-9 and got["counts"] == b["counts"] and got["signature"] == b["signature"]
+assert abs(got["chrF"] - c["score"]) <= 1e-9 and got["chrF_signature"] == c["signature"] and got["chrF_name"] == "chrF2"
+assert abs(got["TER"] - t["score"]) <= 1e-9 and got["TER_edits"] == t["num_edits"], (got["TER"], t)
+assert abs(got["TER_ref_length"] - t["ref_length"]) <= 1e-9 and got["TER_signature"] == t["signature"]
+assert got["nrefs"] == 3 and got["n"] == 10
+PY
+"$PROACT" score --hyp $R/hyp.txt --ref $R/ref1.txt $R/ref2.txt $R/ref3.txt --metrics bleu,chrf,ter --chrf-word-order 2 \
+  >"$WORK/mr_table.txt"
+check "the table: BLEU, chrF2++, TER and their signatures" bash -c "
+  grep -q '^BLEU  *61\.0[0-9]  (' '$WORK/mr_table.txt' && grep -q '^chrF2++  *[0-9.]*$' '$WORK/mr_table.txt' &&
+  grep -q '^TER  *25\.56  (19 edits, reference length 74\.3)$' '$WORK/mr_table.txt' &&
+  grep -q '^segments 10, 3 references each$' '$WORK/mr_table.txt' &&
+  grep -qF 'chrF2++ signature nrefs:3|case:mixed|eff:yes|nc:6|nw:2|space:no|version:2.6.0' '$WORK/mr_table.txt' &&
+  grep -qF 'TER signature nrefs:3|case:lc|tok:tercom|norm:no|punct:yes|asian:no|version:2.6.0' '$WORK/mr_table.txt'"
+
 # --- instances.log: every latency.json case as one sentence (texts with the right word counts), plus
 # two sentences without output; SimulEval's own style for some lines (source as a list, no elapsed).
 "$PYTHON" - $M/latency.json "$WORK/instances.log" "$WORK/expected_latency.json" <<'PY'
@@ -127,7 +170,21 @@ expect_fail "invalid UTF-8" "bad_utf8.txt:2: invalid UTF-8" "$PROACT" score --hy
 expect_fail "both modes" "not both" "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/ref9.txt" --instances "$WORK/instances.log"
 expect_fail "neither mode" "nothing to score" "$PROACT" score --json
 expect_fail "--hyp without --ref" "--hyp needs --ref" "$PROACT" score --hyp "$WORK/hyp10.txt"
-expect_fail "bad --tokenize" "--tokenize must be 13a, none, intl or char (got 'zh')" "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --tokenize zh
+expect_fail "bad --tokenize" "--tokenize must be 13a, none, intl, char or zh (got 'ja-mecab')" \
+  "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --tokenize ja-mecab
+expect_fail "a second reference file of another length" "--hyp has 10 lines but --ref $WORK/ref9.txt has 9" \
+  "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" "$WORK/ref9.txt"
+expect_fail "bad --metrics" "--metrics: expected a list of bleu, chrf, ter; got 'comet'" \
+  "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --metrics bleu,comet
+expect_fail "bad --format" "--format must be table, json or text" \
+  "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --format xml
+expect_fail "--chrf-word-order out of range" "--chrf-word-order" \
+  "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --chrf-word-order 9
+expect_fail "--json and --format" "give it or --format, not both" \
+  "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --json --format json
+expect_fail "--metrics with --instances" "apply to --hyp/--ref only" \
+  "$PROACT" score --instances "$WORK/instances.log" --metrics ter
+expect_fail "an argument without --ref" "unexpected argument 'x.txt'" "$PROACT" score --hyp "$WORK/hyp10.txt" x.txt
 expect_fail "bad --word-ms" "--word-ms must be a number > 0" "$PROACT" score --instances "$WORK/instances.log" --word-ms 0
 expect_fail "--word-ms without --instances" "apply to --instances only" \
   "$PROACT" score --hyp "$WORK/hyp10.txt" --ref "$WORK/hyp10.txt" --word-ms 300
