@@ -14,6 +14,7 @@
 #include "io/files.h"
 #include "io/gguf.h"
 #include "io/hf_model.h"
+#include "io/onnx_decoder.h"
 #include "jobs/jobs.h"
 #include "jobs/options.h"
 #include "mpi/world.h"
@@ -39,7 +40,8 @@ static const char *present(char *buf, size_t cap, const char *dir, const char *n
 static int parse_format(const char *name, const char *arg, void *dest) {
     if (strcmp(arg, "hf") == 0) *(int *)dest = 0;
     else if (strcmp(arg, "gguf") == 0) *(int *)dest = 1;
-    else return px_error("%s: expected hf or gguf, got '%s'", name, arg);
+    else if (strcmp(arg, "onnx") == 0) *(int *)dest = 2;
+    else return px_error("%s: expected hf, gguf or onnx, got '%s'", name, arg);
     return 0;
 }
 
@@ -75,9 +77,18 @@ static int write_gguf(const char *from, const char *src_dir, const char *out, co
     return 0;
 }
 
+/* --format onnx: OUT/onnx/model.onnx next to the Hugging Face files; prints the summary. */
+static int write_onnx(const char *out, const Model *m) {
+    OnnxReport r = {0};
+    if (onnx_export_decoder(out, m, &r)) return -1;
+    printf("  and %s/%s: ONNX opset 17 decoder with past key/values, %zu nodes, %zu initializers, %zu bytes\n", out,
+           ONNX_DECODER_FILE, r.n_nodes, r.n_initializers, r.bytes);
+    return 0;
+}
+
 int cmd_export(int argc, char **argv) {
     const char *source = NULL, *model_dir = NULL, *out = NULL;
-    int bf16 = 0, gguf = 0, opt_status;
+    int bf16 = 0, format = 0, opt_status;
     GgufWeights gtype = GGUF_WEIGHTS_F32;
     const Opt table[] = {OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE",
                              "a run directory (its newest checkpoint) or a\n"
@@ -88,9 +99,10 @@ int cmd_export(int argc, char **argv) {
                              "go along"),
                          OPT("output", 'o', OPT_STRING, &out, "MODEL_DIR|FILE",
                              "the model directory to write (hf), or the .gguf file", .flags = OPT_REQUIRED),
-                         OPT("format", 'f', OPT_CUSTOM, &gguf, "hf|gguf",
+                         OPT("format", 'f', OPT_CUSTOM, &format, "hf|gguf|onnx",
                              "hf: a Hugging Face directory (default); gguf: one GGUF\n"
-                             "file for llama.cpp",
+                             "file for llama.cpp; onnx: the Hugging Face directory\n"
+                             "and onnx/model.onnx",
                              .parse = parse_format),
                          OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16",
                              "hf: weights' type in model.safetensors (default f32)", .parse = opt_parse_dtype),
@@ -112,8 +124,14 @@ int cmd_export(int argc, char **argv) {
               "                 proact.json's text as the key proact.json (llama.cpp ignores it: decision heads\n"
               "                 do not run there). llama.cpp decodes with plain positions 0, 1, 2, ...: it\n"
               "                 reproduces `proact forward`, not the streaming runner's group positions.\n"
+              "  --format onnx: the Hugging Face directory and onnx/model.onnx: the decoder as an ONNX graph\n"
+              "                 (opset 17, fp32 weights) with a key/value cache, named as Optimum exports a\n"
+              "                 decoder with past: inputs input_ids, attention_mask, position_ids,\n"
+              "                 past_key_values.{i}.key/value; outputs logits, present.{i}.key/value. It runs\n"
+              "                 in onnxruntime and loads in transformers.js (AutoModelForCausalLM).\n"
               "Every checkpoint dataset's checksum is verified. docs/formats.md describes both layouts.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
+    const int gguf = format == 1, onnx = format == 2;
     if (!source == !model_dir) return opts_usage_error(&o, "give one of --checkpoint and --model");
     if (gguf && opts_given(&o, "dtype")) return opts_usage_error(&o, "--dtype is for --format hf; use --gguf-type");
     if (!gguf && opts_given(&o, "gguf-type")) return opts_usage_error(&o, "--gguf-type needs --format gguf");
@@ -133,6 +151,7 @@ int cmd_export(int argc, char **argv) {
                 printf("exported %s -> %s: %s, %.2fM parameters, %s%s%s\n", model_dir, out,
                        model_arch_hf_class(m.cfg.arch), m.n_params / 1e6, bf16 ? "bf16" : "f32",
                        tok ? ", tokenizer.json" : " (no tokenizer.json)", pj ? ", proact.json" : "");
+            if (status == 0 && onnx && write_onnx(out, &m)) status = job_fail(px_error_message());
         }
         model_free(&m);
         return status;
@@ -174,6 +193,7 @@ int cmd_export(int argc, char **argv) {
             printf("exported %s (step %d) -> %s: %s, %.2fM parameters, %s%s%s\n", path, meta.step, out,
                    model_arch_hf_class(m.cfg.arch), m.n_params / 1e6, bf16 ? "bf16" : "f32",
                    tok ? ", tokenizer.json" : " (no tokenizer.json: synthetic-data run)", pj ? ", proact.json" : "");
+        if (status == 0 && onnx && write_onnx(out, &m)) status = job_fail(px_error_message());
     }
     adamw_free(&opt);
     model_free(&m);

@@ -1,0 +1,41 @@
+/* onnx_decoder.h — the model's decoder as an ONNX graph with a key/value cache, laid out as
+ * Hugging Face Optimum exports a Llama/Qwen2 decoder and transformers.js loads it
+ * (DIR/onnx/model.onnx next to DIR/config.json):
+ *
+ *   inputs   input_ids                  int64 [batch_size, sequence_length]
+ *            attention_mask             int64 [batch_size, total_sequence_length]  (1 = a real token)
+ *            position_ids               int64 [batch_size, sequence_length]        (RoPE positions)
+ *            past_key_values.{i}.key    float [batch_size, n_kv_heads, past_sequence_length, head_dim]
+ *            past_key_values.{i}.value  float (same)                                i = 0 .. n_layers-1
+ *   outputs  logits                     float [batch_size, sequence_length, vocab_size]
+ *            present.{i}.key / .value   float [batch_size, n_kv_heads, total_sequence_length, head_dim]
+ *
+ * total = past + sequence; the present tensors are the past ones with this call's keys and values
+ * appended (keys after RoPE), to be fed back as past_key_values on the next call. A first call
+ * passes past tensors with past_sequence_length 0. Query t of this call (absolute index
+ * past + t) sees key j iff j <= past + t and attention_mask[j] = 1.
+ *
+ * Standard ONNX operators only (opset 17, IR version 8): RMSNorm as Mul, ReduceMean, Add, Sqrt,
+ * Reciprocal, Mul; RoPE with cos/sin tables of max_seq_len rows computed as proact's kernel does
+ * (a position >= max_seq_len is out of the table: onnxruntime refuses it); grouped-query attention
+ * by broadcasting each key/value head over its group of query heads; SwiGLU as Sigmoid and Mul.
+ * Weights are fp32 initializers; a Linear weight is stored transposed, [in, out], under its Hugging
+ * Face name + ".T"; a tied LM head is a Transpose of model.embed_tokens.weight. */
+#ifndef PROACT_ONNX_DECODER_H
+#define PROACT_ONNX_DECODER_H
+
+#include <stddef.h>
+
+#include "src/model/model.h"
+
+typedef struct {
+    size_t n_nodes, n_initializers;
+    size_t bytes; /* of the file */
+} OnnxReport;
+
+#define ONNX_DECODER_FILE "onnx/model.onnx"
+
+/* Writes DIR/onnx/model.onnx (creating DIR/onnx). 0, or -1 with px_error naming the file. */
+int onnx_export_decoder(const char *dir, const Model *m, OnnxReport *r);
+
+#endif
