@@ -1,15 +1,19 @@
 // onnx_decoder.mjs — onnxruntime (npm onnxruntime-node, its prebuilt Linux x64 CPU binary) on the
 // decoder that `proact export --format onnx` writes, for tests/jobs/test_onnx.sh:
 //   node onnx_decoder.mjs MODEL_DIR/onnx/model.onnx --ids 1,2,3,... --prefill K --chunk C --pad P
+//                         [--generate N]
 // Runs the ids through the key/value cache as a generator does: call 1 the first K ids with an
 // empty past (past_sequence_length 0), call 2 the next C ids at once with the past of call 1,
-// then one id per call, each time feeding present.{i}.key/value back as past_key_values.{i}.*.
+// then one id per call, each time feeding present.{i}.key/value back as past_key_values.{i}.*;
+// with --generate, N more calls of one token each, the argmax of the last logits (greedy), whose
+// logits rows are appended to those of the ids.
 // Then one batch of 2 without past: row 0 the first K ids, row 1 the first K-P ids after P
 // left pads (attention_mask 0, position ids counting from the first real token, as transformers
 // makes them). Prints JSON:
 //   {"inputs": [input names], "outputs": [output names],
-//    "calls": [[start, length, past length] per call],
-//    "logits": [per id, the V logits of the cached run],
+//    "calls": [[start, length, past length] per call over the ids],
+//    "logits": [per id, then per generated id but the last, the V logits of the cached run],
+//    "greedy": [the N generated ids],
 //    "present_dims": [dims of present.0.key after the last call],
 //    "batch_row0": [K rows of V logits], "batch_row1": [K-P rows: row 1's real positions]}
 // The package is looked up in PROACT_NODE_DIR (default: <repo>/.deps/node, filled by
@@ -42,7 +46,8 @@ const ids = opt("--ids").split(",").map(Number);
 const K = Number(opt("--prefill") ?? ids.length);
 const C = Number(opt("--chunk") ?? 1);
 const P = Number(opt("--pad") ?? 0);
-if (!(K >= 1 && K <= ids.length && C >= 1 && P >= 0 && P < K)) {
+const N = Number(opt("--generate") ?? 0);
+if (!(K >= 1 && K <= ids.length && C >= 1 && P >= 0 && P < K && N >= 0)) {
   console.error(`onnx_decoder.mjs: need 1 <= --prefill (${K}) <= ${ids.length} ids, --chunk >= 1, 0 <= --pad < K`);
   process.exit(2);
 }
@@ -69,26 +74,43 @@ const rowsOf = (t, b) => {
   return out;
 };
 
+// The first index of the largest value (ties: the lowest id), as proact forward picks.
+const argmax = (z) => z.reduce((best, v, j) => (v > z[best] ? j : best), 0);
+
 const logits = [];
 const calls = [];
+const greedy = [];
 let past = emptyPast(1);
 let presentDims = null;
-for (let start = 0; start < ids.length;) {
-  const len = start === 0 ? K : start === K ? Math.min(C, ids.length - start) : 1;
-  const chunk = ids.slice(start, start + len);
-  const feeds = {
+// Runs tokens[start, start + len) with the cache holding tokens[0, start); returns its logits rows.
+const step = async (tokens, start, len) => {
+  const chunk = tokens.slice(start, start + len);
+  const out = await session.run({
     input_ids: i64([chunk]),
     attention_mask: i64([Array(start + len).fill(1)]),
     position_ids: i64([chunk.map((_, t) => start + t)]),
     ...past,
-  };
-  const out = await session.run(feeds);
-  logits.push(...rowsOf(out.logits, 0));
-  calls.push([start, len, start]);
+  });
   past = {};
   for (const name of pastNames) past[name] = out[name.replace("past_key_values.", "present.")];
   presentDims = out["present.0.key"].dims;
+  return rowsOf(out.logits, 0);
+};
+for (let start = 0; start < ids.length;) {
+  const len = start === 0 ? K : start === K ? Math.min(C, ids.length - start) : 1;
+  logits.push(...(await step(ids, start, len)));
+  calls.push([start, len, start]);
   start += len;
+}
+const seq = ids.slice();
+let last = logits[logits.length - 1];
+for (let g = 0; g < N; g++) {
+  seq.push(argmax(last));
+  greedy.push(seq[seq.length - 1]);
+  if (g + 1 < N) {
+    last = (await step(seq, seq.length - 1, 1))[0];
+    logits.push(last);
+  }
 }
 
 const row0 = ids.slice(0, K);
@@ -105,6 +127,7 @@ console.log(JSON.stringify({
   outputs: session.outputNames,
   calls,
   logits,
+  greedy,
   present_dims: presentDims,
   batch_row0: rowsOf(batch.logits, 0),
   batch_row1: rowsOf(batch.logits, 1).slice(P),

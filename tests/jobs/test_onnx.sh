@@ -1,0 +1,110 @@
+# proact export --format onnx against onnxruntime itself (npm onnxruntime-node 1.30.0: its prebuilt
+# Linux x64 CPU binary, run by tests/node/onnx_decoder.mjs, offline).
+# Three models, as test_gguf.sh: the tiny Qwen2 (tied, q/k/v biases, GQA) and a Llama variant
+# (untied, head_dim x heads != d, RoPE theta 500000, GQA), both trained 150 steps on the fixture so
+# that every tensor matters, and a random Llama (init_std 0.2) exported from a model directory
+# (--model). For each, on a fixture prompt:
+#   - the graph's inputs and outputs are Optimum's, in its order: input_ids, attention_mask,
+#     position_ids, past_key_values.{i}.key/value; logits, present.{i}.key/value;
+#   - onnxruntime runs the ids through the key/value cache (the first 8 ids with an empty past,
+#     the next 5 at once with that past, then one per call) and its logits at every position equal
+#     `proact forward`'s: max |z - z'| <= 1e-4 * max |z| (measured about 3e-7);
+#   - a batch of 2 without past, row 1 left-padded by 3 (attention_mask 0), gives each row's real
+#     positions the same logits (same bound): the mask hides padding;
+#   - greedy decoding through the cache (16 tokens, one call each) equals `proact forward
+#     --generate 16`, the logits of those calls equal proact's over prompt + continuation, and the
+#     last present.0.key is [1, n_kv_heads, prompt + 15, head_dim].
+source "$(dirname "$0")/lib.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+NODE_DIR="${PROACT_NODE_DIR:-$SRC/.deps/node}"
+if ! command -v node >/dev/null 2>&1 || [ ! -d "$NODE_DIR/node_modules/onnxruntime-node" ]; then
+  echo "FAIL: node or onnxruntime-node is missing ($NODE_DIR); run scripts/install-deps.sh"
+  exit 1
+fi
+ORT="$SRC/tests/node/onnx_decoder.mjs"
+FIX="$SRC/tests/data/fixture"
+# Under the sanitizer build, LeakSanitizer reports Open MPI's own allocations in MPI_Init (see
+# make_stream_model.sh): the commands that start MPI (train, export --checkpoint) run without leak
+# checks; export --model and forward keep them.
+proact_mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$PROACT" "$@"; }
+
+train() { # train NAME STEPS --set ...: the tiny config on the fixture
+  local name=$1 steps=$2; shift 2
+  proact_mpi train --config "$SRC/configs/tiny.ini" --set run.dir="$WORK/$name" --set train.steps="$steps" \
+    --set train.eval_every=0 --set train.log_every="$steps" "$@" >"$WORK/$name.log" 2>&1
+}
+check "train the tiny qwen2 150 steps" train qwen2 150
+check "train a llama variant 150 steps" train llama 150 --set model.arch=llama --set model.head_dim=24 \
+  --set model.tie_embeddings=false --set model.rope_theta=500000 --set model.intermediate_size=192
+check "init a random llama (init_std 0.2)" "$PROACT" init --config "$SRC/configs/tiny.ini" -o "$WORK/random/model" \
+  --set model.arch=llama --set model.tie_embeddings=false --set model.init_std=0.2 --set model.intermediate_size=192
+
+# compare NAME ORT_JSON PROACT_NPY PROACT_GREEDY N_LAYERS N_KV HEAD_DIM: the checks above
+compare() {
+  "$PYTHON" - "$@" <<'PY'
+import json, sys
+import numpy as np
+name, js, npy, greedy, L, nkv, hd = sys.argv[1:]
+L, nkv, hd = int(L), int(nkv), int(hd)
+r = json.load(open(js))
+z = np.load(npy).astype(np.float64)[:-1]  # prompt + greedy, but the last: no call feeds it
+ok = True
+def fail(msg):
+    global ok
+    print(f"{name}: FAIL: {msg}")
+    ok = False
+want_in = ["input_ids", "attention_mask", "position_ids"] + \
+    [f"past_key_values.{i}.{kv}" for i in range(L) for kv in ("key", "value")]
+want_out = ["logits"] + [f"present.{i}.{kv}" for i in range(L) for kv in ("key", "value")]
+if r["inputs"] != want_in: fail(f"inputs {r['inputs']}, expected {want_in}")
+if r["outputs"] != want_out: fail(f"outputs {r['outputs']}, expected {want_out}")
+scale = np.abs(z).max()
+def rel(a, b):
+    a = np.array(a, dtype=np.float64)
+    if a.shape != b.shape:
+        fail(f"shape {a.shape}, expected {b.shape}")
+        return float("inf")
+    return np.abs(a - b).max() / scale
+e_cache = rel(r["logits"], z)
+pad = len(r["batch_row0"]) - len(r["batch_row1"])  # row 1: the first 8 - pad ids after pad pads
+e_b0 = rel(r["batch_row0"], z[:len(r["batch_row0"])])
+e_b1 = rel(r["batch_row1"], z[:len(r["batch_row1"])])
+for what, e in (("cached run", e_cache), ("batch row 0", e_b0), (f"batch row 1 (left pad {pad})", e_b1)):
+    if not e <= 1e-4: fail(f"{what}: logits relative error {e:.2e} > 1e-4")
+g = [int(x) for x in greedy.split()]
+if r["greedy"] != g: fail(f"greedy onnxruntime {r['greedy']}, proact {g}")
+want_dims = [1, nkv, z.shape[0], hd]
+if r["present_dims"] != want_dims: fail(f"present.0.key dims {r['present_dims']}, expected {want_dims}")
+print(f"{name}: {z.shape[0]} positions in calls {r['calls'][:3]}..., logits relative error: cached {e_cache:.1e}, "
+      f"batch {e_b0:.1e} / {e_b1:.1e} (max |z| {scale:.3g}); present.0.key {r['present_dims']}; greedy {g}")
+sys.exit(0 if ok else 1)
+PY
+}
+
+prompt='<src>In the beginning was the Word, and the Word was with God</src><tgt>'
+ids=$(printf '%s\n' "$prompt" | "$PROACT" tokenize --tokenizer "$FIX/tokenizer.json" | tr ' ' ',')
+for model in qwen2 llama random; do
+  if [ "$model" = random ]; then src=(--model "$WORK/random/model"); exp=("$PROACT")
+  else src=(--checkpoint "$WORK/$model"); exp=(proact_mpi); fi
+  out="$WORK/$model-onnx"
+  check "$model: export --format onnx" "${exp[@]}" export "${src[@]}" --format onnx -o "$out"
+  check "$model: onnx/model.onnx next to config.json" test -s "$out/onnx/model.onnx" -a -s "$out/config.json"
+  greedy=$("$PROACT" forward --model "$out" --ids "$ids" --generate 16 2>/dev/null)
+  "$PROACT" forward --model "$out" --ids "$ids,$(echo "$greedy" | tr ' ' ',')" -o "$WORK/$model.npy" 2>/dev/null
+  node "$ORT" "$out/onnx/model.onnx" --ids "$ids" --prefill 8 --chunk 5 --pad 3 --generate 16 \
+    >"$WORK/$model.json" 2>"$WORK/$model.err" || cat "$WORK/$model.err"
+  shape=$("$PYTHON" -c "import json,sys; c=json.load(open(sys.argv[1]))
+print(c['num_hidden_layers'], c['num_key_value_heads'], c.get('head_dim', c['hidden_size'] // c['num_attention_heads']))" \
+    "$out/config.json")
+  # shellcheck disable=SC2086 # three numbers
+  check "$model: onnxruntime against proact forward" compare "$model" "$WORK/$model.json" "$WORK/$model.npy" \
+    "$greedy" $shape
+done
+
+# what is refused
+expect_fail "an unknown --format" "expected hf, gguf or onnx" "$PROACT" export --model "$WORK/random/model" \
+  --format tflite -o "$WORK/x"
+expect_fail "--gguf-type with --format onnx" "--gguf-type needs --format gguf" \
+  "$PROACT" export --model "$WORK/random/model" --format onnx --gguf-type q8_0 -o "$WORK/x"
+check "nothing written for them" test ! -e "$WORK/x"
+finish
