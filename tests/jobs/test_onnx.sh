@@ -38,6 +38,9 @@ check "train a llama variant 150 steps" train llama 150 --set model.arch=llama -
   --set model.tie_embeddings=false --set model.rope_theta=500000 --set model.intermediate_size=192
 check "init a random llama (init_std 0.2)" "$PROACT" init --config "$SRC/configs/tiny.ini" -o "$WORK/random/model" \
   --set model.arch=llama --set model.tie_embeddings=false --set model.init_std=0.2 --set model.intermediate_size=192
+# its tokenizer and template: the fixture's, as the trained runs have (proact run reads both)
+cp "$FIX/tokenizer.json" "$WORK/random/model/"
+check "the trained qwen2's proact.json for the random llama" cp "$WORK/qwen2/proact.json" "$WORK/random/model/"
 
 # compare NAME ORT_JSON PROACT_NPY PROACT_GREEDY N_LAYERS N_KV HEAD_DIM: the checks above
 compare() {
@@ -99,6 +102,60 @@ print(c['num_hidden_layers'], c['num_key_value_heads'], c.get('head_dim', c['hid
   # shellcheck disable=SC2086 # three numbers
   check "$model: onnxruntime against proact forward" compare "$model" "$WORK/$model.json" "$WORK/$model.npy" \
     "$greedy" $shape
+done
+
+# transformers.js (npm @huggingface/transformers 4.3.2, on the same onnxruntime-node) loads each
+# exported directory as AutoModelForCausalLM. The runner's input for a fixture sentence, built as it
+# builds it: the template's prompt, the source words tokenized one by one (all but the first with
+# their leading space), src_end (the source block, positions 0 ..), then tgt_begin (the target block,
+# positions phi ..), ids from proact.json.
+src='In the beginning was the Word, and the Word was with God'
+srcids=$(echo "$src" | tr ' ' '\n' | awk 'NR == 1 { print; next } { print " " $0 }' |
+  "$PROACT" tokenize --tokenizer "$FIX/tokenizer.json" | tr '\n' ' ')
+# compare_tjs NAME TJS_JSON FORWARD_GREEDY RUN_JSONL DECODED_GROUP TGT_END: the checks below
+compare_tjs() {
+  "$PYTHON" - "$@" <<'PY'
+import json, sys
+name, js, forward, run, decoded, tgt_end = sys.argv[1:]
+r = json.load(open(js))
+ok = True
+def fail(msg):
+    global ok
+    print(f"{name}: FAIL: {msg}")
+    ok = False
+f = [int(x) for x in forward.split()]
+if r["generate"] != f: fail(f"generate() {r['generate']}, proact forward --generate {f}")
+# proact run --head offline: its words against the words of the decoded group-position tokens; unless
+# these reached tgt_end, their last word may be cut short and is left out
+pred = [json.loads(l) for l in open(run) if '"prediction"' in l][0]["prediction"].split()
+ended = int(tgt_end) in r["group"]
+words = open(decoded).read().split()
+words = words if ended else words[:-1]
+if len(words) < 5: fail(f"only {len(words)} whole words to compare")
+if (words != pred) if ended else (words != pred[:len(words)]):
+    fail(f"group positions: {' '.join(words)!r}; proact run --head offline: {' '.join(pred)!r}")
+print(f"{name}: generate() = proact forward --generate: {r['generate'][:8]}...; with group positions "
+      f"{len(words)} words = proact run --head offline's{' (all)' if ended else ''}: {' '.join(words[:6])!r}..."
+      f"{'' if r['generate'] != r['group'] else ' (the two position layouts decode alike here)'}")
+sys.exit(0 if ok else 1)
+PY
+}
+for model in qwen2 llama random; do
+  out="$WORK/$model-onnx"
+  read -r prompt src_end tgt_begin tgt_end phi < <("$PYTHON" -c "import json,sys; p=json.load(open(sys.argv[1]))
+t=p['template_tokens']; j=lambda k: ','.join(map(str, t[k]))
+print(j('prompt'), j('src_end'), j('tgt_begin'), j('tgt_end'), p['phi'])" "$out/proact.json")
+  ids="$prompt,$(echo $srcids | tr ' ' ','),$src_end,$tgt_begin"
+  source_len=$(($(echo "$prompt,$srcids,$src_end" | tr ', ' '\n\n' | grep -c .)))
+  node "$SRC/tests/node/transformers_generate.mjs" "$out" --ids "$ids" --generate 24 --source "$source_len" \
+    --phi "$phi" >"$WORK/$model-tjs.json" 2>"$WORK/$model-tjs.err" || cat "$WORK/$model-tjs.err"
+  forward=$("$PROACT" forward --model "$out" --ids "$ids" --generate 24 2>/dev/null)
+  echo "$src" | "$PROACT" run --model "$out" --head offline >"$WORK/$model-run.jsonl" 2>"$WORK/$model-run.err" ||
+    cat "$WORK/$model-run.err"
+  "$PYTHON" -c "import json,sys; print(' '.join(map(str, json.load(open(sys.argv[1]))['group'])))" "$WORK/$model-tjs.json" |
+    "$PROACT" tokenize --tokenizer "$FIX/tokenizer.json" --decode >"$WORK/$model-group.txt"
+  check "$model: transformers.js against proact forward and proact run" compare_tjs "$model" "$WORK/$model-tjs.json" \
+    "$forward" "$WORK/$model-run.jsonl" "$WORK/$model-group.txt" "${tgt_end%%,*}"
 done
 
 # what is refused
