@@ -5,6 +5,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,8 +256,21 @@ static void build(OnnxBuilder *b, const Model *m) {
     ONNX_OP_TO(b, "logits", "MatMul", h, head);
 }
 
+int onnx_decoder_check(const ModelConfig *c) {
+    size_t n = model_param_count(c);
+    if (n == 0) return -1;
+    /* the weights (a tied head adds none), the two RoPE tables, and room for the graph itself */
+    double bytes = 4.0 * ((double)n + 2.0 * c->max_seq_len * c->head_dim) + (1 << 20);
+    if (bytes > (double)INT32_MAX)
+        return px_error("--format onnx: the model's fp32 weights take %.2f GB, over the 2 GiB an ONNX file holds "
+                        "inline (protobuf's limit)",
+                        bytes / 1e9);
+    return 0;
+}
+
 int onnx_export_decoder(const char *dir, const Model *m, OnnxReport *r) {
     char sub[PX_PATH_MAX + 16], path[PX_PATH_MAX + 32];
+    if (onnx_decoder_check(&m->cfg)) return -1;
     snprintf(sub, sizeof sub, "%s/onnx", dir);
     snprintf(path, sizeof path, "%s/%s", dir, ONNX_DECODER_FILE);
     if (file_mkdirs(sub)) return -1;

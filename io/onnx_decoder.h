@@ -35,6 +35,10 @@ typedef struct {
 
 #define ONNX_DECODER_FILE "onnx/model.onnx"
 
+/* 0 if the decoder of a model of this shape fits in one ONNX file (weights inline: at most 2 GiB),
+ * else -1 with px_error saying so; for checking before anything is written. */
+int onnx_decoder_check(const ModelConfig *c);
+
 /* Writes DIR/onnx/model.onnx (creating DIR/onnx). 0, or -1 with px_error naming the file. */
 int onnx_export_decoder(const char *dir, const Model *m, OnnxReport *r);
 

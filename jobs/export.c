@@ -98,7 +98,9 @@ int cmd_export(int argc, char **argv) {
                              "exported before): its tokenizer.json and proact.json\n"
                              "go along"),
                          OPT("output", 'o', OPT_STRING, &out, "MODEL_DIR|FILE",
-                             "the model directory to write (hf), or the .gguf file", .flags = OPT_REQUIRED),
+                             "the model directory to write (hf, onnx), or the .gguf\n"
+                             "file",
+                             .flags = OPT_REQUIRED),
                          OPT("format", 'f', OPT_CUSTOM, &format, "hf|gguf|onnx",
                              "hf: a Hugging Face directory (default); gguf: one GGUF\n"
                              "file for llama.cpp; onnx: the Hugging Face directory\n"
@@ -128,8 +130,11 @@ int cmd_export(int argc, char **argv) {
               "                 (opset 17, fp32 weights) with a key/value cache, named as Optimum exports a\n"
               "                 decoder with past: inputs input_ids, attention_mask, position_ids,\n"
               "                 past_key_values.{i}.key/value; outputs logits, present.{i}.key/value. It runs\n"
-              "                 in onnxruntime and loads in transformers.js (AutoModelForCausalLM).\n"
-              "Every checkpoint dataset's checksum is verified. docs/formats.md describes both layouts.\n";
+              "                 in onnxruntime and loads in transformers.js (AutoModelForCausalLM), whose\n"
+              "                 generate() numbers positions 0, 1, 2, ... as `proact forward` does; the\n"
+              "                 runner's group positions need position_ids given to each call. Weights are\n"
+              "                 inline: a model over 2 GiB is refused.\n"
+              "Every checkpoint dataset's checksum is verified. docs/formats.md describes each layout.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     const int gguf = format == 1, onnx = format == 2;
     if (!source == !model_dir) return opts_usage_error(&o, "give one of --checkpoint and --model");
@@ -141,6 +146,10 @@ int cmd_export(int argc, char **argv) {
     Model m = {0};
     if (model_dir) {
         if (hf_load_model(model_dir, &m)) return job_fail(px_error_message());
+        if (onnx && onnx_decoder_check(&m.cfg)) { /* before anything is written */
+            model_free(&m);
+            return job_fail(px_error_message());
+        }
         if (gguf) status = write_gguf(model_dir, model_dir, out, &m, gtype);
         else if (hf_save_model(out, &m, bf16)) status = job_fail(px_error_message());
         else {
@@ -177,8 +186,8 @@ int cmd_export(int argc, char **argv) {
     AdamW opt = {0};
     CheckpointMeta meta = {0};
     OptimConfig oc = {0};
-    if (checkpoint_model_config(path, &mc) || model_create(&m, &mc) || adamw_create(&opt, &oc, m.n_params) ||
-        checkpoint_load(&w, path, &m, &opt, NULL, &meta)) {
+    if (checkpoint_model_config(path, &mc) || (onnx && onnx_decoder_check(&mc)) || model_create(&m, &mc) ||
+        adamw_create(&opt, &oc, m.n_params) || checkpoint_load(&w, path, &m, &opt, NULL, &meta)) {
         status = job_fail(px_error_message());
     } else if (gguf) {
         char from[PX_PATH_MAX + 128];
