@@ -256,21 +256,25 @@ static void build(OnnxBuilder *b, const Model *m) {
     ONNX_OP_TO(b, "logits", "MatMul", h, head);
 }
 
-int onnx_decoder_check(const ModelConfig *c) {
-    size_t n = model_param_count(c);
-    if (n == 0) return -1;
+int onnx_decoder_fits_inline(const ModelConfig *c) {
     /* the weights (a tied head adds none), the two RoPE tables, and room for the graph itself */
-    double bytes = 4.0 * ((double)n + 2.0 * c->max_seq_len * c->head_dim) + (1 << 20);
-    if (bytes > (double)INT32_MAX)
-        return px_error("--format onnx: the model's fp32 weights take %.2f GB, over the 2 GiB an ONNX file holds "
-                        "inline (protobuf's limit)",
-                        bytes / 1e9);
+    double bytes = 4.0 * ((double)model_param_count(c) + 2.0 * c->max_seq_len * c->head_dim) + (1 << 20);
+    return bytes <= (double)ONNX_INLINE_MAX;
+}
+
+int onnx_decoder_check(const ModelConfig *c, OnnxData data) {
+    if (model_config_validate(c)) return -1;
+    if (data == ONNX_DATA_INLINE && !onnx_decoder_fits_inline(c))
+        return px_error("--onnx-data inline: the model's fp32 weights take %.2f GB, over the 2 GiB an ONNX file "
+                        "holds inline (protobuf's limit); use --onnx-data external",
+                        4.0 * (double)model_param_count(c) / 1e9);
     return 0;
 }
 
-int onnx_export_decoder(const char *dir, const Model *m, OnnxReport *r) {
+int onnx_export_decoder(const char *dir, const Model *m, OnnxData data, OnnxReport *r) {
     char sub[PX_PATH_MAX + 16], path[PX_PATH_MAX + 32];
-    if (onnx_decoder_check(&m->cfg)) return -1;
+    if (onnx_decoder_check(&m->cfg, data)) return -1;
+    const int ext = data == ONNX_DATA_EXTERNAL || (data == ONNX_DATA_AUTO && !onnx_decoder_fits_inline(&m->cfg));
     snprintf(sub, sizeof sub, "%s/onnx", dir);
     snprintf(path, sizeof path, "%s/%s", dir, ONNX_DECODER_FILE);
     if (file_mkdirs(sub)) return -1;
@@ -283,12 +287,14 @@ int onnx_export_decoder(const char *dir, const Model *m, OnnxReport *r) {
              "vocabulary %d, RoPE theta %g over %d positions; inputs and outputs as Optimum's decoder with past",
              model_arch_hf_class(m->cfg.arch), m->cfg.n_layers, m->cfg.hidden_size, m->cfg.n_heads, m->cfg.n_kv_heads,
              m->cfg.head_dim, m->cfg.vocab_size, m->cfg.rope_theta, m->cfg.max_seq_len);
-    size_t bytes = 0;
-    int rc = onnx_write_model(path, &b, OPSET, "proact_decoder", doc, &bytes);
+    OnnxWritten w = {0};
+    int rc = onnx_write_model(path, &b, OPSET, "proact_decoder", doc, ext ? ONNX_DECODER_DATA : NULL, &w);
     if (rc == 0 && r) {
         r->n_nodes = b.n_nodes;
         r->n_initializers = b.n_inits;
-        r->bytes = bytes;
+        r->bytes = w.model_bytes;
+        r->data_bytes = w.data_bytes;
+        r->n_external = w.n_external;
     }
     onnx_builder_free(&b);
     return rc;

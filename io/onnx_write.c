@@ -248,9 +248,82 @@ static int write_body(FILE *fp, void *ctx) {
     return sink.err ? -1 : 0;
 }
 
+/* ---------------------------------------------------------------- external data */
+
+static int external(const Onnx__TensorProto *t) { return t->raw_data.len >= ONNX_EXTERNAL_MIN; }
+
+static size_t aligned(size_t off) {
+    return (off + ONNX_EXTERNAL_ALIGN - 1) / ONNX_EXTERNAL_ALIGN * ONNX_EXTERNAL_ALIGN;
+}
+
+/* The data file: each external initializer's bytes at the next aligned offset, zeros between. */
+static int write_data(FILE *fp, void *ctx) {
+    const OnnxBuilder *b = ctx;
+    static const uint8_t zeros[ONNX_EXTERNAL_ALIGN];
+    size_t off = 0;
+    for (size_t i = 0; i < b->n_inits; i++) {
+        const Onnx__TensorProto *t = b->inits[i];
+        if (!external(t)) continue;
+        size_t pad = aligned(off) - off;
+        if ((pad && fwrite(zeros, 1, pad, fp) != pad) ||
+            fwrite(t->raw_data.data, 1, t->raw_data.len, fp) != t->raw_data.len)
+            return -1;
+        off += pad + t->raw_data.len;
+    }
+    return 0;
+}
+
+/* One external_data entry. */
+static Onnx__StringStringEntryProto *entry(OnnxBuilder *b, const char *key, const char *value) {
+    Onnx__StringStringEntryProto *e = alloc(b, 1, sizeof *e);
+    if (!e) return NULL;
+    onnx__string_string_entry_proto__init(e);
+    e->key = copy_str(b, key);
+    e->value = copy_str(b, value);
+    return e->key && e->value ? e : NULL;
+}
+
+/* Points each external initializer at its place in data_file, in write_data's layout, and drops
+ * its inline bytes. Returns the data file's size, or (size_t)-1 on failure. */
+static size_t move_to_external(OnnxBuilder *b, const char *data_file, size_t *n_external) {
+    size_t off = 0;
+    *n_external = 0;
+    for (size_t i = 0; i < b->n_inits; i++) {
+        Onnx__TensorProto *t = b->inits[i];
+        if (!external(t)) continue;
+        off = aligned(off);
+        char offset[32], length[32];
+        snprintf(offset, sizeof offset, "%zu", off);
+        snprintf(length, sizeof length, "%zu", t->raw_data.len);
+        Onnx__StringStringEntryProto **list = alloc(b, 3, sizeof *list);
+        if (!list || !(list[0] = entry(b, "location", data_file)) || !(list[1] = entry(b, "offset", offset)) ||
+            !(list[2] = entry(b, "length", length))) {
+            b->failed = 1;
+            return (size_t)-1;
+        }
+        t->n_external_data = 3;
+        t->external_data = list;
+        t->has_data_location = 1;
+        t->data_location = ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+        off += t->raw_data.len;
+        t->has_raw_data = 0; /* the bytes stay in the arena; the message no longer carries them */
+        (*n_external)++;
+    }
+    return off;
+}
+
 int onnx_write_model(const char *path, OnnxBuilder *b, int opset, const char *graph_name, const char *doc,
-                     size_t *bytes_written) {
+                     const char *data_file, OnnxWritten *w) {
     if (b->failed) return px_error("%s: building the ONNX graph failed: %s", path, px_error_message());
+    OnnxWritten got = {0};
+    if (data_file) {
+        const char *slash = strrchr(path, '/');
+        char data_path[PX_PATH_MAX + 64];
+        snprintf(data_path, sizeof data_path, "%.*s%s", slash ? (int)(slash - path + 1) : 0, path, data_file);
+        if (atomic_write(data_path, write_data, b)) return -1;
+        got.data_bytes = move_to_external(b, data_file, &got.n_external);
+        if (got.data_bytes == (size_t)-1) return px_error("%s: %s", path, px_error_message());
+    }
     Onnx__GraphProto g;
     Onnx__ModelProto m;
     Onnx__OperatorSetIdProto os;
@@ -277,11 +350,11 @@ int onnx_write_model(const char *path, OnnxBuilder *b, int opset, const char *gr
     m.producer_name = (char *)"proact";
     m.doc_string = (char *)doc;
     m.graph = &g;
-    size_t bytes = protobuf_c_message_get_packed_size(&m.base);
-    if (bytes > (size_t)INT32_MAX)
+    got.model_bytes = protobuf_c_message_get_packed_size(&m.base);
+    if (got.model_bytes > ONNX_INLINE_MAX)
         return px_error("%s: the model takes %.2f GB, over the 2 GiB an ONNX file holds inline (protobuf's limit)",
-                        path, bytes / 1e9);
+                        path, got.model_bytes / 1e9);
     if (atomic_write(path, write_body, &m)) return -1;
-    if (bytes_written) *bytes_written = bytes;
+    if (w) *w = got;
     return 0;
 }

@@ -10,10 +10,14 @@
  *     OnnxBuilder b; onnx_builder_init(&b);
  *     const char *y = ONNX_OP(&b, "MatMul", x, w);
  *     ONNX_OP(&b, "Softmax", y); onnx_attr_int(&b, "axis", -1);
- *     onnx_write_model(path, &b, 17, "doc"); onnx_builder_free(&b);
+ *     onnx_write_model(path, &b, 17, "g", "doc", NULL, NULL); onnx_builder_free(&b);
  *
- * Tensor data is stored inline (raw_data, little-endian as this machine), so a file holds at most
- * 2 GiB (protobuf's limit, which ONNX readers enforce); onnx_write_model refuses a larger one. */
+ * Tensor data is little-endian as this machine's, either inline (raw_data), which keeps a file under
+ * 2 GiB (protobuf's limit, which ONNX readers enforce; onnx_write_model refuses a larger one), or,
+ * with a data file, ONNX's external data: each initializer of at least ONNX_EXTERNAL_MIN bytes is
+ * stored in that file (at an offset that is a multiple of ONNX_EXTERNAL_ALIGN, so that a reader may
+ * map it) and its TensorProto names it (data_location EXTERNAL, external_data location / offset /
+ * length, the location relative to the model file's folder). */
 #ifndef PROACT_ONNX_WRITE_H
 #define PROACT_ONNX_WRITE_H
 
@@ -21,6 +25,9 @@
 #include <stdint.h>
 
 #include "onnx/onnx.pb-c.h"
+
+enum { ONNX_EXTERNAL_MIN = 1024, ONNX_EXTERNAL_ALIGN = 4096 };
+#define ONNX_INLINE_MAX ((size_t)INT32_MAX) /* bytes a protobuf message may have */
 
 /* TensorProto.DataType values used here */
 enum { ONNX_FLOAT = 1, ONNX_INT64 = 7, ONNX_BOOL = 9 };
@@ -75,9 +82,18 @@ const char *onnx_const_f32_owned(OnnxBuilder *b, const char *name, size_t n_dims
 void onnx_input(OnnxBuilder *b, const char *name, int elem_type, size_t n_dims, const OnnxDim *dims);
 void onnx_output(OnnxBuilder *b, const char *name, int elem_type, size_t n_dims, const OnnxDim *dims);
 
+/* What onnx_write_model wrote. */
+typedef struct {
+    size_t model_bytes; /* of the .onnx file */
+    size_t data_bytes;  /* of the external data file (0 when inline) */
+    size_t n_external;  /* initializers stored there */
+} OnnxWritten;
+
 /* Writes PATH (atomically) as a ModelProto of IR version 8 with the default domain at `opset`,
- * producer proact, graph `graph_name` and `doc`. 0, or -1 with px_error naming PATH. */
+ * producer proact, graph `graph_name` and `doc`; with data_file (a file name, no folder), the large
+ * initializers go to that file next to PATH, written first (atomically too). 0, or -1 with px_error
+ * naming the file. */
 int onnx_write_model(const char *path, OnnxBuilder *b, int opset, const char *graph_name, const char *doc,
-                     size_t *bytes_written);
+                     const char *data_file, OnnxWritten *w);
 
 #endif

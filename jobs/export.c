@@ -78,11 +78,23 @@ static int write_gguf(const char *from, const char *src_dir, const char *out, co
 }
 
 /* --format onnx: OUT/onnx/model.onnx next to the Hugging Face files; prints the summary. */
-static int write_onnx(const char *out, const Model *m) {
+static int write_onnx(const char *out, const Model *m, OnnxData data) {
     OnnxReport r = {0};
-    if (onnx_export_decoder(out, m, &r)) return -1;
-    printf("  and %s/%s: ONNX opset 17 decoder with past key/values, %zu nodes, %zu initializers, %zu bytes\n", out,
-           ONNX_DECODER_FILE, r.n_nodes, r.n_initializers, r.bytes);
+    if (onnx_export_decoder(out, m, data, &r)) return -1;
+    char ext[160] = "";
+    if (r.n_external)
+        snprintf(ext, sizeof ext, " (%zu initializers in %s, %zu bytes)", r.n_external, ONNX_DECODER_DATA,
+                 r.data_bytes);
+    printf("  and %s/%s: ONNX opset 17 decoder with past key/values, %zu nodes, %zu initializers, %zu bytes%s\n", out,
+           ONNX_DECODER_FILE, r.n_nodes, r.n_initializers, r.bytes, ext);
+    return 0;
+}
+
+static int parse_onnx_data(const char *name, const char *arg, void *dest) {
+    if (strcmp(arg, "auto") == 0) *(OnnxData *)dest = ONNX_DATA_AUTO;
+    else if (strcmp(arg, "inline") == 0) *(OnnxData *)dest = ONNX_DATA_INLINE;
+    else if (strcmp(arg, "external") == 0) *(OnnxData *)dest = ONNX_DATA_EXTERNAL;
+    else return px_error("%s: expected auto, inline or external, got '%s'", name, arg);
     return 0;
 }
 
@@ -90,6 +102,7 @@ int cmd_export(int argc, char **argv) {
     const char *source = NULL, *model_dir = NULL, *out = NULL;
     int bf16 = 0, format = 0, opt_status;
     GgufWeights gtype = GGUF_WEIGHTS_F32;
+    OnnxData onnx_data = ONNX_DATA_AUTO;
     const Opt table[] = {OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE",
                              "a run directory (its newest checkpoint) or a\n"
                              "checkpoint file"),
@@ -113,6 +126,11 @@ int cmd_export(int argc, char **argv) {
                              "and biases stay f32; q8_0 keeps a matrix whose rows are\n"
                              "not a multiple of 32 in f32",
                              .parse = parse_gguf_type),
+                         OPT("onnx-data", 0, OPT_CUSTOM, &onnx_data, "auto|inline|external",
+                             "onnx: weights inside model.onnx, or in\n"
+                             "onnx/model.onnx_data (ONNX external data); auto\n"
+                             "(default): inline unless that passes 2 GiB",
+                             .parse = parse_onnx_data),
                          {0}};
     Opts o = {.command = "export", .opts = table};
     o.about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE, or the model directory DIR) as\n"
@@ -132,21 +150,24 @@ int cmd_export(int argc, char **argv) {
               "                 past_key_values.{i}.key/value; outputs logits, present.{i}.key/value. It runs\n"
               "                 in onnxruntime and loads in transformers.js (AutoModelForCausalLM), whose\n"
               "                 generate() numbers positions 0, 1, 2, ... as `proact forward` does; the\n"
-              "                 runner's group positions need position_ids given to each call. Weights are\n"
-              "                 inline: a model over 2 GiB is refused.\n"
+              "                 runner's group positions need position_ids given to each call. Weights go in\n"
+              "                 the file, or in onnx/model.onnx_data past 2 GiB (--onnx-data).\n"
               "Every checkpoint dataset's checksum is verified. docs/formats.md describes each layout.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     const int gguf = format == 1, onnx = format == 2;
     if (!source == !model_dir) return opts_usage_error(&o, "give one of --checkpoint and --model");
     if (gguf && opts_given(&o, "dtype")) return opts_usage_error(&o, "--dtype is for --format hf; use --gguf-type");
     if (!gguf && opts_given(&o, "gguf-type")) return opts_usage_error(&o, "--gguf-type needs --format gguf");
+    if (!onnx && opts_given(&o, "onnx-data")) return opts_usage_error(&o, "--onnx-data needs --format onnx");
+    if (onnx && bf16) /* the ONNX graph holds fp32 weights: the directory would disagree with itself */
+        return opts_usage_error(&o, "--dtype bf16 does not go with --format onnx (its weights are f32)");
     if (model_dir && !gguf && file_same(model_dir, out))
         return opts_usage_error(&o, "--output names the --model directory itself");
     int status = 0;
     Model m = {0};
     if (model_dir) {
         if (hf_load_model(model_dir, &m)) return job_fail(px_error_message());
-        if (onnx && onnx_decoder_check(&m.cfg)) { /* before anything is written */
+        if (onnx && onnx_decoder_check(&m.cfg, onnx_data)) { /* before anything is written */
             model_free(&m);
             return job_fail(px_error_message());
         }
@@ -160,7 +181,7 @@ int cmd_export(int argc, char **argv) {
                 printf("exported %s -> %s: %s, %.2fM parameters, %s%s%s\n", model_dir, out,
                        model_arch_hf_class(m.cfg.arch), m.n_params / 1e6, bf16 ? "bf16" : "f32",
                        tok ? ", tokenizer.json" : " (no tokenizer.json)", pj ? ", proact.json" : "");
-            if (status == 0 && onnx && write_onnx(out, &m)) status = job_fail(px_error_message());
+            if (status == 0 && onnx && write_onnx(out, &m, onnx_data)) status = job_fail(px_error_message());
         }
         model_free(&m);
         return status;
@@ -186,7 +207,7 @@ int cmd_export(int argc, char **argv) {
     AdamW opt = {0};
     CheckpointMeta meta = {0};
     OptimConfig oc = {0};
-    if (checkpoint_model_config(path, &mc) || (onnx && onnx_decoder_check(&mc)) || model_create(&m, &mc) ||
+    if (checkpoint_model_config(path, &mc) || (onnx && onnx_decoder_check(&mc, onnx_data)) || model_create(&m, &mc) ||
         adamw_create(&opt, &oc, m.n_params) || checkpoint_load(&w, path, &m, &opt, NULL, &meta)) {
         status = job_fail(px_error_message());
     } else if (gguf) {
@@ -202,7 +223,7 @@ int cmd_export(int argc, char **argv) {
             printf("exported %s (step %d) -> %s: %s, %.2fM parameters, %s%s%s\n", path, meta.step, out,
                    model_arch_hf_class(m.cfg.arch), m.n_params / 1e6, bf16 ? "bf16" : "f32",
                    tok ? ", tokenizer.json" : " (no tokenizer.json: synthetic-data run)", pj ? ", proact.json" : "");
-        if (status == 0 && onnx && write_onnx(out, &m)) status = job_fail(px_error_message());
+        if (status == 0 && onnx && write_onnx(out, &m, onnx_data)) status = job_fail(px_error_message());
     }
     adamw_free(&opt);
     model_free(&m);

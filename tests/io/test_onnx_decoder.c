@@ -49,12 +49,13 @@ static ModelConfig tiny(ModelArch arch) {
 }
 
 /* Exports a random model of cfg into a fresh directory and reads the file back. */
-static Onnx__ModelProto *export_and_read(const ModelConfig *cfg, Model *m, char *dir, size_t cap, OnnxReport *r) {
+static Onnx__ModelProto *export_and_read(const ModelConfig *cfg, OnnxData where, Model *m, char *dir, size_t cap,
+                                         OnnxReport *r) {
     snprintf(dir, cap, "/tmp/proact_test_onnx_XXXXXX");
     assert_non_null(mkdtemp(dir));
     assert_int_equal(model_create(m, cfg), 0);
     model_init_random(m, 7);
-    assert_int_equal(onnx_export_decoder(dir, m, r), 0);
+    assert_int_equal(onnx_export_decoder(dir, m, where, r), 0);
     char path[512], *data = NULL;
     size_t len = 0;
     snprintf(path, sizeof path, "%s/%s", dir, ONNX_DECODER_FILE);
@@ -112,7 +113,7 @@ static void test_header_and_io(void **state) {
     Model m;
     char dir[64], buf[1024];
     OnnxReport r;
-    Onnx__ModelProto *mp = export_and_read(&cfg, &m, dir, sizeof dir, &r);
+    Onnx__ModelProto *mp = export_and_read(&cfg, ONNX_DATA_AUTO, &m, dir, sizeof dir, &r);
     assert_int_equal(mp->ir_version, 8);
     assert_int_equal(mp->n_opset_import, 1);
     assert_string_equal(mp->opset_import[0]->domain, "");
@@ -158,7 +159,7 @@ static void check_weights(ModelArch arch) {
     Model m;
     char dir[64];
     OnnxReport r;
-    Onnx__ModelProto *mp = export_and_read(&cfg, &m, dir, sizeof dir, &r);
+    Onnx__ModelProto *mp = export_and_read(&cfg, ONNX_DATA_AUTO, &m, dir, sizeof dir, &r);
     const Onnx__GraphProto *g = mp->graph;
     const int hd = cfg.head_dim, half = hd / 2, kv = cfg.n_kv_heads * hd, d = cfg.hidden_size;
 
@@ -222,11 +223,71 @@ static void test_weights_llama(void **state) {
     check_weights(MODEL_ARCH_LLAMA);
 }
 
-/* A 7B-sized shape does not fit inline: refused with a message, before anything is written. */
+/* The value of external_data entry `key` of t, or NULL. */
+static const char *ext_value(const Onnx__TensorProto *t, const char *key) {
+    for (size_t i = 0; i < t->n_external_data; i++)
+        if (strcmp(t->external_data[i]->key, key) == 0) return t->external_data[i]->value;
+    return NULL;
+}
+
+/* --onnx-data external: every initializer of 1024 bytes or more is in model.onnx_data at an offset
+ * that is a multiple of 4096, the others stay inline; the bytes there are the weights. */
+static void test_external_data(void **state) {
+    (void)state;
+    ModelConfig cfg = tiny(MODEL_ARCH_LLAMA);
+    Model m;
+    char dir[64], path[512], *data = NULL;
+    size_t len = 0;
+    OnnxReport r;
+    Onnx__ModelProto *mp = export_and_read(&cfg, ONNX_DATA_EXTERNAL, &m, dir, sizeof dir, &r);
+    snprintf(path, sizeof path, "%s/onnx/%s", dir, ONNX_DECODER_DATA);
+    assert_int_equal(file_read_all(path, &data, &len), 0);
+    assert_int_equal(len, r.data_bytes);
+    const Onnx__GraphProto *g = mp->graph;
+    size_t n_ext = 0, end = 0;
+    for (size_t i = 0; i < g->n_initializer; i++) {
+        const Onnx__TensorProto *t = g->initializer[i];
+        size_t bytes = 4;
+        for (size_t k = 0; k < t->n_dims; k++) bytes *= (size_t)t->dims[k];
+        if (t->data_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT) bytes = bytes / 4 * 8; /* int64 */
+        if (bytes < 1024) {
+            assert_false(t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL);
+            assert_int_equal(t->raw_data.len, bytes);
+            continue;
+        }
+        n_ext++;
+        assert_true(t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL);
+        assert_false(t->has_raw_data);
+        assert_string_equal(ext_value(t, "location"), ONNX_DECODER_DATA);
+        size_t off = strtoul(ext_value(t, "offset"), NULL, 10), n = strtoul(ext_value(t, "length"), NULL, 10);
+        assert_int_equal(off % 4096, 0);
+        assert_int_equal(n, bytes);
+        assert_true(off >= end && off + n <= len);
+        end = off + n;
+        if (strcmp(t->name, "model.layers.1.self_attn.k_proj.weight.T") == 0) {
+            const ParamTensor *k = model_find_tensor(&m, "model.layers.1.self_attn.k_proj.weight");
+            const float *kt = (const float *)(data + off), *kp = m.params + k->offset;
+            const int64_t rows = k->shape[0], cols = k->shape[1];
+            for (int64_t a = 0; a < rows; a++)
+                for (int64_t c = 0; c < cols; c++) assert_true(kt[c * rows + a] == kp[a * cols + c]);
+        }
+        if (strcmp(t->name, "model.embed_tokens.weight") == 0)
+            assert_memory_equal(data + off, m.params + model_find_tensor(&m, t->name)->offset, n);
+    }
+    assert_int_equal(n_ext, r.n_external);
+    assert_true(n_ext >= 2 + 7 * (size_t)cfg.n_layers); /* embed, head, rope tables, the 7 matrices a layer */
+    assert_int_equal(end, len);
+    free(data);
+    cleanup(mp, &m, dir);
+}
+
+/* A 7B-sized shape does not fit inline: refused with a message when inline is asked for (before
+ * anything is written); auto and external take it. */
 static void test_too_large(void **state) {
     (void)state;
     ModelConfig c = tiny(MODEL_ARCH_QWEN2);
-    assert_int_equal(onnx_decoder_check(&c), 0);
+    assert_int_equal(onnx_decoder_check(&c, ONNX_DATA_INLINE), 0);
+    assert_true(onnx_decoder_fits_inline(&c));
     c.vocab_size = 152064;
     c.hidden_size = 3584;
     c.n_layers = 28;
@@ -235,15 +296,17 @@ static void test_too_large(void **state) {
     c.head_dim = 128;
     c.intermediate_size = 18944;
     c.max_seq_len = 32768;
-    assert_int_equal(onnx_decoder_check(&c), -1);
+    assert_false(onnx_decoder_fits_inline(&c));
+    assert_int_equal(onnx_decoder_check(&c, ONNX_DATA_INLINE), -1);
     assert_non_null(strstr(px_error_message(), "over the 2 GiB an ONNX file holds inline"));
+    assert_int_equal(onnx_decoder_check(&c, ONNX_DATA_AUTO), 0); /* goes to model.onnx_data */
+    assert_int_equal(onnx_decoder_check(&c, ONNX_DATA_EXTERNAL), 0);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_and_io),
-        cmocka_unit_test(test_weights_qwen2),
-        cmocka_unit_test(test_weights_llama),
+        cmocka_unit_test(test_header_and_io), cmocka_unit_test(test_weights_qwen2),
+        cmocka_unit_test(test_weights_llama), cmocka_unit_test(test_external_data),
         cmocka_unit_test(test_too_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,7 +3,8 @@
 # Three models, as test_gguf.sh: the tiny Qwen2 (tied, q/k/v biases, GQA) and a Llama variant
 # (untied, head_dim x heads != d, RoPE theta 500000, GQA), both trained 150 steps on the fixture so
 # that every tensor matters, and a random Llama (init_std 0.2) exported from a model directory
-# (--model). For each, on a fixture prompt:
+# (--model), also with its weights in onnx/model.onnx_data (--onnx-data external, ONNX external
+# data). For each, on a fixture prompt:
 #   - the graph's inputs and outputs are Optimum's, in its order: input_ids, attention_mask,
 #     position_ids, past_key_values.{i}.key/value; logits, present.{i}.key/value;
 #   - onnxruntime runs the ids through the key/value cache (the first 8 ids with an empty past,
@@ -86,12 +87,22 @@ PY
 
 prompt='<src>In the beginning was the Word, and the Word was with God</src><tgt>'
 ids=$(printf '%s\n' "$prompt" | "$PROACT" tokenize --tokenizer "$FIX/tokenizer.json" | tr ' ' ',')
-for model in qwen2 llama random; do
-  if [ "$model" = random ]; then src=(--model "$WORK/random/model"); exp=("$PROACT")
-  else src=(--checkpoint "$WORK/$model"); exp=(proact_mpi); fi
+for model in qwen2 llama random external; do
+  case $model in
+    random) src=(--model "$WORK/random/model"); exp=("$PROACT") ;;
+    external) src=(--model "$WORK/random/model" --onnx-data external); exp=("$PROACT") ;;
+    *) src=(--checkpoint "$WORK/$model"); exp=(proact_mpi) ;;
+  esac
   out="$WORK/$model-onnx"
   check "$model: export --format onnx" "${exp[@]}" export "${src[@]}" --format onnx -o "$out"
   check "$model: onnx/model.onnx next to config.json" test -s "$out/onnx/model.onnx" -a -s "$out/config.json"
+  if [ "$model" = external ]; then
+    check "external: the weights in onnx/model.onnx_data, model.onnx without them" "$PYTHON" -c "import os, sys
+d = sys.argv[1]; a, b = os.path.getsize(d + '/model.onnx'), os.path.getsize(d + '/model.onnx_data')
+print(f'model.onnx {a} bytes, model.onnx_data {b} bytes'); sys.exit(0 if a < 65536 and b > 600000 else 1)" "$out/onnx"
+  else
+    check "$model: no model.onnx_data (inline)" test ! -e "$out/onnx/model.onnx_data"
+  fi
   greedy=$("$PROACT" forward --model "$out" --ids "$ids" --generate 16 2>/dev/null)
   "$PROACT" forward --model "$out" --ids "$ids,$(echo "$greedy" | tr ' ' ',')" -o "$WORK/$model.npy" 2>/dev/null
   node "$ORT" "$out/onnx/model.onnx" --ids "$ids" --prefill 8 --chunk 5 --pad 3 --generate 16 \
@@ -140,7 +151,7 @@ print(f"{name}: generate() = proact forward --generate: {r['generate'][:8]}...; 
 sys.exit(0 if ok else 1)
 PY
 }
-for model in qwen2 llama random; do
+for model in qwen2 llama random external; do
   out="$WORK/$model-onnx"
   read -r prompt src_end tgt_begin tgt_end phi < <("$PYTHON" -c "import json,sys; p=json.load(open(sys.argv[1]))
 t=p['template_tokens']; j=lambda k: ','.join(map(str, t[k]))
@@ -163,5 +174,9 @@ expect_fail "an unknown --format" "expected hf, gguf or onnx" "$PROACT" export -
   --format tflite -o "$WORK/x"
 expect_fail "--gguf-type with --format onnx" "--gguf-type needs --format gguf" \
   "$PROACT" export --model "$WORK/random/model" --format onnx --gguf-type q8_0 -o "$WORK/x"
+expect_fail "--dtype bf16 with --format onnx" "--dtype bf16 does not go with --format onnx" \
+  "$PROACT" export --model "$WORK/random/model" --format onnx --dtype bf16 -o "$WORK/x"
+expect_fail "--onnx-data without --format onnx" "--onnx-data needs --format onnx" \
+  "$PROACT" export --model "$WORK/random/model" --onnx-data external -o "$WORK/x"
 check "nothing written for them" test ! -e "$WORK/x"
 finish
