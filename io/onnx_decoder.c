@@ -3,12 +3,14 @@
  * T = P + S, d hidden, nh query heads, nkv key/value heads, g = nh / nkv, hd head size. */
 #include "io/onnx_decoder.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io/files.h"
 #include "io/onnx_write.h"
@@ -45,7 +47,7 @@ static const char *weight(OnnxBuilder *b, const Model *m, const char *name, int 
         return "";
     }
     const float *src = m->params + t->offset;
-    if (!transpose) return onnx_const_f32(b, name, (size_t)t->ndim, t->shape, src);
+    if (!transpose) return onnx_const_f32_borrowed(b, name, (size_t)t->ndim, t->shape, src); /* m outlives b */
     const int64_t rows = t->shape[0], cols = t->shape[1];
     float *tr = px_calloc(t->numel, sizeof(float), name);
     if (!tr) {
@@ -289,6 +291,10 @@ int onnx_export_decoder(const char *dir, const Model *m, OnnxData data, OnnxRepo
              m->cfg.head_dim, m->cfg.vocab_size, m->cfg.rope_theta, m->cfg.max_seq_len);
     OnnxWritten w = {0};
     int rc = onnx_write_model(path, &b, OPSET, "proact_decoder", doc, ext ? ONNX_DECODER_DATA : NULL, &w);
+    char data_path[PX_PATH_MAX + 48];
+    snprintf(data_path, sizeof data_path, "%s/%s", sub, ONNX_DECODER_DATA);
+    if (rc == 0 && !ext && unlink(data_path) != 0 && errno != ENOENT) /* a data file of an earlier export */
+        rc = px_error("%s: cannot remove it (the new model.onnx is inline): %s", data_path, strerror(errno));
     if (rc == 0 && r) {
         r->n_nodes = b.n_nodes;
         r->n_initializers = b.n_inits;

@@ -128,16 +128,19 @@ void onnx_attr_float(OnnxBuilder *b, const char *name, float v) {
 
 /* ---------------------------------------------------------------- initializers */
 
-/* An initializer of `type` holding `bytes` of raw data at data (taken over by the arena if owned,
- * else copied). */
+/* How an initializer holds its data: a copy, the caller's buffer taken over, or the caller's
+ * buffer borrowed (it outlives the builder). */
+typedef enum { DATA_COPY, DATA_TAKE, DATA_BORROW } DataHold;
+
+/* An initializer of `type` holding `bytes` of raw data at data. */
 static const char *add_init(OnnxBuilder *b, const char *name, int type, size_t n_dims, const int64_t *dims, void *data,
-                            size_t bytes, int owned) {
-    if (owned && !keep(b, data)) return "";
+                            size_t bytes, DataHold hold) {
+    if (hold == DATA_TAKE && !keep(b, data)) return "";
     Onnx__TensorProto *t = alloc(b, 1, sizeof *t);
     int64_t *d = alloc(b, n_dims, sizeof *d);
-    uint8_t *raw = owned ? data : alloc(b, bytes, 1);
+    uint8_t *raw = hold == DATA_COPY ? alloc(b, bytes, 1) : data;
     if (!t || !d || !raw) return "";
-    if (!owned && bytes) memcpy(raw, data, bytes);
+    if (hold == DATA_COPY && bytes) memcpy(raw, data, bytes);
     onnx__tensor_proto__init(t);
     if (n_dims) memcpy(d, dims, n_dims * sizeof *d);
     t->n_dims = n_dims;
@@ -163,11 +166,16 @@ static size_t numel(size_t n_dims, const int64_t *dims) {
 }
 
 const char *onnx_const_i64(OnnxBuilder *b, const char *name, size_t n_dims, const int64_t *dims, const int64_t *v) {
-    return add_init(b, name, ONNX_INT64, n_dims, dims, (void *)v, numel(n_dims, dims) * sizeof *v, 0);
+    return add_init(b, name, ONNX_INT64, n_dims, dims, (void *)v, numel(n_dims, dims) * sizeof *v, DATA_COPY);
 }
 
 const char *onnx_const_f32(OnnxBuilder *b, const char *name, size_t n_dims, const int64_t *dims, const float *v) {
-    return add_init(b, name, ONNX_FLOAT, n_dims, dims, (void *)v, numel(n_dims, dims) * sizeof *v, 0);
+    return add_init(b, name, ONNX_FLOAT, n_dims, dims, (void *)v, numel(n_dims, dims) * sizeof *v, DATA_COPY);
+}
+
+const char *onnx_const_f32_borrowed(OnnxBuilder *b, const char *name, size_t n_dims, const int64_t *dims,
+                                    const float *v) {
+    return add_init(b, name, ONNX_FLOAT, n_dims, dims, (void *)v, numel(n_dims, dims) * sizeof *v, DATA_BORROW);
 }
 
 const char *onnx_const_f32_owned(OnnxBuilder *b, const char *name, size_t n_dims, const int64_t *dims, float *v) {
@@ -175,7 +183,7 @@ const char *onnx_const_f32_owned(OnnxBuilder *b, const char *name, size_t n_dims
         free(v);
         return "";
     }
-    return add_init(b, name, ONNX_FLOAT, n_dims, dims, v, numel(n_dims, dims) * sizeof *v, 1);
+    return add_init(b, name, ONNX_FLOAT, n_dims, dims, v, numel(n_dims, dims) * sizeof *v, DATA_TAKE);
 }
 
 /* ---------------------------------------------------------------- inputs and outputs */

@@ -77,6 +77,9 @@ const char *onnx_const_f32(OnnxBuilder *b, const char *name, size_t n_dims, cons
 /* A float tensor whose data the builder takes (free()d with it): for large weights built by the
  * caller, not copied again. On failure the data is freed too. */
 const char *onnx_const_f32_owned(OnnxBuilder *b, const char *name, size_t n_dims, const int64_t *dims, float *v);
+/* A float tensor whose data stays the caller's and must outlive the builder (weights as they are). */
+const char *onnx_const_f32_borrowed(OnnxBuilder *b, const char *name, size_t n_dims, const int64_t *dims,
+                                    const float *v);
 
 /* Graph inputs and outputs: name, element type, and shape. */
 void onnx_input(OnnxBuilder *b, const char *name, int elem_type, size_t n_dims, const OnnxDim *dims);

@@ -278,6 +278,10 @@ static void test_external_data(void **state) {
     assert_true(n_ext >= 2 + 7 * (size_t)cfg.n_layers); /* embed, head, rope tables, the 7 matrices a layer */
     assert_int_equal(end, len);
     free(data);
+    /* written again inline, the directory keeps no data file of the first export */
+    assert_int_equal(onnx_export_decoder(dir, &m, ONNX_DATA_INLINE, &r), 0);
+    assert_int_equal(r.n_external, 0);
+    assert_int_not_equal(access(path, F_OK), 0);
     cleanup(mp, &m, dir);
 }
 
