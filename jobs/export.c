@@ -15,6 +15,7 @@
 #include "io/files.h"
 #include "io/gguf.h"
 #include "io/hf_export.h"
+#include "io/onnx_decoder.h"
 #include "jobs/jobs.h"
 #include "jobs/options.h"
 #include "mpi/world.h"
@@ -30,7 +31,8 @@ static const char *present(char *buf, size_t cap, const char *dir, const char *n
 static int parse_format(const char *name, const char *arg, void *dest) {
     if (strcmp(arg, "hf") == 0) *(int *)dest = 0;
     else if (strcmp(arg, "gguf") == 0) *(int *)dest = 1;
-    else return px_error("%s: expected hf or gguf, got '%s'", name, arg);
+    else if (strcmp(arg, "onnx") == 0) *(int *)dest = 2;
+    else return px_error("%s: expected hf, gguf or onnx, got '%s'", name, arg);
     return 0;
 }
 
@@ -92,10 +94,32 @@ static int write_gguf(const char *from, const char *src_dir, const char *out, co
     return 0;
 }
 
+/* --format onnx: OUT/onnx/model.onnx next to the Hugging Face files; prints the summary. */
+static int write_onnx(const char *out, const Model *m, OnnxData data) {
+    OnnxReport r = {0};
+    if (onnx_export_decoder(out, m, data, &r)) return -1;
+    char ext[160] = "";
+    if (r.n_external)
+        snprintf(ext, sizeof ext, " (%zu initializers in %s, %zu bytes)", r.n_external, ONNX_DECODER_DATA,
+                 r.data_bytes);
+    printf("  and %s/%s: ONNX opset 17 decoder with past key/values, %zu nodes, %zu initializers, %zu bytes%s\n", out,
+           ONNX_DECODER_FILE, r.n_nodes, r.n_initializers, r.bytes, ext);
+    return 0;
+}
+
+static int parse_onnx_data(const char *name, const char *arg, void *dest) {
+    if (strcmp(arg, "auto") == 0) *(OnnxData *)dest = ONNX_DATA_AUTO;
+    else if (strcmp(arg, "inline") == 0) *(OnnxData *)dest = ONNX_DATA_INLINE;
+    else if (strcmp(arg, "external") == 0) *(OnnxData *)dest = ONNX_DATA_EXTERNAL;
+    else return px_error("%s: expected auto, inline or external, got '%s'", name, arg);
+    return 0;
+}
+
 int cmd_export(int argc, char **argv) {
     const char *source = NULL, *model_dir = NULL, *out = NULL;
-    int bf16 = 0, gguf = 0, merges = HF_MERGES_KEEP, opt_status;
+    int bf16 = 0, format = 0, merges = HF_MERGES_KEEP, opt_status;
     GgufWeights gtype = GGUF_WEIGHTS_F32;
+    OnnxData onnx_data = ONNX_DATA_AUTO;
     const Opt table[] = {OPT("checkpoint", 'c', OPT_STRING, &source, "RUN_DIR|FILE",
                              "a run directory (its newest checkpoint) or a\n"
                              "checkpoint file"),
@@ -104,10 +128,13 @@ int cmd_export(int argc, char **argv) {
                              "exported before): its tokenizer.json and proact.json\n"
                              "go along"),
                          OPT("output", 'o', OPT_STRING, &out, "MODEL_DIR|FILE",
-                             "the model directory to write (hf), or the .gguf file", .flags = OPT_REQUIRED),
-                         OPT("format", 'f', OPT_CUSTOM, &gguf, "hf|gguf",
+                             "the model directory to write (hf, onnx), or the .gguf\n"
+                             "file",
+                             .flags = OPT_REQUIRED),
+                         OPT("format", 'f', OPT_CUSTOM, &format, "hf|gguf|onnx",
                              "hf: a Hugging Face directory (default); gguf: one GGUF\n"
-                             "file for llama.cpp",
+                             "file for llama.cpp; onnx: the Hugging Face directory\n"
+                             "and onnx/model.onnx",
                              .parse = parse_format),
                          OPT("dtype", 'd', OPT_CUSTOM, &bf16, "f32|bf16",
                              "hf: weights' type in model.safetensors (default f32)", .parse = opt_parse_dtype),
@@ -121,6 +148,11 @@ int cmd_export(int argc, char **argv) {
                              "and biases stay f32; q8_0 keeps a matrix whose rows are\n"
                              "not a multiple of 32 in f32",
                              .parse = parse_gguf_type),
+                         OPT("onnx-data", 0, OPT_CUSTOM, &onnx_data, "auto|inline|external",
+                             "onnx: weights inside model.onnx, or in\n"
+                             "onnx/model.onnx_data (ONNX external data); auto\n"
+                             "(default): inline unless that passes 2 GiB",
+                             .parse = parse_onnx_data),
                          {0}};
     Opts o = {.command = "export", .opts = table};
     o.about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE, or the model directory DIR) as\n"
@@ -138,12 +170,24 @@ int cmd_export(int argc, char **argv) {
               "                 proact.json's text as the key proact.json (llama.cpp ignores it: decision heads\n"
               "                 do not run there). llama.cpp decodes with plain positions 0, 1, 2, ...: it\n"
               "                 reproduces `proact forward`, not the streaming runner's group positions.\n"
-              "Every checkpoint dataset's checksum is verified. docs/formats.md describes both layouts.\n";
+              "  --format onnx: the Hugging Face directory and onnx/model.onnx: the decoder as an ONNX graph\n"
+              "                 (opset 17, fp32 weights) with a key/value cache, named as Optimum exports a\n"
+              "                 decoder with past: inputs input_ids, attention_mask, position_ids,\n"
+              "                 past_key_values.{i}.key/value; outputs logits, present.{i}.key/value. It runs\n"
+              "                 in onnxruntime and loads in transformers.js (AutoModelForCausalLM), whose\n"
+              "                 generate() numbers positions 0, 1, 2, ... as `proact forward` does; the\n"
+              "                 runner's group positions need position_ids given to each call. Weights go in\n"
+              "                 the file, or in onnx/model.onnx_data past 2 GiB (--onnx-data).\n"
+              "Every checkpoint dataset's checksum is verified. docs/formats.md describes each layout.\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
+    const int gguf = format == 1, onnx = format == 2;
     if (!source == !model_dir) return opts_usage_error(&o, "give one of --checkpoint and --model");
     if (gguf && opts_given(&o, "dtype")) return opts_usage_error(&o, "--dtype is for --format hf; use --gguf-type");
     if (!gguf && opts_given(&o, "gguf-type")) return opts_usage_error(&o, "--gguf-type needs --format gguf");
     if (gguf && opts_given(&o, "merges")) return opts_usage_error(&o, "--merges is for --format hf");
+    if (!onnx && opts_given(&o, "onnx-data")) return opts_usage_error(&o, "--onnx-data needs --format onnx");
+    if (onnx && bf16) /* the ONNX graph holds fp32 weights: the directory would disagree with itself */
+        return opts_usage_error(&o, "--dtype bf16 does not go with --format onnx (its weights are f32)");
     if (model_dir && !gguf && file_same(model_dir, out))
         return opts_usage_error(&o, "--output names the --model directory itself");
     int status = 0;
@@ -151,8 +195,15 @@ int cmd_export(int argc, char **argv) {
     const HfExportOptions hf = {.bf16 = bf16, .merges = merges};
     if (model_dir) {
         if (hf_load_model(model_dir, &m)) return job_fail(px_error_message());
+        if (onnx && onnx_decoder_check(&m.cfg, onnx_data)) { /* before anything is written */
+            model_free(&m);
+            return job_fail(px_error_message());
+        }
         if (gguf) status = write_gguf(model_dir, model_dir, out, &m, gtype);
-        else status = write_hf(model_dir, model_dir, out, &m, &hf);
+        else {
+            status = write_hf(model_dir, model_dir, out, &m, &hf);
+            if (status == 0 && onnx && write_onnx(out, &m, onnx_data)) status = job_fail(px_error_message());
+        }
         model_free(&m);
         return status;
     }
@@ -177,8 +228,8 @@ int cmd_export(int argc, char **argv) {
     AdamW opt = {0};
     CheckpointMeta meta = {0};
     OptimConfig oc = {0};
-    if (checkpoint_model_config(path, &mc) || model_create(&m, &mc) || adamw_create(&opt, &oc, m.n_params) ||
-        checkpoint_load(&w, path, &m, &opt, NULL, &meta)) {
+    if (checkpoint_model_config(path, &mc) || (onnx && onnx_decoder_check(&mc, onnx_data)) || model_create(&m, &mc) ||
+        adamw_create(&opt, &oc, m.n_params) || checkpoint_load(&w, path, &m, &opt, NULL, &meta)) {
         status = job_fail(px_error_message());
     } else if (gguf) {
         char from[PX_PATH_MAX + 128];
@@ -188,6 +239,7 @@ int cmd_export(int argc, char **argv) {
         char from[PX_PATH_MAX + 128];
         snprintf(from, sizeof from, "%.4000s (step %d)", path, meta.step);
         status = write_hf(from, run_dir, out, &m, &hf);
+        if (status == 0 && onnx && write_onnx(out, &m, onnx_data)) status = job_fail(px_error_message());
     }
     adamw_free(&opt);
     model_free(&m);

@@ -27,7 +27,7 @@ EXTERNAL = {
     "m": "libm", "MPI::MPI_C": "MPI", "PkgConfig::OPENBLAS": "OpenBLAS", "PkgConfig::JANSSON": "jansson",
     "PkgConfig::INIH": "libinih", "PkgConfig::PCRE2": "PCRE2", "PkgConfig::UTF8PROC": "utf8proc", "PkgConfig::ICU": "ICU",
     "PkgConfig::MHD": "libmicrohttpd", "PkgConfig::HDF5": "HDF5", "PkgConfig::SCALAPACK": "ScaLAPACK",
-    "OpenMP::OpenMP_C": "OpenMP",
+    "OpenMP::OpenMP_C": "OpenMP", "PkgConfig::PROTOBUFC": "libprotobuf-c",
 }
 # the order of the folders in the picture, bottom (base) last
 FOLDERS = ["jobs", "mpi", "io", "src/metrics", "src/probe", "src/stream", "src/train", "src/text", "src/model",

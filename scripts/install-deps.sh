@@ -5,7 +5,8 @@ set -euo pipefail
 
 # Build, run and test dependencies (docs/architecture.md); slurm-wlm and munge run the local test
 # cluster (scripts/slurm-local.sh; ss from iproute2 finds its free ports); clang-format checks the
-# code's format and graphviz draws docs/architecture.svg (tests/architecture/).
+# code's format and graphviz draws docs/architecture.svg (tests/architecture/). The ONNX export
+# compiles libonnx-dev's onnx.proto with protoc-c (protobuf-c-compiler) and links libprotobuf-c.
 PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
@@ -14,6 +15,7 @@ PACKAGES=(
   libhdf5-openmpi-dev hdf5-tools
   libinih-dev libjansson-dev libpcre2-dev libmicrohttpd-dev
   libcmocka-dev libutf8proc-dev libicu-dev
+  libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   python3 python3-numpy python3-torch python3-h5py
   unicode-data
   slurm-wlm munge iproute2
@@ -50,7 +52,9 @@ fi
 # Vulkan ones. --omit=optional skips them all, and package.json names the CPU one
 # (@node-llama-cpp/linux-x64) as a plain dependency; --ignore-scripts skips node-llama-cpp's
 # postinstall, which may download and build llama.cpp from source. The test loads the prebuilt
-# binary with build: "never", gpu: false, so it runs offline.
+# binary with build: "never", gpu: false, so it runs offline. onnxruntime-node's package holds its
+# CPU binaries (bin/napi-v6/linux/x64); its postinstall, skipped too, would only fetch CUDA ones.
+# Its version is the one @huggingface/transformers pins, so that npm keeps one copy.
 root=$(cd "$(dirname "$0")/.." && pwd)
 node_dir="$root/.deps/node"
 if ! cmp -s "$root/tests/node/package.json" "$node_dir/package.json" || [ ! -d "$node_dir/node_modules" ]; then
