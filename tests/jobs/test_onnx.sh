@@ -116,24 +116,31 @@ print(c['num_hidden_layers'], c['num_key_value_heads'], c.get('head_dim', c['hid
 done
 
 # transformers.js (npm @huggingface/transformers 4.3.2, on the same onnxruntime-node) loads each
-# exported directory as AutoModelForCausalLM. The runner's input for a fixture sentence, built as it
-# builds it: the template's prompt, the source words tokenized one by one (all but the first with
-# their leading space), src_end (the source block, positions 0 ..), then tgt_begin (the target block,
-# positions phi ..), ids from proact.json.
+# exported directory: its tokenizer (AutoTokenizer, tokenizer_config.json) and the ONNX model
+# (AutoModelForCausalLM). From the source text, apply_chat_template (the exported chat template)
+# must give the runner's input for the sentence, built here as the runner builds it: the template's
+# prompt, the source words tokenized one by one (all but the first with their leading space),
+# src_end (the source block, positions 0 ..), then tgt_begin (the target block, positions phi ..),
+# ids from proact.json. Then generate() must give proact forward's greedy ids, and tokenizer.decode
+# proact's text of them.
 src='In the beginning was the Word, and the Word was with God'
 srcids=$(echo "$src" | tr ' ' '\n' | awk 'NR == 1 { print; next } { print " " $0 }' |
   "$PROACT" tokenize --tokenizer "$FIX/tokenizer.json" | tr '\n' ' ')
-# compare_tjs NAME TJS_JSON FORWARD_GREEDY RUN_JSONL DECODED_GROUP TGT_END: the checks below
+# compare_tjs NAME TJS_JSON FORWARD_GREEDY RUN_JSONL DECODED_GROUP TGT_END IDS FORWARD_TEXT: the checks below
 compare_tjs() {
   "$PYTHON" - "$@" <<'PY'
 import json, sys
-name, js, forward, run, decoded, tgt_end = sys.argv[1:]
+name, js, forward, run, decoded, tgt_end, ids, forward_text = sys.argv[1:]
 r = json.load(open(js))
 ok = True
 def fail(msg):
     global ok
     print(f"{name}: FAIL: {msg}")
     ok = False
+want = [int(x) for x in ids.split(",")]
+if r["ids"] != want: fail(f"the chat template and tokenizer give {r['ids']}, the runner {want}")
+want_text = open(forward_text).read().rstrip("\n")
+if r["text"] != want_text: fail(f"tokenizer.decode gives {r['text']!r}, proact tokenize --decode {want_text!r}")
 f = [int(x) for x in forward.split()]
 if r["generate"] != f: fail(f"generate() {r['generate']}, proact forward --generate {f}")
 # proact run --head offline: its words against the words of the decoded group-position tokens; unless
@@ -145,7 +152,8 @@ words = words if ended else words[:-1]
 if len(words) < 5: fail(f"only {len(words)} whole words to compare")
 if (words != pred) if ended else (words != pred[:len(words)]):
     fail(f"group positions: {' '.join(words)!r}; proact run --head offline: {' '.join(pred)!r}")
-print(f"{name}: generate() = proact forward --generate: {r['generate'][:8]}...; with group positions "
+print(f"{name}: apply_chat_template = the runner's {len(want)} ids; generate() = proact forward --generate: "
+      f"{r['generate'][:8]}..., decoded {r['text'][:24]!r}...; with group positions "
       f"{len(words)} words = proact run --head offline's{' (all)' if ended else ''}: {' '.join(words[:6])!r}..."
       f"{'' if r['generate'] != r['group'] else ' (the two position layouts decode alike here)'}")
 sys.exit(0 if ok else 1)
@@ -158,15 +166,16 @@ t=p['template_tokens']; j=lambda k: ','.join(map(str, t[k]))
 print(j('prompt'), j('src_end'), j('tgt_begin'), j('tgt_end'), p['phi'])" "$out/proact.json")
   ids="$prompt,$(echo $srcids | tr ' ' ','),$src_end,$tgt_begin"
   source_len=$(($(echo "$prompt,$srcids,$src_end" | tr ', ' '\n\n' | grep -c .)))
-  node "$SRC/tests/node/transformers_generate.mjs" "$out" --ids "$ids" --generate 24 --source "$source_len" \
+  node "$SRC/tests/node/transformers_generate.mjs" "$out" --text "$src" --generate 24 --source "$source_len" \
     --phi "$phi" >"$WORK/$model-tjs.json" 2>"$WORK/$model-tjs.err" || cat "$WORK/$model-tjs.err"
   forward=$("$PROACT" forward --model "$out" --ids "$ids" --generate 24 2>/dev/null)
+  echo "$forward" | "$PROACT" tokenize --tokenizer "$FIX/tokenizer.json" --decode >"$WORK/$model-forward.txt"
   echo "$src" | "$PROACT" run --model "$out" --head offline >"$WORK/$model-run.jsonl" 2>"$WORK/$model-run.err" ||
     cat "$WORK/$model-run.err"
   "$PYTHON" -c "import json,sys; print(' '.join(map(str, json.load(open(sys.argv[1]))['group'])))" "$WORK/$model-tjs.json" |
     "$PROACT" tokenize --tokenizer "$FIX/tokenizer.json" --decode >"$WORK/$model-group.txt"
   check "$model: transformers.js against proact forward and proact run" compare_tjs "$model" "$WORK/$model-tjs.json" \
-    "$forward" "$WORK/$model-run.jsonl" "$WORK/$model-group.txt" "${tgt_end%%,*}"
+    "$forward" "$WORK/$model-run.jsonl" "$WORK/$model-group.txt" "${tgt_end%%,*}" "$ids" "$WORK/$model-forward.txt"
 done
 
 # what is refused

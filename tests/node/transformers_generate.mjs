@@ -2,6 +2,10 @@
 // that `proact export --format onnx` wrote (config.json + onnx/model.onnx) as AutoModelForCausalLM
 // and decodes greedily, for tests/jobs/test_onnx.sh:
 //   node transformers_generate.mjs MODEL_DIR --ids 1,2,3 --generate N [--source K --phi F]
+//   node transformers_generate.mjs MODEL_DIR --text SOURCE --generate N [--source K --phi F]
+// With --text, the ids are the exported tokenizer's (AutoTokenizer) rendering of the source through
+// the exported chat template (apply_chat_template with one user message and the generation prompt),
+// and the JSON also holds "ids" (those ids) and "text" (tokenizer.decode of the "generate" ids).
 // Prints JSON:
 //   {"generate": [N ids]: model.generate({input_ids, max_new_tokens: N, do_sample: false}) with no
 //                eos (so that exactly N come): transformers' own loop, whose position ids count
@@ -26,7 +30,7 @@ if (!existsSync(path.join(nodeDir, "node_modules", "@huggingface", "transformers
   process.exit(1);
 }
 const entry = createRequire(path.join(nodeDir, "package.json")).resolve("@huggingface/transformers");
-const {AutoModelForCausalLM, Tensor, env} = await import(pathToFileURL(entry).href);
+const {AutoModelForCausalLM, AutoTokenizer, Tensor, env} = await import(pathToFileURL(entry).href);
 
 const args = process.argv.slice(2);
 const opt = (name) => {
@@ -34,11 +38,10 @@ const opt = (name) => {
   return i < 0 ? undefined : args[i + 1];
 };
 const dir = args[0];
-if (!dir || !opt("--ids") || !opt("--generate")) {
-  console.error("usage: node transformers_generate.mjs MODEL_DIR --ids 1,2,3 --generate N [--source K --phi F]");
+if (!dir || !(opt("--ids") || opt("--text")) || !opt("--generate")) {
+  console.error("usage: node transformers_generate.mjs MODEL_DIR (--ids 1,2,3 | --text SOURCE) --generate N [--source K --phi F]");
   process.exit(2);
 }
-const ids = opt("--ids").split(",").map(Number);
 const N = Number(opt("--generate"));
 const K = opt("--source") === undefined ? -1 : Number(opt("--source"));
 const F = Number(opt("--phi") ?? 0);
@@ -46,6 +49,11 @@ const F = Number(opt("--phi") ?? 0);
 env.allowRemoteModels = false;
 env.allowLocalModels = true;
 env.localModelPath = path.dirname(path.resolve(dir));
+const tokenizer = opt("--text") === undefined ? null :
+  await AutoTokenizer.from_pretrained(path.basename(path.resolve(dir)), {local_files_only: true});
+const ids = tokenizer ? tokenizer.apply_chat_template([{role: "user", content: opt("--text")}],
+  {tokenize: true, add_generation_prompt: true, return_tensor: false, return_dict: false}).map(Number) :
+  opt("--ids").split(",").map(Number);
 const model = await AutoModelForCausalLM.from_pretrained(path.basename(path.resolve(dir)), {
   local_files_only: true,
   dtype: "fp32",
@@ -66,6 +74,10 @@ const out = await model.generate({
   eos_token_id: null,
 });
 const result = {generate: Array.from(out.data.slice(ids.length), Number)};
+if (tokenizer) {
+  result.ids = ids;
+  result.text = tokenizer.decode(result.generate, {skip_special_tokens: false});
+}
 
 if (K >= 0) {
   const pos = (i) => (i < K ? i : F + i - K);
