@@ -102,6 +102,8 @@ def paired_blocks(en_blocks, de_blocks):
 
 MALLARD_BLOCKS = {"p", "title", "subtitle", "desc"}  # blocks holding running text
 MALLARD_SKIP = {"info", "code", "screen", "media", "comment"}  # metadata, code, credits
+# Sequences that yelp shows with separators between their elements.
+MALLARD_SEQUENCES = {"keyseq": "+", "guiseq": " ▸ "}
 
 
 def local(tag):
@@ -115,6 +117,9 @@ def mallard_blocks(path):
     out = []
 
     def text_of(el):
+        joiner = MALLARD_SEQUENCES.get(local(el.tag))
+        if joiner is not None:  # <keyseq><key>Ctrl</key><key>H</key></keyseq>: "Ctrl+H"
+            return joiner.join(text_of(c).strip() for c in el if local(c.tag) not in MALLARD_SKIP)
         parts = [el.text or ""]
         for child in el:
             if local(child.tag) not in MALLARD_SKIP:
