@@ -79,7 +79,7 @@ def read_manifest(path):
     return rows
 
 
-def raw_pairs(data_dir, unpacked, manifest, stats, source_stats):
+def raw_pairs(data_dir, unpacked, manifest, source_stats):
     """(English, German, origin, source, kind) of every source in SOURCES order; kind is
     "message" (a gettext message: to be cleaned), "doc" (a documentation block: to be split
     into sentences) or "corpus" (a pair of an already built corpus)."""
@@ -90,8 +90,7 @@ def raw_pairs(data_dir, unpacked, manifest, stats, source_stats):
     by_source = {}
     for pkg, _, source in manifest:
         by_source.setdefault(source, []).append(pkg)
-    readers = {"gnome-user-docs": lambda root, st: read_gnome_help(root, st),
-               "debian-handbook": lambda root, st: read_handbook(root, st)}
+    readers = {"gnome-user-docs": read_gnome_help, "debian-handbook": read_handbook}
     for source in SOURCES[2:]:
         for pkg in sorted(by_source.get(source, [])):
             root = os.path.join(unpacked, pkg)
@@ -202,8 +201,7 @@ def package_licences(root, pkg):
 def build(data_dir, unpacked, manifest_path, out_dir):
     manifest = read_manifest(manifest_path)
     stats, source_stats = Stats(), {}
-    pairs = list(cleaned_pairs(raw_pairs(data_dir, unpacked, manifest, stats, source_stats),
-                               stats))
+    pairs = list(cleaned_pairs(raw_pairs(data_dir, unpacked, manifest, source_stats), stats))
     chosen = choose_translations(pairs)
     for _, _, _, _, source in chosen:
         stats.add(source, "distinct")
@@ -235,8 +233,8 @@ def build(data_dir, unpacked, manifest_path, out_dir):
 
 def write_packages(out_dir, manifest):
     with open(os.path.join(out_dir, "PACKAGES"), "w", encoding="utf-8", newline="\n") as f:
-        f.write("# Debian bookworm packages en-de-pretrain was built from (package version group),\n"
-                "# besides the corpora libreoffice-en-de and ding-en-de (../PACKAGES)\n")
+        f.write("# Debian bookworm packages en-de-pretrain was built from (package version "
+                "group),\n# besides the corpora libreoffice-en-de and ding-en-de (../PACKAGES)\n")
         group_of = {v: k for k, v in GROUPS.items()}
         for pkg, ver, source in manifest:
             f.write("%s %s %s\n" % (pkg, ver, group_of[source]))

@@ -15,7 +15,8 @@ MAX_LENGTH_RATIO = 3.0  # characters; as for the LibreOffice help (build_corpora
 # (%s, %d, %1$s, %-10.3f, gcc's %qs, %<...%>, Qt's %1, Python's %(name)s), brace fields ({0},
 # {name}, %{x}), shell-style variables (${x}, $(x), $VAR, $1) and @NAME@ substitutions. A percent
 # sign followed by a space or punctuation ("100% sure", "100 %.") is text.
-PLACEHOLDER = re.compile(r"%(?![\s.,;:!?)\]\"'»“”]|$)|\{[^{}]*\}|\$[{(A-Za-z0-9_]|@[A-Za-z_]+@")
+PLACEHOLDER = re.compile(r"%(?![\s.,;:!?)\]\"'»“”]|$)"  # printf, Qt, Python %
+                         r"|\{[^{}]*\}|\$[{(A-Za-z0-9_]|@[A-Za-z_]+@")
 # Formatting tags (Pango, Qt rich text, HTML) whose content is ordinary text: removed, the text
 # kept. Any other tag (<file>, <filename>, <number>: placeholders or structure) drops the pair.
 FORMAT_TAGS = {"a", "b", "big", "body", "br", "code", "em", "font", "html", "i", "nobr", "p", "qt",

@@ -232,7 +232,8 @@ class TextRules(unittest.TestCase):
     def test_split_sentences(self):
         self.assertEqual(split_sentences("Open it. Then close it!"), ["Open it.", "Then close it!"])
         # abbreviations, initials and numbers end no sentence
-        self.assertEqual(split_sentences("Use e.g. Vim here. Done."), ["Use e.g. Vim here.", "Done."])
+        self.assertEqual(split_sentences("Use e.g. Vim here. Done."),
+                         ["Use e.g. Vim here.", "Done."])
         self.assertEqual(split_sentences("Das ist z. B. Vim. Gut."), ["Das ist z. B. Vim.", "Gut."])
         self.assertEqual(split_sentences("Am 1. Januar. Neu."), ["Am 1. Januar.", "Neu."])
 
