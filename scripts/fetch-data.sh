@@ -9,7 +9,7 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: scripts/fetch-data.sh [--out DIR] [--fixture] [--accept-new] [--force] [--help]
+usage: scripts/fetch-data.sh [--out DIR] [--fixture] [--pretrain] [--accept-new] [--force] [--help]
 
 Builds three parallel corpora from Debian bookworm packages into DIR (default: data/ at the
 repository root), each as {train,valid,test}.tsv (source TAB target) and .ref (origin of each
@@ -19,6 +19,16 @@ pair, line for line):
   DIR/ding-en-de/         Ding example sentences en->de (split by a hash of the English side)
   DIR/bible-en-es/        World English Bible -> Reina-Valera 1909, aligned by verse
                           (test: John, valid: Ruth, train: the rest)
+With --pretrain it also builds the large en->de training corpus (about 180 MB of packages to
+download, 1.1 GB unpacked in the cache):
+  DIR/en-de-pretrain/     train.tsv (English TAB German) and train.ref (domain TAB origin),
+                          valid.* (1% by a hash of the English side), PACKAGES, LICENSES, STATS:
+                          the German gettext catalogs of a fresh machine (the packages of
+                          priority required, important and standard) and of 17 translation
+                          packages, GNOME help, the Debian handbook, and the training splits of
+                          libreoffice-en-de and ding-en-de; 3-40 English words, placeholders
+                          filtered, deduplicated, nothing whose English side is in a valid or
+                          test split above
 Downloads are cached in DIR/.cache. DIR/PACKAGES lists the package versions used and
 DIR/SHA256SUMS the checksums of all outputs, which must match the pinned
 scripts/fetch-data.sha256.
@@ -26,6 +36,7 @@ scripts/fetch-data.sha256.
 options:
   --out DIR     write the corpora to DIR
   --fixture     also regenerate the small in-repository fixture tests/data/fixture/
+  --pretrain    also build DIR/en-de-pretrain/ (docs/data.md)
   --accept-new  accept outputs that differ from the pinned checksums (e.g. after a Debian
                 point release) and update scripts/fetch-data.sha256
   --force       rebuild even when the outputs are up to date
@@ -39,6 +50,7 @@ log() { echo "fetch-data: $*" >&2; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 out="$root/data"
 want_fixture=0
+want_pretrain=0
 accept_new=0
 force=0
 while [ $# -gt 0 ]; do
@@ -46,6 +58,7 @@ while [ $# -gt 0 ]; do
     --out) [ $# -ge 2 ] || die "--out needs a directory"; out="$2"; shift 2 ;;
     --out=*) out="${1#--out=}"; shift ;;
     --fixture) want_fixture=1; shift ;;
+    --pretrain) want_pretrain=1; shift ;;
     --accept-new) accept_new=1; shift ;;
     --force) force=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -55,6 +68,7 @@ done
 
 PY=/usr/bin/python3
 BUILDER="$root/scripts/data/build_corpora.py"
+PRETRAIN_BUILDER="$root/scripts/data/pretrain.py"
 PINNED="$root/scripts/fetch-data.sha256"
 FIXTURE_DIR="$root/tests/data/fixture"
 FIXTURE_FILES=(README.md john.en-es.train.tsv john.en-es.test.tsv
@@ -67,6 +81,17 @@ CORPORA=(libreoffice-en-de ding-en-de bible-en-es)
 PACKAGES=(libreoffice-help-en-us libreoffice-help-de trans-de-en sword-text-web sword-text-sparv)
 WEB_MODULE=engWEB2015eb   # in sword-text-web: World English Bible (with deuterocanon)
 RV_MODULE=spaRV1909eb     # in sword-text-sparv: Reina-Valera 1909
+# The pretraining corpus (--pretrain) reads the German gettext catalogs (*/de/LC_MESSAGES/*.mo) of
+# "a fresh machine", defined as the packages of priority required, important and standard that
+# apt knows (what debootstrap and tasksel's "standard system utilities" install: a Debian system
+# without a desktop), and of these translation packages (issue 20):
+PRETRAIN_L10N=(gcc-12-locales libreoffice-l10n-de blender-data inkscape gimp-data digikam-data
+               gramps vlc-l10n evolution-common gnucash-common lyx-common cinnamon-l10n
+               audacity-data claws-mail-i18n gnumeric-common pidgin-data krita-l10n)
+# and two manuals: usr/share/help/{C,de} (Mallard) and usr/share/doc/debian-handbook/html/
+# {en-US,de-DE} (Publican HTML).
+PRETRAIN_DOCS=(gnome-user-docs debian-handbook)
+PRETRAIN=en-de-pretrain
 
 for tool in apt-get apt-cache dpkg-deb dpkg-query sha256sum; do
   command -v "$tool" >/dev/null 2>&1 || die "'$tool' not found (this script needs Debian's apt and dpkg)"
@@ -97,6 +122,58 @@ package_lines() { for p in "${PACKAGES[@]}"; do echo "$p ${VERSION[$p]}"; done; 
 
 builder_hash() { sha256sum "$BUILDER" | cut -d' ' -f1; }
 
+# The fresh machine's packages: priority required, important or standard, sorted by name.
+system_packages() {
+  apt-cache dumpavail | awk 'BEGIN { RS = ""; FS = "\n" }
+    { p = ""; pri = ""
+      for (i = 1; i <= NF; i++) {
+        if ($i ~ /^Package: /) p = substr($i, 10)
+        if ($i ~ /^Priority: /) pri = substr($i, 11)
+      }
+      if (pri == "required" || pri == "important" || pri == "standard") print p }' |
+    LC_ALL=C sort -u
+}
+
+# "package version group" of every package of the pretraining corpus (its PACKAGES file); sets
+# PRETRAIN_PACKAGES and their VERSION entries.
+PRETRAIN_PACKAGES=()
+pretrain_manifest() {
+  local p
+  for p in "${PRETRAIN_PACKAGES[@]}"; do
+    case " ${PRETRAIN_L10N[*]} " in
+      *" $p "*) echo "$p ${VERSION[$p]} l10n" ;;
+      *) case " ${PRETRAIN_DOCS[*]} " in
+           *" $p "*) echo "$p ${VERSION[$p]} $p" ;;
+           *) echo "$p ${VERSION[$p]} system" ;;
+         esac ;;
+    esac
+  done
+}
+resolve_pretrain_packages() {
+  local p
+  mapfile -t PRETRAIN_PACKAGES < <(system_packages)
+  [ "${#PRETRAIN_PACKAGES[@]}" -gt 50 ] || die "apt knows only ${#PRETRAIN_PACKAGES[@]} packages of priority required/important/standard; run 'apt-get update'"
+  PRETRAIN_PACKAGES+=("${PRETRAIN_L10N[@]}" "${PRETRAIN_DOCS[@]}")
+  # One apt-cache call for all (each call reads the package lists: about 0.7 s).
+  local pkg="" line
+  while IFS= read -r line; do
+    case "$line" in
+      [!\ ]*:) pkg=${line%:} ;;
+      "  Candidate: "*) VERSION[$pkg]=${line#"  Candidate: "} ;;
+    esac
+  done < <(apt-cache policy "${PRETRAIN_PACKAGES[@]}" 2>/dev/null)
+  for p in "${PRETRAIN_PACKAGES[@]}"; do
+    case "${VERSION[$p]:-}" in
+      ""|"(none)") die "Debian package '$p' is not known to apt; run 'apt-get update' (bookworm main must be in the sources)" ;;
+    esac
+  done
+}
+
+# The pretraining corpus is current only for the same builder and the same base corpora.
+pretrain_inputs_hash() {
+  cat "$root"/scripts/data/*.py "$out/SHA256SUMS" | sha256sum | cut -d' ' -f1
+}
+
 # --- checksums --------------------------------------------------------------------------------
 
 # Checksum lines "HASH  path" of the fixture files, paths prefixed with fixture/.
@@ -104,9 +181,13 @@ fixture_sums() {
   (cd "$FIXTURE_DIR" && sha256sum "${FIXTURE_FILES[@]}") | sed 's|  |  fixture/|'
 }
 
-# Pinned lines (no comments), only the data lines or only the fixture lines.
-pinned_data() { if [ -f "$PINNED" ]; then grep -v '^#' "$PINNED" | grep -v '  fixture/' || true; fi; }
+# Pinned lines (no comments): only the data lines, only the fixture lines or only the
+# pretraining corpus's lines.
+pinned_data() {
+  if [ -f "$PINNED" ]; then grep -v '^#' "$PINNED" | grep -v -e '  fixture/' -e "  $PRETRAIN/" || true; fi
+}
 pinned_fixture() { if [ -f "$PINNED" ]; then grep -v '^#' "$PINNED" | grep '  fixture/' || true; fi; }
+pinned_pretrain() { if [ -f "$PINNED" ]; then grep -v '^#' "$PINNED" | grep "  $PRETRAIN/" || true; fi; }
 
 data_up_to_date() {
   [ -f "$out/SHA256SUMS" ] && [ -f "$out/PACKAGES" ] && [ -f "$cache/builder.sha256" ] || return 1
@@ -115,6 +196,15 @@ data_up_to_date() {
   [ "$(cat "$cache/builder.sha256")" = "$(builder_hash)" ] || return 1
   # The versions apt offers now are the ones the outputs were built from.
   [ "$(grep -v '^#' "$out/PACKAGES" | grep -v '(installed' )" = "$(package_lines)" ] || return 1
+}
+
+pretrain_up_to_date() {
+  local d="$out/$PRETRAIN"
+  [ -f "$d/SHA256SUMS" ] && [ -f "$d/PACKAGES" ] && [ -f "$cache/pretrain-inputs.sha256" ] || return 1
+  (cd "$out" && sha256sum --quiet --strict -c "$PRETRAIN/SHA256SUMS" >/dev/null 2>&1) || return 1
+  [ "$(pinned_pretrain)" = "$(cat "$d/SHA256SUMS")" ] || return 1
+  [ "$(cat "$cache/pretrain-inputs.sha256")" = "$(pretrain_inputs_hash)" ] || return 1
+  [ "$(grep -v '^#' "$d/PACKAGES")" = "$(pretrain_manifest)" ] || return 1
 }
 
 fixture_up_to_date() {
@@ -139,7 +229,8 @@ for path in sorted(set(cur) | set(pin)):
 PY
 }
 
-# Writes scripts/fetch-data.sha256 from DIR/SHA256SUMS and the fixture lines ($1).
+# Writes scripts/fetch-data.sha256 from DIR/SHA256SUMS, the fixture lines ($1) and the
+# pretraining corpus's lines ($2).
 write_pins() {
   {
     echo "# Pinned SHA-256 of what scripts/fetch-data.sh builds: DIR/ (default data/) and, with"
@@ -147,7 +238,11 @@ write_pins() {
     echo "# Debian point release); check the data, then: scripts/fetch-data.sh --fixture --accept-new"
     echo "# Built from:"
     grep -v '^#' "$out/PACKAGES" | sed 's/^/#   /'
+    if [ -n "$2" ]; then
+      echo "# and, for $PRETRAIN/ (--pretrain), the packages listed in $PRETRAIN/PACKAGES (pinned here)"
+    fi
     cat "$out/SHA256SUMS"
+    [ -z "$2" ] || echo "$2"
     [ -z "$1" ] || echo "$1"
   } > "$PINNED.tmp"
   mv "$PINNED.tmp" "$PINNED"
@@ -164,11 +259,11 @@ cached_deb() {
   return 0
 }
 
-# Downloads PKG=VERSION into the cache unless present with the archive's checksum; unpacks it
-# into $cache/x/PKG. Prints the .deb's path.
+# Downloads PKG=VERSION into the cache unless present with the archive's checksum (SHA256 if
+# given, else asked from apt); unpacks it into $cache/x/PKG. Prints the .deb's path.
 fetch_package() {
-  local pkg="$1" ver="$2" deb want x
-  want=$(apt-cache show "$pkg=$ver" 2>/dev/null | awk '/^SHA256:/ {print $2; exit}')
+  local pkg="$1" ver="$2" deb want="${3:-}" x
+  [ -n "$want" ] || want=$(apt-cache show "$pkg=$ver" 2>/dev/null | awk '/^SHA256:/ {print $2; exit}')
   deb=$(cached_deb "$pkg" "$ver")
   if [ -n "$deb" ] && [ -n "$want" ] && [ "$(sha256sum "$deb" | cut -d' ' -f1)" != "$want" ]; then
     log "cached $(basename "$deb") is corrupt; downloading it again"
@@ -194,6 +289,25 @@ fetch_package() {
     echo "$ver" > "$x/.version"
   fi
   echo "$deb"
+}
+
+# Downloads every PKG=VERSION argument missing from the cache with one apt-get call (one call
+# per package costs seconds each for the pretraining corpus's 120 packages); fetch_package then
+# checks and unpacks them.
+prefetch_packages() {
+  local want=() arg pkg
+  for arg in "$@"; do
+    pkg=${arg%%=*}
+    [ -n "$(cached_deb "$pkg" "${arg#*=}")" ] || { rm -f "$cache/debs/${pkg}_"*.deb; want+=("$arg"); }
+  done
+  [ "${#want[@]}" -gt 0 ] || return 0
+  log "downloading ${#want[@]} packages"
+  local sandbox=()
+  [ "$(id -u)" -ne 0 ] || sandbox=(-o APT::Sandbox::User=root)
+  if ! (cd "$cache/debs" && apt-get download -q "${sandbox[@]}" "${want[@]}") >"$cache/apt.log" 2>&1; then
+    cat "$cache/apt.log" >&2
+    die "could not download the Debian packages with apt-get download (output above)"
+  fi
 }
 
 # mod2imp (libsword-utils) exports a SWORD module as text. Installed when missing, like
@@ -260,8 +374,34 @@ build_data() {
 
   for c in "${CORPORA[@]}"; do rm -rf "${out:?}/$c"; mv "$build/$c" "$out/$c"; done
   mv "$build/PACKAGES" "$out/PACKAGES"
-  (cd "$out" && sha256sum -- PACKAGES */*.tsv */*.ref | LC_ALL=C sort -k2) > "$out/SHA256SUMS"
+  # Only these corpora: en-de-pretrain/ has its own SHA256SUMS.
+  (cd "$out" && for c in "${CORPORA[@]}"; do sha256sum -- "$c"/*.tsv "$c"/*.ref; done
+   sha256sum -- PACKAGES) | LC_ALL=C sort -k2 > "$out/SHA256SUMS"
   builder_hash > "$cache/builder.sha256"
+}
+
+build_pretrain() {
+  local p deb bytes=0 n=0 build="$cache/pretrain-build" args=()
+  for p in "${PRETRAIN_PACKAGES[@]}"; do args+=("$p=${VERSION[$p]}"); done
+  prefetch_packages "${args[@]}"
+  # The archive's checksums of all of them, from one apt-cache call.
+  declare -A sha
+  while read -r p ver hash; do sha[$p=$ver]=$hash; done < <(apt-cache show "${args[@]}" 2>/dev/null |
+    awk '/^Package: / {p = $2} /^Version: / {v = $2} /^SHA256: / {print p, v, $2}')
+  for p in "${PRETRAIN_PACKAGES[@]}"; do
+    deb=$(fetch_package "$p" "${VERSION[$p]}" "${sha[$p=${VERSION[$p]}]:-}") || exit 1
+    bytes=$((bytes + $(stat -c %s "$deb"))); n=$((n + 1))
+  done
+  log "pretraining corpus: $n .deb files, $((bytes / 1048576)) MiB (cached in $cache/debs)"
+  rm -rf "$build"; mkdir -p "$build"
+  pretrain_manifest > "$build/MANIFEST"
+  log "building $PRETRAIN"
+  "$PY" "$PRETRAIN_BUILDER" build "$out" "$cache/x" "$build/MANIFEST" "$build/$PRETRAIN" \
+    || die "scripts/data/pretrain.py failed (output above)"
+  rm -rf "${out:?}/$PRETRAIN"; mv "$build/$PRETRAIN" "$out/$PRETRAIN"
+  (cd "$out" && sha256sum -- "$PRETRAIN"/{PACKAGES,LICENSES,STATS,train.tsv,train.ref,valid.tsv,valid.ref}) \
+    > "$out/$PRETRAIN/SHA256SUMS"
+  pretrain_inputs_hash > "$cache/pretrain-inputs.sha256"
 }
 
 build_fixture() {
@@ -284,6 +424,17 @@ else
   built=1
 fi
 
+pretrain_lines="$(pinned_pretrain)"
+if [ "$want_pretrain" -eq 1 ]; then
+  resolve_pretrain_packages
+  if [ "$built" -eq 1 ] || [ "$force" -eq 1 ] || ! pretrain_up_to_date; then
+    build_pretrain
+  else
+    log "$out/$PRETRAIN is up to date (checksums match scripts/fetch-data.sha256)"
+  fi
+  pretrain_lines="$(cat "$out/$PRETRAIN/SHA256SUMS")"
+fi
+
 fixture_lines="$(pinned_fixture)"
 if [ "$want_fixture" -eq 1 ]; then
   if [ "$built" -eq 1 ] || [ "$force" -eq 1 ] || ! fixture_up_to_date; then
@@ -295,7 +446,7 @@ if [ "$want_fixture" -eq 1 ]; then
 fi
 
 if [ ! -f "$PINNED" ]; then
-  write_pins "$fixture_lines"
+  write_pins "$fixture_lines" "$pretrain_lines"
   log "no pinned checksums yet: wrote scripts/fetch-data.sha256 from this run"
 else
   current="$(cat "$out/SHA256SUMS")"
@@ -303,6 +454,10 @@ else
   if [ "$want_fixture" -eq 1 ]; then
     current="$current"$'\n'"$(fixture_sums)"
     pinned="$pinned"$'\n'"$(pinned_fixture)"
+  fi
+  if [ "$want_pretrain" -eq 1 ]; then
+    current="$current"$'\n'"$pretrain_lines"
+    pinned="$pinned"$'\n'"$(pinned_pretrain)"
   fi
   if [ "$current" != "$pinned" ]; then
     echo "fetch-data: the outputs differ from the pinned checksums (scripts/fetch-data.sha256):" >&2
@@ -312,7 +467,7 @@ else
     echo "fetch-data: pinned checksums were made from:" >&2
     { grep '^#   ' "$PINNED" || true; } | sed 's/^#   /  /' >&2
     if [ "$accept_new" -eq 1 ]; then
-      write_pins "$fixture_lines"
+      write_pins "$fixture_lines" "$pretrain_lines"
       log "--accept-new: updated scripts/fetch-data.sha256"
     else
       mismatch=1
@@ -323,6 +478,10 @@ fi
 echo
 "$PY" "$BUILDER" counts "$out"
 echo
+if [ "$want_pretrain" -eq 1 ]; then
+  "$PY" "$PRETRAIN_BUILDER" counts "$out/$PRETRAIN"
+  echo
+fi
 echo "fetch-data: done in ${SECONDS}s; corpora in $out"
 if [ "$mismatch" -eq 1 ]; then
   die "checksums differ from scripts/fetch-data.sha256 (see above); rerun with --accept-new to accept them"
