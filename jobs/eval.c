@@ -569,7 +569,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a, int *status) {
             "delay per character and counts the reference in\n"
             "characters (Chinese, Japanese)",
             .parse = parse_unit),
-        OPT("tokenize", 'k', OPT_CUSTOM, &a->score.tok, "13a|none|intl|char",
+        OPT("tokenize", 'k', OPT_CUSTOM, &a->score.tok, "13a|none|intl|char|zh",
             "BLEU tokenizer (sacreBLEU's; default 13a)", .parse = parse_tokenize),
         OPT("lowercase", 'c', OPT_FLAG, &a->score.lowercase, NULL, "BLEU on lowercased text (default: mixed case)"),
         RUNNER_OPTS(a->runner),

@@ -343,7 +343,7 @@ static int score_instances(const char *path, const ScoreOptions *so, const char 
         rc = job_fail(px_error_message());
         goto done;
     }
-    if (so->word_ms > 0 && !s.has_ca)
+    if ((so->word_ms > 0 || so->computation_aware) && !s.has_ca)
         fprintf(stderr, "proact: warning: %s has no elapsed times for every sentence with output: no *_CA latency\n",
                 path);
     if (as_json) {
@@ -354,12 +354,15 @@ static int score_instances(const char *path, const ScoreOptions *so, const char 
         common_json(o, s.n, tok_name, so->lowercase);
         json_object_set_new(o, "n_no_output", json_integer(s.n_no_output));
         json_object_set_new(o, "use_ref_len", json_boolean(so->use_ref_len));
+        json_object_set_new(o, "latency_unit", json_string(latency_unit_name(so->unit)));
         json_object_set_new(o, "AL", num(s.AL));
         json_object_set_new(o, "LAAL", num(s.LAAL));
         json_object_set_new(o, "AP", num(s.AP));
         json_object_set_new(o, "DAL", num(s.DAL));
+        json_object_set_new(o, "ATD", num(s.ATD));
         if (s.has_ca) {
-            json_object_set_new(o, "word_ms", json_real(so->word_ms));
+            if (so->word_ms > 0) json_object_set_new(o, "word_ms", json_real(so->word_ms));
+            else json_object_set_new(o, "ATD_CA", num(s.ATD_CA));
             json_object_set_new(o, "AL_CA", num(s.AL_CA));
             json_object_set_new(o, "LAAL_CA", num(s.LAAL_CA));
             json_object_set_new(o, "AP_CA", num(s.AP_CA));
@@ -372,11 +375,16 @@ static int score_instances(const char *path, const ScoreOptions *so, const char 
     if (s.n_no_output) printf(" (%d without output, left out of the latency)", s.n_no_output);
     putchar('\n');
     print_quality(&s.bleu, s.chrf);
-    const char *unit = so->use_ref_len ? "source words; |Y| = reference words" : "source words; |Y| = prediction words";
-    printf("AL     %9.3f  (%s)\nLAAL   %9.3f\nAP     %9.3f\nDAL    %9.3f\n", s.AL, unit, s.LAAL, s.AP, s.DAL);
-    if (s.has_ca)
+    const char *target = so->unit == LATENCY_UNIT_CHAR ? "characters" : "words";
+    printf("AL     %9.3f  (source words; |Y| = %s %s)\nLAAL   %9.3f\nAP     %9.3f\nDAL    %9.3f\nATD    %9.3f\n", s.AL,
+           so->use_ref_len ? "reference" : "prediction", target, s.LAAL, s.AP, s.DAL, s.ATD);
+    if (s.has_ca && so->word_ms > 0)
         printf("AL_CA  %9.1f  (ms, source word k at k*%g ms)\nLAAL_CA %8.1f\nAP_CA  %9.3f\nDAL_CA %9.1f\n", s.AL_CA,
                so->word_ms, s.LAAL_CA, s.AP_CA, s.DAL_CA);
+    else if (s.has_ca)
+        printf("AL_CA  %9.3f  (computation-aware, SimulEval's: 'elapsed' in source words)\nLAAL_CA %8.3f\n"
+               "AP_CA  %9.3f\nDAL_CA %9.3f\nATD_CA %9.3f\n",
+               s.AL_CA, s.LAAL_CA, s.AP_CA, s.DAL_CA, s.ATD_CA);
     printf("signature %s\n", s.signature);
     rc = 0;
 done:
@@ -392,6 +400,11 @@ static int parse_word_ms(const char *name, const char *arg, void *dest) {
     if (end == arg || *end || !isfinite(v) || v <= 0)
         return px_error("%s must be a number > 0 (ms per source word)", name);
     *(double *)dest = v;
+    return 0;
+}
+
+static int parse_unit(const char *name, const char *arg, void *dest) {
+    if (latency_unit_parse(arg, dest)) return px_error("%s must be word or char (got '%.100s')", name, arg);
     return 0;
 }
 
@@ -479,9 +492,17 @@ int cmd_score(int argc, char **argv) {
         OPT("no-use-ref-len", 0, OPT_FLAG, &no_ref_len, NULL,
             "latency with the prediction length instead of the\n"
             "reference length"),
+        OPT("latency-unit", 0, OPT_CUSTOM, &so.unit, "word|char",
+            "what a delay stands for, as SimulEval's\n"
+            "--eval-latency-unit: char counts the reference in\n"
+            "characters (a log written with proact eval\n--latency-unit char); default word",
+            .parse = parse_unit),
+        OPT("computation-aware", 0, OPT_FLAG, &so.computation_aware, NULL,
+            "also AL_CA, LAAL_CA, AP_CA, DAL_CA, ATD_CA from the\n"
+            "'elapsed' times in the delays' unit, as SimulEval's\n--computation-aware (proact eval writes them so)"),
         OPT("word-ms", 0, OPT_CUSTOM, &so.word_ms, "MS",
-            "also the computation-aware latency (AL_CA, ...; in ms)\n"
-            "from the 'elapsed' times, source word k arriving at\nk*MS ms (docs/evaluation.md)",
+            "instead: 'elapsed' in ms (other tools' logs), source\n"
+            "word k arriving at k*MS ms; the *_CA values in ms\n(docs/evaluation.md)",
             .parse = parse_word_ms),
         OPT("scores-tsv", 0, OPT_STRING, &tsv, "FILE", "also write SimulEval's scores.tsv"),
         {0}};
@@ -489,7 +510,8 @@ int cmd_score(int argc, char **argv) {
     o.usage = "proact score --hyp FILE --ref FILE [FILE...] [--metrics bleu,chrf,ter] [--tokenize T] [--lowercase]\n"
               "                    [--chrf-word-order N] [--chrf-lowercase] [--ter-case-sensitive]\n"
               "                    [--format table|json|text] [--width N] [--json]\n"
-              "       proact score --instances instances.log [--no-use-ref-len] [--word-ms MS] [--scores-tsv FILE]\n"
+              "       proact score --instances instances.log [--no-use-ref-len] [--latency-unit word|char]\n"
+              "                    [--computation-aware | --word-ms MS] [--scores-tsv FILE]\n"
               "                    [--tokenize T] [--lowercase] [--json]";
     o.about = "With --hyp/--ref (one segment per line; several --ref files are several references per\n"
               "segment): corpus BLEU, chrF (chrF2, or chrF++ with --chrf-word-order 2) and TER, identical to\n"
@@ -498,7 +520,7 @@ int cmd_score(int argc, char **argv) {
               "--format json does with the default --metrics.\n"
               "With --instances (SimulEval's instances.log, ours or SimulEval's): BLEU and chrF2 of the\n"
               "predictions against the references, and the latency as SimulEval computes it: AL, LAAL, AP,\n"
-              "DAL in source words, means over the sentences (sentences without output are skipped and\n"
+              "DAL, ATD in source words, means over the sentences (sentences without output are skipped and\n"
               "counted).\n";
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     so.tok = tok.tok;
@@ -512,6 +534,9 @@ int cmd_score(int argc, char **argv) {
         return opts_usage_error(&o, msg);
     }
     if (inst) {
+        if (so.computation_aware && so.word_ms > 0)
+            return opts_usage_error(&o,
+                                    "--computation-aware reads 'elapsed' in source words, --word-ms in ms: give one");
         if (metrics.given || opts_given(&o, "chrf-word-order") || chrf_lowercase || ter_case_sensitive ||
             opts_given(&o, "format") || opts_given(&o, "width"))
             return opts_usage_error(&o, "--metrics, --chrf-*, --ter-*, --format and --width apply to --hyp/--ref only");
@@ -524,8 +549,9 @@ int cmd_score(int argc, char **argv) {
     if (!hyp && !refs.n)
         return opts_usage_error(&o, "nothing to score: give --hyp FILE --ref FILE, or --instances FILE");
     if (!hyp || !refs.n) return opts_usage_error(&o, hyp ? "--hyp needs --ref" : "--ref needs --hyp");
-    if (!so.use_ref_len || so.word_ms > 0 || tsv)
-        return opts_usage_error(&o, "--no-use-ref-len, --word-ms and --scores-tsv apply to --instances only");
+    if (!so.use_ref_len || so.word_ms > 0 || so.computation_aware || opts_given(&o, "latency-unit") || tsv)
+        return opts_usage_error(&o, "--no-use-ref-len, --latency-unit, --computation-aware, --word-ms and "
+                                    "--scores-tsv apply to --instances only");
     if (as_json && opts_given(&o, "format"))
         return opts_usage_error(&o, "--json is proact's own JSON; give it or --format, not both");
     TextOptions t = {.metrics = metrics.mask,

@@ -155,6 +155,29 @@ sed '1s/"elapsed": \[[^]]*\]/"elapsed": null/' "$WORK/instances.log" >"$WORK/no_
 check "a sentence without elapsed times: a warning and no *_CA" bash -c "
   grep -q 'warning: .*no elapsed times' '$WORK/no_clock.err' && ! grep -q AL_CA '$WORK/no_clock.json'"
 
+# --- SimulEval's own scores of two proact eval heads (tests/data/metrics/simuleval/eval-{word,char}):
+# the plain latency with --latency-unit, and the computation-aware one with --computation-aware
+for u in word char; do
+  "$PROACT" score --instances "$M/simuleval/eval-$u/instances.log" --latency-unit $u --computation-aware --json \
+    >"$WORK/sim_$u.json"
+done
+check "--latency-unit word|char --computation-aware: AL..ATD and *_CA equal SimulEval 1.1.4's" "$PYTHON" - \
+  "$M/simuleval" "$WORK" <<'PY'
+import json, sys
+root, work = sys.argv[1:3]
+for u in ("word", "char"):
+    got = json.load(open(f"{work}/sim_{u}.json"))
+    want = json.load(open(f"{root}/eval-{u}/expected.json"))
+    assert got["latency_unit"] == u, got["latency_unit"]
+    for k in ("AL", "LAAL", "AP", "DAL", "ATD"):
+        assert abs(got[k] - want["plain"][k]) < 1e-9, (u, k, got[k], want["plain"][k])
+        assert abs(got[k + "_CA"] - want["computation_aware"][k + "_CA"]) < 1e-9, (u, k, got[k + "_CA"])
+PY
+expect_fail "--computation-aware with --word-ms" "give one" \
+  "$PROACT" score --instances "$M/simuleval/eval-word/instances.log" --computation-aware --word-ms 100
+expect_fail "--latency-unit with --hyp" "apply to --instances only" \
+  "$PROACT" score --hyp "$D/hyp.txt" --ref "$D/ref.txt" --latency-unit char
+
 # --- errors: one line naming the file, line, field or option
 head -10 $D/hyp.txt >"$WORK/hyp10.txt"
 head -9 $D/ref.txt >"$WORK/ref9.txt"
