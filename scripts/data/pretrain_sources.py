@@ -141,24 +141,29 @@ def mallard_blocks(path):
     return out
 
 
-def read_gnome_help(root, stats):
-    """(English, German, origin) blocks of usr/share/help/{C,de}/*/*.page; origin is
-    "gnome-user-docs:<document>/<page>#<block>"."""
-    help_root = os.path.join(root, "usr", "share", "help")
-    en_root, de_root = os.path.join(help_root, "C"), os.path.join(help_root, "de")
+def aligned_pages(en_root, de_root, suffix, blocks, source, stats):
+    """(English, German, origin) blocks of the pages ending in suffix under en_root that have a
+    German twin under de_root with as many blocks (paired_blocks); origin "<source>:<page>#<block>"."""
     for en_path in walk_sorted(en_root):
-        if not en_path.endswith(".page"):
+        if not en_path.endswith(suffix):
             continue
         rel = os.path.relpath(en_path, en_root)
         stats["pages"] = stats.get("pages", 0) + 1
         de_path = os.path.join(de_root, rel)
-        pairs = (paired_blocks(mallard_blocks(en_path), mallard_blocks(de_path))
-                 if os.path.exists(de_path) else None)
+        pairs = paired_blocks(blocks(en_path), blocks(de_path)) if os.path.exists(de_path) else None
         if pairs is None:
             stats["pages not aligned"] = stats.get("pages not aligned", 0) + 1
             continue
         for i, (en, de) in enumerate(pairs):
-            yield en, de, "gnome-user-docs:%s#%d" % (rel.replace(os.sep, "/"), i)
+            yield en, de, "%s:%s#%d" % (source, rel.replace(os.sep, "/"), i)
+
+
+def read_gnome_help(root, stats):
+    """(English, German, origin) blocks of usr/share/help/{C,de}/*/*.page; origin is
+    "gnome-user-docs:<document>/<page>#<block>"."""
+    help_root = os.path.join(root, "usr", "share", "help")
+    return aligned_pages(os.path.join(help_root, "C"), os.path.join(help_root, "de"), ".page", mallard_blocks,
+                         "gnome-user-docs", stats)
 
 
 class PublicanBlocks(html.parser.HTMLParser):
@@ -232,17 +237,5 @@ def read_handbook(root, stats):
     """(English, German, origin) blocks of the handbook's HTML in en-US and de-DE; origin is
     "debian-handbook:<page>#<block>"."""
     html_root = os.path.join(root, "usr", "share", "doc", "debian-handbook", "html")
-    en_root, de_root = os.path.join(html_root, "en-US"), os.path.join(html_root, "de-DE")
-    for en_path in walk_sorted(en_root):
-        if not en_path.endswith(".html"):
-            continue
-        rel = os.path.relpath(en_path, en_root)
-        stats["pages"] = stats.get("pages", 0) + 1
-        de_path = os.path.join(de_root, rel)
-        pairs = (paired_blocks(publican_blocks(en_path), publican_blocks(de_path))
-                 if os.path.exists(de_path) else None)
-        if pairs is None:
-            stats["pages not aligned"] = stats.get("pages not aligned", 0) + 1
-            continue
-        for i, (en, de) in enumerate(pairs):
-            yield en, de, "debian-handbook:%s#%d" % (rel.replace(os.sep, "/"), i)
+    return aligned_pages(os.path.join(html_root, "en-US"), os.path.join(html_root, "de-DE"), ".html", publican_blocks,
+                         "debian-handbook", stats)
