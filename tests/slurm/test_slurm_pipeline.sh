@@ -48,7 +48,10 @@ assert fit['samples'] + fit['holdout'] >= 50 and fit['states'] == 'on-policy ban
 # eval + merge: the same curve as one proact eval of all heads on 2 ranks
 mpirun -np 2 --oversubscribe "$PROACT" eval --model "$RUN/model" --data "$RUN/data/john.en-es.test.h5" --heads $HEADS \
   --limit 16 --no-progress -o "$WORK/eval" >/dev/null 2>&1
-quality() { cut -d, -f1-9,15- "$1"; } # all but the timing columns (*_CA, ms_per_word)
+quality() { # all but the timing columns (*_CA, ms_per_word), by name
+  "$PYTHON" -c "import csv, sys
+for r in csv.DictReader(open(sys.argv[1])): print({k: v for k, v in r.items() if not k.endswith('_CA') and k != 'ms_per_word'})" "$1"
+}
 check "eval: the merged curve.csv equals one eval of all heads (scores, n, signature)" \
   cmp <(quality "$RUN/eval/curve.csv") <(quality "$WORK/eval/curve.csv")
 for d in waitk_2 entropy_3.5 probe_0.5 offline; do
