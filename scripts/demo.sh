@@ -97,6 +97,6 @@ echo "== 7. latency-quality of the decision heads on ${DEMO_SENTENCES:-40} held-
 mpirun -np 2 --oversubscribe $P eval --model "$RUN/export" --data "$RUN/john.test.h5" --limit "${DEMO_SENTENCES:-40}" \
   --heads waitk:1,waitk:3,waitk:5,waitk:9,entropy:4.5/min-lag=1,maxprob:0.3/min-lag=1,maxprob:0.1/min-lag=1,attn:4:0.3/min-lag=1,probe:0.75/min-lag=1,probe:0.9/min-lag=1/max-lag=4,offline \
   --no-progress -o "$RUN/eval" 2>"$RUN/eval.log" | sed 's/^/   /' || { cat "$RUN/eval.log"; exit 1; }
-echo "   BLEU as sacreBLEU; AL/LAAL/AP/DAL in source words as SimulEval (lower = earlier); *_CA in ms with"
-echo "   the source spoken at 400 ms/word, computing time included. Plot: $RUN/eval/curve.svg"
+echo "   BLEU as sacreBLEU; AL/LAAL/AP/DAL/ATD in source words as SimulEval (lower = earlier); *_CA too,"
+echo "   with computing time added at 400 ms per source word (SimulEval's convention). Plot: $RUN/eval/curve.svg"
 echo "   (a ${DEMO_STEPS:-300}-step model on 586 verses translates poorly: the table shows the trade-off, not quality)"
