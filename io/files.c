@@ -61,6 +61,11 @@ int file_same(const char *a, const char *b) {
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+int file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
 int file_mkdirs(const char *dir) {
     char buf[PX_PATH_MAX];
     if ((size_t)snprintf(buf, sizeof buf, "%s", dir) >= sizeof buf) return px_error("%.200s...: path too long", dir);

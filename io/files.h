@@ -14,6 +14,9 @@ int file_copy(const char *src, const char *dst);
  * spelling: "A", "./A", "A/", a symbolic link to A), else 0. */
 int file_same(const char *a, const char *b);
 
+/* 1 if path names an existing regular file (following links), else 0. */
+int file_exists(const char *path);
+
 /* mkdir -p: creates dir and its parents; fine if it exists. Errors name the path. */
 int file_mkdirs(const char *dir);
 

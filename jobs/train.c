@@ -18,6 +18,7 @@
 #include "io/files.h"
 #include "io/hf_model.h"
 #include "io/proact_json.h"
+#include "io/tokenizer_json.h"
 #include "jobs/jobs.h"
 #include "jobs/options.h"
 #include "mpi/watchdog.h"
@@ -25,6 +26,7 @@
 #include "src/base/common.h"
 #include "src/base/fault.h"
 #include "src/model/model.h"
+#include "src/text/tokenizer.h"
 #include "src/train/batch_source.h"
 #include "src/train/schedule.h"
 #include "src/train/trainer.h"
@@ -75,6 +77,24 @@ static int open_data(const ProactConfig *cfg, const World *w, TrainData *td) {
                             cfg->data.valid, cfg->data.train, (unsigned long long)td->valid.tokenizer_fingerprint,
                             (unsigned long long)td->train.tokenizer_fingerprint);
     }
+    return 0;
+}
+
+/* model.init names a model that carries its tokenizer (a proact export, --init-from): the data must
+ * be tokenized with it, or every id would mean another token to the loaded embeddings. */
+static int check_init_tokenizer(const ProactConfig *cfg, const TrainData *td) {
+    char path[PX_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/tokenizer.json", cfg->model_init);
+    if (!cfg->model_init[0] || !td->pairs || !file_exists(path)) return 0;
+    Tokenizer *t = NULL;
+    if (tokenizer_load(path, &t)) return -1;
+    uint64_t fp = tokenizer_fingerprint(t);
+    tokenizer_free(t);
+    if (fp != td->train.tokenizer_fingerprint)
+        return px_error("%s: made with another tokenizer than the base model's %s (fingerprints %016llx and %016llx): "
+                        "prepare the data with the base's tokenizer",
+                        cfg->data.train, path, (unsigned long long)td->train.tokenizer_fingerprint,
+                        (unsigned long long)fp);
     return 0;
 }
 
@@ -255,8 +275,8 @@ static void warn_skipped(void *ctx, const char *why, int older_left) {
 /* ---------------------------------------------------------------- the job */
 
 int cmd_train(int argc, char **argv) {
-    const char *config_path = NULL, *set_items[65], *resume = NULL;
-    OptList sets = {set_items, 0, 64}; /* one more slot below for --resume's run.dir */
+    const char *config_path = NULL, *set_items[66], *resume = NULL, *init_from = NULL;
+    OptList sets = {set_items, 0, 64}; /* two more slots below: --resume's run.dir, --init-from's model.init */
     int want_print = 0, opt_status;
     char resume_config[PX_PATH_MAX + 16], resume_dir_set[PX_PATH_MAX + 16];
     const Opt table[] = {
@@ -264,9 +284,15 @@ int cmd_train(int argc, char **argv) {
         OPT("set", 's', OPT_LIST, &sets, "section.key=value", "override a config value (repeatable, at most 64)"),
         OPT("print-config", 'p', OPT_FLAG, &want_print, NULL, "print every key with its resolved value and exit"),
         OPT("resume", 0, OPT_STRING, &resume, "RUN_DIR", "continue a run from its newest checkpoint"),
+        OPT("init-from", 0, OPT_STRING, &init_from, "DIR",
+            "fine-tune: start from the weights of an exported model\n"
+            "(config.json, model.safetensors; = --set model.init=DIR)\n"
+            "with a fresh optimizer and step count; the data must be\n"
+            "tokenized with DIR/tokenizer.json"),
         {0}};
     Opts o = {.command = "train", .opts = table};
-    o.usage = "[mpirun -np N | srun] proact train --config FILE [--set section.key=value ...] [--print-config]\n"
+    o.usage = "[mpirun -np N | srun] proact train --config FILE [--init-from DIR] [--set section.key=value ...]\n"
+              "       [--print-config]\n"
               "       [mpirun -np N | srun] proact train --resume RUN_DIR [--set section.key=value ...]";
     o.about = "Trains the model of the config ([model], or a Hugging Face directory in model.init) for\n"
               "train.steps AdamW steps of train.global_batch examples split over the MPI ranks, and writes\n"
@@ -286,6 +312,12 @@ int cmd_train(int argc, char **argv) {
         snprintf(resume_dir_set, sizeof resume_dir_set, "run.dir=%s", resume);
         if (!config_path) config_path = resume_config;
         set_items[sets.n++] = resume_dir_set;
+    }
+    char init_set[PX_PATH_MAX + 16];
+    if (init_from) { /* after the --set options: --init-from wins, and config.ini records it for --resume */
+        if (resume) return opts_usage_error(&o, "--init-from starts a run; --resume continues one (its model.init)");
+        snprintf(init_set, sizeof init_set, "model.init=%s", init_from);
+        set_items[sets.n++] = init_set;
     }
     if (!config_path) {
         fprintf(stderr, "proact train: error: --config FILE or --resume RUN_DIR is required (see --help)\n");
@@ -331,6 +363,7 @@ int cmd_train(int argc, char **argv) {
     }
     ExampleSource train_examples = {0}, valid_examples = {0};
     rc = open_data(&cfg, &w, &td);
+    if (rc == 0) rc = check_init_tokenizer(&cfg, &td);
     if (rc == 0 && td.pairs) train_examples = dataset_examples(&td.train);
     if (rc == 0 && td.has_valid) valid_examples = dataset_examples(&td.valid);
     BatchConfig bc = {td.pairs ? NULL : cfg.data.source, cfg.train.global_batch, cfg.train.seq_len, cfg.train.seed,

@@ -26,6 +26,47 @@ expect_fail "seq_len beyond the imported model's max_seq_len" "max_seq_len" \
   "$PROACT" train --config "$SRC/configs/tiny.ini" --set model.init="$WORK/run/model" --set data.source=copy --set train.seq_len=4096 \
   --set run.dir="$WORK/run3"
 
+# --init-from: a fine-tune of a trained pairs model starts from its weights (the fine-tune's validation
+# loss before its first step is the base's last one, to the bit) with a fresh optimizer (step and Adam
+# counter 1, and moments that hold one gradient: v = (1-b2)/(1-b1)^2 m^2)
+"$PROACT" train --config "$SRC/configs/tiny.ini" --set train.steps=20 --set train.eval_every=20 \
+  --set run.dir="$WORK/base" >"$WORK/base.log" 2>&1
+"$PROACT" train --config "$SRC/configs/tiny.ini" --init-from "$WORK/base/model" --set train.steps=1 \
+  --set train.eval_every=1 --set run.dir="$WORK/tuned" >"$WORK/tuned.log" 2>&1
+check "--init-from: the validation loss at step 0 equals the base's at its last step" "$PYTHON" - "$WORK" <<'PY'
+import json, sys
+w = sys.argv[1]
+val = lambda run: [r for r in map(json.loads, open(f"{w}/{run}/metrics.jsonl")) if "val_loss_student" in r]
+b, t = val("base")[-1], val("tuned")[0]
+assert b["step"] == 20 and t["step"] == 0, (b, t)
+for k in ("val_loss_student", "val_loss_teacher", "val_kl"):
+    assert b[k] == t[k], (k, b[k], t[k])
+PY
+check "--init-from: a fresh optimizer (step 1, Adam t 1, the moments of one gradient)" "$PYTHON" - \
+  "$WORK/tuned/checkpoints" <<'PY'
+import glob, h5py, numpy as np, sys
+path = sorted(glob.glob(sys.argv[1] + "/step-*.h5"))[-1]
+with h5py.File(path, "r") as f:
+    attrs = {k: v for g in ("/", "state") if g in f or g == "/" for k, v in f[g].attrs.items()}
+    assert int(attrs["step"]) == 1 and int(attrs["adam_t"]) == 1, attrs
+    b1, b2, n = 0.9, 0.95, 0
+    for name in f["optim/exp_avg"]:
+        m = f["optim/exp_avg"][name][()].astype(np.float64)
+        v = f["optim/exp_avg_sq"][name][()].astype(np.float64)
+        assert np.allclose(v, (1 - b2) / (1 - b1) ** 2 * m * m, rtol=1e-4, atol=1e-30), name
+        n += 1
+    assert n > 5, n
+PY
+check "--init-from: config.ini records model.init (what --resume reads)" \
+  grep -q "^init = $WORK/base/model" "$WORK/tuned/config.ini"
+"$PROACT" tokenizer train --vocab-size 300 -o "$WORK/other_tok.json" "$SRC/tests/data/fixture/libreoffice.en-de.train.tsv" \
+  >/dev/null 2>&1
+mkdir -p "$WORK/other" && cp "$WORK/base/model/"* "$WORK/other/" && cp "$WORK/other_tok.json" "$WORK/other/tokenizer.json"
+expect_fail "--init-from a model with another tokenizer than the data's" "made with another tokenizer than the base model's" \
+  "$PROACT" train --config "$SRC/configs/tiny.ini" --init-from "$WORK/other" --set train.steps=1 --set run.dir="$WORK/tuned2"
+expect_fail "--init-from with --resume" "--init-from starts a run" \
+  "$PROACT" train --resume "$WORK/tuned" --init-from "$WORK/base/model"
+
 # ablations by config only (docs/design.md §2.4): offline, masking only, and the wait-k baseline
 ablate() { # ablate NAME sets...
   local name=$1; shift
