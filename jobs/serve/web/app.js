@@ -87,7 +87,9 @@ class Lane {
     const src = document.createElement("span");
     src.className = "src pending" + (end ? " end" : "");
     src.textContent = word;
-    col.appendChild(src);
+    const marks = document.createElement("div");
+    marks.className = "marks";
+    col.append(src, marks);
     this.timeline.appendChild(col);
     this.columns[index] = col;
   }
@@ -107,7 +109,7 @@ class Lane {
     m.textContent = ev.decision === "WRITE" ? "W" : "R";
     m.title = `${ev.decision} (${ev.reason}) for target word ${ev.word_index} after ${ev.units_read} source ` +
       `units; ${ev.cue} = ${fmt(ev.value)}` + (ev.threshold === null ? "" : `, threshold ${ev.threshold}`);
-    if (col) col.appendChild(m);
+    if (col) col.lastElementChild.appendChild(m);
     this.lastMark = m;
     this.drawPlot();
   }
