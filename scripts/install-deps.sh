@@ -7,6 +7,8 @@ set -euo pipefail
 # cluster (scripts/slurm-local.sh; ss from iproute2 finds its free ports); clang-format checks the
 # code's format and graphviz draws docs/architecture.svg (tests/architecture/). The ONNX export
 # compiles libonnx-dev's onnx.proto with protoc-c (protobuf-c-compiler) and links libprotobuf-c.
+# chromium is the real browser the page of `proact serve` is tested in (tests/jobs/test_serve_web.sh,
+# driven headless by npm puppeteer-core, which downloads no browser of its own).
 PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
@@ -20,6 +22,7 @@ PACKAGES=(
   unicode-data
   slurm-wlm munge iproute2
   clang-format graphviz
+  chromium
 )
 # Node.js runs the reference tokenizer (npm @huggingface/tokenizers) in the tests; a machine
 # that already has node and npm (e.g. from nodesource) keeps them.

@@ -39,8 +39,15 @@ enum MHD_Result handle_info(Server *s, Conn *conn) {
         json_object_set_new(j, "head", jstr(s->default_head.spec));
         json_object_set_new(j, "src_lang", jstr(s->sm.src_lang));
         json_object_set_new(j, "tgt_lang", jstr(s->sm.tgt_lang));
+        json_object_set_new(j, "has_probe", json_boolean(s->sm.has_probe));
+        json_object_set_new(j, "max_source_words", json_integer(s->max_source_words));
     }
     return reply_json(s, conn, MHD_HTTP_OK, j);
+}
+
+enum MHD_Result reply_playing(Server *s, Conn *conn, const Session *ss) {
+    return reply_error(s, conn, MHD_HTTP_CONFLICT,
+                       "session %s is playing a stream: wait for its end event (or DELETE the session)", ss->id);
 }
 
 static json_t *ok_json(void) {
@@ -179,7 +186,7 @@ enum MHD_Result handle_create(Server *s, Conn *conn, const Request *req) {
         return reply_error(s, conn, MHD_HTTP_TOO_MANY_REQUESTS,
                            "too many sessions: the server holds at most %d (--max-sessions); delete one first",
                            s->max_sessions);
-    Session *ss = session_new(s, &head);
+    Session *ss = session_new(s, &head, 1);
     if (!ss) return reply_runner_failure(s, conn, "creating a session");
     /* the reply's id and head are copied before the table lock is let go: from then on a sweep
      * (a tiny --idle-timeout) or a DELETE by a client that guessed the id may free the session */
@@ -254,6 +261,10 @@ enum MHD_Result handle_session_info(Server *s, Conn *conn, Session *ss) {
 
 enum MHD_Result handle_session_reset(Server *s, Conn *conn, Session *ss) {
     pthread_mutex_lock(&ss->mu);
+    if (ss->playing) {
+        pthread_mutex_unlock(&ss->mu);
+        return reply_playing(s, conn, ss);
+    }
     int rc = session_begin(s, ss);
     pthread_mutex_unlock(&ss->mu);
     if (rc) return reply_runner_failure(s, conn, "starting a sentence");
@@ -293,7 +304,9 @@ enum MHD_Result handle_session_input(Server *s, Conn *conn, Session *ss, const R
     }
     enum MHD_Result result;
     pthread_mutex_lock(&ss->mu);
-    if (ss->broken) {
+    if (ss->playing) {
+        result = reply_playing(s, conn, ss);
+    } else if (ss->broken) {
         result = reply_error(s, conn, MHD_HTTP_CONFLICT,
                              "this sentence failed earlier (%s): POST /v1/sessions/%s/reset to start the next one",
                              ss->failure, ss->id);
@@ -331,6 +344,10 @@ enum MHD_Result handle_session_output(Server *s, Conn *conn, Session *ss) {
     OutWords out = {0};
     char failure[sizeof ss->failure], reset[64];
     pthread_mutex_lock(&ss->mu);
+    if (ss->playing) {
+        pthread_mutex_unlock(&ss->mu);
+        return reply_playing(s, conn, ss);
+    }
     int was_broken = ss->broken;
     int rc = session_drain(s, ss, &out);
     int finished = ss->done;

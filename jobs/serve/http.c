@@ -1,6 +1,6 @@
 /* http.c — the HTTP layer of `proact serve` (libmicrohttpd): the request callbacks (body reading
  * with the --max-body limit and 413s, and the --client-timeout deadline for slow bodies), routing
- * to the endpoints of handlers.c (404, 405 with Allow), JSON responses and {"error": ...} bodies,
+ * to the endpoints of handlers.c, stream.c and web.c (404, 405 with Allow), JSON responses and {"error": ...} bodies,
  * and reading request bodies (JSON objects, booleans, words as text or lists, all checked, every
  * fault a 400 with its reason). */
 #include <errno.h>
@@ -271,7 +271,7 @@ static enum MHD_Result route_session(Server *s, Conn *conn, const char *method, 
     if (!*action) {
         allow = "GET, DELETE";
         method_ok = is(method, "GET") || is(method, "DELETE");
-    } else if (strcmp(action, "input") == 0 || strcmp(action, "reset") == 0) {
+    } else if (strcmp(action, "input") == 0 || strcmp(action, "reset") == 0 || strcmp(action, "stream") == 0) {
         allow = "POST";
         method_ok = is(method, "POST");
     } else if (strcmp(action, "output") == 0) {
@@ -291,14 +291,19 @@ static enum MHD_Result route_session(Server *s, Conn *conn, const char *method, 
     if (!*action) r = handle_session_info(s, conn, ss);
     else if (strcmp(action, "input") == 0) r = handle_session_input(s, conn, ss, req);
     else if (strcmp(action, "output") == 0) r = handle_session_output(s, conn, ss);
+    else if (strcmp(action, "stream") == 0) r = handle_session_stream(s, conn, ss, req);
     else r = handle_session_reset(s, conn, ss);
     session_release(s, ss);
     return r;
 }
 
 static enum MHD_Result route(Server *s, Conn *conn, const char *method, const char *url, const Request *req) {
-    if (strcmp(url, "/") == 0)
-        return is(method, "GET") ? handle_info(s, conn) : wrong_method(s, conn, method, url, "GET");
+    if (strcmp(url, "/") == 0) /* a browser gets the page; SimulEval's client (no text/html) the JSON */
+        return !is(method, "GET") ? wrong_method(s, conn, method, url, "GET")
+               : wants_html(conn) ? handle_web(s, conn, url)
+                                  : handle_info(s, conn);
+    if (strncmp(url, "/web/", strlen("/web/")) == 0)
+        return is(method, "GET") ? handle_web(s, conn, url) : wrong_method(s, conn, method, url, "GET");
     if (strcmp(url, "/reset") == 0)
         return is(method, "POST") ? handle_simul_reset(s, conn) : wrong_method(s, conn, method, url, "POST");
     if (strcmp(url, "/input") == 0)

@@ -102,6 +102,8 @@ static void server_free(Server *s) {
     pthread_mutex_destroy(&s->table_mu);
     pthread_mutex_destroy(&s->tok_mu);
     pthread_mutex_destroy(&s->metrics.mu);
+    pthread_mutex_destroy(&s->players_mu);
+    pthread_cond_destroy(&s->players_cv);
 }
 
 int cmd_serve(int argc, char **argv) {
@@ -152,6 +154,8 @@ int cmd_serve(int argc, char **argv) {
               "  sessions for concurrent clients     POST /v1/sessions, POST /v1/sessions/ID/input,\n"
               "                                      GET /v1/sessions/ID/output, POST /v1/sessions/ID/reset,\n"
               "                                      GET|DELETE /v1/sessions/ID\n"
+              "  a sentence played at a pace         POST /v1/sessions/ID/stream (Server-Sent Events)\n"
+              "  a page to watch it decide           GET / from a browser (Accept: text/html)\n"
               "  GET /healthz, GET /metrics (Prometheus text format)\n";
     o.notes = "Prints 'listening on http://HOST:PORT (head SPEC, model DIR)' once it accepts requests.\n"
               "SIGINT or SIGTERM stops it cleanly (exit 0).\n";
@@ -164,6 +168,8 @@ int cmd_serve(int argc, char **argv) {
     pthread_mutex_init(&s->table_mu, NULL);
     pthread_mutex_init(&s->tok_mu, NULL);
     pthread_mutex_init(&s->metrics.mu, NULL);
+    pthread_mutex_init(&s->players_mu, NULL);
+    pthread_cond_init(&s->players_cv, NULL);
     int status = 0, listen_fd = -1;
     struct MHD_Daemon *daemon = NULL;
     struct sigaction old_int, old_term, old_pipe;
@@ -196,7 +202,7 @@ int cmd_serve(int argc, char **argv) {
     s->max_body = (size_t)max_body;
     s->client_timeout = client_timeout;
     s->table = px_calloc((size_t)max_sessions, sizeof(Session *), "the session table");
-    if (!s->table || !(s->simul = session_new(s, &s->default_head))) {
+    if (!s->table || !(s->simul = session_new(s, &s->default_head, 0))) {
         status = job_fail(px_error_message());
         goto done;
     }
@@ -222,7 +228,8 @@ int cmd_serve(int argc, char **argv) {
     sigaction(SIGPIPE, &ign, &old_pipe);
     signals_set = 1;
 
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+    /* streams suspend their connection while they wait for the next decision */
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME;
     if (family == AF_INET6) flags |= MHD_USE_IPv6;
     daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, listen_fd,
                               MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)workers, MHD_OPTION_NOTIFY_COMPLETED,
@@ -249,6 +256,7 @@ int cmd_serve(int argc, char **argv) {
     fprintf(stderr, "proact: serve: %s, shutting down\n", shutdown_signal == SIGINT ? "SIGINT" : "SIGTERM");
 
 done:
+    streams_stop(s);
     if (daemon) MHD_stop_daemon(daemon);
     if (listen_fd >= 0) close(listen_fd);
     if (signals_set) {
@@ -268,6 +276,8 @@ done_model:
     pthread_mutex_destroy(&s->table_mu);
     pthread_mutex_destroy(&s->tok_mu);
     pthread_mutex_destroy(&s->metrics.mu);
+    pthread_mutex_destroy(&s->players_mu);
+    pthread_cond_destroy(&s->players_cv);
     free(s);
     return status;
 }

@@ -5,6 +5,8 @@
  *   handlers.c  the endpoints: SimulEval's protocol, /v1/sessions, /, /healthz
  *   sessions.c  the session store (ids, references, idle expiry) and streaming on a session
  *   metrics.c   the counters and GET /metrics (Prometheus text)
+ *   stream.c    POST /v1/sessions/ID/stream: a sentence played at a pace, its decisions as Server-Sent Events
+ *   web.c       the page at GET / (jobs/serve/web/, embedded at build time) for browsers
  *
  * Threads: MHD runs the requests on its worker pool. Every session owns a Runner (the Model,
  * Tokenizer and StreamFormat are shared, read-only) and a mutex that serializes the requests on
@@ -12,7 +14,9 @@
  * an idle expiry never frees a session that another request is using. Lock order: a session's
  * mutex, then the tokenizer, metrics or table mutex; the table mutex is never held while waiting
  * for a session. tokenizer_encode is not thread-safe: the runners share one tokenizer mutex
- * through RunnerOptions.encode_guard. */
+ * through RunnerOptions.encode_guard. A stream (stream.c) runs on its own thread (a Player): it
+ * takes the session's mutex per word, and MHD's connection is suspended while it has nothing to
+ * send; the server waits for every player before stopping the daemon. */
 #ifndef PROACT_JOBS_SERVE_H
 #define PROACT_JOBS_SERVE_H
 
@@ -37,15 +41,17 @@ typedef struct {
     char head_spec[sizeof(((HeadSpec *)0)->spec)];
     pthread_mutex_t mu; /* serializes the requests on this session; guards everything below */
     Runner *runner;
-    int source_ended;  /* runner_end_source was called for this sentence */
-    int done;          /* the runner said RUNNER_DONE */
-    int broken;        /* the runner failed: only a reset helps */
-    char failure[320]; /* why, when broken */
-    int words_pushed;  /* source words of this sentence */
-    int words_out;     /* target words handed out in this sentence */
-    double t_start;    /* monotonic time of the sentence's first input; < 0 before it */
-    RunnerStats last;  /* the runner's counters at the last metrics update */
-    const char *limit; /* which limit ended the sentence, if one did */
+    int source_ended;      /* runner_end_source was called for this sentence */
+    int done;              /* the runner said RUNNER_DONE */
+    int broken;            /* the runner failed: only a reset helps */
+    char failure[320];     /* why, when broken */
+    int words_pushed;      /* source words of this sentence */
+    int words_out;         /* target words handed out in this sentence */
+    double t_start;        /* monotonic time of the sentence's first input; < 0 before it */
+    RunnerStats last;      /* the runner's counters at the last metrics update */
+    const char *limit;     /* which limit ended the sentence, if one did */
+    int playing;           /* a stream (stream.c) drives the runner: other requests get 409 */
+    struct Player *player; /* that stream, which the runner's trace reports to (NULL: none) */
     /* guarded by the table mutex */
     int refs;
     int removed;
@@ -77,6 +83,10 @@ typedef struct {
     Session *simul; /* the implicit session of the SimulEval protocol */
     pthread_mutex_t tok_mu;
     Metrics metrics;
+    /* streams (stream.c): running players, and whether the server is stopping */
+    pthread_mutex_t players_mu;
+    pthread_cond_t players_cv;
+    int n_players, stopping;
 } Server;
 
 /* Per-request state: the body as it arrives. */
@@ -160,11 +170,32 @@ enum MHD_Result handle_session_info(Server *s, Conn *conn, Session *ss);
 enum MHD_Result handle_session_reset(Server *s, Conn *conn, Session *ss);
 enum MHD_Result handle_session_input(Server *s, Conn *conn, Session *ss, const Request *req);
 enum MHD_Result handle_session_output(Server *s, Conn *conn, Session *ss);
+/* The 409 of a request on a session a stream is playing. */
+enum MHD_Result reply_playing(Server *s, Conn *conn, const Session *ss);
+
+/* --- stream.c: a sentence played at a pace, as Server-Sent Events --- */
+
+enum MHD_Result handle_session_stream(Server *s, Conn *conn, Session *ss, const Request *req);
+/* The runners' trace of /v1 sessions (ctx: the Session): reports to its player, if one plays. */
+void stream_trace(void *ctx, const RunnerDecision *d);
+/* Stops every player and waits for them (before MHD_stop_daemon: no connection stays suspended). */
+void streams_stop(Server *s);
+
+/* --- web.c: the page --- */
+
+/* Whether the client accepts HTML (a browser): then GET / is the page. */
+int wants_html(Conn *conn);
+/* GET / (the page) and GET /web/NAME (its scripts and styles); 404 for an unknown name. */
+enum MHD_Result handle_web(Server *s, Conn *conn, const char *url);
 
 /* --- sessions.c --- */
 
-/* A session with its own runner; NULL with px_error. */
-Session *session_new(Server *s, const HeadSpec *head);
+/* A session with its own runner; NULL with px_error. traced: its runner reports every decision
+ * to stream_trace (the /v1 sessions, which can stream; not SimulEval's, whose fixed heads then
+ * skip computing cues). */
+Session *session_new(Server *s, const HeadSpec *head, int traced);
+/* Takes one more reference on a session the caller already holds. */
+void session_retain(Server *s, Session *ss);
 void session_free(Session *ss);
 /* Starts a new sentence on the session (its mutex held, or not yet shared). */
 int session_begin(Server *s, Session *ss);

@@ -62,8 +62,8 @@ void session_free(Session *ss) {
     free(ss);
 }
 
-/* A session with its own runner; NULL with px_error. */
-Session *session_new(Server *s, const HeadSpec *head) {
+/* A session with its own runner; NULL with px_error. traced: its runner reports to stream_trace. */
+Session *session_new(Server *s, const HeadSpec *head, int traced) {
     Session *ss = px_calloc(1, sizeof *ss, "a session");
     if (!ss) return NULL;
     if (pthread_mutex_init(&ss->mu, NULL)) {
@@ -71,8 +71,13 @@ Session *session_new(Server *s, const HeadSpec *head) {
         px_error("cannot create a mutex for a session");
         return NULL;
     }
+    RunnerOptions ro = s->ropt;
+    if (traced) {
+        ro.trace = stream_trace;
+        ro.trace_ctx = ss;
+    }
     ss->runner =
-        runner_new(&s->sm.model, s->sm.tokenizer, &s->sm.format, head, s->sm.has_probe ? &s->sm.probe : NULL, &s->ropt);
+        runner_new(&s->sm.model, s->sm.tokenizer, &s->sm.format, head, s->sm.has_probe ? &s->sm.probe : NULL, &ro);
     if (!ss->runner || session_begin(s, ss)) {
         session_free(ss);
         return NULL;
@@ -118,6 +123,12 @@ Session *session_acquire(Server *s, const char *id) {
     }
     pthread_mutex_unlock(&s->table_mu);
     return found;
+}
+
+void session_retain(Server *s, Session *ss) {
+    pthread_mutex_lock(&s->table_mu);
+    ss->refs++;
+    pthread_mutex_unlock(&s->table_mu);
 }
 
 void session_release(Server *s, Session *ss) {
