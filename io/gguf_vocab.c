@@ -142,23 +142,22 @@ static int read_merges(const char *path, json_t *root, Vocab *v, size_t *n_merge
     json_t *m;
     int rc = 0;
     json_array_foreach(merges, i, m) {
-        if (json_is_string(m)) {
-            v->mstr[i] = json_string_value(m);
-            v->mlen[i] = json_string_length(m);
-            continue;
-        }
-        json_t *a = json_array_get(m, 0), *b = json_array_get(m, 1);
-        if (json_array_size(m) != 2 || !json_is_string(a) || !json_is_string(b)) {
-            rc = px_error("%s: model.merges[%zu] is neither \"a b\" nor [a, b]", path, i);
-            break;
-        }
-        off[i] = v->mtext.n;
-        if (strbuf_put(&v->mtext, json_string_value(a), json_string_length(a)) || strbuf_put(&v->mtext, " ", 1) ||
-            strbuf_put(&v->mtext, json_string_value(b), json_string_length(b))) {
+        const char *a, *b;
+        size_t alen, blen;
+        if (tokenizer_json_merge(path, m, i, &a, &alen, &b, &blen)) {
             rc = -1;
             break;
         }
-        v->mlen[i] = json_string_length(a) + 1 + json_string_length(b);
+        v->mlen[i] = alen + 1 + blen;
+        if (json_is_string(m)) { /* "a b" already: GGUF's form */
+            v->mstr[i] = a;
+            continue;
+        }
+        off[i] = v->mtext.n;
+        if (strbuf_put(&v->mtext, a, alen) || strbuf_put(&v->mtext, " ", 1) || strbuf_put(&v->mtext, b, blen)) {
+            rc = -1;
+            break;
+        }
         v->mstr[i] = NULL; /* set below: mtext may still move */
     }
     for (i = 0; rc == 0 && i < n; i++)

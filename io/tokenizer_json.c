@@ -68,21 +68,28 @@ static int read_vocab(const char *path, json_t *model, Tokenizer *t) {
     return 0;
 }
 
-/* One merge: "left right" (one space) or ["left", "right"]. */
-static int read_merge(const char *path, json_t *m, size_t i, Tokenizer *t) {
+int tokenizer_json_merge(const char *path, const json_t *m, size_t i, const char **a, size_t *alen, const char **b,
+                         size_t *blen) {
     if (json_is_string(m)) {
         const char *s = json_string_value(m), *sp = strchr(s, ' ');
         size_t len = json_string_length(m);
         if (!sp || sp == s || sp + 1 == s + len || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - s)))
             return px_error("%s: merge '%.60s' is not two tokens separated by one space (field model.merges[%zu])",
                             path, s, i);
-        return tokenizer_add_merge(t, s, (size_t)(sp - s), sp + 1, len - (size_t)(sp + 1 - s));
+        *a = s, *alen = (size_t)(sp - s), *b = sp + 1, *blen = len - (size_t)(sp + 1 - s);
+        return 0;
     }
-    json_t *a = json_array_get(m, 0), *b = json_array_get(m, 1);
-    if (!json_is_array(m) || json_array_size(m) != 2 || !json_is_string(a) || !json_is_string(b))
+    const json_t *x = json_array_get(m, 0), *y = json_array_get(m, 1);
+    if (!json_is_array(m) || json_array_size(m) != 2 || !json_is_string(x) || !json_is_string(y))
         return px_error("%s: field model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", path, i);
-    return tokenizer_add_merge(t, json_string_value(a), json_string_length(a), json_string_value(b),
-                               json_string_length(b));
+    *a = json_string_value(x), *alen = json_string_length(x), *b = json_string_value(y), *blen = json_string_length(y);
+    return 0;
+}
+
+static int read_merge(const char *path, json_t *m, size_t i, Tokenizer *t) {
+    const char *a, *b;
+    size_t alen, blen;
+    return tokenizer_json_merge(path, m, i, &a, &alen, &b, &blen) ? -1 : tokenizer_add_merge(t, a, alen, b, blen);
 }
 
 static int read_model(const char *path, json_t *model, Tokenizer *t) {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "io/atomic_file.h"
+#include "io/tokenizer_json.h"
 #include "src/base/common.h"
 
 /* ---- building the tree -------------------------------------------------------------------- */
@@ -238,30 +239,11 @@ int tokenizer_write_json(const char *path, const BpeResult *r, int compact) {
 
 /* ---- merges in the other form ------------------------------------------------------------- */
 
-/* Merge i of the file as its two tokens (pointers into m); -1 with px_error if it is neither form. */
-static int merge_parts(const char *path, const json_t *m, size_t i, const char **a, size_t *alen, const char **b,
-                       size_t *blen) {
-    if (json_is_string(m)) {
-        const char *s = json_string_value(m), *sp = strchr(s, ' ');
-        size_t len = json_string_length(m);
-        if (!sp || sp == s || sp + 1 == s + len || memchr(sp + 1, ' ', len - (size_t)(sp + 1 - s)))
-            return px_error("%s: merge '%.60s' is not two tokens separated by one space (field model.merges[%zu])",
-                            path, s, i);
-        *a = s, *alen = (size_t)(sp - s), *b = sp + 1, *blen = len - (size_t)(sp + 1 - s);
-        return 0;
-    }
-    const json_t *x = json_array_get(m, 0), *y = json_array_get(m, 1);
-    if (!json_is_array(m) || json_array_size(m) != 2 || !json_is_string(x) || !json_is_string(y))
-        return px_error("%s: field model.merges[%zu] must be \"a b\" or [\"a\", \"b\"]", path, i);
-    *a = json_string_value(x), *alen = json_string_length(x), *b = json_string_value(y), *blen = json_string_length(y);
-    return 0;
-}
-
 /* Merge i in the requested form (a new reference), or NULL with px_error. */
 static json_t *merge_in_form(const char *path, const json_t *m, size_t i, TokenizerMerges form) {
     const char *a = NULL, *b = NULL;
     size_t alen = 0, blen = 0;
-    if (merge_parts(path, m, i, &a, &alen, &b, &blen)) return NULL;
+    if (tokenizer_json_merge(path, m, i, &a, &alen, &b, &blen)) return NULL;
     if (form == TOKENIZER_MERGES_PAIRS) {
         json_t *pair = json_array();
         if (!pair || json_array_append_new(pair, json_stringn(a, alen)) ||
