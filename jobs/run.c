@@ -144,7 +144,9 @@ int cmd_run(int argc, char **argv) {
     snprintf(head_help, sizeof head_help, "the decision head (default: the model's default_head in\nproact.json): %s",
              head_spec_help());
     const Opt table[] = {
-        OPT("model", 'm', OPT_STRING, &model_dir, "DIR", "exported model directory", .flags = OPT_REQUIRED),
+        OPT("model", 'm', OPT_STRING, &model_dir, "DIR",
+            "exported model directory (default: $PROACT_MODEL, else\n"
+            "the shipped models/" STREAM_MODEL_SHIPPED ")"),
         OPT("head", 'H', OPT_STRING, &head_spec, "SPEC", head_help),
         OPT("trace", 'T', OPT_FLAG, &do_trace, NULL,
             "also print every READ/WRITE decision with its cues\n"
@@ -162,6 +164,7 @@ int cmd_run(int argc, char **argv) {
               "sentence. Writes one JSON line per target word as soon as it is decided,\n"
               "  {\"word\": \"...\", \"delay\": source words read, \"elapsed_ms\": ms since the sentence began}\n"
               "and one summary line per sentence ({\"sentence\": i, \"prediction\": ..., \"delays\": [...], ...}).\n";
+    o.notes = STREAM_MODEL_LOCATE_HELP;
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
     int *layer_list = NULL, *head_list = NULL;
     if (layers && (ro.n_attn_layers = parse_int_list(layers, &layer_list, "--attn-layers")) < 0)
@@ -172,6 +175,17 @@ int cmd_run(int argc, char **argv) {
     }
     ro.attn_layers = layer_list;
     ro.attn_heads = head_list;
+
+    char dir[PX_PATH_MAX];
+    const char *origin;
+    if (stream_model_locate(model_dir, dir, sizeof dir, &origin)) {
+        free(layer_list);
+        free(head_list);
+        fprintf(stderr, "proact run: error: %s\n", px_error_message());
+        return 1;
+    }
+    if (origin) fprintf(stderr, "proact run: model %s (%s)\n", dir, origin);
+    model_dir = dir;
 
     runtime_set_threads(threads);
     runtime_report_blas();

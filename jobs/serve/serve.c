@@ -119,8 +119,8 @@ int cmd_serve(int argc, char **argv) {
     const Opt table[] = {
         OPT("model", 'm', OPT_STRING, &model_dir, "DIR",
             "exported model directory (config.json, model.safetensors,\n"
-            "tokenizer.json, proact.json)",
-            .flags = OPT_REQUIRED),
+            "tokenizer.json, proact.json); default: $PROACT_MODEL, else\n"
+            "the shipped models/" STREAM_MODEL_SHIPPED),
         OPT("head", 'H', OPT_STRING, &head_spec, "SPEC", head_help),
         OPT("port", 'p', OPT_INT, &port, "P", "TCP port (default 8080; 0 picks a free one)", .min = 0, .max = 65535),
         OPT("host", 'a', OPT_STRING, &host, "ADDR",
@@ -158,8 +158,16 @@ int cmd_serve(int argc, char **argv) {
               "  a page to watch it decide           GET / from a browser (Accept: text/html)\n"
               "  GET /healthz, GET /metrics (Prometheus text format)\n";
     o.notes = "Prints 'listening on http://HOST:PORT (head SPEC, model DIR)' once it accepts requests.\n"
-              "SIGINT or SIGTERM stops it cleanly (exit 0).\n";
+              "SIGINT or SIGTERM stops it cleanly (exit 0).\n" STREAM_MODEL_LOCATE_HELP;
     if (opts_parse(&o, argc, argv, &opt_status)) return opt_status;
+    char dir[PX_PATH_MAX];
+    const char *origin;
+    if (stream_model_locate(model_dir, dir, sizeof dir, &origin)) {
+        fprintf(stderr, "proact serve: error: %s\n", px_error_message());
+        return 1;
+    }
+    if (origin) fprintf(stderr, "proact serve: model %s (%s)\n", dir, origin);
+    model_dir = dir;
 
     runtime_set_threads((int)threads);
     runtime_report_blas();
