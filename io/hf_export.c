@@ -17,6 +17,7 @@
 #include "io/atomic_file.h"
 #include "io/files.h"
 #include "io/proact_json.h"
+#include "io/stream_model.h"
 #include "io/tokenizer_json.h"
 #include "src/base/common.h"
 #include "src/base/vec.h"
@@ -265,11 +266,17 @@ static void plan_free(Plan *p) {
 }
 
 /* Reads and checks everything, builds the configs: nothing written yet. */
-static int plan_export(Plan *p, const Model *m, HfExportReport *r) {
+static int plan_export(Plan *p, const Model *m, const char *src_dir, const char *default_head, HfExportReport *r) {
     if (p->pj_path) {
         if (proact_json_read(p->pj_path, &p->pj)) return -1;
         p->have_pj = 1;
         if (proact_json_check(p->pj_path, &p->pj, m->cfg.vocab_size, m->cfg.hidden_size)) return -1;
+    }
+    if (default_head) { /* the head `proact run` will pick: usable with this model, or no export */
+        HeadSpec h;
+        if (!p->have_pj) return px_error("%s: no proact.json to set the default head in", src_dir);
+        if (stream_head_for(default_head, p->pj.has_probe, src_dir, &h)) return -1;
+        snprintf(p->pj.default_head, sizeof p->pj.default_head, "%s", h.spec);
     }
     if (p->tok_path) {
         json_error_t err;
@@ -321,7 +328,7 @@ int hf_export(const char *out, const Model *m, const char *src_dir, const HfExpo
               .pj_path = present(pj, sizeof pj, src_dir, "proact.json")};
     if (o->merges != HF_MERGES_KEEP && !p.tok_path)
         return px_error("%s: no tokenizer.json to write merges of", src_dir);
-    int rc = plan_export(&p, m, r);
+    int rc = plan_export(&p, m, src_dir, o->default_head, r);
     if (rc == 0) rc = hf_save_model_ids(out, m, o->bf16, &r->ids);
     if (rc == 0 && p.tok_path)
         rc = write_tokenizer(&p, out, o->merges) || write_config(out, "tokenizer_config.json", p.tok_cfg);
@@ -329,7 +336,7 @@ int hf_export(const char *out, const Model *m, const char *src_dir, const HfExpo
     if (rc == 0 && p.pj_path) {
         char dst[PX_PATH_MAX + 32];
         snprintf(dst, sizeof dst, "%s/proact.json", out);
-        rc = file_copy(p.pj_path, dst);
+        rc = o->default_head ? proact_json_write(dst, &p.pj) : file_copy(p.pj_path, dst);
     }
     r->tokenizer = p.tok_path != NULL;
     r->proact_json = p.pj_path != NULL;

@@ -11,7 +11,7 @@
  *                          chat_template (when the template's text reproduces proact.json's
  *                          template_tokens)
  *   generation_config.json the special ids, max_length, greedy decoding
- *   proact.json            the run's, copied
+ *   proact.json            the run's, copied (or with default_head set: HfExportOptions.default_head)
  *
  * The special tokens follow the GGUF export's rule (docs/formats.md): bos <|begin_of_text|>, else
  * <|endoftext|>; eos proact.json's tgt_end when it is one token, else <|endoftext|>; pad <pad>. */
@@ -24,8 +24,10 @@
 enum { HF_MERGES_KEEP = -1 }; /* HfExportOptions.merges: tokenizer.json copied byte for byte */
 
 typedef struct {
-    int bf16;   /* model.safetensors in BF16 (else F32) */
-    int merges; /* HF_MERGES_KEEP, or a TokenizerMerges form to rewrite tokenizer.json's merges in */
+    int bf16;                 /* model.safetensors in BF16 (else F32) */
+    int merges;               /* HF_MERGES_KEEP, or a TokenizerMerges form to rewrite tokenizer.json's merges in */
+    const char *default_head; /* proact.json's default_head becomes this spec, checked as `proact run`
+                                 checks a head (a probe head needs the file's probe); NULL: kept */
 } HfExportOptions;
 
 typedef struct {

@@ -55,10 +55,13 @@ static int write_hf(const char *from, const char *src_dir, const char *out, cons
                  : o->merges == TOKENIZER_MERGES_PAIRS ? " (merges as pairs)"
                                                        : "",
                  r.tokenizer_class, r.chat_template ? "chat template" : r.no_template);
+    char pj[160] = "";
+    if (r.proact_json)
+        snprintf(pj, sizeof pj, ", proact.json%s%s%s", o->default_head ? " (default head " : "",
+                 o->default_head ? o->default_head : "", o->default_head ? ")" : "");
     printf("exported %s -> %s: %s, %.2fM parameters, %s%s%s, generation_config.json (bos %d, eos %d, pad %d)\n", from,
            out, model_arch_hf_class(m->cfg.arch), m->n_params / 1e6, o->bf16 ? "bf16" : "f32",
-           r.tokenizer ? extra : " (no tokenizer.json)", r.proact_json ? ", proact.json" : "", r.ids.bos, r.ids.eos,
-           r.ids.pad);
+           r.tokenizer ? extra : " (no tokenizer.json)", pj, r.ids.bos, r.ids.eos, r.ids.pad);
     return 0;
 }
 
@@ -116,7 +119,7 @@ static int parse_onnx_data(const char *name, const char *arg, void *dest) {
 }
 
 int cmd_export(int argc, char **argv) {
-    const char *source = NULL, *model_dir = NULL, *out = NULL;
+    const char *source = NULL, *model_dir = NULL, *out = NULL, *default_head = NULL;
     int bf16 = 0, format = 0, merges = HF_MERGES_KEEP, opt_status;
     GgufWeights gtype = GGUF_WEIGHTS_F32;
     OnnxData onnx_data = ONNX_DATA_AUTO;
@@ -153,6 +156,11 @@ int cmd_export(int argc, char **argv) {
                              "onnx/model.onnx_data (ONNX external data); auto\n"
                              "(default): inline unless that passes 2 GiB",
                              .parse = parse_onnx_data),
+                         OPT("default-head", 'H', OPT_STRING, &default_head, "SPEC",
+                             "hf, onnx: proact.json's default_head (the head that\n"
+                             "proact run and serve use without --head) becomes SPEC;\n"
+                             "checked as proact run checks --head (probe:P needs\n"
+                             "the model's fitted probe); default: kept as it is"),
                          {0}};
     Opts o = {.command = "export", .opts = table};
     o.about = "Writes the newest checkpoint of RUN_DIR (or the checkpoint FILE, or the model directory DIR) as\n"
@@ -186,13 +194,14 @@ int cmd_export(int argc, char **argv) {
     if (!gguf && opts_given(&o, "gguf-type")) return opts_usage_error(&o, "--gguf-type needs --format gguf");
     if (gguf && opts_given(&o, "merges")) return opts_usage_error(&o, "--merges is for --format hf");
     if (!onnx && opts_given(&o, "onnx-data")) return opts_usage_error(&o, "--onnx-data needs --format onnx");
+    if (gguf && default_head) return opts_usage_error(&o, "--default-head is for --format hf or onnx");
     if (onnx && bf16) /* the ONNX graph holds fp32 weights: the directory would disagree with itself */
         return opts_usage_error(&o, "--dtype bf16 does not go with --format onnx (its weights are f32)");
     if (model_dir && !gguf && file_same(model_dir, out))
         return opts_usage_error(&o, "--output names the --model directory itself");
     int status = 0;
     Model m = {0};
-    const HfExportOptions hf = {.bf16 = bf16, .merges = merges};
+    const HfExportOptions hf = {.bf16 = bf16, .merges = merges, .default_head = default_head};
     if (model_dir) {
         if (hf_load_model(model_dir, &m)) return job_fail(px_error_message());
         if (onnx && onnx_decoder_check(&m.cfg, onnx_data)) { /* before anything is written */
