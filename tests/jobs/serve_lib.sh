@@ -17,15 +17,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server NAME args...: starts proact serve in the background, sets PORT_<NAME> and PID_<NAME>
+# start_server NAME args...: starts proact serve --model $MODEL in the background, sets PORT_<NAME> and PID_<NAME>
 start_server() {
   local name="$1"; shift
-  "$PROACT" serve --model "$MODEL" --port 0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
+  start_server_args "$name" --model "$MODEL" "$@"
+}
+
+# start_server_args NAME args...: the same with only the given arguments (and --port 0)
+start_server_args() {
+  local name="$1"; shift
+  "$PROACT" serve --port 0 "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" &
   local pid=$!
   PIDS+=("$pid")
   local port=""
   for _ in $(seq 1 600); do # up to 60 s (ASan builds load slowly)
-    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$WORK/$name.out")
+    # (the server's shell may not have opened its .out yet)
+    port=$(sed -n 's|^listening on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$WORK/$name.out" 2>/dev/null || true)
     [ -n "$port" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
