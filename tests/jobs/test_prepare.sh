@@ -72,4 +72,26 @@ expect_fail "template the tokenizer cannot express" "<|im_start|>" \
   "$PROACT" prepare --input "$IN" --tokenizer "$TOK" -o "$WORK/x.h5" --template chatml
 expect_fail "unwritable output directory" "no/such/dir" \
   "$PROACT" prepare --input "$IN" --tokenizer "$TOK" -o "$WORK/no/such/dir/x.h5"
+# tokenize --fingerprint: what the shards record (train compares it), the same for the same tokenizer
+# written another way (merges as "a b" strings, other indentation), another for another tokenizer
+fp=$("$PROACT" tokenize --tokenizer "$TOK" --fingerprint </dev/null)
+shard_fp=$(h5dump -a tokenizer_fingerprint "$WORK/out.h5" | sed -n 's/.*(0): "\([0-9a-f]*\)".*/\1/p')
+check "tokenize --fingerprint prints the 16 hex digits the shards record ($fp)" \
+  bash -c "[ '$fp' = '$shard_fp' ] && grep -Eqx '[0-9a-f]{16}' <<<'$fp'"
+"$PYTHON" - "$TOK" "$WORK/rewritten.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+t["model"]["merges"] = [" ".join(m) for m in t["model"]["merges"]]
+json.dump(t, open(sys.argv[2], "w"), indent=1, ensure_ascii=True)
+PY
+fp_rewritten=$("$PROACT" tokenize --tokenizer "$WORK/rewritten.json" --fingerprint)
+check "the same tokenizer in another file (merges as strings) has the same fingerprint" \
+  bash -c "! cmp -s '$TOK' '$WORK/rewritten.json' && [ '$fp_rewritten' = '$fp' ]"
+"$PROACT" tokenizer train --vocab-size 300 -o "$WORK/other.json" "$SRC/tests/data/fixture/libreoffice.en-de.train.tsv" \
+  >/dev/null 2>&1
+fp_other=$("$PROACT" tokenize --tokenizer "$WORK/other.json" --fingerprint)
+check "another tokenizer has another fingerprint ($fp_other)" \
+  bash -c "grep -Eqx '[0-9a-f]{16}' <<<'$fp_other' && [ '$fp_other' != '$fp' ]"
+expect_fail "tokenize --fingerprint of a file that is not a tokenizer" "not a tokenizer.json" \
+  "$PROACT" tokenize --tokenizer "$WORK/model/config.json" --fingerprint
 finish
