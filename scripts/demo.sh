@@ -9,6 +9,9 @@
 #   6. stream one held-out verse word by word (proact run),
 #   7. evaluate decision heads on held-out verses on 2 MPI ranks (proact eval) and print the
 #      latency-quality table (BLEU, chrF, AL, LAAL, AP, DAL); the plot goes to RUN/eval/curve.svg.
+# Then, once a trained model ships in models/en-de-streaming (docs/en-de-model.md):
+#   8. stream English help sentences into German with it (proact run, no --model: the shipped default),
+#   9. serve it (proact serve, no --model) and play one sentence through the event stream with curl.
 #
 # scripts/demo.sh --slurm runs the same job chain as Slurm batch jobs instead (slurm/pipeline.sh:
 # prepare -> train -> export -> probe -> eval array -> merge) on a one-node Slurm cluster that it
@@ -100,3 +103,40 @@ mpirun -np 2 --oversubscribe $P eval --model "$RUN/export" --data "$RUN/john.tes
 echo "   BLEU as sacreBLEU; AL/LAAL/AP/DAL/ATD in source words as SimulEval (lower = earlier); *_CA too,"
 echo "   with computing time added at 400 ms per source word (SimulEval's convention). Plot: $RUN/eval/curve.svg"
 echo "   (a ${DEMO_STEPS:-300}-step model on 586 verses translates poorly: the table shows the trade-off, not quality)"
+
+# The shipped model (docs/en-de-model.md), once it is in models/: proact run and proact serve take it
+# when no --model is given.
+SHIPPED=models/en-de-streaming
+[ -f "$SHIPPED/proact.json" ] || exit 0
+head_of() { sed -n 's/.*"default_head": *"\([^"]*\)".*/\1/p' "$SHIPPED/proact.json"; }
+echo "== 8. the shipped model ($SHIPPED, $(du -sh "$SHIPPED" | cut -f1)): English help sentences streamed into German"
+echo "   (proact run without --model; its default head $(head_of))"
+while IFS= read -r sentence; do
+  echo "   source: $sentence"
+  echo "$sentence" | $P run 2>/dev/null | grep '"word"' |
+    awk -F'"' '{ printf "%s(%s) ", $4, substr($7, 2, index($7, ",") - 2) } END { print "" }' | fold -s -w 100 | sed 's/^/     /'
+done <"$SHIPPED/reference/input.txt"
+echo "   (each German word with the number of English words read when it was written)"
+
+echo "== 9. served over HTTP (proact serve without --model): one sentence through the event stream"
+$P serve --port 0 >"$RUN/serve.out" 2>"$RUN/serve.log" &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null || true' EXIT
+url=''
+for _ in $(seq 100); do
+  url=$(sed -n 's/^listening on \(http:[^ ]*\).*/\1/p' "$RUN/serve.out" 2>/dev/null || true)
+  [ -z "$url" ] || break
+  kill -0 $serve_pid 2>/dev/null || { cat "$RUN/serve.log"; exit 1; }
+  sleep 0.2
+done
+[ -n "$url" ] || { echo "demo: proact serve did not start"; cat "$RUN/serve.log"; exit 1; }
+sentence="Choose Format - Paragraph and click the Indents & Spacing tab."
+id=$(curl -sf -X POST -d '{}' "$url/v1/sessions" | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+echo "   POST $url/v1/sessions/$id/stream  {\"text\": \"$sentence\"}"
+curl -sfN -d "{\"text\": \"$sentence\", \"ms_per_word\": 0}" "$url/v1/sessions/$id/stream" |
+  sed -n '/^event: end/{n;s/^data: //p}' |
+  "${PYTHON:-/usr/bin/python3}" -c 'import json, sys
+e = json.loads(sys.stdin.read())
+print(f"   -> {e[\"prediction\"]}")
+print(f"   LAAL {e[\"LAAL\"]:.2f} source words, {e[\"compute_ms\"]:.0f} ms of computing")'
+echo "   open $url in a browser to watch it decide (the page of proact serve); stopped now"

@@ -4,8 +4,9 @@
 set -euo pipefail
 
 # Build, run and test dependencies (docs/architecture.md); slurm-wlm and munge run the local test
-# cluster (scripts/slurm-local.sh; ss from iproute2 finds its free ports); clang-format checks the
-# code's format and graphviz draws docs/architecture.svg (tests/architecture/). The ONNX export
+# cluster (scripts/slurm-local.sh; ss from iproute2 finds its free ports); curl talks to proact serve
+# in the tests and the demo; clang-format checks the code's format and graphviz draws
+# docs/architecture.svg (tests/architecture/). The ONNX export
 # compiles libonnx-dev's onnx.proto with protoc-c (protobuf-c-compiler) and links libprotobuf-c.
 # chromium is the real browser the page of `proact serve` is tested in (tests/jobs/test_serve_web.sh,
 # driven headless by npm puppeteer-core, which downloads no browser of its own).
@@ -20,7 +21,7 @@ PACKAGES=(
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
   python3 python3-numpy python3-torch python3-h5py
   unicode-data
-  slurm-wlm munge iproute2
+  slurm-wlm munge iproute2 curl
   clang-format graphviz
   chromium
 )

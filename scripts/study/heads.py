@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The decision heads a study unit evaluates, with threshold grids chosen from validation data.
 
-    scripts/study/heads.py --variant a|b|c|d|e DIAGNOSE_JSON   -> one comma-separated head list
+    scripts/study/heads.py --variant a|b|c|d|e [--kinds K,..] DIAGNOSE_JSON   -> one comma-separated head list
 
 DIAGNOSE_JSON is `proact diagnose --json` on validation pairs: its "cues" object holds each cue's
 quantiles at the decision points of lags 1..4 (the states a runner floored at min-lag=1 visits).
@@ -21,6 +21,8 @@ Families (a family = head kind + floor/ceiling; its points form one latency-qual
   b                   maxprob and probe with /min-lag=1 (the ablation: is SPSD what helps?)
   c                   probe/min-lag=1 (does the wait-k-trained model's own signal help it?)
   d                   nothing adaptive (the offline model: its reference points only)
+--kinds keeps only the heads of those kinds (waitk, entropy, maxprob, probe, offline; a ceiling head
+is a probe head): scripts/ship-model.sh evaluates the shipped models on the study's best families.
 Entropy is swept on model a only and attention not at all: on validation points both predict the
 label worse than maxprob (diagnose.json's AUCs, reported in docs/results.md); evaluation time is
 what limits the study on one machine.
@@ -86,11 +88,19 @@ def heads_for(variant, diag):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--variant", required=True, choices=sorted(ADAPTIVE))
+    ap.add_argument("--kinds", help="keep only the heads of these kinds (comma-separated)")
     ap.add_argument("diagnose_json")
     a = ap.parse_args()
     with open(a.diagnose_json) as f:
         diag = json.load(f)
-    print(",".join(heads_for(a.variant, diag)))
+    heads = heads_for(a.variant, diag)
+    if a.kinds is not None:
+        kinds = set(a.kinds.split(","))
+        unknown = kinds - {"waitk", "entropy", "maxprob", "probe", "offline"}
+        if unknown:
+            raise SystemExit(f"heads.py: --kinds: unknown kind {', '.join(sorted(unknown))}")
+        heads = [h for h in heads if h.split(":")[0].split("/")[0] in kinds]
+    print(",".join(heads))
 
 
 if __name__ == "__main__":
