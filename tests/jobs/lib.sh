@@ -44,6 +44,40 @@ mpi_train_setup() {
     --max-tokens 96 >/dev/null
 }
 
+# need_node_package PKG: node and the npm package PKG must be in .deps/node (scripts/install-deps.sh);
+# sets NODE_DIR
+need_node_package() {
+  NODE_DIR="${PROACT_NODE_DIR:-$SRC/.deps/node}"
+  if ! command -v node >/dev/null 2>&1 || [ ! -d "$NODE_DIR/node_modules/$1" ]; then
+    echo "FAIL: node or $1 is missing ($NODE_DIR); run scripts/install-deps.sh"
+    exit 1
+  fi
+}
+
+# proact_mpi ARGS...: proact for the commands that start MPI (train, export --checkpoint). Under the
+# sanitizer build LeakSanitizer reports Open MPI's own allocations in MPI_Init (see
+# make_stream_model.sh), so these run without leak checks; every other command keeps them.
+proact_mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$PROACT" "$@"; }
+
+# export_test_models: the three models the export tests (GGUF, ONNX) compare with another runtime, in
+# $WORK/{qwen2,llama,random}: the tiny Qwen2 (tied, q/k/v biases, GQA) and a Llama variant (untied,
+# head_dim x heads != d, RoPE theta 500000, GQA), both trained 150 steps on the fixture so that every
+# tensor matters, and a random Llama (init_std 0.2) in $WORK/random/model with the fixture's tokenizer
+export_test_models() {
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+  check "train the tiny qwen2 150 steps" train_tiny qwen2 150
+  check "train a llama variant 150 steps" train_tiny llama 150 --set model.arch=llama --set model.head_dim=24 \
+    --set model.tie_embeddings=false --set model.rope_theta=500000 --set model.intermediate_size=192
+  check "init a random llama (init_std 0.2)" "$PROACT" init --config "$SRC/configs/tiny.ini" -o "$WORK/random/model" \
+    --set model.arch=llama --set model.tie_embeddings=false --set model.init_std=0.2 --set model.intermediate_size=192
+  cp "$SRC/tests/data/fixture/tokenizer.json" "$WORK/random/model/"
+}
+train_tiny() { # train_tiny NAME STEPS --set ...: the tiny config on the fixture, into $WORK/NAME
+  local name=$1 steps=$2; shift 2
+  proact_mpi train --config "$SRC/configs/tiny.ini" --set run.dir="$WORK/$name" --set train.steps="$steps" \
+    --set train.eval_every=0 --set train.log_every="$steps" "$@" >"$WORK/$name.log" 2>&1
+}
+
 check() { # check "description" command... (must succeed)
   local what="$1"; shift
   if "$@"; then echo "ok: $what"; PASSED=$((PASSED+1)); else echo "FAIL: $what"; FAILED=$((FAILED+1)); fi

@@ -21,31 +21,11 @@
 # the random llama's greedy output differs from its first token on (checked by hand).
 # Then llama.cpp's tokenizer on the exported GGUF against `proact tokenize` on fixture sentences.
 source "$(dirname "$0")/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-NODE_DIR="${PROACT_NODE_DIR:-$SRC/.deps/node}"
-if ! command -v node >/dev/null 2>&1 || [ ! -d "$NODE_DIR/node_modules/node-llama-cpp" ]; then
-  echo "FAIL: node or node-llama-cpp is missing ($NODE_DIR); run scripts/install-deps.sh"
-  exit 1
-fi
+need_node_package node-llama-cpp
 LLAMA="$SRC/tests/node/llama_greedy.mjs"
 FIX="$SRC/tests/data/fixture"
 V=1024
-# Under the sanitizer build, LeakSanitizer reports Open MPI's own allocations in MPI_Init (see
-# make_stream_model.sh): the commands that start MPI (train, export --checkpoint) run without leak
-# checks; export --model, forward and tokenize keep them.
-proact_mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$PROACT" "$@"; }
-
-train() { # train NAME STEPS --set ...: the tiny config on the fixture
-  local name=$1 steps=$2; shift 2
-  proact_mpi train --config "$SRC/configs/tiny.ini" --set run.dir="$WORK/$name" --set train.steps="$steps" \
-    --set train.eval_every=0 --set train.log_every="$steps" "$@" >"$WORK/$name.log" 2>&1
-}
-check "train the tiny qwen2 150 steps" train qwen2 150
-check "train a llama variant 150 steps" train llama 150 --set model.arch=llama --set model.head_dim=24 \
-  --set model.tie_embeddings=false --set model.rope_theta=500000 --set model.intermediate_size=192
-check "init a random llama (init_std 0.2)" "$PROACT" init --config "$SRC/configs/tiny.ini" -o "$WORK/random/model" \
-  --set model.arch=llama --set model.tie_embeddings=false --set model.init_std=0.2 --set model.intermediate_size=192
-cp "$FIX/tokenizer.json" "$WORK/random/model/"
+export_test_models
 
 # compare NAME LLAMA_JSON PROACT_NPY PROACT_GREEDY MODE: the measures above (MODE f32 | bf16 | q8_0)
 compare() {

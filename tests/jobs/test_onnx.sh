@@ -16,31 +16,10 @@
 #     --generate 16`, the logits of those calls equal proact's over prompt + continuation, and the
 #     last present.0.key is [1, n_kv_heads, prompt + 15, head_dim].
 source "$(dirname "$0")/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-NODE_DIR="${PROACT_NODE_DIR:-$SRC/.deps/node}"
-if ! command -v node >/dev/null 2>&1 || [ ! -d "$NODE_DIR/node_modules/onnxruntime-node" ]; then
-  echo "FAIL: node or onnxruntime-node is missing ($NODE_DIR); run scripts/install-deps.sh"
-  exit 1
-fi
+need_node_package onnxruntime-node
 ORT="$SRC/tests/node/onnx_decoder.mjs"
 FIX="$SRC/tests/data/fixture"
-# Under the sanitizer build, LeakSanitizer reports Open MPI's own allocations in MPI_Init (see
-# make_stream_model.sh): the commands that start MPI (train, export --checkpoint) run without leak
-# checks; export --model and forward keep them.
-proact_mpi() { ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$PROACT" "$@"; }
-
-train() { # train NAME STEPS --set ...: the tiny config on the fixture
-  local name=$1 steps=$2; shift 2
-  proact_mpi train --config "$SRC/configs/tiny.ini" --set run.dir="$WORK/$name" --set train.steps="$steps" \
-    --set train.eval_every=0 --set train.log_every="$steps" "$@" >"$WORK/$name.log" 2>&1
-}
-check "train the tiny qwen2 150 steps" train qwen2 150
-check "train a llama variant 150 steps" train llama 150 --set model.arch=llama --set model.head_dim=24 \
-  --set model.tie_embeddings=false --set model.rope_theta=500000 --set model.intermediate_size=192
-check "init a random llama (init_std 0.2)" "$PROACT" init --config "$SRC/configs/tiny.ini" -o "$WORK/random/model" \
-  --set model.arch=llama --set model.tie_embeddings=false --set model.init_std=0.2 --set model.intermediate_size=192
-# its tokenizer and template: the fixture's, as the trained runs have (proact run reads both)
-cp "$FIX/tokenizer.json" "$WORK/random/model/"
+export_test_models
 check "the trained qwen2's proact.json for the random llama" cp "$WORK/qwen2/proact.json" "$WORK/random/model/"
 
 # compare NAME ORT_JSON PROACT_NPY PROACT_GREEDY N_LAYERS N_KV HEAD_DIM: the checks above
