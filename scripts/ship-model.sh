@@ -33,8 +33,8 @@
 #          [--size S] [--trial-minutes M] [--pretrain-minutes M] [--finetune-epochs E] [--ranks N]
 #          [--vocab N] [--valid-limit N] [--test-limit N] [--probe-samples N] [--bootstrap N] [--configs DIR]
 #   defaults: every stage in order, runs/en-de, data/, models/, sizes 5m 12m 25m chosen by measurement,
-#   12-minute trials, a 120-minute pretraining run, 2 fine-tuning epochs, 2 ranks, vocabulary 8192,
-#   300 validation pairs per corpus, all test pairs, 4000 probe points, 1000 bootstrap replicates,
+#   12-minute trials, a 120-minute pretraining run, 2 fine-tuning epochs, batches of 32 pairs, 2 ranks,
+#   vocabulary 8192, 300 validation pairs per corpus, all test pairs, 4000 probe points, 1000 bootstrap replicates,
 #   the configs configs/en-de/{pretrain-SIZE,finetune-proactive,finetune-waitk}.ini.
 #   --stage NAME  run only that stage (the ones before it must be done)
 # The trials and the pretraining run measure wall-clock time: run them on an otherwise idle machine.
@@ -42,7 +42,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 STAGES="data tokenizer scaling pretrain finetune probe eval report ship"
 STAGE=all OUT=runs/en-de DATA=data MODELS=models SIZES="5m 12m 25m" SIZE='' TRIAL_MIN=12 PRETRAIN_MIN=120
-FT_EPOCHS=2 RANKS=2 VOCAB=8192 VALID_LIMIT=300 TEST_LIMIT='' PROBE_SAMPLES=4000 BOOTSTRAP=1000
+FT_EPOCHS=2 RANKS=2 BATCH=32 VOCAB=8192 VALID_LIMIT=300 TEST_LIMIT='' PROBE_SAMPLES=4000 BOOTSTRAP=1000
 CORPORA="libreoffice-en-de ding-en-de" CONFIGS=configs/en-de TRAIN_TOKENS=96 EVAL_TOKENS=256 EVAL_WEIGHTS=bf16
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
@@ -157,7 +157,8 @@ train_run() {
   rm -rf "$dir"
   mkdir -p "$(dirname "$dir")"
   timed "$label" "${MPIRUN[@]}" "$P" train --config "$config" --set model.vocab_size="$(vocab_of)" \
-    --set data.tokenizer="$OUT/tokenizer.json" --set train.steps="$steps" --set run.dir="$dir" "$@" \
+    --set data.tokenizer="$OUT/tokenizer.json" --set train.steps="$steps" --set train.global_batch="$BATCH" \
+    --set run.dir="$dir" "$@" \
     >"$dir.log" 2>&1 || { tail -5 "$dir.log" >&2; exit 1; }
 }
 
@@ -245,12 +246,12 @@ PY
 stage_finetune() {
   local pairs spe steps half
   pairs=$(pairs_in finetune.train)
-  spe=$(( (pairs + 31) / 32 ))
+  spe=$(( (pairs + BATCH - 1) / BATCH ))
   steps=$("$PY" -c "import math, sys; print(math.ceil(float(sys.argv[1]) * int(sys.argv[2])))" "$FT_EPOCHS" "$spe")
   half=$(( (spe + 1) / 2 ))
   for ft in proactive waitk; do
     train_run "finetune $ft" "$OUT/$ft/run" "$steps" "$CONFIGS/finetune-$ft.ini" --set model.init="$OUT/base/export" \
-      --set data.train="$D/finetune.train.h5" --set data.valid="$D/finetune.valid.h5" --set train.global_batch=32 \
+      --set data.train="$D/finetune.train.h5" --set data.valid="$D/finetune.valid.h5" \
       --set train.eval_every="$half" --set checkpoint.every="$half" --set checkpoint.keep=$(( steps / half + 2 ))
     export_best "$OUT/$ft/run" "$OUT/$ft/export"
   done
