@@ -83,10 +83,11 @@ typedef struct {
     Session *simul; /* the implicit session of the SimulEval protocol */
     pthread_mutex_t tok_mu;
     Metrics metrics;
-    /* streams (stream.c): running players, and whether the server is stopping */
+    /* streams (stream.c): running players, stream responses MHD still holds (their last events may be
+     * unsent), and whether the server is stopping */
     pthread_mutex_t players_mu;
     pthread_cond_t players_cv;
-    int n_players, stopping;
+    int n_players, n_streams, stopping;
 } Server;
 
 /* Per-request state: the body as it arrives. */

@@ -23,6 +23,7 @@
 
 #define STREAM_MAX_MS_PER_WORD 5000 /* the slowest pace a stream accepts */
 #define STREAM_SLEEP_SLICE_MS 50    /* a sleeping player looks at its stop flags this often */
+#define STREAM_DRAIN_S 5            /* at shutdown, how long the last events may take to reach clients */
 
 /* Which cue the head compares with its threshold, and how: WRITE when value <op> threshold. */
 typedef struct {
@@ -129,11 +130,16 @@ static ssize_t player_read(void *cls, uint64_t pos, char *out, size_t max) {
 /* MHD frees the response: the connection is gone (or done); a running player stops early. */
 static void player_response_freed(void *cls) {
     Player *p = cls;
+    Server *s = p->s;
     pthread_mutex_lock(&p->mu);
     p->cancelled = 1;
     p->conn = NULL;
     pthread_mutex_unlock(&p->mu);
     player_unref(p);
+    pthread_mutex_lock(&s->players_mu);
+    s->n_streams--;
+    pthread_cond_broadcast(&s->players_cv);
+    pthread_mutex_unlock(&s->players_mu);
 }
 
 static int player_should_stop(Player *p) {
@@ -463,6 +469,7 @@ static enum MHD_Result start_player(Server *s, Conn *conn, Session *ss, Player *
     session_retain(s, ss);
     pthread_mutex_lock(&s->players_mu);
     s->n_players++;
+    s->n_streams++; /* until player_response_freed */
     pthread_mutex_unlock(&s->players_mu);
     pthread_attr_t attr;
     pthread_t th;
@@ -541,5 +548,13 @@ void streams_stop(Server *s) {
     pthread_mutex_lock(&s->players_mu);
     s->stopping = 1;
     while (s->n_players > 0) pthread_cond_wait(&s->players_cv, &s->players_mu);
+    /* Every player has written its last event (an error saying why); let MHD send it before the daemon
+     * closes the connections, for at most STREAM_DRAIN_S (a client that stopped reading must not
+     * hold the shutdown). */
+    struct timespec deadline;
+    int timed = clock_gettime(CLOCK_REALTIME, &deadline) == 0;
+    deadline.tv_sec += STREAM_DRAIN_S;
+    while (timed && s->n_streams > 0)
+        if (pthread_cond_timedwait(&s->players_cv, &s->players_mu, &deadline) == ETIMEDOUT) break;
     pthread_mutex_unlock(&s->players_mu);
 }
