@@ -137,6 +137,6 @@ curl -sfN -d "{\"text\": \"$sentence\", \"ms_per_word\": 0}" "$url/v1/sessions/$
   sed -n '/^event: end/{n;s/^data: //p}' |
   "${PYTHON:-/usr/bin/python3}" -c 'import json, sys
 e = json.loads(sys.stdin.read())
-print(f"   -> {e[\"prediction\"]}")
-print(f"   LAAL {e[\"LAAL\"]:.2f} source words, {e[\"compute_ms\"]:.0f} ms of computing")'
+print("   -> " + e["prediction"])
+print("   LAAL %.2f source words, %.0f ms of computing" % (e["LAAL"], e["compute_ms"]))'
 echo "   open $url in a browser to watch it decide (the page of proact serve); stopped now"
