@@ -65,8 +65,8 @@ def parameter_counts(s):
     return total, matmul
 
 
-def read_trial(run_dir):
-    """steps, seconds, mean tokens per step and [(step, validation loss)] of one trial run."""
+def read_metrics(run_dir):
+    """A run's metrics.jsonl: its logged training steps (records) and [(step, student validation loss)]."""
     steps, val = [], []
     path = os.path.join(run_dir, "metrics.jsonl")
     try:
@@ -82,6 +82,13 @@ def read_trial(run_dir):
                     steps.append(r)
     except OSError as e:
         die(f"{path}: {e.strerror}")
+    return steps, val
+
+
+def read_trial(run_dir):
+    """steps, seconds, mean tokens per step and [(step, validation loss)] of one trial run."""
+    steps, val = read_metrics(run_dir)
+    path = os.path.join(run_dir, "metrics.jsonl")
     if not steps or not val:
         die(f"{path}: no training steps or no validation losses (is the trial finished?)")
     last = max(steps, key=lambda r: r["step"])

@@ -5,6 +5,8 @@
         -> OUT/default_head-en-de-streaming.txt, OUT/default_head-en-de-waitk.txt (chosen on validation),
            OUT/shipped.json (docs/results/summary.json's "shipped" key) and OUT/shipped.md
     scripts/study/shipped.py --out OUT --card NAME    -> the model card (README.md) of MODELS/NAME
+    scripts/study/shipped.py --out OUT --best-checkpoint RUN_DIR
+        -> the kept checkpoint of a run with the lowest student validation loss (the one exported)
 
 Inputs, all written by scripts/ship-model.sh: OUT/study (the study layout with a = the proactive
 fine-tune, c = the wait-k fine-tune, d = the pretrained base, one seed) and its summary.json from
@@ -16,14 +18,14 @@ with the lowest LAAL whose BLEU reaches 90% of the model's offline BLEU (BLEU an
 the corpora, which share one head grid); when none does, the one with the highest BLEU.
 """
 import argparse
-import csv
+import glob
 import json
 import os
 import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from study import scaling  # noqa: E402  (the parameter count of a config)
+from study import layout, scaling  # noqa: E402  (curve.csv, metrics.jsonl, the parameter count)
 
 MODEL_OF = {"a": "proactive", "c": "waitk", "d": "base"}
 SHIPPED = {"en-de-streaming": "a", "en-de-waitk": "c"}
@@ -44,16 +46,15 @@ def load_json(path):
 
 
 def read_curve(path):
-    """{head: {"BLEU", "chrF", "LAAL", "AL"}} of an eval's curve.csv."""
+    """{head: its row} of an eval's curve.csv (scripts/study/layout.py reads it)."""
     try:
-        with open(path, newline="") as f:
-            return {r["head"]: {k: float(r[k]) for k in ("BLEU", "chrF", "LAAL", "AL")} for r in csv.DictReader(f)}
-    except (OSError, KeyError, ValueError) as e:
+        return {r["head"]: r for r in layout.read_curve(path)}
+    except (OSError, ValueError) as e:
         die(f"{path}: {e}")
 
 
 def unit(out, corpus, v):
-    return os.path.join(out, "study", corpus, v, "seed1")
+    return layout.unit_dir(os.path.join(out, "study"), corpus, v, 1)
 
 
 def choose_default(out, corpora, v):
@@ -75,13 +76,18 @@ def choose_default(out, corpora, v):
 
 def val_curve(run):
     """[(step, student validation loss)] of a training run."""
-    pts = []
-    with open(os.path.join(run, "metrics.jsonl")) as f:
-        for line in f:
-            r = json.loads(line)
-            if "val_loss_student" in r:
-                pts.append((r["step"], r["val_loss_student"]))
-    return pts
+    return scaling.read_metrics(run)[1]
+
+
+def best_checkpoint(run):
+    """The kept checkpoint of RUN whose step has the lowest student validation loss."""
+    val = dict(val_curve(run))
+    kept = {int(m.group(1)): p for p in glob.glob(os.path.join(run, "checkpoints", "step-*.h5"))
+            if (m := re.search(r"step-(\d+)\.h5$", p))}
+    scored = [(val[step], step) for step in kept if step in val]
+    if not scored:
+        die(f"{run}: no kept checkpoint has a validation loss")
+    return kept[min(scored)[1]]
 
 
 def export_shape(export):
@@ -319,7 +325,12 @@ def main():
     ap.add_argument("--models", default="models")
     ap.add_argument("--data", default="data", help="the data root (its en-de-pretrain/STATS)")
     ap.add_argument("--card", choices=sorted(SHIPPED), help="print the model card of this shipped model")
+    ap.add_argument("--best-checkpoint", metavar="RUN_DIR",
+                    help="print the kept checkpoint of RUN_DIR with the lowest student validation loss")
     a = ap.parse_args()
+    if a.best_checkpoint:
+        print(best_checkpoint(a.best_checkpoint))
+        return
     corpora = a.corpora.replace(",", " ").split()
     if a.card:
         sys.stdout.write(card(load_json(os.path.join(a.out, "shipped.json")), a.card, a.models))
