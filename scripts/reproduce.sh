@@ -116,10 +116,7 @@ prepare() {
 }
 
 # vocab_of CORPUS / pairs_of CORPUS: the model's vocabulary size, the training pairs
-vocab_of() {
-  "$PY" -c "import json, sys; t = json.load(open(sys.argv[1]))
-print(1 + max(list(t['model']['vocab'].values()) + [a['id'] for a in t.get('added_tokens', [])]))" "$OUT/$1/tokenizer.json"
-}
+vocab_of() { "$PY" scripts/study/vocab_size.py "$OUT/$1/tokenizer.json"; }
 pairs_of() { wc -l <"$DATA/$1/train.tsv"; }
 
 # train_run CORPUS VARIANT SEED STEPS EVAL_EVERY DIR LOG: train (or resume) until DIR/model exists
