@@ -65,6 +65,11 @@ RUN=${RUN_DIR:-runs/demo}
 FIX=tests/data/fixture
 mkdir -p "$RUN"
 
+# words_with_delays: proact run's JSON lines -> "word(source words read) ..." lines of 100 columns
+words_with_delays() {
+  grep '"word"' | awk -F'"' '{ printf "%s(%s) ", $4, substr($7, 2, index($7, ",") - 2) } END { print "" }' | fold -s -w 100
+}
+
 echo "== 1. token shards from the fixture"
 for split in train test; do
   $P prepare --input $FIX/john.en-es.$split.tsv --tokenizer $FIX/tokenizer.json -o "$RUN/john.$split.h5"
@@ -92,8 +97,7 @@ mpirun -np 2 --oversubscribe $P probe --model "$RUN/export" --data "$RUN/john.tr
 echo "== 6. one held-out verse streamed word by word (proact run, head entropy:3.5)"
 verse=$(head -1 $FIX/john.en-es.test.tsv | cut -f1)
 echo "   source: $verse"
-echo "$verse" | $P run --model "$RUN/export" --head entropy:3.5 2>/dev/null | grep '"word"' |
-  awk -F'"' '{ printf "%s(%s) ", $4, substr($7, 2, index($7, ",") - 2) } END { print "" }' | fold -s -w 100 | sed 's/^/   /'
+echo "$verse" | $P run --model "$RUN/export" --head entropy:3.5 2>/dev/null | words_with_delays | sed 's/^/   /'
 echo "   (each target word with the number of source words read when it was written)"
 
 echo "== 7. latency-quality of the decision heads on ${DEMO_SENTENCES:-40} held-out verses (proact eval, 2 MPI ranks)"
@@ -113,8 +117,7 @@ echo "== 8. the shipped model ($SHIPPED, $(du -sh "$SHIPPED" | cut -f1)): Englis
 echo "   (proact run without --model; its default head $(head_of))"
 while IFS= read -r sentence; do
   echo "   source: $sentence"
-  echo "$sentence" | $P run 2>/dev/null | grep '"word"' |
-    awk -F'"' '{ printf "%s(%s) ", $4, substr($7, 2, index($7, ",") - 2) } END { print "" }' | fold -s -w 100 | sed 's/^/     /'
+  echo "$sentence" | $P run 2>/dev/null | words_with_delays | sed 's/^/     /'
 done <"$SHIPPED/reference/input.txt"
 echo "   (each German word with the number of English words read when it was written)"
 

@@ -97,10 +97,7 @@ timed() {
 json_get() { "$PY" -c "import json, sys; v = json.load(open(sys.argv[1]))
 for k in sys.argv[2:]: v = v[int(k)] if isinstance(v, list) else v[k]
 print(v)" "$@"; }
-vocab_of() {
-  "$PY" -c "import json, sys; t = json.load(open(sys.argv[1]))
-print(1 + max(list(t['model']['vocab'].values()) + [a['id'] for a in t.get('added_tokens', [])]))" "$OUT/tokenizer.json"
-}
+vocab_of() { "$PY" scripts/study/vocab_size.py "$OUT/tokenizer.json"; }
 # pairs_in NAME: the pairs D/NAME.h5 kept (from its prepare log)
 pairs_in() { sed -n 's/.*: kept \([0-9]*\) of .*/\1/p' "$D/prepare-$1.log"; }
 
@@ -162,29 +159,11 @@ train_run() {
     >"$dir.log" 2>&1 || { tail -5 "$dir.log" >&2; exit 1; }
 }
 
-# best_checkpoint RUN_DIR: the kept checkpoint whose step has the lowest student validation loss
-best_checkpoint() {
-  "$PY" - "$1" <<'PY'
-import glob, json, os, re, sys
-run = sys.argv[1]
-val = {}
-for line in open(os.path.join(run, "metrics.jsonl")):
-    r = json.loads(line)
-    if "val_loss_student" in r:
-        val[r["step"]] = r["val_loss_student"]
-kept = {int(re.search(r"step-(\d+)\.h5$", p).group(1)): p for p in glob.glob(os.path.join(run, "checkpoints", "step-*.h5"))}
-scored = [(val[s], s) for s in kept if s in val]
-if not scored:
-    sys.exit(f"ship-model: {run}: no kept checkpoint has a validation loss")
-print(kept[min(scored)[1]])
-PY
-}
-
-# export_best RUN_DIR OUT_DIR: export the best checkpoint once
+# export_best RUN_DIR OUT_DIR: export the run's kept checkpoint with the lowest student validation loss, once
 export_best() {
   [ ! -f "$2/proact.json" ] || return 0
   local ck
-  ck=$(best_checkpoint "$1")
+  ck=$("$PY" scripts/study/shipped.py --out "$OUT" --best-checkpoint "$1")
   log "export $ck -> $2"
   "$P" export --checkpoint "$ck" -o "$2.tmp" >"$2.log" 2>&1 || { cat "$2.log" >&2; exit 1; }
   rm -rf "$2"
@@ -340,7 +319,11 @@ stage_ship() {
   done
 }
 
-for s in $STAGES; do
-  if [ "$STAGE" = all ] || [ "$STAGE" = "$s" ]; then "stage_$s"; fi
-done
-log "done: $STAGE"
+main() {
+  for s in $STAGES; do
+    if [ "$STAGE" = all ] || [ "$STAGE" = "$s" ]; then "stage_$s"; fi
+  done
+  log "done: $STAGE"
+}
+# one line: a run already reading this file has read its end (an edited script cannot misread)
+main; exit $?
