@@ -89,6 +89,9 @@ else MPIRUN=(mpirun -np "$RANKS" --oversubscribe); fi
 P=${PROACT:-$PWD/build/proact}
 PY=/usr/bin/python3
 log() { echo "[$(date +%H:%M:%S)] $*"; }
+mpi_job() { "${MPIRUN[@]}" "$P" "${@:2}"; }
+# shellcheck source=scripts/study/runs.sh
+source scripts/study/runs.sh
 if [ -z "${PROACT:-}" ] && [ -z "${SLURM_JOB_ID:-}" ]; then
   ./scripts/install-deps.sh >/dev/null
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -121,25 +124,13 @@ pairs_of() { wc -l <"$DATA/$1/train.tsv"; }
 
 # train_run CORPUS VARIANT SEED STEPS EVAL_EVERY DIR LOG: train (or resume) until DIR/model exists
 train_run() {
-  local corpus=$1 v=$2 seed=$3 steps=$4 eval_every=$5 dir=$6 logfile=$7 C=$OUT/$1 had
-  if [ -f "$dir/config.ini" ]; then # a run of another length is another study: never mix them
-    had=$(sed -n '/^\[train\]/,/^\[/s/^steps *= *//p' "$dir/config.ini")
-    [ "$had" = "$steps" ] || { echo "reproduce: $dir trained for $had steps, this study asks $steps: move it away" >&2; exit 1; }
-  fi
-  [ ! -f "$dir/model/model.safetensors" ] || return 0
-  if [ -f "$dir/checkpoints/latest" ]; then
-    log "$corpus/$v/seed$seed: resume training from $(cat "$dir/checkpoints/latest")"
-    "${MPIRUN[@]}" "$P" train --resume "$dir" >>"$logfile" 2>&1
-    return
-  fi
-  log "$corpus/$v/seed$seed: train $steps steps ($(pairs_of "$corpus") pairs, batch $BATCH) on $RANKS ranks -> $dir"
-  rm -rf "$dir"
+  local corpus=$1 v=$2 seed=$3 steps=$4 eval_every=$5 dir=$6 logfile=$7 C=$OUT/$1
   # shellcheck disable=SC2086 # the variant's --set options are words
-  "${MPIRUN[@]}" "$P" train --config "$CONFIG" --set model.vocab_size="$(vocab_of "$corpus")" \
-    --set data.train="$C/train.h5" --set data.valid="$C/valid.h5" --set train.steps="$steps" \
+  train_or_resume "$corpus/$v/seed$seed: train ($(pairs_of "$corpus") pairs, batch $BATCH)" "$dir" "$steps" "$logfile" \
+    --config "$CONFIG" --set model.vocab_size="$(vocab_of "$corpus")" \
+    --set data.train="$C/train.h5" --set data.valid="$C/valid.h5" \
     --set train.global_batch="$BATCH" --set train.seed="$seed" --set train.log_every=100 \
-    --set train.eval_every="$eval_every" --set checkpoint.every=1000 --set run.dir="$dir" ${VARIANT[$v]} \
-    >>"$logfile" 2>&1
+    --set train.eval_every="$eval_every" --set checkpoint.every=1000 ${VARIANT[$v]}
 }
 
 # budget CORPUS: OUT/CORPUS/budget/budget.json, the epochs chosen on validation loss (once; locked)
@@ -211,13 +202,8 @@ unit() {
     local E=$U/eval-$split limit=()
     [ "$split" = test ] && E=$U/eval
     [ "$split" = valid ] && limit=(--limit "$VALID_LIMIT")
-    if [ ! -f "$E/curve.csv" ] || [ "$(cat "$E/stamp.txt" 2>/dev/null)" != "$stamp" ]; then
-      log "$corpus/$v/seed$seed: eval of $(tr ',' '\n' <<<"$heads" | wc -l) heads on $split pairs"
-      rm -rf "$E"
-      "${MPIRUN[@]}" "$P" eval --model "$U/export" --data "$C/$split.h5" "${limit[@]}" --heads "$heads" \
-        --weights "$EVAL_WEIGHTS" --no-progress -o "$E" >"$U/eval-$split.log" 2>&1
-      echo "$stamp" >"$E/stamp.txt"
-    fi
+    eval_by_head "$corpus/$v/seed$seed: eval $split" "$U/export" "$E" "$U/eval-$split.log" "$stamp" "$heads" \
+      --data "$C/$split.h5" "${limit[@]}" --weights "$EVAL_WEIGHTS"
   done
 }
 

@@ -94,6 +94,9 @@ timed() {
   printf '%s\t%s\t%s\n' "$label" "$cores" "$(( ($(date +%s%N) - t0) / 1000000 ))e-3" >>"$OUT/cost.tsv"
   return $rc
 }
+mpi_job() { timed "$1" "${MPIRUN[@]}" "$P" "${@:2}"; }
+# shellcheck source=scripts/study/runs.sh
+source scripts/study/runs.sh
 json_get() { "$PY" -c "import json, sys; v = json.load(open(sys.argv[1]))
 for k in sys.argv[2:]: v = v[int(k)] if isinstance(v, list) else v[k]
 print(v)" "$@"; }
@@ -138,25 +141,10 @@ stage_tokenizer() {
 
 # train_run LABEL DIR STEPS CONFIG [--set ...]: train (or resume) until DIR/model exists
 train_run() {
-  local label=$1 dir=$2 steps=$3 config=$4 had
+  local label=$1 dir=$2 steps=$3 config=$4
   shift 4
-  if [ -f "$dir/config.ini" ]; then # a run of another length is another run: never mix them
-    had=$(sed -n '/^\[train\]/,/^\[/s/^steps *= *//p' "$dir/config.ini")
-    [ "$had" = "$steps" ] || die "$dir trained for $had steps, this asks $steps: move it away"
-  fi
-  [ ! -f "$dir/model/model.safetensors" ] || return 0
-  if [ -f "$dir/checkpoints/latest" ]; then
-    log "$label: resume from $(cat "$dir/checkpoints/latest")"
-    timed "$label" "${MPIRUN[@]}" "$P" train --resume "$dir" >>"$dir.log" 2>&1 || { tail -5 "$dir.log" >&2; exit 1; }
-    return
-  fi
-  log "$label: $steps steps on $RANKS ranks -> $dir (log $dir.log)"
-  rm -rf "$dir"
-  mkdir -p "$(dirname "$dir")"
-  timed "$label" "${MPIRUN[@]}" "$P" train --config "$config" --set model.vocab_size="$(vocab_of)" \
-    --set data.tokenizer="$OUT/tokenizer.json" --set train.steps="$steps" --set train.global_batch="$BATCH" \
-    --set run.dir="$dir" "$@" \
-    >"$dir.log" 2>&1 || { tail -5 "$dir.log" >&2; exit 1; }
+  train_or_resume "$label" "$dir" "$steps" "$dir.log" --config "$config" --set model.vocab_size="$(vocab_of)" \
+    --set data.tokenizer="$OUT/tokenizer.json" --set train.global_batch="$BATCH" "$@"
 }
 
 # export_best RUN_DIR OUT_DIR: export the run's kept checkpoint with the lowest student validation loss, once
@@ -273,14 +261,8 @@ stage_eval() {
         [ "$split" = test ] && E=$U/eval
         [ "$split" = valid ] && limit=(--limit "$VALID_LIMIT")
         [ "$split" = test ] && [ -n "$TEST_LIMIT" ] && limit=(--limit "$TEST_LIMIT")
-        if [ ! -f "$E/curve.csv" ] || [ "$(cat "$E/stamp.txt" 2>/dev/null)" != "$heads ${limit[*]}" ]; then
-          log "$c/$v (${MODEL_OF[$v]}): eval of $(tr ',' '\n' <<<"$heads" | wc -l) heads on $split pairs"
-          rm -rf "$E"
-          timed "eval $split" "${MPIRUN[@]}" "$P" eval --model "$OUT/${MODEL_OF[$v]}/export" --data "$D/$c.$split.h5" "${limit[@]}" \
-            --heads "$heads" --weights "$EVAL_WEIGHTS" --no-progress -o "$E" >"$U/eval-$split.log" 2>&1 ||
-            { tail -5 "$U/eval-$split.log" >&2; exit 1; }
-          echo "$heads ${limit[*]}" >"$E/stamp.txt"
-        fi
+        eval_by_head "eval $split" "$OUT/${MODEL_OF[$v]}/export" "$E" "$U/eval-$split.log" "$heads ${limit[*]}" "$heads" \
+          --data "$D/$c.$split.h5" "${limit[@]}" --weights "$EVAL_WEIGHTS"
       done
     done
   done

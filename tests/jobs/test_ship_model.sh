@@ -119,4 +119,35 @@ recipe --stage ship >"$WORK/ship2.log" 2>&1
 check "re-shipping gives byte-identical model directories" test "$sums" = "$(cd "$MODELS" && find . -type f | sort | xargs md5sum)"
 expect_fail_recipe() { recipe "$@" >"$WORK/bad.log" 2>&1 && return 1; grep -q "ship-model:" "$WORK/bad.log"; }
 check "an unknown stage is refused" expect_fail_recipe --stage nonsense
+
+# an evaluation cut off after two of its heads: the next run evaluates only the heads left and merges
+# them with the two kept into the curve one evaluation gives (its scores; not its clock columns)
+E=$OUT/study/libreoffice-en-de/a/seed1/eval
+cp "$E/curve.csv" "$WORK/curve-whole.csv"
+n_heads=$(($(wc -l <"$E/curve.csv") - 1))
+finished_parts() { find "$E.parts" -mindepth 1 -maxdepth 1 -type d ! -name '*.tmp' | wc -l; }
+rm -rf "$E"
+cat >"$WORK/proact-cut" <<EOF
+#!/usr/bin/env bash
+# every head evaluation fails once two heads of $E are finished
+if [ "\$1" = eval ] && [[ " \$* " != *" --merge "* ]] &&
+  [ "\$(find "$E.parts" -mindepth 1 -maxdepth 1 -type d ! -name '*.tmp' | wc -l)" -ge 2 ]; then exit 3; fi
+exec "$PROACT" "\$@"
+EOF
+chmod +x "$WORK/proact-cut"
+rc=0
+PROACT=$WORK/proact-cut recipe --stage eval >"$WORK/cut.log" 2>&1 || rc=$?
+check "an evaluation cut off fails the stage and keeps its finished heads" \
+  test $rc -ne 0 -a ! -e "$E" -a "$(finished_parts)" -eq 2
+mv "$OUT/study/libreoffice-en-de/a/seed1/eval-test.log" "$WORK/cut-eval.log"
+recipe --stage eval >"$WORK/resume.log" 2>&1
+check "the next run evaluates only the $((n_heads - 2)) heads left" \
+  test "$(grep -c 'proact eval: .* sentences, 1 head' "$OUT/study/libreoffice-en-de/a/seed1/eval-test.log")" -eq $((n_heads - 2))
+check "and merges them into the curve one evaluation gives" "$PYTHON" - "$WORK/curve-whole.csv" "$E/curve.csv" <<'PY'
+import csv, sys
+scores = ("head", "BLEU", "chrF", "AL", "LAAL", "AP", "DAL", "ATD", "n", "n_no_output")
+whole, merged = ([[r[k] for k in scores] for r in csv.DictReader(open(p))] for p in sys.argv[1:])
+assert whole == merged, (whole, merged)
+PY
+check "the parts are removed once merged" test ! -e "$E.parts"
 finish
