@@ -30,53 +30,13 @@
 static const char *const SETS[] = {"bible-es-apertium-3000", "bible-es-apertium-first200", "edge-empty-hyps",
                                    "edge-identical", "edge-unicode-punct"};
 
-typedef struct {
-    char *text;
-    char **lines;
-    int n;
-} Lines;
-
-/* Reads a file as lines (newline removed; a trailing newline does not add a line). */
-static void read_lines(const char *path, Lines *l) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    l->text = malloc((size_t)sz + 1);
-    assert_non_null(l->text);
-    assert_int_equal(fread(l->text, 1, (size_t)sz, f), (size_t)sz);
-    l->text[sz] = '\0';
-    fclose(f);
-    int cap = 16;
-    l->lines = malloc(sizeof(char *) * (size_t)cap);
-    l->n = 0;
-    char *p = l->text;
-    while (*p) {
-        if (l->n == cap) {
-            cap *= 2;
-            l->lines = realloc(l->lines, sizeof(char *) * (size_t)cap);
-        }
-        l->lines[l->n++] = p;
-        char *nl = strchr(p, '\n');
-        if (!nl) break;
-        *nl = '\0';
-        p = nl + 1;
-    }
-}
-
-static void free_lines(Lines *l) {
-    free(l->text);
-    free(l->lines);
-}
-
 static void check_set(const char *name) {
     char path[PX_PATH_MAX];
-    Lines h, r;
+    SacreLines h, r;
     snprintf(path, sizeof path, DATA "%s/hyp.txt", name);
-    read_lines(path, &h);
+    sacre_read_lines_at(path, &h);
     snprintf(path, sizeof path, DATA "%s/ref.txt", name);
-    read_lines(path, &r);
+    sacre_read_lines_at(path, &r);
     assert_int_equal(h.n, r.n);
     snprintf(path, sizeof path, DATA "%s/expected.json", name);
     json_error_t jerr;
@@ -138,8 +98,8 @@ static void check_set(const char *name) {
         if (fabs(res.score - want) > 1e-6) fail_msg("%s sentence %zu: %.12f want %.12f", name, i, res.score, want);
     }
     json_decref(root);
-    free_lines(&h);
-    free_lines(&r);
+    sacre_free_lines(&h);
+    sacre_free_lines(&r);
 }
 
 static void test_reference_sets(void **state) {
