@@ -5,6 +5,8 @@
         -> OUT/default_head-en-de-streaming.txt, OUT/default_head-en-de-waitk.txt (chosen on validation),
            OUT/shipped.json (docs/results/summary.json's "shipped" key) and OUT/shipped.md
     scripts/study/shipped.py --out OUT --card NAME    -> the model card (README.md) of MODELS/NAME
+    scripts/study/shipped.py --out OUT --into SUMMARY  -> OUT/shipped.json set as SUMMARY's "shipped" key
+        (e.g. docs/results/summary.json; its other keys, the policy study's, are kept)
     scripts/study/shipped.py --out OUT --best-checkpoint RUN_DIR
         -> the kept checkpoint of a run with the lowest student validation loss (the one exported)
 
@@ -318,6 +320,18 @@ def thin(curve, n=8):
     return [curve[i] for i in idx]
 
 
+def into(shipped, summary_path):
+    """Sets summary_path's "shipped" key, through a temporary file: a failure leaves the summary as it was."""
+    summary = load_json(summary_path) if os.path.exists(summary_path) else {}
+    summary["shipped"] = shipped
+    tmp = summary_path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(summary, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, summary_path)
+    print(f"{summary_path}: \"shipped\" set from the shipped models' numbers")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
@@ -327,7 +341,11 @@ def main():
     ap.add_argument("--card", choices=sorted(SHIPPED), help="print the model card of this shipped model")
     ap.add_argument("--best-checkpoint", metavar="RUN_DIR",
                     help="print the kept checkpoint of RUN_DIR with the lowest student validation loss")
+    ap.add_argument("--into", metavar="SUMMARY", help="set OUT/shipped.json as this summary.json's \"shipped\" key")
     a = ap.parse_args()
+    if a.into:
+        into(load_json(os.path.join(a.out, "shipped.json")), a.into)
+        return
     if a.best_checkpoint:
         print(best_checkpoint(a.best_checkpoint))
         return

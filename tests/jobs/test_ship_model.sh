@@ -150,4 +150,13 @@ whole, merged = ([[r[k] for k in scores] for r in csv.DictReader(open(p))] for p
 assert whole == merged, (whole, merged)
 PY
 check "the parts are removed once merged" test ! -e "$E.parts"
+
+# the shipped numbers go into the study's summary.json as its "shipped" key, the study's keys kept
+printf '{"meta": {"variants": ["a"]}, "shipped": {"old": 1}}\n' >"$WORK/summary.json"
+"$PYTHON" "$SRC/scripts/study/shipped.py" --out "$OUT" --into "$WORK/summary.json" >/dev/null
+check "shipped.py --into: \"shipped\" is shipped.json, the other keys kept" "$PYTHON" - "$OUT" "$WORK/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[2]))
+assert s == {"meta": {"variants": ["a"]}, "shipped": json.load(open(f"{sys.argv[1]}/shipped.json"))}, sorted(s)
+PY
 finish
