@@ -137,8 +137,26 @@ def corpus_stats(data):
                                        "held_out": int(total["held_out"])}
 
 
+def training_core_hours(run_dir):
+    """Core-hours of a training run from its metrics.jsonl, which survives a killed process (cost.tsv gets a
+    line only when a command ends): each process's elapsed_s restarts at 0 on a resume, so the run's
+    wall-clock time is the sum of each process's last logged elapsed_s (work after a killed process's
+    last log line is not counted), times its ranks."""
+    steps, _ = scaling.read_metrics(run_dir)
+    total, prev = 0.0, None
+    for r in steps + [None]:
+        if prev is not None and (r is None or r["elapsed_s"] < prev["elapsed_s"]):
+            total += prev["elapsed_s"] * prev["ranks"] / 3600
+        prev = r
+    return total
+
+
+TRAINING_RUNS = {"pretrain": ("base",), "finetune": ("proactive", "waitk")}
+
+
 def cost(out):
-    """Core-hours per stage label from OUT/cost.tsv (each rank on its own core)."""
+    """Core-hours per stage: training stages from their runs' metrics.jsonl (killed processes included), the
+    others from OUT/cost.tsv (each rank on its own core)."""
     by = {}
     path = os.path.join(out, "cost.tsv")
     if os.path.exists(path):
@@ -147,6 +165,8 @@ def cost(out):
                 label, ranks, seconds = line.rstrip("\n").split("\t")
                 key = label.split()[0]
                 by[key] = by.get(key, 0.0) + int(ranks) * float(seconds) / 3600
+    for key, names in TRAINING_RUNS.items():
+        by[key] = sum(training_core_hours(os.path.join(out, n, "run")) for n in names)
     return {"core_hours": sum(by.values()), "by_stage": by}
 
 
@@ -252,6 +272,10 @@ def card(s, name, models_dir):
          "```", "",
          f"Default decision head: `{d['head']}` ({d['rule']}, on validation pairs: BLEU {d['valid_bleu']:.2f} at "
          f"LAAL {d['valid_laal']:.2f} against {d['valid_offline_bleu']:.2f} offline).", "",
+         *([f"The rule is applied to every head evaluated, adaptive ones included: on validation no probe head "
+            f"reached 90% of offline BLEU at a lower LAAL than `{d['head']}`, so the default is a fixed policy. "
+            "The fitted probe is in `proact.json` for `--head probe:P/min-lag=1[/max-lag=4]`; docs/results.md "
+            "compares both.", ""] if v == "a" and d["head"].startswith("waitk") else []),
          "## Model", "",
          f"Llama-style decoder, {m['params'] / 1e6:.1f}M parameters: d = {m['shape']['hidden_size']}, "
          f"{m['shape']['n_layers']} layers, {m['shape']['n_heads']}/{m['shape']['n_kv_heads']} heads, SwiGLU "

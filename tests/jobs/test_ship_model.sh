@@ -111,6 +111,19 @@ for c in ("libreoffice-en-de", "ding-en-de"):
 assert s["cost"]["core_hours"] > 0 and {"pretrain", "finetune", "scaling", "eval"} <= set(s["cost"]["by_stage"])
 PY
 
+check "a training run's core-hours count every process, a killed one too (elapsed_s restarts on a resume)" \
+  "$PYTHON" - "$SRC/scripts" "$WORK/killed" <<'PY'
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+from study import shipped
+os.makedirs(sys.argv[2], exist_ok=True)
+rows = [{"step": 0, "val_loss_student": 9.0}, {"step": 1, "loss": 9, "elapsed_s": 1.0, "ranks": 2},
+        {"step": 100, "loss": 7, "elapsed_s": 900.0, "ranks": 2},  # killed after this line
+        {"step": 200, "loss": 6, "elapsed_s": 450.0, "ranks": 2}, {"step": 300, "loss": 5, "elapsed_s": 1800.0, "ranks": 2}]
+with open(f"{sys.argv[2]}/metrics.jsonl", "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in rows)
+assert abs(shipped.training_core_hours(sys.argv[2]) - 2 * (900 + 1800) / 3600) < 1e-12
+PY
 check "the shipped model replays its reference stream" bash "$SRC/scripts/reference-stream.sh" --check "$PROACT" "$MODELS/en-de-streaming"
 sums=$(cd "$MODELS" && find . -type f | sort | xargs md5sum)
 recipe --stage finetune >"$WORK/again.log" 2>&1
