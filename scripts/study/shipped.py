@@ -325,8 +325,9 @@ def card(s, name, models_dir):
           "- Small and narrow: it knows software interfaces, help pages and dictionary phrases; general prose, "
           "names and long sentences (over 40 words) come out worse.",
           "- English → German only; sentences are translated one at a time, with no context across sentences.",
-          "- The reference output in `reference/` is exact on this CPU type (AVX-512, OpenBLAS Haswell kernels); "
-          "another CPU may differ in the last bits and, rarely, in a word.", ""]
+          "- The reference output in `reference/` was recorded on an AVX-512 CPU with OpenBLAS's Haswell kernels; "
+          "`scripts/reference-stream.sh --check` wants its words and decisions exactly and its cues to 1e-4. "
+          "Another CPU or build differs in the cues' last bits and could, rarely, flip a decision.", ""]
     return "\n".join(L)
 
 

@@ -125,6 +125,23 @@ with open(f"{sys.argv[2]}/metrics.jsonl", "w") as f:
 assert abs(shipped.training_core_hours(sys.argv[2]) - 2 * (900 + 1800) / 3600) < 1e-12
 PY
 check "the shipped model replays its reference stream" bash "$SRC/scripts/reference-stream.sh" --check "$PROACT" "$MODELS/en-de-streaming"
+# the check: cues to 1e-4 (another build differs in their last bits), tokens and decisions exactly
+perturbed() {  # perturbed FIELD DELTA: a copy of the model whose first decision's FIELD is moved by DELTA
+  rm -rf "$WORK/perturbed" && cp -r "$MODELS/en-de-streaming" "$WORK/perturbed"
+  "$PYTHON" - "$WORK/perturbed/reference/run.jsonl" "$1" "$2" <<'PY'
+import json, sys
+path, field, delta = sys.argv[1], sys.argv[2], float(sys.argv[3])
+rows = [json.loads(line) for line in open(path, encoding="utf-8")]
+first = next(r for r in rows if "decision" in r)
+first[field] = first[field] + (int(delta) if isinstance(first[field], int) else delta)
+open(path, "w", encoding="utf-8").writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+PY
+  bash "$SRC/scripts/reference-stream.sh" --check "$PROACT" "$WORK/perturbed" >/dev/null 2>&1
+}
+check "a recorded cue 5e-5 off still replays" perturbed entropy 5e-5
+not_perturbed() { ! perturbed "$@"; }
+check "a recorded cue 1e-3 off does not" not_perturbed entropy 1e-3
+check "a recorded token off by one does not" not_perturbed next_token 1
 sums=$(cd "$MODELS" && find . -type f | sort | xargs md5sum)
 recipe --stage finetune >"$WORK/again.log" 2>&1
 check "a second run of a finished stage trains nothing" test "$(grep -c 'steps on\|resume' "$WORK/again.log")" -eq 0
