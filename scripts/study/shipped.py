@@ -188,7 +188,7 @@ def corpus_numbers(out, corpus, summary, defaults):
         off = test[v]["offline"]["BLEU"]
         default_test[name] = {"head": h, "bleu": row["BLEU"], "chrF": row["chrF"], "laal": row["LAAL"],
                               "share_of_offline_bleu": row["BLEU"] / off if off > 0 else None}
-    return {"n_test": cs["n_test"], "offline": offline, "default_heads": default_test,
+    return {"n_test": cs["n_test"], "seeds": cs["seeds"], "offline": offline, "default_heads": default_test,
             "bleu_at_laal": cs["bleu_at_laal"], "reference": cs["reference"], "comparisons": cs["comparisons"],
             "headline": cs["headline"], "student_teacher_gap": cs["student_teacher_gap"]}
 

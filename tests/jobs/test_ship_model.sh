@@ -102,7 +102,7 @@ import json, sys
 s = json.load(open(f"{sys.argv[1]}/shipped.json"))
 for c in ("libreoffice-en-de", "ding-en-de"):
     cs = s["corpora"][c]
-    assert cs["n_test"] == 10, cs["n_test"]  # --test-limit 10
+    assert cs["n_test"] == 10 and cs["seeds"] == [1], (cs["n_test"], cs["seeds"])  # --test-limit 10, one seed
     assert set(cs["offline"]) == {"base", "proactive", "waitk"}
     for cmp in cs["comparisons"]:
         assert {"policy", "model", "baseline_policy", "baseline_model", "bleu", "bleu_ci", "baseline_bleu", "laal",
