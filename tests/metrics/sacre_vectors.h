@@ -19,7 +19,9 @@ typedef struct {
 
 /* A file as sacreBLEU's command line reads it: lines split on '\n' (a final newline adds none),
  * each rstripped of ASCII whitespace (the files hold no other trailing whitespace). */
-static void sacre_read_lines_at(const char *path, SacreLines *l) {
+static void sacre_read_lines(const char *rel, SacreLines *l) {
+    char path[4096];
+    snprintf(path, sizeof path, SACRE_DATA "%s", rel);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     fseek(f, 0, SEEK_END);
@@ -44,13 +46,6 @@ static void sacre_read_lines_at(const char *path, SacreLines *l) {
         while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r')) p[--len] = '\0';
         p = nl ? nl + 1 : p + len;
     }
-}
-
-/* The same, for a file under tests/data/metrics/. */
-static void sacre_read_lines(const char *rel, SacreLines *l) {
-    char path[4096];
-    snprintf(path, sizeof path, SACRE_DATA "%s", rel);
-    sacre_read_lines_at(path, l);
 }
 
 static void sacre_free_lines(SacreLines *l) {

@@ -33,10 +33,10 @@ static const char *const SETS[] = {"bible-es-apertium-3000", "bible-es-apertium-
 static void check_set(const char *name) {
     char path[PX_PATH_MAX];
     SacreLines h, r;
-    snprintf(path, sizeof path, DATA "%s/hyp.txt", name);
-    sacre_read_lines_at(path, &h);
-    snprintf(path, sizeof path, DATA "%s/ref.txt", name);
-    sacre_read_lines_at(path, &r);
+    snprintf(path, sizeof path, "bleu/%s/hyp.txt", name);
+    sacre_read_lines(path, &h);
+    snprintf(path, sizeof path, "bleu/%s/ref.txt", name);
+    sacre_read_lines(path, &r);
     assert_int_equal(h.n, r.n);
     snprintf(path, sizeof path, DATA "%s/expected.json", name);
     json_error_t jerr;
