@@ -21,7 +21,8 @@
 #          [--variants "a b c d e"] [--seeds "1 2 3"] [--epochs E|"CORPUS=E|budget ..."]
 #          [--budget-epochs N] [--ranks N] [--valid-limit N]
 #          [--config FILE] [--data-root DIR] [--vocab N] [--probe-samples N] [--probe-label L]
-#          [--eval-weights fp32|bf16|int8] [--bootstrap N] [--unit I | --list-units | --prepare | --report]
+#          [--eval-weights fp32|bf16|int8] [--bootstrap N] [--store DIR]
+#          [--unit I | --list-units | --prepare | --report]
 #   defaults: runs/reproduce, both corpora, all variants, seeds 1 2 3, batch 16, 2 ranks,
 #   epochs "libreoffice-en-de=2 ding-en-de=budget" (other corpora 2; a bare E sets every corpus),
 #   300 validation pairs, configs/small.ini, data/ (scripts/fetch-data.sh), vocabulary 4000,
@@ -33,13 +34,20 @@
 #                 loss at every epoch's end; the budget is the smallest whole epoch within 0.01 nats
 #                 of the run's lowest (scripts/study/budget.py) -> OUT/CORPUS/budget/budget.json
 #   --prepare     only the tokenizers, shards and budgets;  --report  only the report of what is there
+#   --store DIR   keep each finished unit's results in DIR/CORPUS/VARIANT-seedS.tar.xz (what the
+#                 report reads: evaluations, diagnosis, heads, probe, training metrics and logs; no
+#                 checkpoint or weights; instances.log without its wall-clock "elapsed":
+#                 scripts/study/store.py) and a budget in DIR/CORPUS/budget.json; take what is found
+#                 there instead of running it. A study spread over machines that keep only a git
+#                 checkout continues from the committed store (docs/results/units/). A unit taken
+#                 from the store is marked OUT/CORPUS/VARIANT/seedS/stored.txt and never runs again there.
 # Every finished stage leaves its output and is skipped on the next run: an interrupted study
 # continues where it stopped (training itself resumes from its last checkpoint).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=runs/reproduce CORPORA="libreoffice-en-de ding-en-de" VARIANTS="a b c d e" SEEDS="1 2 3"
 DEFAULT_EPOCHS=2 BUDGET_EPOCHS=10 RANKS=2 VALID_LIMIT=300 VOCAB=4000 MAX_TOKENS=64 PROBE_SAMPLES=4000 BATCH=16 PROBE_LABEL=agree
-CONFIG=configs/small.ini DATA=data BOOTSTRAP=1000 EVAL_WEIGHTS=bf16 UNIT='' MODE=all
+CONFIG=configs/small.ini DATA=data BOOTSTRAP=1000 EVAL_WEIGHTS=bf16 UNIT='' MODE=all STORE=''
 declare -A EPOCHS_OF=([libreoffice-en-de]=2 [ding-en-de]=budget)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -61,6 +69,7 @@ while [ $# -gt 0 ]; do
     --probe-label) PROBE_LABEL=$2 ;;
     --bootstrap) BOOTSTRAP=$2 ;;
     --eval-weights) EVAL_WEIGHTS=$2 ;;
+    --store) STORE=$2 ;;
     --unit) UNIT=$2 MODE=unit ;;
     --list-units) MODE=list; shift; continue ;;
     --prepare) MODE=prepare; shift; continue ;;
@@ -137,6 +146,7 @@ train_run() {
 budget() {
   local corpus=$1 C=$OUT/$1 B=$OUT/$1/budget
   [ ! -f "$B/budget.json" ] || return 0
+  ! stored_budget "$corpus" || return 0
   prepare "$corpus"
   mkdir -p "$B"
   exec 8>"$C/.budget.lock"
@@ -149,6 +159,7 @@ budget() {
     "$PY" scripts/study/budget.py "$B/run/metrics.jsonl" --steps-per-epoch "$spe" --max-epochs "$BUDGET_EPOCHS" \
       -o "$B/budget.json.tmp" >/dev/null
     mv "$B/budget.json.tmp" "$B/budget.json"
+    [ -z "$STORE" ] || { mkdir -p "$STORE/$corpus" && cp "$B/budget.json" "$STORE/$corpus/budget.json"; }
     log "$corpus: budget $(epochs_of "$corpus") of $BUDGET_EPOCHS epochs (validation loss per epoch: $B/budget.json)"
   fi
   flock -u 8
@@ -164,10 +175,45 @@ epochs_of() {
 # budget_if_asked CORPUS: run the corpus's budget if its epochs are "budget"
 budget_if_asked() { [ "${EPOCHS_OF[$1]:-$DEFAULT_EPOCHS}" != budget ] || budget "$1"; }
 
+# STORED_FILES: what a stored unit keeps (relative to the unit; the ones a unit has)
+STORED_FILES=(eval eval-valid diagnose.json diagnose.txt heads.txt export/proact.json run/metrics.jsonl run/config.ini
+  train.log export.log probe.log diagnose.log eval-valid.log eval-test.log)
+
+# store_unit UNIT_DIR ARCHIVE / restore_unit UNIT_DIR ARCHIVE: scripts/study/store.py; a restored unit
+# is marked stored.txt
+store_unit() { "$PY" scripts/study/store.py pack "$1" "$2" "${STORED_FILES[@]}" >/dev/null; }
+restore_unit() {
+  rm -rf "$1" "$1.tmp"
+  "$PY" scripts/study/store.py unpack "$2" "$1"
+}
+
+# stored_budget CORPUS: true if OUT has the corpus's budget.json from the store (copied now if it had none)
+stored_budget() {
+  local B=$OUT/$1/budget
+  [ -n "$STORE" ] && [ -f "$STORE/$1/budget.json" ] || return 1
+  [ -f "$B/budget.json" ] && return 0
+  log "$1: the budget from the store, $STORE/$1/budget.json"
+  mkdir -p "$B"
+  cp "$STORE/$1/budget.json" "$B/budget.json"
+}
+
+# stored_unit CORPUS VARIANT SEED: true if the unit is one taken from the store (restored now if the
+# store has it and OUT has not its evaluation)
+stored_unit() {
+  local U=$OUT/$1/$2/seed$3 A=${STORE:+$STORE/$1/$2-seed$3.tar.xz}
+  [ ! -f "$U/stored.txt" ] || return 0
+  [ -n "$A" ] && [ -f "$A" ] || return 1
+  [ ! -f "$U/eval/curve.csv" ] || return 1 # run here: its own files
+  log "$1/$2/seed$3: from the store, $A"
+  restore_unit "$U" "$A"
+  stored_budget "$1" || true # the epochs it was trained for
+}
+
 # unit CORPUS VARIANT SEED: every stage not done yet
 unit() {
   local corpus=$1 v=$2 seed=$3 C=$OUT/$1
-  local U=$C/$v/seed$seed
+  local U=$C/$v/seed$seed A=${STORE:+$STORE/$1/$2-seed$3.tar.xz}
+  ! stored_unit "$@" || return 0
   mkdir -p "$U"
   prepare "$corpus"
   budget_if_asked "$corpus"
@@ -205,9 +251,19 @@ unit() {
     eval_by_head "$corpus/$v/seed$seed: eval $split" "$U/export" "$E" "$U/eval-$split.log" "$stamp" "$heads" \
       --data "$C/$split.h5" "${limit[@]}" --weights "$EVAL_WEIGHTS"
   done
+  if [ -n "$A" ] && [ ! -f "$A" ]; then
+    log "$corpus/$v/seed$seed: stored in $A"
+    store_unit "$U" "$A"
+  fi
 }
 
 report() {
+  local u c
+  for c in $CORPORA; do stored_budget "$c" || true; done
+  for u in "${UNITS[@]}"; do
+    # shellcheck disable=SC2086 # "corpus variant seed"
+    stored_unit $u || true
+  done
   log "report"
   "$PY" scripts/reproduce_report.py --out "$OUT" --corpora "$CORPORA" --bootstrap "$BOOTSTRAP"
 }

@@ -2,7 +2,8 @@
 # fixture, the budget run in the prepare job (3 epochs, chosen on validation loss), 2 variants x 2 seeds run as array tasks (train on 2 ranks with srun, export, on-policy
 # probe, diagnose, threshold grids, eval on validation and test pairs), then the report; every unit
 # complete, summary.json holding both seeds, and one unit's scores equal to the same unit run
-# locally with mpirun (scripts/reproduce.sh --unit).
+# locally with mpirun (scripts/reproduce.sh --unit); a unit kept in a store (--store) is taken from it by
+# another study directory without training.
 source "$(dirname "$0")/../jobs/lib.sh"
 source "$(dirname "$0")/slurm_lib.sh"
 FIX="$SRC/tests/data/fixture"
@@ -62,8 +63,29 @@ assert isinstance(c['comparisons'], list) and c['comparisons'], c.keys()
 "
 check "report.md written" test -s "$WORK/study/report.md"
 # one unit again, locally with mpirun: the same scores
-check "unit 0 run locally" bash -c "PROACT='$PROACT' scripts/reproduce.sh --out '$WORK/local' ${OPTS[*]@Q} --unit 0 \
-  >'$WORK/local.out' 2>&1 || { tail -20 '$WORK/local.out'; exit 1; }"
+check "unit 0 run locally, kept in a store" bash -c "PROACT='$PROACT' scripts/reproduce.sh --out '$WORK/local' ${OPTS[*]@Q} \
+  --store '$WORK/store' --unit 0 >'$WORK/local.out' 2>&1 || { tail -20 '$WORK/local.out'; exit 1; }"
+check "the store holds the unit's results and no weights" bash -c "tar -tJf '$WORK/store/tiny/a-seed1.tar.xz' >'$WORK/stored.txt' \
+  && grep -qx 'eval/waitk_3/instances.log' '$WORK/stored.txt' && grep -qx 'diagnose.json' '$WORK/stored.txt' \
+  && grep -qx 'export/proact.json' '$WORK/stored.txt' && ! grep -q 'safetensors\|checkpoints' '$WORK/stored.txt'"
+# another study directory with the same store: unit 0 comes from it (nothing trained); its report
+# is the local one's (instances.log lose only their wall-clock "elapsed")
+check "a new study takes unit 0 from the store, trains nothing" bash -c "PROACT='$PROACT' scripts/reproduce.sh --out '$WORK/again' \
+  ${OPTS[*]@Q} --store '$WORK/store' --unit 0 >'$WORK/again.out' 2>&1 && grep -q 'from the store' '$WORK/again.out' \
+  && [ ! -e '$WORK/again/tiny/a/seed1/run/checkpoints' ] && [ -f '$WORK/again/tiny/a/seed1/stored.txt' ] \
+  && cmp '$WORK/local/tiny/a/seed1/eval/curve.csv' '$WORK/again/tiny/a/seed1/eval/curve.csv'"
+check "the stored unit's report equals the local one's" bash -c "for d in local again; do \
+  '$PYTHON' scripts/reproduce_report.py --out '$WORK/'\$d --corpora tiny --variants a --bootstrap 20 \
+    --summary '$WORK/'\$d.json --report '$WORK/'\$d.md >/dev/null 2>&1 || exit 1; done; \
+  '$PYTHON' -c 'import json, sys; a, b = (json.load(open(p)) for p in sys.argv[1:]); a[\"meta\"].pop(\"out\"); b[\"meta\"].pop(\"out\"); assert a == b' \
+    '$WORK/local.json' '$WORK/again.json'"
+check "--report on a new study directory takes the stored units first" bash -c "PROACT='$PROACT' scripts/reproduce.sh \
+  --out '$WORK/fresh' ${OPTS[*]@Q} --store '$WORK/store' --report >'$WORK/fresh.out' 2>&1 \
+  && [ -f '$WORK/fresh/tiny/a/seed1/stored.txt' ] && \
+  '$PYTHON' -c 'import json; s = json.load(open(\"$WORK/fresh/summary.json\")); c = s.get(\"tiny\") or s[\"corpora\"][\"tiny\"]; assert c[\"seeds\"] == [1], c[\"seeds\"]'"
+check "a stored unit is not run again, with or without the store" bash -c "PROACT='$PROACT' scripts/reproduce.sh \
+  --out '$WORK/again' ${OPTS[*]@Q} --unit 0 >'$WORK/again2.out' 2>&1 && [ ! -e '$WORK/again/tiny/a/seed1/run/checkpoints' ] \
+  && ! grep -q 'train\|eval' '$WORK/again2.out'"
 check "the array's unit 0 equals the local one (heads, BLEU, LAAL, AL)" "$PYTHON" - "$WORK/study/tiny/a/seed1/eval/curve.csv" \
   "$WORK/local/tiny/a/seed1/eval/curve.csv" <<'PY'
 import csv, sys
