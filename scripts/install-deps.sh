@@ -10,6 +10,7 @@ set -euo pipefail
 # compiles libonnx-dev's onnx.proto with protoc-c (protobuf-c-compiler) and links libprotobuf-c.
 # chromium is the real browser the page of `proact serve` is tested in (tests/jobs/test_serve_web.sh,
 # driven headless by npm puppeteer-core, which downloads no browser of its own).
+# python3-scipy fits the loss-vs-compute law that sizes the shipped model (scripts/study/scaling.py).
 PACKAGES=(
   build-essential cmake pkg-config
   libopenmpi-dev openmpi-bin
@@ -19,7 +20,7 @@ PACKAGES=(
   libinih-dev libjansson-dev libpcre2-dev libmicrohttpd-dev
   libcmocka-dev libutf8proc-dev libicu-dev
   libprotobuf-c-dev protobuf-c-compiler libonnx-dev
-  python3 python3-numpy python3-torch python3-h5py
+  python3 python3-numpy python3-scipy python3-torch python3-h5py
   unicode-data
   slurm-wlm munge iproute2 curl
   clang-format graphviz
