@@ -53,8 +53,9 @@ static pthread_key_t thread_key;
 typedef struct {
     dnnl_stream_t stream;
     bf16_t *a16, *b16;
-    float *c32; /* a padded output block */
-    size_t a_cap, b_cap, c_cap;
+    float *c32;       /* a padded output block */
+    float *a32, *b32; /* the bf16 operands widened back to fp32 (gemm_bf16_portable) */
+    size_t a_cap, b_cap, c_cap, a32_cap, b32_cap;
 } ThreadState;
 
 static void thread_state_free(void *p) {
@@ -64,6 +65,8 @@ static void thread_state_free(void *p) {
     free(t->a16);
     free(t->b16);
     free(t->c32);
+    free(t->a32);
+    free(t->b32);
     free(t);
 }
 
@@ -293,6 +296,48 @@ static void gemm_bf16_product(int m, int n, int k, float alpha, GemmMat A, GemmM
     for (int i = 0; i < rows; i++) memcpy(c_rest + (size_t)i * ldc, t->c32 + (size_t)i * pn, sizeof(float) * n);
 }
 
+/* The same product where oneDNN has no bf16 kernel for the CPU (one without AVX-512): each operand
+ * rounded to bf16 (to_bf16, as above) and widened back to fp32, which is exact, then sgemm. A product
+ * of two bf16 values is exact in fp32, so this is the same "bf16 inputs, fp32 accumulation" up to
+ * summation order. Slower than fp32 (two copies per call); training falls back to fp32 instead. */
+static void gemm_bf16_portable(int m, int n, int k, float alpha, GemmMat A, GemmMat B, float beta, float *C, int ldc) {
+    ThreadState *t = thread_state();
+    const int a_rows = A.trans ? k : m, a_cols = A.trans ? m : k;
+    const int b_rows = B.trans ? n : k, b_cols = B.trans ? k : n;
+    const size_t na = (size_t)a_rows * a_cols, nb = (size_t)b_rows * b_cols;
+    scratch_reserve(&t->a32, &t->a32_cap, na, sizeof(float), "bf16 operand copy");
+    scratch_reserve(&t->b32, &t->b32_cap, nb, sizeof(float), "bf16 operand copy");
+    f32_from_bf16_n(t->a32, to_bf16(A, a_rows, a_cols, a_rows, a_cols, &t->a16, &t->a_cap), na);
+    f32_from_bf16_n(t->b32, to_bf16(B, b_rows, b_cols, b_rows, b_cols, &t->b16, &t->b_cap), nb);
+    cblas_sgemm(CblasRowMajor, A.trans ? CblasTrans : CblasNoTrans, B.trans ? CblasTrans : CblasNoTrans, m, n, k, alpha,
+                t->a32, a_cols, t->b32, b_cols, beta, C, ldc);
+}
+
+/* Whether oneDNN makes bf16 products on this CPU: asked once, with a small product. */
+static int bf16_available = -1, bf16_forced_portable;
+static pthread_once_t bf16_once = PTHREAD_ONCE_INIT;
+
+static void bf16_probe(void) {
+    pthread_once(&engine_once, engine_init);
+    dnnl_memory_desc_t a_md, b_md, c_md;
+    dnnl_dims_t dims = {16, 16}, strides = {16, 1};
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    bf16_available = dnnl_memory_desc_init_by_strides(&a_md, 2, dims, dnnl_bf16, strides) == dnnl_success &&
+                     dnnl_memory_desc_init_by_strides(&b_md, 2, dims, dnnl_bf16, strides) == dnnl_success &&
+                     dnnl_memory_desc_init_by_strides(&c_md, 2, dims, dnnl_f32, strides) == dnnl_success &&
+                     dnnl_matmul_desc_init(&desc, &a_md, &b_md, NULL, &c_md) == dnnl_success &&
+                     dnnl_primitive_desc_create(&pd, &desc, NULL, engine, NULL) == dnnl_success;
+    if (pd) dnnl_primitive_desc_destroy(pd);
+}
+
+int gemm_bf16_available(void) {
+    pthread_once(&bf16_once, bf16_probe);
+    return bf16_available;
+}
+
+void gemm_force_portable_bf16(int on) { bf16_forced_portable = on; }
+
 static GemmFp32Backend fp32_backend = GEMM_FP32_OPENBLAS;
 
 void gemm(GemmPrecision prec, int m, int n, int k, float alpha, GemmMat A, GemmMat B, float beta, float *C, int ldc) {
@@ -323,7 +368,8 @@ void gemm(GemmPrecision prec, int m, int n, int k, float alpha, GemmMat A, GemmM
     }
     /* a few activation rows against a weight (decoding): streamed at memory speed (gemv.h) */
     if (gemv_try(prec, m, n, k, alpha, A, B, beta, C, ldc)) return;
-    gemm_bf16_product(m, n, k, alpha, A, B, beta, C, ldc);
+    if (bf16_forced_portable || !gemm_bf16_available()) gemm_bf16_portable(m, n, k, alpha, A, B, beta, C, ldc);
+    else gemm_bf16_product(m, n, k, alpha, A, B, beta, C, ldc);
 }
 
 /* ---------------------------------------------------------------- what runs */
@@ -358,11 +404,15 @@ const char *gemm_impl_name(GemmPrecision prec, int m, int n, int k, int trans_a,
 const char *gemm_describe(void) {
     static char line[256];
     const dnnl_version_t *v = dnnl_version();
-    if (!gemm_bf16_native())
+    if (!gemm_bf16_available())
         snprintf(line, sizeof line,
-                 "oneDNN %d.%d.%d: this CPU has no AVX-512 BF16, bf16 products would be emulated; "
-                 "fp32 on %s",
+                 "oneDNN %d.%d.%d has no bf16 kernel for this CPU (no AVX-512): bf16 products round their "
+                 "operands and run on OpenBLAS sgemm; fp32 on %s",
                  v->major, v->minor, v->patch, fp32_backend == GEMM_FP32_OPENBLAS ? "OpenBLAS" : "oneDNN");
+    else if (!gemm_bf16_native())
+        snprintf(line, sizeof line,
+                 "oneDNN %d.%d.%d: this CPU has no AVX-512 BF16, bf16 products are emulated; fp32 on %s", v->major,
+                 v->minor, v->patch, fp32_backend == GEMM_FP32_OPENBLAS ? "OpenBLAS" : "oneDNN");
     else
         snprintf(line, sizeof line, "oneDNN %d.%d.%d bf16 (%s), fp32 on %s", v->major, v->minor, v->patch,
                  gemm_impl_name(GEMM_BF16, 256, 256, 256, 0, 1),

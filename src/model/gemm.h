@@ -10,7 +10,8 @@
  *              cblas_sgemm gives; one row of A: cblas_sgemv), or oneDNN f32 where
  *              gemm_set_fp32_backend chose it.
  *   GEMM_BF16  fp32 operands are rounded to bf16 first (into per-thread scratch), then oneDNN
- *              matmul multiplies bf16 by bf16 with fp32 accumulation and fp32 output.
+ *              matmul multiplies bf16 by bf16 with fp32 accumulation and fp32 output (on a CPU
+ *              without AVX-512, where oneDNN has no bf16 kernel: sgemm on the rounded values).
  * A bf16 or int8 operand requires GEMM_BF16. Primitives are created once per shape and kept.
  * GEMM_BF16 products of a few activation rows with a weight (decoding) go to gemv.h's kernels,
  * which stream the weight at memory speed instead.
@@ -67,6 +68,11 @@ GemmFp32Backend gemm_fp32_backend(void);
 /* Whether this CPU runs bf16 products natively (AVX-512 BF16 or AMX); oneDNN would emulate
  * them slowly otherwise. */
 int gemm_bf16_native(void);
+/* Whether oneDNN has a bf16 kernel for this CPU at all (AVX-512; emulated without BF16). Where it
+ * has none, GEMM_BF16 products above gemv's rows round their operands to bf16 and run on sgemm. */
+int gemm_bf16_available(void);
+/* For the tests: 1 sends every GEMM_BF16 product above gemv's rows that way (0 restores oneDNN). */
+void gemm_force_portable_bf16(int on);
 /* One line for start-up: "oneDNN 2.6.3 bf16 (avx512_core_bf16), fp32 on OpenBLAS" or why not. */
 const char *gemm_describe(void);
 /* The oneDNN implementation chosen for a dense product of that shape ("brg:avx512_core_bf16"). */

@@ -78,6 +78,21 @@ train_tiny() { # train_tiny NAME STEPS --set ...: the tiny config on the fixture
     --set train.eval_every=0 --set train.log_every="$steps" "$@" >"$WORK/$name.log" 2>&1
 }
 
+# cpu_bf16: true where the CPU multiplies bf16 natively (AVX-512 BF16), read from /proc/cpuinfo, not
+# from proact: there `train.precision = bf16` trains in bf16; elsewhere it falls back to fp32
+# (bf16 products would be emulated, slower than fp32) and says so.
+cpu_bf16() { grep -qw avx512_bf16 /proc/cpuinfo; }
+FALLBACK_LINE="^precision: train.precision = bf16, but this CPU has no AVX-512 BF16: training in fp32"
+
+# same_losses A B: the runs A and B (run directories) logged the same losses, bit for bit
+same_losses() {
+  "$PYTHON" -c "
+import json, sys
+def loss(d): return [r['loss'] for r in map(json.loads, open(d + '/metrics.jsonl')) if 'loss' in r]
+a, b = loss(sys.argv[1]), loss(sys.argv[2])
+assert a and a == b, (a[-1:], b[-1:])" "$1" "$2"
+}
+
 check() { # check "description" command... (must succeed)
   local what="$1"; shift
   if "$@"; then echo "ok: $what"; PASSED=$((PASSED+1)); else echo "FAIL: $what"; FAILED=$((FAILED+1)); fi

@@ -1,6 +1,8 @@
 /* test_gemm.c — the GEMM door (src/model/gemm.h): the fp32 path is cblas_sgemm bit for bit;
- * the bf16 path equals an exact product of the bf16-rounded operands within fp32 accumulation
- * error; int8 operands are their scaled values; oneDNN's fp32 path agrees with OpenBLAS. */
+ * the bf16 path (oneDNN, or sgemm on the rounded operands where oneDNN has no bf16 kernel for the
+ * CPU, forced here too) equals an exact product of the bf16-rounded operands within fp32
+ * accumulation error; int8 operands are their scaled values; oneDNN's fp32 path agrees with
+ * OpenBLAS where oneDNN has fp32 kernels. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -90,11 +92,13 @@ static void test_paths_against_exact(void **state) {
                      * multiply (bf16-rounded for bf16). Bound: fp32 accumulation over k terms,
                      * k * 2^-23 * sum |a b| (generous: blocked sums grow like log k), and the
                      * final scale and beta add, 2^-22 * |C|. */
-                    for (int path = 0; path < 2; path++) {
-                        int round = path == 0;
+                    for (int path = 0; path < 3; path++) {
+                        int round = path != 1;
                         memcpy(C, C0, sizeof(float) * m * ldc);
-                        if (path == 0) {
+                        if (path != 1) { /* 0: bf16 as the CPU runs it; 2: the portable bf16 product */
+                            gemm_force_portable_bf16(path == 2);
                             gemm_ff(GEMM_BF16, ta, tb, m, n, k, alpha, A.v, A.ld, B.v, B.ld, beta, C, ldc);
+                            gemm_force_portable_bf16(0);
                         } else {
                             gemm_set_fp32_backend(GEMM_FP32_ONEDNN);
                             gemm_ff(GEMM_FP32, ta, tb, m, n, k, alpha, A.v, A.ld, B.v, B.ld, beta, C, ldc);
@@ -159,8 +163,12 @@ static void test_typed_operands(void **state) {
     bf16_from_f32_n(w16, w, (size_t)n * k);
     float *c = calloc((size_t)m * n, sizeof(float));
     f32_from_bf16_n(wv, w16, (size_t)n * k);
-    gemm(GEMM_BF16, m, n, k, 1.0f, gemm_f32(x, k, 0), gemm_bf16(w16, k, 1), 0.0f, c, n);
-    check_product(c, x, wv, m, n, k, "bf16 weight");
+    for (int portable = 0; portable < 2; portable++) {
+        gemm_force_portable_bf16(portable);
+        gemm(GEMM_BF16, m, n, k, 1.0f, gemm_f32(x, k, 0), gemm_bf16(w16, k, 1), 0.0f, c, n);
+        check_product(c, x, wv, m, n, k, portable ? "bf16 weight, portable" : "bf16 weight");
+    }
+    gemm_force_portable_bf16(0);
     for (int o = 0; o < n; o++) {
         float mx = 0;
         for (int i = 0; i < k; i++) mx = fmaxf(mx, fabsf(w[o * k + i]));
@@ -171,8 +179,12 @@ static void test_typed_operands(void **state) {
             wv[o * k + i] = f32_from_bf16(bf16_from_f32((float)w8[o * k + i] * scale[o]));
         }
     }
-    gemm(GEMM_BF16, m, n, k, 1.0f, gemm_f32(x, k, 0), gemm_i8(w8, scale, k, 1), 0.0f, c, n);
-    check_product(c, x, wv, m, n, k, "int8 weight");
+    for (int portable = 0; portable < 2; portable++) {
+        gemm_force_portable_bf16(portable);
+        gemm(GEMM_BF16, m, n, k, 1.0f, gemm_f32(x, k, 0), gemm_i8(w8, scale, k, 1), 0.0f, c, n);
+        check_product(c, x, wv, m, n, k, portable ? "int8 weight, portable" : "int8 weight");
+    }
+    gemm_force_portable_bf16(0);
     free(x);
     free(w);
     free(w16);
