@@ -18,6 +18,7 @@
 
 #define TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 #define TARGET_BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define TARGET_AVX2 __attribute__((target("avx2,fma")))
 #define INLINE static inline __attribute__((always_inline))
 
 static int g_threads = 1;
@@ -33,9 +34,25 @@ static int cpu_avx512(void) {
            __builtin_cpu_supports("avx512vl");
 }
 static int cpu_bf16(void) { return cpu_avx512() && __builtin_cpu_supports("avx512bf16"); }
+static int cpu_avx2(void) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+}
+
+/* The kernels that run: 2 AVX-512 (BF16 for the bf16 kinds), 1 AVX2, 0 portable. fp32 W under bf16
+ * semantics has no AVX2 kernel (nothing decodes that way: the training products go to oneDNN). */
+enum { LEVEL_PORTABLE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
+static int kernel_level(GemmType t) {
+    if (g_force_portable == 1) return LEVEL_PORTABLE;
+    if (g_force_portable == 2) return cpu_avx2() && t != GEMM_T_F32 ? LEVEL_AVX2 : LEVEL_PORTABLE;
+    if (t == GEMM_T_I8 ? cpu_avx512() : cpu_bf16()) return LEVEL_AVX512;
+    return cpu_avx2() && t != GEMM_T_F32 ? LEVEL_AVX2 : LEVEL_PORTABLE;
+}
 
 const char *gemv_describe(void) {
-    return cpu_bf16() ? "avx512bf16" : cpu_avx512() ? "avx512 (int8 only; bf16 portable)" : "portable";
+    if (cpu_bf16()) return "avx512bf16";
+    if (cpu_avx512()) return cpu_avx2() ? "avx512 (int8; bf16 on avx2)" : "avx512 (int8 only; bf16 portable)";
+    return cpu_avx2() ? "avx2" : "portable";
 }
 
 /* y = alpha v + beta y, without reading y when beta is 0 (it may hold NaN). */
@@ -149,6 +166,91 @@ static void bf16_rows_portable(int wf32, int m, int j0, int j1, int k, float alp
         }
 }
 
+/* ------------------------------------------------------------------ AVX2 products */
+
+/* On a CPU with AVX2 and FMA but no AVX-512: bf16 and int8 weights, 8 lanes at a time. Each weight
+ * widens exactly to fp32 (bf16: the 16 bits shifted up; int8: sign-extended and converted) and
+ * meets the activation in an fp32 FMA. For bf16 the activations were rounded to bf16 beforehand
+ * (and widened back, exactly), so every product of two bf16 values is exact in fp32 and only the
+ * summation order differs from the other kernels: the same semantics as gemv.h states. */
+INLINE TARGET_AVX2 float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* 8 weights of a row from element off, as fp32. */
+INLINE TARGET_AVX2 __m256 avx2_load_w(int i8, const void *W, size_t off) {
+    if (i8)
+        return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)((const int8_t *)W + off))));
+    const __m128i h = _mm_loadu_si128((const __m128i *)((const bf16_t *)W + off));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+INLINE float w_at(int i8, const void *W, size_t off) {
+    return i8 ? (float)((const int8_t *)W)[off] : f32_from_bf16(((const bf16_t *)W)[off]);
+}
+
+/* A tile: acc[r][i] = sum_t W[r, t] x[i, t] for r < R (1 or 4), i < M (1 or 2: 8 accumulators, 4
+ * weights and one activation fit the 16 ymm registers), then y[i, r] = alpha (scale[r]) acc (+ beta
+ * y). Shapes: W [R, k] rows ldw apart (bf16, or int8 with scale [R]); x fp32 [M, k] rows ldx apart
+ * (for bf16: already rounded to bf16 values); y [M, R] rows ldy apart. The k % 8 last terms are
+ * added one by one after the vector sum. */
+INLINE TARGET_AVX2 void avx2_tile(int R, int M, int i8, int k, const void *W, int ldw, const float *scale,
+                                  const float *x, int ldx, float alpha, float beta, float *y, int ldy) {
+    __m256 acc[4][2];
+    UNROLL for (int r = 0; r < R; r++) UNROLL for (int i = 0; i < M; i++) acc[r][i] = _mm256_setzero_ps();
+    const size_t esize = i8 ? 1 : sizeof(bf16_t);
+    const int k8 = k & ~7, line = i8 ? 63 : 31; /* one prefetch per 64-byte line of a row */
+    for (int t = 0; t < k8; t += 8) {
+        __m256 w[4];
+        UNROLL for (int r = 0; r < R; r++) {
+            w[r] = avx2_load_w(i8, W, (size_t)r * ldw + t);
+            if (!(t & line))
+                prefetch_ahead((const char *)W + ((size_t)r * ldw + t) * esize, (size_t)PF_ROWS * ldw * esize, 64);
+        }
+        UNROLL for (int i = 0; i < M; i++) {
+            const __m256 xv = _mm256_loadu_ps(x + (size_t)i * ldx + t);
+            UNROLL for (int r = 0; r < R; r++) acc[r][i] = _mm256_fmadd_ps(w[r], xv, acc[r][i]);
+        }
+    }
+    UNROLL for (int i = 0; i < M; i++) UNROLL for (int r = 0; r < R; r++) {
+        float s = hsum8(acc[r][i]);
+        for (int t = k8; t < k; t++) s += w_at(i8, W, (size_t)r * ldw + t) * x[(size_t)i * ldx + t];
+        put(y + (size_t)i * ldy + r, i8 ? scale[r] * s : s, alpha, beta);
+    }
+}
+
+/* Rows [j0, j1) of y[m, n]: four rows of W at a time against every pair of x rows. */
+INLINE TARGET_AVX2 void avx2_rows_t(int i8, int m, int j0, int j1, int k, float alpha, const void *W, int ldw,
+                                    const float *scale, const float *x, int ldx, float beta, float *y, int ldy) {
+    const size_t esize = i8 ? 1 : sizeof(bf16_t);
+    int j = j0;
+    for (; j + 4 <= j1; j += 4) {
+        const void *Wj = (const char *)W + (size_t)j * ldw * esize;
+        const float *sj = i8 ? scale + j : NULL;
+        for (int i0 = 0; i0 < m; i0 += 2) {
+            const float *xi = x + (size_t)i0 * ldx;
+            float *yy = y + (size_t)i0 * ldy + j;
+            if (m - i0 >= 2) avx2_tile(4, 2, i8, k, Wj, ldw, sj, xi, ldx, alpha, beta, yy, ldy);
+            else avx2_tile(4, 1, i8, k, Wj, ldw, sj, xi, ldx, alpha, beta, yy, ldy);
+        }
+    }
+    for (; j < j1; j++) { /* the last n % 4 rows, one at a time */
+        const void *Wj = (const char *)W + (size_t)j * ldw * esize;
+        for (int i = 0; i < m; i++)
+            avx2_tile(1, 1, i8, k, Wj, ldw, i8 ? scale + j : NULL, x + (size_t)i * ldx, ldx, alpha, beta,
+                      y + (size_t)i * ldy + j, ldy);
+    }
+}
+static TARGET_AVX2 void bf16_rows_avx2(int m, int j0, int j1, int k, float alpha, const void *W, int ldw,
+                                       const float *x, int ldx, float beta, float *y, int ldy) {
+    avx2_rows_t(0, m, j0, j1, k, alpha, W, ldw, NULL, x, ldx, beta, y, ldy);
+}
+static TARGET_AVX2 void i8_rows_avx2(int m, int j0, int j1, int k, float alpha, const int8_t *q, int ldw,
+                                     const float *scale, const float *x, int ldx, float beta, float *y, int ldy) {
+    avx2_rows_t(1, m, j0, j1, k, alpha, q, ldw, scale, x, ldx, beta, y, ldy);
+}
+
 /* ------------------------------------------------------------------ int8 products */
 
 /* A tile of weight-only int8 products: acc[r][i] = sum_t q[r, t] x[i, t], then
@@ -214,9 +316,9 @@ static void i8_rows_portable(int m, int j0, int j1, int k, float alpha, const in
 /* ------------------------------------------------------------------ the driver */
 
 typedef struct {
-    int m, n, k, ldx, ldy, kp, avx;
+    int m, n, k, ldx, ldy, kp, level;
     float alpha, beta;
-    const float *x;
+    const float *x;   /* bf16 W on the AVX2 path: x already rounded to bf16 values */
     const bf16_t *xb; /* bf16 kinds on the AVX-512 path: x rounded, [m, kp] */
     GemmMat W;
     float *y;
@@ -227,22 +329,27 @@ static void product_rows(const Product *p, int j0, int j1) {
     const int ldw = p->W.ld;
     switch (p->W.type) {
         case GEMM_T_I8:
-            if (p->avx)
+            if (p->level == LEVEL_AVX512)
                 i8_rows_avx512(p->m, j0, j1, p->k, p->alpha, p->W.data, ldw, p->W.scale, p->x, p->ldx, p->beta, p->y,
                                p->ldy);
+            else if (p->level == LEVEL_AVX2)
+                i8_rows_avx2(p->m, j0, j1, p->k, p->alpha, p->W.data, ldw, p->W.scale, p->x, p->ldx, p->beta, p->y,
+                             p->ldy);
             else
                 i8_rows_portable(p->m, j0, j1, p->k, p->alpha, p->W.data, ldw, p->W.scale, p->x, p->ldx, p->beta, p->y,
                                  p->ldy);
             break;
         case GEMM_T_BF16:
-            if (p->avx)
+            if (p->level == LEVEL_AVX512)
                 bf16_rows_avx512(p->m, j0, j1, p->k, p->alpha, p->W.data, ldw, p->xb, p->kp, p->beta, p->y, p->ldy);
+            else if (p->level == LEVEL_AVX2)
+                bf16_rows_avx2(p->m, j0, j1, p->k, p->alpha, p->W.data, ldw, p->x, p->ldx, p->beta, p->y, p->ldy);
             else
                 bf16_rows_portable(0, p->m, j0, j1, p->k, p->alpha, p->W.data, ldw, p->x, p->ldx, p->beta, p->y,
                                    p->ldy);
             break;
         case GEMM_T_F32:
-            if (p->avx)
+            if (p->level == LEVEL_AVX512)
                 f32w_rows_avx512(p->m, j0, j1, p->k, p->alpha, p->W.data, ldw, p->xb, p->kp, p->beta, p->y, p->ldy);
             else
                 bf16_rows_portable(1, p->m, j0, j1, p->k, p->alpha, p->W.data, ldw, p->x, p->ldx, p->beta, p->y,
@@ -277,9 +384,24 @@ static void product_run(const Product *p) {
 void gemv(int m, int n, int k, float alpha, const float *x, int ldx, GemmMat W, float beta, float *y, int ldy) {
     Product p = {.m = m, .n = n, .k = k, .ldx = ldx, .ldy = ldy, .alpha = alpha, .beta = beta, .x = x, .W = W, .y = y};
     if (m <= 0 || n <= 0) return;
-    p.avx = !g_force_portable && (W.type == GEMM_T_I8 ? cpu_avx512() : cpu_bf16());
-    if (W.type == GEMM_T_I8 || !p.avx) { /* x read as it is (the portable twins round it themselves) */
+    p.level = kernel_level(W.type);
+    if (W.type == GEMM_T_I8 || p.level == LEVEL_PORTABLE) { /* x read as it is (the portable twins round it) */
         product_run(&p);
+        return;
+    }
+    if (p.level == LEVEL_AVX2) { /* bf16 W: x rounded to bf16 values once, kept in fp32 */
+        float stack[XB_STACK / 2], *xr = (size_t)m * k <= XB_STACK / 2 ? stack : malloc(sizeof(float) * (size_t)m * k);
+        if (!xr) { /* no memory for the rounded rows: the portable twin needs none */
+            p.level = LEVEL_PORTABLE;
+            product_run(&p);
+            return;
+        }
+        for (int i = 0; i < m; i++)
+            for (int t = 0; t < k; t++) xr[(size_t)i * k + t] = f32_from_bf16(bf16_from_f32(x[(size_t)i * ldx + t]));
+        p.x = xr;
+        p.ldx = k;
+        product_run(&p);
+        if (xr != stack) free(xr);
         return;
     }
     /* bf16 semantics: x rounded to bf16 once, rows padded with zeros to a multiple of 32 */
@@ -294,7 +416,7 @@ void gemv(int m, int n, int k, float alpha, const float *x, int ldx, GemmMat W, 
         }
     }
     if (chunk < 1) { /* k > 16384 and no memory for one rounded row: the portable twin needs none */
-        p.avx = 0;
+        p.level = LEVEL_PORTABLE;
         product_run(&p);
         return;
     }

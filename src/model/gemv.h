@@ -16,9 +16,9 @@
  *   int8 W    weight-only: x stays fp32 and each int8 converts exactly to fp32; only the
  *             weights' rounding (at most scale/2 each) is an error. Rounding x to bf16 would add
  *             error and save nothing: x is a few KB that sit in L1, the bytes are all in W.
- * Every kernel has a portable scalar twin (the same arithmetic in plain loops) used when the CPU
- * lacks AVX-512 (F, BW, VL; BF16 for the bf16 kernels) and compared against it in
- * tests/model/test_gemv.c. Both vcvtne2ps2bf16 and vdpbf16ps treat fp32 denormals (|v| < 1.2e-38)
+ * Every kernel has a portable scalar twin (the same arithmetic in plain loops) and, for bf16 and
+ * int8 weights, an AVX2+FMA one; they run when the CPU lacks AVX-512 (F, BW, VL; BF16 for the bf16
+ * kernels) and are compared with each other in tests/model/test_gemv.c. Both vcvtne2ps2bf16 and vdpbf16ps treat fp32 denormals (|v| < 1.2e-38)
  * as zero; the portable twin does not. Nothing else differs but summation order.
  */
 #ifndef PROACT_GEMV_H
@@ -54,9 +54,10 @@ void gemv_quantize_i8(int8_t *q, float *scale, const float *W, int rows, int col
 void gemv_set_threads(int n);
 int gemv_threads(void);
 
-/* Which kernels run: "avx512bf16", "avx512 (int8 only; bf16 portable)" or "portable". */
+/* Which kernels run: "avx512bf16", "avx512 (int8; bf16 on avx2)", "avx2" or "portable". */
 const char *gemv_describe(void);
-/* For the tests: 1 forces the portable kernels (0 restores the CPU's best). */
+/* For the tests: 1 forces the portable kernels, 2 the AVX2 ones for bf16 and int8 weights where
+ * the CPU has AVX2 (portable otherwise); 0 restores the CPU's best. */
 void gemv_force_portable(int on);
 
 #endif

@@ -122,13 +122,16 @@ static void check_all(GemmType type, const char *name) {
     for (int s = 0; s < N_SHAPES; s++) {
         Case c;
         case_make(&c, shapes[s], 100 + s);
-        for (int portable = 0; portable < 2; portable++)
+        for (int force = 0; force < 3; force++) /* the CPU's best, portable, AVX2 (where the CPU has it) */
             for (int threads = 1; threads <= 2; threads++) {
-                gemv_force_portable(portable);
+                gemv_force_portable(force);
                 gemv_set_threads(threads);
                 for (int a = 0; a < 3; a++) {
                     char what[96];
-                    snprintf(what, sizeof what, "%s %s %d thread(s)", name, portable ? "portable" : gemv_describe(),
+                    snprintf(what, sizeof what, "%s %s %d thread(s)", name,
+                             force == 1   ? "portable"
+                             : force == 2 ? "avx2 if any"
+                                          : gemv_describe(),
                              threads);
                     check(&c, type, ab[a][0], ab[a][1], what);
                 }
