@@ -21,13 +21,15 @@
 #          [--variants "a b c d e"] [--seeds "1 2 3"] [--epochs E|"CORPUS=E|budget ..."]
 #          [--budget-epochs N] [--ranks N] [--valid-limit N]
 #          [--config FILE] [--data-root DIR] [--vocab N] [--probe-samples N] [--probe-label L]
-#          [--eval-weights fp32|bf16|int8] [--bootstrap N] [--store DIR]
+#          [--train-precision fp32|bf16] [--eval-weights fp32|bf16|int8] [--bootstrap N] [--store DIR]
 #          [--unit I | --list-units | --prepare | --report]
 #   defaults: runs/reproduce, both corpora, all variants, seeds 1 2 3, batch 16, 2 ranks,
 #   epochs "libreoffice-en-de=2 ding-en-de=budget" (other corpora 2; a bare E sets every corpus),
 #   300 validation pairs, configs/small.ini, data/ (scripts/fetch-data.sh), vocabulary 4000,
-#   4000 probe points, probe label agree, decoding with bf16 weights (1.9x faster than fp32, BLEU
-#   within 0.1 on 150 test pairs: docs/results.md), 1000 bootstrap replicates
+#   4000 probe points, probe label agree, training in fp32 (the same arithmetic on every CPU, so a
+#   study whose units run on different machines mixes nothing; bf16 falls back to it anyway where
+#   the CPU lacks AVX-512 BF16), decoding with bf16 weights (1.9x faster than fp32 with AVX-512
+#   BF16, 4.3x on AVX2; BLEU within 0.1 on 150 test pairs: docs/results.md), 1000 bootstrap replicates
 #   --unit I      run only the I-th unit (0-based, in --list-units order: seed, corpus, variant)
 #   --epochs CORPUS=budget  the corpus's budget is chosen on its validation loss, once, before its
 #                 units: model a (seed 1) trains --budget-epochs (default 10) epochs with a validation
@@ -47,7 +49,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=runs/reproduce CORPORA="libreoffice-en-de ding-en-de" VARIANTS="a b c d e" SEEDS="1 2 3"
 DEFAULT_EPOCHS=2 BUDGET_EPOCHS=10 RANKS=2 VALID_LIMIT=300 VOCAB=4000 MAX_TOKENS=64 PROBE_SAMPLES=4000 BATCH=16 PROBE_LABEL=agree
-CONFIG=configs/small.ini DATA=data BOOTSTRAP=1000 EVAL_WEIGHTS=bf16 UNIT='' MODE=all STORE=''
+CONFIG=configs/small.ini DATA=data BOOTSTRAP=1000 EVAL_WEIGHTS=bf16 UNIT='' MODE=all STORE='' TRAIN_PRECISION=fp32
 declare -A EPOCHS_OF=([libreoffice-en-de]=2 [ding-en-de]=budget)
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -69,6 +71,7 @@ while [ $# -gt 0 ]; do
     --probe-label) PROBE_LABEL=$2 ;;
     --bootstrap) BOOTSTRAP=$2 ;;
     --eval-weights) EVAL_WEIGHTS=$2 ;;
+    --train-precision) TRAIN_PRECISION=$2 ;;
     --store) STORE=$2 ;;
     --unit) UNIT=$2 MODE=unit ;;
     --list-units) MODE=list; shift; continue ;;
@@ -139,7 +142,7 @@ train_run() {
     --config "$CONFIG" --set model.vocab_size="$(vocab_of "$corpus")" \
     --set data.train="$C/train.h5" --set data.valid="$C/valid.h5" \
     --set train.global_batch="$BATCH" --set train.seed="$seed" --set train.log_every=100 \
-    --set train.eval_every="$eval_every" --set checkpoint.every=1000 ${VARIANT[$v]}
+    --set train.eval_every="$eval_every" --set train.precision="$TRAIN_PRECISION" --set checkpoint.every=1000 ${VARIANT[$v]}
 }
 
 # budget CORPUS: OUT/CORPUS/budget/budget.json, the epochs chosen on validation loss (once; locked)
