@@ -43,10 +43,9 @@ static int cpu_avx2(void) {
  * semantics has no AVX2 kernel (nothing decodes that way: the training products go to oneDNN). */
 enum { LEVEL_PORTABLE = 0, LEVEL_AVX2 = 1, LEVEL_AVX512 = 2 };
 static int kernel_level(GemmType t) {
-    if (g_force_portable == 1) return LEVEL_PORTABLE;
-    if (g_force_portable == 2) return cpu_avx2() && t != GEMM_T_F32 ? LEVEL_AVX2 : LEVEL_PORTABLE;
-    if (t == GEMM_T_I8 ? cpu_avx512() : cpu_bf16()) return LEVEL_AVX512;
-    return cpu_avx2() && t != GEMM_T_F32 ? LEVEL_AVX2 : LEVEL_PORTABLE;
+    const int below_avx512 = cpu_avx2() && t != GEMM_T_F32 ? LEVEL_AVX2 : LEVEL_PORTABLE;
+    if (g_force_portable) return g_force_portable == 2 ? below_avx512 : LEVEL_PORTABLE;
+    return (t == GEMM_T_I8 ? cpu_avx512() : cpu_bf16()) ? LEVEL_AVX512 : below_avx512;
 }
 
 const char *gemv_describe(void) {
