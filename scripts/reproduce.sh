@@ -200,10 +200,14 @@ stored_budget() {
   cp "$STORE/$1/budget.json" "$B/budget.json"
 }
 
+# archive_of CORPUS VARIANT SEED: the unit's archive in the store ("" without --store)
+archive_of() { echo "${STORE:+$STORE/$1/$2-seed$3.tar.xz}"; }
+
 # stored_unit CORPUS VARIANT SEED: true if the unit is one taken from the store (restored now if the
 # store has it and OUT has not its evaluation)
 stored_unit() {
-  local U=$OUT/$1/$2/seed$3 A=${STORE:+$STORE/$1/$2-seed$3.tar.xz}
+  local U=$OUT/$1/$2/seed$3 A
+  A=$(archive_of "$@")
   [ ! -f "$U/stored.txt" ] || return 0
   [ -n "$A" ] && [ -f "$A" ] || return 1
   [ ! -f "$U/eval/curve.csv" ] || return 1 # run here: its own files
@@ -215,7 +219,8 @@ stored_unit() {
 # unit CORPUS VARIANT SEED: every stage not done yet
 unit() {
   local corpus=$1 v=$2 seed=$3 C=$OUT/$1
-  local U=$C/$v/seed$seed A=${STORE:+$STORE/$1/$2-seed$3.tar.xz}
+  local U=$C/$v/seed$seed A
+  A=$(archive_of "$@")
   ! stored_unit "$@" || return 0
   mkdir -p "$U"
   prepare "$corpus"
