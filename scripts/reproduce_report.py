@@ -49,6 +49,9 @@ def parse_args(argv=None):
     ap.add_argument("--compared", default="a,b,c,e",
                     help="models whose families are compared with the baseline (default a,b,c,e: c's own adaptive heads too)")
     ap.add_argument("--headline-model", default="a", help="the model of the headline (default a)")
+    ap.add_argument("--min-reference-bleu", type=float, default=5.0, metavar="B",
+                    help="below this reference BLEU the goal is not assessable: the systems do not translate "
+                    "(default 5)")
     ap.add_argument("--summary", help="summary.json (default OUT/summary.json)")
     ap.add_argument("--report", help="report.md (default OUT/report.md)")
     ap.add_argument("--jobs", type=int, default=1, help="processes reading instances.log files (default 1)")
@@ -71,7 +74,8 @@ def parse_args(argv=None):
         ap.error("--reference and --baseline are MODEL:HEAD and MODEL:FAMILY")
     a.settings = analysis.Settings(
         replicates=a.bootstrap, seed=a.bootstrap_seed, laal_levels=[float(x) for x in words(a.laal_levels)],
-        reference=tuple(ref), baseline=tuple(base), compared=words(a.compared), headline_model=a.headline_model)
+        reference=tuple(ref), baseline=tuple(base), compared=words(a.compared), headline_model=a.headline_model,
+        min_reference_bleu=a.min_reference_bleu)
     return a
 
 
@@ -131,7 +135,8 @@ def main(argv=None):
         summary = {
             "meta": {"out": a.out, "variants": variants, "laal_levels": st.laal_levels, "reference": list(st.reference),
                      "baseline": list(st.baseline), "compared": st.compared, "headline_model": st.headline_model,
-                     "goal_laal_reduction": st.goal, "steps": a.steps, "limit": a.limit},
+                     "goal_laal_reduction": st.goal, "min_reference_bleu": st.min_reference_bleu,
+                     "steps": a.steps, "limit": a.limit},
             "bootstrap": {"replicates": st.replicates, "seed": st.seed, "interval": [2.5, 97.5],
                           "scheme": analysis.SCHEME.format(R=st.replicates, seed=st.seed)},
             "corpora": {}}

@@ -191,9 +191,12 @@ def headline_sentences(corpus, cs):
                                 "reference BLEU and the interval is over the others)." if c["defined"] < 0.975
                                 else ")."))
         g = h["goal"]
+        verdict = f"**{'met' if g['met'] else 'not met'}**."
+        if g.get("informative") is False:
+            verdict = (f"**not assessable**: the reference BLEU is below {g['min_reference_bleu']:g}, so these "
+                       "systems do not translate and equal latency at equal BLEU says nothing about the method.")
         lines.append(f"Goal: a reduction of at least {pct(g['laal_reduction'])} with the interval above 0 (and a "
-                     "reduction in at least 97.5% of the replicates) — "
-                     f"**{'met' if g['met'] else 'not met'}**.")
+                     f"reduction in at least 97.5% of the replicates) — {verdict}")
     return [" ".join(lines)]
 
 
@@ -336,7 +339,10 @@ def render_report(summary, out_dir, report_path):
           f"- **Reference BLEU**: model {rm} under `{rh}` (mean over seeds). **Baseline**: the `{bf}` frontier of "
           f"model {bm}; its LAAL at the reference BLEU is the baseline LAAL.",
           f"- **Headline**: the best policy of model {meta['headline_model']} (the family with the lowest LAAL at the "
-          "reference BLEU, chosen on the validation evaluations when they exist, else on test and flagged).",
+          "reference BLEU, chosen on the validation evaluations when they exist, else on test and flagged). Its "
+          f"goal, a LAAL reduction of at least {pct(meta.get('goal_laal_reduction', 0.3))} with the interval above 0, "
+          f"is assessable only where the reference BLEU is at least {meta.get('min_reference_bleu', 5.0):g}: below "
+          "it the systems do not translate.",
           f"- **Intervals.** {summary['bootstrap']['scheme']}", ""]
     for corpus, cs in summary["corpora"].items():
         md += [f"## {corpus} ({cs['n_test']} test sentences; seeds {', '.join(map(str, cs['seeds'])) or 'none'})", ""]

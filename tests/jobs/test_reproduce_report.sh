@@ -144,6 +144,14 @@ h = json.load(open(sys.argv[1]))["corpora"]["toy"]["headline"]
 assert h["policy"] == "entropy/min-lag=1" and h["chosen_on"] == "validation" and not h["selection_flag"], h
 assert abs(h["comparison"]["laal_reduction"] + 0.25) < 1e-9 and not h["goal"]["met"], h
 PY
+check "below --min-reference-bleu the goal is not assessable, whatever the reduction" bash -c "
+  '$PYTHON' ${R[*]} --bootstrap 50 --min-reference-bleu 50 --summary '$WORK/s50.json' \
+    --report '$WORK/r50.md' >/dev/null &&
+  '$PYTHON' -c 'import json, sys; g = json.load(open(sys.argv[1]))[\"corpora\"][\"toy\"][\"headline\"][\"goal\"]
+assert g == {\"laal_reduction\": 0.3, \"min_reference_bleu\": 50.0, \"informative\": False, \"met\": False}, g
+g = json.load(open(sys.argv[2]))[\"corpora\"][\"toy\"][\"headline\"][\"goal\"]
+assert g[\"informative\"] is True and g[\"min_reference_bleu\"] == 5.0, g' '$WORK/s50.json' '$OUT/summary.json' &&
+  grep -qF 'not assessable**: the reference BLEU is below 50' '$WORK/r50.md'"
 check "--from-summary rewrites report.md from summary.json alone" bash -c "rm '$OUT/report.md' &&
   '$PYTHON' ${R[*]} --from-summary >/dev/null && grep -q 'chosen on the validation' '$OUT/report.md'"
 check "a study without any unit: the report says so" bash -c "mkdir -p '$WORK/empty' &&
