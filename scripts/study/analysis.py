@@ -312,7 +312,7 @@ def analyse(cd, st, log=None):
     res["laal_at_reference_bleu"] = {v: {fam: f["laal_at_reference_bleu"]["value"] for fam, f in fs.items()
                                          if "laal_at_reference_bleu" in f} for v, fs in res["families"].items()}
     res["comparisons"] = comparisons(q0, reps, fams, st)
-    res["headline"] = headline(cd, values0, res["comparisons"], st)
+    res["headline"] = headline(cd, values0, res["comparisons"], st, res["reference"]["bleu"]["value"])
     return res
 
 
@@ -341,7 +341,7 @@ def comparisons(q0, reps, fams, st):
     return out
 
 
-def headline(cd, values0, comps, st):
+def headline(cd, values0, comps, st, ref_bleu):
     """The headline model's best family (chosen on validation when there is one) against the baseline."""
     m, (rm, _) = st.headline_model, st.reference
     valid = valid_points(cd)
@@ -355,7 +355,8 @@ def headline(cd, values0, comps, st):
         lacking = [x for x in (m, rm) if x not in valid]
         why = (f"chosen on the TEST data by {rule} (no eval-valid of model {' or '.join(lacking)}): the selection "
                "is optimistic")
-    goal = {"laal_reduction": st.goal, "min_reference_bleu": st.min_reference_bleu, "met": False}
+    goal = {"laal_reduction": st.goal, "min_reference_bleu": st.min_reference_bleu, "met": False,
+            "informative": ref_bleu is not None and ref_bleu >= st.min_reference_bleu}
     if fam is None:
         return {"model": m, "policy": None, "chosen_on": chosen_on, "selection_flag": chosen_on != "validation",
                 "selection": why, "comparison": None, "goal": goal}
@@ -363,8 +364,6 @@ def headline(cd, values0, comps, st):
     if comp is None:
         why += "; it was not evaluated on test"
     red, ci = (comp or {}).get("laal_reduction"), (comp or {}).get("laal_reduction_ci", [None, None])
-    ref_bleu = (comp or {}).get("baseline_bleu")
-    goal["informative"] = ref_bleu is not None and ref_bleu >= st.min_reference_bleu
     goal["met"] = (goal["informative"] and red is not None and red >= st.goal and ci[0] is not None and ci[0] > 0
                    and comp["defined"] >= 0.975)  # the policy reaches the reference BLEU in (nearly) every replicate
     return {"model": m, "policy": fam, "chosen_on": chosen_on, "selection_flag": chosen_on != "validation",
